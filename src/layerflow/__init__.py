@@ -18,9 +18,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from layerflow._version import __version__
+from layerflow.errors import LayerflowError
 from layerflow.trajectory import Trajectory, TrajectoryError
-
-__version__ = "0.1.0"
 
 # public name -> module that defines it (imported on first access)
 _LAZY_NAMES: dict[str, str] = {
@@ -39,7 +39,7 @@ _LAZY_NAMES: dict[str, str] = {
 }
 _SUBMODULES = {"data", "models", "training", "transport", "ricci", "maps", "sweep", "report", "study"}
 
-__all__ = ["Trajectory", "TrajectoryError", "__version__", *_LAZY_NAMES, *sorted(_SUBMODULES)]
+__all__ = ["LayerflowError", "Trajectory", "TrajectoryError", "__version__", *_LAZY_NAMES, *sorted(_SUBMODULES)]
 
 
 def __getattr__(name: str) -> Any:

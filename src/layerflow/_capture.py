@@ -14,12 +14,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from layerflow.errors import LayerflowError
 from layerflow.trajectory import Trajectory
 
 __all__ = ["CaptureError", "capture"]
 
 
-class CaptureError(ValueError):
+class CaptureError(LayerflowError):
     """Capture was asked for something the model cannot give (unknown layer, bad output, …)."""
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from layerflow import __version__
+from layerflow._version import __version__
 
 
 def _fmt(v: Any) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from layerflow._atomic import atomic_open
+from layerflow.errors import LayerflowError
 
 __all__ = ["Trajectory", "TrajectoryError"]
 
@@ -26,7 +27,7 @@ _MetaValue = str | int | float | bool | None
 _MAX_LOAD_BYTES = 1 << 32  # largest uncompressed archive Trajectory.load reads by default
 
 
-class TrajectoryError(ValueError):
+class TrajectoryError(LayerflowError):
     """A trajectory (or a file claiming to hold one) is malformed."""
 
 

@@ -11,7 +11,6 @@ from layerflow.ricci import (
     RicciInputError,
     layer_coefficients,
     local_coefficients,
-    pearson,
     ricci_coefficient,
     ricci_sweep,
     summary,
@@ -170,15 +169,6 @@ def test_analyze_section_uses_summary() -> None:
     assert out["ricci"]["k"] == 5
     out = analyze(lf.Trajectory(random_relu_states(5, 1)), sections=["ricci"], k=5)
     assert "k=5 needs more than 5 points; layer 0 ('input') has 5" in out["ricci"]["error"]
-
-
-def test_pearson_helper() -> None:
-    assert np.isnan(pearson(np.array([1.0, 2.0]), np.array([1.0, 2.0]))[0])
-    assert pearson(np.ones(4), np.arange(4.0))[1] == "zero variance"
-    assert pearson(np.array([1.0, np.inf, 2.0]), np.arange(3.0))[1] == "non-finite values"
-    x = np.random.default_rng(0).normal(size=20)
-    y = x + np.random.default_rng(1).normal(size=20)
-    np.testing.assert_allclose(pearson(x, y)[0], pearsonr(x, y).statistic, atol=1e-12)
 
 
 @pytest.mark.parametrize(

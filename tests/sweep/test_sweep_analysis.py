@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from layerflow.sweep import accuracy_study, summary_tables
-from layerflow.sweep.analysis import bootstrap_pearson, pearson
+from layerflow.stats import bootstrap_pearson, pearson
 
 
 def table(rng: np.random.Generator) -> pd.DataFrame:

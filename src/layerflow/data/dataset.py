@@ -8,10 +8,12 @@ from typing import Any
 
 import numpy as np
 
+from layerflow.errors import LayerflowError
+
 __all__ = ["Dataset", "DatasetError"]
 
 
-class DatasetError(ValueError):
+class DatasetError(LayerflowError):
     """A dataset name, file or argument is invalid."""
 
 

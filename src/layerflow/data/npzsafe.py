@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from layerflow.errors import LayerflowError
+
 __all__ = ["DEFAULT_MAX_BYTES", "NpzError", "read_npz"]
 
 #: default cap on the total uncompressed size of an archive (4 GiB)
@@ -27,7 +29,7 @@ _CHUNK = 1 << 20
 _ALLOWED_KINDS = set("biufcSUMm")
 
 
-class NpzError(ValueError):
+class NpzError(LayerflowError):
     """An ``.npz`` archive is unreadable, unsafe (pickle) or larger than allowed."""
 
 

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from layerflow.errors import LayerflowError
+
 __all__ = ["DEFAULT_COND_MAX", "JacobianDiagnostics", "LayerJacobian", "MapsError",
            "jacobian_diagnostics"]
 
@@ -29,7 +31,7 @@ DEFAULT_COND_MAX = 1e8
 network itself computes in."""
 
 
-class MapsError(ValueError):
+class MapsError(LayerflowError):
     """Jacobian diagnostics were asked for something the model cannot give."""
 
 

@@ -12,11 +12,12 @@ import torch
 from torch import nn
 
 from layerflow._atomic import atomic_open
+from layerflow.errors import LayerflowError
 
 __all__ = ["WeightsError", "load_weights", "save_weights"]
 
 
-class WeightsError(ValueError):
+class WeightsError(LayerflowError):
     """A weights file is missing, unsafe (pickled code) or does not fit the model."""
 
 

@@ -10,10 +10,12 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from layerflow.errors import LayerflowError
+
 __all__ = ["ACTIVATIONS", "KINDS", "ModelSpec", "ModelSpecError"]
 
 
-class ModelSpecError(ValueError):
+class ModelSpecError(LayerflowError):
     """A model specification (or a request built on one) is invalid; the message names the field."""
 
 

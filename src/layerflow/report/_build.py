@@ -73,7 +73,7 @@ def render_report(inp: ReportInput, out_dir: str | Path, title: str = "layerflow
 
     A figure whose data the store lacks is not drawn; the report says why in its place.
     """
-    from layerflow import __version__
+    from layerflow._version import __version__
     from layerflow.report import figures as F
     from layerflow.report.html import FigureBlock, Section, render_html
 

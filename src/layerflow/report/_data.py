@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from layerflow.errors import LayerflowError
+
 __all__ = [
     "KIND_LABELS",
     "LAYER_METRICS",
@@ -31,7 +33,7 @@ __all__ = [
 ]
 
 
-class ReportError(ValueError):
+class ReportError(LayerflowError):
     """The folder holds no results store, or the store cannot be read as one."""
 
 

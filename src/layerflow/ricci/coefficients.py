@@ -58,6 +58,7 @@ from layerflow.ricci.graphs import (
     graph_from_indices,
     knn_indices,
 )
+from layerflow.stats.correlation import pearson_rows, pearson_with_reason
 from layerflow.trajectory import Trajectory
 
 __all__ = [
@@ -68,7 +69,6 @@ __all__ = [
     "RicciSweep",
     "layer_coefficients",
     "local_coefficients",
-    "pearson",
     "ricci_coefficient",
     "ricci_sweep",
     "summary",
@@ -82,43 +82,6 @@ class DisconnectedGraphError(RicciInputError):
 
 
 # ---------------------------------------------------------------------------- small helpers
-def pearson(x: np.ndarray, y: np.ndarray) -> tuple[float, str]:
-    """Pearson correlation of two 1-D float arrays, with the reason when it is undefined.
-
-    Returns ``(r, "")`` or ``(nan, reason)`` for fewer than 3 values, non-finite values, or zero
-    variance of either array.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    if x.size < 3:
-        return float("nan"), f"{x.size} pairs; a correlation needs at least 3"
-    if not (np.isfinite(x).all() and np.isfinite(y).all()):
-        return float("nan"), "non-finite values"
-    xc = x - x.mean()
-    yc = y - y.mean()
-    sx = float(np.sqrt(xc @ xc))
-    sy = float(np.sqrt(yc @ yc))
-    if sx == 0.0 or sy == 0.0:
-        return float("nan"), "zero variance"
-    r = float(xc @ yc) / (sx * sy)
-    return max(-1.0, min(1.0, r)), ""
-
-
-def _pearson_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Row-wise Pearson correlation of two (R, n) arrays; NaN for zero variance or non-finite."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        finite = np.isfinite(x).all(axis=1) & np.isfinite(y).all(axis=1)
-        xs = np.where(finite[:, None], x, 0.0)
-        ys = np.where(finite[:, None], y, 0.0)
-        xc = xs - xs.mean(axis=1, keepdims=True)
-        yc = ys - ys.mean(axis=1, keepdims=True)
-        sx = np.sqrt(np.einsum("ij,ij->i", xc, xc))
-        sy = np.sqrt(np.einsum("ij,ij->i", yc, yc))
-        r = np.einsum("ij,ij->i", xc, yc) / (sx * sy)
-    r[~finite | (sx == 0) | (sy == 0) | (x.shape[1] < 3)] = np.nan
-    return np.clip(r, -1.0, 1.0)
-
-
 def _states(traj: Any) -> tuple[list[np.ndarray], tuple[str, ...]]:
     """States and names of a Trajectory or of a plain sequence of (N, d) arrays (checked)."""
     if isinstance(traj, Trajectory):
@@ -348,7 +311,7 @@ def _global_from_graphs(
             reason=f"{L} layer pairs (L+1={L1} states); the coefficient needs at least 3",
             **result_kw,
         )
-    rho, why = pearson(eta, ric[:-1])
+    rho, why = pearson_with_reason(eta, ric[:-1])
     return RicciCoefficient(rho, eta=eta, reason=why, **result_kw)
 
 
@@ -514,7 +477,7 @@ def _local_quantities(graphs: list[_KGraph], curvature: str, alpha: float) -> Lo
 
 
 def _local_from_quantities(q: LocalQuantities, k: int, curvature: str) -> LocalCoefficients:
-    vals = _pearson_rows(q.curvature.T, q.delta.T)
+    vals = pearson_rows(q.curvature.T, q.delta.T)
     unreachable = int((~np.isfinite(q.delta)).any(axis=0).sum())
     return LocalCoefficients(
         vals, q.curvature, q.delta, int(np.isnan(vals).sum()), unreachable, k, curvature
@@ -524,7 +487,7 @@ def _local_from_quantities(q: LocalQuantities, k: int, curvature: str) -> LocalC
 def _layer_from_quantities(
     q: LocalQuantities, k: int, curvature: str, names: Sequence[str]
 ) -> LayerCoefficients:
-    vals = _pearson_rows(q.curvature, q.delta)
+    vals = pearson_rows(q.curvature, q.delta)
     return LayerCoefficients(
         vals, q.curvature, q.delta, k, curvature, tuple(str(n) for n in names[:-1])
     )

@@ -43,6 +43,7 @@ from typing import Any, Literal
 import numpy as np
 import scipy.sparse as sp
 
+from layerflow.errors import LayerflowError
 from layerflow.trajectory import nonfinite_rows
 
 __all__ = ["DEGREE_MODES", "RicciInputError", "check_points", "knn_graph", "knn_indices"]
@@ -66,7 +67,7 @@ PARALLEL_MIN_N = 8192
 LAYER_THREADS_MIN_N = 1024
 
 
-class RicciInputError(ValueError):
+class RicciInputError(LayerflowError):
     """Bad input to the Ricci view (k out of range, NaN in a state, unknown option, …)."""
 
 

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from layerflow.errors import LayerflowError
+
 if TYPE_CHECKING:
     from layerflow.report.findings import Finding
 
@@ -41,7 +43,7 @@ __all__ = [
 ARM_ROLES: tuple[str, ...] = ("plain", "weight decay", "transport penalty")
 
 
-class StudyError(ValueError):
+class StudyError(LayerflowError):
     """The runs table cannot be analysed as a low-data study."""
 
 

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["AccuracyStudy", "accuracy_study", "bootstrap_pearson", "pearson", "summary_tables"]
+from layerflow.stats.correlation import bootstrap_pearson, pearson
+
+__all__ = ["AccuracyStudy", "accuracy_study", "summary_tables"]
 
 CONFIG_COLUMNS = (
     "run_id", "dataset", "dataset_args", "model_kind", "width", "depth", "h", "activation",
@@ -27,48 +29,6 @@ CONFIG_COLUMNS = (
     "transport_weight", "uzawa", "uzawa_tau", "uzawa_every", "train_fraction", "seed", "trained",
     "status", "error", "attempt", "task_id", "finished_at", "seconds",
 )
-
-
-def pearson(x: np.ndarray, y: np.ndarray) -> float:
-    """Pearson correlation of two 1-D arrays; NaN for fewer than 3 points or zero variance."""
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    if x.shape != y.shape or x.ndim != 1:
-        raise ValueError(f"pearson needs two 1-D arrays of one length, got {x.shape} and {y.shape}")
-    if x.size < 3:
-        return float("nan")
-    xc, yc = x - x.mean(), y - y.mean()
-    den = np.sqrt((xc @ xc) * (yc @ yc))
-    return float(xc @ yc / den) if den > 0 else float("nan")
-
-
-def bootstrap_pearson(x: np.ndarray, y: np.ndarray, n_boot: int = 2000, seed: int = 0,
-                      level: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap interval of the Pearson correlation (pairs resampled, seeded).
-
-    Resamples whose correlation is undefined (zero variance) are dropped; (NaN, NaN) when fewer
-    than 3 points or no resample is defined.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    n = x.size
-    if n < 3:
-        return float("nan"), float("nan")
-    if not (0 < level < 1):
-        raise ValueError(f"level={level!r}: expected a number in (0, 1)")
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(n_boot, n))
-    xs, ys = x[idx], y[idx]
-    xc = xs - xs.mean(axis=1, keepdims=True)
-    yc = ys - ys.mean(axis=1, keepdims=True)
-    den = np.sqrt((xc * xc).sum(axis=1) * (yc * yc).sum(axis=1))
-    ok = den > 1e-300
-    if not ok.any():
-        return float("nan"), float("nan")
-    r = (xc * yc).sum(axis=1)[ok] / den[ok]
-    a = (1 - level) / 2
-    lo, hi = np.quantile(r, [a, 1 - a])
-    return float(lo), float(hi)
 
 
 @dataclass(frozen=True)

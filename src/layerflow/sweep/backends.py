@@ -17,12 +17,14 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from layerflow.errors import LayerflowError
+
 __all__ = ["BACKENDS", "Backend", "BackendError", "make_backend"]
 
 Item = tuple[int, Any, BaseException | None]
 
 
-class BackendError(ValueError):
+class BackendError(LayerflowError):
     """A backend name, option or dependency problem."""
 
 

@@ -71,6 +71,8 @@ from typing import Any
 
 import yaml
 
+from layerflow.errors import LayerflowError
+
 __all__ = [
     "ConfigError",
     "RunSpec",
@@ -129,7 +131,7 @@ TOP_KEYS = ("name", "out", "seeds", "datasets", "models", "training", "arms", "a
             "baselines", "backend")
 
 
-class ConfigError(ValueError):
+class ConfigError(LayerflowError):
     """A sweep config is invalid; ``key`` is the dotted path of the offending entry."""
 
     def __init__(self, key: str, message: str) -> None:

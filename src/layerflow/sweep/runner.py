@@ -240,7 +240,7 @@ def versions() -> dict[str, str]:
     """Versions recorded with every sweep (OUT/versions.json); read without importing them."""
     from importlib.metadata import PackageNotFoundError, version
 
-    from layerflow import __version__
+    from layerflow._version import __version__
 
     v = {"python": platform.python_version(), "platform": platform.platform(),
          "layerflow": __version__}

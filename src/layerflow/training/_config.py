@@ -9,10 +9,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from layerflow.errors import LayerflowError
+
 __all__ = ["TrainConfig", "TrainConfigError", "TrainResult"]
 
 
-class TrainConfigError(ValueError):
+class TrainConfigError(LayerflowError):
     """A training configuration (or its fit to a model/dataset) is invalid; names the field."""
 
 

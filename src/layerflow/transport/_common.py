@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 
+from layerflow.errors import LayerflowError
 from layerflow.trajectory import Trajectory, TrajectoryError
 
 __all__ = [
@@ -20,7 +21,7 @@ __all__ = [
 ]
 
 
-class TransportError(ValueError):
+class TransportError(LayerflowError):
     """A transport metric cannot be computed for this input; the message says why."""
 
 
