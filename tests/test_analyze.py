@@ -1,4 +1,4 @@
-"""`layerflow.analyze`: the section registry and its one error."""
+"""`layerflow.analyze`: the view registry, its errors, and the CLI generated from it."""
 
 from __future__ import annotations
 
@@ -8,15 +8,16 @@ import numpy as np
 import pytest
 
 from layerflow import Trajectory
-from layerflow.analyze import SECTIONS, analyze
+from layerflow.analyze import analyze
+from layerflow.views import VIEWS
 
 
 def test_unknown_section_is_named() -> None:
     traj = Trajectory([np.eye(4), 2 * np.eye(4)])
     with pytest.raises(ValueError, match=r"unknown analysis sections \['curvy'\]; available: "
-                                         r"\['ricci', 'transport'\]"):
+                                         r"\['jacobian', 'ricci', 'transport'\]"):
         analyze(traj, sections=["transport", "curvy"])
-    assert sorted(SECTIONS) == ["ricci", "transport"]
+    assert sorted(VIEWS) == ["jacobian", "ricci", "transport"]
 
 
 def test_cli_analyze_refuses_a_file_that_is_not_a_trajectory(tmp_path: Path) -> None:

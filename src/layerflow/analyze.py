@@ -1,50 +1,46 @@
-"""Every metric of one trajectory, as one flat table (what ``layerflow analyze`` prints).
+"""Every metric of one trajectory, as one flat table per view (what ``layerflow analyze`` prints).
 
-Each view contributes a section through a ``summary(traj, **options) -> dict`` function of its own
-subpackage; the sections are a registry, not an if/elif chain. A section that cannot be computed
-for this trajectory (e.g. no equal-width run for transport metrics) is reported with its reason,
-never dropped silently.
+The views and their options come from :data:`layerflow.views.VIEWS`; options are checked against
+the chosen views' declarations (a misspelt option is an error naming the known ones, never
+dropped). A view that cannot measure this trajectory (e.g. no equal-width run for the transport
+view, k too large for the Ricci view) reports ``{"error": message}`` so the others still report.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from layerflow.trajectory import Trajectory
+from layerflow.views import VIEWS, OptionError, get_view, resolve_options
 
-__all__ = ["SECTIONS", "analyze"]
-
-# section name -> "module:function"; each function takes (traj, **options) and returns a flat dict
-SECTIONS: dict[str, str] = {
-    "transport": "layerflow.transport:summary",
-    "ricci": "layerflow.ricci:summary",
-}
+__all__ = ["analyze"]
 
 
 def analyze(
-    traj: Trajectory, sections: list[str] | None = None, **options: Any
+    traj: Trajectory, sections: list[str] | None = None, *, model: Any = None,
+    inputs: Any = None, **options: Any
 ) -> dict[str, dict[str, Any]]:
-    """Run each section's summary on ``traj``.
+    """Measure ``traj`` with each view in ``sections`` (default: every view that needs no model).
 
-    Returns ``{section: {metric: value}}``. Options are passed to every section that accepts them
-    (e.g. ``k=30`` to the Ricci view). A section that raises ``ValueError`` (bad input for that
-    view) yields ``{"error": message}`` so the other sections still report.
+    Returns ``{view: {column: value}}``. ``options`` are the views' declared options (e.g.
+    ``k=30`` for the Ricci view, ``m=1000`` for the transport view); each goes to every chosen
+    view that declares it. ``model``/``inputs`` feed views that need a model (``jacobian``).
     """
-    import inspect
-
-    chosen = list(SECTIONS) if sections is None else sections
-    unknown = [s for s in chosen if s not in SECTIONS]
+    chosen = list(sections) if sections is not None else [
+        n for n in VIEWS if model is not None or not get_view(n).needs_model]
+    unknown = [s for s in chosen if s not in VIEWS]
     if unknown:
-        raise ValueError(f"unknown analysis sections {unknown}; available: {sorted(SECTIONS)}")
+        raise OptionError("", f"unknown analysis sections {unknown}; available: {sorted(VIEWS)}")
+    resolved = resolve_options(chosen, options)
     out: dict[str, dict[str, Any]] = {}
     for name in chosen:
-        module_name, func_name = SECTIONS[name].split(":")
-        func = getattr(importlib.import_module(module_name), func_name)
-        params = inspect.signature(func).parameters
-        kwargs = {k: v for k, v in options.items() if k in params}
+        view = get_view(name)
+        if view.needs_model and model is None:
+            out[name] = {"error": f"the {name} view needs the model and its inputs"}
+            continue
         try:
-            out[name] = dict(func(traj, **kwargs))
+            out[name] = dict(view.measure_fn(traj, model=model, inputs=inputs,
+                                             **resolved[name]).scalars)
         except ValueError as exc:
             out[name] = {"error": str(exc)}
     return out

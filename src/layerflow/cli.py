@@ -51,23 +51,79 @@ def datasets() -> None:
     Console().print(table)
 
 
-@cli.command()
+def _view_params() -> list[click.Option]:
+    """One ``--name`` flag per option of the views that need no model, generated from their
+    declarations in :mod:`layerflow.views` (a flag left out keeps the view's default)."""
+    from layerflow.views import VIEWS, get_view
+
+    seen: dict[str, Any] = {}
+    for name in VIEWS:
+        view = get_view(name)
+        if view.needs_model:
+            continue
+        for opt in view.options:
+            seen.setdefault(opt.name, (opt, []))[1].append(view.name)
+    params = []
+    for opt, owners in seen.values():
+        allowed = opt.allowed()
+        ptype: Any = {"int": int, "float": float, "bool": bool, "str": str, "ints": str}[opt.kind]
+        if allowed is not None:
+            ptype = click.Choice([str(a) for a in allowed])
+        default = "30" if opt.name == "k" and opt.default is None else opt.default
+        extra = " (comma-separated)" if opt.kind == "ints" else ""
+        params.append(click.Option([f"--{opt.name.replace('_', '-')}", opt.name], type=ptype,
+                                   default=None, help=f"{opt.help}{extra} "
+                                   f"[{'/'.join(owners)}; default: {default}]"))
+    return params
+
+
+class _ViewCommand(click.Command):
+    """A command whose view flags are generated on first use, so ``layerflow --help`` and
+    ``layerflow run`` do not import the views' modules just to list them."""
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        if not getattr(self, "_views_added", False):
+            self.params[1:1] = _view_params()
+            self._views_added = True
+        return super().get_params(ctx)
+
+
+def _parse_view_options(raw: dict[str, Any]) -> dict[str, Any]:
+    from layerflow.views import VIEWS, get_view
+
+    kinds = {o.name: o.kind for n in VIEWS for o in get_view(n).options}
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if value is None:
+            continue
+        if kinds.get(key) == "ints":
+            try:
+                value = [int(v) for v in str(value).split(",") if v.strip()]
+            except ValueError as exc:
+                raise click.BadParameter(f"{value!r}: expected integers separated by commas",
+                                         param_hint=f"--{key}") from exc
+        out[key] = value
+    return out
+
+
+@cli.command(cls=_ViewCommand)
 @click.argument("trajectory", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--k", "k", default=30, show_default=True, help="neighbours in the kNN graphs")
-@click.option("--m", "m", default=1000, show_default=True, help="samples for the OT score")
-@click.option("--seed", default=0, show_default=True, help="seed for subsampling")
 @click.option("--json", "as_json", is_flag=True,
               help="print JSON instead of a table (undefined values, NaN, as null)")
-def analyze(trajectory: Path, k: int, m: int, seed: int, as_json: bool) -> None:
+def analyze(trajectory: Path, as_json: bool, **raw: Any) -> None:
     """Every metric of one saved TRAJECTORY (.npz written by Trajectory.save)."""
     from layerflow.analyze import analyze as run_analysis
+    from layerflow.errors import LayerflowError
     from layerflow.trajectory import Trajectory, TrajectoryError
 
     try:
         traj = Trajectory.load(trajectory)
     except TrajectoryError as exc:
         raise click.ClickException(str(exc)) from exc
-    result = run_analysis(traj, k=k, m=m, seed=seed)
+    try:
+        result = run_analysis(traj, **_parse_view_options(raw))
+    except LayerflowError as exc:
+        raise click.ClickException(str(exc)) from exc
     if as_json:
         click.echo(json.dumps(_json_safe({"trajectory": repr(traj), **result}), indent=2,
                               default=_fmt, allow_nan=False))

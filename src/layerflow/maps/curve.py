@@ -8,7 +8,7 @@ import numpy as np
 
 from layerflow.trajectory import Trajectory
 from layerflow.transport._common import check_trajectory, resolve_run
-from layerflow.transport.kinetic import _angles
+from layerflow.transport.kinetic import angles_from_units
 from layerflow.transport.lss import unit_steps
 
 __all__ = ["CurveResult", "track_curvature"]
@@ -72,7 +72,7 @@ def track_curvature(traj: Trajectory, run: tuple[int, int] | None = None) -> Cur
         action_ratio = float(ratios.mean())
     else:
         action_ratio = float("nan")
-    angles = _angles(units, nonzero, used)
+    angles = angles_from_units(units, nonzero, used)
     speed.setflags(write=False)
     return CurveResult(
         speed=speed,

@@ -24,10 +24,10 @@ def kinetic_energy(traj: Trajectory, run: tuple[int, int] | None = None) -> floa
     """
     traj = check_trajectory(traj, "kinetic_energy")
     _, stacked = resolve_run(traj, run, "kinetic_energy")
-    return _kinetic(stacked)
+    return kinetic_from_stacked(stacked)
 
 
-def _kinetic(stacked: np.ndarray) -> float:
+def kinetic_from_stacked(stacked: np.ndarray) -> float:
     steps = np.diff(stacked, axis=0)
     return float(np.einsum("lnd,lnd->ln", steps, steps).mean(axis=1).sum())
 
@@ -85,10 +85,10 @@ def turning_angles(traj: Trajectory, run: tuple[int, int] | None = None) -> Turn
     traj = check_trajectory(traj, "turning_angles")
     used, stacked = resolve_run(traj, run, "turning_angles")
     _, units, nonzero = unit_steps(stacked)
-    return _angles(units, nonzero, used)
+    return angles_from_units(units, nonzero, used)
 
 
-def _angles(units: np.ndarray, nonzero: np.ndarray, used: tuple[int, int]) -> TurningAnglesResult:
+def angles_from_units(units: np.ndarray, nonzero: np.ndarray, used: tuple[int, int]) -> TurningAnglesResult:
     a, b = units[:-1], units[1:]
     ok = nonzero[:-1] & nonzero[1:]
     diff = np.sqrt(np.einsum("lnd,lnd->ln", a - b, a - b))

@@ -68,7 +68,7 @@ def unit_steps(stacked: np.ndarray, atol: float = 0.0) -> tuple[np.ndarray, np.n
     return norms, u, nonzero
 
 
-def _nan_stats(values: np.ndarray) -> tuple[float, float]:
+def nan_mean_median(values: np.ndarray) -> tuple[float, float]:
     ok = values[~np.isnan(values)]
     if ok.size == 0:
         return float("nan"), float("nan")
@@ -116,13 +116,13 @@ def line_shape_score(
     if not (np.isfinite(atol) and atol >= 0):
         raise TransportError(f"atol={atol!r}: expected a finite number >= 0")
     used, stacked = resolve_run(traj, run, "line_shape_score")
-    return _lss(stacked, used, atol)
+    return lss_of_stacked(stacked, used, atol)
 
 
-def _lss(stacked: np.ndarray, used: tuple[int, int], atol: float = 0.0) -> LineShapeResult:
+def lss_of_stacked(stacked: np.ndarray, used: tuple[int, int], atol: float = 0.0) -> LineShapeResult:
     _, units, nonzero = unit_steps(stacked, atol)
     lss = lss_from_units(units, nonzero)
-    mean, median = _nan_stats(lss)
+    mean, median = nan_mean_median(lss)
     lss.setflags(write=False)
     return LineShapeResult(
         per_sample=lss,

@@ -144,10 +144,10 @@ def ot_score(
     X = np.asarray(sub.states[used[0]], dtype=np.float64)
     Y = np.asarray(sub.states[used[1]], dtype=np.float64)
     asg = exact_assignment(X, Y, solver=solver, max_bytes=max_bytes, what="ot_score")
-    return _result(X, Y, asg, mm, seed, used)
+    return ot_result(X, Y, asg, mm, seed, used)
 
 
-def _result(
+def ot_result(
     X: np.ndarray, Y: np.ndarray, asg: Assignment, m: int, seed: int, used: tuple[int, int]
 ) -> OTScoreResult:
     matched = count_fixed_points(X, Y, asg.perm)

@@ -1,4 +1,5 @@
-"""Every transport metric of one trajectory as one flat, JSON-friendly dict."""
+"""Every transport metric of one trajectory as one flat, JSON-friendly dict (the transport view's
+scalars, :mod:`layerflow.transport.view`, with the equal-width run under the key ``run``)."""
 
 from __future__ import annotations
 
@@ -7,30 +8,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from layerflow.trajectory import Trajectory
-from layerflow.transport._common import check_trajectory, resolve_run, run_label
-from layerflow.transport.assignment import exact_assignment
-from layerflow.transport.kinetic import TurningAnglesResult, _angles, _kinetic
-from layerflow.transport.lss import _nan_stats, lss_from_units, unit_steps
-from layerflow.transport.ots import OTScoreResult, _result, resolve_m
-from layerflow.transport.w2path import WassersteinPathResult, _w2path
+from layerflow.transport.kinetic import TurningAnglesResult
+from layerflow.transport.ots import OTScoreResult
+from layerflow.transport.view import VIEW, measure_transport
+from layerflow.transport.w2path import WassersteinPathResult
 
 __all__ = ["SUMMARY_KEYS", "TransportSummary", "summary", "summary_with_results"]
 
-SUMMARY_KEYS = (
-    "lss_mean",
-    "lss_median",
-    "lss_nan",
-    "lss_skipped_steps",
-    "ots",
-    "ot_cost_ratio",
-    "ot_m",
-    "w2_geodesic_ratio",
-    "w2_speed_cv",
-    "kinetic_energy",
-    "path_length",
-    "turning_angle_mean",
-    "run",
-)
+# the view's scalar columns, in order; the run is ``run`` here and ``transport_run`` in a store
+SUMMARY_KEYS = tuple("run" if name == "transport_run" else name
+                     for name, _ in VIEW.scalar_columns({}))
 
 
 @dataclass(frozen=True)
@@ -70,9 +57,8 @@ def summary(
 
     Keys: ``lss_mean, lss_median, lss_nan, lss_skipped_steps, ots, ot_cost_ratio, ot_m,
     w2_geodesic_ratio, w2_speed_cv, kinetic_energy, path_length, turning_angle_mean, run``
-    (``run`` is a string like ``"1..6 (layer1..layer6)"``). Used by ``layerflow analyze`` and the
-    sweeps; :func:`summary_with_results` also returns the per-layer results (e.g. the W2 steps)
-    without solving any assignment twice.
+    (``run`` is a string like ``"1..6 (layer1..layer6)"``). :func:`summary_with_results` also
+    returns the per-layer results (e.g. the W2 steps) without solving any assignment twice.
 
     As in :func:`ot_score`, ``min(N, m)`` samples are used; ``ot_m`` reports how many. When
     ``m >= N`` the OT score reuses the end-to-end assignment of the W2 path (same problem).
@@ -90,37 +76,7 @@ def summary_with_results(
     solver: str = "auto",
 ) -> TransportSummary:
     """:func:`summary` and the result objects behind it (same arguments, same numbers)."""
-    traj = check_trajectory(traj, "summary")
-    used, stacked = resolve_run(traj, run, "transport summary")
-    n = traj.n_samples
-    mm = resolve_m(m, n, "transport summary")
-    norms, units, nonzero = unit_steps(stacked)
-    lss = lss_from_units(units, nonzero)
-    lss_mean, lss_median = _nan_stats(lss)
-    path, end = _w2path(stacked, used, solver=solver, max_bytes=None)
-    if mm == n:
-        ots = _result(stacked[0], stacked[-1], end, mm, seed, used)
-    else:
-        sub = traj.subsample(mm, seed)
-        X = np.asarray(sub.states[used[0]], dtype=np.float64)
-        Y = np.asarray(sub.states[used[1]], dtype=np.float64)
-        ots = _result(X, Y, exact_assignment(X, Y, solver=solver, what="ot_score"), mm, seed,
-                      used)
-    angles = _angles(units, nonzero, used)
-    values: dict[str, float | int | str] = {
-        "lss_mean": lss_mean,
-        "lss_median": lss_median,
-        "lss_nan": int(np.isnan(lss).sum()),
-        "lss_skipped_steps": int(nonzero.size - np.count_nonzero(nonzero)),
-        "ots": ots.score,
-        "ot_cost_ratio": ots.cost_ratio,
-        "ot_m": ots.m,
-        "w2_geodesic_ratio": path.geodesic_ratio,
-        "w2_speed_cv": path.speed_cv,
-        "kinetic_energy": _kinetic(stacked),
-        "path_length": float(norms.mean(axis=1).sum()),
-        "turning_angle_mean": angles.mean,
-        "run": run_label(traj, used),
-    }
-    lss.setflags(write=False)
-    return TransportSummary(values, lss, ots, path, angles)
+    res = measure_transport(traj, m=m, seed=seed, solver=solver, run=run)
+    values = {("run" if k == "transport_run" else k): v for k, v in res.scalars.items()}
+    r = res.results
+    return TransportSummary(values, r["lss"], r["ots"], r["path"], r["angles"])

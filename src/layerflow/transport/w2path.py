@@ -81,11 +81,11 @@ def wasserstein_path(
     """
     traj = check_trajectory(traj, "wasserstein_path")
     used, stacked = resolve_run(traj, run, "wasserstein_path")
-    res, _ = _w2path(stacked, used, solver=solver, max_bytes=max_bytes)
+    res, _ = w2_path_of(stacked, used, solver=solver, max_bytes=max_bytes)
     return res
 
 
-def _w2path(
+def w2_path_of(
     stacked: np.ndarray, used: tuple[int, int], *, solver: str, max_bytes: int | None
 ) -> tuple[WassersteinPathResult, Assignment]:
     """W2 path of stacked states ``(n+1, N, d)``; also returns the end-to-end assignment."""

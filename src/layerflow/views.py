@@ -1,0 +1,306 @@
+"""The view contract: one declaration per way of reading a trajectory, read by every layer above.
+
+A **view** (transport, ricci, jacobian) declares in one place
+
+- its **options** (:class:`Option`: name, kind, default, allowed values, one line of help) — the
+  ``layerflow analyze`` flags, the sweep config's ``analysis:`` keys and the report's protocol
+  column are generated from these, never re-typed;
+- its **columns** (:class:`Column`): the scalars it adds to a run's row and the per-layer metrics
+  it adds to the long table, each with a label, a help line and the range of its values;
+- one ``measure(traj, *, model=None, inputs=None, **options) -> ViewResult`` returning those
+  scalars and per-layer rows (NaN with a reason where a value is undefined).
+
+:data:`VIEWS` maps a view name to where its declaration lives (imported on first use, so
+``import layerflow`` stays light). ``layerflow analyze``, the sweep task, config validation and the
+report all read it: a metric added to a view's ``measure`` and ``columns`` reaches all of them.
+
+::
+
+    from layerflow.views import get_view, measure_views
+    view = get_view("ricci")
+    opts = view.resolve({"k": 10})                # defaults filled in, every value checked
+    res = view.measure(traj, **opts)              # ViewResult(.scalars, .layers, .results)
+    measure_views(traj, ["transport", "ricci"], k=10, m=200)   # {name: ViewResult}
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from layerflow.errors import LayerflowError
+
+__all__ = [
+    "VIEWS",
+    "Column",
+    "Option",
+    "OptionError",
+    "View",
+    "ViewResult",
+    "get_view",
+    "layer_row",
+    "measure_views",
+    "resolve_options",
+]
+
+# view name -> "module:attribute" of its View declaration
+VIEWS: dict[str, str] = {
+    "transport": "layerflow.transport.view:VIEW",
+    "ricci": "layerflow.ricci.view:VIEW",
+    "jacobian": "layerflow.maps.view:VIEW",
+}
+
+_KINDS = ("int", "float", "str", "bool", "ints")
+
+
+class OptionError(LayerflowError):
+    """An option of a view is unknown or has a bad value; ``key`` names it (dotted in configs)."""
+
+    def __init__(self, key: str, message: str) -> None:
+        self.key = key
+        super().__init__(f"{key}: {message}" if key else message)
+
+
+def _tname(v: Any) -> str:
+    return "null" if v is None else type(v).__name__
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of a view.
+
+    ``kind`` is ``int``, ``float``, ``str``, ``bool`` or ``ints`` (a list of distinct ints,
+    returned sorted). ``choices`` is a tuple or a zero-argument callable returning one (read when
+    checking, so a registry such as the curvature kinds is the single source). ``low`` is an
+    inclusive lower bound for numbers (and for each element of ``ints``); ``nullable`` admits
+    ``None``.
+    """
+
+    name: str
+    kind: str
+    default: Any
+    help: str
+    choices: tuple[Any, ...] | Callable[[], Sequence[Any]] | None = None
+    low: float | None = None
+    nullable: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in _KINDS:
+            raise ValueError(f"option {self.name!r}: kind {self.kind!r} is not one of {_KINDS}")
+
+    def allowed(self) -> tuple[Any, ...] | None:
+        """The allowed values (``None``: any value of the kind)."""
+        if self.choices is None:
+            return None
+        return tuple(self.choices() if callable(self.choices) else self.choices)
+
+    def check(self, value: Any, key: str | None = None) -> Any:
+        """``value`` normalised to the option's kind, or :class:`OptionError` naming ``key``."""
+        key = key or self.name
+        if value is None:
+            if self.nullable:
+                return None
+            raise OptionError(key, f"null is not allowed; expected {self._expected()}")
+        if self.kind == "ints":
+            if not isinstance(value, list | tuple) or not value:
+                raise OptionError(key, f"expected a non-empty list of integers, got "
+                                       f"{_tname(value)} {value!r}")
+            out = [self._scalar(v, f"{key}[{i}]", "int") for i, v in enumerate(value)]
+            if len(set(out)) != len(out):
+                raise OptionError(key, f"{list(value)!r} repeats a value")
+            return sorted(out)
+        return self._scalar(value, key, self.kind)
+
+    def _expected(self) -> str:
+        allowed = self.allowed()
+        if allowed is not None:
+            return "one of " + ", ".join(map(str, allowed))
+        bound = f" >= {self.low:g}" if self.low is not None else ""
+        return {"int": "an integer", "float": "a finite number", "str": "a string",
+                "bool": "true or false", "ints": "a list of integers"}[self.kind] + bound
+
+    def _scalar(self, v: Any, key: str, kind: str) -> Any:
+        if kind == "bool":
+            if not isinstance(v, bool):
+                raise OptionError(key, f"expected true or false, got {_tname(v)} {v!r}")
+            out: Any = v
+        elif kind == "int":
+            if not _is_int(v):
+                raise OptionError(key, f"expected an integer, got {_tname(v)} {v!r}")
+            out = int(v)
+        elif kind == "float":
+            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+                raise OptionError(key, f"expected a finite number, got {_tname(v)} {v!r}")
+            out = float(v)
+        else:
+            if not isinstance(v, str):
+                raise OptionError(key, f"expected a string, got {_tname(v)} {v!r}")
+            out = v
+        if self.low is not None and kind in ("int", "float") and out < self.low:
+            raise OptionError(key, f"{v!r} is too small; expected {self._expected()}")
+        allowed = self.allowed()
+        if allowed is not None and out not in allowed:
+            raise OptionError(key, f"{v!r} is not allowed; expected {self._expected()}")
+        return out
+
+
+@dataclass(frozen=True)
+class Column:
+    """A value a view adds: a scalar column of the runs table or a per-layer ``metric``.
+
+    ``name`` may hold ``{option}`` placeholders expanded from the resolved options (e.g.
+    ``ricci_rho_k{ks}`` gives one column per k). ``kind`` is the stored type (``float``, ``int``,
+    ``str``, ``bool``). ``low``/``high`` bound the quantity (e.g. OTS in [0, 1], LSS ≥ 1), so
+    intervals across runs can respect its range. ``headline`` columns are those a report
+    summarises for every view.
+    """
+
+    name: str
+    label: str
+    help: str
+    kind: str = "float"
+    per_layer: bool = False
+    low: float | None = None
+    high: float | None = None
+    headline: bool = False
+
+    def expand(self, options: Mapping[str, Any]) -> list[str]:
+        """The concrete column names under ``options`` (one per value of a list option)."""
+        if "{" not in self.name:
+            return [self.name]
+        field_name = self.name[self.name.index("{") + 1 : self.name.index("}")]
+        values = options.get(field_name)
+        values = values if isinstance(values, list | tuple) else [values]
+        return [self.name.replace("{" + field_name + "}", str(v)) for v in values]
+
+
+def layer_row(layer: int, layer_name: str, metric: str, value: float,
+              k: int | None = None) -> dict[str, Any]:
+    """One row of the long per-layer table (the sweep adds ``run_id``)."""
+    return {"layer": int(layer), "layer_name": str(layer_name), "metric": metric, "k": k,
+            "value": float(value)}
+
+
+@dataclass(frozen=True)
+class ViewResult:
+    """What a view measured on one trajectory.
+
+    ``scalars``: column name -> value (float, int, str or bool; NaN where undefined);
+    ``layers``: per-layer rows (:func:`layer_row`); ``results``: the library's result objects the
+    numbers were read from (for plots and notebooks; never stored).
+    """
+
+    view: str
+    scalars: dict[str, Any]
+    layers: tuple[dict[str, Any], ...] = ()
+    results: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class View:
+    """A declared view: see the module docstring."""
+
+    name: str
+    title: str
+    paper: str
+    options: tuple[Option, ...]
+    columns: tuple[Column, ...]
+    measure_fn: Callable[..., ViewResult]
+    needs_model: bool = False
+    finalize: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+
+    @property
+    def option_names(self) -> tuple[str, ...]:
+        return tuple(o.name for o in self.options)
+
+    def resolve(self, options: Mapping[str, Any] | None = None, where: str = "") -> dict[str, Any]:
+        """Defaults filled in and every value checked; unknown names are errors.
+
+        ``where`` prefixes error keys (``analysis`` gives ``analysis.k``). A view may declare a
+        ``finalize`` step for relations between options (e.g. the primary k among the ks).
+        """
+        given = dict(options or {})
+        unknown = sorted(set(given) - set(self.option_names))
+        if unknown:
+            raise OptionError(_dotted(where, unknown[0]),
+                              f"unknown option of the {self.name} view; its options: "
+                              f"{', '.join(self.option_names) or '(none)'}")
+        out = {o.name: o.check(given[o.name], _dotted(where, o.name)) if o.name in given
+               else o.default for o in self.options}
+        if self.finalize is not None:
+            try:
+                out = self.finalize(out)
+            except OptionError as exc:
+                raise OptionError(_dotted(where, exc.key), str(exc).split(": ", 1)[-1]) from exc
+        return out
+
+    def scalar_columns(self, options: Mapping[str, Any]) -> list[tuple[str, Column]]:
+        """(concrete name, declaration) of every scalar column under resolved ``options``."""
+        return [(n, c) for c in self.columns if not c.per_layer for n in c.expand(options)]
+
+    def layer_metrics(self) -> list[Column]:
+        return [c for c in self.columns if c.per_layer]
+
+    def nan_scalars(self, options: Mapping[str, Any]) -> dict[str, float]:
+        """Every numeric scalar column as NaN (the row of a run that diverged or failed)."""
+        return {n: math.nan for n, c in self.scalar_columns(options) if c.kind != "str"}
+
+    def measure(self, traj: Any, *, model: Any = None, inputs: Any = None,
+                **options: Any) -> ViewResult:
+        """Check ``options`` and measure ``traj`` (``model``/``inputs`` for model views)."""
+        opts = self.resolve(options)
+        if self.needs_model and model is None:
+            raise LayerflowError(f"the {self.name} view needs the model (and its inputs), not "
+                                 "only a trajectory")
+        return self.measure_fn(traj, model=model, inputs=inputs, **opts)
+
+
+def _dotted(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def get_view(name: str) -> View:
+    """The declared view called ``name`` (see :data:`VIEWS`)."""
+    if name not in VIEWS:
+        raise OptionError("", f"unknown view {name!r}; views: {', '.join(VIEWS)}")
+    module, attr = VIEWS[name].split(":")
+    view = getattr(importlib.import_module(module), attr)
+    if not isinstance(view, View):  # pragma: no cover - a broken registry entry
+        raise TypeError(f"{VIEWS[name]} is a {type(view).__name__}, not a View")
+    return view
+
+
+def resolve_options(names: Sequence[str], options: Mapping[str, Any] | None = None,
+                    where: str = "") -> dict[str, dict[str, Any]]:
+    """Split one flat options mapping among the views ``names``; each value checked once.
+
+    An option name may be shared by several views (each gets it); a name no chosen view declares
+    is an error naming the options they do declare.
+    """
+    views = [get_view(n) for n in names]
+    given = dict(options or {})
+    known = {o for v in views for o in v.option_names}
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise OptionError(_dotted(where, unknown[0]),
+                          f"no chosen view ({', '.join(names)}) has this option; their options: "
+                          f"{', '.join(sorted(known)) or '(none)'}")
+    return {v.name: v.resolve({k: x for k, x in given.items() if k in v.option_names}, where)
+            for v in views}
+
+
+def measure_views(traj: Any, names: Sequence[str] | None = None, *, model: Any = None,
+                  inputs: Any = None, **options: Any) -> dict[str, ViewResult]:
+    """Measure ``traj`` with each view in ``names`` (default: every view that needs no model)."""
+    chosen = list(names) if names is not None else [
+        n for n in VIEWS if model is not None or not get_view(n).needs_model]
+    resolved = resolve_options(chosen, options)
+    return {n: get_view(n).measure_fn(traj, model=model, inputs=inputs, **resolved[n])
+            for n in chosen}
