@@ -35,12 +35,12 @@ datasets:
 models:
   - {kind: mlp, width: 6, depth: 3}
   - {kind: resnet, width: 6, depth: 3}
+train_fraction: [0.5, 1.0]
 training:
   optimizer: adam
   lr: 0.02
   epochs: 2
   batch_size: 32
-  train_fraction: [0.5, 1.0]
 arms:
   plain: {}
   transport: {transport_weight: 0.1}

@@ -42,5 +42,5 @@ def test_bootstrap_interval_contains_estimate_and_stays_in_range() -> None:
 def test_bad_shapes_name_them() -> None:
     with pytest.raises(LayerflowError, match=r"\(3,\) and \(4,\)"):
         pearson(np.zeros(3), np.zeros(4))
-    with pytest.raises(LayerflowError, match="level=1.5"):
+    with pytest.raises(LayerflowError, match=r"level=1\.5"):
         bootstrap_pearson(np.arange(5.0), np.arange(5.0), level=1.5)

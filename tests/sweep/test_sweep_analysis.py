@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from layerflow.sweep import accuracy_study, summary_tables
 from layerflow.stats import bootstrap_pearson, pearson
+from layerflow.sweep import accuracy_study, summary_tables
 
 
 def table(rng: np.random.Generator) -> pd.DataFrame:

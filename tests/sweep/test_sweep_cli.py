@@ -49,7 +49,7 @@ def test_bad_config_is_a_clean_cli_error(tmp_path: Path) -> None:
     p = tmp_path / "bad.yaml"
     p.write_text(TINY.replace("lr: 0.01", "lr: fast"))
     res = CliRunner().invoke(cli, ["run", str(p)])
-    assert res.exit_code != 0 and "training.lr: expected a finite number" in res.output
+    assert res.exit_code != 0 and "training.lr: lr='fast': expected a finite number" in res.output
 
 
 def test_importing_sweep_loads_neither_dask_nor_ray() -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from layerflow.sweep import ConfigError, builtin_configs, expand_runs, load_config, run_sweep
-from layerflow.sweep.config import parse_yaml, run_id_of
+from layerflow.sweep.grid import run_id_of
+from layerflow.sweep.source import parse_yaml
 
 BASE = """
 name: t
@@ -36,13 +37,17 @@ def cfg(**over: object) -> dict:
         ({"analysis": {"kk": 3}}, "analysis.kk", "unknown key"),
         ({"training": {"lr": "fast"}}, "training.lr", "expected a finite number"),
         ({"training": {"lr": [0.1, "x"]}}, "training.lr[1]", "'x'"),
-        ({"training": {"optimizer": "lbfgs"}}, "training.optimizer", "adam, adamw, sgd, rmsprop"),
+        ({"training": {"optimizer": "lbfgs"}}, "training.optimizer",
+         "expected one of ['adam', 'adamw', 'rmsprop', 'sgd']"),
         ({"training": {"uzawa": True, "transport_weight": 0.1}}, "training", "leave transport"),
         ({"arms": {"u": {"uzawa": True, "transport_weight": 0.1}}}, "arms.u", "leave transport"),
-        ({"models": [{"kind": "mlp", "activation": "nope"}]}, "models[0]", "nope"),
-        ({"training": {"epochs": 1.5}}, "training.epochs", "expected an integer"),
-        ({"training": {"uzawa": "yes"}}, "training.uzawa", "true or false"),
-        ({"training": {"train_fraction": 1.5}}, "training.train_fraction", "<= 1.0"),
+        ({"models": [{"kind": "mlp", "activation": "nope"}]}, "models[0].activation", "nope"),
+        ({"training": {"epochs": 1.5}}, "training.epochs", "expected an int"),
+        ({"training": {"uzawa": "yes"}}, "training.uzawa", "expected True or False"),
+        ({"train_fraction": 1.5}, "train_fraction", "0 < train_fraction <= 1"),
+        ({"train_fraction": [0.5, 0.0]}, "train_fraction[1]", "0 < train_fraction <= 1"),
+        ({"training": {"train_fraction": 0.5}}, "training.train_fraction",
+         "not a training field"),
         ({"seeds": "many"}, "seeds", "expected a count"),
         ({"seeds": [1, 1]}, "seeds", "repeats"),
         ({"seeds": 0}, "seeds", ">= 1"),
@@ -51,14 +56,15 @@ def cfg(**over: object) -> dict:
         ({"datasets": [{"name": "moons", "size": 5}]}, "datasets[0].size", "unknown key"),
         ({"datasets": ["no_such_set"]}, "datasets[0].name", "unknown dataset"),
         ({"models": [{"width": 4}]}, "models[0].kind", "missing"),
-        ({"models": [{"kind": "transformer"}]}, "models[0].kind", "mlp, bottleneck, resnet"),
+        ({"models": [{"kind": "transformer"}]}, "models[0].kind",
+         "expected one of ['bottleneck', 'mlp', 'resnet']"),
         ({"models": [{"kind": "mlp", "depth": 0}]}, "models[0].depth", ">= 1"),
         ({"models": [{"kind": "mlp", "width": []}]}, "models[0].width", "empty list"),
         ({"analysis": {"metrics": ["ricci", "lss"]}}, "analysis.metrics[1]", "transport"),
         ({"analysis": {"ks": [10, 20], "k": 30}}, "analysis.k", "not one of ks"),
         ({"analysis": {"k": 30, "test_points": 30}}, "analysis.test_points", "more than 30"),
         ({"arms": {"untrained": {}}}, "arms.untrained", "reserved"),
-        ({"arms": {"wd": {"weight_decay": -1.0}}}, "arms.wd.weight_decay", ">= 0.0"),
+        ({"arms": {"wd": {"weight_decay": -1.0}}}, "arms.wd.weight_decay", ">= 0"),
         ({"arms": {"wd": {"seeds": 3}}}, "arms.wd.seeds", "unknown key"),
         ({"baselines": {"untrained": 1}}, "baselines.untrained", "true or false"),
         ({"backend": "spark"}, "backend.name", "local, dask, ray"),
@@ -68,7 +74,7 @@ def cfg(**over: object) -> dict:
         ({"training": {"lr": [0.1, 0.1]}}, "training.lr", "[0.1, 0.1] repeats a value"),
         ({"name": ""}, "name", "expected a non-empty string, got str ''"),
         ({"models": [{"kind": "mlp", "activation": 3}]}, "models[0].activation",
-         "expected a non-empty string, got int 3"),
+         "activation=3: expected one of"),
         ({"datasets": [{"name": "moons", "args": {"shape": [1, 2]}}]}, "datasets[0].args.shape",
          "expected a scalar, got list [1, 2]"),
         ({"datasets": [{"name": "moons", "n": 50, "args": {"n": 60}}]}, "datasets[0].args.n",
@@ -77,8 +83,8 @@ def cfg(**over: object) -> dict:
          "expected a list (subset of ['transport', 'ricci', 'jacobian']), got str 'ricci'"),
         ({"analysis": {"metrics": ["ricci", "ricci"]}}, "analysis.metrics",
          "['ricci', 'ricci'] repeats a metric"),
-        ({"analysis": {"ks": []}}, "analysis.ks", "expected a non-empty list of ints, got []"),
-        ({"analysis": {"ks": 5}}, "analysis.ks", "expected a non-empty list of ints, got 5"),
+        ({"analysis": {"ks": []}}, "analysis.ks", "expected a non-empty list of integers, got list []"),
+        ({"analysis": {"ks": 5}}, "analysis.ks", "expected a non-empty list of integers, got int 5"),
         ({"analysis": {"ks": [5, 8, 5], "k": 5}}, "analysis.ks", "[5, 8, 5] repeats a value"),
         ({"datasets": ["moons", "circles", {"name": "moons"}]}, "datasets[2]",
          "{'name': 'moons'} repeats datasets[0]"),

@@ -18,6 +18,7 @@ from layerflow.data.idx import IdxError, read_idx, write_idx
 from layerflow.data.npzsafe import NpzError, read_npz
 from layerflow.data.registry import (
     DatasetEntry,
+    check_dataset,
     list_datasets,
     load_dataset,
     register,
@@ -30,6 +31,7 @@ __all__ = [
     "DatasetError",
     "IdxError",
     "NpzError",
+    "check_dataset",
     "list_datasets",
     "load_dataset",
     "read_idx",

@@ -64,9 +64,14 @@ class Dataset:
         ys = [y for y in (self.y_train, self.y_test) if y.size]
         return int(max(int(y.max()) for y in ys) + 1) if ys else 0
 
+    @staticmethod
+    def valid_fraction(fraction: float) -> bool:
+        """Whether ``fraction`` can be a training share: ``0 < fraction <= 1``."""
+        return 0.0 < fraction <= 1.0
+
     def subset_train(self, fraction: float, seed: int = 0) -> Dataset:
         """A stratified fraction of the training set (at least one sample per class); test kept."""
-        if not (0.0 < fraction <= 1.0):
+        if not self.valid_fraction(fraction):
             raise DatasetError(f"fraction={fraction!r}: expected 0 < fraction <= 1")
         if fraction == 1.0:
             return self

@@ -17,7 +17,15 @@ from typing import Any
 
 from layerflow.data.dataset import Dataset, DatasetError
 
-__all__ = ["DatasetEntry", "list_datasets", "load_dataset", "register", "unregister"]
+__all__ = [
+    "DatasetEntry",
+    "check_dataset",
+    "list_datasets",
+    "load_dataset",
+    "loader_keywords",
+    "register",
+    "unregister",
+]
 
 Loader = Callable[..., Dataset]
 _BASE = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*")
@@ -100,6 +108,42 @@ def _parse(name: str) -> tuple[str, str | None]:
     )
 
 
+def check_dataset(name: str, **kwargs: Any) -> tuple[DatasetEntry, str | None]:
+    """Check a dataset name and its keyword arguments without loading anything.
+
+    Returns the registry entry and the ``arg`` part of the name. Raises :class:`DatasetError` for
+    an unknown name (listing the available ones), a missing or unexpected ``:ARG`` part, or a
+    keyword argument the loader does not take (naming it and the ones it takes). The values
+    themselves are checked by the loader when it runs.
+    """
+    base, arg = _parse(name)
+    entry = _REGISTRY.get(base)
+    if entry is None:
+        raise DatasetError(f"unknown dataset {base!r}; available: {', '.join(_REGISTRY)}")
+    if arg is not None and not entry.takes_arg:
+        raise DatasetError(f"dataset {base!r} takes no ':…' or '@…' part; got {name!r}")
+    if arg is None and entry.needs_arg:
+        raise DatasetError(f"dataset {base!r} needs more: e.g. {entry.example!r}")
+    accepted = loader_keywords(entry)
+    if accepted is not None:
+        unknown = sorted(set(kwargs) - set(accepted))
+        if unknown:
+            raise DatasetError(
+                f"dataset {base!r} does not take {unknown[0]}={kwargs[unknown[0]]!r}; it takes "
+                f"{', '.join(accepted) or 'no keyword arguments'}"
+            )
+    return entry, arg
+
+
+def loader_keywords(entry: DatasetEntry) -> list[str] | None:
+    """The keyword arguments ``entry``'s loader takes (``None``: any, it has ``**kwargs``)."""
+    params = inspect.signature(entry.loader).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return None
+    return [k for k, p in params.items()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY and not k.startswith("_")]
+
+
 def load_dataset(name: str, **kwargs: Any) -> Dataset:
     """Load a registered data set by name, e.g. ``load_dataset("moons", n=2000, noise=0.1, seed=0)``,
     ``load_dataset("digits:6,8")``, ``load_dataset("fmnist:5,9@/data/fashion")``,
@@ -114,26 +158,7 @@ def load_dataset(name: str, **kwargs: Any) -> Dataset:
         Unknown name (the message lists the available ones), unknown keyword argument, or an
         invalid value (the message names it).
     """
-    base, arg = _parse(name)
-    entry = _REGISTRY.get(base)
-    if entry is None:
-        raise DatasetError(f"unknown dataset {base!r}; available: {', '.join(_REGISTRY)}")
-    if arg is not None and not entry.takes_arg:
-        raise DatasetError(f"dataset {base!r} takes no ':…' or '@…' part; got {name!r}")
-    if arg is None and entry.needs_arg:
-        raise DatasetError(f"dataset {base!r} needs more: e.g. {entry.example!r}")
-    params = inspect.signature(entry.loader).parameters
-    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        accepted = [
-            k for k, p in params.items()
-            if p.kind is inspect.Parameter.KEYWORD_ONLY and not k.startswith("_")
-        ]
-        unknown = sorted(set(kwargs) - set(accepted))
-        if unknown:
-            raise DatasetError(
-                f"dataset {base!r} does not take {unknown[0]}={kwargs[unknown[0]]!r}; it takes "
-                f"{', '.join(accepted) or 'no keyword arguments'}"
-            )
+    entry, arg = check_dataset(name, **kwargs)
     return entry.loader(arg, **kwargs)
 
 

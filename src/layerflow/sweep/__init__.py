@@ -14,16 +14,10 @@ from __future__ import annotations
 
 from layerflow.sweep.analysis import AccuracyStudy, accuracy_study, summary_tables
 from layerflow.sweep.backends import BACKENDS, BackendError, make_backend
-from layerflow.sweep.config import (
-    ConfigError,
-    RunSpec,
-    SweepConfig,
-    builtin_configs,
-    expand_runs,
-    load_config,
-    run_id_of,
-)
+from layerflow.sweep.config import ConfigError, SweepConfig, load_config
+from layerflow.sweep.grid import RunSpec, expand_runs, run_id_of
 from layerflow.sweep.runner import SweepProgress, SweepResult, run_sweep
+from layerflow.sweep.source import builtin_configs
 from layerflow.sweep.store import ResultStore
 
 __all__ = [

@@ -21,29 +21,27 @@ Fault tolerance:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
 import platform
-import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from layerflow.sweep.backends import Backend, make_backend
-from layerflow.sweep.config import RunSpec, SweepConfig, expand_runs, load_config, run_id_of
+from layerflow.sweep.config import SweepConfig, load_config, training_fields
+from layerflow.sweep.grid import RunSpec, expand_runs, run_id_of
 from layerflow.sweep.store import ResultStore, atomic_write_text
+from layerflow.sweep.tasks import MemberResult, TaskContext, resolve_task, torch_threads
 
 __all__ = [
-    "MemberResult",
     "SweepProgress",
     "SweepResult",
     "Task",
-    "TaskContext",
     "TaskOutcome",
     "execute_task",
     "make_tasks",
@@ -58,28 +56,6 @@ class Task:
     task_id: str
     runs: tuple[RunSpec, ...]
     save_ids: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True)
-class TaskContext:
-    """What a task function may use besides its runs."""
-
-    options: Mapping[str, Any]
-    trajectories: Path
-    save_ids: frozenset[str]
-    threads: int = 1
-
-
-@dataclass
-class MemberResult:
-    """The outcome of one network: status, error text, scalar metrics and per-layer rows."""
-
-    run: RunSpec
-    status: str  # "ok" | "diverged" | "failed"
-    error: str | None
-    metrics: dict[str, Any]
-    layers: list[dict[str, Any]] = field(default_factory=list)
-    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -157,7 +133,7 @@ def _task_cost(task: Task) -> float:
 
 
 def _row(res: MemberResult) -> dict[str, Any]:
-    row: dict[str, Any] = dict(res.run.columns())
+    row: dict[str, Any] = dict(res.run.columns(training_fields()))
     row["status"] = res.status
     row["error"] = res.error
     row["seconds"] = float(res.seconds)
@@ -182,33 +158,9 @@ def failed_result(run: RunSpec, error: str) -> MemberResult:
     return MemberResult(run, "failed", error, {})
 
 
-@contextlib.contextmanager
-def torch_threads(threads: int) -> Iterator[None]:
-    """Run the body with torch on ``threads`` intra-op threads, then restore the caller's count.
-
-    A no-op while torch is not imported (a task that imports it sets its own count with this
-    helper). Restoring matters for the serial backend, which runs tasks in the user's process.
-    """
-    if "torch" not in sys.modules:
-        yield
-        return
-    import torch
-
-    prev = torch.get_num_threads()
-    if prev != threads:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        if torch.get_num_threads() != prev:
-            torch.set_num_threads(prev)
-
-
 def execute_task(task: Task, out: str, task_name: str = "train",
                  options: Mapping[str, Any] | None = None, threads: int = 1) -> TaskOutcome:
     """Run one task in a worker and commit its rows. Safe to call from any process or machine."""
-    from layerflow.sweep.tasks import resolve_task
-
     t0 = time.perf_counter()
     threads = int(os.environ.get("LAYERFLOW_THREADS", threads))
     store = ResultStore(out)

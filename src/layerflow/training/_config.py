@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -73,6 +73,10 @@ class TrainConfig:
     uzawa_every: int = 1
     momentum: float = 0.0
     eval_batch_size: int = 4096
+
+    #: fields that say where and from which seed a run trains, not what it is: a sweep sets them
+    #: per run and leaves them out of a run's identity (they never change a result's meaning)
+    EXECUTION_FIELDS: ClassVar[tuple[str, ...]] = ("seed", "device", "eval_batch_size")
 
     def __post_init__(self) -> None:
         from layerflow.training._objectives import LOSSES, OPTIMIZERS

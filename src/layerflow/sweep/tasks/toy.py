@@ -18,7 +18,8 @@ import signal
 import time
 from typing import Any
 
-from layerflow.sweep.config import RunSpec
+from layerflow.sweep.grid import RunSpec
+from layerflow.sweep.tasks import MemberResult
 
 __all__ = ["run_task", "toy_metrics"]
 
@@ -37,8 +38,6 @@ def toy_metrics(run: RunSpec) -> dict[str, float]:
 
 
 def run_task(runs: list[RunSpec], ctx: Any) -> list[Any]:
-    from layerflow.sweep.runner import MemberResult
-
     opts = ctx.options
     seeds = {r.seed for r in runs}
     if seeds & set(opts.get("raise_seeds", ())):
