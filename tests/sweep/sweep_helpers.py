@@ -37,10 +37,10 @@ def check_store(out: Path, cfg: dict[str, Any], statuses: dict[str, str] | None 
     exp = expected(cfg)
     df = ResultStore(out).runs()
     assert sorted(df["run_id"]) == sorted(exp)
-    direct = pd.read_parquet(out / "store" / "runs")
+    direct = pd.read_parquet(out / "store" / "runs.parquet")
     assert sorted(direct["run_id"]) == sorted(exp)
     [(n, distinct)] = duckdb.sql(
-        f"select count(*), count(distinct run_id) from '{out}/store/runs/*.parquet'"
+        f"select count(*), count(distinct run_id) from '{out}/store/runs.parquet'"
     ).fetchall()
     assert n == distinct == len(exp)
     for _, row in df.iterrows():

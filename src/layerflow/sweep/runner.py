@@ -299,6 +299,7 @@ def run_sweep(
     finally:
         be.close()
         store.compact()
+        store.remove_free_locks()
     return SweepResult(out_dir, bname, len(runs), skipped, len(tasks), dict(+statuses),
                        time.perf_counter() - t0)
 

@@ -1,12 +1,16 @@
 """The results store: Parquet files under ``OUT/store/``, written atomically, read deduplicated.
 
-Layout::
+Layout (the one a user opens)::
 
-    OUT/store/parts/runs-<task>-<attempt>.parquet     one file per finished task attempt (rows of
-    OUT/store/parts/layers-<task>-<attempt>.parquet   its networks; the long per-layer table)
-    OUT/store/runs/runs.parquet                       compacted, deduplicated view (one row per run)
-    OUT/store/layers/layers.parquet                   compacted per-layer view
-    OUT/store/locks/<task>.lock                       fcntl locks: one runner works on a task at a time
+    OUT/store/runs.parquet                            one row per network (compacted view)
+    OUT/store/layers.parquet                          the long per-layer table (compacted view)
+    OUT/store/parts/runs-<task>-<attempt>.parquet     one file per finished task attempt: the
+    OUT/store/parts/layers-<task>-<attempt>.parquet   source of truth the views are built from
+
+``pandas.read_parquet("OUT/store/runs.parquet")`` and DuckDB's
+``select * from 'OUT/store/runs.parquet'`` read one row per run. While a task runs it holds a lock
+file in ``OUT/store/.locks/`` (hidden); a finished sweep removes the free ones, so nothing but the
+two tables and the parts stays behind.
 
 Guarantees:
 
@@ -21,11 +25,12 @@ Guarantees:
 * :meth:`ResultStore.runs` reads every part and keeps one row per ``run_id``: a finished attempt
   (status ``ok`` or ``diverged``) beats a ``failed`` one whatever their order, and among equals the
   latest wins. :meth:`ResultStore.layers` keeps the layer rows of the winning attempts.
-* :meth:`ResultStore.compact` writes that deduplicated view to ``runs/runs.parquet`` and
-  ``layers/layers.parquet`` (under a store-wide lock, atomically), so plain readers see exactly one
-  row per run: ``pandas.read_parquet("OUT/store/runs")`` or
-  ``duckdb.sql("select * from 'OUT/store/runs/*.parquet'")``. The runner compacts while it runs and
+* :meth:`ResultStore.compact` writes that deduplicated view to ``runs.parquet`` and
+  ``layers.parquet`` (under a store-wide lock, atomically). The runner compacts while it runs and
   when it ends; the compacted view holds every run finished before the last compaction.
+* A task lock (``fcntl.flock``) is taken on a file that is checked, once locked, to still be the
+  one at its path; :meth:`ResultStore.remove_free_locks` unlinks a lock file only while holding
+  it, so removing locks never lets two runners hold one task.
 """
 
 from __future__ import annotations
@@ -88,7 +93,9 @@ class ResultStore:
         self.out = Path(out)
         self.root = self.out / "store"
         self.parts = self.root / "parts"
-        self.locks = self.root / "locks"
+        self.locks = self.root / ".locks"
+        self.runs_file = self.root / "runs.parquet"
+        self.layers_file = self.root / "layers.parquet"
 
     # ------------------------------------------------------------------ writing
     def write_task(
@@ -118,13 +125,52 @@ class ResultStore:
     def lock(self, task_id: str) -> Iterator[None]:
         """Hold the task's lock (``fcntl.flock``; released by the OS if the process dies)."""
         self.locks.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.locks / f"{task_id}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
+        path = self.locks / f"{task_id}.lock"
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
             fcntl.flock(fd, fcntl.LOCK_EX)
+            try:  # still the file at the path? (remove_free_locks may have unlinked it)
+                if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+        try:
             yield
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
+
+    def remove_free_locks(self) -> int:
+        """Unlink every task lock file no runner holds (each while holding it); returns how many.
+
+        Called when a sweep ends, so a finished store holds no lock files.
+        """
+        if not self.locks.is_dir():
+            return 0
+        removed = 0
+        for path in self.locks.glob("*.lock"):
+            try:
+                fd = os.open(path, os.O_RDWR)
+            except FileNotFoundError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            try:
+                os.unlink(path)
+                removed += 1
+            except FileNotFoundError:
+                pass
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+        with contextlib.suppress(OSError):
+            self.locks.rmdir()  # only when empty
+        return removed
 
     # ------------------------------------------------------------------ reading
     def _part_files(self, kind: str, task_id: str | None = None) -> list[Path]:
@@ -210,8 +256,12 @@ class ResultStore:
             if runs.empty:
                 return 0, 0
             layers = self.layers(runs)
-            _write_parquet(runs, self.root / "runs" / "runs.parquet")
-            _write_parquet(layers, self.root / "layers" / "layers.parquet")
+            _write_parquet(runs, self.runs_file)
+            _write_parquet(layers, self.layers_file)
+            for old in ("runs", "layers"):  # the layout before 0.2 kept them one folder down
+                with contextlib.suppress(OSError):
+                    (self.root / old / f"{old}.parquet").unlink()
+                    (self.root / old).rmdir()
             return len(runs), len(layers)
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
