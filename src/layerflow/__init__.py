@@ -37,7 +37,8 @@ _LAZY_NAMES: dict[str, str] = {
     "ModelSpec": "layerflow.models",
     "build_model": "layerflow.models",
 }
-_SUBMODULES = {"data", "models", "training", "transport", "ricci", "maps", "sweep", "report", "study"}
+_SUBMODULES = {"data", "models", "training", "transport", "ricci", "maps", "sweep", "report", "stats",
+               "views"}
 
 __all__ = ["LayerflowError", "Trajectory", "TrajectoryError", "__version__", *_LAZY_NAMES, *sorted(_SUBMODULES)]
 

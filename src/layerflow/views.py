@@ -43,6 +43,7 @@ __all__ = [
     "get_view",
     "layer_row",
     "measure_views",
+    "metric_names",
     "resolve_options",
 ]
 
@@ -304,3 +305,19 @@ def measure_views(traj: Any, names: Sequence[str] | None = None, *, model: Any =
     resolved = resolve_options(chosen, options)
     return {n: get_view(n).measure_fn(traj, model=model, inputs=inputs, **resolved[n])
             for n in chosen}
+
+
+def metric_names(columns: Sequence[str]) -> list[str]:
+    """Those of ``columns`` that a view declares as a float scalar (templates such as
+    ``ricci_rho_k{ks}`` match ``ricci_rho_k30``)."""
+    import re
+
+    patterns = []
+    for name in VIEWS:
+        for col in get_view(name).columns:
+            if col.per_layer or col.kind != "float":
+                continue
+            pat = re.escape(col.name)
+            pat = re.sub(r"\\\{\w+\\\}", r"\\d+", pat)
+            patterns.append(re.compile(f"^{pat}$"))
+    return [c for c in columns if any(p.match(str(c)) for p in patterns)]

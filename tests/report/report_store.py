@@ -53,7 +53,7 @@ def make_runs(rng: np.random.Generator, residual_straighter: bool = True) -> pd.
                 "lss_mean": rng.uniform(*lss_range), "lss_median": rng.uniform(1, 3),
                 "ots": rng.uniform(0, 1), "ot_cost_ratio": rng.uniform(1, 2),
                 "w2_geodesic_ratio": rng.uniform(1, 2), "kinetic_energy": rng.uniform(0.1, 5),
-                "ricci_rho": rng.uniform(-1, 1),
+                "ricci_rho": rng.uniform(-1, 1), "k": 10,
             }
         )
     return pd.DataFrame(rows)
@@ -97,7 +97,7 @@ def make_layers(runs: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
                              "metric": "w2_step", "k": None, "value": rng.uniform(0, 1)})
                 frac = rng.uniform(0.9, 1.0) if kind == "resnet" else rng.uniform(0.3, 0.6)
                 rows.append({"run_id": rid, "layer": layer, "layer_name": f"l{layer}",
-                             "metric": "jacobian_orientation_fraction", "k": None,
+                             "metric": "orientation_fraction", "k": None,
                              "value": frac})
     return pd.DataFrame(rows)
 

@@ -10,14 +10,9 @@ from pathlib import Path
 import pandas as pd
 
 from layerflow._atomic import atomic_write_bytes
-from layerflow.report._data import (
-    ReportInput,
-    finished,
-    load_input,
-    prepare_runs,
-    select_k,
-)
+from layerflow.report._data import ReportInput, load_input, select_k
 from layerflow.report.findings import Finding, as_records, compute_findings
+from layerflow.stats.tables import finished, prepare_runs
 
 __all__ = ["SECTIONS", "Report", "build_report", "render_report"]
 
@@ -80,7 +75,7 @@ def render_report(inp: ReportInput, out_dir: str | Path, title: str = "layerflow
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     runs = prepare_runs(inp.runs)
-    layers = select_k(inp.layers if inp.layers is not None else pd.DataFrame(), inp.primary_k)
+    layers = select_k(inp.layers if inp.layers is not None else pd.DataFrame(), inp.runs)
     findings = compute_findings(runs, layers)
 
     blocks: dict[str, list[FigureBlock]] = {k: [] for k in SECTIONS}

@@ -18,7 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from layerflow.report._data import finished, layer_metric, prepare_runs
+from layerflow.report._data import layer_metric
+from layerflow.stats.intervals import mean_interval
+from layerflow.stats.tables import finished, prepare_runs
 
 __all__ = [
     "FIGURES",
@@ -73,12 +75,11 @@ def _variant_order(variants: Any) -> list[str]:
 
 
 def _interval(values: np.ndarray) -> tuple[int, float, float, float]:
-    from layerflow.study import t_interval
-
+    """n, mean and the report's 95 % interval (percentile bootstrap: inside the data's range)."""
     v = values[~np.isnan(values)]
     if v.size == 0:
         return 0, math.nan, math.nan, math.nan
-    iv = t_interval(v)
+    iv = mean_interval(v)
     return iv.n, iv.mean, iv.low, iv.high
 
 
@@ -95,7 +96,7 @@ def _title(text: str, table: pd.DataFrame) -> str:
 
 # ------------------------------------------------------------------------------- LSS / OTS
 def lss_ots_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per dataset and variant: n, mean and 95 % t-interval of LSS (mean over samples) and OTS."""
+    """Per dataset and variant: n, mean and 95 % interval of LSS (mean over samples) and OTS."""
     df = finished(prepare_runs(runs))
     rows: list[dict[str, Any]] = []
     for metric in ("lss_mean", "ots"):
@@ -299,14 +300,14 @@ def figure_ricci(table: pd.DataFrame) -> Any:
 
 # ----------------------------------------------------------------------------- least action
 def least_action_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """The low-data study: per dataset, arm and train fraction, mean and 95 % t-interval."""
-    from layerflow.study import study_table
+    """The low-data study: per dataset, arm and train fraction, mean and 95 % interval."""
+    from layerflow.stats.least_action import study_table
 
     return study_table(runs)
 
 
 def figure_least_action(table: pd.DataFrame) -> Any:
-    """Test accuracy against train fraction per arm (95 % t-intervals); kinetic energy per arm.
+    """Test accuracy against train fraction per arm (95 % intervals); kinetic energy per arm.
 
     One column per data set; for each model kind a row of accuracies and (when measured) a row
     of kinetic energies (log scale).
@@ -337,8 +338,6 @@ def figure_least_action(table: pd.DataFrame) -> Any:
                 y = s[f"{metric}_mean"].to_numpy(dtype=np.float64)
                 lo = np.nan_to_num(y - s[f"{metric}_low"].to_numpy(dtype=np.float64))
                 hi = np.nan_to_num(s[f"{metric}_high"].to_numpy(dtype=np.float64) - y)
-                if metric == "kinetic_energy":
-                    lo = np.minimum(lo, 0.999 * y)  # keep the bar on a log axis
                 h = ax.errorbar(x, y, yerr=[lo, hi], marker="o", ms=3, capsize=3,
                                 color=colours[arm], label=arm)
                 handles.setdefault(arm, h)

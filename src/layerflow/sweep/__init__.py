@@ -12,7 +12,6 @@ Importing this package never imports Dask or Ray; their backends load them when 
 
 from __future__ import annotations
 
-from layerflow.sweep.analysis import AccuracyStudy, accuracy_study, summary_tables
 from layerflow.sweep.backends import BACKENDS, BackendError, make_backend
 from layerflow.sweep.config import ConfigError, SweepConfig, load_config
 from layerflow.sweep.grid import RunSpec, expand_runs, run_id_of
@@ -22,7 +21,6 @@ from layerflow.sweep.store import ResultStore
 
 __all__ = [
     "BACKENDS",
-    "AccuracyStudy",
     "BackendError",
     "ConfigError",
     "ResultStore",
@@ -30,12 +28,10 @@ __all__ = [
     "SweepConfig",
     "SweepProgress",
     "SweepResult",
-    "accuracy_study",
     "builtin_configs",
     "expand_runs",
     "load_config",
     "make_backend",
     "run_id_of",
     "run_sweep",
-    "summary_tables",
 ]

@@ -1,34 +1,28 @@
-"""Analysis of a sweep's run table: the accuracy study of SPEC §3 and summary tables.
+"""The accuracy study of SPEC §3 (Baptista et al. 2024) over a sweep's run table.
 
-The accuracy study (Baptista et al. 2024): among well-trained networks (``test_acc >= threshold``,
-default 0.98) the Pearson correlation ``r = corr(ρ, test_acc)`` between the global Ricci coefficient
-and test accuracy, with a seeded percentile-bootstrap 95 % interval, per dataset and pooled; the
-fraction of well-trained networks with ``ρ < 0`` (Ricci-flow-like). Untrained networks of the same
-shapes are the baseline: for them the same numbers are computed over all of them (no accuracy
-threshold, since untrained networks are not well-trained).
-
-Both functions take the DataFrame of :meth:`layerflow.sweep.ResultStore.runs` and return plain
-DataFrames / frozen dataclasses; nothing is printed or plotted here.
+Among well-trained networks (``test_acc >= threshold``, default 0.98) the Pearson correlation
+``r = corr(ρ, test_acc)`` between the global Ricci coefficient and test accuracy, with a seeded
+percentile-bootstrap 95 % interval, per dataset and pooled; the fraction of well-trained networks
+with ``ρ < 0`` (Ricci-flow-like). Untrained networks of the same shapes are the baseline: for them
+the same numbers are computed over all of them (no accuracy threshold, since untrained networks
+are not well-trained). The authors' R code calls a network well-trained when its accuracy is
+strictly above 0.98; ``strict=True`` applies that rule.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from layerflow.stats.correlation import bootstrap_pearson, pearson
+from layerflow.stats.intervals import StatsError
 
-__all__ = ["AccuracyStudy", "accuracy_study", "summary_tables"]
+__all__ = ["WELL_TRAINED", "AccuracyStudy", "accuracy_study"]
 
-CONFIG_COLUMNS = (
-    "run_id", "dataset", "dataset_args", "model_kind", "width", "depth", "h", "activation",
-    "bottleneck_width", "arm", "optimizer", "lr", "epochs", "batch_size", "weight_decay", "l2",
-    "transport_weight", "uzawa", "uzawa_tau", "uzawa_every", "train_fraction", "seed", "trained",
-    "status", "error", "attempt", "task_id", "finished_at", "seconds",
-)
+# SPEC §3: "well-trained" networks have test accuracy >= 0.98 by default (the R code: > 0.98)
+WELL_TRAINED = 0.98
 
 
 @dataclass(frozen=True)
@@ -54,7 +48,7 @@ def accuracy_study(runs: pd.DataFrame, metric: str = "ricci_rho", threshold: flo
     """The accuracy study of SPEC §3 over a run table (see the module docstring)."""
     for col in (metric, "test_acc", by):
         if col not in runs.columns:
-            raise ValueError(f"the run table has no column {col!r}; columns: {list(runs.columns)}")
+            raise StatsError(f"the run table has no column {col!r}; columns: {list(runs.columns)}")
     df = runs
     if "status" in df.columns:
         df = df[df["status"] == "ok"]
@@ -91,29 +85,3 @@ def accuracy_study(runs: pd.DataFrame, metric: str = "ricci_rho", threshold: flo
     return AccuracyStudy(table, metric, threshold, n_boot, level)
 
 
-def metric_columns(runs: pd.DataFrame) -> list[str]:
-    """Numeric result columns (everything numeric that is not a config/bookkeeping column)."""
-    return [c for c in runs.columns
-            if c not in CONFIG_COLUMNS and pd.api.types.is_numeric_dtype(runs[c])
-            and not pd.api.types.is_bool_dtype(runs[c])]
-
-
-def summary_tables(runs: pd.DataFrame, by: Sequence[str] = ("model_kind", "depth", "width"),
-                   metrics: Sequence[str] | None = None, status: str | None = "ok") -> pd.DataFrame:
-    """Mean, std and count of every metric by ``by`` (+ ``trained``), as a long table.
-
-    Columns: ``*by, trained, metric, mean, std, count`` (count of finite values).
-    """
-    missing = [c for c in by if c not in runs.columns]
-    if missing:
-        raise ValueError(f"cannot group by {missing}: not columns of the run table")
-    df = runs if status is None or "status" not in runs.columns else runs[runs["status"] == status]
-    mets = list(metrics) if metrics is not None else metric_columns(df)
-    keys = [*by, "trained"] if "trained" in df.columns and "trained" not in by else list(by)
-    if df.empty or not mets:
-        return pd.DataFrame(columns=[*keys, "metric", "mean", "std", "count"])
-    long = df[[*keys, *mets]].melt(id_vars=keys, var_name="metric", value_name="value")
-    long["value"] = pd.to_numeric(long["value"], errors="coerce")
-    g = long.groupby([*keys, "metric"], sort=True, dropna=False)["value"]
-    out = g.agg(["mean", "std", "count"]).reset_index()
-    return out

@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from layerflow.stats import bootstrap_pearson, pearson
-from layerflow.sweep import accuracy_study, summary_tables
+from layerflow.stats import accuracy_study, bootstrap_pearson, pearson, summary_tables
 
 
 def table(rng: np.random.Generator) -> pd.DataFrame:
@@ -101,7 +100,7 @@ def test_summary_tables_match_groupby(rng: np.random.Generator) -> None:
 def test_accuracy_study_counts_undefined_coefficients_instead_of_dropping_them() -> None:
     import pandas as pd
 
-    from layerflow.sweep.analysis import accuracy_study
+    from layerflow.stats import accuracy_study
 
     runs = pd.DataFrame({
         "dataset": ["a"] * 6,

@@ -1,0 +1,73 @@
+"""Finding sentences, each computed from the results table (never written in advance).
+
+Every finding is a small :class:`Finding` record: the sentence plus the numbers it states, so a test
+can recompute them from the store. The direction of each statement ("lower", "higher", "ρ < 0")
+is chosen from the data: the same function says the opposite when the data say the opposite.
+The numbers come from :mod:`layerflow.stats`; the sentences are written here, and only here.
+
+:data:`FINDINGS` is the registry, grouped by paper (its ``view`` places a finding in the report):
+each function takes the prepared runs table and the long layers table and returns a list of
+findings (empty when its data are absent from the store).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+from layerflow.report.findings.base import Finding, fmt, fmt_fraction, fmt_percent
+from layerflow.report.findings.least_action import least_action_findings
+from layerflow.report.findings.maps import jacobian_orientation
+from layerflow.report.findings.ricci import rho_sign, rho_trained_vs_untrained, rho_vs_accuracy
+from layerflow.report.findings.transport import (
+    geodesic_residual_vs_plain,
+    lss_residual_vs_plain,
+    ots_residual_vs_plain,
+)
+from layerflow.stats.tables import prepare_runs
+
+__all__ = ["FINDINGS", "Finding", "as_records", "compute_findings", "fmt", "fmt_fraction",
+           "fmt_percent"]
+
+
+def _least_action(runs: pd.DataFrame, layers: pd.DataFrame) -> list[Finding]:
+    return least_action_findings(runs)
+
+
+FINDINGS: dict[str, Callable[[pd.DataFrame, pd.DataFrame], list[Finding]]] = {
+    # Gai & Zhang 2021
+    "lss_residual_vs_plain": lss_residual_vs_plain,
+    "ots_residual_vs_plain": ots_residual_vs_plain,
+    "w2_residual_vs_plain": geodesic_residual_vs_plain,
+    # Baptista et al. 2024
+    "rho_sign": rho_sign,
+    "rho_trained_vs_untrained": rho_trained_vs_untrained,
+    "rho_vs_accuracy": rho_vs_accuracy,
+    # Dong et al. 2017
+    "jacobian_orientation": jacobian_orientation,
+    # Karkar et al. 2020
+    "least_action": _least_action,
+}
+
+
+def compute_findings(runs: pd.DataFrame, layers: pd.DataFrame | None = None) -> list[Finding]:
+    """Every finding the store supports, in registry order.
+
+    ``runs`` is the store's runs table (raw or already passed through ``prepare_runs``).
+    """
+    df = prepare_runs(runs) if "variant" not in runs.columns else runs
+    lay = layers if layers is not None else pd.DataFrame()
+    out: list[Finding] = []
+    for func in FINDINGS.values():
+        out.extend(func(df, lay))
+    return out
+
+
+def as_records(findings: list[Finding]) -> list[dict[str, Any]]:
+    """Findings as JSON-ready dicts (what the report embeds for notebooks and tests)."""
+    return [
+        {"key": f.key, "view": f.view, "text": f.text, "numbers": dict(f.numbers)}
+        for f in findings
+    ]
