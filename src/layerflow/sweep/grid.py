@@ -1,4 +1,4 @@
-"""The grid of a sweep: one :class:`RunSpec` per network, with a content-derived ``run_id``.
+"""One network of a sweep: a :class:`RunSpec`, with a content-derived ``run_id``.
 
 Each run (one network) gets a ``run_id``: a hash of the canonical JSON of its content (dataset —
 with the train fraction it sees —, model, training, arm, seed, trained, analysis settings),
@@ -13,12 +13,9 @@ import itertools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from layerflow.sweep.config import SweepConfig
-
-__all__ = ["RunSpec", "canonical_json", "expand_runs", "grid_product", "run_id_of"]
+__all__ = ["RunSpec", "canonical_json", "grid_product", "make_run", "run_id_of"]
 
 
 def grid_product(grid: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
@@ -107,52 +104,10 @@ class RunSpec:
         return cols
 
 
-def _make_run(dataset: dict[str, Any], model: dict[str, Any], training: dict[str, Any] | None,
+def make_run(dataset: dict[str, Any], model: dict[str, Any], training: dict[str, Any] | None,
               arm: str, seed: int, trained: bool, analysis: dict[str, Any]) -> RunSpec:
     content = {"dataset": dataset, "model": model, "training": training, "arm": arm,
                "seed": seed, "trained": trained, "analysis": analysis}
     return RunSpec(run_id=run_id_of(content), dataset=dict(dataset), model=dict(model),
                    training=None if training is None else dict(training), arm=arm, seed=seed,
                    trained=trained, analysis=dict(analysis))
-
-
-def expand_runs(cfg: SweepConfig) -> list[RunSpec]:
-    """The grid: datasets × train fractions × model grid × arms × training grid × seeds
-    (+ untrained baselines).
-
-    Order is deterministic. Baselines (``trained=False``, arm ``"untrained"``) take one run per
-    dataset × model × baseline seed, on the full data; training fields are null for them.
-    Combinations that put the transport penalty (``transport_weight > 0`` or ``uzawa``) on a
-    non-residual model are not expanded (SPEC §4: the cost is that of a residual network), so one
-    config can compare plain and residual networks and penalise only the residual ones.
-    """
-    analysis = cfg.run_analysis()
-    arms = cfg.arms if cfg.arms is not None else {"default": {}}
-    runs: list[RunSpec] = []
-    seen: set[str] = set()
-
-    def add(r: RunSpec) -> None:
-        if r.run_id not in seen:
-            seen.add(r.run_id)
-            runs.append(r)
-
-    for ds in cfg.datasets:
-        for model_grid in cfg.models:
-            for model in grid_product(model_grid):
-                for frac in cfg.train_fraction:
-                    data = {**ds, "train_fraction": frac}
-                    for arm_name, over in arms.items():
-                        for training in grid_product({**cfg.training, **over}):
-                            if model["kind"] != "resnet" and (
-                                training.get("transport_weight", 0.0) > 0
-                                or training.get("uzawa")
-                            ):
-                                continue  # the transport cost is defined for residual nets only
-                            for seed in cfg.seeds:
-                                add(_make_run(data, model, training, arm_name, seed, True,
-                                              analysis))
-                if cfg.baselines["untrained"]:
-                    for seed in cfg.baselines["seeds"] or list(cfg.seeds):
-                        add(_make_run({**ds, "train_fraction": 1.0}, model, None, "untrained",
-                                      seed, False, analysis))
-    return runs

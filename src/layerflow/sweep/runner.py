@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from layerflow.sweep.backends import Backend, make_backend
-from layerflow.sweep.config import SweepConfig, load_config, training_fields
-from layerflow.sweep.grid import RunSpec, expand_runs, run_id_of
+from layerflow.sweep.config import SweepConfig, expand_runs, load_config, training_fields
+from layerflow.sweep.grid import RunSpec, run_id_of
 from layerflow.sweep.store import ResultStore, atomic_write_text
 from layerflow.sweep.tasks import MemberResult, TaskContext, resolve_task, torch_threads
 
