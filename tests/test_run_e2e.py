@@ -122,7 +122,7 @@ def test_report_numbers_equal_the_store(tiny_run: tuple[Path, str]) -> None:
     want = compute_findings(runs, layers)
     got = findings_json(page)
     assert [g["text"] for g in got] == [f.text for f in want]
-    assert json.loads((out / "findings.json").read_text())[0]["text"] == want[0].text
+    assert json.loads((out / "findings.json").read_text())["findings"][0]["text"] == want[0].text
 
 
 def test_report_command_rebuilds_the_same_findings(tiny_run: tuple[Path, str]) -> None:

@@ -100,7 +100,11 @@ def decode_png(uri: str) -> bytes:
 
 
 def findings_json(p: ReportParser) -> list[dict]:
-    return json.loads(p.json_payload)
+    return json.loads(p.json_payload)["findings"]
+
+
+def claims_json(p: ReportParser) -> list[dict]:
+    return json.loads(p.json_payload)["claims"]
 
 
 def external_references(p: ReportParser) -> list[tuple[str, str, str]]:

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from report_html import (
+    claims_json,
     decode_png,
     external_references,
     findings_json,
@@ -104,9 +105,14 @@ def test_missing_data_skips_figures_with_a_reason(rendered: Rendered, tmp_path: 
 def test_report_html_findings_are_the_computed_ones(rendered: Rendered) -> None:
     rep, page = rendered.report, rendered.page
     texts = [f.text for f in rep.findings]
-    # all findings at the top, then each again in its view's section
-    assert page.findings[: len(texts)] == texts
-    assert sorted(page.findings[len(texts):]) == sorted(texts)
+    # the claims table opens the report; then each finding once, in its paper's section
+    assert page.findings == texts
+    html_text = rep.path.read_text(encoding="utf-8")
+    assert html_text.index('id="table-claims"') < html_text.index('class="finding"')
+    claims = claims_json(page)
+    assert [c["key"] for c in claims] == [c.key for c in rep.claims] and claims
+    rows = table_records(page.tables["table-claims"])
+    assert [r["verdict"] for r in rows] == [c.verdict for c in rep.claims]
     payload = findings_json(page)
     assert [p["text"] for p in payload] == texts
     assert [p["numbers"] for p in payload] == [

@@ -12,6 +12,8 @@ import pandas as pd
 from layerflow._atomic import atomic_write_bytes
 from layerflow.report._data import ReportInput, load_input, select_k
 from layerflow.report.findings import Finding, as_records, compute_findings
+from layerflow.report.summary import view_summaries
+from layerflow.stats.claims import Claim, compute_claims
 from layerflow.stats.tables import finished, prepare_runs
 
 __all__ = ["SECTIONS", "Report", "build_report", "render_report"]
@@ -33,16 +35,16 @@ SECTIONS: dict[str, tuple[str, str]] = {
         "kNN graphs of each layer: Forman curvature, geodesic mass, and the global Ricci "
         "coefficient ρ (< 0: positively curved regions contract, as under Ricci flow).",
     ),
+    "maps": (
+        "Curves of maps (Dong et al.)",
+        "Jacobian diagnostics of equal-width layers: is each layer a local "
+        "orientation-preserving diffeomorphism?",
+    ),
     "least_action": (
         "Least action (Karkar et al.)",
         "Residual networks trained with a transport-cost penalty (fixed or adaptive Uzawa "
         "weight) against plain training and weight decay, at several fractions of the "
         "training data.",
-    ),
-    "maps": (
-        "Curves of maps (Dong et al.)",
-        "Jacobian diagnostics of equal-width layers: is each layer a local "
-        "orientation-preserving diffeomorphism?",
     ),
 }
 
@@ -55,6 +57,7 @@ class Report:
     figures: dict[str, Path]
     skipped: dict[str, str]
     findings: tuple[Finding, ...]
+    claims: tuple[Claim, ...] = ()
 
 
 def _png(fig: object) -> bytes:
@@ -77,6 +80,7 @@ def render_report(inp: ReportInput, out_dir: str | Path, title: str = "layerflow
     runs = prepare_runs(inp.runs)
     layers = select_k(inp.layers if inp.layers is not None else pd.DataFrame(), inp.runs)
     findings = compute_findings(runs, layers)
+    claims = compute_claims(runs, layers)
 
     blocks: dict[str, list[FigureBlock]] = {k: [] for k in SECTIONS}
     written: dict[str, Path] = {}
@@ -110,6 +114,11 @@ def render_report(inp: ReportInput, out_dir: str | Path, title: str = "layerflow
         Section(key, t, intro, blocks[key], [f for f in findings if f.view == key])
         for key, (t, intro) in SECTIONS.items()
     ]
+    for name, (vtitle, vtable) in view_summaries(runs).items():
+        sections.append(Section(
+            f"view-{name}", vtitle, "The mean of every metric this view declares, with its 95 % "
+            "interval over networks (percentile bootstrap), per data set and variant.",
+            [FigureBlock(f"view-{name}", vtitle, "", None, vtable, table_only=True)], []))
     done = finished(runs)
     summary = {
         "networks in the store": len(runs),
@@ -121,15 +130,17 @@ def render_report(inp: ReportInput, out_dir: str | Path, title: str = "layerflow
     }
     text = render_html(
         title=title, source=inp.source or str(out), sections=sections, findings=findings,
+        claims=claims,
         runs=inp.runs, config_text=inp.config_text, versions=inp.versions, summary=summary,
     )
     path = out / "report.html"
     atomic_write_bytes(path, text.encode("utf-8"))
     atomic_write_bytes(
         out / "findings.json",
-        json.dumps(as_records(findings), indent=2, default=str, allow_nan=True).encode("utf-8"),
+        json.dumps({"claims": [c.record() for c in claims], "findings": as_records(findings)},
+                   indent=2, default=str, allow_nan=True).encode("utf-8"),
     )
-    return Report(path, written, skipped, tuple(findings))
+    return Report(path, written, skipped, tuple(findings), tuple(claims))
 
 
 def build_report(out_dir: str | Path) -> Path:

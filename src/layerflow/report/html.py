@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from layerflow.report.findings import Finding, as_records
+from layerflow.stats.claims import Claim
 
 __all__ = ["FigureBlock", "Section", "format_value", "render_html", "table_html"]
 
@@ -35,6 +36,8 @@ td.s{text-align:left}
 pre{background:#f6f6f6;padding:.8em;overflow-x:auto;font-size:.8em}
 details{margin:.4em 0}summary{cursor:pointer;color:#345}
 .meta{color:#666;font-size:.9em}
+td.supported{background:#e8f5e9}td.contradicted{background:#fdecea}
+td.inconclusive{background:#f4f4f4}
 """
 
 
@@ -49,6 +52,7 @@ class FigureBlock:
     table: pd.DataFrame
     skip_reason: str = ""
     hidden_columns: tuple[str, ...] = ()
+    table_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,26 @@ def _finding_html(f: Finding) -> str:
     )
 
 
+def claims_html(claims: Sequence[Claim]) -> str:
+    """The claims table: a row per paper's claim, its estimate, 95 % interval, n and verdict."""
+    head = ("<tr><th>paper</th><th>claim</th><th>quantity</th><th>estimate [95 % interval]</th>"
+            "<th>n</th><th>verdict</th><th>protocol</th></tr>")
+    rows = []
+    for c in claims:
+        lo, hi = c.interval
+        est = f"{format_value(c.estimate)} [{format_value(lo)}, {format_value(hi)}]"
+        rows.append(
+            f'<tr data-key="{html.escape(c.key)}"><td class=s>{html.escape(c.paper)}</td>'
+            f"<td class=s>{html.escape(c.claim)}</td><td class=s>{html.escape(c.quantity)}</td>"
+            f"<td>{html.escape(est)}</td><td>{c.n}</td>"
+            f'<td class="s {html.escape(c.verdict)}">{html.escape(c.verdict)}</td>'
+            f"<td class=s>{html.escape(c.protocol)}</td></tr>")
+    return f'<table id="table-claims">{head}{"".join(rows)}</table>'
+
+
 def _figure_html(b: FigureBlock) -> str:
+    if b.table_only:
+        return table_html(b.table, table_id=f"table-{b.name}", hidden=b.hidden_columns)
     head = f'<h3 id="fig-{html.escape(b.name)}">{html.escape(b.title)}</h3>'
     if b.png is None:
         return (
@@ -140,6 +163,7 @@ def render_html(
     source: str,
     sections: Sequence[Section],
     findings: Sequence[Finding],
+    claims: Sequence[Claim],
     runs: pd.DataFrame,
     config_text: str,
     versions: Mapping[str, Any],
@@ -153,16 +177,20 @@ def render_html(
         f"<h1>{html.escape(title)}</h1>",
         f"<p class=meta>results store: {html.escape(source)}</p>",
         table_html(pd.DataFrame({"": list(summary), "value": list(summary.values())})),
-        "<h2 id=findings>Findings</h2>",
+        "<h2 id=claims>Claims</h2>",
     ]
-    if findings:
+    if claims:
         out.append(
-            "<p class=meta>Each sentence below was computed from the results in the store; "
-            "open one to see the numbers behind it.</p>"
-        )
-        out += [_finding_html(f) for f in findings]
+            "<p class=meta>One row per claim of the papers this store can speak to. The verdict "
+            "is computed from the interval: <i>supported</i> when it excludes the null value on "
+            "the side the paper predicts, <i>contradicted</i> on the other side, "
+            "<i>inconclusive</i> when it contains it. Intervals are percentile bootstrap (Wilson "
+            "for a proportion), so they stay inside each quantity's range.</p>")
+        out.append(claims_html(claims))
     else:
-        out.append("<p>The store holds no data any finding can be computed from.</p>")
+        out.append("<p>The store holds no data any claim can be estimated from.</p>")
+    out.append(f"<p class=meta>{len(findings)} detailed findings follow, by paper; each "
+               "sentence was computed from the store (open one for the numbers behind it).</p>")
     for s in sections:
         out.append(f'<h2 id="{html.escape(s.key)}">{html.escape(s.title)}</h2>')
         out.append(f"<p>{html.escape(s.intro)}</p>")
@@ -183,7 +211,9 @@ def render_html(
                               table_id="table-versions"))
     else:
         out.append("<p>(no versions.json in the store)</p>")
-    payload = json.dumps(as_records(list(findings)), default=format_value, allow_nan=True)
+    payload = json.dumps({"claims": [c.record() for c in claims],
+                          "findings": as_records(list(findings))},
+                         default=format_value, allow_nan=True)
     payload = payload.replace("</", "<\\/")
     out.append(f'<script type="application/json" id="layerflow-findings">{payload}</script>')
     out.append("</body></html>")

@@ -1,0 +1,349 @@
+"""The claims table (SPEC §8): one row per paper's claim, estimated from a sweep's store.
+
+Each claim function reads the prepared runs table (:func:`~layerflow.stats.tables.prepare_runs`)
+and the per-layer table at each run's primary k, and returns a :class:`Claim` — the estimate of
+the quantity the claim is about, its 95 % interval (percentile bootstrap, or Wilson for a
+proportion: both stay inside the quantity's range), ``n``, the protocol the numbers come from,
+and a verdict computed from the interval:
+
+- ``supported``: the interval excludes the null value on the side the paper predicts;
+- ``contradicted``: it excludes the null value on the other side;
+- ``inconclusive``: it contains the null value (or no interval could be estimated).
+
+A claim whose data the store does not hold gives no row. Nothing here is written in advance:
+the same function gives the opposite verdict when the data say the opposite.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from layerflow.stats.accuracy import WELL_TRAINED
+from layerflow.stats.correlation import bootstrap_pearson, pearson
+from layerflow.stats.intervals import (
+    Interval,
+    bootstrap_diff_interval,
+    bootstrap_mean_interval,
+    wilson_interval,
+)
+from layerflow.stats.least_action import study_runs
+from layerflow.stats.tables import finished, paired_settings
+
+__all__ = ["CLAIMS", "Claim", "compute_claims", "verdict"]
+
+PAPERS = {
+    "gai-zhang": "Gai & Zhang 2021",
+    "baptista": "Baptista et al. 2024",
+    "dong": "Dong et al. 2017",
+    "karkar": "Karkar et al. 2020",
+}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One row of the claims table (the fields of ``findings.json``'s ``claims``)."""
+
+    key: str
+    paper: str
+    claim: str
+    protocol: str
+    quantity: str
+    estimate: float
+    interval: tuple[float, float]
+    n: int
+    verdict: str
+    null: float = 0.0
+
+    def record(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["interval"] = list(self.interval)
+        return out
+
+
+def verdict(iv: Interval, null: float, predicted: int) -> str:
+    """``supported`` / ``contradicted`` / ``inconclusive`` from an interval and the side
+    (``predicted`` = +1: above ``null``, −1: below) the paper predicts."""
+    if math.isnan(iv.low) or math.isnan(iv.high):
+        return "inconclusive"
+    if iv.low > null:
+        return "supported" if predicted > 0 else "contradicted"
+    if iv.high < null:
+        return "supported" if predicted < 0 else "contradicted"
+    return "inconclusive"
+
+
+def _claim(key: str, paper: str, text: str, protocol: str, quantity: str, iv: Interval,
+           null: float, predicted: int) -> Claim:
+    return Claim(key, PAPERS[paper], text, protocol, quantity, float(iv.mean),
+                 (float(iv.low), float(iv.high)), int(iv.n), verdict(iv, null, predicted), null)
+
+
+def _values(df: pd.DataFrame, col: str) -> pd.Series:
+    return pd.to_numeric(df[col], errors="coerce")
+
+
+def protocol_of(runs: pd.DataFrame, extra: str = "") -> str:
+    """Data, N, k, steps and seeds of the runs behind a claim, read from the store."""
+    parts = [", ".join(dict.fromkeys(runs["dataset"].astype(str)))]
+    if "n_points" in runs.columns and runs["n_points"].notna().any():
+        ns = sorted({int(v) for v in _values(runs, "n_points").dropna()})
+        parts.append("N = " + ("/".join(map(str, ns)) if len(ns) <= 3 else f"{ns[0]}–{ns[-1]}"))
+    if "depth" in runs.columns:
+        ds = sorted({int(v) for v in _values(runs, "depth").dropna()})
+        parts.append("depth " + "/".join(map(str, ds)))
+    for col, label in (("steps", "steps"), ("epochs", "epochs")):
+        if col in runs.columns and runs[col].notna().any() and (_values(runs, col) > 0).any():
+            vs = sorted({int(v) for v in _values(runs, col).dropna() if v > 0})
+            parts.append(f"{label} " + "/".join(map(str, vs[:4])))
+            break
+    if "seed" in runs.columns:
+        parts.append(f"{runs['seed'].nunique()} seeds")
+    if extra:
+        parts.append(extra)
+    return "; ".join(p for p in parts if p)
+
+
+# ------------------------------------------------------------------------------ Gai & Zhang
+def _residual_vs_plain(runs: pd.DataFrame, metric: str, key: str, text: str, quantity: str,
+                       residual_higher: bool) -> Claim | None:
+    pairs = paired_settings(runs, metric)
+    if len(pairs) < 2:
+        return None
+    diff = (pairs["residual"] - pairs["plain"]) if residual_higher else (
+        pairs["plain"] - pairs["residual"])
+    diff = diff.to_numpy(dtype=np.float64)
+    iv = bootstrap_mean_interval(diff)
+    used = finished(runs)
+    used = used[used["trained"] & ~used["penalty"] & used["kind"].isin(["residual", "plain"])]
+    return _claim(key, "gai-zhang", text, protocol_of(used, f"{len(pairs)} matched settings"),
+                  quantity, iv, 0.0, +1)
+
+
+def lss_claim(runs: pd.DataFrame, layers: pd.DataFrame) -> Claim | None:
+    return _residual_vs_plain(runs, "lss_mean", "lss_residual_vs_plain",
+                              "Residual networks move data along straighter tracks than plain "
+                              "ones (lower line-shape score)",
+                              "mean over settings of LSS(plain) − LSS(residual)", False)
+
+
+def ots_claim(runs: pd.DataFrame, layers: pd.DataFrame) -> Claim | None:
+    return _residual_vs_plain(runs, "ots", "ots_residual_vs_plain",
+                              "Residual networks are closer to the optimal transport map than "
+                              "plain ones (higher OT score)",
+                              "mean over settings of OTS(residual) − OTS(plain)", True)
+
+
+def weight_decay_claim(runs: pd.DataFrame, layers: pd.DataFrame) -> Claim | None:
+    """Weight decay pulls residual tracks toward the geodesic: LSS(γ = 0) − LSS(γ > 0) > 0,
+    matched by dataset, shape, train fraction and seed."""
+    df = finished(runs)
+    df = df[df["trained"] & ~df["penalty"] & (df["kind"] == "residual")]
+    if "lss_mean" not in df.columns or "weight_decay" not in df.columns or df.empty:
+        return None
+    wd = _values(df, "weight_decay").fillna(0.0) + (_values(df, "l2").fillna(0.0)
+                                                      if "l2" in df.columns else 0.0)
+    keys = [k for k in ("dataset", "width", "depth", "train_fraction", "seed") if k in df.columns]
+    df = df.assign(_wd=wd > 0, _v=_values(df, "lss_mean"))
+    g = df.groupby([*keys, "_wd"])["_v"].mean().unstack("_wd")
+    if True not in g.columns or False not in g.columns:
+        return None
+    g = g.dropna()
+    if len(g) < 2:
+        return None
+    iv = bootstrap_mean_interval((g[False] - g[True]).to_numpy(dtype=np.float64))
+    return _claim("lss_weight_decay", "gai-zhang",
+                  "Weight decay pulls residual networks' tracks toward the geodesic (lower LSS)",
+                  protocol_of(df, f"{len(g)} matched pairs"),
+                  "mean over matched runs of LSS(γ = 0) − LSS(γ > 0)", iv, 0.0, +1)
+
+
+# ------------------------------------------------------------------------------- Baptista
+def _well_trained(runs: pd.DataFrame) -> pd.DataFrame:
+    df = finished(runs)
+    if "ricci_rho" not in df.columns or "test_acc" not in df.columns:
+        return df.iloc[0:0]
+    df = df.assign(ricci_rho=_values(df, "ricci_rho"), test_acc=_values(df, "test_acc"))
+    return df[df["trained"] & (df["test_acc"] >= WELL_TRAINED)]
+
+
+def _k_text(df: pd.DataFrame) -> str:
+    if "k" not in df.columns or not df["k"].notna().any():
+        return ""
+    ks = sorted({int(v) for v in _values(df, "k").dropna()})
+    return "k = " + "/".join(map(str, ks))
+
+
+def rho_sign_claim(runs: pd.DataFrame, layers: pd.DataFrame) -> Claim | None:
+    df = _well_trained(runs)
+    rho = df["ricci_rho"].dropna().to_numpy(dtype=np.float64) if not df.empty else np.zeros(0)
+    if rho.size == 0:
+        return None
+    iv = wilson_interval(int((rho < 0).sum()), int(rho.size))
+    return _claim("rho_negative", "baptista",
+                  "Most well-trained networks have a negative global Ricci coefficient",
+                  protocol_of(df, _k_text(df) + f"; well-trained: test accuracy ≥ "
+                              f"{WELL_TRAINED:g}"),
+                  "share of well-trained networks with ρ < 0", iv, 0.5, +1)
+
+
+def rho_vs_untrained_claim(runs: pd.DataFrame, layers: pd.DataFrame) -> Claim | None:
+    df = _well_trained(runs)
+    base = finished(runs)
+    base = base[~base["trained"]] if "ricci_rho" in base.columns else base.iloc[0:0]
+    if df.empty or base.empty:
+        return None
+    a = (df["ricci_rho"].dropna() < 0).to_numpy(dtype=np.float64)
+    b = (_values(base, "ricci_rho").dropna() < 0).to_numpy(dtype=np.float64)
+    if a.size < 2 or b.size < 2:
+        return None
+    iv = bootstrap_diff_interval(a, b)
+    return _claim("rho_negative_vs_untrained", "baptista",
+                  "Negative coefficients come from training: more common in well-trained than in "
+                  "untrained networks of the same shapes",
+                  protocol_of(pd.concat([df, base]), _k_text(df) + f"; {b.size} untrained"),
+                  "share ρ < 0 (well-trained) − share ρ < 0 (untrained)", iv, 0.0, +1)
+
+
+def rho_accuracy_claim(runs: pd.DataFrame, layers: pd.DataFrame) -> Claim | None:
+    df = _well_trained(runs)
+    if len(df) < 3:
+        return None
+    df = df.dropna(subset=["ricci_rho", "test_acc"])
+    if len(df) < 3:
+        return None
+    x = df["ricci_rho"].to_numpy(dtype=np.float64)
+    y = df["test_acc"].to_numpy(dtype=np.float64)
+    r = pearson(x, y)
+    lo, hi = bootstrap_pearson(x, y)
+    iv = Interval(r, lo, hi, int(x.size), math.nan)
+    return _claim("rho_vs_accuracy", "baptista",
+                  "The more negative the coefficient, the higher the accuracy",
+                  protocol_of(df, _k_text(df)), "Pearson r(ρ, test accuracy), well-trained",
+                  iv, 0.0, -1)
+
+
+# ----------------------------------------------------------------------------------- Dong
+def diffeomorphism_claim(runs: pd.DataFrame, layers: pd.DataFrame) -> Claim | None:
+    if layers is None or layers.empty or "metric" not in layers.columns:
+        return None
+    lay = layers[layers["metric"].astype(str) == "orientation_fraction"]
+    df = finished(runs)
+    df = df[df["trained"] & df["kind"].isin(["residual", "plain"])]
+    per_run = lay.assign(value=pd.to_numeric(lay["value"], errors="coerce")).groupby(
+        "run_id")["value"].mean()
+    df = df.assign(_v=df["run_id"].map(per_run)).dropna(subset=["_v"])
+    res = df.loc[df["kind"] == "residual", "_v"].to_numpy(dtype=np.float64)
+    plain = df.loc[df["kind"] == "plain", "_v"].to_numpy(dtype=np.float64)
+    if res.size < 2 or plain.size < 2:
+        return None
+    iv = bootstrap_diff_interval(res, plain)
+    return _claim("diffeomorphism", "dong",
+                  "Residual layers act as local orientation-preserving diffeomorphisms; plain "
+                  "layers need not",
+                  protocol_of(df, f"{res.size} residual vs {plain.size} plain networks"),
+                  "share of samples with det J > 0: residual − plain", iv, 0.0, +1)
+
+
+# --------------------------------------------------------------------------------- Karkar
+def _arm_pairs(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Transport-penalty vs plain runs paired by (dataset, model kind, fraction, seed)."""
+    df = study_runs(runs)
+    if df.empty or metric not in df.columns or "train_fraction" not in df.columns:
+        return pd.DataFrame()
+    df = df[df["arm_role"].isin(["plain", "transport penalty"])]
+    keys = [k for k in ("dataset", "model_kind", "train_fraction", "seed") if k in df.columns]
+    wide = df.assign(_v=_values(df, metric)).pivot_table(index=keys, columns="arm_role",
+                                                         values="_v", aggfunc="mean")
+    if not {"plain", "transport penalty"} <= set(wide.columns):
+        return pd.DataFrame()
+    return wide.dropna(subset=["plain", "transport penalty"]).reset_index()
+
+
+def _low_fraction(pairs: pd.DataFrame) -> float:
+    return float(pairs["train_fraction"].min())
+
+
+def penalty_low_data_claim(runs: pd.DataFrame, layers: pd.DataFrame) -> Claim | None:
+    pairs = _arm_pairs(runs, "test_acc")
+    if pairs.empty or pairs["train_fraction"].nunique() < 2:
+        return None
+    low = pairs[pairs["train_fraction"] == _low_fraction(pairs)]
+    if len(low) < 2:
+        return None
+    gain = (low["transport penalty"] - low["plain"]).to_numpy(dtype=np.float64)
+    iv = bootstrap_mean_interval(gain)
+    frac = _low_fraction(pairs)
+    used = study_runs(runs)
+    return _claim("penalty_low_data", "karkar",
+                  "The transport penalty improves test accuracy when data are scarce",
+                  protocol_of(used, f"train fraction {100 * frac:.3g} %; paired by seed"),
+                  f"test accuracy, penalty − plain, at {100 * frac:.3g} % of the data",
+                  iv, 0.0, +1)
+
+
+def penalty_most_claim(runs: pd.DataFrame, layers: pd.DataFrame) -> Claim | None:
+    pairs = _arm_pairs(runs, "test_acc")
+    if pairs.empty or pairs["train_fraction"].nunique() < 2:
+        return None
+    lo_f, hi_f = _low_fraction(pairs), float(pairs["train_fraction"].max())
+    gain = pairs.assign(g=pairs["transport penalty"] - pairs["plain"])
+    keys = [k for k in ("dataset", "model_kind", "seed") if k in gain.columns]
+    g = gain.pivot_table(index=keys, columns="train_fraction", values="g")
+    if lo_f not in g.columns or hi_f not in g.columns:
+        return None
+    d = (g[lo_f] - g[hi_f]).dropna().to_numpy(dtype=np.float64)
+    if d.size < 2:
+        return None
+    iv = bootstrap_mean_interval(d)
+    return _claim("penalty_most_low_data", "karkar",
+                  "The penalty helps most in low-data regimes",
+                  protocol_of(study_runs(runs), f"{100 * lo_f:.3g} % vs {100 * hi_f:.3g} % of "
+                                                "the data; paired by seed"),
+                  f"gain at {100 * lo_f:.3g} % − gain at {100 * hi_f:.3g} % (test accuracy)",
+                  iv, 0.0, +1)
+
+
+def kinetic_claim(runs: pd.DataFrame, layers: pd.DataFrame) -> Claim | None:
+    pairs = _arm_pairs(runs, "kinetic_energy")
+    if len(pairs) < 2:
+        return None
+    a, b = pairs["transport penalty"].to_numpy(np.float64), pairs["plain"].to_numpy(np.float64)
+    ok = (a > 0) & (b > 0)
+    if ok.sum() < 2:
+        return None
+    iv = bootstrap_mean_interval(np.log10(a[ok] / b[ok]))
+    return _claim("penalty_kinetic_energy", "karkar",
+                  "Training with the transport penalty gives networks of lower kinetic energy",
+                  protocol_of(study_runs(runs), "paired by seed and train fraction"),
+                  "mean log10(kinetic energy: penalty / plain)", iv, 0.0, -1)
+
+
+CLAIMS: dict[str, Callable[[pd.DataFrame, pd.DataFrame], Claim | None]] = {
+    "lss_residual_vs_plain": lss_claim,
+    "ots_residual_vs_plain": ots_claim,
+    "lss_weight_decay": weight_decay_claim,
+    "rho_negative": rho_sign_claim,
+    "rho_negative_vs_untrained": rho_vs_untrained_claim,
+    "rho_vs_accuracy": rho_accuracy_claim,
+    "diffeomorphism": diffeomorphism_claim,
+    "penalty_low_data": penalty_low_data_claim,
+    "penalty_most_low_data": penalty_most_claim,
+    "penalty_kinetic_energy": kinetic_claim,
+}
+
+
+def compute_claims(runs: pd.DataFrame, layers: pd.DataFrame | None = None) -> list[Claim]:
+    """Every claim the store can speak to, in registry order (``runs`` prepared)."""
+    lay = layers if layers is not None else pd.DataFrame()
+    out = []
+    for fn in CLAIMS.values():
+        c = fn(runs, lay)
+        if c is not None:
+            out.append(c)
+    return out
