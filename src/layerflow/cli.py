@@ -51,6 +51,20 @@ def datasets() -> None:
     Console().print(table)
 
 
+def _echo_report(rep: Any) -> None:
+    """The claims table first, then the detailed findings (what every report opens with)."""
+    if rep.claims:
+        click.echo("claims:")
+        for c in rep.claims:
+            lo, hi = c.interval
+            click.echo(f"  - [{c.verdict}] {c.paper}: {c.claim} — {c.quantity} = "
+                       f"{c.estimate:.3g} [{lo:.3g}, {hi:.3g}], n = {c.n}")
+    if rep.findings:
+        click.echo("findings:")
+        for f in rep.findings:
+            click.echo(f"  - {f.text}")
+
+
 def _view_params() -> list[click.Option]:
     """One ``--name`` flag per option of the views that need no model, generated from their
     declarations in :mod:`layerflow.views` (a flag left out keeps the view's default)."""
@@ -157,9 +171,7 @@ def report(directory: Path) -> None:
         click.echo(f"  figure {name}: {path}")
     for name, why in rep.skipped.items():
         click.echo(f"  figure {name} skipped: {why}")
-    click.echo("findings:")
-    for f in rep.findings:
-        click.echo(f"  - {f.text}")
+    _echo_report(rep)
 
 
 @cli.command()
@@ -228,10 +240,7 @@ def run(config: str, out: Path | None, backend: str | None, address: str | None,
             return
         rep = render_report(load_input(result.out), result.out)
         click.echo(f"report: {rep.path}")
-        if rep.findings:
-            click.echo("findings:")
-            for f in rep.findings:
-                click.echo(f"  - {f.text}")
+        _echo_report(rep)
 
 
 def main() -> None:
