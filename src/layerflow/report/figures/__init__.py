@@ -1,0 +1,105 @@
+"""The report's figures: each a table of numbers and a pure function from that table to a Figure.
+
+Every figure is drawn from exactly the table the report prints under it, so the picture and the
+numbers cannot disagree. A ``*_table`` function turns the store (runs / layers / trajectories)
+into that table; an empty table means the store lacks the data, and ``FigureSpec.needs`` says
+what is missing. matplotlib is imported only when a figure is drawn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from layerflow.report.figures.least_action import figure_least_action, least_action_table
+from layerflow.report.figures.maps import figure_jacobian, jacobian_table
+from layerflow.report.figures.ricci import (
+    curvature_table,
+    figure_curvature,
+    figure_ricci,
+    ricci_table,
+)
+from layerflow.report.figures.tracks import figure_tracks, tracks_table
+from layerflow.report.figures.transport import (
+    figure_lss_ots,
+    figure_w2,
+    lss_ots_table,
+    w2_table,
+)
+
+__all__ = ["FIGURES", "FigureSpec"]
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """One figure of the report: where its numbers come from, how it is drawn, why it may be absent.
+
+    ``table(runs, layers, trajectories) -> DataFrame``; ``plot(table) -> Figure``; ``needs``
+    explains what the store must hold when the table is empty.
+    """
+
+    name: str
+    view: str
+    title: str
+    table: Callable[[pd.DataFrame, pd.DataFrame, Mapping[str, Path]], pd.DataFrame]
+    plot: Callable[[pd.DataFrame], Any]
+    needs: str
+    caption: str = ""
+    hidden_columns: tuple[str, ...] = field(default_factory=tuple)
+
+
+FIGURES: tuple[FigureSpec, ...] = (
+    FigureSpec(
+        "tracks", "geometry", "Data tracks through the layers",
+        lambda r, lay, t: tracks_table(r, t), figure_tracks,
+        "saved trajectories (OUT/trajectories/<run_id>.npz) of finished runs",
+        "Rows: one residual and one plain network per data set (trained on all the data, no "
+        "penalty or weight decay where available, lowest seed). The table gives the share of variance the 2-D projection of each drawn layer "
+        "keeps.",
+        hidden_columns=("path",),
+    ),
+    FigureSpec(
+        "lss_ots", "transport", "LSS and OTS: residual vs plain",
+        lambda r, lay, t: lss_ots_table(r), figure_lss_ots,
+        "run metrics lss_mean / ots (transport analysis)",
+        "Mean over networks with 95 % bootstrap interval. LSS = 1 on a straight track; OTS = 1 "
+        "when the network's own pairing of inputs and outputs is the optimal transport map.",
+    ),
+    FigureSpec(
+        "w2_path", "transport", "W2 path per layer",
+        lambda r, lay, t: w2_table(r, lay), figure_w2,
+        "per-layer W2 steps in the layers table (transport analysis)",
+        "W2 distance between the empirical measures of consecutive states, mean over networks.",
+    ),
+    FigureSpec(
+        "curvature", "ricci", "Curvature and geodesic mass per layer",
+        lambda r, lay, t: curvature_table(r, lay), figure_curvature,
+        "per-layer scalar curvature / geodesic mass in the layers table (Ricci analysis)",
+        "Forman scalar curvature Ric_l and geodesic mass g_l of each layer's kNN graph.",
+    ),
+    FigureSpec(
+        "ricci_rho", "ricci", "Ricci coefficients and accuracy",
+        lambda r, lay, t: ricci_table(r), figure_ricci,
+        "run metric ricci_rho (Ricci analysis)",
+        "ρ = Pearson correlation over layers of η_l = g_{l+1} − g_l and Ric_l; untrained "
+        "networks of the same shapes are the baseline.",
+    ),
+    FigureSpec(
+        "least_action", "least_action", "Least action: the low-data study",
+        lambda r, lay, t: least_action_table(r), figure_least_action,
+        "low-data study (runs of one data set and model kind at two or more train fractions)",
+        "Mean test accuracy and kinetic energy with 95 % bootstrap intervals over seeds, per "
+        "training arm and fraction of the training data.",
+    ),
+    FigureSpec(
+        "jacobian", "maps", "Jacobian diagnostics",
+        lambda r, lay, t: jacobian_table(r, lay), figure_jacobian,
+        "per-layer Jacobian orientation fractions in the layers table (maps analysis)",
+        "Fraction of samples at which an equal-width layer has det J > 0 (a local "
+        "orientation-preserving diffeomorphism).",
+    ),
+)

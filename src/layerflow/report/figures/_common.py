@@ -1,0 +1,159 @@
+"""What every report figure shares: the grid of axes, colours, variant order, the interval rule
+and the per-layer table/line figure. matplotlib is imported lazily (Agg, no pyplot state)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from layerflow.report._data import layer_metric
+from layerflow.stats.intervals import mean_interval
+from layerflow.stats.tables import finished, prepare_runs
+from layerflow.views import VIEWS, get_view
+
+__all__ = [
+    "MAX_PANELS",
+    "colour_map",
+    "datasets_of",
+    "figure_grid",
+    "label_of",
+    "lines_figure",
+    "mean_with_interval",
+    "null_locator",
+    "per_layer_table",
+    "title_for",
+    "variant_order",
+]
+
+
+MAX_PANELS = 6  # datasets shown side by side in one figure (all of them are in the table)
+
+
+def figure_grid(ncols: int, nrows: int = 1, w: float = 3.6, h: float = 3.0) -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(max(w * ncols, 6.0), h * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    return fig, axes
+
+
+def colour_map(labels: list[str]) -> dict[str, Any]:
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10"]
+    return {lab: cmap(i % 10) for i, lab in enumerate(labels)}
+
+
+def variant_order(variants: Any) -> list[str]:
+    kind_rank = {"residual": 0, "plain": 1, "bottleneck": 2}
+
+    def rank(v: str) -> tuple[int, int, int, int, str]:
+        kind = v.split(" ")[0]
+        return (
+            "(untrained)" in v, kind_rank.get(kind, 3), "+ wd" in v, "+ transport" in v, v
+        )
+
+    return sorted({str(v) for v in variants}, key=rank)
+
+
+def mean_with_interval(values: np.ndarray) -> tuple[int, float, float, float]:
+    """n, mean and the report's 95 % interval (percentile bootstrap: inside the data's range)."""
+    v = values[~np.isnan(values)]
+    if v.size == 0:
+        return 0, math.nan, math.nan, math.nan
+    iv = mean_interval(v)
+    return iv.n, iv.mean, iv.low, iv.high
+
+
+def datasets_of(table: pd.DataFrame) -> list[str]:
+    return list(dict.fromkeys(table["dataset"].astype(str)))[:MAX_PANELS]
+
+
+def title_for(text: str, table: pd.DataFrame) -> str:
+    n = table["dataset"].astype(str).nunique()
+    if n > MAX_PANELS:
+        return f"{text}\n(the first {MAX_PANELS} of {n} data sets; the table holds all)"
+    return text
+
+
+def per_layer_table(runs: pd.DataFrame, layers: pd.DataFrame, quantities: tuple[str, ...],
+               trained_only: bool = False) -> pd.DataFrame:
+    df = finished(prepare_runs(runs))
+    if trained_only:
+        df = df[df["trained"]]
+    rows: list[pd.DataFrame] = []
+    order = {q: i for i, q in enumerate(quantities)}
+    for q in quantities:
+        lm = layer_metric(layers, q)
+        if lm.empty:
+            continue
+        m = lm.merge(df[["run_id", "dataset", "variant"]], on="run_id").dropna(subset=["value"])
+        if m.empty:
+            continue
+        g = (m.groupby(["dataset", "variant", "layer"], sort=False)["value"]
+             .agg(n="count", mean="mean", std="std").reset_index())
+        g.insert(2, "quantity", q)
+        rows.append(g)
+    cols = ["dataset", "variant", "quantity", "layer", "n", "mean", "std"]
+    if not rows:
+        return pd.DataFrame(columns=cols)
+    out = pd.concat(rows, ignore_index=True)[cols]
+    out["layer"] = out["layer"].astype(int)
+    out = out.assign(_q=out["quantity"].map(order))
+    out = out.sort_values(["_q", "dataset", "variant", "layer"], kind="stable", ignore_index=True)
+    return out.drop(columns="_q")
+
+
+def lines_figure(table: pd.DataFrame, title: str) -> Any:
+    datasets = datasets_of(table)
+    quantities = list(dict.fromkeys(table["quantity"]))
+    fig, axes = figure_grid(len(datasets), len(quantities), w=3.5, h=2.7)
+    order = variant_order(table["variant"])
+    colours = colour_map(order)
+    for j, ds in enumerate(datasets):
+        for i, q in enumerate(quantities):
+            ax = axes[i][j]
+            sub = table[(table["dataset"] == ds) & (table["quantity"] == q)]
+            for v in order:
+                s = sub[sub["variant"] == v]
+                if s.empty:
+                    continue
+                ls = "--" if "(untrained)" in v else "-"
+                ax.plot(s["layer"], s["mean"], marker="o", ms=3, ls=ls, color=colours[v],
+                        label=v)
+            if i == 0:
+                ax.set_title(ds, fontsize=9)
+            if j == 0:
+                ax.set_ylabel(label_of(q), fontsize=8)
+            if i == len(quantities) - 1:
+                ax.set_xlabel("layer")
+    seen: dict[str, Any] = {}
+    for row in axes:
+        for ax in row:
+            for hnd, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+                seen.setdefault(lab, hnd)
+    if seen:
+        fig.legend(list(seen.values()), list(seen), loc="outside right center", fontsize=7)
+    fig.suptitle(title_for(title, table), fontsize=10)
+    return fig
+
+
+def null_locator() -> Any:
+    from matplotlib.ticker import NullLocator
+
+    return NullLocator()
+
+
+def label_of(metric: str) -> str:
+    """The label a view declares for a per-layer metric (the metric's name if none does)."""
+    for name in VIEWS:
+        for col in get_view(name).columns:
+            if col.per_layer and col.name == metric:
+                return col.label
+    return metric
