@@ -43,8 +43,8 @@ def jacobian(diagnostics: Any, *, quantity: str = "fraction",
     -------
     Axes
         For ``"fraction"``, ``ax.containers[0]`` / ``[1]`` are the two bar groups (heights the
-        fractions, one bar per applicable layer); for the others, ``ax.lines`` hold the box plots
-        (medians equal ``np.median`` of the finite per-sample values).
+        fractions, one bar per applicable layer); for the others, the lines with gid ``"median"``
+        are the box plots' medians (``np.median`` of the finite per-sample values).
     """
     from layerflow.maps import JacobianDiagnostics  # torch, on first use only
 
@@ -77,7 +77,8 @@ def jacobian(diagnostics: Any, *, quantity: str = "fraction",
         field = "logabsdet" if quantity == "logabsdet" else "condition"
         data = [getattr(lay, field)[np.isfinite(getattr(lay, field))] for lay in layers]
         n_bad = sum(int((~np.isfinite(getattr(lay, field))).sum()) for lay in layers)
-        ax.boxplot(data, positions=x, widths=0.6, showfliers=False)
+        ax.boxplot(data, positions=x, widths=0.6, showfliers=False,
+                   medianprops={"gid": "median", "color": "C1"})
         bad = f"; {n_bad} singular sample(s) not shown" if n_bad else ""
         if quantity == "logabsdet":
             ax.axhline(0, color="0.5", lw=0.6, ls="--")

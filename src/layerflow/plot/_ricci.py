@@ -70,13 +70,13 @@ def ricci_coefficient(result: Any, *, annotate: bool = True, ax: Any = None,
         ax.scatter(ric[left], eta[left], s=30, facecolors="none", edgecolors="0.3", zorder=2,
                    label="left out of ρ (protocol)")
         ax.legend(fontsize=7, frameon=False)
+    coef = "ρ undefined" if np.isnan(res.coefficient) else f"ρ = {res.coefficient:.3f}"
+    ax.text(0.02, 0.98, coef, transform=ax.transAxes, va="top", ha="left", fontsize=9,
+            bbox={"boxstyle": "round", "fc": "white", "ec": "0.8"})
     if annotate:
         for i in layer[finite]:
             ax.annotate(str(i), (ric[i], eta[i]), xytext=(3, 3), textcoords="offset points",
                         fontsize=6, color="0.3")
-    coef = "ρ undefined" if np.isnan(res.coefficient) else f"ρ = {res.coefficient:.3f}"
-    ax.text(0.02, 0.98, coef, transform=ax.transAxes, va="top", ha="left", fontsize=9,
-            bbox={"boxstyle": "round", "fc": "white", "ec": "0.8"})
     missing = int((~finite).sum())
     note = f"; {missing} pair(s) with infinite η not drawn" if missing else ""
     ax.set_title(rf"$\eta_l$ against $\mathrm{{Ric}}_l$ (k={res.k}, {res.curvature}){note}",

@@ -43,7 +43,10 @@ def line_shape(result: Any, *, bins: int = 30, ax: Any = None, **options: Any) -
     ax = new_axes(ax)
     vals = res.per_sample[np.isfinite(res.per_sample)]
     if vals.size:
-        ax.hist(vals, bins=bins, color="0.6", edgecolor="white", linewidth=0.4)
+        lo, hi = float(vals.min()), float(vals.max())
+        # values equal up to rounding (straight tracks: 1 ± 1e-16) get one visible bin width
+        span = None if hi - lo > 1e-9 * max(1.0, abs(hi)) else (lo - 0.5, hi + 0.5)
+        ax.hist(vals, bins=bins, range=span, color="0.6", edgecolor="white", linewidth=0.4)
     ax.axvline(res.mean, color="C3", lw=1.2, label=f"mean {res.mean:.3g}")
     ax.axvline(res.median, color="C0", lw=1.2, ls="--", label=f"median {res.median:.3g}")
     ax.legend(fontsize=7, frameon=False)
