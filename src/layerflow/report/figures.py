@@ -2,7 +2,7 @@
 
 Every figure is drawn from exactly the table the report prints under it, so the picture and the
 numbers cannot disagree. A ``*_table`` function turns the store (runs / layers / trajectories)
-into that table; an empty table means the store lacks the data, and :func:`figure_data` says why.
+into that table; an empty table means the store lacks the data, and ``FigureSpec.needs`` says why.
 matplotlib is imported here only (with the Agg backend, through ``matplotlib.figure.Figure`` — no
 pyplot global state), and ``layerflow.report`` imports this module lazily.
 """
