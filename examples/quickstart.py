@@ -14,6 +14,7 @@ traj = lf.capture(result.model, ds.X_test, labels=ds.y_test)  # input, lift, 10 
 print(f"test accuracy {result.test_acc:.3f}")
 print("LSS", lf.transport.line_shape_score(traj).mean, "OTS", lf.transport.ot_score(traj).score)
 print("W2 geodesic ratio", lf.transport.wasserstein_path(traj).geodesic_ratio)
-rc = lf.ricci.ricci_coefficient(traj.subsample(200, seed=0), k=100)
+sub = traj.subsample(200, seed=0)  # the Ricci view on 200 points, k = N/2
+rc = lf.ricci.ricci_coefficient(sub, k=100)
 print("Ricci coefficient", rc.coefficient, rc.reason)
-lf.plot.overview(traj.subsample(200, seed=0), ricci=rc).savefig("overview.png")
+lf.plot.overview(sub, ricci=rc).savefig("overview.png")  # docs/overview.png

@@ -9,7 +9,7 @@
 #
 # This file is a script in jupytext's percent format: run it with `python examples/tutorial.py`,
 # or open it as a notebook (`jupytext --to notebook examples/tutorial.py`). Every number is
-# seeded; it runs in about 15 seconds on two CPU cores.
+# seeded; it runs in well under 30 seconds on two CPU cores.
 
 # %%
 import layerflow as lf

@@ -39,8 +39,8 @@ def test_jacobian_fraction_bars(closed_form: tuple[object, np.ndarray]) -> None:
     np.testing.assert_array_equal([b.get_height() for b in diffeo], [1.0, 1.0, 0.0])
     np.testing.assert_array_equal([b.get_height() for b in orient], [1.0, 1.0, 0.0])
     assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "1", "2"]
-    assert "(not square: 3)" in ax.get_title()
-    assert "every layer at 0% of samples" in ax.get_title()
+    assert "(not square, left out: 3)" in ax.get_title()
+    assert "at every layer: 0% of samples" in ax.get_title()
 
 
 def test_jacobian_logabsdet_and_condition_boxes(closed_form: tuple[object, np.ndarray]) -> None:

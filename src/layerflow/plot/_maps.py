@@ -60,7 +60,7 @@ def jacobian(diagnostics: Any, *, quantity: str = "fraction",
     ax = new_axes(ax)
     x = np.arange(len(layers))
     names = [lay.name for lay in layers]
-    note = f" (not square: {', '.join(skipped)})" if skipped else ""
+    note = f"\n(not square, left out: {', '.join(skipped)})" if skipped else ""
     if quantity == "fraction":
         w = 0.4
         ax.bar(x - w / 2, [lay.fraction_diffeomorphic for lay in layers], w, color="C2",
@@ -71,7 +71,7 @@ def jacobian(diagnostics: Any, *, quantity: str = "fraction",
         ax.set_yticks(np.linspace(0, 1, 6))
         ax.set_ylabel("fraction of samples")
         ax.legend(fontsize=7, frameon=False, loc="upper center", ncol=2)
-        ax.set_title(f"local diffeomorphisms: every layer at {diagnostics.fraction_all:.0%} of "
+        ax.set_title(f"local diffeomorphism at every layer: {diagnostics.fraction_all:.0%} of "
                      f"samples{note}", fontsize=9)
     else:
         field = "logabsdet" if quantity == "logabsdet" else "condition"

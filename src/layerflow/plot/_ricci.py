@@ -84,6 +84,7 @@ def ricci_coefficient(result: Any, *, annotate: bool = True, ax: Any = None,
     if np.isnan(res.coefficient) and res.reason:
         ax.text(0.02, 0.02, res.reason, transform=ax.transAxes, va="bottom", ha="left",
                 fontsize=6, wrap=True, color="C3")
+    ax.margins(x=0.08, y=0.18)  # room for the ρ box in the corner
     ax.set_xlabel(r"scalar curvature $\mathrm{Ric}_l$")
     ax.set_ylabel(r"$\eta_l = g_{l+1} - g_l$")
     return ax
