@@ -8,6 +8,7 @@ Public names (SPEC §7)::
     lf.transport.line_shape_score(traj)
     lf.ricci.ricci_coefficient(traj, k=30)
     lf.train(model, ds, lf.TrainConfig(...))
+    lf.plot.tracks(traj)                            # figures (matplotlib, loaded on first use)
 
 Heavy modules (torch, POT, the Ricci kernels) load on first use, so ``import layerflow`` is quick
 and never imports Dask, Ray or matplotlib.
@@ -37,8 +38,10 @@ _LAZY_NAMES: dict[str, str] = {
     "ModelSpec": "layerflow.models",
     "build_model": "layerflow.models",
 }
-_SUBMODULES = {"data", "models", "training", "transport", "ricci", "maps", "sweep", "report", "stats",
-               "views"}
+_SUBMODULES = {
+    "data", "models", "training", "transport", "ricci", "maps", "plot", "sweep", "report", "stats",
+    "views",
+}
 
 __all__ = ["LayerflowError", "Trajectory", "TrajectoryError", "__version__", *_LAZY_NAMES, *sorted(_SUBMODULES)]
 
@@ -60,7 +63,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from layerflow import data, maps, models, report, ricci, sweep, transport  # noqa: F401
+    from layerflow import data, maps, models, plot, report, ricci, sweep, transport  # noqa: F401
     from layerflow._capture import CaptureError, capture  # noqa: F401
     from layerflow.data import Dataset, DatasetError, list_datasets, load_dataset  # noqa: F401
     from layerflow.models import ModelSpec, build_model  # noqa: F401

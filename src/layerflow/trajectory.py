@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from layerflow._atomic import atomic_open
+from layerflow._display import ResultDisplay
 from layerflow.errors import LayerflowError
 
 __all__ = ["Trajectory", "TrajectoryError"]
@@ -80,7 +81,8 @@ def _as_state(x: Any, index: int, name: str) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
-class Trajectory:
+class Trajectory(ResultDisplay, headline=("n_samples", "n_layers", "widths", "layer_names"),
+                 rows=("widths",), index="state", names="layer_names"):
     """States ``X_0 … X_L`` of N samples through a network.
 
     Parameters

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from layerflow._display import ResultDisplay
 from layerflow.trajectory import Trajectory
 from layerflow.transport._common import check_trajectory, resolve_run
 from layerflow.transport.kinetic import angles_from_units
@@ -15,7 +16,9 @@ __all__ = ["CurveResult", "track_curvature"]
 
 
 @dataclass(frozen=True)
-class CurveResult:
+class CurveResult(ResultDisplay, headline=("speed_cv", "length", "action", "action_ratio",
+                                          "curvature_mean", "run"),
+                  rows=("speed", ("curvature", 1)), index="state", start="run"):
     """Shape of the tracks as discrete curves.
 
     Attributes

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from layerflow._display import ResultDisplay
 from layerflow.errors import LayerflowError
 
 __all__ = ["DEFAULT_COND_MAX", "JacobianDiagnostics", "LayerJacobian", "MapsError",
@@ -36,7 +37,11 @@ class MapsError(LayerflowError):
 
 
 @dataclass(frozen=True)
-class LayerJacobian:
+class LayerJacobian(ResultDisplay, headline=("name", "index", "in_width", "out_width", "applicable",
+                                           "fraction_diffeomorphic",
+                                           "fraction_orientation_preserved", "reason"),
+                    rows=("logabsdet", "orientation_preserved", "condition", "diffeomorphic"),
+                    index="sample"):
     """Diagnostics of one captured layer ``f_l``.
 
     Attributes
@@ -78,7 +83,8 @@ class LayerJacobian:
 
 
 @dataclass(frozen=True)
-class JacobianDiagnostics:
+class JacobianDiagnostics(ResultDisplay, headline=("fraction_all", "n_applicable", "cond_max"),
+                          records="layers"):
     """Per-layer diagnostics and an overall summary.
 
     Attributes

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from layerflow._display import ResultDisplay
 from layerflow.ricci.curvature import CURVATURES, _check_kind
 from layerflow.ricci.geodesics import (
     GEODESIC_METHODS,
@@ -152,7 +153,10 @@ def _graphs_of(nbrs: list[np.ndarray], k: int, degree: str) -> list[_KGraph]:
 
 # ---------------------------------------------------------------------------- global
 @dataclass(frozen=True)
-class RicciCoefficient:
+class RicciCoefficient(ResultDisplay, headline=("coefficient", "k", "curvature", "degree",
+                                               "connected", "exact", "n_samples", "reason"),
+                       rows=("scalar_curvature", "geodesic_mass", "geodesic_stderr", "eta"),
+                       index="layer", names="layer_names"):
     """Global Ricci coefficient of one network (:func:`ricci_coefficient`).
 
     Attributes
@@ -416,7 +420,8 @@ class _ArrayOfValues:
 
 
 @dataclass(frozen=True)
-class LocalCoefficients(_ArrayOfValues):
+class LocalCoefficients(_ArrayOfValues, ResultDisplay, rows=("values",), index="sample",
+                        headline=("mean", "n_undefined", "n_unreachable", "k", "curvature_kind")):
     """Per-sample Ricci coefficients (:func:`local_coefficients`).
 
     ``values`` (N,): ``corr_l(c_l(x), δ_l(x))``; ``curvature``, ``delta`` (L, N) the two
@@ -440,7 +445,8 @@ class LocalCoefficients(_ArrayOfValues):
 
 
 @dataclass(frozen=True)
-class LayerCoefficients(_ArrayOfValues):
+class LayerCoefficients(_ArrayOfValues, ResultDisplay, headline=("k", "curvature_kind"),
+                        rows=("values",), index="layer", names="layer_names"):
     """Per-layer Ricci coefficients (:func:`layer_coefficients`).
 
     ``values`` (L,): ``corr_x(c_l(x), δ_l(x))`` over the samples for l = 0 … L−1; NaN where a
@@ -550,7 +556,7 @@ def layer_coefficients(
 
 # ---------------------------------------------------------------------------- sweep
 @dataclass(frozen=True)
-class RicciSweep:
+class RicciSweep(ResultDisplay, headline=("ks",), records="global_"):
     """:func:`ricci_sweep` results keyed by k: ``global_[k]``, ``local[k]``, ``layer[k]``
     (local/layer only when asked for)."""
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from layerflow._display import ResultDisplay
 from layerflow.ricci.graphs import RicciInputError
 
 __all__ = [
@@ -41,7 +42,8 @@ DEFAULT_N_SOURCES = 1024
 GEODESIC_METHODS = ("auto", "exact", "sampled")
 
 
-class GeodesicMass(float):
+class GeodesicMass(float, ResultDisplay, headline=("value", "stderr", "n_sources", "exact",
+                                                  "n_components", "n_nodes")):
     """Result of :func:`geodesic_mass`: the geodesic mass itself, as a ``float``.
 
     It *is* ``Σ_{i<j} d(i, j)`` (exact) or its unbiased estimate, ``inf`` if disconnected (SPEC

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from layerflow._display import ResultDisplay
 from layerflow.errors import LayerflowError
 
 __all__ = ["TrainConfig", "TrainConfigError", "TrainResult"]
@@ -140,7 +141,9 @@ class TrainConfig:
 
 
 @dataclass(frozen=True, eq=False)
-class TrainResult:
+class TrainResult(ResultDisplay, headline=("status", "train_acc", "test_acc", "steps",
+                                          "epochs_completed", "seconds", "seed", "message"),
+                  rows=("ce_history", "lambda_history", "transport_cost_history"), index="step"):
     """What one training run produced.
 
     ``model`` is an ordinary ``nn.Module`` with the trained weights (for capture). ``status`` is

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from layerflow._display import ResultDisplay
 from layerflow.trajectory import Trajectory
 from layerflow.transport._common import TransportError, check_memory, check_trajectory
 from layerflow.transport.assignment import OTConvergenceError
@@ -30,7 +31,7 @@ DEFAULT_GW_M = 500
 
 
 @dataclass(frozen=True)
-class GWScoreResult:
+class GWScoreResult(ResultDisplay, headline=("score", "gw_loss", "m", "n_iter", "states", "seed")):
     """Gromov–Wasserstein OT score.
 
     Attributes

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from layerflow._display import ResultDisplay
 from layerflow.trajectory import Trajectory
 from layerflow.transport._common import check_trajectory, resolve_run
 from layerflow.transport.lss import unit_steps
@@ -46,7 +47,8 @@ def path_length(traj: Trajectory, run: tuple[int, int] | None = None) -> float:
 
 
 @dataclass(frozen=True)
-class TurningAnglesResult:
+class TurningAnglesResult(ResultDisplay, headline=("mean", "skipped", "run"),
+                          rows=(("per_state", 1),), index="state", start="run"):
     """Turning angles (radians) of the tracks.
 
     Attributes

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from layerflow._display import ResultDisplay
 from layerflow.trajectory import Trajectory
 from layerflow.transport._common import TransportError, check_trajectory, resolve_run
 
@@ -13,7 +14,9 @@ __all__ = ["LineShapeResult", "line_shape_score", "unit_steps"]
 
 
 @dataclass(frozen=True)
-class LineShapeResult:
+class LineShapeResult(ResultDisplay, headline=("mean", "median", "n_nan", "n_inf",
+                                              "skipped_steps", "n_steps", "run"),
+                      rows=("per_sample",), index="sample"):
     """LSS of every track.
 
     Attributes

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from layerflow._display import ResultDisplay
 from layerflow.trajectory import Trajectory
 from layerflow.transport._common import TransportError, check_trajectory, run_indices
 from layerflow.transport.assignment import Assignment, exact_assignment
@@ -16,7 +17,8 @@ DEFAULT_M = 1000
 
 
 @dataclass(frozen=True)
-class OTScoreResult:
+class OTScoreResult(ResultDisplay, headline=("score", "cost_ratio", "m", "n_matched", "own_cost",
+                                            "optimal_cost", "seed", "solver", "run")):
     """OTS of one trajectory.
 
     Attributes

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from layerflow._display import ResultDisplay
 from layerflow.trajectory import Trajectory
 from layerflow.transport._common import check_memory, check_trajectory, resolve_run
 from layerflow.transport.assignment import Assignment, exact_assignment
@@ -17,7 +18,9 @@ GEODESIC_RTOL = 1e-9
 
 
 @dataclass(frozen=True)
-class WassersteinPathResult:
+class WassersteinPathResult(ResultDisplay,
+                            headline=("geodesic_ratio", "speed_cv", "end_to_end", "note", "run"),
+                            rows=("steps",), index="state", start="run"):
     """W2 path of one trajectory.
 
     Attributes
