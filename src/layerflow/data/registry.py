@@ -163,23 +163,25 @@ def load_dataset(name: str, **kwargs: Any) -> Dataset:
 
 
 # ------------------------------------------------------------------------ built-in entries
+def _bound(func: Callable[..., Dataset], first: str, takes_arg: bool = True) -> Loader:
+    """``func(first, arg, **kwargs)`` (or ``func(first, **kwargs)``) as a registry loader
+    ``loader(arg, **kwargs)``, whose signature shows ``func``'s keyword arguments, so
+    :func:`check_dataset` checks them against the real function."""
+    def loader(arg: str | None, **kwargs: Any) -> Dataset:
+        return func(first, arg, **kwargs) if takes_arg else func(first, **kwargs)
+
+    params = list(inspect.signature(func).parameters.values())
+    kw = [p for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    arg = inspect.Parameter("arg", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    loader.__signature__ = inspect.Signature([arg, *kw])  # type: ignore[attr-defined]
+    loader.__name__ = f"load_{first}"
+    return loader
+
+
 def _synthetic_loader(base: str) -> Loader:
     from layerflow.data.synthetic import load_synthetic
 
-    def loader(
-        arg: str | None,
-        *,
-        n: int = 2000,
-        noise: float = 0.05,
-        seed: int = 0,
-        test_fraction: float = 0.25,
-        standardise: bool = True,
-    ) -> Dataset:
-        return load_synthetic(base, n=n, noise=noise, seed=seed, test_fraction=test_fraction,
-                              standardise=standardise)
-
-    loader.__name__ = f"load_{base}"
-    return loader
+    return _bound(load_synthetic, base, takes_arg=False)
 
 
 def _idx_loader(base: str) -> Loader:
@@ -215,10 +217,10 @@ def _register_builtins() -> None:
     register("fmnist", _idx_loader("fmnist"), "local files",
              "Fashion-MNIST IDX files (plain or .gz) in DIR, d=784 in [0,1]",
              "fmnist:5,9@DIR", takes_arg=True, needs_arg=True)
-    register("npz", user.load_npz, "local file",
+    register("npz", _bound(user.load_file, "npz"), "local file",
              "your arrays X, y (optionally X_test, y_test) in an .npz; no pickle",
              "npz:PATH", takes_arg=True, needs_arg=True)
-    register("csv", user.load_csv, "local file",
+    register("csv", _bound(user.load_file, "csv"), "local file",
              "your CSV: numeric features, label in a 'label' column or the last one",
              "csv:PATH", takes_arg=True, needs_arg=True)
 

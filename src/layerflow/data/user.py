@@ -16,7 +16,7 @@ from layerflow.data._split import check_seed, check_test_fraction, make_dataset,
 from layerflow.data.dataset import Dataset, DatasetError
 from layerflow.data.npzsafe import read_npz
 
-__all__ = ["DEFAULT_MAX_BYTES", "load_csv", "load_npz"]
+__all__ = ["DEFAULT_MAX_BYTES", "FILE_KINDS", "load_file"]
 
 #: largest user file read by default (1 GiB)
 DEFAULT_MAX_BYTES = 1 << 30
@@ -95,7 +95,14 @@ def _finish(
                         info={**info, "test_fraction": test_fraction})
 
 
-def load_npz(
+_Read = tuple[np.ndarray, np.ndarray, "tuple[np.ndarray, np.ndarray] | None", list[Any],
+              dict[str, Any]]
+
+_READERS: dict[str, tuple[str, Any]] = {}  # kind -> (what PATH is, reader); filled below
+
+
+def load_file(
+    kind: str,
     arg: str | None,
     *,
     n: int | None = None,
@@ -103,19 +110,28 @@ def load_npz(
     test_fraction: float = 0.25,
     max_bytes: int | None = DEFAULT_MAX_BYTES,
 ) -> Dataset:
-    """``npz:PATH``: arrays ``X`` (n, …) and ``y`` (n,), optionally ``X_test`` and ``y_test``.
+    """``npz:PATH`` or ``csv:PATH``: a user's own arrays (see :data:`FILE_KINDS`).
 
-    Read with :func:`layerflow.data.npzsafe.read_npz` (no pickle; object arrays refused; sizes
-    checked before allocating). Without a test split one is drawn (stratified, seeded) with
-    ``test_fraction``; ``n`` keeps a seeded random subset of the training rows.
+    Without a test split in the file one is drawn (stratified, seeded) with ``test_fraction``;
+    ``n`` keeps a seeded random subset of the training rows; files above ``max_bytes`` are
+    refused before they are read.
     """
+    what, reader = _READERS[kind]
     if not arg:
-        raise DatasetError("npz: no path; write 'npz:PATH' with PATH an .npz file")
-    seed = check_seed(seed, "npz")
-    test_fraction = check_test_fraction(test_fraction, "npz")
+        raise DatasetError(f"{kind}: no path; write '{kind}:PATH' with PATH {what}")
+    seed = check_seed(seed, kind)
+    test_fraction = check_test_fraction(test_fraction, kind)
     path = Path(arg).expanduser()
-    name = f"npz:{arg}"
+    name = f"{kind}:{arg}"
     _check_size(path, max_bytes, name)
+    X, y, test, labels, info = reader(path, name, max_bytes)
+    return _finish(name, X, y, test, labels, n, seed, test_fraction, info)
+
+
+def _read_npz_file(path: Path, name: str, max_bytes: int | None) -> _Read:
+    """Arrays ``X`` (n, …) and ``y`` (n,), optionally ``X_test`` and ``y_test``, read with
+    :func:`layerflow.data.npzsafe.read_npz` (no pickle; object arrays refused; sizes checked
+    before allocating)."""
     arrays = read_npz(path, max_bytes=max_bytes, error=DatasetError)
     for key in ("X", "y"):
         if key not in arrays:
@@ -139,7 +155,7 @@ def load_npz(
                 f"{name}: X_test has {Xt.shape[0]} rows but y_test has {rest[0].shape[0]}"
             )
         test = (Xt, rest[0])
-    return _finish(name, X, y, test, labels, n, seed, test_fraction, {"path": str(path)})
+    return X, y, test, labels, {"path": str(path)}
 
 
 def _has_header(first: list[str]) -> bool:
@@ -151,28 +167,10 @@ def _has_header(first: list[str]) -> bool:
     return False
 
 
-def load_csv(
-    arg: str | None,
-    *,
-    n: int | None = None,
-    seed: int = 0,
-    test_fraction: float = 0.25,
-    max_bytes: int | None = DEFAULT_MAX_BYTES,
-) -> Dataset:
-    """``csv:PATH``: one sample per row, numeric features, the label in the column named
-    ``label`` (if the file has a header with one) or else in the last column.
-
-    A header is detected when some field of the first row is not a number. Every row must have
-    as many fields as the first. The test split is drawn (stratified, seeded) with
-    ``test_fraction``; ``n`` keeps a seeded random subset.
-    """
-    if not arg:
-        raise DatasetError("csv: no path; write 'csv:PATH' with PATH a .csv file")
-    seed = check_seed(seed, "csv")
-    test_fraction = check_test_fraction(test_fraction, "csv")
-    path = Path(arg).expanduser()
-    name = f"csv:{arg}"
-    _check_size(path, max_bytes, name)
+def _read_csv_file(path: Path, name: str, max_bytes: int | None) -> _Read:
+    """One sample per row, numeric features, the label in the column named ``label`` (if the
+    file has a header with one) or else in the last column. A header is detected when some field
+    of the first row is not a number; every row must have as many fields as the first."""
     try:
         with open(path, newline="", encoding="utf-8") as fh:
             rows = [r for r in csv.reader(fh) if r]
@@ -221,5 +219,9 @@ def load_csv(
         except ValueError:
             pass
     (y,), labels = _labels([y_raw], name)
-    return _finish(name, X, y, None, labels, n, seed, test_fraction,
-                   {"path": str(path), "label_column": names[label_j]})
+    return X, y, None, labels, {"path": str(path), "label_column": names[label_j]}
+
+
+_READERS.update({"npz": ("an .npz file", _read_npz_file), "csv": ("a .csv file", _read_csv_file)})
+#: the user-file kinds :func:`load_file` reads
+FILE_KINDS = tuple(_READERS)

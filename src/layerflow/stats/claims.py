@@ -84,6 +84,14 @@ def _claim(key: str, paper: str, text: str, protocol: str, quantity: str, iv: In
                  (float(iv.low), float(iv.high)), int(iv.n), verdict(iv, null, predicted), null)
 
 
+def _difference(key: str, paper: str, text: str, protocol: str, quantity: str,
+                a: np.ndarray, b: np.ndarray) -> Claim | None:
+    """Claim that ``mean(a) − mean(b) > 0`` (two independent groups, bootstrap interval)."""
+    if a.size < 2 or b.size < 2:
+        return None
+    return _claim(key, paper, text, protocol, quantity, bootstrap_diff_interval(a, b), 0.0, +1)
+
+
 def _values(df: pd.DataFrame, col: str) -> pd.Series:
     return pd.to_numeric(df[col], errors="coerce")
 
@@ -200,14 +208,11 @@ def rho_vs_untrained_claim(runs: pd.DataFrame, layers: pd.DataFrame) -> Claim | 
         return None
     a = (df["ricci_rho"].dropna() < 0).to_numpy(dtype=np.float64)
     b = (_values(base, "ricci_rho").dropna() < 0).to_numpy(dtype=np.float64)
-    if a.size < 2 or b.size < 2:
-        return None
-    iv = bootstrap_diff_interval(a, b)
-    return _claim("rho_negative_vs_untrained", "baptista",
-                  "Negative coefficients come from training: more common in well-trained than in "
-                  "untrained networks of the same shapes",
-                  protocol_of(pd.concat([df, base]), _k_text(df) + f"; {b.size} untrained"),
-                  "share ρ < 0 (well-trained) − share ρ < 0 (untrained)", iv, 0.0, +1)
+    return _difference("rho_negative_vs_untrained", "baptista",
+                       "Negative coefficients come from training: more common in well-trained "
+                       "than in untrained networks of the same shapes",
+                       protocol_of(pd.concat([df, base]), _k_text(df) + f"; {b.size} untrained"),
+                       "share ρ < 0 (well-trained) − share ρ < 0 (untrained)", a, b)
 
 
 def rho_accuracy_claim(runs: pd.DataFrame, layers: pd.DataFrame) -> Claim | None:
@@ -240,14 +245,11 @@ def diffeomorphism_claim(runs: pd.DataFrame, layers: pd.DataFrame) -> Claim | No
     df = df.assign(_v=df["run_id"].map(per_run)).dropna(subset=["_v"])
     res = df.loc[df["kind"] == "residual", "_v"].to_numpy(dtype=np.float64)
     plain = df.loc[df["kind"] == "plain", "_v"].to_numpy(dtype=np.float64)
-    if res.size < 2 or plain.size < 2:
-        return None
-    iv = bootstrap_diff_interval(res, plain)
-    return _claim("diffeomorphism", "dong",
-                  "Residual layers act as local orientation-preserving diffeomorphisms; plain "
-                  "layers need not",
-                  protocol_of(df, f"{res.size} residual vs {plain.size} plain networks"),
-                  "share of samples with det J > 0: residual − plain", iv, 0.0, +1)
+    return _difference("diffeomorphism", "dong",
+                       "Residual layers act as local orientation-preserving diffeomorphisms; "
+                       "plain layers need not",
+                       protocol_of(df, f"{res.size} residual vs {plain.size} plain networks"),
+                       "share of samples with det J > 0: residual − plain", res, plain)
 
 
 # --------------------------------------------------------------------------------- Karkar

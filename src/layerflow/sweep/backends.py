@@ -131,12 +131,8 @@ class DaskBackend(Backend):
     def __init__(self, workers: int | None = None, address: str | None = None,
                  **options: Any) -> None:
         super().__init__(workers, address, **options)
-        try:
-            import distributed  # noqa: F401
-        except ImportError as exc:
-            raise BackendError(
-                "the dask backend needs dask.distributed: pip install layerflow[dask]"
-            ) from exc
+        _require("distributed", "the dask backend needs dask.distributed: pip install "
+                                "layerflow[dask]")
         self._client: Any = None
         self._cluster: Any = None
 
@@ -185,6 +181,16 @@ class DaskBackend(Backend):
             self._cluster = None
 
 
+def _require(module: str, message: str) -> None:
+    """Import ``module`` (an optional extra) or raise :class:`BackendError` with ``message``."""
+    import importlib
+
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        raise BackendError(message) from exc
+
+
 class RayBackend(Backend):
     """A Ray cluster (``address`` or a local one with ``workers`` CPUs); needs the ``ray`` extra."""
 
@@ -193,12 +199,8 @@ class RayBackend(Backend):
     def __init__(self, workers: int | None = None, address: str | None = None,
                  **options: Any) -> None:
         super().__init__(workers, address, **options)
-        try:
-            import ray  # noqa: F401
-        except ImportError as exc:
-            raise BackendError(
-                "the ray backend needs Ray, which is not installed: pip install layerflow[ray]"
-            ) from exc
+        _require("ray", "the ray backend needs Ray, which is not installed: pip install "
+                        "layerflow[ray]")
 
     def map(self, fn: Callable[..., Any], args: Sequence[tuple[Any, ...]]) -> Iterator[Item]:
         import ray

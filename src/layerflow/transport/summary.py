@@ -4,6 +4,7 @@ scalars, :mod:`layerflow.transport.view`, with the equal-width run under the key
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -64,19 +65,16 @@ def summary(
     ``m >= N`` the OT score reuses the end-to-end assignment of the W2 path (same problem).
     The steps are computed once and shared by all metrics.
     """
-    return summary_with_results(traj, m, seed, run, solver=solver).values
+    return summary_with_results(traj, m=m, seed=seed, run=run, solver=solver).values
 
 
-def summary_with_results(
-    traj: Trajectory,
-    m: int | None = 1000,
-    seed: int = 0,
-    run: tuple[int, int] | None = None,
-    *,
-    solver: str = "auto",
-) -> TransportSummary:
-    """:func:`summary` and the result objects behind it (same arguments, same numbers)."""
-    res = measure_transport(traj, m=m, seed=seed, solver=solver, run=run)
+def summary_with_results(traj: Trajectory, *args: Any, **kwargs: Any) -> TransportSummary:
+    """:func:`summary` and the result objects behind it (the same arguments, the same numbers)."""
+    names = ("m", "seed", "run")
+    if len(args) > len(names):
+        raise TypeError(f"summary_with_results takes at most {len(names) + 1} positional "
+                        f"arguments ({len(args) + 1} given)")
+    res = measure_transport(traj, **dict(zip(names, args, strict=False)), **kwargs)
     values = {("run" if k == "transport_run" else k): v for k, v in res.scalars.items()}
     r = res.results
     return TransportSummary(values, r["lss"], r["ots"], r["path"], r["angles"])
