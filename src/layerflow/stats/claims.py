@@ -26,6 +26,7 @@ import pandas as pd
 
 from layerflow.stats.accuracy import WELL_TRAINED
 from layerflow.stats.correlation import bootstrap_pearson, pearson
+from layerflow.stats.geodesic import weight_decay_trend
 from layerflow.stats.intervals import (
     Interval,
     bootstrap_diff_interval,
@@ -148,8 +149,19 @@ def ots_claim(runs: pd.DataFrame, layers: pd.DataFrame) -> Claim | None:
 
 
 def weight_decay_claim(runs: pd.DataFrame, layers: pd.DataFrame) -> Claim | None:
-    """Weight decay pulls residual tracks toward the geodesic: LSS(γ = 0) − LSS(γ > 0) > 0,
-    matched by dataset, shape, train fraction and seed."""
+    """Weight decay pulls residual tracks toward the geodesic. With three or more weight decays
+    γ (a sweep, as Gai & Zhang ran): Spearman's ρ(γ, LSS) over residual networks < 0; with two:
+    LSS(γ = 0) − LSS(γ > 0) > 0, matched by dataset, shape, train fraction and seed."""
+    trend = weight_decay_trend(runs, "lss_mean", "residual")
+    if trend is not None:
+        used = finished(runs)
+        used = used[used["trained"] & (used["kind"] == "residual") & ~used["penalty"]]
+        n_g = used["weight_decay"].nunique() if "weight_decay" in used.columns else 0
+        return _claim("lss_weight_decay", "gai-zhang",
+                      "Weight decay pulls residual networks' tracks toward the geodesic (lower "
+                      "LSS)", protocol_of(used, f"{n_g} weight decays"),
+                      "Spearman ρ(γ, LSS) over residual networks, ranks within each data set",
+                      trend, 0.0, -1)
     df = finished(runs)
     df = df[df["trained"] & ~df["penalty"] & (df["kind"] == "residual")]
     if "lss_mean" not in df.columns or "weight_decay" not in df.columns or df.empty:

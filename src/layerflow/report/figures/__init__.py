@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from layerflow.report.figures.geodesic import figure_geodesic, geodesic_table
 from layerflow.report.figures.least_action import figure_least_action, least_action_table
 from layerflow.report.figures.maps import figure_jacobian, jacobian_table
 from layerflow.report.figures.ricci import (
@@ -68,6 +69,14 @@ FIGURES: tuple[FigureSpec, ...] = (
         "run metrics lss_mean / ots (transport analysis)",
         "Mean over networks with 95 % bootstrap interval. LSS = 1 on a straight track; OTS = 1 "
         "when the network's own pairing of inputs and outputs is the optimal transport map.",
+    ),
+    FigureSpec(
+        "geodesic", "transport", "Weight decay and the geodesic",
+        lambda r, lay, t: geodesic_table(r), figure_geodesic,
+        "networks of one data set and kind trained at two or more weight decays",
+        "LSS, OTS, OT cost ratio and W2 geodesic ratio per weight decay γ, mean over seeds with "
+        "95 % bootstrap intervals; the bands are Gai & Zhang's CIFAR-100 ranges (their networks "
+        "and data differ from these: for orientation only).",
     ),
     FigureSpec(
         "w2_path", "transport", "W2 path per layer",

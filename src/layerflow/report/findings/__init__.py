@@ -25,6 +25,7 @@ from layerflow.report.findings.transport import (
     geodesic_residual_vs_plain,
     lss_residual_vs_plain,
     ots_residual_vs_plain,
+    weight_decay_sweep,
 )
 from layerflow.stats.tables import prepare_runs
 
@@ -41,6 +42,7 @@ FINDINGS: dict[str, Callable[[pd.DataFrame, pd.DataFrame], list[Finding]]] = {
     "lss_residual_vs_plain": lss_residual_vs_plain,
     "ots_residual_vs_plain": ots_residual_vs_plain,
     "w2_residual_vs_plain": geodesic_residual_vs_plain,
+    "weight_decay_sweep": weight_decay_sweep,
     # Baptista et al. 2024
     "rho_sign": rho_sign,
     "rho_trained_vs_untrained": rho_trained_vs_untrained,

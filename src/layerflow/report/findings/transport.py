@@ -7,7 +7,12 @@ import pandas as pd
 from layerflow.report.findings.base import Finding, fmt
 from layerflow.stats.tables import paired_settings
 
-__all__ = ["geodesic_residual_vs_plain", "lss_residual_vs_plain", "ots_residual_vs_plain"]
+__all__ = [
+    "geodesic_residual_vs_plain",
+    "lss_residual_vs_plain",
+    "ots_residual_vs_plain",
+    "weight_decay_sweep",
+]
 
 
 def _compare(
@@ -65,3 +70,45 @@ def geodesic_residual_vs_plain(runs: pd.DataFrame, layers: pd.DataFrame) -> list
     return _compare(
         runs, "w2_geodesic_ratio", "W2 geodesic ratio", "w2_residual_vs_plain", "transport"
     )
+
+
+def weight_decay_sweep(runs: pd.DataFrame, layers: pd.DataFrame) -> list[Finding]:
+    """Gai & Zhang's γ sweep: per kind and metric, the mean at the smallest and largest γ, the
+    rank trend with γ, and the paper's CIFAR-100 range beside it."""
+    from layerflow.report.papers import GAI_ZHANG_CIFAR100
+    from layerflow.stats.geodesic import weight_decay_table, weight_decay_trend
+
+    tab = weight_decay_table(runs)
+    if tab.empty:
+        return []
+    out = []
+    names = {"lss_mean": "LSS", "ots": "OTS", "ot_cost_ratio": "OT cost ratio",
+             "w2_geodesic_ratio": "W2 geodesic ratio"}
+    for kind in ("residual", "plain"):
+        for m, label in names.items():
+            sub = tab[(tab["kind"] == kind) & (tab["metric"] == m)]
+            if sub["gamma"].nunique() < 2:
+                continue
+            by_g = sub.groupby("gamma")["mean"].mean()
+            g0, g1 = float(by_g.index.min()), float(by_g.index.max())
+            trend = weight_decay_trend(runs, m, kind)
+            text = (f"{kind.capitalize()} networks: mean {label} {fmt(by_g[g0])} at γ = {g0:g} "
+                    f"and {fmt(by_g[g1])} at γ = {g1:g} (mean over {sub['dataset'].nunique()} "
+                    "data sets)")
+            numbers: dict[str, float | int | str | bool] = {
+                "kind": kind, "metric": m, "gamma_low": g0, "gamma_high": g1,
+                "mean_low": float(by_g[g0]), "mean_high": float(by_g[g1])}
+            if trend is not None:
+                word = ("falls" if trend.high < 0 else "rises" if trend.low > 0
+                        else "shows no clear trend")
+                text += (f"; across γ it {word} (Spearman ρ = {fmt(trend.mean, 2)}, 95 % "
+                         f"bootstrap interval [{fmt(trend.low, 2)}, {fmt(trend.high, 2)}], "
+                         f"n = {trend.n})")
+                numbers.update({"spearman": trend.mean, "spearman_low": trend.low,
+                                "spearman_high": trend.high, "n": trend.n})
+            band = GAI_ZHANG_CIFAR100.get(kind, {}).get(m)
+            if band is not None:
+                text += (f". Gai & Zhang report {fmt(band[0])}–{fmt(band[1])} on CIFAR-100 "
+                         "(other networks and data: for orientation)")
+            out.append(Finding("weight_decay_sweep", "transport", text + ".", numbers))
+    return out
