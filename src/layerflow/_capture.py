@@ -1,8 +1,9 @@
 """Capture what a network does to data, layer by layer, as a :class:`Trajectory` (SPEC §1).
 
-Forward hooks on named submodules record each layer's output for every batch; the model runs in
-eval mode under ``torch.no_grad()``; its mode is restored and its weights are never changed; the
-hooks are removed even when the forward pass raises.
+Forward hooks on named submodules (:mod:`layerflow.hooks`, shared with the Jacobian diagnostics
+and the transport penalty) record each layer's output for every batch; the model runs in eval
+mode under ``torch.no_grad()``; its mode is restored and its weights are never changed; the hooks
+are removed even when the forward pass raises.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch
 from torch import nn
 
 from layerflow.errors import LayerflowError
+from layerflow.hooks import named_submodules, record_layers
 from layerflow.trajectory import Trajectory
 
 __all__ = ["CaptureError", "capture"]
@@ -57,23 +59,6 @@ def _as_input(X: Any, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     if t.is_complex():
         raise CaptureError(f"X has dtype {t.dtype}; expected a real numeric array")
     return t.to(device=device, dtype=dtype)
-
-
-def _first_tensor(name: str, output: Any) -> torch.Tensor:
-    if isinstance(output, torch.Tensor):
-        return output
-    if isinstance(output, tuple | list):
-        if output and isinstance(output[0], torch.Tensor):
-            return output[0]
-        first = type(output[0]).__name__ if output else "nothing"
-        raise CaptureError(
-            f"layer {name!r} returned a {type(output).__name__} whose first element is {first}; "
-            "capture takes the first element of a tuple output only when it is a tensor"
-        )
-    raise CaptureError(
-        f"layer {name!r} returned {type(output).__name__}, not a tensor; capture needs "
-        "tensor outputs (or tuples whose first element is a tensor)"
-    )
 
 
 def capture(
@@ -129,13 +114,7 @@ def capture(
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise CaptureError(f"layers must be distinct; repeated: {dup}")
-    modules = dict(model.named_modules())
-    modules.pop("", None)
-    unknown = [n for n in names if n not in modules]
-    if unknown:
-        raise CaptureError(
-            f"unknown layers {unknown} in {type(model).__name__}; available: {list(modules)}"
-        )
+    named_submodules(model, names, CaptureError)  # unknown names: the message lists the others
     if "input" in names:
         raise CaptureError("a layer named 'input' clashes with the input state's name")
 
@@ -145,47 +124,11 @@ def capture(
     x_all = _as_input(X, device, dtype)
     n = int(x_all.shape[0])
 
-    outputs: dict[str, list[torch.Tensor]] = {name: [] for name in names}
-    calls: dict[str, int] = dict.fromkeys(names, 0)
-
-    def make_hook(name: str) -> Any:
-        def hook(_module: nn.Module, _inputs: Any, output: Any) -> None:
-            calls[name] += 1
-            outputs[name].append(_first_tensor(name, output).detach().to("cpu"))
-
-        return hook
-
-    modes = [(m, m.training) for m in model.modules()]  # mixed modes come back as they were
-    handles = [modules[name].register_forward_hook(make_hook(name)) for name in names]
-    try:
-        model.eval()
-        with torch.no_grad():
-            for start in range(0, n, batch_size):
-                batch = x_all[start : start + batch_size]
-                model(batch)
-                rows = int(batch.shape[0])
-                for name in names:
-                    if calls[name] != 1:
-                        raise CaptureError(
-                            f"layer {name!r} ran {calls[name]} times in one forward pass; "
-                            "capture needs each layer to run exactly once"
-                        )
-                    got = outputs[name][-1]
-                    if got.ndim == 0 or got.shape[0] != rows:
-                        raise CaptureError(
-                            f"layer {name!r} returned shape {tuple(got.shape)} for a batch of "
-                            f"{rows}; expected a batch-first output ({rows}, …)"
-                        )
-                    calls[name] = 0
-    finally:
-        for handle in handles:
-            handle.remove()
-        for module, training in modes:
-            module.training = training
-
+    recorded = record_layers(model, names, x_all, batch_size, device="cpu", who="capture",
+                             needs="capture needs", error=CaptureError)
     states: list[np.ndarray] = [x_all.detach().cpu().reshape(n, -1).numpy()]
     for name in names:
-        states.append(torch.cat(outputs[name]).reshape(n, -1).numpy())
+        states.append(recorded[name][1].reshape(n, -1).numpy())
     meta: dict[str, str | int | float | bool | None] = {"model": type(model).__name__}
     meta.update(dict(metadata or {}))
     return Trajectory(states, labels=labels, layer_names=["input", *names], metadata=meta)
