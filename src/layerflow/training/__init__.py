@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from layerflow.training._config import TrainConfig, TrainConfigError, TrainResult
 from layerflow.training._loop import train, train_ensemble
-from layerflow.training._objectives import LOSSES, OPTIMIZERS, predict
+from layerflow.training._objectives import LOSSES, predict
+from layerflow.training._optim import OPTIMIZERS, OptimizerRule
 
 __all__ = [
     "LOSSES",
     "OPTIMIZERS",
+    "OptimizerRule",
     "TrainConfig",
     "TrainConfigError",
     "TrainResult",

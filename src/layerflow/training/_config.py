@@ -75,7 +75,8 @@ class TrainConfig:
     eval_batch_size: int = 4096
 
     def __post_init__(self) -> None:
-        from layerflow.training._objectives import LOSSES, OPTIMIZERS
+        from layerflow.training._objectives import LOSSES
+        from layerflow.training._optim import OPTIMIZERS
 
         if self.optimizer not in OPTIMIZERS:
             raise TrainConfigError(

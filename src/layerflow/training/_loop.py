@@ -24,8 +24,9 @@ from torch import nn
 from layerflow.models import ModelSpec, ResidualMLP
 from layerflow.models._nets import MLP, _construct, _init_values
 from layerflow.training._config import TrainConfig, TrainConfigError, TrainResult
-from layerflow.training._fast import ACT_BACKWARD, FlatOptimizer, StackedMLPGrad
-from layerflow.training._objectives import LOSSES, OPTIMIZERS, predict
+from layerflow.training._fast import ACT_BACKWARD, StackedMLPGrad
+from layerflow.training._objectives import LOSSES, predict
+from layerflow.training._optim import OPTIMIZERS, FlatOptimizer
 
 __all__ = ["train", "train_ensemble"]
 
