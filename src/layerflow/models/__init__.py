@@ -3,6 +3,9 @@
     from layerflow.models import ModelSpec, build_model
     model = build_model(ModelSpec("resnet", width=16, depth=8), in_dim=2, n_classes=2, seed=0)
     model.capture_layers   # ['lift', 'blocks.0', …]: the residual stream
+
+Ensembles: ``ParameterStack(model_structure(spec, …), initial_values(template, seeds))`` holds E
+networks of one shape in one flat tensor (each member's initialisation is ``build_model``'s).
 """
 
 from __future__ import annotations
@@ -15,8 +18,11 @@ from layerflow.models._nets import (
     ResidualBlock,
     ResidualMLP,
     build_model,
+    initial_values,
+    model_structure,
 )
 from layerflow.models._spec import ACTIVATIONS, KINDS, ModelSpec, ModelSpecError
+from layerflow.models._stack import ParameterStack
 
 __all__ = [
     "ACTIVATIONS",
@@ -26,10 +32,13 @@ __all__ = [
     "DenseBlock",
     "ModelSpec",
     "ModelSpecError",
+    "ParameterStack",
     "ResidualBlock",
     "ResidualMLP",
     "WeightsError",
     "build_model",
+    "initial_values",
     "load_weights",
+    "model_structure",
     "save_weights",
 ]

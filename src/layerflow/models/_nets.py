@@ -30,6 +30,8 @@ __all__ = [
     "ResidualBlock",
     "ResidualMLP",
     "build_model",
+    "initial_values",
+    "model_structure",
 ]
 
 
@@ -214,8 +216,10 @@ class ResidualMLP(nn.Module):
         return _blinear(x, params["head.weight"], params["head.bias"]), cost
 
 
-def _init_values(model: nn.Module, seeds: list[int]) -> dict[str, torch.Tensor]:
-    """Initial values of every parameter of ``model``'s shape for each seed, stacked ``(E, …)``.
+def initial_values(model: nn.Module, seeds: list[int]) -> dict[str, torch.Tensor]:
+    """Initial values of every parameter of ``model``'s shape for each seed, stacked ``(E, …)``
+    (``{name: tensor of shape (len(seeds), *param.shape)}``; row e is what ``build_model(…,
+    seed=seeds[e])`` gives).
 
     Every Linear is initialised like PyTorch's default, ``U(-1/√fan_in, 1/√fan_in)`` for weight
     and bias, drawn in float64 from a private ``torch.Generator(seed)`` in ``modules()`` order.
@@ -237,8 +241,8 @@ def _init_values(model: nn.Module, seeds: list[int]) -> dict[str, torch.Tensor]:
 
 
 def _init_(model: nn.Module, seed: int) -> None:
-    """Initialise ``model`` in place from ``seed`` (see :func:`_init_values`)."""
-    values = _init_values(model, [seed])
+    """Initialise ``model`` in place from ``seed`` (see :func:`initial_values`)."""
+    values = initial_values(model, [seed])
     with torch.no_grad():
         for name, p in model.named_parameters():
             p.copy_(values[name][0])
@@ -267,13 +271,16 @@ def build_model(
         raise ModelSpecError(f"seed={seed!r}: expected an int")
     if dtype not in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
         raise ModelSpecError(f"dtype={dtype!r}: expected a floating torch dtype")
-    model = _construct(spec, in_dim, n_classes, dtype)
+    model = model_structure(spec, in_dim, n_classes, dtype)
     _init_(model, seed)
     return model
 
 
-def _construct(spec: ModelSpec, in_dim: int, n_classes: int, dtype: torch.dtype) -> nn.Module:
-    """The network's structure with uninitialised weights (no RNG draws)."""
+def model_structure(
+    spec: ModelSpec, in_dim: int, n_classes: int, dtype: torch.dtype = torch.float32
+) -> nn.Module:
+    """The network ``spec`` describes, with uninitialised weights (no RNG draws): the template
+    of an ensemble (:class:`ParameterStack`); :func:`build_model` initialises it."""
     model: nn.Module
     with torch.device("cpu"):
         if spec.kind == "resnet":

@@ -11,7 +11,8 @@ two names never shadow each other.
 from __future__ import annotations
 
 from layerflow.training._config import TrainConfig, TrainConfigError, TrainResult
-from layerflow.training._loop import train, train_ensemble
+from layerflow.training._ensemble import train_ensemble
+from layerflow.training._loop import train
 from layerflow.training._objectives import LOSSES, predict
 from layerflow.training._optim import OPTIMIZERS, OptimizerRule
 

@@ -15,20 +15,18 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from layerflow.models import ModelSpec, ResidualMLP
-from layerflow.models._nets import MLP, _construct, _init_values
 from layerflow.training._config import TrainConfig, TrainConfigError, TrainResult
-from layerflow.training._fast import ACT_BACKWARD, StackedMLPGrad
+from layerflow.training._fast import StackedMLPGrad
 from layerflow.training._objectives import LOSSES, predict
 from layerflow.training._optim import OPTIMIZERS, FlatOptimizer
 
-__all__ = ["train", "train_ensemble"]
+__all__ = ["train"]
 
 Forward = Callable[[torch.Tensor, bool], tuple[torch.Tensor, torch.Tensor | None]]
 
@@ -307,154 +305,3 @@ def train(model: nn.Module, dataset: Any, cfg: TrainConfig | None = None) -> Tra
     return _member(rec, 0, seconds, model, cfg, cfg.seed,
                    _accuracy(model, dataset.X_train, dataset.y_train, bs),
                    _accuracy(model, dataset.X_test, dataset.y_test, bs))
-
-
-def train_ensemble(
-    spec: ModelSpec,
-    dataset: Any,
-    cfg: TrainConfig,
-    seeds: Sequence[int],
-    *,
-    dtype: torch.dtype = torch.float32,
-    initial_models: Sequence[nn.Module] | None = None,
-) -> list[TrainResult]:
-    """Train ``len(seeds)`` networks of shape ``spec`` at once, as one batched module.
-
-    Member ``e`` starts from ``build_model(spec, d, n_classes, seed=seeds[e], dtype=dtype)`` (or
-    ``initial_models[e]``, same shape), draws its minibatches from ``torch.Generator(seeds[e])``
-    and has its own optimizer state and Uzawa weight: it ends with the weights that
-    ``train(build_model(…, seed=s), dataset, replace(cfg, seed=s))`` gives (``cfg.seed`` itself is
-    not used). Weights are stacked to shape ``(E, …)`` and applied with batched matmuls
-    (``torch.baddbmm``); the per-member losses are summed, so each member's gradient is its solo
-    gradient. A member whose loss turns non-finite is marked ``"diverged"`` and frozen; the others
-    go on unchanged. Returns one :class:`TrainResult` per seed, in order, each holding an ordinary
-    ``nn.Module`` (``.model``); ``seconds`` is the ensemble's wall time divided by E.
-    """
-    if not isinstance(spec, ModelSpec):
-        raise TrainConfigError(f"spec={spec!r}: expected a ModelSpec")
-    if not isinstance(cfg, TrainConfig):
-        raise TrainConfigError(f"cfg is a {type(cfg).__name__}; expected a TrainConfig")
-    seeds = list(seeds)
-    if not seeds or any(isinstance(s, bool) or not isinstance(s, int | np.integer) for s in seeds):
-        raise TrainConfigError(f"seeds={seeds!r}: expected a non-empty sequence of ints")
-    seeds = [int(s) for s in seeds]
-    n_classes = _check_dataset(dataset)
-    if cfg.uses_transport and spec.kind != "resnet":
-        raise TrainConfigError(
-            f"transport_weight={cfg.transport_weight!r}, uzawa={cfg.uzawa!r}: the transport cost "
-            f"needs kind='resnet', not {spec.kind!r}"
-        )
-    in_dim = int(np.asarray(dataset.X_train).shape[1])
-    device = cfg.resolved_device()
-    template = _construct(spec, in_dim, n_classes, dtype)
-    names = [n for n, _ in template.named_parameters()]
-    if initial_models is None:
-        init = _init_values(template, seeds)  # = build_model(spec, …, seed=s) for each s
-    else:
-        members = list(initial_models)
-        if len(members) != len(seeds):
-            raise TrainConfigError(
-                f"initial_models has {len(members)} models for {len(seeds)} seeds"
-            )
-        expected = {n: (p.shape, p.dtype) for n, p in template.named_parameters()}
-        for i, m in enumerate(members):
-            got = {n: (p.shape, p.dtype) for n, p in m.named_parameters()}
-            if type(m) is not type(template) or got != expected:
-                raise TrainConfigError(
-                    f"initial_models[{i}] ({type(m).__name__}) does not have the shape of "
-                    f"{spec} with dtype {dtype}"
-                )
-        init = {
-            n: torch.stack([dict(m.named_parameters())[n].detach().cpu() for m in members])
-            for n in names
-        }
-    # all members' parameters live in one flat leaf tensor, so that the optimizer updates them
-    # with a handful of whole-tensor operations; the forward pass takes (E, …) views of it.
-    # MLPs take the fast path: weights stored transposed, (E, in, out), and hand-written gradients
-    # (StackedMLPGrad); other models use autograd through forward_stacked.
-    E = len(seeds)
-    fast = isinstance(template, MLP) and spec.activation in ACT_BACKWARD
-    shapes = [tuple(init[n].shape) for n in names]
-    sizes = [math.prod(sh) for sh in shapes]
-    transposed = [fast and n.endswith("weight") for n in names]
-    flat = torch.cat([
-        (init[n].transpose(1, 2) if tr else init[n]).reshape(-1)
-        for n, tr in zip(names, transposed, strict=True)
-    ]).to(device)
-
-    def views(t: torch.Tensor) -> list[torch.Tensor]:
-        """(E, …) views of a flat tensor in the modules' layout (``nn.Linear.weight`` is (out, in))."""
-        return [v.view(sh[0], sh[2], sh[1]).transpose(1, 2) if tr else v.view(sh)
-                for v, sh, tr in zip(t.split(sizes), shapes, transposed, strict=True)]
-
-    is_weight = [n.endswith("weight") for n in names]
-    fwd_stacked = getattr(template, "forward_stacked")  # noqa: B009
-
-    def forward(xb: torch.Tensor, transport: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-        out: tuple[torch.Tensor, torch.Tensor | None] = fwd_stacked(
-            dict(zip(names, views(flat), strict=True)), xb, transport
-        )
-        return out
-
-    def weights() -> list[torch.Tensor]:
-        return [v for v, w in zip(views(flat), is_weight, strict=True) if w]
-
-    manual = None
-    if fast:
-        mlp = cast(MLP, template)
-        flat.grad = torch.zeros_like(flat)
-        loss = _resolve_loss(cfg, mlp.out_features, n_classes)
-        dims = (in_dim, *mlp.widths, mlp.out_features)
-        manual = StackedMLPGrad(flat, flat.grad, dims, E, spec.activation, loss, cfg.l2)
-    else:
-        flat.requires_grad_(True)
-    has_transport = isinstance(template, ResidualMLP)
-    stack = _Stack([flat], weights, forward, E, stacked=True,
-                   has_transport=has_transport, views=views, manual=manual)
-    X, y = _tensors(dataset, device, dtype)
-    t0 = time.perf_counter()
-    rec = _fit(stack, X, y, cfg, seeds, n_classes)
-    seconds = (time.perf_counter() - t0) / len(seeds)
-    final = dict(zip(names, views(flat.detach()), strict=True))
-    accs = {
-        split: _stacked_accuracy(fwd_stacked, final, getattr(dataset, f"X_{split}"),
-                                 getattr(dataset, f"y_{split}"), cfg.eval_batch_size)
-        for split in ("train", "test")
-    }
-    results = []
-    for e, seed in enumerate(seeds):
-        model = _construct(spec, in_dim, n_classes, dtype)
-        if device.type != "cpu":
-            model = model.to(device)
-        values = rec.snapshot.get(e) or [v[e] for v in final.values()]
-        with torch.no_grad():
-            for (_, p), v in zip(model.named_parameters(), values, strict=True):
-                p.copy_(v)
-        results.append(
-            _member(rec, e, seconds, model, cfg, seed, accs["train"][e], accs["test"][e])
-        )
-    return results
-
-
-def _stacked_accuracy(
-    fwd: Callable[..., tuple[torch.Tensor, Any]],
-    params: dict[str, torch.Tensor],
-    X: np.ndarray,
-    y: np.ndarray,
-    batch_size: int,
-) -> list[float]:
-    """Accuracy of every member at once, shape (E,) as a list."""
-    first = next(iter(params.values()))
-    E = int(first.shape[0])
-    if len(y) == 0:
-        return [math.nan] * E
-    correct = torch.zeros(E, dtype=torch.long)
-    # rows per pass: E·rows activations per layer stay cache-sized (the predictions are per row)
-    batch_size = max(1, min(batch_size, 2**14 // E))
-    with torch.no_grad():
-        for s in range(0, len(y), batch_size):
-            xb = torch.as_tensor(X[s : s + batch_size], dtype=first.dtype, device=first.device)
-            logits, _ = fwd(params, xb.unsqueeze(0).expand(E, -1, -1), False)
-            yb = torch.as_tensor(y[s : s + batch_size], device=first.device)
-            correct += (predict(logits) == yb).sum(dim=1).cpu()
-    return (correct.double() / len(y)).tolist()
