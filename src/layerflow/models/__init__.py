@@ -10,6 +10,12 @@ networks of one shape in one flat tensor (each member's initialisation is ``buil
 
 from __future__ import annotations
 
+from layerflow.models._cost import (
+    TRANSPORT_REDUCTIONS,
+    Reduction,
+    displacement_cost,
+    velocity_cost,
+)
 from layerflow.models._io import WeightsError, load_weights, save_weights
 from layerflow.models._nets import (
     MLP,
@@ -28,17 +34,21 @@ __all__ = [
     "ACTIVATIONS",
     "KINDS",
     "MLP",
+    "TRANSPORT_REDUCTIONS",
     "Activation",
     "DenseBlock",
     "ModelSpec",
     "ModelSpecError",
     "ParameterStack",
+    "Reduction",
     "ResidualBlock",
     "ResidualMLP",
     "WeightsError",
     "build_model",
+    "displacement_cost",
     "initial_values",
     "load_weights",
     "model_structure",
     "save_weights",
+    "velocity_cost",
 ]

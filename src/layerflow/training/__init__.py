@@ -4,6 +4,10 @@
     result = train(model, ds, TrainConfig(optimizer="rmsprop", lr=1e-3, epochs=50, batch_size=32))
     results = train_ensemble(spec, ds, cfg, seeds=range(64))   # 64 networks as one batched module
 
+    pen = TransportPenalty(model, blocks=["layer1.0", "layer1.1"], h=1.0)   # any residual model
+    uz = Uzawa(tau=0.1, every=10)                                         # adaptive weight
+    loss = ce + uz.update(ce) * pen.cost()                                # in your own loop
+
 The package is ``layerflow.training``; the function is ``layerflow.train`` (``lf.train``), so the
 two names never shadow each other.
 """
@@ -15,14 +19,20 @@ from layerflow.training._ensemble import train_ensemble
 from layerflow.training._loop import train
 from layerflow.training._objectives import LOSSES, predict
 from layerflow.training._optim import OPTIMIZERS, OptimizerRule
+from layerflow.training.penalty import PenaltyError, TransportPenalty
+from layerflow.training.uzawa import Uzawa, UzawaError
 
 __all__ = [
     "LOSSES",
     "OPTIMIZERS",
     "OptimizerRule",
+    "PenaltyError",
     "TrainConfig",
     "TrainConfigError",
     "TrainResult",
+    "TransportPenalty",
+    "Uzawa",
+    "UzawaError",
     "predict",
     "train",
     "train_ensemble",

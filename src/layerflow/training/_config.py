@@ -42,12 +42,17 @@ class TrainConfig:
 
     - ``data_loss`` is cross-entropy (``"ce"``, softmax over ``n_classes`` logits) or binary
       cross-entropy (``"bce"``, one logit with a sigmoid); ``"auto"`` picks BCE for 2 classes;
-    - ``C = Σ_k mean_i ‖r_k(x_i)‖²`` is the transport cost of a residual network (computed in the
-      same forward pass); ``λ = transport_weight`` (fixed), or with ``uzawa=True`` the adaptive
-      weight ``λ = 1/λ_L`` where ``λ_L`` starts at 1 and every ``uzawa_every`` steps
-      ``λ_L ← λ_L + uzawa_tau·CE_batch``, where CE_batch is that step's data loss (BCE for binary
-      tasks) from its forward pass; λ_L changes after the step, so each step uses the λ that held
-      before it;
+    - ``C`` is the transport cost of a residual network, from the same forward pass
+      (:class:`~layerflow.training.penalty.TransportPenalty`): with ``transport_reduction="mean"``
+      (default; the authors' cost, skander-karkar/LAP ``main.py``)
+      ``C = Σ_k mean_{i,j} r_k(x_i)_j²``, the mean over the batch and the coordinates; with
+      ``"sum"``, ``C = Σ_k mean_i ‖r_k(x_i)‖²`` (d times stronger at width d);
+    - ``λ = transport_weight`` (fixed), or with ``uzawa=True`` the adaptive weight
+      ``λ = 1/λ_L`` of :class:`~layerflow.training.uzawa.Uzawa`, with LAP's timing: ``λ_L``
+      starts at 1 and on steps ``uzawa_every, 2·uzawa_every, …`` (counted from 1) grows by
+      ``uzawa_tau`` times that step's data loss (BCE for binary tasks) *before* that step's loss
+      is formed, so that step already uses the new λ. ``uzawa_tau = 1`` and ``uzawa_every = 1``
+      are layerflow's defaults (LAP's command-line defaults, 0, switch Uzawa off);
     - ``l2`` is an **explicit** penalty on every parameter named ``*weight`` (not biases), part of
       the loss and hence of its gradient;
     - ``weight_decay`` is **optimizer-side**: passed to the torch optimizer's ``weight_decay``
@@ -73,6 +78,7 @@ class TrainConfig:
     uzawa_every: int = 1
     momentum: float = 0.0
     eval_batch_size: int = 4096
+    transport_reduction: str = "mean"
 
     def __post_init__(self) -> None:
         from layerflow.training._objectives import LOSSES
@@ -117,6 +123,13 @@ class TrainConfig:
                 f"not {self.optimizer!r}"
             )
         _integer("eval_batch_size", self.eval_batch_size, 1)
+        from layerflow.models import TRANSPORT_REDUCTIONS
+
+        if self.transport_reduction not in TRANSPORT_REDUCTIONS:
+            raise TrainConfigError(
+                f"transport_reduction={self.transport_reduction!r}: expected one of "
+                f"{sorted(TRANSPORT_REDUCTIONS)}"
+            )
 
     @property
     def uses_transport(self) -> bool:

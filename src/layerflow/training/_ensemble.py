@@ -2,7 +2,9 @@
 
 The members' parameters are a :class:`layerflow.models.ParameterStack` (one flat tensor); each
 member draws its own minibatches and has its own optimizer state and Uzawa weight, so it ends with
-the weights that training it alone gives.
+the weights that training it alone gives. The transport cost of stacked ResidualMLPs is computed
+in the stacked forward pass (from the velocities ``r_k`` directly, with the same formula
+:func:`layerflow.models.velocity_cost` that :class:`TransportPenalty` applies to one network).
 """
 
 from __future__ import annotations
@@ -111,7 +113,9 @@ def train_ensemble(
     fwd_stacked = getattr(template, "forward_stacked")  # noqa: B009
 
     def forward(xb: torch.Tensor, transport: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-        out: tuple[torch.Tensor, torch.Tensor | None] = fwd_stacked(pstack.named(), xb, transport)
+        out: tuple[torch.Tensor, torch.Tensor | None] = fwd_stacked(
+            pstack.named(), xb, transport, cfg.transport_reduction
+        )
         return out
 
     def weights() -> list[torch.Tensor]:

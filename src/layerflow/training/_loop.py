@@ -25,6 +25,8 @@ from layerflow.training._config import TrainConfig, TrainConfigError, TrainResul
 from layerflow.training._fast import StackedMLPGrad
 from layerflow.training._objectives import LOSSES, predict
 from layerflow.training._optim import OPTIMIZERS, FlatOptimizer
+from layerflow.training.penalty import TransportPenalty
+from layerflow.training.uzawa import Uzawa
 
 __all__ = ["train"]
 
@@ -112,7 +114,7 @@ def _fit(
     rec = _Fit(death_step=[None] * E, death_epoch=[None] * E, message=[""] * E)
     alive = torch.ones(E, dtype=torch.bool, device=device)
     all_alive = True
-    lam_inv = torch.ones(E, dtype=dtype, device=device)  # λ_L of the Uzawa rule
+    uzawa = Uzawa(cfg.uzawa_tau, cfg.uzawa_every) if cfg.uzawa else None  # one λ_L per member
     fixed = torch.full((E,), cfg.transport_weight, dtype=dtype, device=device)
     want_cost = stack.has_transport
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
@@ -135,7 +137,9 @@ def _fit(
             lam = None
             if cfg.uses_transport:
                 assert cost is not None
-                lam = 1.0 / lam_inv if cfg.uzawa else fixed
+                # LAP's timing: on every `every`-th step λ_L grows by τ·(this step's data loss)
+                # before this step's loss is formed (Uzawa.update)
+                lam = fixed if uzawa is None else _per_member(uzawa.update(data), fixed)
                 total = total + lam * cost
             if cfg.l2 > 0.0:
                 total = total + cfg.l2 * _l2(stack)
@@ -175,14 +179,19 @@ def _fit(
                 rec.cost.append(cost.detach())
             if lam is not None:
                 rec.lam.append(lam.detach().clone())
-            if cfg.uzawa and step % cfg.uzawa_every == 0:
-                lam_inv = lam_inv + cfg.uzawa_tau * d
             ep_sum += d * int(idx.shape[1])
         if stop:
             break
         rec.epoch_loss.append(ep_sum / n)
     rec.steps = step
     return rec
+
+
+def _per_member(weight: Any, like: torch.Tensor) -> torch.Tensor:
+    """An Uzawa weight (a float before the first update, else float64 ``(E,)``) as ``like``."""
+    if isinstance(weight, torch.Tensor):
+        return weight.to(like.dtype)
+    return torch.full_like(like, weight)
 
 
 def _l2(stack: _Stack) -> torch.Tensor:
@@ -252,15 +261,23 @@ def _tensors(ds: Any, device: torch.device, dtype: torch.dtype) -> tuple[torch.T
     return X, y
 
 
-def train(model: nn.Module, dataset: Any, cfg: TrainConfig | None = None) -> TrainResult:
+def train(
+    model: nn.Module,
+    dataset: Any,
+    cfg: TrainConfig | None = None,
+    *,
+    penalty: TransportPenalty | None = None,
+) -> TrainResult:
     """Train ``model`` (in place) on ``dataset.X_train, y_train`` and report.
 
     The objective, optimizer, minibatch order and device follow ``cfg`` (see
     :class:`TrainConfig`); the run is deterministic for ``cfg.seed`` (minibatch order from its own
-    ``torch.Generator``; the global RNG is not used). The transport objective needs a model with
-    ``forward_with_transport`` (``ResidualMLP``), whose cost comes from the same forward pass.
-    A non-finite loss ends training with ``status="diverged"`` (no exception). The model's
-    training mode is restored; it stays on the training device.
+    ``torch.Generator``; the global RNG is not used). The transport cost ``C`` comes from the
+    same forward pass through a :class:`TransportPenalty`: ``penalty`` (attached to ``model``,
+    any residual network), or one on ``model.residual_blocks`` for layerflow's ``ResidualMLP``
+    (made with ``cfg.transport_reduction`` and removed afterwards). A non-finite loss ends
+    training with ``status="diverged"`` (no exception). The model's training mode is restored; it
+    stays on the training device.
     """
     cfg = TrainConfig() if cfg is None else cfg
     if not isinstance(cfg, TrainConfig):
@@ -268,13 +285,39 @@ def train(model: nn.Module, dataset: Any, cfg: TrainConfig | None = None) -> Tra
     if not isinstance(model, nn.Module):
         raise TrainConfigError(f"model is a {type(model).__name__}; expected a torch.nn.Module")
     n_classes = _check_dataset(dataset)
-    has_transport = hasattr(model, "forward_with_transport")
-    if cfg.uses_transport and not has_transport:
+    own = None
+    if penalty is not None:
+        if not isinstance(penalty, TransportPenalty):
+            raise TrainConfigError(
+                f"penalty is a {type(penalty).__name__}; expected a TransportPenalty"
+            )
+        if penalty.model is not model:
+            raise TrainConfigError(
+                f"penalty is attached to a {type(penalty.model).__name__}, not to the "
+                f"{type(model).__name__} being trained"
+            )
+        if penalty.reduction != cfg.transport_reduction:
+            raise TrainConfigError(
+                f"penalty has reduction={penalty.reduction!r} but "
+                f"cfg.transport_reduction={cfg.transport_reduction!r}; make them agree"
+            )
+    elif hasattr(model, "residual_blocks"):
+        penalty = own = TransportPenalty(model, reduction=cfg.transport_reduction)
+    if cfg.uses_transport and penalty is None:
         raise TrainConfigError(
             f"transport_weight={cfg.transport_weight!r}, uzawa={cfg.uzawa!r}: the transport cost "
-            f"needs a residual model with forward_with_transport (ResidualMLP); got "
-            f"{type(model).__name__}"
+            "needs a residual model: pass penalty=TransportPenalty(model, blocks=[…], h=…) or "
+            f"train a ResidualMLP; got {type(model).__name__}"
         )
+    try:
+        return _train_solo(model, dataset, cfg, penalty, n_classes)
+    finally:
+        if own is not None:
+            own.remove()
+
+
+def _train_solo(model: nn.Module, dataset: Any, cfg: TrainConfig,
+                penalty: TransportPenalty | None, n_classes: int) -> TrainResult:
     device = cfg.resolved_device()
     model.to(device)
     params: list[torch.Tensor] = [p for p in model.parameters() if p.requires_grad]
@@ -286,11 +329,13 @@ def train(model: nn.Module, dataset: Any, cfg: TrainConfig | None = None) -> Tra
     ]
 
     def forward(xb: torch.Tensor, transport: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        logits = model(xb[0]).unsqueeze(0)
         if transport:
-            logits, cost = model.forward_with_transport(xb[0])  # type: ignore[operator]
-            return logits.unsqueeze(0), cost.reshape(1)
-        return model(xb[0]).unsqueeze(0), None
+            assert penalty is not None
+            return logits, penalty.cost().reshape(1)
+        return logits, None
 
+    has_transport = penalty is not None
     stack = _Stack(params, lambda: weights, forward, 1, stacked=False, has_transport=has_transport)
     X, y = _tensors(dataset, device, dtype)
     was = model.training
