@@ -14,7 +14,13 @@ two names never shadow each other.
 
 from __future__ import annotations
 
-from layerflow.training._config import TrainConfig, TrainConfigError, TrainResult
+from layerflow.training._config import (
+    DEFAULT_EPOCHS,
+    LAP_LR_MILESTONES,
+    TrainConfig,
+    TrainConfigError,
+    TrainResult,
+)
 from layerflow.training._ensemble import train_ensemble
 from layerflow.training._loop import train
 from layerflow.training._objectives import LOSSES, predict
@@ -23,6 +29,8 @@ from layerflow.training.penalty import PenaltyError, TransportPenalty
 from layerflow.training.uzawa import Uzawa, UzawaError
 
 __all__ = [
+    "DEFAULT_EPOCHS",
+    "LAP_LR_MILESTONES",
     "LOSSES",
     "OPTIMIZERS",
     "OptimizerRule",

@@ -27,9 +27,9 @@ from layerflow.models import (
     model_structure,
 )
 from layerflow.training._config import TrainConfig, TrainConfigError, TrainResult
+from layerflow.training._data import check_dataset, fit_data
 from layerflow.training._fast import ACT_BACKWARD, StackedMLPGrad
 from layerflow.training._loop import (
-    _check_dataset,
     _fit,
     _member,
     _resolve_loss,
@@ -70,7 +70,8 @@ def train_ensemble(
     if not seeds or any(isinstance(s, bool) or not isinstance(s, int | np.integer) for s in seeds):
         raise TrainConfigError(f"seeds={seeds!r}: expected a non-empty sequence of ints")
     seeds = [int(s) for s in seeds]
-    n_classes = _check_dataset(dataset)
+    n_classes = check_dataset(dataset)
+    data = fit_data(dataset, cfg)
     if cfg.uses_transport and spec.kind != "resnet":
         raise TrainConfigError(
             f"transport_weight={cfg.transport_weight!r}, uzawa={cfg.uzawa!r}: the transport cost "
@@ -133,22 +134,22 @@ def train_ensemble(
     has_transport = isinstance(template, ResidualMLP)
     stack = _Stack([flat], weights, forward, E, stacked=True,
                    has_transport=has_transport, views=views, manual=manual)
-    X, y = _tensors(dataset, device, dtype)
+    X, y = _tensors(data, device, dtype)
     t0 = time.perf_counter()
     rec = _fit(stack, X, y, cfg, seeds, n_classes)
     seconds = (time.perf_counter() - t0) / len(seeds)
     final = pstack.named(flat.detach())
+    splits = {"train": (data.X, data.y), "val": (data.X_val, data.y_val),
+              "test": (dataset.X_test, dataset.y_test)}
     accs = {
-        split: _stacked_accuracy(fwd_stacked, final, getattr(dataset, f"X_{split}"),
-                                 getattr(dataset, f"y_{split}"), cfg.eval_batch_size)
-        for split in ("train", "test")
+        split: _stacked_accuracy(fwd_stacked, final, Xs, ys, cfg.eval_batch_size)
+        for split, (Xs, ys) in splits.items()
     }
     results = []
     for e, seed in enumerate(seeds):
         model = pstack.member(e, rec.snapshot.get(e), device=device)
-        results.append(
-            _member(rec, e, seconds, model, cfg, seed, accs["train"][e], accs["test"][e])
-        )
+        member_accs = {split: accs[split][e] for split in splits}
+        results.append(_member(rec, e, seconds, model, cfg, seed, member_accs, len(data.y_val)))
     return results
 
 

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from layerflow.training._config import TrainConfig, TrainConfigError, TrainResult
+from layerflow.training._data import FitData, check_dataset, fit_data
 from layerflow.training._fast import StackedMLPGrad
 from layerflow.training._objectives import LOSSES, predict
 from layerflow.training._optim import OPTIMIZERS, FlatOptimizer
@@ -60,22 +61,7 @@ class _Fit:
     message: list[str] = field(default_factory=list)
     snapshot: dict[int, list[torch.Tensor]] = field(default_factory=dict)
     steps: int = 0
-
-
-def _check_dataset(dataset: Any) -> int:
-    for attr in ("X_train", "y_train", "X_test", "y_test"):
-        if not hasattr(dataset, attr):
-            raise TrainConfigError(
-                f"dataset is a {type(dataset).__name__} without {attr}; expected a "
-                "layerflow Dataset"
-            )
-    n = int(np.asarray(dataset.X_train).shape[0])
-    if n == 0:
-        raise TrainConfigError("dataset has 0 training samples; nothing to train on")
-    n_classes = int(dataset.n_classes)
-    if n_classes < 2:
-        raise TrainConfigError(f"dataset has n_classes={n_classes}; training needs at least 2")
-    return n_classes
+    full_epochs: int = 0
 
 
 def _resolve_loss(cfg: TrainConfig, out: int, n_classes: int) -> str:
@@ -118,12 +104,23 @@ def _fit(
     fixed = torch.full((E,), cfg.transport_weight, dtype=dtype, device=device)
     want_cost = stack.has_transport
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+    budget = cfg.total_steps(n)  # exactly one of epochs / steps decides (TrainConfig)
+    boundaries = cfg.lr_boundaries(n)
+    lr = cfg.lr
     step = 0
+    epoch = 0
     stop = False
-    for epoch in range(cfg.epochs):
+    while step < budget:
         perms = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(device)
         ep_sum = torch.zeros(E, dtype=dtype, device=device)
+        seen = 0
         for start in range(0, n, cfg.batch_size):
+            if step == budget:  # a step budget may end an epoch early
+                break
+            if step in boundaries:  # MultiStepLR at fractions of the budget
+                for _ in range(boundaries.count(step)):
+                    lr = lr * cfg.lr_gamma
+                _set_lr(opt, lr)
             idx = perms[:, start : start + cfg.batch_size]
             xb, yb = X[idx], y[idx]
             if manual is not None:
@@ -180,11 +177,22 @@ def _fit(
             if lam is not None:
                 rec.lam.append(lam.detach().clone())
             ep_sum += d * int(idx.shape[1])
+            seen += int(idx.shape[1])
         if stop:
             break
-        rec.epoch_loss.append(ep_sum / n)
+        rec.epoch_loss.append(ep_sum / seen)
+        rec.full_epochs += int(seen == n)
+        epoch += 1
     rec.steps = step
     return rec
+
+
+def _set_lr(opt: torch.optim.Optimizer | FlatOptimizer, lr: float) -> None:
+    if isinstance(opt, FlatOptimizer):
+        opt.lr = lr
+    else:
+        for group in opt.param_groups:
+            group["lr"] = lr
 
 
 def _per_member(weight: Any, like: torch.Tensor) -> torch.Tensor:
@@ -226,10 +234,12 @@ def _accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray, batch_size: int) -
 
 
 def _member(rec: _Fit, e: int, seconds: float, model: nn.Module, cfg: TrainConfig, seed: int,
-            train_acc: float, test_acc: float) -> TrainResult:
+            accs: dict[str, float], n_val: int) -> TrainResult:
+    """Member ``e``'s result; ``accs`` holds its ``train``, ``val`` and ``test`` accuracy."""
     dead = rec.death_step[e]
     T = rec.steps if dead is None else dead
     n_epochs = len(rec.epoch_loss) if dead is None else int(rec.death_epoch[e] or 0)
+    full = rec.full_epochs if dead is None else n_epochs
 
     def col(xs: list[torch.Tensor], upto: int) -> tuple[float, ...]:
         if not xs or upto == 0:
@@ -241,23 +251,25 @@ def _member(rec: _Fit, e: int, seconds: float, model: nn.Module, cfg: TrainConfi
         model=model,
         status="ok" if ok else "diverged",
         message="" if ok else rec.message[e],
-        train_acc=train_acc if ok else math.nan,
-        test_acc=test_acc if ok else math.nan,
+        train_acc=accs["train"] if ok else math.nan,
+        test_acc=accs["test"] if ok else math.nan,
         loss_curve=col(rec.epoch_loss, n_epochs),
         lambda_history=col(rec.lam, T),
         transport_cost_history=col(rec.cost, T),
         seconds=seconds,
         ce_history=col(rec.ce, T),
         steps=T,
-        epochs_completed=n_epochs,
+        epochs_completed=full,
         seed=seed,
         config=cfg.to_dict() | {"seed": seed},
+        val_acc=accs["val"] if ok else math.nan,
+        n_val=n_val,
     )
 
 
-def _tensors(ds: Any, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
-    X = torch.as_tensor(np.asarray(ds.X_train), dtype=dtype, device=device)
-    y = torch.as_tensor(np.asarray(ds.y_train), dtype=torch.long, device=device)
+def _tensors(data: FitData, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
+    X = torch.as_tensor(data.X, dtype=dtype, device=device)
+    y = torch.as_tensor(data.y, dtype=torch.long, device=device)
     return X, y
 
 
@@ -284,7 +296,8 @@ def train(
         raise TrainConfigError(f"cfg is a {type(cfg).__name__}; expected a TrainConfig")
     if not isinstance(model, nn.Module):
         raise TrainConfigError(f"model is a {type(model).__name__}; expected a torch.nn.Module")
-    n_classes = _check_dataset(dataset)
+    n_classes = check_dataset(dataset)
+    data = fit_data(dataset, cfg)
     own = None
     if penalty is not None:
         if not isinstance(penalty, TransportPenalty):
@@ -310,13 +323,13 @@ def train(
             f"train a ResidualMLP; got {type(model).__name__}"
         )
     try:
-        return _train_solo(model, dataset, cfg, penalty, n_classes)
+        return _train_solo(model, dataset, data, cfg, penalty, n_classes)
     finally:
         if own is not None:
             own.remove()
 
 
-def _train_solo(model: nn.Module, dataset: Any, cfg: TrainConfig,
+def _train_solo(model: nn.Module, dataset: Any, data: FitData, cfg: TrainConfig,
                 penalty: TransportPenalty | None, n_classes: int) -> TrainResult:
     device = cfg.resolved_device()
     model.to(device)
@@ -337,7 +350,7 @@ def _train_solo(model: nn.Module, dataset: Any, cfg: TrainConfig,
 
     has_transport = penalty is not None
     stack = _Stack(params, lambda: weights, forward, 1, stacked=False, has_transport=has_transport)
-    X, y = _tensors(dataset, device, dtype)
+    X, y = _tensors(data, device, dtype)
     was = model.training
     model.train()
     t0 = time.perf_counter()
@@ -347,6 +360,7 @@ def _train_solo(model: nn.Module, dataset: Any, cfg: TrainConfig,
         model.train(was)
     seconds = time.perf_counter() - t0
     bs = cfg.eval_batch_size
-    return _member(rec, 0, seconds, model, cfg, cfg.seed,
-                   _accuracy(model, dataset.X_train, dataset.y_train, bs),
-                   _accuracy(model, dataset.X_test, dataset.y_test, bs))
+    accs = {"train": _accuracy(model, data.X, data.y, bs),
+            "val": _accuracy(model, data.X_val, data.y_val, bs),
+            "test": _accuracy(model, dataset.X_test, dataset.y_test, bs)}
+    return _member(rec, 0, seconds, model, cfg, cfg.seed, accs, len(data.y_val))
