@@ -176,6 +176,7 @@ def record_layers(
     *,
     inputs: bool = False,
     device: torch.device | str | None = None,
+    transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
     who: str = "capture",
     needs: str = "capture needs",
     error: type[LayerflowError] = LayerflowError,
@@ -185,13 +186,15 @@ def record_layers(
     The model runs in eval mode (:func:`eval_mode`) under ``torch.no_grad()``; each layer must run
     exactly once per pass and return a batch-first output (``(rows, …)``). Returns
     ``{name: (input or None, output)}``, each the concatenation over the batches of the detached
-    tensors (moved to ``device`` when given). Hooks and modes are restored even when a pass raises.
+    tensors (each output passed through ``transform`` first, batch by batch, e.g. a pooling that
+    keeps the batch dimension; then moved to ``device`` when given). Hooks and modes are restored
+    even when a pass raises.
     """
     seen: dict[str, list[tuple[torch.Tensor | None, torch.Tensor]]] = {n: [] for n in names}
 
     def record(name: str, inp: torch.Tensor | None, out: torch.Tensor) -> None:
         a = None if inp is None else inp.detach()
-        b = out.detach()
+        b = out.detach() if transform is None else transform(out.detach())
         if device is not None:
             a = None if a is None else a.to(device)
             b = b.to(device)
@@ -213,6 +216,7 @@ def record_layers(
                         f"layer {name!r} returned shape {tuple(got.shape)} for a batch of "
                         f"{rows}; expected a batch-first output ({rows}, …)"
                     )
+
     out: dict[str, tuple[torch.Tensor | None, torch.Tensor]] = {}
     for name, parts in seen.items():
         ins = [a for a, _ in parts if a is not None]
