@@ -35,6 +35,8 @@ _LAZY_NAMES: dict[str, str] = {
     "TrainConfig": "layerflow.training",
     "TrainResult": "layerflow.training",
     "train_ensemble": "layerflow.training",
+    "TransportPenalty": "layerflow.training",
+    "Uzawa": "layerflow.training",
     "ModelSpec": "layerflow.models",
     "build_model": "layerflow.models",
 }
@@ -67,4 +69,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from layerflow._capture import CaptureError, capture  # noqa: F401
     from layerflow.data import Dataset, DatasetError, list_datasets, load_dataset  # noqa: F401
     from layerflow.models import ModelSpec, build_model  # noqa: F401
-    from layerflow.training import TrainConfig, TrainResult, train, train_ensemble  # noqa: F401
+    from layerflow.training import (  # noqa: F401
+        TrainConfig,
+        TrainResult,
+        TransportPenalty,
+        Uzawa,
+        train,
+        train_ensemble,
+    )

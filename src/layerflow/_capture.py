@@ -1,13 +1,14 @@
 """Capture what a network does to data, layer by layer, as a :class:`Trajectory` (SPEC §1).
 
-Forward hooks on named submodules record each layer's output for every batch; the model runs in
-eval mode under ``torch.no_grad()``; its mode is restored and its weights are never changed; the
-hooks are removed even when the forward pass raises.
+Forward hooks on named submodules (:mod:`layerflow.hooks`, shared with the Jacobian diagnostics
+and the transport penalty) record each layer's output for every batch; the model runs in eval
+mode under ``torch.no_grad()``; its mode is restored and its weights are never changed; the hooks
+are removed even when the forward pass raises.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -15,9 +16,11 @@ import torch
 from torch import nn
 
 from layerflow.errors import LayerflowError
+from layerflow.hooks import named_submodules, record_layers
+from layerflow.tokens import token_rows
 from layerflow.trajectory import Trajectory
 
-__all__ = ["CaptureError", "capture"]
+__all__ = ["POOLS", "CaptureError", "capture"]
 
 
 class CaptureError(LayerflowError):
@@ -37,7 +40,21 @@ def _default_layers(model: nn.Module) -> list[str]:
     return children
 
 
-def _as_input(X: Any, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+def _mean_pool(t: torch.Tensor) -> torch.Tensor:
+    """``(N, C, *positions) -> (N, C)``: the mean over the positions; 2-D states unchanged."""
+    return t.mean(dim=tuple(range(2, t.ndim))) if t.ndim > 2 else t
+
+
+#: pool name -> function on a batch of states (keeps the batch dimension)
+POOLS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"mean": _mean_pool}
+
+
+def _takes_token_ids(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.Embedding | nn.EmbeddingBag) for m in model.modules())
+
+
+def _as_input(X: Any, device: torch.device, dtype: torch.dtype,
+              keep_integers: bool = False) -> torch.Tensor:
     if isinstance(X, torch.Tensor):
         t = X.detach()
     else:
@@ -56,24 +73,9 @@ def _as_input(X: Any, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
         raise CaptureError(f"X has shape {tuple(t.shape)}: 0 samples; expected at least one")
     if t.is_complex():
         raise CaptureError(f"X has dtype {t.dtype}; expected a real numeric array")
+    if keep_integers and not t.is_floating_point():
+        return t.to(device=device, dtype=torch.int64)
     return t.to(device=device, dtype=dtype)
-
-
-def _first_tensor(name: str, output: Any) -> torch.Tensor:
-    if isinstance(output, torch.Tensor):
-        return output
-    if isinstance(output, tuple | list):
-        if output and isinstance(output[0], torch.Tensor):
-            return output[0]
-        first = type(output[0]).__name__ if output else "nothing"
-        raise CaptureError(
-            f"layer {name!r} returned a {type(output).__name__} whose first element is {first}; "
-            "capture takes the first element of a tuple output only when it is a tensor"
-        )
-    raise CaptureError(
-        f"layer {name!r} returned {type(output).__name__}, not a tensor; capture needs "
-        "tensor outputs (or tuples whose first element is a tensor)"
-    )
 
 
 def capture(
@@ -83,6 +85,10 @@ def capture(
     batch_size: int = 1024,
     labels: Any = None,
     metadata: Mapping[str, str | int | float | bool | None] | None = None,
+    *,
+    pool: str | None = None,
+    per_token: bool = False,
+    attention_mask: Any = None,
 ) -> Trajectory:
     """Run ``model`` on ``X`` and return the trajectory ``X_0, X_1, …, X_L``.
 
@@ -94,7 +100,8 @@ def capture(
         and its weights are not changed.
     X
         Inputs of shape ``(N, …)`` as a NumPy array or torch tensor; ``X_0`` is ``X`` flattened to
-        ``(N, d_0)``. Floating inputs are cast to the model's dtype.
+        ``(N, d_0)``. Inputs are cast to the model's dtype, except integer inputs of a model with
+        an ``nn.Embedding`` (token ids), which stay int64.
     layers
         Submodule names as in ``model.named_modules()``. Default: ``model.capture_layers`` for
         layerflow models, else the top-level children. Each must run exactly once per forward pass
@@ -102,9 +109,26 @@ def capture(
     batch_size
         Rows per forward pass.
     labels
-        Optional labels of shape ``(N,)`` stored in the trajectory.
+        Optional labels of shape ``(N,)`` stored in the trajectory (with ``per_token=True`` also
+        ``(N, T)``, one per token).
     metadata
-        Extra metadata merged into the trajectory's (which records ``model``, the class name).
+        Extra metadata merged into the trajectory's (which records ``model``, the class name, and
+        ``pool`` / ``per_token`` when used).
+    pool
+        ``None`` (default): every state is flattened to ``(N, -1)``. ``"mean"``: states of shape
+        ``(N, C, *positions)`` (conv feature maps ``(N, C, H, W)``, the input image too) become
+        ``(N, C)``, the mean over the positions, as representation-similarity tools do for conv
+        nets; 2-D states are kept. Pooled batch by batch, so the full maps are never stored.
+    per_token
+        ``True``: states of shape ``(N, T, d)`` (a transformer's residual stream, batch first)
+        become one point per token, ``N·T`` rows of width d (a state ``(N, T)``, e.g. token ids,
+        gives width 1), rows sample-major, with ``sample_index`` and ``position`` kept on the
+        trajectory (:func:`layerflow.tokens.token_rows`). Default ``False``: one point per sequence
+        (flattened), as before.
+    attention_mask
+        With ``per_token=True``: shape ``(N, T)``, 1 for real tokens, 0 for padding; the padded
+        tokens' rows are dropped. It selects rows only; it is not passed to the model (wrap the
+        model if its forward needs one).
 
     Returns
     -------
@@ -115,7 +139,9 @@ def capture(
     ------
     CaptureError
         Unknown or repeated layer names (the message lists the available ones), layers that return
-        non-tensors, that do not run once per pass or whose output is not batch-first.
+        non-tensors, that do not run once per pass or whose output is not batch-first; an unknown
+        ``pool``, ``pool`` with ``per_token``, a mask without ``per_token``, per-token states or a
+        mask or labels whose shapes do not fit (the message names the shapes).
     """
     if not isinstance(model, nn.Module):
         raise CaptureError(f"model is a {type(model).__name__}; expected a torch.nn.Module")
@@ -129,63 +155,43 @@ def capture(
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise CaptureError(f"layers must be distinct; repeated: {dup}")
-    modules = dict(model.named_modules())
-    modules.pop("", None)
-    unknown = [n for n in names if n not in modules]
-    if unknown:
-        raise CaptureError(
-            f"unknown layers {unknown} in {type(model).__name__}; available: {list(modules)}"
-        )
+    named_submodules(model, names, CaptureError)  # unknown names: the message lists the others
     if "input" in names:
         raise CaptureError("a layer named 'input' clashes with the input state's name")
+    if pool is not None and pool not in POOLS:
+        raise CaptureError(f"pool={pool!r}: expected None or one of {sorted(POOLS)}")
+    if not isinstance(per_token, bool):
+        raise CaptureError(f"per_token={per_token!r}: expected True or False")
+    if per_token and pool is not None:
+        raise CaptureError(f"pool={pool!r} with per_token=True: pooling makes one point per "
+                           "sample, per_token one per token; choose one")
+    if attention_mask is not None and not per_token:
+        raise CaptureError("attention_mask drops padded tokens, which needs per_token=True")
 
     param = next(iter(model.parameters()), None)
     device = param.device if param is not None else torch.device("cpu")
     dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
-    x_all = _as_input(X, device, dtype)
+    x_all = _as_input(X, device, dtype, keep_integers=_takes_token_ids(model))
     n = int(x_all.shape[0])
+    if per_token and x_all.ndim not in (2, 3):
+        raise CaptureError(f"X has shape {tuple(x_all.shape)}; per_token=True needs sequences "
+                           "of shape (N, T) (token ids) or (N, T, d)")
 
-    outputs: dict[str, list[torch.Tensor]] = {name: [] for name in names}
-    calls: dict[str, int] = dict.fromkeys(names, 0)
-
-    def make_hook(name: str) -> Any:
-        def hook(_module: nn.Module, _inputs: Any, output: Any) -> None:
-            calls[name] += 1
-            outputs[name].append(_first_tensor(name, output).detach().to("cpu"))
-
-        return hook
-
-    modes = [(m, m.training) for m in model.modules()]  # mixed modes come back as they were
-    handles = [modules[name].register_forward_hook(make_hook(name)) for name in names]
-    try:
-        model.eval()
-        with torch.no_grad():
-            for start in range(0, n, batch_size):
-                batch = x_all[start : start + batch_size]
-                model(batch)
-                rows = int(batch.shape[0])
-                for name in names:
-                    if calls[name] != 1:
-                        raise CaptureError(
-                            f"layer {name!r} ran {calls[name]} times in one forward pass; "
-                            "capture needs each layer to run exactly once"
-                        )
-                    got = outputs[name][-1]
-                    if got.ndim == 0 or got.shape[0] != rows:
-                        raise CaptureError(
-                            f"layer {name!r} returned shape {tuple(got.shape)} for a batch of "
-                            f"{rows}; expected a batch-first output ({rows}, …)"
-                        )
-                    calls[name] = 0
-    finally:
-        for handle in handles:
-            handle.remove()
-        for module, training in modes:
-            module.training = training
-
-    states: list[np.ndarray] = [x_all.detach().cpu().reshape(n, -1).numpy()]
-    for name in names:
-        states.append(torch.cat(outputs[name]).reshape(n, -1).numpy())
+    transform = POOLS[pool] if pool is not None else None
+    recorded = record_layers(model, names, x_all, batch_size, device="cpu", transform=transform,
+                             who="capture", needs="capture needs", error=CaptureError)
+    x0 = x_all.detach().cpu() if transform is None else transform(x_all.detach()).cpu()
+    raw = [x0, *(recorded[name][1] for name in names)]
     meta: dict[str, str | int | float | bool | None] = {"model": type(model).__name__}
+    if pool is not None:
+        meta["pool"] = pool
+    if per_token:
+        meta["per_token"] = True
     meta.update(dict(metadata or {}))
-    return Trajectory(states, labels=labels, layer_names=["input", *names], metadata=meta)
+    layer_names = ["input", *names]
+    if not per_token:
+        states = [t.reshape(n, -1).numpy() for t in raw]
+        return Trajectory(states, labels=labels, layer_names=layer_names, metadata=meta)
+    rows = token_rows([t.numpy() for t in raw], layer_names, attention_mask, labels, CaptureError)
+    return Trajectory(rows.states, labels=rows.labels, layer_names=layer_names, metadata=meta,
+                      sample_index=rows.sample_index, position=rows.position)

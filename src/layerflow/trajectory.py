@@ -80,6 +80,23 @@ def _as_state(x: Any, index: int, name: str) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
+def _row_index(x: Any, what: str, n: int) -> np.ndarray | None:
+    """An optional per-row index array: integers >= 0 of shape ``(n,)``, read-only int64."""
+    if x is None:
+        return None
+    arr = _to_numpy(x, what)
+    if arr.dtype.kind not in "iu" or arr.shape != (n,):
+        raise TrajectoryError(
+            f"{what} has shape {arr.shape} and dtype {arr.dtype}; expected integers of shape "
+            f"({n},), one per row"
+        )
+    if arr.size and int(arr.min()) < 0:
+        raise TrajectoryError(f"{what} has a negative value ({int(arr.min())}); expected >= 0")
+    out = arr.astype(np.int64)  # a copy
+    out.setflags(write=False)
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class Trajectory(ResultDisplay, headline=("n_samples", "n_layers", "widths", "layer_names"),
                  rows=("widths",), index="state", names="layer_names"):
@@ -96,6 +113,10 @@ class Trajectory(ResultDisplay, headline=("n_samples", "n_layers", "widths", "la
         Optional L+1 distinct names; defaults to ``"input", "layer1", …``.
     metadata
         Free key/value pairs (str, int, float, bool or None values), e.g. model and data names.
+    sample_index, position
+        Optional integer arrays of shape ``(N,)`` for per-token trajectories (one row per token,
+        SPEC §1): row i is token ``position[i]`` of input sequence ``sample_index[i]``. Kept by
+        :meth:`rows`, :meth:`subsample`, :meth:`select`, :meth:`save` and :meth:`load`.
 
     Raises
     ------
@@ -108,6 +129,8 @@ class Trajectory(ResultDisplay, headline=("n_samples", "n_layers", "widths", "la
     labels: np.ndarray | None = None
     layer_names: tuple[str, ...] = ()
     metadata: Mapping[str, _MetaValue] = field(default_factory=dict)
+    sample_index: np.ndarray | None = None
+    position: np.ndarray | None = None
 
     def __init__(
         self,
@@ -115,6 +138,9 @@ class Trajectory(ResultDisplay, headline=("n_samples", "n_layers", "widths", "la
         labels: Any = None,
         layer_names: Sequence[str] | None = None,
         metadata: Mapping[str, _MetaValue] | None = None,
+        *,
+        sample_index: Any = None,
+        position: Any = None,
     ) -> None:
         if isinstance(states, np.ndarray) and states.ndim >= 2 and states.dtype != object:
             states = list(states)
@@ -170,6 +196,8 @@ class Trajectory(ResultDisplay, headline=("n_samples", "n_layers", "widths", "la
         object.__setattr__(self, "labels", lab)
         object.__setattr__(self, "layer_names", names)
         object.__setattr__(self, "metadata", meta)
+        object.__setattr__(self, "sample_index", _row_index(sample_index, "sample_index", n))
+        object.__setattr__(self, "position", _row_index(position, "position", n))
 
     # ------------------------------------------------------------------ shape
     @property
@@ -263,6 +291,8 @@ class Trajectory(ResultDisplay, headline=("n_samples", "n_layers", "widths", "la
             labels=self.labels,
             layer_names=self.layer_names[start : stop + 1],
             metadata=self.metadata,
+            sample_index=self.sample_index,
+            position=self.position,
         )
 
     def rows(self, index: Any) -> Trajectory:
@@ -273,6 +303,8 @@ class Trajectory(ResultDisplay, headline=("n_samples", "n_layers", "widths", "la
             labels=None if self.labels is None else self.labels[idx],
             layer_names=self.layer_names,
             metadata=self.metadata,
+            sample_index=None if self.sample_index is None else self.sample_index[idx],
+            position=None if self.position is None else self.position[idx],
         )
 
     def subsample(self, m: int, seed: int = 0) -> Trajectory:
@@ -298,6 +330,10 @@ class Trajectory(ResultDisplay, headline=("n_samples", "n_layers", "widths", "la
         arrays["header"] = np.array(json.dumps(header), dtype=np.str_)
         if self.labels is not None:
             arrays["labels"] = self.labels
+        for key in ("sample_index", "position"):
+            value = getattr(self, key)
+            if value is not None:
+                arrays[key] = value
         with atomic_open(path) as fh:
             np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
         return path
@@ -350,4 +386,59 @@ path, max_bytes=max_bytes, error=TrajectoryError)
                 )
             names = [str(x) for x in ln]
         labels = arrays.get("labels")
-        return cls(states, labels=labels, layer_names=names, metadata=meta)
+        return cls(states, labels=labels, layer_names=names, metadata=meta,
+                   sample_index=arrays.get("sample_index"), position=arrays.get("position"))
+
+    # ------------------------------------------------------------- sequences
+    @classmethod
+    def from_hidden_states(
+        cls,
+        hidden_states: Any,
+        attention_mask: Any = None,
+        labels: Any = None,
+        per_token: bool = True,
+        layer_names: Sequence[str] | None = None,
+        metadata: Mapping[str, _MetaValue] | None = None,
+    ) -> Trajectory:
+        """A trajectory from a transformer's hidden states (SPEC §1), without importing it.
+
+        ``hidden_states`` is what a Hugging Face model returns with ``output_hidden_states=True``:
+        a tuple of L+1 arrays of shape ``(N, T, d)`` (the embeddings, then each layer's output),
+        as torch tensors or NumPy arrays. With ``per_token=True`` (default) every token is a point
+        (:func:`layerflow.tokens.token_rows`): ``N·T`` rows less those that ``attention_mask``
+        (``(N, T)``, 1 for real tokens, 0 for padding) drops, with ``sample_index`` and
+        ``position`` kept and ``labels`` given per sequence ``(N,)`` or per token ``(N, T)``.
+        With ``per_token=False`` each sequence is one point of width ``T·d`` (no mask then).
+        ``layer_names`` default to ``"embeddings", "layer1", …, "layerL"``.
+        """
+        from layerflow.tokens import as_array, token_rows
+
+        if hasattr(hidden_states, "ndim") and getattr(hidden_states, "ndim", 0) == 4:
+            hidden_states = list(hidden_states)  # stacked (L+1, N, T, d)
+        if not isinstance(hidden_states, Sequence) or isinstance(hidden_states, str | bytes):
+            raise TrajectoryError(
+                f"hidden_states is a {type(hidden_states).__name__}; expected the tuple of "
+                "(N, T, d) arrays a model returns with output_hidden_states=True"
+            )
+        arrays = [as_array(h, f"hidden_states[{i}]", TrajectoryError)
+                  for i, h in enumerate(hidden_states)]
+        if not arrays:
+            raise TrajectoryError("hidden_states is empty; expected the L+1 states (N, T, d)")
+        names = (list(layer_names) if layer_names is not None
+                 else ["embeddings", *(f"layer{i}" for i in range(1, len(arrays)))])
+        if len(names) != len(arrays):
+            raise TrajectoryError(
+                f"layer_names has {len(names)} names but there are {len(arrays)} hidden states"
+            )
+        meta = dict(metadata or {})
+        if not per_token:
+            if attention_mask is not None:
+                raise TrajectoryError(
+                    "attention_mask drops padded tokens, which needs per_token=True; with "
+                    "per_token=False each sequence is one point of width T·d"
+                )
+            return cls(arrays, labels=labels, layer_names=names, metadata=meta)
+        rows = token_rows(arrays, names, attention_mask, labels, TrajectoryError)
+        return cls(rows.states, labels=rows.labels, layer_names=names,
+                   metadata={**meta, "per_token": True}, sample_index=rows.sample_index,
+                   position=rows.position)

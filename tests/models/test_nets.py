@@ -74,7 +74,8 @@ def test_shapes_outputs_and_capture_layers() -> None:
 
 
 def test_residual_forward_and_transport_cost_by_hand() -> None:
-    """x_{k+1} = x_k + h·(W2 act(W1 x_k + b1) + b2); C = Σ_k mean_i ‖r_k‖², computed by hand."""
+    """x_{k+1} = x_k + h·(W2 act(W1 x_k + b1) + b2); C = Σ_k mean_i ‖r_k‖² ("sum") and C/d
+    ("mean", the default), computed by hand."""
     model = build_model(ModelSpec("resnet", width=3, depth=2, h=0.3, activation="tanh"), 2, 3, seed=4)
     sd = {k: v.detach().numpy().astype(np.float64) for k, v in model.state_dict().items()}
     X = np.array([[0.5, -1.0], [2.0, 0.25], [-0.3, 0.7]])
@@ -86,11 +87,15 @@ def test_residual_forward_and_transport_cost_by_hand() -> None:
         cost += float(np.mean([r[i] @ r[i] for i in range(3)]))
         x = x + 0.3 * r
     logits = x @ sd["head.weight"].T + sd["head.bias"]
-    got_logits, got_cost = model.forward_with_transport(torch.tensor(X, dtype=torch.float32))
+    got_logits, got_cost = model.forward_with_transport(torch.tensor(X, dtype=torch.float32),
+                                                        reduction="sum")
     np.testing.assert_allclose(got_logits.detach().numpy(), logits, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(model(torch.tensor(X, dtype=torch.float32)).detach().numpy(),
                                logits, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(got_cost.item(), cost, rtol=1e-5)
+    # the default is the authors' cost: the mean over the coordinates too, C/width
+    _, mean_cost = model.forward_with_transport(torch.tensor(X, dtype=torch.float32))
+    np.testing.assert_allclose(mean_cost.item(), cost / 3, rtol=1e-5)
 
 
 def test_transport_cost_gradcheck_float64() -> None:
@@ -132,10 +137,23 @@ def test_forward_stacked_equals_each_member(spec: ModelSpec) -> None:
             ref_logits, ref_cost = m.forward_with_transport(x[e])
             assert cost is not None
             np.testing.assert_allclose(cost[e].item(), ref_cost.item(), rtol=1e-12)
+            _, sum_cost = members[0].forward_stacked(stacked, x, True, "sum")
+            assert sum_cost is not None
+            np.testing.assert_allclose(sum_cost[e].item(),
+                                       m.forward_with_transport(x[e], "sum")[1].item(), rtol=1e-12)
         else:
             ref_logits = m(x[e])
         np.testing.assert_allclose(logits[e].detach().numpy(), ref_logits.detach().numpy(),
                                    rtol=1e-12, atol=1e-12)
+
+
+def test_unknown_transport_reduction() -> None:
+    m = build_model(ModelSpec("resnet", width=3, depth=1), 3, 2, seed=0)
+    with pytest.raises(ModelSpecError, match=r"reduction='max': expected one of \['mean', 'sum'\]"):
+        m.forward_with_transport(torch.zeros(2, 3), reduction="max")
+    stacked = {n: p.unsqueeze(0) for n, p in m.named_parameters()}
+    with pytest.raises(ModelSpecError, match=r"reduction='l1'"):
+        m.forward_stacked(stacked, torch.zeros(1, 2, 3), True, "l1")
 
 
 def test_mlp_has_no_stacked_transport() -> None:

@@ -11,6 +11,7 @@ def test_defaults_are_valid() -> None:
     assert cfg.optimizer == "adam" and not cfg.uses_transport
     assert TrainConfig(uzawa=True).uses_transport and TrainConfig(transport_weight=0.1).uses_transport
     assert cfg.to_dict()["batch_size"] == 32
+    assert cfg.transport_reduction == "mean"  # the authors' cost (LAP main.py)
     assert TrainConfig(device="cpu").resolved_device() == torch.device("cpu")
 
 
@@ -38,6 +39,7 @@ def test_defaults_are_valid() -> None:
         ({"momentum": 0.9}, "momentum=0.9 applies only"),
         ({"optimizer": "sgd", "momentum": -0.5}, "momentum=-0.5"),
         ({"eval_batch_size": 0}, "eval_batch_size=0"),
+        ({"transport_reduction": "l1"}, "transport_reduction='l1': expected one of ['mean', 'sum']"),
     ],
 )
 def test_invalid_configs_name_the_field(kwargs: dict[str, object], needle: str) -> None:

@@ -25,6 +25,8 @@ CASES = [
      TrainConfig(optimizer="sgd", lr=0.1, momentum=0.9, l2=1e-3)),
     ("resnet-fixed-penalty", ModelSpec("resnet", width=4, depth=3),
      TrainConfig(optimizer="adam", lr=1e-2, transport_weight=0.5)),
+    ("resnet-sum-penalty", ModelSpec("resnet", width=4, depth=3),
+     TrainConfig(optimizer="sgd", lr=0.1, transport_weight=0.5, transport_reduction="sum")),
     ("resnet-uzawa", ModelSpec("resnet", width=4, depth=2, h=0.5),
      TrainConfig(optimizer="adamw", lr=1e-2, weight_decay=1e-2, uzawa=True, uzawa_tau=0.5,
                  uzawa_every=2)),

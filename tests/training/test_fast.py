@@ -1,4 +1,4 @@
-"""The ensemble fast path: flat optimizers vs torch.optim, hand-written gradients vs autograd."""
+"""The ensemble fast path: hand-written gradients vs autograd, members vs solo runs."""
 
 from __future__ import annotations
 
@@ -12,72 +12,9 @@ from _train_data import moons, three_blobs
 
 from layerflow.models import ModelSpec, build_model
 from layerflow.training import TrainConfig, train, train_ensemble
-from layerflow.training._fast import FlatOptimizer, StackedMLPGrad
+from layerflow.training._fast import StackedMLPGrad
 
 F64 = torch.float64
-
-OPT_CASES = [
-    TrainConfig(optimizer="rmsprop", lr=1e-2),
-    TrainConfig(optimizer="rmsprop", lr=1e-2, momentum=0.5, weight_decay=0.1),
-    TrainConfig(optimizer="adam", lr=1e-2),
-    TrainConfig(optimizer="adam", lr=1e-2, weight_decay=0.1),
-    TrainConfig(optimizer="adamw", lr=1e-2, weight_decay=0.1),
-    TrainConfig(optimizer="sgd", lr=0.1),
-    TrainConfig(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=0.01),
-]
-
-
-@pytest.mark.parametrize("fused", [False, True], ids=["tensor-ops", "fused"])
-@pytest.mark.parametrize("cfg", OPT_CASES,
-                         ids=lambda c: f"{c.optimizer}-m{c.momentum}-wd{c.weight_decay}")
-def test_flat_optimizer_matches_torch_optim(cfg: TrainConfig, fused: bool) -> None:
-    """Same gradients in, same parameters out as torch.optim, including gradients that are
-    exactly zero (RMSprop's running average stays 0 there)."""
-    gen = torch.Generator().manual_seed(0)
-    p0 = torch.randn(300, generator=gen, dtype=F64)
-    ref = p0.clone().requires_grad_(True)
-    flat = p0.clone()
-    torch_opt = {
-        "rmsprop": lambda: torch.optim.RMSprop([ref], lr=cfg.lr, momentum=cfg.momentum,
-                                               weight_decay=cfg.weight_decay),
-        "adam": lambda: torch.optim.Adam([ref], lr=cfg.lr, weight_decay=cfg.weight_decay),
-        "adamw": lambda: torch.optim.AdamW([ref], lr=cfg.lr, weight_decay=cfg.weight_decay),
-        "sgd": lambda: torch.optim.SGD([ref], lr=cfg.lr, momentum=cfg.momentum,
-                                       weight_decay=cfg.weight_decay),
-    }[cfg.optimizer]()
-    ours = FlatOptimizer(flat, cfg, fused=fused)
-    for _ in range(25):
-        g = torch.randn(300, generator=gen, dtype=F64) * 10.0 ** torch.randint(-6, 2, (300,),
-                                                                              generator=gen)
-        g[:50] = 0.0
-        torch_opt.zero_grad()
-        ref.grad = g.clone()
-        torch_opt.step()
-        ours.zero_grad()
-        flat.grad = g.clone()
-        ours.step()
-    np.testing.assert_allclose(flat.numpy(), ref.detach().numpy(), rtol=1e-12, atol=1e-15)
-    assert not torch.equal(flat, p0)
-
-
-def test_flat_optimizer_without_gradient_does_nothing() -> None:
-    p = torch.ones(4)
-    FlatOptimizer(p, TrainConfig(optimizer="adam")).step()
-    np.testing.assert_array_equal(p.numpy(), np.ones(4))
-
-
-def test_fused_flat_optimizer_needs_a_contiguous_cpu_tensor() -> None:
-    with pytest.raises(ValueError, match=r"fused=True needs a contiguous CPU tensor; got cpu "
-                                         r"\(contiguous=False\)"):
-        FlatOptimizer(torch.zeros(4, 3).t(), TrainConfig(optimizer="rmsprop"), fused=True)
-
-
-def test_flat_optimizer_rejects_unknown_kind() -> None:
-    cfg = dataclasses.replace(TrainConfig(), optimizer="adam")
-    object.__setattr__(cfg, "optimizer", "lbfgs")
-    with pytest.raises(ValueError, match="optimizer='lbfgs': expected rmsprop, adam, adamw or sgd"):
-        FlatOptimizer(torch.zeros(3), cfg)
-
 
 def _flat_from_models(models: list[torch.nn.Module], grads: bool = False) -> torch.Tensor:
     """The fast path's layout, built by hand: per layer W as (E, in, out), then b (E, out)

@@ -14,7 +14,7 @@ import copy
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -22,6 +22,7 @@ from torch import nn
 
 from layerflow._display import ResultDisplay
 from layerflow.errors import LayerflowError
+from layerflow.hooks import record_layers
 
 __all__ = ["DEFAULT_COND_MAX", "JacobianDiagnostics", "LayerJacobian", "MapsError",
            "jacobian_diagnostics"]
@@ -138,40 +139,9 @@ def _layer_io(
     model: nn.Module, names: list[str], x: torch.Tensor, batch_size: int
 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Each layer's (first positional) input and output for all rows of ``x``, via hooks."""
-    modules = dict(model.named_modules())
-    seen: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {n: [] for n in names}
-
-    def make_hook(name: str) -> Any:
-        def hook(_m: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
-            inp = inputs[0] if inputs else None
-            out = output[0] if isinstance(output, tuple | list) else output
-            if not isinstance(inp, torch.Tensor) or not isinstance(out, torch.Tensor):
-                raise MapsError(
-                    f"layer {name!r} takes {type(inp).__name__} and returns "
-                    f"{type(out).__name__}; Jacobian diagnostics need a tensor -> tensor layer"
-                )
-            seen[name].append((inp.detach(), out.detach()))
-
-        return hook
-
-    handles = [modules[n].register_forward_hook(make_hook(n)) for n in names]
-    try:
-        with torch.no_grad():
-            for start in range(0, x.shape[0], batch_size):
-                before = {n: len(v) for n, v in seen.items()}
-                model(x[start : start + batch_size])
-                for n in names:
-                    if len(seen[n]) - before[n] != 1:
-                        raise MapsError(
-                            f"layer {n!r} ran {len(seen[n]) - before[n]} times in one forward "
-                            "pass; Jacobian diagnostics need each layer to run exactly once"
-                        )
-    finally:
-        for h in handles:
-            h.remove()
-    return {
-        n: (torch.cat([a for a, _ in v]), torch.cat([b for _, b in v])) for n, v in seen.items()
-    }
+    io = record_layers(model, names, x, batch_size, inputs=True, who="Jacobian diagnostics",
+                       needs="Jacobian diagnostics need", error=MapsError)
+    return {n: (cast(torch.Tensor, a), b) for n, (a, b) in io.items()}
 
 
 def _jacobians(module: nn.Module, inp: torch.Tensor, batch_size: int) -> torch.Tensor:

@@ -3,10 +3,19 @@
     from layerflow.models import ModelSpec, build_model
     model = build_model(ModelSpec("resnet", width=16, depth=8), in_dim=2, n_classes=2, seed=0)
     model.capture_layers   # ['lift', 'blocks.0', …]: the residual stream
+
+Ensembles: ``ParameterStack(model_structure(spec, …), initial_values(template, seeds))`` holds E
+networks of one shape in one flat tensor (each member's initialisation is ``build_model``'s).
 """
 
 from __future__ import annotations
 
+from layerflow.models._cost import (
+    TRANSPORT_REDUCTIONS,
+    Reduction,
+    displacement_cost,
+    velocity_cost,
+)
 from layerflow.models._io import WeightsError, load_weights, save_weights
 from layerflow.models._nets import (
     MLP,
@@ -15,21 +24,31 @@ from layerflow.models._nets import (
     ResidualBlock,
     ResidualMLP,
     build_model,
+    initial_values,
+    model_structure,
 )
 from layerflow.models._spec import ACTIVATIONS, KINDS, ModelSpec, ModelSpecError
+from layerflow.models._stack import ParameterStack
 
 __all__ = [
     "ACTIVATIONS",
     "KINDS",
     "MLP",
+    "TRANSPORT_REDUCTIONS",
     "Activation",
     "DenseBlock",
     "ModelSpec",
     "ModelSpecError",
+    "ParameterStack",
+    "Reduction",
     "ResidualBlock",
     "ResidualMLP",
     "WeightsError",
     "build_model",
+    "displacement_cost",
+    "initial_values",
     "load_weights",
+    "model_structure",
     "save_weights",
+    "velocity_cost",
 ]

@@ -20,6 +20,7 @@ from typing import cast
 import torch
 from torch import nn
 
+from layerflow.models._cost import TRANSPORT_REDUCTIONS, velocity_cost
 from layerflow.models._spec import ACTIVATIONS, ModelSpec, ModelSpecError
 
 __all__ = [
@@ -30,6 +31,8 @@ __all__ = [
     "ResidualBlock",
     "ResidualMLP",
     "build_model",
+    "initial_values",
+    "model_structure",
 ]
 
 
@@ -91,6 +94,13 @@ class ResidualBlock(nn.Module):
         return f"h={self.h:g}"
 
 
+def _check_reduction(reduction: str) -> None:
+    if reduction not in TRANSPORT_REDUCTIONS:
+        raise ModelSpecError(
+            f"reduction={reduction!r}: expected one of {sorted(TRANSPORT_REDUCTIONS)}"
+        )
+
+
 def _out_features(n_classes: int) -> int:
     if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
         raise ModelSpecError(f"n_classes={n_classes!r}: expected an int >= 2")
@@ -129,7 +139,8 @@ class MLP(nn.Module):
         return self.head(x)
 
     def forward_stacked(
-        self, params: Mapping[str, torch.Tensor], x: torch.Tensor, transport: bool = False
+        self, params: Mapping[str, torch.Tensor], x: torch.Tensor, transport: bool = False,
+        reduction: str = "mean",
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """E networks at once: ``params[name]`` has shape ``(E, *param.shape)``, x ``(E, B, d)``.
 
@@ -151,8 +162,11 @@ class ResidualMLP(nn.Module):
     ``1/depth`` (a flow over unit time); ``h = 1`` is the usual ResNet. The residual stream
     ``x_0 … x_depth`` (all of width ``width``) is captured by default.
 
-    Transport cost (SPEC §4): ``C = Σ_k mean_i ‖r_k(x_k^{(i)})‖²`` over the batch, returned by
-    :meth:`forward_with_transport` from the same forward pass as the logits.
+    Transport cost (SPEC §4, :func:`velocity_cost`): ``C = Σ_k mean_{i,j} r_k(x_k^{(i)})_j²``
+    (``reduction="mean"``, the authors' cost) or ``Σ_k mean_i ‖r_k(x_k^{(i)})‖²`` (``"sum"``),
+    returned by :meth:`forward_with_transport` from the same forward pass as the logits.
+    ``residual_blocks`` names the blocks whose velocity ``r_k = (x_{k+1} − x_k)/h`` it penalises
+    (what :class:`layerflow.TransportPenalty` reads by default).
     """
 
     def __init__(
@@ -174,6 +188,7 @@ class ResidualMLP(nn.Module):
         self.blocks = nn.ModuleList(ResidualBlock(width, self.h, activation) for _ in range(depth))
         self.head = Linear(width, self.out_features)
         self.capture_layers: list[str] = ["lift", *(f"blocks.{i}" for i in range(depth))]
+        self.residual_blocks: list[str] = [f"blocks.{i}" for i in range(depth)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.lift(x)
@@ -181,26 +196,32 @@ class ResidualMLP(nn.Module):
             x = block(x)
         return self.head(x)
 
-    def forward_with_transport(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits ``(B, out_features)`` and ``C = Σ_k mean_i ‖r_k(x_k^{(i)})‖²`` (a 0-d tensor),
-        from one forward pass."""
+    def forward_with_transport(
+        self, x: torch.Tensor, reduction: str = "mean"
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits ``(B, out_features)`` and the transport cost ``C`` (a 0-d tensor; see
+        :func:`velocity_cost` for ``reduction``), from one forward pass."""
+        _check_reduction(reduction)
         x = self.lift(x)
         cost = x.new_zeros(())
         for module in self.blocks:
             block = cast(ResidualBlock, module)
             r = block.residual(x)
-            cost = cost + r.square().sum(dim=1).mean()
+            cost = cost + velocity_cost(r, reduction)
             x = x + block.h * r
         return self.head(x), cost
 
     def forward_stacked(
-        self, params: Mapping[str, torch.Tensor], x: torch.Tensor, transport: bool = False
+        self, params: Mapping[str, torch.Tensor], x: torch.Tensor, transport: bool = False,
+        reduction: str = "mean",
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """E networks at once: ``params[name]`` has shape ``(E, *param.shape)``, x ``(E, B, d)``.
 
         Returns logits ``(E, B, out_features)`` and, with ``transport=True``, the per-member
-        cost ``C_e`` of shape ``(E,)`` (else ``None``).
+        cost ``C_e`` of shape ``(E,)`` (else ``None``; ``reduction`` as in
+        :meth:`forward_with_transport`).
         """
+        _check_reduction(reduction)
         act = ACTIVATIONS[self.activation]
         x = _blinear(x, params["lift.weight"], params["lift.bias"])
         cost: torch.Tensor | None = x.new_zeros(x.shape[0]) if transport else None
@@ -209,13 +230,15 @@ class ResidualMLP(nn.Module):
             hid = act(_blinear(x, params[p + "fc1.weight"], params[p + "fc1.bias"]))
             r = _blinear(hid, params[p + "fc2.weight"], params[p + "fc2.bias"])
             if cost is not None:
-                cost = cost + r.square().sum(dim=2).mean(dim=1)
+                cost = cost + velocity_cost(r, reduction, lead=1)
             x = x + self.h * r
         return _blinear(x, params["head.weight"], params["head.bias"]), cost
 
 
-def _init_values(model: nn.Module, seeds: list[int]) -> dict[str, torch.Tensor]:
-    """Initial values of every parameter of ``model``'s shape for each seed, stacked ``(E, …)``.
+def initial_values(model: nn.Module, seeds: list[int]) -> dict[str, torch.Tensor]:
+    """Initial values of every parameter of ``model``'s shape for each seed, stacked ``(E, …)``
+    (``{name: tensor of shape (len(seeds), *param.shape)}``; row e is what ``build_model(…,
+    seed=seeds[e])`` gives).
 
     Every Linear is initialised like PyTorch's default, ``U(-1/√fan_in, 1/√fan_in)`` for weight
     and bias, drawn in float64 from a private ``torch.Generator(seed)`` in ``modules()`` order.
@@ -237,8 +260,8 @@ def _init_values(model: nn.Module, seeds: list[int]) -> dict[str, torch.Tensor]:
 
 
 def _init_(model: nn.Module, seed: int) -> None:
-    """Initialise ``model`` in place from ``seed`` (see :func:`_init_values`)."""
-    values = _init_values(model, [seed])
+    """Initialise ``model`` in place from ``seed`` (see :func:`initial_values`)."""
+    values = initial_values(model, [seed])
     with torch.no_grad():
         for name, p in model.named_parameters():
             p.copy_(values[name][0])
@@ -267,13 +290,16 @@ def build_model(
         raise ModelSpecError(f"seed={seed!r}: expected an int")
     if dtype not in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
         raise ModelSpecError(f"dtype={dtype!r}: expected a floating torch dtype")
-    model = _construct(spec, in_dim, n_classes, dtype)
+    model = model_structure(spec, in_dim, n_classes, dtype)
     _init_(model, seed)
     return model
 
 
-def _construct(spec: ModelSpec, in_dim: int, n_classes: int, dtype: torch.dtype) -> nn.Module:
-    """The network's structure with uninitialised weights (no RNG draws)."""
+def model_structure(
+    spec: ModelSpec, in_dim: int, n_classes: int, dtype: torch.dtype = torch.float32
+) -> nn.Module:
+    """The network ``spec`` describes, with uninitialised weights (no RNG draws): the template
+    of an ensemble (:class:`ParameterStack`); :func:`build_model` initialises it."""
     model: nn.Module
     with torch.device("cpu"):
         if spec.kind == "resnet":

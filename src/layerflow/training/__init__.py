@@ -4,22 +4,43 @@
     result = train(model, ds, TrainConfig(optimizer="rmsprop", lr=1e-3, epochs=50, batch_size=32))
     results = train_ensemble(spec, ds, cfg, seeds=range(64))   # 64 networks as one batched module
 
+    pen = TransportPenalty(model, blocks=["layer1.0", "layer1.1"], h=1.0)   # any residual model
+    uz = Uzawa(tau=0.1, every=10)                                         # adaptive weight
+    loss = ce + uz.update(ce) * pen.cost()                                # in your own loop
+
 The package is ``layerflow.training``; the function is ``layerflow.train`` (``lf.train``), so the
 two names never shadow each other.
 """
 
 from __future__ import annotations
 
-from layerflow.training._config import TrainConfig, TrainConfigError, TrainResult
-from layerflow.training._loop import train, train_ensemble
-from layerflow.training._objectives import LOSSES, OPTIMIZERS, predict
+from layerflow.training._config import (
+    DEFAULT_EPOCHS,
+    LAP_LR_MILESTONES,
+    TrainConfig,
+    TrainConfigError,
+    TrainResult,
+)
+from layerflow.training._ensemble import train_ensemble
+from layerflow.training._loop import train
+from layerflow.training._objectives import LOSSES, predict
+from layerflow.training._optim import OPTIMIZERS, OptimizerRule
+from layerflow.training.penalty import PenaltyError, TransportPenalty
+from layerflow.training.uzawa import Uzawa, UzawaError
 
 __all__ = [
+    "DEFAULT_EPOCHS",
+    "LAP_LR_MILESTONES",
     "LOSSES",
     "OPTIMIZERS",
+    "OptimizerRule",
+    "PenaltyError",
     "TrainConfig",
     "TrainConfigError",
     "TrainResult",
+    "TransportPenalty",
+    "Uzawa",
+    "UzawaError",
     "predict",
     "train",
     "train_ensemble",

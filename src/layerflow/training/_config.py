@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
@@ -12,7 +13,14 @@ from torch import nn
 from layerflow._display import ResultDisplay
 from layerflow.errors import LayerflowError
 
-__all__ = ["TrainConfig", "TrainConfigError", "TrainResult"]
+__all__ = ["DEFAULT_EPOCHS", "LAP_LR_MILESTONES", "TrainConfig", "TrainConfigError", "TrainResult"]
+
+DEFAULT_EPOCHS = 50
+"""Epochs when neither ``epochs`` nor ``steps`` is given (Baptista et al. 2024 train 50 epochs)."""
+
+LAP_LR_MILESTONES = (150 / 300, 225 / 300, 250 / 300)
+"""The authors' schedule as fractions of the budget (LAP ``main.py``: ``MultiStepLR`` at epochs
+150, 225, 250 of 300, ``gamma=0.1``)."""
 
 
 class TrainConfigError(LayerflowError):
@@ -43,12 +51,17 @@ class TrainConfig:
 
     - ``data_loss`` is cross-entropy (``"ce"``, softmax over ``n_classes`` logits) or binary
       cross-entropy (``"bce"``, one logit with a sigmoid); ``"auto"`` picks BCE for 2 classes;
-    - ``C = Σ_k mean_i ‖r_k(x_i)‖²`` is the transport cost of a residual network (computed in the
-      same forward pass); ``λ = transport_weight`` (fixed), or with ``uzawa=True`` the adaptive
-      weight ``λ = 1/λ_L`` where ``λ_L`` starts at 1 and every ``uzawa_every`` steps
-      ``λ_L ← λ_L + uzawa_tau·CE_batch``, where CE_batch is that step's data loss (BCE for binary
-      tasks) from its forward pass; λ_L changes after the step, so each step uses the λ that held
-      before it;
+    - ``C`` is the transport cost of a residual network, from the same forward pass
+      (:class:`~layerflow.training.penalty.TransportPenalty`): with ``transport_reduction="mean"``
+      (default; the authors' cost, skander-karkar/LAP ``main.py``)
+      ``C = Σ_k mean_{i,j} r_k(x_i)_j²``, the mean over the batch and the coordinates; with
+      ``"sum"``, ``C = Σ_k mean_i ‖r_k(x_i)‖²`` (d times stronger at width d);
+    - ``λ = transport_weight`` (fixed), or with ``uzawa=True`` the adaptive weight
+      ``λ = 1/λ_L`` of :class:`~layerflow.training.uzawa.Uzawa`, with LAP's timing: ``λ_L``
+      starts at 1 and on steps ``uzawa_every, 2·uzawa_every, …`` (counted from 1) grows by
+      ``uzawa_tau`` times that step's data loss (BCE for binary tasks) *before* that step's loss
+      is formed, so that step already uses the new λ. ``uzawa_tau = 1`` and ``uzawa_every = 1``
+      are layerflow's defaults (LAP's command-line defaults, 0, switch Uzawa off);
     - ``l2`` is an **explicit** penalty on every parameter named ``*weight`` (not biases), part of
       the loss and hence of its gradient;
     - ``weight_decay`` is **optimizer-side**: passed to the torch optimizer's ``weight_decay``
@@ -57,11 +70,31 @@ class TrainConfig:
     Minibatches: each epoch a permutation of the training set from a private
     ``torch.Generator(seed)``, cut into batches of ``batch_size`` (the last may be smaller).
     ``device="auto"`` uses CUDA when available, else the CPU.
+
+    Budget: exactly one of ``epochs`` and ``steps`` decides how long training runs. ``steps``
+    is a number of optimizer steps, whatever the size of the training set (SPEC §4: 5 % of the
+    data must not mean 5 % of the training); training then stops in the middle of an epoch when
+    the budget is spent. ``epochs`` counts passes over the training set; when neither is given,
+    50 epochs (:data:`DEFAULT_EPOCHS`). Giving both is an error.
+
+    Learning-rate schedule: ``lr_milestones`` are fractions of the step budget ``T`` (``steps``,
+    or ``epochs × batches per epoch``) at which the learning rate is multiplied by
+    ``lr_gamma``: from step ``⌊f·T + ½⌋`` (counted from 0) on, as ``torch.optim``'s
+    ``MultiStepLR`` does at epoch milestones. The authors' schedule (LAP ``main.py``:
+    ``MultiStepLR(milestones=[150, 225, 250], gamma=0.1)`` over 300 epochs) is
+    :data:`LAP_LR_MILESTONES` with ``lr_gamma=0.1``. Default: no schedule.
+
+    Validation: ``val_fraction > 0`` holds out a stratified part of the training set (per class
+    ``round(val_fraction · n_c)`` samples, at least one left for training, drawn with
+    ``numpy.random.default_rng(val_seed)``), never trained on; the result reports ``val_acc`` on
+    it, so that hyperparameters are chosen on validation, never on the test set. The split
+    depends on ``val_seed`` only (default 0), not on ``seed``: every seed and every arm of a study
+    sees the same validation split (SPEC §4).
     """
 
     optimizer: str = "adam"
     lr: float = 1e-3
-    epochs: int = 50
+    epochs: int | None = None
     batch_size: int = 32
     weight_decay: float = 0.0
     l2: float = 0.0
@@ -74,20 +107,35 @@ class TrainConfig:
     uzawa_every: int = 1
     momentum: float = 0.0
     eval_batch_size: int = 4096
+    transport_reduction: str = "mean"
+    steps: int | None = None
+    lr_milestones: tuple[float, ...] = ()
+    lr_gamma: float = 0.1
+    val_fraction: float = 0.0
+    val_seed: int = 0
 
     #: fields that say where and from which seed a run trains, not what it is: a sweep sets them
     #: per run and leaves them out of a run's identity (they never change a result's meaning)
     EXECUTION_FIELDS: ClassVar[tuple[str, ...]] = ("seed", "device", "eval_batch_size")
 
     def __post_init__(self) -> None:
-        from layerflow.training._objectives import LOSSES, OPTIMIZERS
+        from layerflow.training._objectives import LOSSES
+        from layerflow.training._optim import OPTIMIZERS
 
         if self.optimizer not in OPTIMIZERS:
             raise TrainConfigError(
                 f"optimizer={self.optimizer!r}: expected one of {sorted(OPTIMIZERS)}"
             )
         _number("lr", self.lr, strict=True)
-        _integer("epochs", self.epochs, 0)
+        if self.epochs is not None:
+            _integer("epochs", self.epochs, 0)
+        if self.steps is not None:
+            _integer("steps", self.steps, 0)
+            if self.epochs is not None:
+                raise TrainConfigError(
+                    f"epochs={self.epochs!r} and steps={self.steps!r}: give one budget, epochs or "
+                    "steps, not both"
+                )
         _integer("batch_size", self.batch_size, 1)
         _number("weight_decay", self.weight_decay)
         _number("l2", self.l2)
@@ -121,6 +169,53 @@ class TrainConfig:
                 f"not {self.optimizer!r}"
             )
         _integer("eval_batch_size", self.eval_batch_size, 1)
+        self._check_schedule_and_split()
+        from layerflow.models import TRANSPORT_REDUCTIONS
+
+        if self.transport_reduction not in TRANSPORT_REDUCTIONS:
+            raise TrainConfigError(
+                f"transport_reduction={self.transport_reduction!r}: expected one of "
+                f"{sorted(TRANSPORT_REDUCTIONS)}"
+            )
+
+    def _check_schedule_and_split(self) -> None:
+        ms = self.lr_milestones
+        if isinstance(ms, str) or not isinstance(ms, tuple | list):
+            raise TrainConfigError(
+                f"lr_milestones={ms!r}: expected a sequence of fractions of the budget in (0, 1)"
+            )
+        for m in ms:
+            _number("lr_milestones", m)
+        if any(not 0.0 < m < 1.0 for m in ms) or any(b <= a for a, b in itertools.pairwise(ms)):
+            raise TrainConfigError(
+                f"lr_milestones={ms!r}: expected increasing fractions of the budget in (0, 1), "
+                "e.g. (0.5, 0.75)"
+            )
+        object.__setattr__(self, "lr_milestones", tuple(float(m) for m in ms))
+        _number("lr_gamma", self.lr_gamma, strict=True)
+        v = _number("val_fraction", self.val_fraction)
+        if v >= 1.0:
+            raise TrainConfigError(f"val_fraction={self.val_fraction!r}: expected 0 <= it < 1")
+        _integer("val_seed", self.val_seed, 0)
+
+    @property
+    def n_epochs(self) -> int | None:
+        """The epoch budget (``epochs``, or :data:`DEFAULT_EPOCHS` when neither ``epochs`` nor
+        ``steps`` is given); ``None`` when ``steps`` decides."""
+        if self.steps is not None:
+            return None
+        return DEFAULT_EPOCHS if self.epochs is None else self.epochs
+
+    def total_steps(self, n_train: int) -> int:
+        """The step budget ``T`` for ``n_train`` training samples."""
+        if self.steps is not None:
+            return self.steps
+        return int(self.n_epochs or 0) * math.ceil(n_train / self.batch_size)
+
+    def lr_boundaries(self, n_train: int) -> list[int]:
+        """Steps (from 0) at which the learning rate is multiplied by ``lr_gamma``."""
+        total = self.total_steps(n_train)
+        return [math.floor(m * total + 0.5) for m in self.lr_milestones]
 
     @property
     def uses_transport(self) -> bool:
@@ -153,6 +248,10 @@ class TrainResult(ResultDisplay, headline=("status", "train_acc", "test_acc", "s
     ``lambda_history`` (the transport weight λ used; empty without transport objective) and
     ``transport_cost_history`` (C of the batch; empty for models without residual blocks).
     ``seconds`` is the wall time of the training call (for an ensemble, divided by its size).
+    ``train_acc`` is measured on the samples trained on; ``val_acc`` on the held-out validation
+    split (NaN without one, ``cfg.val_fraction = 0``); ``n_val`` is its size. ``loss_curve`` has
+    one value per epoch that ran (the last may be partial under a step budget);
+    ``epochs_completed`` counts the full ones.
     """
 
     model: nn.Module
@@ -169,6 +268,8 @@ class TrainResult(ResultDisplay, headline=("status", "train_acc", "test_acc", "s
     epochs_completed: int = 0
     seed: int = 0
     config: dict[str, Any] = field(default_factory=dict)
+    val_acc: float = math.nan
+    n_val: int = 0
 
     @property
     def ok(self) -> bool:

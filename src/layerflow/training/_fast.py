@@ -1,32 +1,26 @@
-"""Fast ensemble training: hand-written gradients for stacked MLPs and in-place optimizers.
+"""Fast ensemble training: hand-written gradients for stacked MLPs.
 
 Used by :func:`layerflow.train_ensemble` (through the one loop ``_fit``); the results are the
-same as autograd with ``torch.optim`` up to floating-point rounding (tested in
-``tests/train/test_fast.py`` and, end to end, against solo training in ``test_ensemble.py``).
+same as autograd up to floating-point rounding (tested in ``tests/training/test_fast.py`` and,
+end to end, against solo training in ``test_ensemble.py``). The in-place flat optimizers are in
+``_optim`` (:class:`FlatOptimizer`).
 
 - :class:`StackedMLPGrad`: E MLPs (plain or bottleneck, SPEC §4) whose weights live in one flat
   tensor, each weight stored as ``(E, in, out)`` so that the forward pass is ``X @ W`` and the
   backward pass ``dW = Xᵀ dZ``, ``dX = dZ Wᵀ`` with no layout copies. The gradient of the summed
   per-member objective ``Σ_e [loss_e + l2·Σ_W ‖W_e‖²]`` is written straight into one flat
   gradient buffer (``torch.bmm(..., out=view)``): no autograd graph, no per-parameter copies.
-- :class:`FlatOptimizer`: RMSprop, Adam, AdamW and SGD (the formulas of ``torch.optim``'s
-  single-tensor implementations, ``torch`` 2.x) on one flat tensor with preallocated state.
-  On the CPU the square root is NumPy's (correctly rounded, and without the slow path that
-  ``torch.sqrt`` takes for zeros, which RMSprop's running average holds for every weight whose
-  gradient is exactly 0, e.g. behind a dead ReLU).
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import numpy as np
 import torch
-from numba import njit
 
-__all__ = ["ACT_BACKWARD", "FlatOptimizer", "StackedMLPGrad"]
+__all__ = ["ACT_BACKWARD", "StackedMLPGrad"]
 
 Tensor = torch.Tensor
 
@@ -37,153 +31,6 @@ ACT_BACKWARD: dict[str, tuple[Callable[[Tensor], Tensor], Callable[[Tensor, Tens
     "sigmoid": (torch.sigmoid_, lambda g, out: torch.ops.aten.sigmoid_backward(g, out)),
     "identity": (lambda x: x, lambda g, out: g),
 }
-
-
-def _sqrt_into(src: Tensor, out: Tensor) -> Tensor:
-    """``out = sqrt(src)`` elementwise (NumPy on the CPU: correctly rounded and fast on zeros)."""
-    if src.device.type == "cpu":
-        np.sqrt(src.numpy(), out=out.numpy())
-    else:
-        torch.sqrt(src, out=out)
-    return out
-
-
-@njit(cache=True, nogil=True, error_model="numpy")  # numpy: x/0 -> inf, and SIMD loops
-def _rmsprop_kernel(p: np.ndarray, g: np.ndarray, sq: np.ndarray, buf: np.ndarray, neg_lr: Any,
-                    alpha: Any, one_minus_alpha: Any, eps: Any, wd: Any, momentum: Any,
-                    use_buf: bool) -> None:  # pragma: no cover - compiled
-    """One RMSprop step, elementwise in one pass (the order of torch.optim's tensor ops)."""
-    for i in range(p.size):
-        gi = g[i]
-        if wd != 0:
-            gi = gi + wd * p[i]
-        si = sq[i] * alpha
-        si = si + one_minus_alpha * gi * gi
-        sq[i] = si
-        avg = np.sqrt(si) + eps
-        if use_buf:
-            b = buf[i] * momentum + gi / avg
-            buf[i] = b
-            p[i] = p[i] + neg_lr * b
-        else:
-            p[i] = p[i] + neg_lr * gi / avg
-
-
-@njit(cache=True, nogil=True, error_model="numpy")  # numpy: x/0 -> inf, and SIMD loops
-def _adam_kernel(p: np.ndarray, g: np.ndarray, m: np.ndarray, sq: np.ndarray, neg_step: Any,
-                 one_minus_beta1: Any, beta2: Any, one_minus_beta2: Any, bc2_sqrt: Any, eps: Any,
-                 wd: Any, decay: Any) -> None:  # pragma: no cover - compiled
-    """One Adam (``decay == 1``) or AdamW (``decay = 1 − lr·wd``, ``wd = 0``) step in one pass."""
-    for i in range(p.size):
-        pi = p[i] * decay
-        gi = g[i]
-        if wd != 0:
-            gi = gi + wd * pi
-        mi = m[i]
-        mi = mi + one_minus_beta1 * (gi - mi)
-        m[i] = mi
-        si = sq[i] * beta2
-        si = si + one_minus_beta2 * gi * gi
-        sq[i] = si
-        den = np.sqrt(si) / bc2_sqrt + eps
-        p[i] = pi + neg_step * mi / den
-
-
-class FlatOptimizer:
-    """``torch.optim``'s RMSprop / Adam / AdamW / SGD for one flat parameter tensor, in place.
-
-    Same update rules (and defaults: RMSprop ``alpha=0.99, eps=1e-8``; Adam ``betas=(0.9,
-    0.999), eps=1e-8``; coupled weight decay for rmsprop/adam/sgd, decoupled for adamw) as the
-    single-tensor code paths of ``torch.optim``, applied elementwise, so each member of a flat
-    ensemble is updated exactly as its own optimizer would update it alone (up to rounding).
-    Reads ``param.grad``. On the CPU (``fused=None`` or ``True``) RMSprop and Adam(W) run as one
-    compiled pass over the arrays (Numba) instead of five or six whole-tensor operations.
-    """
-
-    def __init__(self, param: Tensor, cfg: Any, fused: bool | None = None) -> None:
-        self.param = param
-        self.kind = str(cfg.optimizer)
-        self.lr = float(cfg.lr)
-        self.wd = float(cfg.weight_decay)
-        self.momentum = float(cfg.momentum)
-        self.t = 0
-        self.fused = (param.device.type == "cpu") if fused is None else bool(fused)
-        z = lambda: torch.zeros_like(param, memory_format=torch.contiguous_format)  # noqa: E731
-        self.buf: Tensor | None = None
-        if self.kind == "rmsprop":
-            self.sq, self.den = z(), z()
-            if self.momentum > 0:
-                self.buf = z()
-        elif self.kind in ("adam", "adamw"):
-            self.m, self.sq, self.den = z(), z(), z()
-        elif self.kind != "sgd":
-            raise ValueError(f"optimizer={self.kind!r}: expected rmsprop, adam, adamw or sgd")
-        if self.fused and not (param.device.type == "cpu" and param.is_contiguous()):
-            raise ValueError(f"fused=True needs a contiguous CPU tensor; got {param.device} "
-                             f"(contiguous={param.is_contiguous()})")
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        self.param.grad = None
-
-    @torch.no_grad()
-    def step(self) -> None:
-        p = self.param
-        g = p.grad
-        if g is None:
-            return
-        self.t += 1
-        if self.fused and self.kind != "sgd":
-            self._fused_step(p.detach(), g.contiguous())
-            return
-        lr, wd = self.lr, self.wd
-        if wd != 0.0 and self.kind != "adamw":
-            g = g.add(p, alpha=wd)
-        if self.kind == "rmsprop":
-            alpha = 0.99
-            self.sq.mul_(alpha).addcmul_(g, g, value=1 - alpha)
-            avg = _sqrt_into(self.sq, self.den).add_(1e-8)
-            if self.buf is not None:
-                self.buf.mul_(self.momentum).addcdiv_(g, avg)
-                p.add_(self.buf, alpha=-lr)
-            else:
-                p.addcdiv_(g, avg, value=-lr)
-        elif self.kind in ("adam", "adamw"):
-            beta1, beta2 = 0.9, 0.999
-            if wd != 0.0 and self.kind == "adamw":  # decoupled
-                p.mul_(1 - lr * wd)
-            self.m.lerp_(g, 1 - beta1)
-            self.sq.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-            step = float(self.t)
-            bc1 = 1 - beta1**step
-            bc2_sqrt = (1 - beta2**step) ** 0.5
-            den = _sqrt_into(self.sq, self.den).div_(bc2_sqrt).add_(1e-8)
-            p.addcdiv_(self.m, den, value=-(lr / bc1))
-        else:  # sgd
-            if self.momentum != 0.0:
-                if self.buf is None:
-                    self.buf = g.detach().clone()
-                else:
-                    self.buf.mul_(self.momentum).add_(g)
-                g = self.buf
-            p.add_(g, alpha=-lr)
-
-    def _fused_step(self, p: Tensor, g: Tensor) -> None:
-        pa, ga, sq = p.numpy(), g.numpy(), self.sq.numpy()
-        f = pa.dtype.type  # scalars in the arrays' precision, as torch's CPU kernels use them
-        lr, wd = self.lr, self.wd
-        if self.kind == "rmsprop":
-            buf = self.buf.numpy() if self.buf is not None else sq
-            _rmsprop_kernel(pa, ga, sq, buf, f(-lr), f(0.99), f(1 - 0.99), f(1e-8), f(wd),
-                            f(self.momentum), self.buf is not None)
-        else:
-            beta1, beta2 = 0.9, 0.999
-            step = float(self.t)
-            bc1 = 1 - beta1**step
-            bc2_sqrt = (1 - beta2**step) ** 0.5
-            adamw = self.kind == "adamw"
-            _adam_kernel(pa, ga, self.m.numpy(), sq, f(-(lr / bc1)), f(1 - beta1), f(beta2),
-                         f(1 - beta2), f(bc2_sqrt), f(1e-8), f(0.0 if adamw else wd),
-                         f(1 - lr * wd if adamw else 1.0))
 
 
 class StackedMLPGrad:

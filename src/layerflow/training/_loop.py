@@ -15,19 +15,21 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from layerflow.models import ModelSpec, ResidualMLP
-from layerflow.models._nets import MLP, _construct, _init_values
 from layerflow.training._config import TrainConfig, TrainConfigError, TrainResult
-from layerflow.training._fast import ACT_BACKWARD, FlatOptimizer, StackedMLPGrad
-from layerflow.training._objectives import LOSSES, OPTIMIZERS, predict
+from layerflow.training._data import FitData, check_dataset, fit_data
+from layerflow.training._fast import StackedMLPGrad
+from layerflow.training._objectives import LOSSES, predict
+from layerflow.training._optim import OPTIMIZERS, FlatOptimizer
+from layerflow.training.penalty import TransportPenalty
+from layerflow.training.uzawa import Uzawa
 
-__all__ = ["train", "train_ensemble"]
+__all__ = ["train"]
 
 Forward = Callable[[torch.Tensor, bool], tuple[torch.Tensor, torch.Tensor | None]]
 
@@ -59,22 +61,7 @@ class _Fit:
     message: list[str] = field(default_factory=list)
     snapshot: dict[int, list[torch.Tensor]] = field(default_factory=dict)
     steps: int = 0
-
-
-def _check_dataset(dataset: Any) -> int:
-    for attr in ("X_train", "y_train", "X_test", "y_test"):
-        if not hasattr(dataset, attr):
-            raise TrainConfigError(
-                f"dataset is a {type(dataset).__name__} without {attr}; expected a "
-                "layerflow Dataset"
-            )
-    n = int(np.asarray(dataset.X_train).shape[0])
-    if n == 0:
-        raise TrainConfigError("dataset has 0 training samples; nothing to train on")
-    n_classes = int(dataset.n_classes)
-    if n_classes < 2:
-        raise TrainConfigError(f"dataset has n_classes={n_classes}; training needs at least 2")
-    return n_classes
+    full_epochs: int = 0
 
 
 def _resolve_loss(cfg: TrainConfig, out: int, n_classes: int) -> str:
@@ -113,16 +100,27 @@ def _fit(
     rec = _Fit(death_step=[None] * E, death_epoch=[None] * E, message=[""] * E)
     alive = torch.ones(E, dtype=torch.bool, device=device)
     all_alive = True
-    lam_inv = torch.ones(E, dtype=dtype, device=device)  # λ_L of the Uzawa rule
+    uzawa = Uzawa(cfg.uzawa_tau, cfg.uzawa_every) if cfg.uzawa else None  # one λ_L per member
     fixed = torch.full((E,), cfg.transport_weight, dtype=dtype, device=device)
     want_cost = stack.has_transport
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+    budget = cfg.total_steps(n)  # exactly one of epochs / steps decides (TrainConfig)
+    boundaries = cfg.lr_boundaries(n)
+    lr = cfg.lr
     step = 0
+    epoch = 0
     stop = False
-    for epoch in range(cfg.epochs):
+    while step < budget:
         perms = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(device)
         ep_sum = torch.zeros(E, dtype=dtype, device=device)
+        seen = 0
         for start in range(0, n, cfg.batch_size):
+            if step == budget:  # a step budget may end an epoch early
+                break
+            if step in boundaries:  # MultiStepLR at fractions of the budget
+                for _ in range(boundaries.count(step)):
+                    lr = lr * cfg.lr_gamma
+                _set_lr(opt, lr)
             idx = perms[:, start : start + cfg.batch_size]
             xb, yb = X[idx], y[idx]
             if manual is not None:
@@ -136,7 +134,9 @@ def _fit(
             lam = None
             if cfg.uses_transport:
                 assert cost is not None
-                lam = 1.0 / lam_inv if cfg.uzawa else fixed
+                # LAP's timing: on every `every`-th step λ_L grows by τ·(this step's data loss)
+                # before this step's loss is formed (Uzawa.update)
+                lam = fixed if uzawa is None else _per_member(uzawa.update(data), fixed)
                 total = total + lam * cost
             if cfg.l2 > 0.0:
                 total = total + cfg.l2 * _l2(stack)
@@ -176,14 +176,30 @@ def _fit(
                 rec.cost.append(cost.detach())
             if lam is not None:
                 rec.lam.append(lam.detach().clone())
-            if cfg.uzawa and step % cfg.uzawa_every == 0:
-                lam_inv = lam_inv + cfg.uzawa_tau * d
             ep_sum += d * int(idx.shape[1])
+            seen += int(idx.shape[1])
         if stop:
             break
-        rec.epoch_loss.append(ep_sum / n)
+        rec.epoch_loss.append(ep_sum / seen)
+        rec.full_epochs += int(seen == n)
+        epoch += 1
     rec.steps = step
     return rec
+
+
+def _set_lr(opt: torch.optim.Optimizer | FlatOptimizer, lr: float) -> None:
+    if isinstance(opt, FlatOptimizer):
+        opt.lr = lr
+    else:
+        for group in opt.param_groups:
+            group["lr"] = lr
+
+
+def _per_member(weight: Any, like: torch.Tensor) -> torch.Tensor:
+    """An Uzawa weight (a float before the first update, else float64 ``(E,)``) as ``like``."""
+    if isinstance(weight, torch.Tensor):
+        return weight.to(like.dtype)
+    return torch.full_like(like, weight)
 
 
 def _l2(stack: _Stack) -> torch.Tensor:
@@ -218,10 +234,12 @@ def _accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray, batch_size: int) -
 
 
 def _member(rec: _Fit, e: int, seconds: float, model: nn.Module, cfg: TrainConfig, seed: int,
-            train_acc: float, test_acc: float) -> TrainResult:
+            accs: dict[str, float], n_val: int) -> TrainResult:
+    """Member ``e``'s result; ``accs`` holds its ``train``, ``val`` and ``test`` accuracy."""
     dead = rec.death_step[e]
     T = rec.steps if dead is None else dead
     n_epochs = len(rec.epoch_loss) if dead is None else int(rec.death_epoch[e] or 0)
+    full = rec.full_epochs if dead is None else n_epochs
 
     def col(xs: list[torch.Tensor], upto: int) -> tuple[float, ...]:
         if not xs or upto == 0:
@@ -233,49 +251,86 @@ def _member(rec: _Fit, e: int, seconds: float, model: nn.Module, cfg: TrainConfi
         model=model,
         status="ok" if ok else "diverged",
         message="" if ok else rec.message[e],
-        train_acc=train_acc if ok else math.nan,
-        test_acc=test_acc if ok else math.nan,
+        train_acc=accs["train"] if ok else math.nan,
+        test_acc=accs["test"] if ok else math.nan,
         loss_curve=col(rec.epoch_loss, n_epochs),
         lambda_history=col(rec.lam, T),
         transport_cost_history=col(rec.cost, T),
         seconds=seconds,
         ce_history=col(rec.ce, T),
         steps=T,
-        epochs_completed=n_epochs,
+        epochs_completed=full,
         seed=seed,
         config=cfg.to_dict() | {"seed": seed},
+        val_acc=accs["val"] if ok else math.nan,
+        n_val=n_val,
     )
 
 
-def _tensors(ds: Any, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
-    X = torch.as_tensor(np.asarray(ds.X_train), dtype=dtype, device=device)
-    y = torch.as_tensor(np.asarray(ds.y_train), dtype=torch.long, device=device)
+def _tensors(data: FitData, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
+    X = torch.as_tensor(data.X, dtype=dtype, device=device)
+    y = torch.as_tensor(data.y, dtype=torch.long, device=device)
     return X, y
 
 
-def train(model: nn.Module, dataset: Any, cfg: TrainConfig | None = None) -> TrainResult:
+def train(
+    model: nn.Module,
+    dataset: Any,
+    cfg: TrainConfig | None = None,
+    *,
+    penalty: TransportPenalty | None = None,
+) -> TrainResult:
     """Train ``model`` (in place) on ``dataset.X_train, y_train`` and report.
 
     The objective, optimizer, minibatch order and device follow ``cfg`` (see
     :class:`TrainConfig`); the run is deterministic for ``cfg.seed`` (minibatch order from its own
-    ``torch.Generator``; the global RNG is not used). The transport objective needs a model with
-    ``forward_with_transport`` (``ResidualMLP``), whose cost comes from the same forward pass.
-    A non-finite loss ends training with ``status="diverged"`` (no exception). The model's
-    training mode is restored; it stays on the training device.
+    ``torch.Generator``; the global RNG is not used). The transport cost ``C`` comes from the
+    same forward pass through a :class:`TransportPenalty`: ``penalty`` (attached to ``model``,
+    any residual network), or one on ``model.residual_blocks`` for layerflow's ``ResidualMLP``
+    (made with ``cfg.transport_reduction`` and removed afterwards). A non-finite loss ends
+    training with ``status="diverged"`` (no exception). The model's training mode is restored; it
+    stays on the training device.
     """
     cfg = TrainConfig() if cfg is None else cfg
     if not isinstance(cfg, TrainConfig):
         raise TrainConfigError(f"cfg is a {type(cfg).__name__}; expected a TrainConfig")
     if not isinstance(model, nn.Module):
         raise TrainConfigError(f"model is a {type(model).__name__}; expected a torch.nn.Module")
-    n_classes = _check_dataset(dataset)
-    has_transport = hasattr(model, "forward_with_transport")
-    if cfg.uses_transport and not has_transport:
+    n_classes = check_dataset(dataset)
+    data = fit_data(dataset, cfg)
+    own = None
+    if penalty is not None:
+        if not isinstance(penalty, TransportPenalty):
+            raise TrainConfigError(
+                f"penalty is a {type(penalty).__name__}; expected a TransportPenalty"
+            )
+        if penalty.model is not model:
+            raise TrainConfigError(
+                f"penalty is attached to a {type(penalty.model).__name__}, not to the "
+                f"{type(model).__name__} being trained"
+            )
+        if penalty.reduction != cfg.transport_reduction:
+            raise TrainConfigError(
+                f"penalty has reduction={penalty.reduction!r} but "
+                f"cfg.transport_reduction={cfg.transport_reduction!r}; make them agree"
+            )
+    elif hasattr(model, "residual_blocks"):
+        penalty = own = TransportPenalty(model, reduction=cfg.transport_reduction)
+    if cfg.uses_transport and penalty is None:
         raise TrainConfigError(
             f"transport_weight={cfg.transport_weight!r}, uzawa={cfg.uzawa!r}: the transport cost "
-            f"needs a residual model with forward_with_transport (ResidualMLP); got "
-            f"{type(model).__name__}"
+            "needs a residual model: pass penalty=TransportPenalty(model, blocks=[…], h=…) or "
+            f"train a ResidualMLP; got {type(model).__name__}"
         )
+    try:
+        return _train_solo(model, dataset, data, cfg, penalty, n_classes)
+    finally:
+        if own is not None:
+            own.remove()
+
+
+def _train_solo(model: nn.Module, dataset: Any, data: FitData, cfg: TrainConfig,
+                penalty: TransportPenalty | None, n_classes: int) -> TrainResult:
     device = cfg.resolved_device()
     model.to(device)
     params: list[torch.Tensor] = [p for p in model.parameters() if p.requires_grad]
@@ -287,13 +342,15 @@ def train(model: nn.Module, dataset: Any, cfg: TrainConfig | None = None) -> Tra
     ]
 
     def forward(xb: torch.Tensor, transport: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        logits = model(xb[0]).unsqueeze(0)
         if transport:
-            logits, cost = model.forward_with_transport(xb[0])  # type: ignore[operator]
-            return logits.unsqueeze(0), cost.reshape(1)
-        return model(xb[0]).unsqueeze(0), None
+            assert penalty is not None
+            return logits, penalty.cost().reshape(1)
+        return logits, None
 
+    has_transport = penalty is not None
     stack = _Stack(params, lambda: weights, forward, 1, stacked=False, has_transport=has_transport)
-    X, y = _tensors(dataset, device, dtype)
+    X, y = _tensors(data, device, dtype)
     was = model.training
     model.train()
     t0 = time.perf_counter()
@@ -303,157 +360,7 @@ def train(model: nn.Module, dataset: Any, cfg: TrainConfig | None = None) -> Tra
         model.train(was)
     seconds = time.perf_counter() - t0
     bs = cfg.eval_batch_size
-    return _member(rec, 0, seconds, model, cfg, cfg.seed,
-                   _accuracy(model, dataset.X_train, dataset.y_train, bs),
-                   _accuracy(model, dataset.X_test, dataset.y_test, bs))
-
-
-def train_ensemble(
-    spec: ModelSpec,
-    dataset: Any,
-    cfg: TrainConfig,
-    seeds: Sequence[int],
-    *,
-    dtype: torch.dtype = torch.float32,
-    initial_models: Sequence[nn.Module] | None = None,
-) -> list[TrainResult]:
-    """Train ``len(seeds)`` networks of shape ``spec`` at once, as one batched module.
-
-    Member ``e`` starts from ``build_model(spec, d, n_classes, seed=seeds[e], dtype=dtype)`` (or
-    ``initial_models[e]``, same shape), draws its minibatches from ``torch.Generator(seeds[e])``
-    and has its own optimizer state and Uzawa weight: it ends with the weights that
-    ``train(build_model(…, seed=s), dataset, replace(cfg, seed=s))`` gives (``cfg.seed`` itself is
-    not used). Weights are stacked to shape ``(E, …)`` and applied with batched matmuls
-    (``torch.baddbmm``); the per-member losses are summed, so each member's gradient is its solo
-    gradient. A member whose loss turns non-finite is marked ``"diverged"`` and frozen; the others
-    go on unchanged. Returns one :class:`TrainResult` per seed, in order, each holding an ordinary
-    ``nn.Module`` (``.model``); ``seconds`` is the ensemble's wall time divided by E.
-    """
-    if not isinstance(spec, ModelSpec):
-        raise TrainConfigError(f"spec={spec!r}: expected a ModelSpec")
-    if not isinstance(cfg, TrainConfig):
-        raise TrainConfigError(f"cfg is a {type(cfg).__name__}; expected a TrainConfig")
-    seeds = list(seeds)
-    if not seeds or any(isinstance(s, bool) or not isinstance(s, int | np.integer) for s in seeds):
-        raise TrainConfigError(f"seeds={seeds!r}: expected a non-empty sequence of ints")
-    seeds = [int(s) for s in seeds]
-    n_classes = _check_dataset(dataset)
-    if cfg.uses_transport and spec.kind != "resnet":
-        raise TrainConfigError(
-            f"transport_weight={cfg.transport_weight!r}, uzawa={cfg.uzawa!r}: the transport cost "
-            f"needs kind='resnet', not {spec.kind!r}"
-        )
-    in_dim = int(np.asarray(dataset.X_train).shape[1])
-    device = cfg.resolved_device()
-    template = _construct(spec, in_dim, n_classes, dtype)
-    names = [n for n, _ in template.named_parameters()]
-    if initial_models is None:
-        init = _init_values(template, seeds)  # = build_model(spec, …, seed=s) for each s
-    else:
-        members = list(initial_models)
-        if len(members) != len(seeds):
-            raise TrainConfigError(
-                f"initial_models has {len(members)} models for {len(seeds)} seeds"
-            )
-        expected = {n: (p.shape, p.dtype) for n, p in template.named_parameters()}
-        for i, m in enumerate(members):
-            got = {n: (p.shape, p.dtype) for n, p in m.named_parameters()}
-            if type(m) is not type(template) or got != expected:
-                raise TrainConfigError(
-                    f"initial_models[{i}] ({type(m).__name__}) does not have the shape of "
-                    f"{spec} with dtype {dtype}"
-                )
-        init = {
-            n: torch.stack([dict(m.named_parameters())[n].detach().cpu() for m in members])
-            for n in names
-        }
-    # all members' parameters live in one flat leaf tensor, so that the optimizer updates them
-    # with a handful of whole-tensor operations; the forward pass takes (E, …) views of it.
-    # MLPs take the fast path: weights stored transposed, (E, in, out), and hand-written gradients
-    # (StackedMLPGrad); other models use autograd through forward_stacked.
-    E = len(seeds)
-    fast = isinstance(template, MLP) and spec.activation in ACT_BACKWARD
-    shapes = [tuple(init[n].shape) for n in names]
-    sizes = [math.prod(sh) for sh in shapes]
-    transposed = [fast and n.endswith("weight") for n in names]
-    flat = torch.cat([
-        (init[n].transpose(1, 2) if tr else init[n]).reshape(-1)
-        for n, tr in zip(names, transposed, strict=True)
-    ]).to(device)
-
-    def views(t: torch.Tensor) -> list[torch.Tensor]:
-        """(E, …) views of a flat tensor in the modules' layout (``nn.Linear.weight`` is (out, in))."""
-        return [v.view(sh[0], sh[2], sh[1]).transpose(1, 2) if tr else v.view(sh)
-                for v, sh, tr in zip(t.split(sizes), shapes, transposed, strict=True)]
-
-    is_weight = [n.endswith("weight") for n in names]
-    fwd_stacked = getattr(template, "forward_stacked")  # noqa: B009
-
-    def forward(xb: torch.Tensor, transport: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-        out: tuple[torch.Tensor, torch.Tensor | None] = fwd_stacked(
-            dict(zip(names, views(flat), strict=True)), xb, transport
-        )
-        return out
-
-    def weights() -> list[torch.Tensor]:
-        return [v for v, w in zip(views(flat), is_weight, strict=True) if w]
-
-    manual = None
-    if fast:
-        mlp = cast(MLP, template)
-        flat.grad = torch.zeros_like(flat)
-        loss = _resolve_loss(cfg, mlp.out_features, n_classes)
-        dims = (in_dim, *mlp.widths, mlp.out_features)
-        manual = StackedMLPGrad(flat, flat.grad, dims, E, spec.activation, loss, cfg.l2)
-    else:
-        flat.requires_grad_(True)
-    has_transport = isinstance(template, ResidualMLP)
-    stack = _Stack([flat], weights, forward, E, stacked=True,
-                   has_transport=has_transport, views=views, manual=manual)
-    X, y = _tensors(dataset, device, dtype)
-    t0 = time.perf_counter()
-    rec = _fit(stack, X, y, cfg, seeds, n_classes)
-    seconds = (time.perf_counter() - t0) / len(seeds)
-    final = dict(zip(names, views(flat.detach()), strict=True))
-    accs = {
-        split: _stacked_accuracy(fwd_stacked, final, getattr(dataset, f"X_{split}"),
-                                 getattr(dataset, f"y_{split}"), cfg.eval_batch_size)
-        for split in ("train", "test")
-    }
-    results = []
-    for e, seed in enumerate(seeds):
-        model = _construct(spec, in_dim, n_classes, dtype)
-        if device.type != "cpu":
-            model = model.to(device)
-        values = rec.snapshot.get(e) or [v[e] for v in final.values()]
-        with torch.no_grad():
-            for (_, p), v in zip(model.named_parameters(), values, strict=True):
-                p.copy_(v)
-        results.append(
-            _member(rec, e, seconds, model, cfg, seed, accs["train"][e], accs["test"][e])
-        )
-    return results
-
-
-def _stacked_accuracy(
-    fwd: Callable[..., tuple[torch.Tensor, Any]],
-    params: dict[str, torch.Tensor],
-    X: np.ndarray,
-    y: np.ndarray,
-    batch_size: int,
-) -> list[float]:
-    """Accuracy of every member at once, shape (E,) as a list."""
-    first = next(iter(params.values()))
-    E = int(first.shape[0])
-    if len(y) == 0:
-        return [math.nan] * E
-    correct = torch.zeros(E, dtype=torch.long)
-    # rows per pass: E·rows activations per layer stay cache-sized (the predictions are per row)
-    batch_size = max(1, min(batch_size, 2**14 // E))
-    with torch.no_grad():
-        for s in range(0, len(y), batch_size):
-            xb = torch.as_tensor(X[s : s + batch_size], dtype=first.dtype, device=first.device)
-            logits, _ = fwd(params, xb.unsqueeze(0).expand(E, -1, -1), False)
-            yb = torch.as_tensor(y[s : s + batch_size], device=first.device)
-            correct += (predict(logits) == yb).sum(dim=1).cpu()
-    return (correct.double() / len(y)).tolist()
+    accs = {"train": _accuracy(model, data.X, data.y, bs),
+            "val": _accuracy(model, data.X_val, data.y_val, bs),
+            "test": _accuracy(model, dataset.X_test, dataset.y_test, bs)}
+    return _member(rec, 0, seconds, model, cfg, cfg.seed, accs, len(data.y_val))

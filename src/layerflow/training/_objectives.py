@@ -1,4 +1,4 @@
-"""Registries of the training ingredients: data losses and optimizers (variants as data).
+"""Registry of the data losses (variants as data; the optimizers are in ``_optim``).
 
 Losses take logits of shape ``(..., B, out)`` and labels ``(..., B)`` and return the mean over
 the batch, shape ``(...)``: the same function serves one network (``(B, out)`` -> scalar) and a
@@ -7,13 +7,12 @@ stacked ensemble (``(E, B, out)`` -> ``(E,)``, one mean per member, never averag
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
-__all__ = ["LOSSES", "OPTIMIZERS", "predict"]
+__all__ = ["LOSSES", "predict"]
 
 
 def _ce(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -29,20 +28,6 @@ def _bce(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {"ce": _ce, "bce": _bce}
-
-Params = Iterable[torch.Tensor]
-
-OPTIMIZERS: dict[str, Callable[[Params, Any], torch.optim.Optimizer]] = {
-    "adam": lambda p, c: torch.optim.Adam(p, lr=c.lr, weight_decay=c.weight_decay),
-    "adamw": lambda p, c: torch.optim.AdamW(p, lr=c.lr, weight_decay=c.weight_decay),
-    "sgd": lambda p, c: torch.optim.SGD(
-        p, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay
-    ),
-    "rmsprop": lambda p, c: torch.optim.RMSprop(
-        p, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay
-    ),
-}
-
 
 def predict(logits: torch.Tensor) -> torch.Tensor:
     """Class predictions: one logit -> ``logit > 0``; several -> argmax."""

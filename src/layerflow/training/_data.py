@@ -1,0 +1,72 @@
+"""What the loop trains on: the dataset checked once, and the validation split held out of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from layerflow.training._config import TrainConfig, TrainConfigError
+
+__all__ = ["FitData", "check_dataset", "fit_data", "validation_split"]
+
+
+def check_dataset(dataset: Any) -> int:
+    """The number of classes of a layerflow ``Dataset`` with training samples (else an error)."""
+    for attr in ("X_train", "y_train", "X_test", "y_test"):
+        if not hasattr(dataset, attr):
+            raise TrainConfigError(
+                f"dataset is a {type(dataset).__name__} without {attr}; expected a "
+                "layerflow Dataset"
+            )
+    n = int(np.asarray(dataset.X_train).shape[0])
+    if n == 0:
+        raise TrainConfigError("dataset has 0 training samples; nothing to train on")
+    n_classes = int(dataset.n_classes)
+    if n_classes < 2:
+        raise TrainConfigError(f"dataset has n_classes={n_classes}; training needs at least 2")
+    return n_classes
+
+
+def validation_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(train, val)`` of a stratified split of labels ``y`` (both sorted).
+
+    Per class ``c`` with ``n_c`` samples, ``min(round(fraction · n_c), n_c − 1)`` go to the
+    validation split (at least one stays for training), chosen by
+    ``numpy.random.default_rng(seed).permutation`` of the class's indices, classes in sorted order.
+    """
+    rng = np.random.default_rng(seed)
+    val: list[np.ndarray] = []
+    for c in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        val.append(idx[: min(round(fraction * idx.size), idx.size - 1)])
+    v = np.sort(np.concatenate(val)) if val else np.zeros(0, dtype=np.int64)
+    if v.size == 0:
+        raise TrainConfigError(
+            f"val_fraction={fraction} of {y.size} training samples leaves no validation sample "
+            f"(per class round(val_fraction · n_c) is 0 for class sizes "
+            f"{[int((y == c).sum()) for c in np.unique(y)]})"
+        )
+    keep = np.ones(y.size, dtype=bool)
+    keep[v] = False
+    return np.flatnonzero(keep), v
+
+
+@dataclass(frozen=True)
+class FitData:
+    """The rows trained on (``X``, ``y``) and the held-out validation rows (empty without one)."""
+
+    X: np.ndarray
+    y: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+
+
+def fit_data(dataset: Any, cfg: TrainConfig) -> FitData:
+    """``dataset``'s training set, less the validation split of ``cfg`` (``val_fraction``)."""
+    X, y = np.asarray(dataset.X_train), np.asarray(dataset.y_train)
+    if cfg.val_fraction == 0.0:
+        return FitData(X, y, X[:0], y[:0])
+    train, val = validation_split(y, cfg.val_fraction, cfg.val_seed)
+    return FitData(X[train], y[train], X[val], y[val])

@@ -1,0 +1,177 @@
+"""Ensembles: E networks of one shape trained as one batched module by the one loop (``_fit``).
+
+The members' parameters are a :class:`layerflow.models.ParameterStack` (one flat tensor); each
+member draws its own minibatches and has its own optimizer state and Uzawa weight, so it ends with
+the weights that training it alone gives. The transport cost of stacked ResidualMLPs is computed
+in the stacked forward pass (from the velocities ``r_k`` directly, with the same formula
+:func:`layerflow.models.velocity_cost` that :class:`TransportPenalty` applies to one network).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, cast
+
+import numpy as np
+import torch
+from torch import nn
+
+from layerflow.models import (
+    MLP,
+    ModelSpec,
+    ParameterStack,
+    ResidualMLP,
+    initial_values,
+    model_structure,
+)
+from layerflow.training._config import TrainConfig, TrainConfigError, TrainResult
+from layerflow.training._data import check_dataset, fit_data
+from layerflow.training._fast import ACT_BACKWARD, StackedMLPGrad
+from layerflow.training._loop import (
+    _fit,
+    _member,
+    _resolve_loss,
+    _Stack,
+    _tensors,
+)
+from layerflow.training._objectives import predict
+
+__all__ = ["train_ensemble"]
+
+
+def train_ensemble(
+    spec: ModelSpec,
+    dataset: Any,
+    cfg: TrainConfig,
+    seeds: Sequence[int],
+    *,
+    dtype: torch.dtype = torch.float32,
+    initial_models: Sequence[nn.Module] | None = None,
+) -> list[TrainResult]:
+    """Train ``len(seeds)`` networks of shape ``spec`` at once, as one batched module.
+
+    Member ``e`` starts from ``build_model(spec, d, n_classes, seed=seeds[e], dtype=dtype)`` (or
+    ``initial_models[e]``, same shape), draws its minibatches from ``torch.Generator(seeds[e])``
+    and has its own optimizer state and Uzawa weight: it ends with the weights that
+    ``train(build_model(…, seed=s), dataset, replace(cfg, seed=s))`` gives (``cfg.seed`` itself is
+    not used). Weights are stacked to shape ``(E, …)`` and applied with batched matmuls
+    (``torch.baddbmm``); the per-member losses are summed, so each member's gradient is its solo
+    gradient. A member whose loss turns non-finite is marked ``"diverged"`` and frozen; the others
+    go on unchanged. Returns one :class:`TrainResult` per seed, in order, each holding an ordinary
+    ``nn.Module`` (``.model``); ``seconds`` is the ensemble's wall time divided by E.
+    """
+    if not isinstance(spec, ModelSpec):
+        raise TrainConfigError(f"spec={spec!r}: expected a ModelSpec")
+    if not isinstance(cfg, TrainConfig):
+        raise TrainConfigError(f"cfg is a {type(cfg).__name__}; expected a TrainConfig")
+    seeds = list(seeds)
+    if not seeds or any(isinstance(s, bool) or not isinstance(s, int | np.integer) for s in seeds):
+        raise TrainConfigError(f"seeds={seeds!r}: expected a non-empty sequence of ints")
+    seeds = [int(s) for s in seeds]
+    n_classes = check_dataset(dataset)
+    data = fit_data(dataset, cfg)
+    if cfg.uses_transport and spec.kind != "resnet":
+        raise TrainConfigError(
+            f"transport_weight={cfg.transport_weight!r}, uzawa={cfg.uzawa!r}: the transport cost "
+            f"needs kind='resnet', not {spec.kind!r}"
+        )
+    in_dim = int(np.asarray(dataset.X_train).shape[1])
+    device = cfg.resolved_device()
+    template = model_structure(spec, in_dim, n_classes, dtype)
+    names = [n for n, _ in template.named_parameters()]
+    if initial_models is None:
+        init = initial_values(template, seeds)  # = build_model(spec, …, seed=s) for each s
+    else:
+        members = list(initial_models)
+        if len(members) != len(seeds):
+            raise TrainConfigError(
+                f"initial_models has {len(members)} models for {len(seeds)} seeds"
+            )
+        expected = {n: (p.shape, p.dtype) for n, p in template.named_parameters()}
+        for i, m in enumerate(members):
+            got = {n: (p.shape, p.dtype) for n, p in m.named_parameters()}
+            if type(m) is not type(template) or got != expected:
+                raise TrainConfigError(
+                    f"initial_models[{i}] ({type(m).__name__}) does not have the shape of "
+                    f"{spec} with dtype {dtype}"
+                )
+        init = {
+            n: torch.stack([dict(m.named_parameters())[n].detach().cpu() for m in members])
+            for n in names
+        }
+    # all members' parameters live in one flat leaf tensor, so that the optimizer updates them
+    # with a handful of whole-tensor operations; the forward pass takes (E, …) views of it.
+    # MLPs take the fast path: weights stored transposed, (E, in, out), and hand-written gradients
+    # (StackedMLPGrad); other models use autograd through forward_stacked.
+    E = len(seeds)
+    fast = isinstance(template, MLP) and spec.activation in ACT_BACKWARD
+    pstack = ParameterStack(template, init, transpose_weights=fast, device=device)
+    flat = pstack.flat
+    views = pstack.views
+    is_weight = [n.endswith("weight") for n in names]
+    fwd_stacked = getattr(template, "forward_stacked")  # noqa: B009
+
+    def forward(xb: torch.Tensor, transport: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        out: tuple[torch.Tensor, torch.Tensor | None] = fwd_stacked(
+            pstack.named(), xb, transport, cfg.transport_reduction
+        )
+        return out
+
+    def weights() -> list[torch.Tensor]:
+        return [v for v, w in zip(views(flat), is_weight, strict=True) if w]
+
+    manual = None
+    if fast:
+        mlp = cast(MLP, template)
+        flat.grad = torch.zeros_like(flat)
+        loss = _resolve_loss(cfg, mlp.out_features, n_classes)
+        dims = (in_dim, *mlp.widths, mlp.out_features)
+        manual = StackedMLPGrad(flat, flat.grad, dims, E, spec.activation, loss, cfg.l2)
+    else:
+        flat.requires_grad_(True)
+    has_transport = isinstance(template, ResidualMLP)
+    stack = _Stack([flat], weights, forward, E, stacked=True,
+                   has_transport=has_transport, views=views, manual=manual)
+    X, y = _tensors(data, device, dtype)
+    t0 = time.perf_counter()
+    rec = _fit(stack, X, y, cfg, seeds, n_classes)
+    seconds = (time.perf_counter() - t0) / len(seeds)
+    final = pstack.named(flat.detach())
+    splits = {"train": (data.X, data.y), "val": (data.X_val, data.y_val),
+              "test": (dataset.X_test, dataset.y_test)}
+    accs = {
+        split: _stacked_accuracy(fwd_stacked, final, Xs, ys, cfg.eval_batch_size)
+        for split, (Xs, ys) in splits.items()
+    }
+    results = []
+    for e, seed in enumerate(seeds):
+        model = pstack.member(e, rec.snapshot.get(e), device=device)
+        member_accs = {split: accs[split][e] for split in splits}
+        results.append(_member(rec, e, seconds, model, cfg, seed, member_accs, len(data.y_val)))
+    return results
+
+
+def _stacked_accuracy(
+    fwd: Callable[..., tuple[torch.Tensor, Any]],
+    params: dict[str, torch.Tensor],
+    X: np.ndarray,
+    y: np.ndarray,
+    batch_size: int,
+) -> list[float]:
+    """Accuracy of every member at once, shape (E,) as a list."""
+    first = next(iter(params.values()))
+    E = int(first.shape[0])
+    if len(y) == 0:
+        return [math.nan] * E
+    correct = torch.zeros(E, dtype=torch.long)
+    # rows per pass: E·rows activations per layer stay cache-sized (the predictions are per row)
+    batch_size = max(1, min(batch_size, 2**14 // E))
+    with torch.no_grad():
+        for s in range(0, len(y), batch_size):
+            xb = torch.as_tensor(X[s : s + batch_size], dtype=first.dtype, device=first.device)
+            logits, _ = fwd(params, xb.unsqueeze(0).expand(E, -1, -1), False)
+            yb = torch.as_tensor(y[s : s + batch_size], device=first.device)
+            correct += (predict(logits) == yb).sum(dim=1).cpu()
+    return (correct.double() / len(y)).tolist()

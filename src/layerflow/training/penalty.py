@@ -1,0 +1,216 @@
+"""The transport cost of any residual network, read from its own forward pass (SPEC §4).
+
+Karkar et al. 2020 ("A principle of least action for the training of neural networks") train a
+residual network ``x_{k+1} = x_k + h·r_k(x_k)`` with the data loss plus ``λ·C``, the kinetic
+energy of its blocks' velocities. :class:`TransportPenalty` reads each block's velocity
+``r_k = (x_{k+1} − x_k)/h`` with forward hooks while the user's own forward pass runs; ``cost()``
+then returns ``C`` of that pass as a differentiable tensor::
+
+    pen = lf.TransportPenalty(model, blocks=["layer1.0", "layer1.1"], h=1.0)
+    for x, y in loader:
+        loss = F.cross_entropy(model(x), y) + lam * pen.cost()
+        ...
+
+The cost formula (``reduction="mean"``, the authors' cost, or ``"sum"``) is
+:func:`layerflow.models.velocity_cost`, the one that ``ResidualMLP`` and ensembles use.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from layerflow.errors import LayerflowError
+from layerflow.hooks import LayerHooks
+from layerflow.models import TRANSPORT_REDUCTIONS, displacement_cost
+
+__all__ = ["PenaltyError", "TransportPenalty"]
+
+
+class PenaltyError(LayerflowError):
+    """A transport penalty was asked for something the model or its last pass cannot give."""
+
+
+def _steps(h: Any, blocks: list[str], model: nn.Module) -> dict[str, float]:
+    if h is None:
+        h = getattr(model, "h", 1.0) if hasattr(model, "residual_blocks") else 1.0
+    values = list(h) if isinstance(h, Sequence) and not isinstance(h, str) else [h] * len(blocks)
+    if len(values) != len(blocks):
+        raise PenaltyError(f"h has {len(values)} values for {len(blocks)} blocks; give one step "
+                           "size, or one per block")
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v <= 0:
+            raise PenaltyError(f"h={h!r}: expected a finite step size > 0 (or one per block)")
+    return {b: float(v) for b, v in zip(blocks, values, strict=True)}
+
+
+class TransportPenalty:
+    """``C`` of a residual model's last forward pass, from forward hooks on its blocks.
+
+    For every named block (a submodule mapping ``x_k`` to ``x_{k+1}`` of the same shape, e.g. a
+    ResNet basic block), the hook records the velocity ``r_k = (x_{k+1} − x_k)/h`` (its first
+    positional input and its output, or the first element of a tuple output), with its autograd
+    graph. After ``model(x)``, :meth:`cost` returns
+
+    .. math::  C = \\sum_k \\operatorname{mean}_{i, j}\\, r_k(x_i)_j^2  \\quad (``"mean"``), \\qquad
+               C = \\sum_k \\operatorname{mean}_i \\lVert r_k(x_i) \\rVert^2 \\quad (``"sum"``),
+
+    the mean over the batch and the coordinates (channels and positions of a conv block) being
+    the authors' cost (skander-karkar/LAP, ``main.py``: ``sum(torch.mean(torch.abs(r) ** 2) for r
+    in rs)``; Karkar et al. 2020).
+
+    Parameters
+    ----------
+    model
+        Any ``nn.Module``; a *pass* is one call of ``model(...)`` (root hooks mark its start and
+        end).
+    blocks
+        Submodule names (as in ``model.named_modules()``) of the residual blocks; each must run
+        exactly once per pass. Default: ``model.residual_blocks`` (layerflow's ``ResidualMLP``).
+    h
+        Step size of the blocks (one for all, or one per block). Default: ``model.h`` for
+        layerflow models, else 1 (the usual ResNet ``x + r(x)``, LAP's default ``timestep``).
+    reduction
+        ``"mean"`` (default, the authors' cost) or ``"sum"`` (summed over the coordinates: d
+        times stronger for blocks of width d).
+
+    Each block's term is computed inside its hook, as one fused kernel on its input and output
+    (:func:`layerflow.models.displacement_cost`: the mean of ``(x_{k+1} − x_k)²`` over ``h²``,
+    without forming ``r_k``), so the penalty adds little to a training step
+    (``benchmarks/bench_penalty.py``). Use as a context manager (hooks removed on exit) or call
+    :meth:`remove`. The last pass's terms and the blocks' inputs and outputs are held (with their
+    graph) until the next pass, :meth:`clear` or :meth:`remove`. Passes under
+    ``torch.no_grad()`` are recorded too (their cost has no graph).
+
+    Raises
+    ------
+    PenaltyError
+        Unknown or repeated block names, a bad ``h`` or ``reduction`` (at construction); a block
+        whose output shape differs from its input's, or that does not run exactly once per pass
+        (during the forward pass); :meth:`cost` before any complete pass or after :meth:`remove`.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        blocks: Sequence[str] | None = None,
+        h: float | Sequence[float] | None = None,
+        reduction: str = "mean",
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise PenaltyError(f"model is a {type(model).__name__}; expected a torch.nn.Module")
+        if blocks is None:
+            blocks = getattr(model, "residual_blocks", None)
+            if blocks is None:
+                raise PenaltyError(
+                    f"{type(model).__name__} has no residual_blocks; pass blocks=[…] naming its "
+                    "residual blocks"
+                )
+        if isinstance(blocks, str):
+            raise PenaltyError(f"blocks={blocks!r}: expected a list of block names, not a string")
+        names = [str(b) for b in blocks]
+        if not names:
+            raise PenaltyError("blocks is empty; name at least one residual block")
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise PenaltyError(f"blocks must be distinct; repeated: {dup}")
+        if reduction not in TRANSPORT_REDUCTIONS:
+            raise PenaltyError(
+                f"reduction={reduction!r}: expected one of {sorted(TRANSPORT_REDUCTIONS)}"
+            )
+        self.model = model
+        self.blocks = names
+        self.h = _steps(h, names, model)
+        self.reduction = reduction
+        self._current: dict[str, tuple[Any, ...]] = {}
+        self._last: dict[str, tuple[Any, ...]] | None = None
+        self._removed = False
+        self._hooks = LayerHooks(model, names, self._record, inputs=True, who="TransportPenalty",
+                                 needs="TransportPenalty needs", error=PenaltyError)
+        self._root = [model.register_forward_pre_hook(self._begin),
+                      model.register_forward_hook(self._end)]
+
+    # ------------------------------------------------------------------ hooks
+    def _begin(self, _module: nn.Module, _args: Any) -> None:
+        self._current = {}
+        self._last = None
+        self._hooks.reset_calls()
+
+    def _record(self, name: str, inp: torch.Tensor | None, out: torch.Tensor) -> None:
+        assert inp is not None
+        if out.shape != inp.shape:
+            raise PenaltyError(
+                f"block {name!r} maps shape {tuple(inp.shape)} to {tuple(out.shape)}; a residual "
+                "block x -> x + h·r(x) keeps the shape of its input"
+            )
+        # the block's term now (one fused kernel, right when the block ran), and the tensors
+        # themselves (with their versions) for velocities()
+        term = displacement_cost(out, inp, self.h[name], self.reduction)
+        self._current[name] = (term, inp, out, inp._version, out._version)
+
+    def _end(self, _module: nn.Module, _args: Any, _output: Any) -> None:
+        self._hooks.check_once()
+        self._last = self._current
+        self._current = {}
+
+    # ---------------------------------------------------------------- results
+    def _pass(self) -> dict[str, tuple[Any, ...]]:
+        if self._removed:
+            raise PenaltyError("this TransportPenalty was removed; attach a new one")
+        if self._last is None:
+            raise PenaltyError(
+                f"no complete forward pass of {type(self.model).__name__} since the penalty was "
+                "attached (or since clear()); call model(x) before cost()"
+            )
+        return self._last
+
+    def cost(self) -> torch.Tensor:
+        """``C`` of the last forward pass (a 0-d tensor, differentiable when that pass was)."""
+        terms = [self._pass()[b][0] for b in self.blocks]
+        total = terms[0]
+        for term in terms[1:]:
+            total = total + term
+        return total
+
+    def velocities(self) -> list[torch.Tensor]:
+        """The velocities ``r_k = (x_{k+1} − x_k)/h`` of the last pass, in ``blocks`` order (each
+        ``(B, …)``), recomputed from the blocks' inputs and outputs (refused when one of them was
+        changed in place after its block ran)."""
+        out = []
+        for b in self.blocks:
+            _, x, y, vx, vy = self._pass()[b]
+            if x._version != vx or y._version != vy:
+                raise PenaltyError(
+                    f"block {b!r}: its input or output was modified in place after the block "
+                    "ran, so its velocity cannot be recomputed (cost() is not affected)"
+                )
+            out.append((y - x) / self.h[b])
+        return out
+
+    def clear(self) -> None:
+        """Forget the last pass (frees its velocities and their graph)."""
+        self._last = None
+        self._current = {}
+
+    def remove(self) -> None:
+        """Detach every hook (idempotent); the model is as it was before."""
+        self._hooks.remove()
+        for handle in self._root:
+            handle.remove()
+        self._root = []
+        self.clear()
+        self._removed = True
+
+    def __enter__(self) -> TransportPenalty:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+    def __repr__(self) -> str:
+        return (f"TransportPenalty({type(self.model).__name__}, blocks={self.blocks}, "
+                f"reduction={self.reduction!r})")
