@@ -128,7 +128,8 @@ def make_tasks(runs: Sequence[RunSpec], chunk_size: int = 32,
 
 def _task_cost(task: Task) -> float:
     r = task.runs[0]
-    epochs = (r.training or {}).get("epochs", 0) or 0
+    t = r.training or {}
+    epochs = t.get("steps", 0) / 20 if t.get("steps") else (t.get("epochs") or 0)
     return len(task.runs) * (1 + epochs / 10) * r.model["depth"]
 
 

@@ -35,7 +35,8 @@ __all__ = [
     "type_name",
 ]
 
-SWEEP_ANALYSIS = {"metrics": ["transport", "ricci"], "test_points": 500, "save_trajectories": 1}
+SWEEP_ANALYSIS: dict[str, Any] = {"metrics": ["transport", "ricci"], "test_points": 500,
+                                  "save_trajectories": 1}
 BACKEND_DEFAULTS: dict[str, Any] = {"name": "local", "workers": None, "address": None,
                                     "chunk_size": 32}
 
@@ -171,8 +172,8 @@ def _section(raw: Any, key: str, cls: type, skip: tuple[str, ...] = (),
             grid[name] = [default]
     first = {n: v[0] for n, v in grid.items()}
     defaults = {n: d for n, (d, _) in fields.items() if d is not dataclasses.MISSING}
-    required = {n: first[n] for n, (d, _) in fields.items()
-                if d is dataclasses.MISSING and n in first}
+    given_required = {n: first[n] for n, (d, _) in fields.items()
+                      if d is dataclasses.MISSING and n in first}
     for name, values in grid.items():
         if name not in m:
             continue
@@ -182,7 +183,7 @@ def _section(raw: Any, key: str, cls: type, skip: tuple[str, ...] = (),
             err = _field_error(cls, {**first, name: v}, name)
             # a value wrong beside the section's values and beside the defaults is wrong in
             # itself; one that only clashes with another field is reported for the combination
-            if err is not None and _field_error(cls, {**defaults, **required, name: v},
+            if err is not None and _field_error(cls, {**defaults, **given_required, name: v},
                                                 name) is not None:
                 raise ConfigError(where, err)
     return grid, hints
@@ -289,7 +290,7 @@ def check_analysis(raw: Any) -> dict[str, Any]:
     m = dict(check_mapping(raw if raw is not None else {}, key))
     options = {o.name: o for n in VIEWS for o in get_view(n).options}
     check_keys(m, [*SWEEP_ANALYSIS, *options], key)
-    out = dict(SWEEP_ANALYSIS)
+    out: dict[str, Any] = dict(SWEEP_ANALYSIS)
     if "metrics" in m:
         v = m.pop("metrics")
         if not isinstance(v, list):
@@ -306,7 +307,7 @@ def check_analysis(raw: Any) -> dict[str, Any]:
         out["test_points"] = _int(m.pop("test_points"), f"{key}.test_points", 2)
     if "save_trajectories" in m:
         v = m.pop("save_trajectories")
-        out["save_trajectories"] = (int(v) if isinstance(v, bool) or v is None
+        out["save_trajectories"] = (int(bool(v)) if isinstance(v, bool) or v is None
                                     else _int(v, f"{key}.save_trajectories", 0))
     try:
         for name in VIEWS:  # every given option is checked, even one of a view not chosen

@@ -112,24 +112,27 @@ def _run_task(runs: list[RunSpec], ctx: TaskContext) -> list[MemberResult]:
     spec = ModelSpec(**r0.model)
     seeds = [r.seed for r in runs]
     t0 = time.perf_counter()
-    members: list[tuple[RunSpec, Any, str, str | None, float, float, float]] = []
+    members: list[tuple[RunSpec, Any, str, str | None, dict[str, float], float]] = []
     if r0.trained:
         assert r0.training is not None
         cfg = TrainConfig(**r0.training, seed=seeds[0],
                           device=str(ctx.options.get("device", "cpu")))
         results = train_ensemble(spec, ds, cfg, seeds)
         for r, res in zip(runs, results, strict=True):
-            members.append((r, res.model, res.status, res.message or None, res.train_acc,
-                            res.test_acc, res.seconds))
+            accs = {"train_acc": res.train_acc, "test_acc": res.test_acc}
+            if res.n_val:
+                accs["val_acc"] = res.val_acc
+            members.append((r, res.model, res.status, res.message or None, accs, res.seconds))
     else:
         for r in runs:
             model = build_model(spec, ds.n_features, ds.n_classes, seed=r.seed).eval()
-            members.append((r, model, "ok", None, _accuracy(model, ds.X_train, ds.y_train),
-                            _accuracy(model, ds.X_test, ds.y_test), 0.0))
+            accs = {"train_acc": _accuracy(model, ds.X_train, ds.y_train),
+                    "test_acc": _accuracy(model, ds.X_test, ds.y_test)}
+            members.append((r, model, "ok", None, accs, 0.0))
     train_s = (time.perf_counter() - t0) / max(1, len(runs))
     out: list[MemberResult] = []
-    for r, model, status, message, train_acc, test_acc, seconds in members:
-        base = {"train_acc": float(train_acc), "test_acc": float(test_acc),
+    for r, model, status, message, accs, seconds in members:
+        base = {**{k: float(v) for k, v in accs.items()},
                 "train_seconds": float(seconds or train_s)}
         if status != "ok":
             out.append(MemberResult(r, status, message, {**_nan_metrics(r.analysis), **base},
