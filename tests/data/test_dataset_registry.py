@@ -150,3 +150,35 @@ def test_subset_train_is_stratified_and_seeded() -> None:
     assert ds.subset_train(1.0) is ds
     with pytest.raises(DatasetError, match="fraction=0"):
         ds.subset_train(0)
+
+
+def test_validation_split_is_held_out_before_the_train_fraction() -> None:
+    """One validation split for every fraction: the same samples, never trained on."""
+    import numpy as np
+
+    from layerflow.data import DatasetError, load_dataset
+
+    ds = load_dataset("moons", n=400, seed=3).hold_out_validation(0.25, seed=1)
+    n_val = len(ds.y_val)
+    assert n_val == sum(round(0.25 * c) for c in np.bincount(
+        np.concatenate([ds.y_train, ds.y_val])))
+    rows = {tuple(r) for r in ds.X_train}
+    assert not rows & {tuple(r) for r in ds.X_val}
+    small = ds.subset_train(0.05, seed=0)
+    np.testing.assert_array_equal(small.X_val, ds.X_val)
+    assert len(small.y_train) < len(ds.y_train)
+    with pytest.raises(DatasetError, match="already held out"):
+        ds.hold_out_validation(0.1)
+    with pytest.raises(DatasetError, match="val_fraction=1.5"):
+        load_dataset("moons", n=100).hold_out_validation(1.5)
+
+
+def test_training_reports_accuracy_on_the_held_out_split() -> None:
+    import layerflow as lf
+
+    ds = lf.load_dataset("moons", n=300, seed=0).hold_out_validation(0.2, seed=0)
+    model = lf.build_model(lf.ModelSpec("mlp", width=8, depth=2), 2, 2, seed=0)
+    res = lf.train(model, ds, lf.TrainConfig(epochs=2, seed=0))
+    assert res.n_val == len(ds.y_val) and 0.0 <= res.val_acc <= 1.0
+    with pytest.raises(lf.LayerflowError, match="already holds a validation split"):
+        lf.train(model, ds, lf.TrainConfig(epochs=1, val_fraction=0.1))

@@ -216,3 +216,14 @@ def test_seed_count_and_list() -> None:
     assert load_config(cfg(seeds=[9, 2])).seeds == (9, 2)
     grid = list(itertools.product([4, 8], [0.01, 0.02]))
     assert len(expand_runs(load_config(cfg(seeds=[9, 2])))) == 2 * len(grid)
+
+
+def test_val_fraction_is_held_out_for_every_fraction_and_recorded() -> None:
+    c = load_config(cfg(train_fraction=[0.5, 1.0], val_fraction=0.2))
+    runs = expand_runs(c)
+    assert {r.val_fraction for r in runs} == {0.2}
+    assert {r.train_fraction for r in runs} == {0.5, 1.0}
+    assert all("val_fraction" not in r.loader_args for r in runs)
+    assert c.to_dict()["val_fraction"] == 0.2
+    with pytest.raises(ConfigError, match=r"^val_fraction: 1\.0: expected"):
+        load_config(cfg(val_fraction=1.0))

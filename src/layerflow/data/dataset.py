@@ -24,6 +24,9 @@ class Dataset:
     ``X_train`` has shape ``(n_train, d)`` (float32), ``y_train`` shape ``(n_train,)`` (int64,
     classes ``0 … n_classes-1``); likewise the test split. ``name`` is the registry name that
     rebuilds it (e.g. ``"moons"`` or ``"digits:6,8"``); ``info`` holds the loader's arguments.
+    ``X_val``/``y_val`` are a validation split held out of the training set
+    (:meth:`hold_out_validation`; empty by default); training reports its accuracy, and never
+    trains on it.
     """
 
     X_train: np.ndarray
@@ -32,9 +35,14 @@ class Dataset:
     y_test: np.ndarray
     name: str
     info: Mapping[str, Any] = field(default_factory=dict)
+    X_val: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    y_val: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def __post_init__(self) -> None:
-        for split in ("train", "test"):
+        if np.asarray(self.X_val).size == 0:  # no validation split: (0, d) to match the width
+            object.__setattr__(self, "X_val", np.zeros((0, np.asarray(self.X_train).shape[-1])))
+            object.__setattr__(self, "y_val", np.zeros(0, dtype=np.int64))
+        for split in ("train", "test", "val"):
             X = np.asarray(getattr(self, f"X_{split}"))
             y = np.asarray(getattr(self, f"y_{split}"))
             if X.ndim != 2:
@@ -52,6 +60,9 @@ class Dataset:
                 f"{self.name}: train width {self.X_train.shape[1]} != test width "
                 f"{self.X_test.shape[1]}"
             )
+        if len(self.X_val) and self.X_val.shape[1] != self.X_train.shape[1]:
+            raise DatasetError(f"{self.name}: validation width {self.X_val.shape[1]} != train "
+                               f"width {self.X_train.shape[1]}")
         if self.y_train.size and self.y_train.min() < 0:
             raise DatasetError(f"{self.name}: labels must be 0 … n_classes-1, got negative ones")
 
@@ -85,4 +96,26 @@ class Dataset:
         return Dataset(
             self.X_train[sel], self.y_train[sel], self.X_test, self.y_test,
             name=self.name, info={**self.info, "train_fraction": fraction, "subset_seed": seed},
+            X_val=self.X_val, y_val=self.y_val,
         )
+
+    def hold_out_validation(self, fraction: float, seed: int = 0) -> Dataset:
+        """Move a stratified ``fraction`` of the training set into ``X_val``/``y_val``.
+
+        Per class ``round(fraction · n_c)`` samples (at least one stays for training), drawn with
+        ``numpy.random.default_rng(seed)`` (:func:`layerflow.data.validation_indices`). Hold the
+        split out *before* :meth:`subset_train`, and every train fraction, arm and seed of a
+        study is tuned on the same validation samples.
+        """
+        from layerflow.data._split import validation_indices
+
+        if not (isinstance(fraction, float | int) and 0.0 < fraction < 1.0):
+            raise DatasetError(f"val_fraction={fraction!r}: expected a number with 0 < it < 1")
+        if len(self.X_val):
+            raise DatasetError(f"{self.name}: a validation split is already held out "
+                               f"({len(self.X_val)} samples)")
+        train, val = validation_indices(self.y_train, float(fraction), int(seed))
+        return Dataset(self.X_train[train], self.y_train[train], self.X_test, self.y_test,
+                       name=self.name, info={**self.info, "val_fraction": float(fraction),
+                                             "val_seed": int(seed)},
+                       X_val=self.X_train[val], y_val=self.y_train[val])

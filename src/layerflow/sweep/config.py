@@ -19,6 +19,9 @@ Schema (every key but ``datasets`` and ``models`` is optional; ``layerflow run N
       - {name: spirals, n: 2000, noise: 0.1, seed: 0, test_fraction: 0.25}
     train_fraction: [0.05, 1.0]    # stratified share of each training split (grid; seeded by the
                                    # dataset seed, so every seed of a group sees the same data)
+    val_fraction: 0.2              # optional: a validation split held out of each training split
+                                   # before the train fraction is taken (the same for every
+                                   # fraction, arm and seed); runs record val_acc
     models:                        # ModelSpec fields; list values expand as a grid per entry
       - {kind: mlp, width: [25, 50], depth: [5, 11], activation: relu}
       - {kind: resnet, width: 16, depth: 10, h: null}      # h null: 1/depth
@@ -64,6 +67,7 @@ from layerflow.sweep.sections import (
     check_text,
     check_train_fractions,
     check_training,
+    check_val_fraction,
     training_fields,
     type_name,
 )
@@ -78,8 +82,8 @@ __all__ = [
     "validate",
 ]
 
-TOP_KEYS = ("name", "out", "seeds", "datasets", "train_fraction", "models", "training", "arms",
-            "analysis", "baselines", "backend")
+TOP_KEYS = ("name", "out", "seeds", "datasets", "train_fraction", "val_fraction", "models",
+            "training", "arms", "analysis", "baselines", "backend")
 
 
 # ----------------------------------------------------------------------------- config object
@@ -92,6 +96,7 @@ class SweepConfig:
     seeds: tuple[int, ...]
     datasets: tuple[dict[str, Any], ...]
     train_fraction: tuple[float, ...]
+    val_fraction: float
     models: tuple[dict[str, list[Any]], ...]
     training: dict[str, list[Any]]
     arms: dict[str, dict[str, list[Any]]] | None
@@ -123,6 +128,8 @@ class SweepConfig:
         out["datasets"] = [dict(d) for d in self.datasets]
         tf = list(self.train_fraction)
         out["train_fraction"] = tf[0] if len(tf) == 1 else tf
+        if self.val_fraction:
+            out["val_fraction"] = self.val_fraction
         out["models"] = [unlist(m) for m in self.models]
         out["training"] = unlist(self.training)
         if self.arms is not None:
@@ -183,6 +190,7 @@ def validate(raw: Any, source: str = "<dict>") -> SweepConfig:
             raise ConfigError(f"datasets[{i}]", f"{d!r} repeats datasets[{j}]; list each "
                                                 "dataset once (seeds and sizes go in its keys)")
     fractions = check_train_fractions(m.get("train_fraction", 1.0))
+    val_fraction = check_val_fraction(m.get("val_fraction", 0.0))
     models = check_models(m["models"])
     training = check_training(m.get("training", {}), "training", None)
     arms = None
@@ -208,7 +216,8 @@ def validate(raw: Any, source: str = "<dict>") -> SweepConfig:
                                                                       "baselines.seeds")}
     backend = check_backend(m.get("backend", "local"))
     return SweepConfig(name=name, out=out, seeds=tuple(seeds), datasets=tuple(datasets),
-                       train_fraction=tuple(fractions), models=models, training=training,
+                       train_fraction=tuple(fractions), val_fraction=val_fraction,
+                       models=models, training=training,
                        arms=arms, analysis=analysis, baselines=baselines, backend=backend,
                        source=source)
 
@@ -236,8 +245,9 @@ def expand_runs(cfg: SweepConfig) -> list[RunSpec]:
     for ds in cfg.datasets:
         for model_grid in cfg.models:
             for model in grid_product(model_grid):
+                held = {"val_fraction": cfg.val_fraction} if cfg.val_fraction else {}
                 for frac in cfg.train_fraction:
-                    data = {**ds, "train_fraction": frac}
+                    data = {**ds, **held, "train_fraction": frac}
                     for arm_name, over in arms.items():
                         for training in grid_product({**cfg.training, **over}):
                             if model["kind"] != "resnet" and (

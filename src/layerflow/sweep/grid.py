@@ -76,9 +76,14 @@ class RunSpec:
         return float(self.dataset.get("train_fraction", 1.0))
 
     @property
+    def val_fraction(self) -> float:
+        return float(self.dataset.get("val_fraction", 0.0))
+
+    @property
     def loader_args(self) -> dict[str, Any]:
-        """The keyword arguments of the dataset's loader (name and train fraction removed)."""
-        return {k: v for k, v in self.dataset.items() if k not in ("name", "train_fraction")}
+        """The keyword arguments of the dataset's loader (name and the splits removed)."""
+        return {k: v for k, v in self.dataset.items()
+                if k not in ("name", "train_fraction", "val_fraction")}
 
     def columns(self, training_fields: tuple[str, ...] = ()) -> dict[str, Any]:
         """The config fields of this run as flat table columns.
@@ -99,8 +104,8 @@ class RunSpec:
             cols[name] = t.get(name)
         if self.training is None:
             cols["epochs"] = 0
-        cols.update({"train_fraction": self.train_fraction, "seed": self.seed,
-                     "trained": self.trained})
+        cols.update({"train_fraction": self.train_fraction, "val_fraction": self.val_fraction,
+                     "seed": self.seed, "trained": self.trained})
         return cols
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "check_text",
     "check_train_fractions",
     "check_training",
+    "check_val_fraction",
     "training_fields",
     "type_name",
 ]
@@ -357,3 +358,11 @@ def check_train_fractions(raw: Any) -> list[float]:
             raise ConfigError(where, f"{v!r}: expected a number with 0 < train_fraction <= 1")
         out.append(float(v))
     return out
+
+
+def check_val_fraction(raw: Any) -> float:
+    """The validation share held out of every training split (0: none)."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not (0.0 <= raw < 1.0):
+        raise ConfigError("val_fraction", f"{raw!r}: expected a number with 0 <= val_fraction "
+                                          "< 1")
+    return float(raw)

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from layerflow.data import DatasetError, validation_indices
 from layerflow.training._config import TrainConfig, TrainConfigError
 
 __all__ = ["FitData", "check_dataset", "fit_data", "validation_split"]
@@ -30,27 +31,11 @@ def check_dataset(dataset: Any) -> int:
 
 
 def validation_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices ``(train, val)`` of a stratified split of labels ``y`` (both sorted).
-
-    Per class ``c`` with ``n_c`` samples, ``min(round(fraction · n_c), n_c − 1)`` go to the
-    validation split (at least one stays for training), chosen by
-    ``numpy.random.default_rng(seed).permutation`` of the class's indices, classes in sorted order.
-    """
-    rng = np.random.default_rng(seed)
-    val: list[np.ndarray] = []
-    for c in np.unique(y):
-        idx = rng.permutation(np.flatnonzero(y == c))
-        val.append(idx[: min(round(fraction * idx.size), idx.size - 1)])
-    v = np.sort(np.concatenate(val)) if val else np.zeros(0, dtype=np.int64)
-    if v.size == 0:
-        raise TrainConfigError(
-            f"val_fraction={fraction} of {y.size} training samples leaves no validation sample "
-            f"(per class round(val_fraction · n_c) is 0 for class sizes "
-            f"{[int((y == c).sum()) for c in np.unique(y)]})"
-        )
-    keep = np.ones(y.size, dtype=bool)
-    keep[v] = False
-    return np.flatnonzero(keep), v
+    """:func:`layerflow.data.validation_indices`, its error as a :class:`TrainConfigError`."""
+    try:
+        return validation_indices(y, fraction, seed)
+    except DatasetError as exc:
+        raise TrainConfigError(str(exc)) from exc
 
 
 @dataclass(frozen=True)
@@ -66,6 +51,13 @@ class FitData:
 def fit_data(dataset: Any, cfg: TrainConfig) -> FitData:
     """``dataset``'s training set, less the validation split of ``cfg`` (``val_fraction``)."""
     X, y = np.asarray(dataset.X_train), np.asarray(dataset.y_train)
+    held = getattr(dataset, "X_val", None)
+    if held is not None and len(held):
+        if cfg.val_fraction != 0.0:
+            raise TrainConfigError(
+                f"val_fraction={cfg.val_fraction!r} but the dataset already holds a validation "
+                f"split of {len(held)} samples (Dataset.hold_out_validation); use one of them")
+        return FitData(X, y, np.asarray(held), np.asarray(dataset.y_val))
     if cfg.val_fraction == 0.0:
         return FitData(X, y, X[:0], y[:0])
     train, val = validation_split(y, cfg.val_fraction, cfg.val_seed)

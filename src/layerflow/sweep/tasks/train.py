@@ -41,6 +41,8 @@ def load_group_dataset(run: RunSpec) -> Any:
     key = canonical_json(run.dataset)
     if key not in _DATA_CACHE:
         ds = load_dataset(run.dataset["name"], **run.loader_args)
+        if run.val_fraction > 0:  # held out before subsetting: one split for every fraction
+            ds = ds.hold_out_validation(run.val_fraction, seed=int(run.dataset.get("seed", 0)))
         if frac < 1.0:
             ds = ds.subset_train(frac, seed=int(run.dataset.get("seed", 0)))
         if len(_DATA_CACHE) > 16:
