@@ -169,7 +169,7 @@ def test_validation_split_is_held_out_before_the_train_fraction() -> None:
     assert len(small.y_train) < len(ds.y_train)
     with pytest.raises(DatasetError, match="already held out"):
         ds.hold_out_validation(0.1)
-    with pytest.raises(DatasetError, match="val_fraction=1.5"):
+    with pytest.raises(DatasetError, match=r"val_fraction=1\.5"):
         load_dataset("moons", n=100).hold_out_validation(1.5)
 
 
