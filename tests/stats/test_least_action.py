@@ -171,3 +171,32 @@ def test_no_study_no_findings(rng: np.random.Generator) -> None:
     runs = _study(rng)
     assert least_action_findings(runs[runs["train_fraction"] == 1.0]) == []
     assert least_action_findings(runs.drop(columns="train_fraction")) == []
+
+
+def test_each_arms_setting_is_chosen_on_validation_never_on_test() -> None:
+    from layerflow.stats.least_action import select_on_validation
+
+    rows = []
+    for frac, seed, (gid, tau, val, test) in itertools.product(
+        (0.01, 1.0), range(4),
+        (("g-plain", 0.0, 0.80, 0.80), ("g-tau-small", 0.1, 0.90, 0.70),
+         ("g-tau-big", 10.0, 0.85, 0.95)),
+    ):
+        arm = "plain" if gid == "g-plain" else "transport"
+        rows.append({"dataset": "moons", "model_kind": "resnet", "train_fraction": frac,
+                     "seed": seed, "arm": arm, "group_id": f"{gid}-{frac}",
+                     "uzawa": arm == "transport", "uzawa_tau": tau, "status": "ok",
+                     "trained": True, "val_acc": val + 0.001 * seed, "test_acc": test})
+    runs = pd.DataFrame(rows)
+    kept, choices = select_on_validation(assign_arms(runs))
+    # the higher validation accuracy wins, although its test accuracy is the lower one
+    assert set(kept.loc[kept["arm"] == "transport", "uzawa_tau"]) == {0.1}
+    assert len(kept) == 2 * 4 * 2
+    t = choices[choices["arm"] == "transport"]
+    assert list(t["uzawa_tau"]) == [0.1, 0.1] and list(t["n_settings"]) == [2, 2]
+    np.testing.assert_allclose(t["val_acc"], 0.9 + 0.001 * 1.5)
+    tab = study_table(runs)
+    acc = tab[tab["arm"] == "transport"]["test_acc_mean"]
+    np.testing.assert_allclose(acc, 0.70)
+    with pytest.raises(StatsError, match="no val_acc to choose between them"):
+        select_on_validation(assign_arms(runs.drop(columns="val_acc")))

@@ -110,6 +110,11 @@ def render_report(inp: ReportInput, out_dir: str | Path, title: str = "layerflow
                         hidden_columns=spec.hidden_columns)
         )
 
+    for tspec in F.TABLES:
+        extra = tspec.table(inp.runs, layers)
+        if not extra.empty:
+            blocks[tspec.view].append(FigureBlock(tspec.name, tspec.title, "", None, extra,
+                                                  table_only=True))
     sections = [
         Section(key, t, intro, blocks[key], [f for f in findings if f.view == key])
         for key, (t, intro) in SECTIONS.items()

@@ -140,7 +140,8 @@ def claims_html(claims: Sequence[Claim]) -> str:
 
 def _figure_html(b: FigureBlock) -> str:
     if b.table_only:
-        return table_html(b.table, table_id=f"table-{b.name}", hidden=b.hidden_columns)
+        head = f'<h3 id="tbl-{html.escape(b.name)}">{html.escape(b.title)}</h3>' if b.title else ""
+        return head + table_html(b.table, table_id=f"table-{b.name}", hidden=b.hidden_columns)
     head = f'<h3 id="fig-{html.escape(b.name)}">{html.escape(b.title)}</h3>'
     if b.png is None:
         return (

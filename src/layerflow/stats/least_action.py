@@ -26,6 +26,8 @@ __all__ = [
     "arm_values",
     "assign_arms",
     "interval_of_row",
+    "ok_trained_arms",
+    "select_on_validation",
     "study_runs",
     "study_table",
 ]
@@ -95,7 +97,7 @@ def arm_table(
         )
     if "test_acc" not in runs.columns:
         raise StatsError("runs table has no 'test_acc' column; the study compares test accuracy")
-    df = _ok_trained_arms(runs)
+    df = ok_trained_arms(runs)
     keys = [k for k in by if k in df.columns]
     metrics = [m for m in metrics if m in df.columns]
     rows: list[dict[str, Any]] = []
@@ -122,7 +124,7 @@ def arm_table(
     return out.drop(columns="_role_order").reset_index(drop=True)
 
 
-def _ok_trained_arms(runs: pd.DataFrame) -> pd.DataFrame:
+def ok_trained_arms(runs: pd.DataFrame) -> pd.DataFrame:
     """The trained runs with status ``ok``, each with its arm (:func:`assign_arms`)."""
     df = runs
     if "status" in df.columns:
@@ -133,12 +135,54 @@ def _ok_trained_arms(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def study_runs(runs: pd.DataFrame) -> pd.DataFrame:
-    df = _ok_trained_arms(runs)
+    """The finished trained runs of a study with their arms, each arm at its setting chosen on
+    the validation split (:func:`select_on_validation`)."""
+    df = ok_trained_arms(runs)
     if "dataset" not in df.columns:
         df = df.assign(dataset="data")
     if "model_kind" not in df.columns:
         df = df.assign(model_kind="model")
-    return df
+    return select_on_validation(df)[0]
+
+
+CHOICE_KEYS = ("dataset", "model_kind", "train_fraction", "arm")
+
+
+def select_on_validation(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each arm's setting chosen on the validation split, never on the test set (SPEC §4).
+
+    When an arm was run at several settings (its grid, e.g. weight decays or Uzawa τ; settings
+    are told apart by ``group_id``, which runs differing only in seed share), keep, per
+    (dataset, model kind, train fraction, arm), the setting with the highest mean ``val_acc``
+    over its seeds (ties: the first in ``group_id`` order). Returns ``(runs kept, choices)``;
+    ``choices`` has a row per decision: the keys, ``group_id``, ``val_acc`` (mean), ``n_settings``
+    and the training columns that differ between the settings. Arms with one setting are kept as
+    they are. Several settings without ``val_acc`` is an error: the choice would have to be made
+    on the test set.
+    """
+    keys = [k for k in CHOICE_KEYS if k in runs.columns]
+    if runs.empty or "group_id" not in runs.columns or not keys:
+        return runs, pd.DataFrame()
+    n_set = runs.groupby(keys, dropna=False)["group_id"].transform("nunique")
+    if (n_set <= 1).all():
+        return runs, pd.DataFrame()
+    if "val_acc" not in runs.columns or runs.loc[n_set > 1, "val_acc"].isna().all():
+        raise StatsError("an arm was run at several settings but the store has no val_acc to "
+                         "choose between them (add val_fraction to the config): choosing on "
+                         "test accuracy would report a selected, optimistic number")
+    val = pd.to_numeric(runs["val_acc"], errors="coerce")
+    means = runs.assign(_v=val).groupby([*keys, "group_id"], dropna=False)["_v"].mean()
+    means = means.reset_index().sort_values([*keys, "group_id"], kind="stable")
+    best = means.loc[means.groupby(keys, dropna=False)["_v"].idxmax()]
+    kept = runs[runs["group_id"].isin(set(best["group_id"]))]
+    varying = _setting_columns(runs, keys)
+    first = runs.drop_duplicates("group_id").set_index("group_id")
+    choices = best.rename(columns={"_v": "val_acc"}).reset_index(drop=True)
+    choices["n_settings"] = [int(means[(means[keys] == r[keys]).all(axis=1)].shape[0])
+                             for _, r in choices.iterrows()]
+    for c in varying:
+        choices[c] = [first.at[g, c] for g in choices["group_id"]]
+    return kept, choices
 
 
 def study_table(
@@ -182,3 +226,23 @@ def arm_values(runs: pd.DataFrame, where: dict[str, str], arm: str, metric: str)
         return np.zeros(0)
     v = pd.to_numeric(df[metric], errors="coerce").to_numpy(dtype=np.float64)
     return v[~np.isnan(v)]
+
+
+def _setting_columns(runs: pd.DataFrame, keys: list[str]) -> list[str]:
+    """Columns that tell an arm's settings apart: the same for every run of a setting
+    (``group_id``), different between the settings of one arm; metrics and bookkeeping are not
+    settings."""
+    from layerflow.sweep.store import RUN_META
+    from layerflow.views import metric_names
+
+    skip = {*keys, "group_id", "run_id", "seed", "status", "error", "seconds", *RUN_META,
+            "train_acc", "test_acc", "val_acc", "n_points", *metric_names(runs.columns)}
+    out = []
+    for c in runs.columns:
+        if c in skip or str(c).endswith("_seconds"):
+            continue
+        per_group = runs.groupby("group_id", dropna=False)[c].nunique(dropna=False)
+        per_arm = runs.groupby(keys, dropna=False)[c].nunique(dropna=False)
+        if (per_group <= 1).all() and (per_arm > 1).any():
+            out.append(str(c))
+    return out

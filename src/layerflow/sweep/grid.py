@@ -94,6 +94,7 @@ class RunSpec:
         t = self.training or {}
         cols: dict[str, Any] = {
             "run_id": self.run_id,
+            "group_id": self.group_key[:16],
             "dataset": self.dataset["name"],
             "dataset_args": canonical_json(self.loader_args),
             "model_kind": self.model["kind"],

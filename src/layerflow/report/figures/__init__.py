@@ -32,7 +32,7 @@ from layerflow.report.figures.transport import (
     w2_table,
 )
 
-__all__ = ["FIGURES", "FigureSpec"]
+__all__ = ["FIGURES", "TABLES", "FigureSpec", "TableSpec"]
 
 
 @dataclass(frozen=True)
@@ -111,4 +111,28 @@ FIGURES: tuple[FigureSpec, ...] = (
         "Fraction of samples at which an equal-width layer has det J > 0 (a local "
         "orientation-preserving diffeomorphism).",
     ),
+)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A table the report prints without a figure: ``table(runs, layers) -> DataFrame`` (left
+    out when empty)."""
+
+    name: str
+    view: str
+    title: str
+    table: Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame]
+
+
+def _choices(runs: pd.DataFrame, layers: pd.DataFrame) -> pd.DataFrame:
+    from layerflow.stats.least_action import ok_trained_arms, select_on_validation
+
+    return select_on_validation(ok_trained_arms(runs))[1]
+
+
+TABLES: tuple[TableSpec, ...] = (
+    TableSpec("least_action_choices", "least_action",
+              "Settings chosen on the validation split (each arm, data set and train fraction)",
+              _choices),
 )
