@@ -1,5 +1,8 @@
 """What every report figure shares: the grid of axes, colours, variant order, the interval rule
-and the per-layer table/line figure. matplotlib is imported lazily (Agg, no pyplot state)."""
+and the per-layer table/line figure. matplotlib is imported lazily (Agg, no pyplot state).
+
+The drawing itself is :mod:`layerflow.plot`'s: a per-layer line is
+:func:`~layerflow.plot.layer_curve`, the same function a single network's figure uses."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from layerflow.plot import layer_curve
 from layerflow.report._data import layer_metric
 from layerflow.stats.intervals import mean_interval
 from layerflow.stats.tables import finished, prepare_runs
@@ -111,6 +115,9 @@ def per_layer_table(runs: pd.DataFrame, layers: pd.DataFrame, quantities: tuple[
 
 
 def lines_figure(table: pd.DataFrame, title: str) -> Any:
+    """One panel per (quantity, data set), one :func:`~layerflow.plot.layer_curve` per variant:
+    the mean over networks at each layer, with the band ``low``–``high`` when the table has
+    those columns. Untrained baselines are dashed."""
     datasets = datasets_of(table)
     quantities = list(dict.fromkeys(table["quantity"]))
     fig, axes = figure_grid(len(datasets), len(quantities), w=3.5, h=2.7)
@@ -125,8 +132,9 @@ def lines_figure(table: pd.DataFrame, title: str) -> Any:
                 if s.empty:
                     continue
                 ls = "--" if "(untrained)" in v else "-"
-                ax.plot(s["layer"], s["mean"], marker="o", ms=3, ls=ls, color=colours[v],
-                        label=v)
+                band = (s["low"], s["high"]) if {"low", "high"} <= set(s.columns) else ()
+                layer_curve(s["mean"], *band, x=s["layer"], label=v, color=colours[v], ls=ls,
+                            ms=3, ax=ax)
             if i == 0:
                 ax.set_title(ds, fontsize=9)
             if j == 0:
