@@ -50,11 +50,16 @@ def test_per_layer_lines_are_the_tables_means(store: ReportInput) -> None:
         for i, q in enumerate(quantities):
             for j, ds in enumerate(datasets):
                 ax = axes[i * len(datasets) + j]
-                for line in ax.lines:
+                bands = [c for c in ax.collections if c.get_gid() == "interval"]
+                assert len(bands) == len(ax.lines)  # every variant has n = 3 networks
+                for line, band in zip(ax.lines, bands, strict=True):
                     rows = table[(table["dataset"] == ds) & (table["quantity"] == q)
                                  & (table["variant"] == line.get_label())]
                     np.testing.assert_array_equal(line.get_xdata(), rows["layer"])
                     np.testing.assert_array_equal(line.get_ydata(), rows["mean"])
+                    pts = {(float(x), float(y)) for p in band.get_paths() for x, y in p.vertices}
+                    for x, lo, hi in zip(rows["layer"], rows["low"], rows["high"], strict=True):
+                        assert (x, lo) in pts and (x, hi) in pts
                     checked += 1
                 assert len(ax.lines) == table[(table["dataset"] == ds)
                                               & (table["quantity"] == q)]["variant"].nunique()
@@ -101,3 +106,25 @@ def test_tracks_figure_draws_the_tables_layers_on_their_own_pca(store: ReportInp
             coords, explained = _pca([traj.states[int(layer)]])
             _same_up_to_sign(a.collections[0].get_offsets(), coords[0])
             np.testing.assert_allclose(share, explained.sum(), rtol=1e-12)
+
+
+def test_per_layer_interval_is_the_bootstrap_of_the_networks_values(store: ReportInput) -> None:
+    """The W2 table's interval, recomputed by a plain loop: the residual networks (trained, no
+    weight decay or penalty) of each data set, their W2 step at each layer, and the report's rule
+    (seeded percentile bootstrap of the mean, 2000 resamples) written out here."""
+    table = _table(store, "w2_path")
+    runs, lay = store.runs, store.layers
+    checked = 0
+    for r in table[table["variant"] == "residual"].itertuples():
+        ids = runs[(runs["dataset"] == r.dataset) & (runs["model_kind"] == "resnet")
+                   & (runs["weight_decay"] == 0) & runs["trained"]
+                   & (runs["transport_weight"] == 0) & ~runs["uzawa"]]["run_id"]
+        v = lay[(lay["metric"] == "w2_step") & (lay["layer"] == r.layer)
+                & lay["run_id"].isin(ids)]["value"].to_numpy()
+        idx = np.random.default_rng(0).integers(0, v.size, size=(2000, v.size))
+        lo, hi = np.quantile(v[idx].mean(axis=1), [0.025, 0.975])
+        assert v.min() - 1e-12 <= lo <= hi <= v.max() + 1e-12  # inside the range (to rounding)
+        assert r.n == v.size
+        np.testing.assert_allclose([r.mean, r.low, r.high], [v.mean(), lo, hi], rtol=1e-12)
+        checked += 1
+    assert checked == 2 * 4  # two data sets, four steps

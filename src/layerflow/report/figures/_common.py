@@ -23,6 +23,7 @@ __all__ = [
     "colour_map",
     "datasets_of",
     "figure_grid",
+    "integer_locator",
     "label_of",
     "lines_figure",
     "mean_with_interval",
@@ -87,7 +88,10 @@ def title_for(text: str, table: pd.DataFrame) -> str:
 
 
 def per_layer_table(runs: pd.DataFrame, layers: pd.DataFrame, quantities: tuple[str, ...],
-               trained_only: bool = False) -> pd.DataFrame:
+                    trained_only: bool = False) -> pd.DataFrame:
+    """Per quantity, data set, variant and layer: ``n`` networks, the ``mean`` and ``std`` of
+    their values, and the report's 95 % interval of the mean (``low``, ``high``: percentile
+    bootstrap, inside the values' range; NaN below two networks)."""
     df = finished(prepare_runs(runs))
     if trained_only:
         df = df[df["trained"]]
@@ -100,11 +104,14 @@ def per_layer_table(runs: pd.DataFrame, layers: pd.DataFrame, quantities: tuple[
         m = lm.merge(df[["run_id", "dataset", "variant"]], on="run_id").dropna(subset=["value"])
         if m.empty:
             continue
-        g = (m.groupby(["dataset", "variant", "layer"], sort=False)["value"]
-             .agg(n="count", mean="mean", std="std").reset_index())
+        groups = m.groupby(["dataset", "variant", "layer"], sort=False)["value"]
+        g = groups.agg(n="count", mean="mean", std="std").reset_index()
+        ends = [mean_with_interval(v.to_numpy(dtype=np.float64))[2:] for _, v in groups]
+        g["low"] = [lo for lo, _ in ends]
+        g["high"] = [hi for _, hi in ends]
         g.insert(2, "quantity", q)
         rows.append(g)
-    cols = ["dataset", "variant", "quantity", "layer", "n", "mean", "std"]
+    cols = ["dataset", "variant", "quantity", "layer", "n", "mean", "std", "low", "high"]
     if not rows:
         return pd.DataFrame(columns=cols)
     out = pd.concat(rows, ignore_index=True)[cols]
@@ -141,6 +148,7 @@ def lines_figure(table: pd.DataFrame, title: str) -> Any:
                 ax.set_ylabel(label_of(q), fontsize=8)
             if i == len(quantities) - 1:
                 ax.set_xlabel("layer")
+            ax.xaxis.set_major_locator(integer_locator())
     seen: dict[str, Any] = {}
     for row in axes:
         for ax in row:
@@ -150,6 +158,12 @@ def lines_figure(table: pd.DataFrame, title: str) -> Any:
         fig.legend(list(seen.values()), list(seen), loc="outside right center", fontsize=7)
     fig.suptitle(title_for(title, table), fontsize=10)
     return fig
+
+
+def integer_locator() -> Any:
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(integer=True)
 
 
 def null_locator() -> Any:
