@@ -159,6 +159,20 @@ def test_rst_roles_become_links_code_or_a_warning(caplog: pytest.LogCaptureFixtu
                       "'no_such_function', which is nothing in scope there"]
 
 
+def test_api_pages_name_every_claim_figure_and_view() -> None:
+    from layerflow.report.figures import FIGURES
+    from layerflow.stats.claims import CLAIMS
+    from layerflow.views import VIEWS
+
+    stats = (ROOT / "docs" / "api" / "stats.md").read_text(encoding="utf-8")
+    assert all(f"| `{key}` |" in stats for key in CLAIMS), [k for k in CLAIMS
+                                                            if f"`{k}`" not in stats]
+    report = (ROOT / "docs" / "api" / "report.md").read_text(encoding="utf-8")
+    assert all(f"| `{spec.name}` |" in report for spec in FIGURES)
+    views = (ROOT / "docs" / "api" / "views.md").read_text(encoding="utf-8")
+    assert all(f"`{name}`" in views for name in VIEWS)
+
+
 @pytest.mark.skipif(importlib.util.find_spec("mkdocs") is None,
                     reason="mkdocs is not installed (pip install -e '.[docs]')")
 def test_site_builds_strictly_and_offline(tmp_path: Path) -> None:
@@ -189,6 +203,12 @@ def test_site_builds_strictly_and_offline(tmp_path: Path) -> None:
     assert 'id="layerflow.transport.line_shape_score"' in api
     plot_api = (site / "api" / "plot" / "index.html").read_text()
     assert 'id="layerflow.plot.tracks"' in plot_api
+    assert 'id="layerflow.plot.layer_curve"' in plot_api
+    for page, anchor in (("views", "layerflow.views.View"), ("stats", "layerflow.stats.claims.verdict"),
+                         ("stats", "layerflow.stats.mean_interval"),
+                         ("report", "layerflow.report.render_report"),
+                         ("report", "layerflow.report.figures.FIGURES")):
+        assert f'id="{anchor}"' in (site / "api" / page / "index.html").read_text(), anchor
     studies = (site / "studies" / "index.html").read_text()
     assert "layerflow run paper-ricci" in studies
     assert "fonts.googleapis" not in (site / "index.html").read_text()

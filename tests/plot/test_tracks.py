@@ -157,3 +157,30 @@ def test_layers_refuse_bad_input(curvy: lf.Trajectory) -> None:
     fig = Figure()
     with pytest.raises(PlotError, match="ax has 2 Axes; this figure draws 6 panels"):
         lf.plot.layers(curvy, ax=fig.subplots(1, 2))
+
+
+def test_layers_own_projection_is_each_states_own_pca(curvy: lf.Trajectory) -> None:
+    axes = lf.plot.layers(curvy, states=[0, 2, 5], projection="own")
+    for a, s in zip(axes, [0, 2, 5], strict=True):
+        want, explained = pca_reference([curvy.states[s]])  # this state alone
+        assert_same_up_to_sign(a.collections[0].get_offsets(), want[0])
+        assert a.get_xlabel() == f"PC1 ({explained[0]:.0%})"
+        assert a.get_ylabel() == f"PC2 ({explained[1]:.0%})"
+    # each panel keeps its own limits (its own coordinates), unlike the shared projection
+    assert axes[1].get_xlim() != axes[2].get_xlim()
+
+
+def test_panel_states_are_evenly_spaced_with_first_and_last() -> None:
+    # round(linspace(0, 9, 5)) = round(0, 2.25, 4.5, 6.75, 9) = 0, 2, 4, 7, 9 (half to even)
+    assert lf.plot.panel_states(10, 5) == [0, 2, 4, 7, 9]
+    assert lf.plot.panel_states(4, 5) == [0, 1, 2, 3]
+    assert lf.plot.panel_states(6) == [0, 1, 2, 3, 4, 5]  # DEFAULT_MAX_PANELS = 6
+    # round(linspace(0, 6, 6)) = round(0, 1.2, 2.4, 3.6, 4.8, 6)
+    assert lf.plot.panel_states(7) == [0, 1, 2, 4, 5, 6]
+    with pytest.raises(PlotError, match="max_panels=True"):
+        lf.plot.panel_states(4, True)
+
+
+def test_layers_refuse_an_unknown_projection(curvy: lf.Trajectory) -> None:
+    with pytest.raises(PlotError, match=r"projection='mine': expected one of \['shared', 'own'\]"):
+        lf.plot.layers(curvy, projection="mine")

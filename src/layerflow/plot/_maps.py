@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from layerflow.plot._common import PlotError, new_axes
+from layerflow.plot._primitives import interval_bars
 
 __all__ = ["JACOBIAN_QUANTITIES", "jacobian"]
 
@@ -63,10 +64,10 @@ def jacobian(diagnostics: Any, *, quantity: str = "fraction",
     note = f"\n(not square, left out: {', '.join(skipped)})" if skipped else ""
     if quantity == "fraction":
         w = 0.4
-        ax.bar(x - w / 2, [lay.fraction_diffeomorphic for lay in layers], w, color="C2",
-               label="local orientation-preserving diffeomorphism")
-        ax.bar(x + w / 2, [lay.fraction_orientation_preserved for lay in layers], w,
-               color="C0", alpha=0.6, label="det J > 0")
+        interval_bars([lay.fraction_diffeomorphic for lay in layers], x=x - w / 2, width=w,
+                      color="C2", label="local orientation-preserving diffeomorphism", ax=ax)
+        interval_bars([lay.fraction_orientation_preserved for lay in layers], x=x + w / 2,
+                      width=w, color="C0", alpha=0.6, label="det J > 0", ax=ax)
         ax.set_ylim(0, 1.3)
         ax.set_yticks(np.linspace(0, 1, 6))
         ax.set_ylabel("fraction of samples")

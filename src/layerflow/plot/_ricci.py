@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from layerflow.plot._common import PlotError, as_trajectory, input_coords, new_axes, result_of
+from layerflow.plot._primitives import interval_bars
 from layerflow.ricci.coefficients import (
     LayerCoefficients,
     LocalCoefficients,
@@ -168,7 +169,7 @@ def layer_coefficients(result: Any, *, ax: Any = None, **options: Any) -> Any:
     L = res.values.shape[0]
     x = np.arange(L)
     colours = ["C0" if v < 0 else "C3" for v in np.nan_to_num(res.values)]
-    ax.bar(x, res.values, color=colours)
+    interval_bars(res.values, color=colours, ax=ax)
     names = res.layer_names if len(res.layer_names) == L else tuple(str(i) for i in x)
     ax.set_xticks(x, names, fontsize=6, rotation=45 if L > 6 else 0,
                   ha="right" if L > 6 else "center")

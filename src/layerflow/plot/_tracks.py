@@ -18,10 +18,13 @@ from layerflow.plot._common import (
 )
 from layerflow.trajectory import Trajectory
 
-__all__ = ["layers", "tracks"]
+__all__ = ["PROJECTIONS", "layers", "panel_states", "tracks"]
 
 DEFAULT_MAX_PANELS = 6
 """Panels :func:`layers` draws by default (evenly spaced states, first and last included)."""
+
+PROJECTIONS = ("shared", "own")
+"""How :func:`layers` projects its panels: one PCA per width, or each state its own."""
 
 
 def tracks(
@@ -96,7 +99,12 @@ def tracks(
     return ax
 
 
-def _pick_states(n_states: int, max_panels: int) -> list[int]:
+def panel_states(n_states: int, max_panels: int = DEFAULT_MAX_PANELS) -> list[int]:
+    """The states :func:`layers` draws by default: all ``n_states`` when there are at most
+    ``max_panels``, else ``max_panels`` evenly spaced ones, ``round(linspace(0, n_states − 1,
+    max_panels))``, first and last included."""
+    if isinstance(max_panels, bool) or not isinstance(max_panels, int) or max_panels < 1:
+        raise PlotError(f"max_panels={max_panels!r}: expected an int >= 1")
     if n_states <= max_panels:
         return list(range(n_states))
     return sorted({round(float(x)) for x in np.linspace(0, n_states - 1, max_panels)})
@@ -107,14 +115,17 @@ def layers(
     *,
     states: Sequence[int] | None = None,
     max_panels: int = DEFAULT_MAX_PANELS,
+    projection: str = "shared",
     ax: Any = None,
 ) -> list[Any]:
     """The states side by side, each a scatter of its N points coloured by label.
 
-    States of one width share one projection: :func:`shared_pca` fitted on **all** states of the
-    trajectory with that width, so panels of a residual stream are directly comparable (and
-    match :func:`tracks`); those panels also share their axis limits. A state of width 2 is still
-    drawn through its PCA (a rotation).
+    With ``projection="shared"`` (default), states of one width share one projection:
+    :func:`shared_pca` fitted on **all** states of the trajectory with that width, so panels of a
+    residual stream are directly comparable (and match :func:`tracks`); those panels also share
+    their axis limits. With ``projection="own"``, each state is drawn on its own top-2 principal
+    axes (``shared_pca([state])``), which keep the most of that state's variance; the axis labels
+    give the share each keeps. A state of width 2 is still drawn through its PCA (a rotation).
 
     Parameters
     ----------
@@ -125,6 +136,8 @@ def layers(
         ``max_panels`` evenly spaced ones (first and last included).
     max_panels
         See ``states``.
+    projection
+        One of :data:`PROJECTIONS`: ``"shared"`` or ``"own"`` (see above).
     ax
         A sequence of ``len(states)`` Axes; default a new pyplot row.
 
@@ -135,21 +148,26 @@ def layers(
     """
     traj = as_trajectory(traj, "layers")
     n_states = len(traj.states)
+    if projection not in PROJECTIONS:
+        raise PlotError(f"projection={projection!r}: expected one of {list(PROJECTIONS)}")
     if states is None:
-        if isinstance(max_panels, bool) or not isinstance(max_panels, int) or max_panels < 1:
-            raise PlotError(f"max_panels={max_panels!r}: expected an int >= 1")
-        chosen = _pick_states(n_states, max_panels)
+        chosen = panel_states(n_states, max_panels)
     else:
         chosen = [int(s) for s in states]
         bad = [s for s in chosen if not 0 <= s < n_states]
         if bad or not chosen:
             raise PlotError(f"states={list(states)!r}: expected indices in 0…{n_states - 1}")
     axes = new_axes_row(ax, len(chosen))
-    by_width: dict[int, list[int]] = {}
-    for i, w in enumerate(traj.widths):
-        by_width.setdefault(w, []).append(i)
+    groups: list[list[int]]  # the states fitted by one PCA
+    if projection == "own":
+        groups = [[s] for s in dict.fromkeys(chosen)]
+    else:
+        by_width: dict[int, list[int]] = {}
+        for i, w in enumerate(traj.widths):
+            by_width.setdefault(w, []).append(i)
+        groups = list(by_width.values())
     proj: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    for members in by_width.values():
+    for members in groups:
         if any(s in members for s in chosen):
             coords, explained = shared_pca([traj.states[i] for i in members])
             for j, i in enumerate(members):
@@ -165,7 +183,7 @@ def layers(
         a.tick_params(labelsize=6)
         if j == 0 and classes is not None:
             class_legend(a, sc, classes)
-    for members in by_width.values():
+    for members in groups:
         shown = [(a, s) for a, s in zip(axes, chosen, strict=True) if s in members]
         if len(shown) > 1:
             pts = np.concatenate([proj[s][0] for _, s in shown])

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from layerflow.plot._common import PlotError, new_axes, result_of
+from layerflow.plot._primitives import layer_curve
 from layerflow.transport.lss import LineShapeResult, line_shape_score
 from layerflow.transport.w2path import WassersteinPathResult
 from layerflow.transport.w2path import wasserstein_path as _wasserstein_path
@@ -90,7 +91,7 @@ def wasserstein_path(result: Any, *, ax: Any = None, **options: Any) -> Any:
     ax = new_axes(ax)
     n = res.steps.shape[0]
     x = np.arange(n)
-    ax.plot(x, res.steps, marker="o", color="C0", lw=1.5, label=r"W2 step $w_l$")
+    layer_curve(res.steps, x=x, color="C0", lw=1.5, label=r"W2 step $w_l$", ax=ax)
     ax.plot(x, np.full(n, res.end_to_end / n), color="0.4", ls="--", lw=1,
             label="constant-speed geodesic")
     start = res.run[0]

@@ -82,13 +82,15 @@ FIGURES: tuple[FigureSpec, ...] = (
         "w2_path", "transport", "W2 path per layer",
         lambda r, lay, t: w2_table(r, lay), figure_w2,
         "per-layer W2 steps in the layers table (transport analysis)",
-        "W2 distance between the empirical measures of consecutive states, mean over networks.",
+        "W2 distance between the empirical measures of consecutive states, mean over networks; "
+        "the band is its 95 % bootstrap interval.",
     ),
     FigureSpec(
         "curvature", "ricci", "Curvature and geodesic mass per layer",
         lambda r, lay, t: curvature_table(r, lay), figure_curvature,
         "per-layer scalar curvature / geodesic mass in the layers table (Ricci analysis)",
-        "Forman scalar curvature Ric_l and geodesic mass g_l of each layer's kNN graph.",
+        "Forman scalar curvature Ric_l and geodesic mass g_l of each layer's kNN graph, mean "
+        "over networks; the band is its 95 % bootstrap interval.",
     ),
     FigureSpec(
         "ricci_rho", "ricci", "Ricci coefficients and accuracy",
@@ -109,7 +111,8 @@ FIGURES: tuple[FigureSpec, ...] = (
         lambda r, lay, t: jacobian_table(r, lay), figure_jacobian,
         "per-layer Jacobian orientation fractions in the layers table (maps analysis)",
         "Fraction of samples at which an equal-width layer has det J > 0 (a local "
-        "orientation-preserving diffeomorphism).",
+        "orientation-preserving diffeomorphism), mean over networks; the band is its 95 % "
+        "bootstrap interval.",
     ),
 )
 

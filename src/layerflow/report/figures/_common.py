@@ -1,5 +1,8 @@
 """What every report figure shares: the grid of axes, colours, variant order, the interval rule
-and the per-layer table/line figure. matplotlib is imported lazily (Agg, no pyplot state)."""
+and the per-layer table/line figure. matplotlib is imported lazily (Agg, no pyplot state).
+
+The drawing itself is :mod:`layerflow.plot`'s: a per-layer line is
+:func:`~layerflow.plot.layer_curve`, the same function a single network's figure uses."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from layerflow.plot import layer_curve
 from layerflow.report._data import layer_metric
 from layerflow.stats.intervals import mean_interval
 from layerflow.stats.tables import finished, prepare_runs
@@ -19,6 +23,7 @@ __all__ = [
     "colour_map",
     "datasets_of",
     "figure_grid",
+    "integer_locator",
     "label_of",
     "lines_figure",
     "mean_with_interval",
@@ -83,7 +88,10 @@ def title_for(text: str, table: pd.DataFrame) -> str:
 
 
 def per_layer_table(runs: pd.DataFrame, layers: pd.DataFrame, quantities: tuple[str, ...],
-               trained_only: bool = False) -> pd.DataFrame:
+                    trained_only: bool = False) -> pd.DataFrame:
+    """Per quantity, data set, variant and layer: ``n`` networks, the ``mean`` and ``std`` of
+    their values, and the report's 95 % interval of the mean (``low``, ``high``: percentile
+    bootstrap, inside the values' range; NaN below two networks)."""
     df = finished(prepare_runs(runs))
     if trained_only:
         df = df[df["trained"]]
@@ -96,11 +104,14 @@ def per_layer_table(runs: pd.DataFrame, layers: pd.DataFrame, quantities: tuple[
         m = lm.merge(df[["run_id", "dataset", "variant"]], on="run_id").dropna(subset=["value"])
         if m.empty:
             continue
-        g = (m.groupby(["dataset", "variant", "layer"], sort=False)["value"]
-             .agg(n="count", mean="mean", std="std").reset_index())
+        groups = m.groupby(["dataset", "variant", "layer"], sort=False)["value"]
+        g = groups.agg(n="count", mean="mean", std="std").reset_index()
+        ends = [mean_with_interval(v.to_numpy(dtype=np.float64))[2:] for _, v in groups]
+        g["low"] = [lo for lo, _ in ends]
+        g["high"] = [hi for _, hi in ends]
         g.insert(2, "quantity", q)
         rows.append(g)
-    cols = ["dataset", "variant", "quantity", "layer", "n", "mean", "std"]
+    cols = ["dataset", "variant", "quantity", "layer", "n", "mean", "std", "low", "high"]
     if not rows:
         return pd.DataFrame(columns=cols)
     out = pd.concat(rows, ignore_index=True)[cols]
@@ -111,6 +122,9 @@ def per_layer_table(runs: pd.DataFrame, layers: pd.DataFrame, quantities: tuple[
 
 
 def lines_figure(table: pd.DataFrame, title: str) -> Any:
+    """One panel per (quantity, data set), one :func:`~layerflow.plot.layer_curve` per variant:
+    the mean over networks at each layer, with the band ``low``–``high`` when the table has
+    those columns. Untrained baselines are dashed."""
     datasets = datasets_of(table)
     quantities = list(dict.fromkeys(table["quantity"]))
     fig, axes = figure_grid(len(datasets), len(quantities), w=3.5, h=2.7)
@@ -125,14 +139,16 @@ def lines_figure(table: pd.DataFrame, title: str) -> Any:
                 if s.empty:
                     continue
                 ls = "--" if "(untrained)" in v else "-"
-                ax.plot(s["layer"], s["mean"], marker="o", ms=3, ls=ls, color=colours[v],
-                        label=v)
+                band = (s["low"], s["high"]) if {"low", "high"} <= set(s.columns) else ()
+                layer_curve(s["mean"], *band, x=s["layer"], label=v, color=colours[v], ls=ls,
+                            ms=3, ax=ax)
             if i == 0:
                 ax.set_title(ds, fontsize=9)
             if j == 0:
                 ax.set_ylabel(label_of(q), fontsize=8)
             if i == len(quantities) - 1:
                 ax.set_xlabel("layer")
+            ax.xaxis.set_major_locator(integer_locator())
     seen: dict[str, Any] = {}
     for row in axes:
         for ax in row:
@@ -142,6 +158,12 @@ def lines_figure(table: pd.DataFrame, title: str) -> Any:
         fig.legend(list(seen.values()), list(seen), loc="outside right center", fontsize=7)
     fig.suptitle(title_for(title, table), fontsize=10)
     return fig
+
+
+def integer_locator() -> Any:
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(integer=True)
 
 
 def null_locator() -> Any:

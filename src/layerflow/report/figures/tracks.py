@@ -1,4 +1,5 @@
-"""Data tracks through the layers: PCA projections of saved trajectories."""
+"""Data tracks through the layers: saved trajectories drawn by :func:`layerflow.plot.tracks`
+and :func:`layerflow.plot.layers` (one drawing of each thing; no PCA of its own)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from layerflow.plot import layers, panel_states, shared_pca, tracks
 from layerflow.report.figures._common import figure_grid
 from layerflow.stats.tables import finished, prepare_runs
+from layerflow.trajectory import Trajectory, TrajectoryError
 
-__all__ = ["figure_tracks", "tracks_table"]
+__all__ = ["SNAPSHOTS", "figure_tracks", "tracks_table"]
+
+SNAPSHOTS = 5  # single-layer panels per network, beside its tracks
 
 
 @dataclass(frozen=True)
@@ -49,39 +53,27 @@ def _pick_tracks(runs: pd.DataFrame, trajectories: Mapping[str, Path],
     return picked
 
 
-def _pca(X: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    Xc = X - X.mean(axis=0)
-    _, s, vt = np.linalg.svd(Xc, full_matrices=False)
-    comps = vt[:n]
-    var = s**2
-    explained = var[:n] / var.sum() if var.sum() > 0 else np.zeros(min(n, var.size))
-    Y = Xc @ comps.T
-    if Y.shape[1] < n:
-        Y = np.hstack([Y, np.zeros((Y.shape[0], n - Y.shape[1]))])
-    return Y, explained
-
-
-def _snapshot_layers(n_states: int, max_panels: int = 5) -> list[int]:
-    if n_states <= max_panels:
-        return list(range(n_states))
-    return sorted({round(float(x)) for x in np.linspace(0, n_states - 1, max_panels)})
+def _load(path: Path | str, max_points: int) -> Trajectory:
+    """The saved trajectory, subsampled (seed 0) to at most ``max_points`` samples."""
+    traj = Trajectory.load(Path(path))
+    return traj.subsample(max_points, seed=0) if traj.n_samples > max_points else traj
 
 
 def tracks_table(runs: pd.DataFrame, trajectories: Mapping[str, Path],
                  max_points: int = 400) -> pd.DataFrame:
     """The trajectories drawn, and per drawn layer the variance share of its top 2 principal axes.
 
+    The drawn layers are :func:`~layerflow.plot.panel_states` ``(n_states, 5)``; the share is
+    the sum of the two ``explained`` of :func:`~layerflow.plot.shared_pca` ``([state])`` — the
+    projection :func:`figure_tracks` draws that layer on.
+
     Columns: run_id, dataset, variant, layer, layer_name, width, n_points, pca2_explained.
     """
-    from layerflow.trajectory import Trajectory
-
     rows: list[dict[str, Any]] = []
     for t in _pick_tracks(runs, trajectories):
-        traj = Trajectory.load(t.path)
-        if traj.n_samples > max_points:
-            traj = traj.subsample(max_points, seed=0)
-        for li in _snapshot_layers(len(traj.states)):
-            _, ex = _pca(traj.states[li].astype(np.float64), 2)
+        traj = _load(t.path, max_points)
+        for li in panel_states(len(traj.states), SNAPSHOTS):
+            _, ex = shared_pca([traj.states[li]])
             rows.append({"run_id": t.run_id, "dataset": t.dataset, "variant": t.variant,
                          "layer": li, "layer_name": traj.layer_names[li],
                          "width": traj.widths[li], "n_points": traj.n_samples,
@@ -91,58 +83,37 @@ def tracks_table(runs: pd.DataFrame, trajectories: Mapping[str, Path],
 
 
 def figure_tracks(table: pd.DataFrame, max_points: int = 400, n_tracks: int = 40) -> Any:
-    """Data tracks through the layers, one row per drawn network.
+    """Data tracks through the layers, one row per drawn network, drawn by :mod:`layerflow.plot`.
 
-    Left: the tracks ``x^(0) … x^(L)`` of ``n_tracks`` samples through the longest equal-width
-    run of states, projected on the top-2 principal axes of all those states together (start ○,
-    end ●). Right: 2-D PCA snapshots of single layers, coloured by class. ``table`` is
-    :func:`tracks_table` (it names the trajectory files).
+    Left: :func:`~layerflow.plot.tracks` — ``n_tracks`` samples' tracks ``x^(0) … x^(L)``
+    through the longest equal-width run of states, in the projection shared by all those states
+    (start ○, end ●). Right: :func:`~layerflow.plot.layers` with ``projection="own"`` — each
+    listed layer on its own top-2 principal axes (the share of variance they keep is the table's
+    ``pca2_explained``), coloured by class. ``table`` is :func:`tracks_table` (it names the
+    trajectory files).
     """
-    from layerflow.trajectory import Trajectory, TrajectoryError
-
     runs = list(dict.fromkeys(table["run_id"]))
     ncols = 1 + int(table.groupby("run_id").size().max())
     fig, axes = figure_grid(ncols, len(runs), w=2.3, h=2.2)
     for i, rid in enumerate(runs):
         sub = table[table["run_id"] == rid]
-        traj = Trajectory.load(Path(str(sub["path"].iloc[0])))
-        if traj.n_samples > max_points:
-            traj = traj.subsample(max_points, seed=0)
-        labels = traj.labels if traj.labels is not None else np.zeros(traj.n_samples)
-        cmap = "coolwarm" if len(np.unique(labels)) <= 2 else "tab10"
+        traj = _load(str(sub["path"].iloc[0]), max_points)
         ax = axes[i][0]
         try:
-            start, stop = traj.equal_width_run()
-            stack = np.stack(traj.states[start:stop + 1]).astype(np.float64)
-            flat, _ = _pca(stack.reshape(-1, stack.shape[2]), 2)
-            proj = flat.reshape(stack.shape[0], stack.shape[1], 2)
-            idx = np.random.default_rng(0).choice(traj.n_samples,
-                                                  size=min(n_tracks, traj.n_samples),
-                                                  replace=False)
-            lab_norm = (labels - labels.min()) / max(1.0, float(np.ptp(labels)))
-            from matplotlib import colormaps
-            from matplotlib.collections import LineCollection
-
-            cols = colormaps[cmap](lab_norm[idx].astype(np.float64))
-            segs = np.transpose(proj[:, idx, :], (1, 0, 2))  # (tracks, states, 2)
-            ax.add_collection(LineCollection(list(segs), colors=cols, linewidths=0.7,
-                                             alpha=0.7))
-            ax.scatter(segs[:, 0, 0], segs[:, 0, 1], s=8, facecolors="none", edgecolors=cols,
-                       linewidths=0.6)
-            ax.scatter(segs[:, -1, 0], segs[:, -1, 1], s=8, color=cols)
-            ax.autoscale_view()
-            ax.set_title(f"tracks, states {start}–{stop}", fontsize=7)
+            tracks(traj, n_tracks=n_tracks, seed=0, ax=ax)
         except TrajectoryError:
             ax.text(0.5, 0.5, "no equal-width run", ha="center", va="center", fontsize=7)
         ax.set_ylabel(f"{sub['dataset'].iloc[0]}\n{sub['variant'].iloc[0]}", fontsize=7)
-        for j, li in enumerate(sub["layer"].astype(int), start=1):
-            Y, _ = _pca(traj.states[li].astype(np.float64), 2)
-            a = axes[i][j]
-            a.scatter(Y[:, 0], Y[:, 1], c=labels, cmap=cmap, s=3, alpha=0.8)
-            a.set_title(f"{traj.layer_names[li]} (d={traj.widths[li]})", fontsize=7)
+        drawn = list(axes[i][1:1 + len(sub)])
+        layers(traj, states=list(sub["layer"].astype(int)), projection="own", ax=drawn)
+        for a in drawn:
+            if a.get_legend() is not None:  # one class legend per row: the tracks panel's
+                a.get_legend().remove()
         for a in axes[i]:
             a.set_xticks([])
             a.set_yticks([])
+            for text in (a.title, a.xaxis.label, a.yaxis.label):
+                text.set_fontsize(7)
         for a in axes[i][1 + len(sub):]:
             a.set_axis_off()
     fig.suptitle("Data through the layers (PCA projections, coloured by class)", fontsize=10)

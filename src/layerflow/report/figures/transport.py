@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from layerflow.plot import interval_bars
 from layerflow.report.figures._common import (
     colour_map,
     datasets_of,
@@ -43,12 +43,10 @@ def lss_ots_table(runs: pd.DataFrame) -> pd.DataFrame:
 def _bars(ax: Any, sub: pd.DataFrame, order: list[str], colours: Mapping[str, Any]) -> None:
     sub = sub.set_index("variant")
     xs = [v for v in order if v in sub.index]
-    for i, v in enumerate(xs):
-        r = sub.loc[v]
-        err = None
-        if not math.isnan(float(r["low"])):
-            err = [[float(r["mean"] - r["low"])], [float(r["high"] - r["mean"])]]
-        ax.bar(i, float(r["mean"]), color=colours[v], yerr=err, capsize=3)
+    if xs:
+        rows = sub.loc[xs]
+        interval_bars(rows["mean"], rows["low"], rows["high"], color=[colours[v] for v in xs],
+                      ax=ax)
     ax.set_xticks(range(len(xs)), xs, rotation=35, ha="right", fontsize=7)
 
 
