@@ -43,7 +43,9 @@ def test_report_is_self_contained_and_embeds_every_figure(rendered: Rendered) ->
     expected = {"tracks", "lss_ots", "w2_path", "curvature", "ricci_rho", "least_action",
                 "jacobian"}
     assert set(rep.figures) == expected
-    assert rep.skipped == {}
+    # the hand-built store has two weight decays, not a sweep: the γ-sweep figure says so
+    assert set(rep.skipped) == {"geodesic"}
+    assert "three or more weight decays" in rep.skipped["geodesic"]
     assert set(page.images) == expected
     for name, uri in page.images.items():
         png = decode_png(uri)
@@ -93,7 +95,8 @@ def test_missing_data_skips_figures_with_a_reason(rendered: Rendered, tmp_path: 
     assert (out / "fig-w2_path.png").exists()
     bare = ReportInput(runs=rendered.store.runs.drop(columns=["ricci_rho"]))
     rep, page = _render(bare, out)
-    assert set(rep.skipped) == {"tracks", "w2_path", "curvature", "ricci_rho", "jacobian"}
+    assert set(rep.skipped) == {"tracks", "w2_path", "curvature", "ricci_rho", "jacobian",
+                                "geodesic"}
     for name in rep.skipped:
         assert name not in page.images
         assert not (out / f"fig-{name}.png").exists()  # no stale picture left behind

@@ -198,5 +198,7 @@ def test_each_arms_setting_is_chosen_on_validation_never_on_test() -> None:
     tab = study_table(runs)
     acc = tab[tab["arm"] == "transport"]["test_acc_mean"]
     np.testing.assert_allclose(acc, 0.70)
-    with pytest.raises(StatsError, match="no val_acc to choose between them"):
-        select_on_validation(assign_arms(runs.drop(columns="val_acc")))
+    # without a validation split nothing is chosen: each setting is an arm of its own
+    split, none = select_on_validation(assign_arms(runs.drop(columns="val_acc")))
+    assert none.empty and len(split) == len(runs)
+    assert set(split["arm"]) == {"plain", "transport (uzawa_tau=0.1)", "transport (uzawa_tau=10.0)"}

@@ -157,8 +157,8 @@ def select_on_validation(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
     over its seeds (ties: the first in ``group_id`` order). Returns ``(runs kept, choices)``;
     ``choices`` has a row per decision: the keys, ``group_id``, ``val_acc`` (mean), ``n_settings``
     and the training columns that differ between the settings. Arms with one setting are kept as
-    they are. Several settings without ``val_acc`` is an error: the choice would have to be made
-    on the test set.
+    they are. Without ``val_acc`` nothing is chosen (that would be a choice on the test set):
+    each setting of such an arm becomes an arm of its own, named by its setting.
     """
     keys = [k for k in CHOICE_KEYS if k in runs.columns]
     if runs.empty or "group_id" not in runs.columns or not keys:
@@ -167,9 +167,14 @@ def select_on_validation(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
     if (n_set <= 1).all():
         return runs, pd.DataFrame()
     if "val_acc" not in runs.columns or runs.loc[n_set > 1, "val_acc"].isna().all():
-        raise StatsError("an arm was run at several settings but the store has no val_acc to "
-                         "choose between them (add val_fraction to the config): choosing on "
-                         "test accuracy would report a selected, optimistic number")
+        # nothing to choose on without a validation split: never choose on test; each setting
+        # stays its own arm (its name says which), so no settings are mixed either
+        cols = _setting_columns(runs, keys)
+        label = runs[cols].astype(str).agg(", ".join, axis=1) if cols else runs["group_id"]
+        split = runs["arm"].astype(str) + " (" + (
+            runs[cols].apply(lambda r: ", ".join(f"{c}={r[c]}" for c in cols), axis=1)
+            if cols else label) + ")"
+        return runs.assign(arm=runs["arm"].where(n_set <= 1, split)), pd.DataFrame()
     val = pd.to_numeric(runs["val_acc"], errors="coerce")
     means = runs.assign(_v=val).groupby([*keys, "group_id"], dropna=False)["_v"].mean()
     means = means.reset_index().sort_values([*keys, "group_id"], kind="stable")
@@ -241,8 +246,10 @@ def _setting_columns(runs: pd.DataFrame, keys: list[str]) -> list[str]:
     for c in runs.columns:
         if c in skip or str(c).endswith("_seconds"):
             continue
-        per_group = runs.groupby("group_id", dropna=False)[c].nunique(dropna=False)
-        per_arm = runs.groupby(keys, dropna=False)[c].nunique(dropna=False)
+        col = runs[c].map(repr) if runs[c].dtype == object else runs[c]  # lists are values too
+        frame = runs[[*keys, "group_id"]].assign(_c=col)
+        per_group = frame.groupby("group_id", dropna=False)["_c"].nunique(dropna=False)
+        per_arm = frame.groupby(keys, dropna=False)["_c"].nunique(dropna=False)
         if (per_group <= 1).all() and (per_arm > 1).any():
             out.append(str(c))
     return out

@@ -73,7 +73,7 @@ FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec(
         "geodesic", "transport", "Weight decay and the geodesic",
         lambda r, lay, t: geodesic_table(r), figure_geodesic,
-        "networks of one data set and kind trained at two or more weight decays",
+        "networks of one data set and kind trained at three or more weight decays",
         "LSS, OTS, OT cost ratio and W2 geodesic ratio per weight decay γ, mean over seeds with "
         "95 % bootstrap intervals; the bands are Gai & Zhang's CIFAR-100 ranges (their networks "
         "and data differ from these: for orientation only).",
@@ -89,7 +89,8 @@ FIGURES: tuple[FigureSpec, ...] = (
         "curvature", "ricci", "Curvature and geodesic mass per layer",
         lambda r, lay, t: curvature_table(r, lay), figure_curvature,
         "per-layer scalar curvature / geodesic mass in the layers table (Ricci analysis)",
-        "Forman scalar curvature Ric_l and geodesic mass g_l of each layer's kNN graph, mean "
+        "Scalar curvature Ric_l (the kind in the table's curvature column) and geodesic mass g_l of "
+        "each layer's kNN graph, mean "
         "over networks; the band is its 95 % bootstrap interval.",
     ),
     FigureSpec(

@@ -15,13 +15,19 @@ __all__ = ["curvature_table", "figure_curvature", "figure_ricci", "ricci_table"]
 
 
 def curvature_table(runs: pd.DataFrame, layers: pd.DataFrame) -> pd.DataFrame:
-    """Per dataset, variant and layer: mean scalar Forman curvature ``Ric_l`` and geodesic mass."""
-    return per_layer_table(runs, layers, ("scalar_curvature", "geodesic_mass"))
+    """Per dataset, variant and layer: mean scalar curvature ``Ric_l`` and geodesic mass; the
+    column ``curvature`` names the edge curvature kind the store recorded (``ricci_curvature``)."""
+    tab = per_layer_table(runs, layers, ("scalar_curvature", "geodesic_mass"))
+    kinds = (", ".join(sorted(set(runs["ricci_curvature"].dropna().astype(str))))
+             if "ricci_curvature" in runs.columns else "")
+    return tab.assign(curvature=kinds or "unrecorded")
 
 
 def figure_curvature(table: pd.DataFrame) -> Any:
     """Scalar curvature (top) and geodesic mass (bottom) per layer, mean over networks."""
-    return lines_figure(table, "Forman curvature and geodesic mass of the kNN graph per layer")
+    kind = str(table["curvature"].iloc[0]) if "curvature" in table.columns and len(table) else ""
+    name = kind.capitalize() if kind and kind != "unrecorded" else "Scalar"
+    return lines_figure(table, f"{name} curvature and geodesic mass of the kNN graph per layer")
 
 
 def ricci_table(runs: pd.DataFrame) -> pd.DataFrame:
