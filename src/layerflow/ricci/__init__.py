@@ -14,21 +14,24 @@ Baptista et al. 2024, "Deep Learning as Ricci Flow" (SPEC §3)::
 
 from __future__ import annotations
 
+from layerflow.ricci.checks import RicciInputError
 from layerflow.ricci.coefficients import (
     DisconnectedGraphError,
-    LayerCoefficients,
-    LocalCoefficients,
     RicciCoefficient,
-    RicciSweep,
-    layer_coefficients,
-    local_coefficients,
     ricci_coefficient,
-    ricci_sweep,
     summary,
 )
 from layerflow.ricci.curvature import CURVATURES, edge_curvature, scalar_curvature
 from layerflow.ricci.geodesics import AUTO_EXACT_MAX_N, GeodesicMass, geodesic_mass
-from layerflow.ricci.graphs import RicciInputError, knn_graph, knn_indices
+from layerflow.ricci.graphs import knn_graph
+from layerflow.ricci.knn import knn_indices
+from layerflow.ricci.local import (
+    LayerCoefficients,
+    LocalCoefficients,
+    layer_coefficients,
+    local_coefficients,
+)
+from layerflow.ricci.sweep import RicciSweep, ricci_sweep
 
 __all__ = [
     "AUTO_EXACT_MAX_N",

@@ -1,0 +1,80 @@
+"""Ricci coefficients for several k at once (SPEC §3, "k sweep").
+
+One exact neighbour search per state for the largest k; the neighbour lists are sorted (nearest
+first, ties to the smaller index), so the kNN graph for a smaller k is built from the first k
+columns — identical to a separate search.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from layerflow.ricci.checks import RicciInputError
+from layerflow.ricci.coefficients import RicciCoefficient, check_common, global_from_graphs
+from layerflow.ricci.local import (
+    LayerCoefficients,
+    LocalCoefficients,
+    layer_from_quantities,
+    local_from_quantities,
+    local_quantities,
+)
+from layerflow.ricci.network import layer_graphs, neighbour_tables, trajectory_states
+from layerflow.trajectory import Trajectory
+
+__all__ = ["RicciSweep", "ricci_sweep"]
+
+
+@dataclass(frozen=True)
+class RicciSweep:
+    """:func:`ricci_sweep` results keyed by k: ``global_[k]``, ``local[k]``, ``layer[k]``
+    (local/layer only when asked for)."""
+
+    ks: tuple[int, ...]
+    global_: dict[int, RicciCoefficient]
+    local: dict[int, LocalCoefficients]
+    layer: dict[int, LayerCoefficients]
+
+
+def ricci_sweep(
+    traj: Trajectory | Sequence[Any],
+    ks: Sequence[int] = (10, 20, 30, 50),
+    curvature: str = "forman",
+    *,
+    local: bool = True,
+    degree: str = "union",
+    geodesics: str = "auto",
+    n_sources: int | None = None,
+    seed: int | None = 0,
+    alpha: float = 0.5,
+) -> RicciSweep:
+    """All Ricci coefficients for several k in one pass (SPEC §3, "k sweep").
+
+    One neighbour search per state for the largest k; the neighbour lists are sorted (nearest
+    first, ties to the smaller index), so the kNN graph for a smaller k is built from the first k
+    columns — identical to a separate search. Disconnected layers give NaN (never raise) and are
+    named in each result. Local and per-layer coefficients (union graphs) need L ≥ 3 and L ≥ 1.
+    """
+    ks_t = tuple(int(k) for k in ks)
+    if not ks_t:
+        raise RicciInputError("ks is empty; expected at least one k")
+    for k in ks_t:
+        check_common(k, curvature, degree, "nan", geodesics)
+    states, names = trajectory_states(traj)
+    nbrs = neighbour_tables(states, names, max(ks_t))
+    g_out: dict[int, RicciCoefficient] = {}
+    loc: dict[int, LocalCoefficients] = {}
+    lay: dict[int, LayerCoefficients] = {}
+    for k in sorted(set(ks_t)):
+        graphs = layer_graphs(nbrs, k, degree)
+        g_out[k] = global_from_graphs(
+            graphs, names, k, curvature, degree, "nan", geodesics, n_sources, seed, alpha
+        )
+        if local and len(states) >= 2:
+            ugraphs = graphs if degree == "union" else layer_graphs(nbrs, k, "union")
+            q = local_quantities(ugraphs, curvature, alpha)
+            if len(states) >= 4:
+                loc[k] = local_from_quantities(q, k, curvature)
+            lay[k] = layer_from_quantities(q, k, curvature, names)
+    return RicciSweep(ks_t, g_out, loc, lay)
