@@ -128,3 +128,25 @@ def two_clusters(n: int = 40) -> list[np.ndarray]:
     far = X.copy()
     far[: n // 2] += 100.0  # layer 2 splits into two far clusters
     return [X, X * 2, far, far * 3, X]
+
+
+def ref_nng(X: np.ndarray, k: int, sqrt: bool = True) -> np.ndarray:
+    """cccd::nng(X, k=k, method="Euclidean") literally, as a dense 0/1 (N, N) arc matrix:
+    ``d <- sort(dx[i,]); A[i, dx[i,] <= d[k+1]] <- 1; diag(A) <- 0`` (d[1] is the point itself).
+
+    Distances by brute force, summed over coordinates left to right; ``sqrt=True`` compares the
+    Euclidean distances as cccd does, ``False`` their squares."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim == 1:
+        X = X[:, None]
+    n = X.shape[0]
+    D2 = np.zeros((n, n))
+    for t in range(X.shape[1]):
+        D2 += (X[:, None, t] - X[None, :, t]) ** 2
+    dx = np.sqrt(D2) if sqrt else D2
+    A = np.zeros((n, n), dtype=np.int8)
+    for i in range(n):
+        d = np.sort(dx[i])
+        A[i, dx[i] <= d[k]] = 1  # R's d[k+1], 1-based
+    np.fill_diagonal(A, 0)
+    return A

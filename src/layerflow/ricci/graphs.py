@@ -15,6 +15,13 @@ Two conventions (SPEC §3):
   exactly k ones. Degrees are ``deg(i) = out(i) + in(i) = k + in(i)``, a mutual pair i↔j is two
   arcs, and hop distances ignore the direction (igraph's ``distances(mode="all")``), i.e. they are
   the distances of the union graph.
+
+Ties at the k-th distance (``ties``, :data:`~layerflow.ricci.knn.TIE_RULES`): ``"by_index"``
+(default) keeps exactly k neighbours, ties to the smaller index; ``"keep"`` keeps every point tied
+at the k-th distance, the rule of ``cccd::nng`` (an out-degree may then exceed k). The authors'
+graph is ``knn_graph(X, k, degree="directed", ties="keep")``: on the same points it has exactly
+the arcs of ``cccd::nng(X, k=k, method="Euclidean")`` (see :mod:`layerflow.ricci.knn` for the one
+case, distances one rounding unit apart, where cccd's square roots could merge two of them).
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ import scipy.sparse as sp
 
 from layerflow.ricci import threads
 from layerflow.ricci.checks import RicciInputError, check_choice, check_k, check_points
-from layerflow.ricci.knn import exact_knn
+from layerflow.ricci.knn import TIE_RULES, exact_knn, neighbour_arcs, table_width
 
 __all__ = [
     "DEGREE_MODES",
@@ -34,19 +41,12 @@ __all__ = [
     "edge_rows",
     "graph_from_arcs",
     "knn_graph",
-    "table_arcs",
     "union_graph",
 ]
 
 DEGREE_MODES = ("union", "directed")
 DegreeMode = Literal["union", "directed"]
-
-
-def table_arcs(nbrs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Arcs ``i → nbrs[i, c]`` for c < k as CSR-like ``(ptr, arcs)`` int64 arrays."""
-    n = nbrs.shape[0]
-    arcs = np.ascontiguousarray(nbrs[:, :k], dtype=np.int64).reshape(-1)
-    return np.arange(0, n * k + 1, k, dtype=np.int64), arcs
+TieRule = Literal["by_index", "keep"]
 
 
 def graph_from_arcs(ptr: np.ndarray, arcs: np.ndarray, degree: str = "union") -> sp.csr_matrix:
@@ -69,7 +69,12 @@ def graph_from_arcs(ptr: np.ndarray, arcs: np.ndarray, degree: str = "union") ->
 
 
 def knn_graph(
-    X: Any, k: int = 30, degree: DegreeMode = "union", *, layer: str | None = None
+    X: Any,
+    k: int = 30,
+    degree: DegreeMode = "union",
+    *,
+    ties: TieRule = "by_index",
+    layer: str | None = None,
 ) -> sp.csr_matrix:
     """k-nearest-neighbour graph of a point cloud (SPEC §3; Baptista et al. 2024).
 
@@ -82,7 +87,12 @@ def knn_graph(
     degree
         ``"union"`` (default): undirected union of the kNN relations, symmetric 0/1 CSR with zero
         diagonal. ``"directed"``: the authors' directed kNN graph, ``A[i, j] = 1`` for the arc
-        i→j (exactly k per row); degree = in + out (see the module docstring).
+        i→j (k per row, more with ``ties="keep"``); degree = in + out (see the module docstring).
+    ties
+        ``"by_index"`` (default, layerflow's rule): exactly k neighbours, ties at the k-th
+        distance to the smaller index. ``"keep"``: every j with ``d(i, j) ≤ τ_i`` (τ_i the k-th
+        smallest distance from i), cccd's ``nng`` rule used by the authors' R code. Ties are
+        decided on exact float64 squared distances.
     layer
         Optional description for error messages.
 
@@ -94,14 +104,16 @@ def knn_graph(
     Raises
     ------
     RicciInputError
-        k < 1 or k ≥ N, NaN/Inf in X, unknown ``degree``.
+        k < 1 or k ≥ N, NaN/Inf in X, unknown ``degree`` or ``ties``.
     """
     mode = check_choice("degree", degree, DEGREE_MODES)
+    rule = check_choice("ties", ties, TIE_RULES)
     arr = check_points(X, layer=layer)
-    k = check_k(k, arr.shape[0], layer=layer)
-    with threads.blas_one_thread(arr.shape[0]):
-        nbrs, _ = exact_knn(arr, k)
-    return graph_from_arcs(*table_arcs(nbrs, k), mode)
+    n = arr.shape[0]
+    k = check_k(k, n, layer=layer)
+    with threads.blas_one_thread(n):
+        idx, sqd = exact_knn(arr, table_width(k, n, rule))
+    return graph_from_arcs(*neighbour_arcs(arr, idx, sqd, k, rule), mode)
 
 
 def as_graph(G: Any, degree: str = "union", *, what: str = "G") -> sp.csr_matrix:

@@ -8,6 +8,18 @@ deterministic and makes duplicate points well-defined: a duplicate of x_i is at 
 therefore among its nearest neighbours (lowest index first); the point itself is excluded by
 index, never by distance.
 
+Ties at the k-th distance (:data:`TIE_RULES`)
+---------------------------------------------
+``ties="by_index"`` (layerflow's default): exactly k neighbours per point, the rule above.
+``ties="keep"``: every point tied with the k-th neighbour is kept, so a point may have more than
+k neighbours: the arcs i → j for every ``j ≠ i`` with ``d(i, j) ≤ τ_i``, ``τ_i`` the k-th smallest
+distance from i. That is the rule of ``cccd::nng`` used by the authors' R code
+(``d <- sort(dx[i,]); A[i, dx[i,] <= d[k+1]] <- 1; diag(A) <- 0``, where ``d[1]`` is the point
+itself). Ties are decided on the exact float64 squared distances above, never on the float32
+keys that only nominate candidates. cccd compares the square roots of its own float64 distances,
+which can merge two squared distances one rounding unit apart; on data whose distances are exact
+(integer or quantised coordinates, duplicates: where ties occur) the two rules give the same arcs.
+
 Speed
 -----
 The centred points, scaled by a power of two (exact), go through a float32 BLAS product in row
@@ -30,7 +42,9 @@ import numpy as np
 from layerflow.ricci import threads
 from layerflow.ricci.checks import check_k, check_points
 
-__all__ = ["MARGIN_MIN", "exact_knn", "knn_indices"]
+__all__ = ["MARGIN_MIN", "TIE_RULES", "exact_knn", "knn_indices", "neighbour_arcs", "table_width"]
+
+TIE_RULES = ("by_index", "keep")
 
 # BLAS blocks of at most this many entries (rows of the block stay in cache for the selection)
 _BLOCK_ENTRIES = 256 * 1024
@@ -137,3 +151,55 @@ def exact_knn(arr: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
             G = np.empty((block, n), dtype=np.float64)
             bound_s = 4.0 * (d + 4) * eps64 * (sqs + sqs.max()) + (d + 4) * 2.0**-1000
     return out_idx, out_d
+
+
+def table_width(k: int, n: int, ties: str) -> int:
+    """Columns of the sorted neighbour table that serves k under a tie rule: k (``"by_index"``),
+    or k plus a margin (``"keep"``) so that the points tied at the k-th distance are usually in
+    the table; a longer run is found by an exact scan (:func:`neighbour_arcs`)."""
+    return k if ties == "by_index" else min(n - 1, k + _margin(k))
+
+
+def neighbour_arcs(
+    points: np.ndarray, idx: np.ndarray, sqd: np.ndarray, k: int, ties: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """The arcs of the kNN relation under a tie rule, as CSR-like ``(ptr, arcs)`` (int64).
+
+    ``idx``, ``sqd`` (N, K), K ≥ k (K ≥ k + 1 for ``"keep"`` unless K = N − 1): a sorted exact
+    neighbour table of the checked ``points`` (:func:`exact_knn`). ``"by_index"``: row i is
+    ``idx[i, :k]``. ``"keep"``: row i is every j with ``sqd(i, j) ≤ τ_i = sqd[i, k−1]``, nearest
+    first (ties by index): the table's columns while they tie with τ_i, and, for a row whose
+    tie run reaches the end of the table, an exact scan of all N points.
+    """
+    n, K = idx.shape
+    if ties == "by_index":
+        ptr = np.arange(0, n * k + 1, k, dtype=np.int64)
+        return ptr, np.ascontiguousarray(idx[:, :k], dtype=np.int64).reshape(-1)
+    tau = np.ascontiguousarray(sqd[:, k - 1])
+    # the table is sorted by distance, so the columns tied with τ_i from k on form a prefix
+    counts = k + (sqd[:, k:] == tau[:, None]).cumprod(axis=1).sum(axis=1)
+    scan = np.flatnonzero((counts == K) & (K < n - 1))
+    keep = np.arange(K)[None, :] < counts[:, None]
+    keep[scan] = False
+    sizes = counts.astype(np.int64)
+    s_ptr = s_idx = None
+    if scan.size:
+        from layerflow.ricci import knn_kernels
+
+        s_ptr, s_idx, _ = knn_kernels.scan_within(points, scan.astype(np.int64), tau[scan])
+        sizes[scan] = np.diff(s_ptr)
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(sizes, out=ptr[1:])
+    arcs = np.empty(ptr[-1], dtype=np.int64)
+    from_scan = np.zeros(ptr[-1], dtype=bool)
+    if scan.size:
+        from_scan[np.repeat(ptr[scan], sizes[scan]) + _ranks(sizes[scan])] = True
+        arcs[from_scan] = s_idx
+    arcs[~from_scan] = idx[keep]
+    return ptr, arcs
+
+
+def _ranks(sizes: np.ndarray) -> np.ndarray:
+    """``[0, 1, …, sizes[0]−1, 0, 1, …, sizes[1]−1, …]``."""
+    starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
+    return np.arange(int(sizes.sum()), dtype=np.int64) - starts

@@ -2,13 +2,15 @@
 
 :func:`trajectory_states` validates a trajectory once; :func:`neighbour_tables` runs one exact
 neighbour search per state for the largest k; :func:`layer_graphs` builds the graph of every state
-for one k from those tables (a smaller k is the first k columns, identical to its own search).
+for one k from those tables (a smaller k is the first k columns, identical to its own search; with
+``ties="keep"`` the tied points beyond them, see :func:`~layerflow.ricci.knn.neighbour_arcs`).
 Graphs built here skip the validation that public graph functions apply.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,12 +18,19 @@ import scipy.sparse as sp
 
 from layerflow.ricci.checks import RicciInputError, check_k, check_points
 from layerflow.ricci.curvature import CURVATURES
-from layerflow.ricci.graphs import graph_from_arcs, table_arcs
-from layerflow.ricci.knn import exact_knn
+from layerflow.ricci.graphs import graph_from_arcs
+from layerflow.ricci.knn import exact_knn, neighbour_arcs, table_width
 from layerflow.ricci.threads import map_layers
 from layerflow.trajectory import Trajectory
 
-__all__ = ["LayerGraph", "layer_desc", "layer_graphs", "neighbour_tables", "trajectory_states"]
+__all__ = [
+    "LayerGraph",
+    "Neighbours",
+    "layer_desc",
+    "layer_graphs",
+    "neighbour_tables",
+    "trajectory_states",
+]
 
 
 def layer_desc(i: int, name: str) -> str:
@@ -55,15 +64,30 @@ def trajectory_states(traj: Any) -> tuple[list[np.ndarray], tuple[str, ...]]:
     return states, names
 
 
+@dataclass(frozen=True)
+class Neighbours:
+    """The sorted exact neighbour table of one state: ``idx``, ``sqd`` (N, K) and the checked
+    ``points`` (for the tie scan of ``ties="keep"``)."""
+
+    points: np.ndarray
+    idx: np.ndarray
+    sqd: np.ndarray
+
+    def arcs(self, k: int, ties: str) -> tuple[np.ndarray, np.ndarray]:
+        return neighbour_arcs(self.points, self.idx, self.sqd, k, ties)
+
+
 def neighbour_tables(
-    states: list[np.ndarray], names: Sequence[str], k_max: int
-) -> list[np.ndarray]:
-    """One exact neighbour search per state for the largest k (rows sorted nearest first).
+    states: list[np.ndarray], names: Sequence[str], k_max: int, ties: str = "by_index"
+) -> list[Neighbours]:
+    """One exact neighbour search per state, wide enough for the largest k under the tie rule
+    (rows sorted nearest first).
 
     ``k_max`` is checked here, once, against N (every state has the same N), naming layer 0."""
     n = states[0].shape[0]
     check_k(k_max, n, layer=layer_desc(0, names[0]))
-    return map_layers(lambda X: exact_knn(X, k_max)[0], states, n)
+    width = table_width(k_max, n, ties)
+    return map_layers(lambda X: Neighbours(X, *exact_knn(X, width)), states, n)
 
 
 class LayerGraph:
@@ -115,8 +139,10 @@ class LayerGraph:
         return 0.5 * total if self.degree == "union" else total
 
 
-def layer_graphs(nbrs: list[np.ndarray], k: int, degree: str) -> list[LayerGraph]:
-    """The kNN graph of every state for one k (the first k columns of each table)."""
+def layer_graphs(
+    tables: list[Neighbours], k: int, degree: str, ties: str = "by_index"
+) -> list[LayerGraph]:
+    """The kNN graph of every state for one k and tie rule."""
     return map_layers(
-        lambda nb: LayerGraph(*table_arcs(nb, k), degree), nbrs, nbrs[0].shape[0]
+        lambda nb: LayerGraph(*nb.arcs(k, ties), degree), tables, tables[0].idx.shape[0]
     )

@@ -43,7 +43,8 @@ def ricci_sweep(
     curvature: str = "forman",
     *,
     local: bool = True,
-    degree: str = "union",
+    protocol: str = "layerflow",
+    degree: str | None = None,
     geodesics: str = "auto",
     n_sources: int | None = None,
     seed: int | None = 0,
@@ -53,26 +54,32 @@ def ricci_sweep(
 
     One neighbour search per state for the largest k; the neighbour lists are sorted (nearest
     first, ties to the smaller index), so the kNN graph for a smaller k is built from the first k
-    columns — identical to a separate search. Disconnected layers give NaN (never raise) and are
-    named in each result. Local and per-layer coefficients (union graphs) need L ≥ 3 and L ≥ 1.
+    columns — identical to a separate search (with ``protocol="baptista"``, the table is a few
+    columns wider and the points tied at each k-th distance join, exactly as in a separate
+    call). ``global_[k]`` equals ``ricci_coefficient(traj, k, curvature, protocol=protocol,
+    degree=degree, …)``. Disconnected layers give NaN (never raise) and are named in each
+    result. Local and per-layer coefficients need L ≥ 3 and L ≥ 1; they are layerflow's own
+    quantities on the union graphs of the protocol's arcs (ties kept under ``"baptista"``).
     """
     ks_t = tuple(int(k) for k in ks)
     if not ks_t:
         raise RicciInputError("ks is empty; expected at least one k")
     for k in ks_t:
-        check_common(k, curvature, degree, "nan", geodesics)
+        _, _, degree_, proto = check_common(k, curvature, degree, "nan", geodesics, protocol)
     states, names = trajectory_states(traj)
-    nbrs = neighbour_tables(states, names, max(ks_t))
+    tables = neighbour_tables(states, names, max(ks_t), proto.ties)
     g_out: dict[int, RicciCoefficient] = {}
     loc: dict[int, LocalCoefficients] = {}
     lay: dict[int, LayerCoefficients] = {}
     for k in sorted(set(ks_t)):
-        graphs = layer_graphs(nbrs, k, degree)
+        graphs = layer_graphs(tables, k, degree_, proto.ties)
         g_out[k] = global_from_graphs(
-            graphs, names, k, curvature, degree, "nan", geodesics, n_sources, seed, alpha
+            graphs, names, k, curvature, degree_, "nan", geodesics, n_sources, seed, alpha, proto
         )
         if local and len(states) >= 2:
-            ugraphs = graphs if degree == "union" else layer_graphs(nbrs, k, "union")
+            ugraphs = graphs
+            if degree_ != "union":
+                ugraphs = layer_graphs(tables, k, "union", proto.ties)
             q = local_quantities(ugraphs, curvature, alpha)
             if len(states) >= 4:
                 loc[k] = local_from_quantities(q, k, curvature)
