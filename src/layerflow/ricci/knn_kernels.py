@@ -372,7 +372,11 @@ def rerank_candidates(
         if nc < K:
             continue
         sj = np.sort(js[:nc])
-        for t in range(nc):
+        t0 = 0
+        while t0 + 8 <= nc:
+            _exact_sq8(X, i, sj, t0, ds)
+            t0 += 8
+        for t in range(t0, nc):
             ds[t] = _exact_sq(X, i, sj[t])
         # stable sort by distance over indices in increasing order: ties to the smaller index
         order = np.argsort(ds[:nc], kind="mergesort")
