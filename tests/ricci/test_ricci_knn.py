@@ -111,3 +111,21 @@ def test_near_equidistant_points_take_the_exact_second_pass(
     np.testing.assert_array_equal(idx, ref_knn(X, 5))
     assert seen[0][0] == "float32" and seen[0][1] > 0
     assert seen[-1][0] == "float64"
+
+
+def test_block_rows_rule_gives_the_same_neighbours(monkeypatch: pytest.MonkeyPatch) -> None:
+    # wide points that do not fit in cache get blocks of >= 256 rows; the answer is unchanged
+    from layerflow.ricci import knn
+
+    assert knn._block_rows(20_000, 768) == 256 and knn._block_rows(20_000, 50) == 13
+    assert knn._block_rows(300, 5) == 300
+    X = np.random.default_rng(4).normal(size=(600, 20))
+    monkeypatch.setattr(knn, "_USE_FAISS", False)
+    small = knn_indices(X, 6)
+    monkeypatch.setattr(knn, "_BLOCK_ENTRIES", 600 * 3)  # 3-row blocks
+    monkeypatch.setattr(knn, "_CACHE_BYTES", 0)
+    monkeypatch.setattr(knn, "_MIN_BLOCK_ROWS", 7)
+    assert knn._block_rows(600, 20) == 7
+    big = knn_indices(X, 6)
+    np.testing.assert_array_equal(small[0], big[0])
+    np.testing.assert_array_equal(small[0], ref_knn(X, 6))
