@@ -8,14 +8,20 @@ shortest_path`` per layer (unweighted BFS, N×N matrix), Forman by a Python loop
 ``numpy.corrcoef``. Both results are checked equal before timings are printed.
 
 Then the sweep's use: ``ricci_sweep(traj, ks=(20, 50, 100), local=False)`` on N = 200 points and
-12 states (what every sweep task runs, many networks per worker process), and N = 20,000 with
-sampled geodesics (1,024 sources) against the exact geodesic mass.
+12 states (what every sweep task runs, many networks per worker process); the authors' scale
+(issue 12): one network at N = 2,000 for ks (30, 120, 300) in one call, both protocols, beside
+three separate calls and the R code's own time (about 50 s per network for the three ks, measured
+by the issue's author; R is not run here); N = 20,000 with sampled geodesics (1,024 sources)
+against the exact geodesic mass; and the kNN search of one wide state (20,000 × 768, k = 30,
+issue 14): layerflow's automatic choice (candidates from half the Gram matrix at this width), its
+row-by-row BLAS keys (and the same with the 13-row blocks used before), the faiss candidate path,
+and scikit-learn; layerflow's paths are checked equal.
 
 Threads: both sides run in the same environment. Set ``NUMBA_NUM_THREADS`` (layerflow spreads the
 layers of a network over that many threads from N = 1,024 on) and ``OPENBLAS_NUM_THREADS`` /
 ``OMP_NUM_THREADS`` (BLAS and scikit-learn) before starting; the script prints what it ran with.
 
-    python benchmarks/bench_ricci.py [--quick]
+    python benchmarks/bench_ricci.py [--quick] [--skip-knn]
     NUMBA_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 python benchmarks/bench_ricci.py
 """
 
@@ -111,14 +117,105 @@ def maxrss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+# the R code's time per network for ks (30, 120, 300) at N = 2,000 (issue 12: about 11 s at
+# k = 30, about 50 s for the three ks), measured by the issue's author with cccd + igraph
+R_SECONDS_THREE_KS = 50.0
+
+
+def authors_scale(ricci_coefficient, ricci_sweep) -> None:  # type: ignore[no-untyped-def]
+    """One network at N = 2,000, ks (30, 120, 300), both protocols: one call vs three."""
+    ks = (30, 120, 300)
+    states = synthetic_trajectory(2000, seed=7, depth=6)
+    print(f"\n== authors' scale: N = 2,000, {len(states)} states, ks = {ks}, exact geodesics")
+    for protocol in ("layerflow", "baptista"):
+        ricci_sweep(states[:2], ks=(5,), local=False, protocol=protocol)  # warm
+        sw, t_one, c_one = timed(ricci_sweep, states, ks=ks, local=False, protocol=protocol)
+        t0 = time.perf_counter()
+        sep = {k: ricci_coefficient(states, k=k, protocol=protocol) for k in ks}
+        t_sep = time.perf_counter() - t0
+        for k in ks:
+            np.testing.assert_array_equal(sw.global_[k].geodesic_mass, sep[k].geodesic_mass)
+            np.testing.assert_array_equal(sw.global_[k].scalar_curvature, sep[k].scalar_curvature)
+        rhos = ", ".join(f"k={k}: {sw.global_[k].coefficient:+.3f}" for k in ks)
+        print(
+            f"protocol={protocol!r}: one call {t_one:.2f} s (CPU {c_one:.2f} s), three separate "
+            f"calls {t_sep:.2f} s; R ≈ {R_SECONDS_THREE_KS:.0f} s -> {R_SECONDS_THREE_KS / t_one:.0f}x; "
+            f"rho {rhos}; load {loadavg()}"
+        )
+
+
+def wide_knn(n: int, d: int, k: int) -> None:
+    """kNN of one random (N, d) float32 state on one thread: layerflow's automatic choice (the
+    symmetric keys at this width), the row-by-row BLAS keys (new and old blocks), the faiss
+    candidate path, and scikit-learn; layerflow's paths checked equal."""
+    from sklearn.neighbors import NearestNeighbors
+
+    from layerflow.ricci import knn, threads
+
+    X = np.ascontiguousarray(
+        np.random.default_rng(0).normal(size=(n, d)).astype(np.float32), dtype=np.float64
+    )
+    print(f"\n== kNN of one wide state: {n} x {d} (float32 values), k = {k}; one thread each")
+    knn.blas_knn(X[:1500], 5)  # compile / load kernels
+    knn.blas_knn(X[:1500], 5, symmetric=True)
+    path = "symmetric keys" if knn.use_symmetric(n, d, k) else (
+        "faiss" if knn.use_faiss(n, d) else "row keys")
+    with threads.blas_one_thread(n):
+        (idx, sqd), t_a, c_a = timed(knn.exact_knn, X, k)
+    print(f"layerflow, automatic ({path}): {t_a:.1f} s (CPU {c_a:.1f} s); load {loadavg()}")
+    with threads.blas_one_thread(n):
+        (idx_b, sqd_b), t_b, c_b = timed(knn.blas_knn, X, k)
+    np.testing.assert_array_equal(idx_b, idx)
+    np.testing.assert_array_equal(sqd_b, sqd)
+    print(f"layerflow row-by-row BLAS keys (blocks of >= {knn._MIN_BLOCK_ROWS} rows): {t_b:.1f} s "
+          f"(CPU {c_b:.1f} s); load {loadavg()}")
+    old = knn._MIN_BLOCK_ROWS
+    knn._MIN_BLOCK_ROWS = 0  # the rule before issue 14: blocks of 256K keys (13 rows here)
+    try:
+        with threads.blas_one_thread(n):
+            (idx_o, _), t_o, c_o = timed(knn.blas_knn, X, k)
+    finally:
+        knn._MIN_BLOCK_ROWS = old
+    np.testing.assert_array_equal(idx_o, idx)
+    print(f"layerflow before (row keys, {max(1, knn._BLOCK_ENTRIES // n)}-row blocks): "
+          f"{t_o:.1f} s (CPU {c_o:.1f} s); load {loadavg()}")
+    if knn.faiss_installed():
+        from layerflow.ricci.knn_faiss import faiss_knn
+
+        faiss_knn(X[:1500], 5)
+        (idx_f, sqd_f), t_f, c_f = timed(faiss_knn, X, k)
+        np.testing.assert_array_equal(idx_f, idx)
+        np.testing.assert_array_equal(sqd_f, sqd)
+        print(f"layerflow faiss candidates + exact re-rank: {t_f:.1f} s (CPU {c_f:.1f} s); "
+              f"load {loadavg()}")
+    else:
+        print("faiss not installed (pip install 'layerflow[faiss]'): faiss path skipped")
+    with threads.blas_one_thread(n):
+        t0 = time.perf_counter()
+        c0 = time.process_time()
+        _, nn = NearestNeighbors(n_neighbors=k + 1, algorithm="brute").fit(X).kneighbors(X)
+        t_s, c_s = time.perf_counter() - t0, time.process_time() - c0
+    same = float((np.sort(nn[:, 1:], axis=1) == np.sort(idx, axis=1)).all(axis=1).mean())
+    print(f"scikit-learn NearestNeighbors (brute, float64): {t_s:.1f} s (CPU {c_s:.1f} s); "
+          f"same neighbour sets in {100 * same:.2f} % of rows; load {loadavg()}")
+    print(f"ratios (wall): sklearn / layerflow {t_s / t_a:.1f}x; before / now {t_o / t_a:.1f}x")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="skip the N = 20,000 part")
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--big", type=int, default=20000)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--skip-knn", action="store_true", help="skip the 20,000 × 768 kNN part")
+    ap.add_argument("--knn-only", action="store_true", help="only the 20,000 × 768 kNN part")
+    ap.add_argument("--wide", type=int, nargs=2, default=(20000, 768), metavar=("N", "D"))
     args = ap.parse_args()
     k = 30
+    if args.knn_only:
+        print(f"load average before: {loadavg()} (on {os.cpu_count()} CPUs)")
+        wide_knn(*args.wide, k=k)
+        return 0
 
     t0 = time.perf_counter()
     import numba
@@ -126,10 +223,10 @@ def main() -> int:
     from layerflow.ricci import (
         geodesic_mass,
         knn_graph,
-        pearson,
         ricci_coefficient,
         ricci_sweep,
     )
+    from layerflow.stats.correlation import pearson
 
     print(
         f"import: {time.perf_counter() - t0:.2f} s; numba threads: {numba.get_num_threads()} "
@@ -206,6 +303,7 @@ def main() -> int:
         f"{1000 * min(sw_t):.1f}); CPU {1000 * float(np.median(sw_c)):.1f} ms; "
         f"load {loadavg()}"
     )
+    authors_scale(ricci_coefficient, ricci_sweep)
     if args.quick:
         return 0
 
@@ -233,8 +331,11 @@ def main() -> int:
         f"stated relative stderr: max {(res_s.geodesic_stderr / exact).max():.2e}; "
         f"|err|/stderr max {z.max():.2f}"
     )
-    rho_exact, _ = pearson(exact[1:] - exact[:-1], res_s.scalar_curvature[:-1])
+    rho_exact = pearson(exact[1:] - exact[:-1], res_s.scalar_curvature[:-1])
     print(f"rho with exact geodesic masses = {rho_exact:.4f} vs sampled {res_s.coefficient:.4f}")
+    if not args.skip_knn:
+        del big
+        wide_knn(*args.wide, k=k)
     return 0
 
 

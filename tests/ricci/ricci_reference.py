@@ -9,6 +9,7 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 import ot
+import scipy.sparse as sp
 from scipy.stats import pearsonr
 
 
@@ -104,3 +105,48 @@ def random_relu_states(n: int, seed: int, depth: int = 5, width: int = 8, d_in: 
         h = np.maximum(h @ W + 0.1 * rng.normal(size=width), 0.0)
         states.append(h)
     return states
+
+
+def nx_csr(g: nx.Graph) -> sp.csr_matrix:
+    """A networkx graph as a 0/1 int8 CSR matrix (nodes in sorted order)."""
+    return sp.csr_matrix(nx.to_scipy_sparse_array(g, nodelist=sorted(g.nodes()), dtype=np.int8))
+
+
+def assert_same_pattern(C: sp.csr_matrix, G: sp.csr_matrix) -> None:
+    """C (float64) has exactly the sparsity pattern of G (sorted indices)."""
+    G = sp.csr_matrix(G)
+    G.sort_indices()
+    np.testing.assert_array_equal(C.indptr, G.indptr)
+    np.testing.assert_array_equal(C.indices, G.indices)
+    assert C.dtype == np.float64
+
+
+def two_clusters(n: int = 40) -> list[np.ndarray]:
+    """Five states of n points; layers 2 and 3 split into two far clusters (disconnected)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, 2))
+    far = X.copy()
+    far[: n // 2] += 100.0  # layer 2 splits into two far clusters
+    return [X, X * 2, far, far * 3, X]
+
+
+def ref_nng(X: np.ndarray, k: int, sqrt: bool = True) -> np.ndarray:
+    """cccd::nng(X, k=k, method="Euclidean") literally, as a dense 0/1 (N, N) arc matrix:
+    ``d <- sort(dx[i,]); A[i, dx[i,] <= d[k+1]] <- 1; diag(A) <- 0`` (d[1] is the point itself).
+
+    Distances by brute force, summed over coordinates left to right; ``sqrt=True`` compares the
+    Euclidean distances as cccd does, ``False`` their squares."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim == 1:
+        X = X[:, None]
+    n = X.shape[0]
+    D2 = np.zeros((n, n))
+    for t in range(X.shape[1]):
+        D2 += (X[:, None, t] - X[None, :, t]) ** 2
+    dx = np.sqrt(D2) if sqrt else D2
+    A = np.zeros((n, n), dtype=np.int8)
+    for i in range(n):
+        d = np.sort(dx[i])
+        A[i, dx[i] <= d[k]] = 1  # R's d[k+1], 1-based
+    np.fill_diagonal(A, 0)
+    return A

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ricci_reference import ref_knn
+from ricci_reference import ref_knn, ref_nng
 
 from layerflow.ricci import (
     RicciInputError,
@@ -54,6 +54,8 @@ def test_entry_points_only_raise_our_errors(case: tuple[list[np.ndarray], int]) 
         lambda: ricci_coefficient(states, k=k),
         lambda: ricci_coefficient(states, k=k, curvature="augmented", degree="directed"),
         lambda: ricci_coefficient(states, k=k, curvature="ollivier", geodesics="sampled"),
+        lambda: ricci_coefficient(states, k=k, protocol="baptista"),
+        lambda: ricci_sweep(states, ks=(max(1, k - 1), k), protocol="baptista"),
         lambda: local_coefficients(states, k=k),
         lambda: layer_coefficients(states, k=k),
         lambda: ricci_sweep(states, ks=(max(1, k - 1), k)),
@@ -86,3 +88,17 @@ def test_graph_invariants_and_tie_rule(case: tuple[list[np.ndarray], int]) -> No
     np.testing.assert_array_equal(F.indices, G.indices)
     g = geodesic_mass(G)
     assert g.value >= n * (n - 1) / 2 or np.isinf(g.value)
+
+
+@SETTINGS
+@given(clouds())
+def test_kept_ties_are_cccd_nng(case: tuple[list[np.ndarray], int]) -> None:
+    states, k = case
+    X = states[0]
+    if not 1 <= k < X.shape[0]:
+        return
+    G = knn_graph(X, k, degree="directed", ties="keep")
+    ref = ref_nng(X, k, sqrt=False)
+    np.testing.assert_array_equal(G.toarray(), ref)
+    assert np.diff(G.indptr).min() >= k
+    assert (G.toarray() >= knn_graph(X, k, degree="directed").toarray()).all()

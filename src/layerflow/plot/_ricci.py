@@ -9,14 +9,11 @@ import numpy as np
 
 from layerflow.plot._common import PlotError, as_trajectory, input_coords, new_axes, result_of
 from layerflow.plot._primitives import interval_bars
-from layerflow.ricci.coefficients import (
-    LayerCoefficients,
-    LocalCoefficients,
-    RicciCoefficient,
-)
-from layerflow.ricci.coefficients import layer_coefficients as _layer_coefficients
-from layerflow.ricci.coefficients import local_coefficients as _local_coefficients
+from layerflow.ricci.coefficients import RicciCoefficient
 from layerflow.ricci.coefficients import ricci_coefficient as _ricci_coefficient
+from layerflow.ricci.local import LayerCoefficients, LocalCoefficients
+from layerflow.ricci.local import layer_coefficients as _layer_coefficients
+from layerflow.ricci.local import local_coefficients as _local_coefficients
 from layerflow.trajectory import Trajectory
 
 __all__ = ["layer_coefficients", "local_coefficients", "ricci_coefficient"]

@@ -6,6 +6,8 @@ Baptista et al. 2024, "Deep Learning as Ricci Flow" (SPEC §3)::
     F   = edge_curvature(G, kind="forman")        # same sparsity; "augmented", "ollivier"
     g   = geodesic_mass(G)                        # Σ_{i<j} hop distance (inf if disconnected)
     res = ricci_coefficient(traj, k=30)           # ρ = corr_l(g_{l+1} − g_l, Ric_l)
+    ricci_coefficient(traj, k=30, protocol="baptista")   # the authors' R conventions
+    pooled_coefficient([res_1, res_2, …])         # R's coefficient pooled over (layer, network)
     local_coefficients(traj, k=30)                # per sample
     layer_coefficients(traj, k=30)                # per layer
     ricci_sweep(traj, ks=(10, 20, 30))            # several k from one neighbour search
@@ -14,29 +16,37 @@ Baptista et al. 2024, "Deep Learning as Ricci Flow" (SPEC §3)::
 
 from __future__ import annotations
 
+from layerflow.ricci.checks import RicciInputError
 from layerflow.ricci.coefficients import (
     DisconnectedGraphError,
-    LayerCoefficients,
-    LocalCoefficients,
     RicciCoefficient,
-    RicciSweep,
-    layer_coefficients,
-    local_coefficients,
     ricci_coefficient,
-    ricci_sweep,
     summary,
 )
 from layerflow.ricci.curvature import CURVATURES, edge_curvature, scalar_curvature
 from layerflow.ricci.geodesics import AUTO_EXACT_MAX_N, GeodesicMass, geodesic_mass
-from layerflow.ricci.graphs import RicciInputError, knn_graph, knn_indices
+from layerflow.ricci.graphs import knn_graph
+from layerflow.ricci.knn import TIE_RULES, knn_indices
+from layerflow.ricci.local import (
+    LayerCoefficients,
+    LocalCoefficients,
+    layer_coefficients,
+    local_coefficients,
+)
+from layerflow.ricci.pooled import PooledCoefficient, pooled_coefficient
+from layerflow.ricci.protocols import PROTOCOLS
+from layerflow.ricci.sweep import RicciSweep, ricci_sweep
 
 __all__ = [
     "AUTO_EXACT_MAX_N",
     "CURVATURES",
+    "PROTOCOLS",
+    "TIE_RULES",
     "DisconnectedGraphError",
     "GeodesicMass",
     "LayerCoefficients",
     "LocalCoefficients",
+    "PooledCoefficient",
     "RicciCoefficient",
     "RicciInputError",
     "RicciSweep",
@@ -46,6 +56,7 @@ __all__ = [
     "knn_indices",
     "layer_coefficients",
     "local_coefficients",
+    "pooled_coefficient",
     "ricci_coefficient",
     "ricci_sweep",
     "scalar_curvature",

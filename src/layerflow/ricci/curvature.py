@@ -26,56 +26,11 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from layerflow.ricci.graphs import DEGREE_MODES, RicciInputError
+from layerflow.ricci.checks import RicciInputError
+from layerflow.ricci.graphs import as_graph, edge_rows, union_graph
+from layerflow.ricci.ollivier import ollivier_curvature
 
-_OLLIVIER_CHUNK_BYTES = 64 * 1024 * 1024
-
-__all__ = ["CURVATURES", "as_graph", "edge_curvature", "scalar_curvature", "union_graph"]
-
-
-def as_graph(G: Any, degree: str = "union", *, what: str = "G") -> sp.csr_matrix:
-    """Validate an adjacency matrix and return it as int8 CSR with sorted indices.
-
-    Any stored nonzero is an edge (weights are ignored: the graphs are unweighted). Raises
-    :class:`RicciInputError` if it is not square, has self-loops, or (``degree="union"``) is not
-    symmetric.
-    """
-    if degree not in DEGREE_MODES:
-        raise RicciInputError(f"degree={degree!r}: expected one of {list(DEGREE_MODES)}")
-    if sp.issparse(G):
-        A = sp.csr_matrix(G)
-    else:
-        arr = np.asarray(G)
-        if arr.ndim != 2 or arr.dtype.kind not in "biuf":
-            raise RicciInputError(
-                f"{what} has shape {arr.shape} and dtype {arr.dtype}; expected a square "
-                "adjacency matrix (scipy.sparse or 2-D array)"
-            )
-        A = sp.csr_matrix(arr)
-    if A.ndim != 2 or A.shape[0] != A.shape[1]:
-        raise RicciInputError(f"{what} has shape {A.shape}; expected a square adjacency matrix")
-    A.eliminate_zeros()
-    if A.data.size and not np.isfinite(A.data).all():
-        raise RicciInputError(f"{what} has non-finite entries; expected a 0/1 adjacency matrix")
-    A = sp.csr_matrix((np.ones(A.nnz, dtype=np.int8), A.indices, A.indptr), shape=A.shape)
-    A.sort_indices()
-    loops = int(np.count_nonzero(A.diagonal()))
-    if loops:
-        raise RicciInputError(f"{what} has {loops} self-loops; expected a zero diagonal")
-    if degree == "union" and (A != A.T).nnz:
-        lone = int((A > A.T).nnz)
-        raise RicciInputError(
-            f"{what} is not symmetric ({lone} entries (i, j) without (j, i)); pass "
-            "degree='directed' for a directed kNN graph"
-        )
-    return A
-
-
-def union_graph(A: sp.csr_matrix) -> sp.csr_matrix:
-    """The undirected graph underlying a (possibly directed) 0/1 CSR graph."""
-    U = ((A + A.T) > 0).astype(np.int8).tocsr()
-    U.sort_indices()
-    return U
+__all__ = ["CURVATURES", "check_kind", "edge_curvature", "scalar_curvature"]
 
 
 def _degrees(A: sp.csr_matrix, degree: str) -> np.ndarray:
@@ -85,125 +40,37 @@ def _degrees(A: sp.csr_matrix, degree: str) -> np.ndarray:
     return out
 
 
-def _rows(A: sp.csr_matrix) -> np.ndarray:
-    return np.repeat(np.arange(A.shape[0], dtype=np.int64), np.diff(A.indptr))
-
-
 def _forman(A: sp.csr_matrix, degree: str, **_: Any) -> np.ndarray:
     deg = _degrees(A, degree)
-    return (4 - deg[_rows(A)] - deg[A.indices]).astype(np.float64)
+    return (4 - deg[edge_rows(A)] - deg[A.indices]).astype(np.float64)
 
 
 def _triangles(A: sp.csr_matrix, degree: str) -> np.ndarray:
     """t(i, j) for each stored entry of A (computed on the union graph)."""
-    from layerflow.ricci import _kernels
+    from layerflow.ricci import curvature_kernels
 
     U = A if degree == "union" else union_graph(A)
-    t = _kernels.edge_triangles(U.indptr.astype(np.int64), U.indices.astype(np.int64))
+    t = curvature_kernels.edge_triangles(U.indptr.astype(np.int64), U.indices.astype(np.int64))
     if degree == "union":
         return t
     T = sp.csr_matrix((t.astype(np.float64), U.indices, U.indptr), shape=U.shape)
-    return np.asarray(T[_rows(A), A.indices]).ravel().astype(np.int64)
+    return np.asarray(T[edge_rows(A), A.indices]).ravel().astype(np.int64)
 
 
 def _augmented(A: sp.csr_matrix, degree: str, **_: Any) -> np.ndarray:
     return _forman(A, degree) + 3.0 * _triangles(A, degree)
 
 
-def _emd_solver() -> Callable[[np.ndarray, np.ndarray, np.ndarray], float]:
-    """POT's exact network-simplex solver for one small problem: the compiled ``emd_c`` (about
-    5x less overhead per call than ``ot.emd2``), falling back to ``ot.emd2`` if POT's private
-    API changes or the solver does not report an optimal solution."""
-    import ot
-
-    def slow(a: np.ndarray, b: np.ndarray, M: np.ndarray) -> float:
-        return float(ot.emd2(a, b, M))
-
-    try:
-        from ot.lp.emd_wrap import emd_c
-    except ImportError:  # pragma: no cover - depends on the POT version
-        return slow
-
-    def fast(a: np.ndarray, b: np.ndarray, M: np.ndarray) -> float:
-        try:
-            out = emd_c(a, b, M, 100_000, 1)
-        except TypeError:  # pragma: no cover - depends on the POT version
-            return slow(a, b, M)
-        if int(out[-1]) != 1:  # pragma: no cover - not optimal: let POT report it
-            return slow(a, b, M)
-        return float(out[1])
-
-    return fast
-
-
-def ollivier_edges(
-    U: sp.csr_matrix, ei: np.ndarray, ej: np.ndarray, alpha: float = 0.5
-) -> np.ndarray:
-    """Ollivier–Ricci curvature ``κ = 1 − W1(m_i, m_j)`` of the edges (ei[e], ej[e]) of the
-    symmetric graph U (exact W1 per edge by POT's network simplex).
-
-    Each problem is reduced, exactly, to transporting the positive part of ``m_i − m_j`` onto
-    its negative part (Kantorovich–Rubinstein; the hop distance is a metric); problems with a
-    single source or sink are solved in closed form.
-    """
-    from layerflow.ricci import _kernels
-
-    indptr = U.indptr.astype(np.int64)
-    indices = U.indices.astype(np.int64)
-    ei = np.ascontiguousarray(ei, dtype=np.int64)
-    ej = np.ascontiguousarray(ej, dtype=np.int64)
-    emd = _emd_solver()
-    kappa = np.empty(ei.shape[0], dtype=np.float64)
-    # chunks of edges keep the cost blocks (≤ (deg+1)² bytes per edge) bounded in memory
-    chunk = max(1, _OLLIVIER_CHUNK_BYTES // max(1, int(np.diff(indptr).max(initial=0) + 1) ** 2))
-    for c0 in range(0, ei.shape[0], chunk):
-        c1 = min(ei.shape[0], c0 + chunk)
-        pos_ptr, pos_w, neg_ptr, neg_w, cost_ptr, cost, _ = _kernels.ollivier_problems(
-            indptr, indices, ei[c0:c1], ej[c0:c1], float(alpha)
-        )
-        for e in range(c1 - c0):
-            a = pos_w[pos_ptr[e] : pos_ptr[e + 1]]
-            b = neg_w[neg_ptr[e] : neg_ptr[e + 1]]
-            if a.size == 0 or b.size == 0:
-                kappa[c0 + e] = 1.0  # m_i == m_j
-                continue
-            M = cost[cost_ptr[e] : cost_ptr[e + 1]].reshape(a.size, b.size).astype(np.float64)
-            if a.size == 1 or b.size == 1:
-                w1 = float((M * (b if a.size == 1 else a[:, None])).sum())
-            else:
-                ma, mb = a.sum(), b.sum()
-                w1 = 0.5 * (ma + mb) * emd(a / ma, b / mb, M)
-            kappa[c0 + e] = 1.0 - w1
-    return kappa
-
-
-def _ollivier(A: sp.csr_matrix, degree: str, alpha: float = 0.5, **_: Any) -> np.ndarray:
-    if not (0.0 <= alpha <= 1.0):
-        raise RicciInputError(f"alpha={alpha!r}: expected 0 <= alpha <= 1")
-    U = A if degree == "union" else union_graph(A)
-    rows = _rows(U)
-    upper = rows < U.indices
-    ei, ej = rows[upper], U.indices[upper]
-    kap = ollivier_edges(U, ei, ej, alpha)
-    K = sp.csr_matrix(
-        (np.concatenate([kap, kap]), (np.concatenate([ei, ej]), np.concatenate([ej, ei]))),
-        shape=U.shape,
-    )
-    K.sort_indices()
-    if degree == "union":
-        return K.data.astype(np.float64)
-    return np.asarray(K[_rows(A), A.indices]).ravel()
-
-
 # kind -> function(A (validated CSR), degree, **options) -> values aligned with A.data
 CURVATURES: dict[str, Callable[..., np.ndarray]] = {
     "forman": _forman,
     "augmented": _augmented,
-    "ollivier": _ollivier,
+    "ollivier": ollivier_curvature,
 }
 
 
-def _check_kind(kind: Any) -> str:
+def check_kind(kind: Any) -> str:
+    """``kind`` is a key of :data:`CURVATURES` (else :class:`RicciInputError` listing them)."""
     if kind not in CURVATURES:
         raise RicciInputError(
             f"unknown curvature kind {kind!r}; available kinds: {sorted(CURVATURES)}"
@@ -236,7 +103,7 @@ def edge_curvature(
         curvature of the edge (arc) i–j. Forman kinds are vectorised over the sparse matrix;
         Ollivier solves one small exact transport problem per undirected edge.
     """
-    kind = _check_kind(kind)
+    kind = check_kind(kind)
     A = as_graph(G, degree)
     values = CURVATURES[kind](A, degree, alpha=alpha)
     return sp.csr_matrix((values, A.indices.copy(), A.indptr.copy()), shape=A.shape)

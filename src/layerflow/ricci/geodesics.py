@@ -6,7 +6,8 @@ geodesic mass of its union graph. A disconnected graph has ``g = ∞``; the resu
 the number of connected components.
 
 Exact: bit-parallel breadth-first search (one bit per source, 64·W sources per pass, W ≤ 32;
-batches in parallel with Numba from :data:`~layerflow.ricci.graphs.PARALLEL_MIN_N` nodes on),
+batches in parallel with Numba from :data:`~layerflow.ricci.threads.PARALLEL_MIN_N` nodes on;
+:mod:`layerflow.ricci.bfs`),
 summing ``level × popcount`` of each level's new bits — no N×N matrix is ever formed; memory is
 O(N·W) per thread. Time is O(N/64 · E · diameter) in the worst case, with nodes that every source
 of a batch has reached skipped from then on.
@@ -26,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from layerflow._display import ResultDisplay
-from layerflow.ricci.graphs import RicciInputError
+from layerflow.ricci.checks import RicciInputError
+from layerflow.ricci.graphs import as_graph, union_graph
 
 __all__ = [
     "AUTO_EXACT_MAX_N",
@@ -34,6 +36,7 @@ __all__ = [
     "GEODESIC_METHODS",
     "GeodesicMass",
     "bfs_pair_distances",
+    "geodesic_from_arrays",
     "geodesic_mass",
 ]
 
@@ -106,60 +109,13 @@ class GeodesicMass(float, ResultDisplay, headline=("value", "stderr", "n_sources
 
 def _csr_arrays(G: Any) -> tuple[np.ndarray, np.ndarray, int]:
     """Undirected CSR arrays (int64) of an adjacency matrix; direction is ignored."""
-    from layerflow.ricci.curvature import as_graph, union_graph
-
     A = as_graph(G, "directed")
     if (A != A.T).nnz:
         A = union_graph(A)
     return A.indptr.astype(np.int64), A.indices.astype(np.int64), int(A.shape[0])
 
 
-def _words(n_sources: int, threads: int) -> int:
-    """Bit-words per BFS batch: one batch per thread where possible (each level's pass over
-    the graph then serves the most sources), at most 32 words (2,048 sources) per batch."""
-    return int(max(1, min(32, -(-n_sources // (64 * max(1, threads))))))
-
-
-def _bfs(
-    indptr: np.ndarray,
-    indices: np.ndarray,
-    sources: np.ndarray,
-    tgt_ptr: np.ndarray,
-    tgt: np.ndarray,
-    full: bool,
-    per_source: bool,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """Bit-parallel BFS (:func:`_kernels.bfs_sources`), in parallel only for large graphs."""
-    from layerflow.ricci import _kernels
-    from layerflow.ricci.graphs import _threads_for
-
-    n = indptr.shape[0] - 1
-    threads = _threads_for(n)
-    fn = _kernels.bfs_sources if threads > 1 else _kernels.bfs_sources_serial
-    out: tuple[np.ndarray, np.ndarray, np.ndarray, int] = fn(
-        indptr,
-        indices,
-        sources,
-        _words(sources.shape[0], threads),
-        tgt_ptr,
-        tgt,
-        full,
-        per_source,
-    )
-    return out
-
-
-def _bfs_sums(
-    indptr: np.ndarray, indices: np.ndarray, sources: np.ndarray, per_source: bool
-) -> tuple[np.ndarray, int]:
-    src = np.ascontiguousarray(sources, dtype=np.int64)
-    empty_ptr = np.zeros(src.shape[0] + 1, dtype=np.int64)
-    empty = np.zeros(0, dtype=np.int64)
-    dsum, _, _, total = _bfs(indptr, indices, src, empty_ptr, empty, True, per_source)
-    return dsum, int(total)
-
-
-def _geodesic_from_arrays(
+def geodesic_from_arrays(
     indptr: np.ndarray,
     indices: np.ndarray,
     method: str,
@@ -167,21 +123,21 @@ def _geodesic_from_arrays(
     seed: int | None,
 ) -> GeodesicMass:
     """:func:`geodesic_mass` of a checked symmetric CSR graph (int64 arrays, N >= 1)."""
-    from layerflow.ricci import _kernels
+    from layerflow.ricci import bfs, graph_kernels
 
     n = int(indptr.shape[0] - 1)
-    ncomp = int(_kernels.n_components(indptr, indices))
+    ncomp = int(graph_kernels.n_components(indptr, indices))
     if ncomp > 1:
         return GeodesicMass(np.inf, 0.0, 0, True, ncomp, n)
     if method == "auto":
         method = "exact" if n <= AUTO_EXACT_MAX_N else "sampled"
     s = DEFAULT_N_SOURCES if n_sources is None else int(n_sources)
     if method == "exact" or s >= n:
-        _, total = _bfs_sums(indptr, indices, np.arange(n, dtype=np.int64), False)
+        _, total = bfs.bfs_sums(indptr, indices, np.arange(n, dtype=np.int64), False)
         return GeodesicMass(total / 2.0, 0.0, n, True, 1, n)
     rng = np.random.default_rng(seed)
     sources = np.sort(rng.choice(n, size=s, replace=False))
-    dsum, _ = _bfs_sums(indptr, indices, sources, True)
+    dsum, _ = bfs.bfs_sums(indptr, indices, sources, True)
     D = dsum.astype(np.float64)
     value = n / (2.0 * s) * float(D.sum())
     var = float(D.var(ddof=1)) if s > 1 else 0.0
@@ -229,7 +185,7 @@ def geodesic_mass(
     indptr, indices, n = _csr_arrays(G)
     if n == 0:
         raise RicciInputError("G has no nodes; expected an (N, N) adjacency matrix with N >= 1")
-    return _geodesic_from_arrays(indptr, indices, method, n_sources, seed)
+    return geodesic_from_arrays(indptr, indices, method, n_sources, seed)
 
 
 def bfs_pair_distances(G: Any, sources: np.ndarray, targets: list[np.ndarray] | Any) -> np.ndarray:
@@ -239,33 +195,7 @@ def bfs_pair_distances(G: Any, sources: np.ndarray, targets: list[np.ndarray] | 
     ``targets`` is either a list of index arrays (one per source) or a CSR-like pair
     ``(ptr, idx)``. Returns the distances flattened in the same order (int64).
     """
+    from layerflow.ricci import bfs
+
     indptr, indices, _ = _csr_arrays(G)
-    return _pair_distances_arrays(indptr, indices, sources, targets)
-
-
-def _pair_distances_arrays(
-    indptr: np.ndarray, indices: np.ndarray, sources: np.ndarray, targets: Any
-) -> np.ndarray:
-    """:func:`bfs_pair_distances` on checked symmetric CSR arrays (int64)."""
-    if isinstance(targets, tuple):
-        ptr, idx = targets
-    else:
-        sizes = np.array([len(t) for t in targets], dtype=np.int64)
-        ptr = np.zeros(sizes.size + 1, dtype=np.int64)
-        np.cumsum(sizes, out=ptr[1:])
-        idx = (
-            np.concatenate([np.asarray(t, dtype=np.int64) for t in targets])
-            if len(targets)
-            else np.zeros(0, dtype=np.int64)
-        )
-    src = np.ascontiguousarray(sources, dtype=np.int64)
-    _, _, dist, _ = _bfs(
-        indptr,
-        indices,
-        src,
-        np.ascontiguousarray(ptr, dtype=np.int64),
-        np.ascontiguousarray(idx, dtype=np.int64),
-        False,
-        False,
-    )
-    return dist
+    return bfs.pair_distances(indptr, indices, sources, targets)

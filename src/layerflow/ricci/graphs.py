@@ -1,7 +1,8 @@
 """k-nearest-neighbour graphs of point clouds (Baptista et al. 2024, "Deep Learning as Ricci Flow").
 
 For each state ``X_l`` of a trajectory the Ricci view builds the graph ``G_l`` that joins every
-point to its k nearest neighbours (Euclidean distance, the point itself excluded).
+point to its k nearest neighbours (Euclidean distance, the point itself excluded; the ranks are
+exact, see :mod:`layerflow.ricci.knn`).
 
 Two conventions (SPEC §3):
 
@@ -15,291 +16,52 @@ Two conventions (SPEC §3):
   arcs, and hop distances ignore the direction (igraph's ``distances(mode="all")``), i.e. they are
   the distances of the union graph.
 
-Ties and duplicates
--------------------
-Neighbours are ranked by the exact squared distance ``Σ_t (x_i[t] − x_j[t])²`` computed in float64,
-ties broken by the smaller index j. This rule is deterministic and makes duplicate points
-well-defined: a duplicate of x_i is at distance 0 and therefore among its nearest neighbours
-(lowest index first); the point itself is excluded by index, never by distance.
-
-Speed: the centred points, scaled by a power of two (exact), go through a float32 BLAS product
-in row blocks that stay in cache; the keys ``‖y‖² − 2 x·y`` nominate ``k + margin`` candidates per
-row (group minima and a bisected threshold, no sort of the row); candidates are re-ranked by the
-exact float64 formula, and a row is certified only when the best non-candidate lies further than
-a proven rounding bound of the keys (float32 product error ``(d+2)·u·(‖x‖² + ‖y‖²)``, taken 4×
-over). An uncertified row (near-ties at the k-th place, duplicates) ranks exactly every point
-whose key is within the bound; when many rows of a block need that (near-equidistant data), the
-remaining blocks use float64 keys. Data whose centred magnitude lies outside 2^±400 uses float64
-keys throughout. The result is therefore the same as a brute-force exact search.
+Ties at the k-th distance (``ties``, :data:`~layerflow.ricci.knn.TIE_RULES`): ``"by_index"``
+(default) keeps exactly k neighbours, ties to the smaller index; ``"keep"`` keeps every point tied
+at the k-th distance, the rule of ``cccd::nng`` (an out-degree may then exceed k). The authors'
+graph is ``knn_graph(X, k, degree="directed", ties="keep")``: on the same points it has exactly
+the arcs of ``cccd::nng(X, k=k, method="Euclidean")`` (see :mod:`layerflow.ricci.knn` for the one
+case, distances one rounding unit apart, where cccd's square roots could merge two of them).
 """
 
 from __future__ import annotations
 
-import contextlib
-import threading
-from collections.abc import Iterator
 from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
 
-from layerflow.errors import LayerflowError
-from layerflow.trajectory import nonfinite_rows
+from layerflow.ricci import threads
+from layerflow.ricci.checks import RicciInputError, check_choice, check_k, check_points
+from layerflow.ricci.knn import TIE_RULES, exact_knn, neighbour_arcs, table_width
 
-__all__ = ["DEGREE_MODES", "RicciInputError", "check_points", "knn_graph", "knn_indices"]
+__all__ = [
+    "DEGREE_MODES",
+    "as_graph",
+    "edge_rows",
+    "graph_from_arcs",
+    "knn_graph",
+    "union_graph",
+]
 
 DEGREE_MODES = ("union", "directed")
 DegreeMode = Literal["union", "directed"]
-
-# BLAS blocks of at most this many entries (rows of the block stay in cache for the selection)
-_BLOCK_ENTRIES = 256 * 1024
-# candidate keys from float32 BLAS (certified, then exact float64 re-ranking); tests switch it off
-_USE_FLOAT32 = True
-# float32 keys only for data whose centred magnitude is within 2^±this (no overflow/underflow)
-_MAX_SCALE_EXP = 400
-# at least this many candidates beyond k per row (see _margin)
-MARGIN_MIN = 4
-# BLAS products (else a Numba Gram block) from this many points on
-BLAS_MIN_N = 1024
-# parallel Numba BFS (one launch per call; public geodesic functions) from this many points on
-PARALLEL_MIN_N = 8192
-# layers of a network spread over threads from this many points on (see layer_threads)
-LAYER_THREADS_MIN_N = 1024
+TieRule = Literal["by_index", "keep"]
 
 
-class RicciInputError(LayerflowError):
-    """Bad input to the Ricci view (k out of range, NaN in a state, unknown option, …)."""
+def graph_from_arcs(ptr: np.ndarray, arcs: np.ndarray, degree: str = "union") -> sp.csr_matrix:
+    """The kNN graph (CSR, 0/1 int8, sorted indices) of the arcs ``i → arcs[ptr[i]:ptr[i+1]]``
+    (no self-arcs, no repeated arc): ``degree="union"`` symmetric, the union of the arcs;
+    ``"directed"`` the arcs themselves."""
+    from layerflow.ricci import graph_kernels
 
-
-def _where(layer: str | None) -> str:
-    return f" ({layer})" if layer else ""
-
-
-def check_points(X: Any, *, layer: str | None = None) -> np.ndarray:
-    """Validate a point cloud and return it as a C-contiguous float64 array of shape ``(N, d)``.
-
-    A 1-D array is one feature per point. Raises :class:`RicciInputError` for non-numeric data,
-    NaN or infinite values (naming the first bad row), or no points.
-    """
-    if hasattr(X, "detach") and hasattr(X, "cpu"):
-        X = X.detach().cpu().numpy()
-    try:
-        arr = np.asarray(X)
-    except Exception as exc:
-        raise RicciInputError(
-            f"points{_where(layer)} could not be read as an array: {exc}"
-        ) from exc
-    if arr.dtype.kind not in "biuf":
-        raise RicciInputError(
-            f"points{_where(layer)} have dtype {arr.dtype}; expected a real numeric array (N, d)"
-        )
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    elif arr.ndim != 2:
-        raise RicciInputError(
-            f"points{_where(layer)} have shape {arr.shape}; expected a 2-D array (N, d)"
-        )
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise RicciInputError(f"points{_where(layer)} have shape {arr.shape}; expected N, d >= 1")
-    arr = np.ascontiguousarray(arr, dtype=np.float64)
-    bad = nonfinite_rows(arr)
-    if bad:
-        raise RicciInputError(
-            f"points{_where(layer)} have {bad}; the Ricci view needs finite coordinates"
-        )
-    return arr
-
-
-def check_k(k: Any, n: int, *, layer: str | None = None) -> int:
-    """Validate k against the number of points N (1 ≤ k ≤ N−1)."""
-    if isinstance(k, bool) or not isinstance(k, int | np.integer):
-        raise RicciInputError(f"k={k!r}: expected an int >= 1")
-    k = int(k)
-    if k < 1:
-        raise RicciInputError(f"k={k}: expected k >= 1 neighbours")
-    if k >= n:
-        raise RicciInputError(
-            f"k={k} needs more than {k} points; {layer or 'the point cloud'} has {n}"
-        )
-    return k
-
-
-def _check_degree(degree: Any) -> str:
-    if degree not in DEGREE_MODES:
-        raise RicciInputError(f"degree={degree!r}: expected one of {list(DEGREE_MODES)}")
-    return str(degree)
-
-
-def knn_indices(X: Any, k: int = 30, *, layer: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The k nearest neighbours of every point, nearest first.
-
-    Parameters
-    ----------
-    X
-        Points, shape ``(N, d)``.
-    k
-        Number of neighbours, ``1 ≤ k ≤ N − 1``.
-    layer
-        Optional description used in error messages (e.g. ``"layer 3 ('fc3')"``).
-
-    Returns
-    -------
-    (indices, sqdist)
-        ``indices`` int64 of shape ``(N, k)``: row i lists the neighbours of i by increasing
-        exact squared distance, ties to the smaller index, self excluded; ``sqdist`` float64
-        ``(N, k)`` the matching squared Euclidean distances.
-    """
-    arr = check_points(X, layer=layer)
-    n = arr.shape[0]
-    k = check_k(k, n, layer=layer)
-    with _blas_one_thread(n):
-        return _knn_checked(arr, k)
-
-
-_local = threading.local()
-
-
-@contextlib.contextmanager
-def _serial_kernels() -> Iterator[None]:
-    """Within this block (a layer job on a worker thread) every kernel runs on one thread."""
-    _local.serial = True
-    try:
-        yield
-    finally:
-        _local.serial = False
-
-
-_BLAS_CONTROLLER: Any = None
-
-
-def _blas_one_thread(n: int) -> Any:
-    """Context: BLAS on one thread for the kNN products of N points (N >= :data:`BLAS_MIN_N`;
-    smaller ones use no BLAS). The layers themselves are the parallel jobs; BLAS threads on top
-    oversubscribe the cores and spin-wait, which on a loaded machine cost several times the
-    product. Uses threadpoolctl (a dependency of scikit-learn; without it, a no-op).
-    Process-wide while it lasts, restored afterwards; a no-op inside a layer job."""
-    global _BLAS_CONTROLLER
-    if n < BLAS_MIN_N or getattr(_local, "serial", False):
-        return contextlib.nullcontext()
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # pragma: no cover - scikit-learn requires it
-        return contextlib.nullcontext()
-    if _BLAS_CONTROLLER is None:
-        _BLAS_CONTROLLER = ThreadpoolController()
-    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
-
-
-def _threads_for(n: int) -> int:
-    """Threads for one parallel Numba kernel launch on N points: 1 below
-    :data:`PARALLEL_MIN_N` or inside a layer job. A launch waits at a barrier for every
-    thread; on a loaded machine that wait (a descheduled thread, spinning waiters) costs far
-    more than the work of a small launch."""
-    import numba
-
-    if n < PARALLEL_MIN_N or getattr(_local, "serial", False):
-        return 1
-    return max(1, int(numba.get_num_threads()))
-
-
-def layer_threads(n: int) -> int:
-    """Threads over which the layers of one network are spread (each layer one job): the Numba
-    thread count (``NUMBA_NUM_THREADS``, ``numba.set_num_threads``) from
-    :data:`LAYER_THREADS_MIN_N` points on, else 1."""
-    import numba
-
-    if n < LAYER_THREADS_MIN_N or getattr(_local, "serial", False):
-        return 1
-    return max(1, int(numba.get_num_threads()))
-
-
-def _margin(k: int) -> int:
-    """Candidates beyond k per row: more cost exact re-ranking, fewer leave rows uncertified."""
-    return max(MARGIN_MIN, k // 8)
-
-
-def _knn_checked(arr: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`knn_indices` on a checked float64 (N, d) array and a checked k."""
-    from layerflow.ricci import _kernels
-
-    n, d = arr.shape
-    Xc = arr - arr.mean(axis=0)
-    amax = float(np.abs(Xc).max())
-    e = int(np.frexp(amax)[1]) if amax > 0.0 else 0
-    single = _USE_FLOAT32 and -_MAX_SCALE_EXP <= e <= _MAX_SCALE_EXP
-    if not single:
-        e = 0
-    # scaling by a power of two is exact: xs = xc·2^−e has max |xs| in [0.5, 1)
-    Xs = np.ldexp(Xc, -e) if e else Xc
-    sqs = np.einsum("ij,ij->i", Xs, Xs)
-    sc = float(np.ldexp(1.0, 2 * e))
-    m = min(n - 1, k + _margin(k))
-    eps64 = float(np.finfo(np.float64).eps)
-    rel = 4.0 * (d + 4) * eps64
-    Xg = Xs
-    if single:
-        Xg = Xs.astype(np.float32)
-        rel += 4.0 * (d + 4) * float(np.finfo(np.float32).eps)
-    # rounding bound of the keys (scaled units): relative part, plus an absolute part for
-    # float32 underflow of tiny coordinates; raw_abs covers subnormal exact sums
-    abs_s = (d + 4) * (2.0**-120 if single else 2.0**-1000)
-    bound_s = rel * (sqs + sqs.max()) + abs_s
-    raw_abs = (d + 4) * 2.0**-1060
-    out_idx = np.empty((n, k), dtype=np.int64)
-    out_d = np.empty((n, k), dtype=np.float64)
-    work = _kernels.knn_work(n, m)
-    block = max(1, min(n, _BLOCK_ENTRIES // max(n, 1)))
-    XgT = np.ascontiguousarray(Xg.T)
-    G = np.empty((block, n), dtype=Xg.dtype)
-    fallbacks = 0
-    for r0 in range(0, n, block):
-        r1 = min(n, r0 + block)
-        Gb = G[: r1 - r0]
-        if n < BLAS_MIN_N:
-            _kernels.small_gram(Xg[r0:r1], XgT, Gb)
-        else:
-            np.matmul(Xg[r0:r1], XgT, out=Gb)
-        fallbacks += _kernels.knn_select(
-            arr,
-            Gb,
-            sqs,
-            r0,
-            k,
-            m,
-            bound_s[r0:r1],
-            sc,
-            raw_abs,
-            out_idx[r0:r1],
-            out_d[r0:r1],
-            work,
-        )
-        if single and r1 < n and fallbacks > max(8, r1 // 20):
-            # float32 keys cannot separate these points (near-equidistant data): float64 keys
-            # for the remaining rows, so the exact second pass stays rare
-            single = False
-            Xg = Xs
-            XgT = np.ascontiguousarray(Xg.T)
-            G = np.empty((block, n), dtype=np.float64)
-            bound_s = 4.0 * (d + 4) * eps64 * (sqs + sqs.max()) + (d + 4) * 2.0**-1000
-    return out_idx, out_d
-
-
-def graph_from_indices(nbrs: np.ndarray, degree: str = "union") -> sp.csr_matrix:
-    """The kNN graph (CSR, 0/1 int8) from a neighbour table of shape ``(N, k)``.
-
-    ``degree="union"``: symmetric, the union of the arcs i→nbrs[i]; ``"directed"``: the arcs.
-    """
-    from layerflow.ricci import _kernels
-
-    degree = _check_degree(degree)
-    n, k = nbrs.shape
-    nb = np.ascontiguousarray(nbrs, dtype=np.int64)
+    n = ptr.shape[0] - 1
     if degree == "union":
-        indptr, cols = _kernels.union_csr(nb)
+        indptr, cols = graph_kernels.union_csr(ptr, arcs)
     else:
-        order = np.argsort(nb, axis=1, kind="stable")
-        cols = np.take_along_axis(nb, order, axis=1).reshape(-1)
-        indptr = np.arange(0, n * k + 1, k, dtype=np.int64)
+        rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(ptr))
+        cols = arcs[np.lexsort((arcs, rows))]
+        indptr = ptr
     data = np.ones(cols.shape[0], dtype=np.int8)
     G = sp.csr_matrix((data, cols, indptr), shape=(n, n))
     G.has_sorted_indices = True
@@ -307,7 +69,12 @@ def graph_from_indices(nbrs: np.ndarray, degree: str = "union") -> sp.csr_matrix
 
 
 def knn_graph(
-    X: Any, k: int = 30, degree: DegreeMode = "union", *, layer: str | None = None
+    X: Any,
+    k: int = 30,
+    degree: DegreeMode = "union",
+    *,
+    ties: TieRule = "by_index",
+    layer: str | None = None,
 ) -> sp.csr_matrix:
     """k-nearest-neighbour graph of a point cloud (SPEC §3; Baptista et al. 2024).
 
@@ -320,7 +87,12 @@ def knn_graph(
     degree
         ``"union"`` (default): undirected union of the kNN relations, symmetric 0/1 CSR with zero
         diagonal. ``"directed"``: the authors' directed kNN graph, ``A[i, j] = 1`` for the arc
-        i→j (exactly k per row); degree = in + out (see the module docstring).
+        i→j (k per row, more with ``ties="keep"``); degree = in + out (see the module docstring).
+    ties
+        ``"by_index"`` (default, layerflow's rule): exactly k neighbours, ties at the k-th
+        distance to the smaller index. ``"keep"``: every j with ``d(i, j) ≤ τ_i`` (τ_i the k-th
+        smallest distance from i), cccd's ``nng`` rule used by the authors' R code. Ties are
+        decided on exact float64 squared distances.
     layer
         Optional description for error messages.
 
@@ -332,8 +104,62 @@ def knn_graph(
     Raises
     ------
     RicciInputError
-        k < 1 or k ≥ N, NaN/Inf in X, unknown ``degree``.
+        k < 1 or k ≥ N, NaN/Inf in X, unknown ``degree`` or ``ties``.
     """
-    mode = _check_degree(degree)
-    nbrs, _ = knn_indices(X, k, layer=layer)
-    return graph_from_indices(nbrs, mode)
+    mode = check_choice("degree", degree, DEGREE_MODES)
+    rule = check_choice("ties", ties, TIE_RULES)
+    arr = check_points(X, layer=layer)
+    n = arr.shape[0]
+    k = check_k(k, n, layer=layer)
+    with threads.blas_one_thread(n):
+        idx, sqd = exact_knn(arr, table_width(k, n, rule))
+    return graph_from_arcs(*neighbour_arcs(arr, idx, sqd, k, rule), mode)
+
+
+def as_graph(G: Any, degree: str = "union", *, what: str = "G") -> sp.csr_matrix:
+    """Validate an adjacency matrix and return it as int8 CSR with sorted indices.
+
+    Any stored nonzero is an edge (weights are ignored: the graphs are unweighted). Raises
+    :class:`RicciInputError` if it is not square, has self-loops, or (``degree="union"``) is not
+    symmetric.
+    """
+    check_choice("degree", degree, DEGREE_MODES)
+    if sp.issparse(G):
+        A = sp.csr_matrix(G)
+    else:
+        arr = np.asarray(G)
+        if arr.ndim != 2 or arr.dtype.kind not in "biuf":
+            raise RicciInputError(
+                f"{what} has shape {arr.shape} and dtype {arr.dtype}; expected a square "
+                "adjacency matrix (scipy.sparse or 2-D array)"
+            )
+        A = sp.csr_matrix(arr)
+    if A.ndim != 2 or A.shape[0] != A.shape[1]:
+        raise RicciInputError(f"{what} has shape {A.shape}; expected a square adjacency matrix")
+    A.eliminate_zeros()
+    if A.data.size and not np.isfinite(A.data).all():
+        raise RicciInputError(f"{what} has non-finite entries; expected a 0/1 adjacency matrix")
+    A = sp.csr_matrix((np.ones(A.nnz, dtype=np.int8), A.indices, A.indptr), shape=A.shape)
+    A.sort_indices()
+    loops = int(np.count_nonzero(A.diagonal()))
+    if loops:
+        raise RicciInputError(f"{what} has {loops} self-loops; expected a zero diagonal")
+    if degree == "union" and (A != A.T).nnz:
+        lone = int((A > A.T).nnz)
+        raise RicciInputError(
+            f"{what} is not symmetric ({lone} entries (i, j) without (j, i)); pass "
+            "degree='directed' for a directed kNN graph"
+        )
+    return A
+
+
+def union_graph(A: sp.csr_matrix) -> sp.csr_matrix:
+    """The undirected graph underlying a (possibly directed) 0/1 CSR graph."""
+    U = ((A + A.T) > 0).astype(np.int8).tocsr()
+    U.sort_indices()
+    return U
+
+
+def edge_rows(A: sp.csr_matrix) -> np.ndarray:
+    """Row index of every stored entry of a CSR matrix (aligned with ``A.indices``)."""
+    return np.repeat(np.arange(A.shape[0], dtype=np.int64), np.diff(A.indptr))

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from layerflow.ricci.coefficients import ricci_sweep
 from layerflow.ricci.curvature import CURVATURES
+from layerflow.ricci.sweep import ricci_sweep
 from layerflow.views import Column, Option, OptionError, View, ViewResult, layer_row
 
 __all__ = ["DEFAULT_K", "VIEW", "measure_ricci"]

@@ -1,0 +1,96 @@
+"""Numba kernels of graph structure (internal): the union graph of kNN arcs, and connected
+components. Graphs are CSR ``(indptr, indices)`` int64 arrays. Compiled on first use and cached
+on disk (``cache=True``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = ["n_components", "union_csr"]
+
+
+@njit(cache=True, nogil=True)
+def union_csr(ptr: np.ndarray, arcs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """CSR ``(indptr, indices)`` of the union graph of the arcs ``i → arcs[p]``,
+    ``ptr[i] ≤ p < ptr[i+1]`` (self-arcs dropped), rows sorted.
+
+    No sorting: the union graph is symmetric, so writing i into the row of each of its
+    neighbours j while i runs upwards fills every row in increasing order (a counting
+    transpose)."""
+    n = ptr.shape[0] - 1
+    indeg = np.zeros(n + 1, dtype=np.int64)
+    for i in range(n):
+        for p in range(ptr[i], ptr[i + 1]):
+            indeg[arcs[p] + 1] += 1
+    inptr = np.cumsum(indeg)
+    fill = inptr[:-1].copy()
+    inlist = np.empty(ptr[n], dtype=np.int64)
+    for i in range(n):
+        for q in range(ptr[i], ptr[i + 1]):
+            j = arcs[q]
+            inlist[fill[j]] = i
+            fill[j] += 1
+    mark = np.full(n, -1, dtype=np.int64)
+    deg = np.zeros(n + 1, dtype=np.int64)
+    for i in range(n):
+        mark[i] = i  # no self-loops
+        d = 0
+        for q in range(ptr[i], ptr[i + 1]):
+            j = arcs[q]
+            if mark[j] != i:
+                mark[j] = i
+                d += 1
+        for p in range(inptr[i], inptr[i + 1]):
+            j = inlist[p]
+            if mark[j] != i:
+                mark[j] = i
+                d += 1
+        deg[i + 1] = d
+    indptr = np.cumsum(deg)
+    indices = np.empty(indptr[n], dtype=np.int64)
+    pos = indptr[:-1].copy()
+    mark[:] = -1
+    for i in range(n):
+        mark[i] = i
+        for q in range(ptr[i], ptr[i + 1]):
+            j = arcs[q]
+            if mark[j] != i:
+                mark[j] = i
+                indices[pos[j]] = i
+                pos[j] += 1
+        for p in range(inptr[i], inptr[i + 1]):
+            j = inlist[p]
+            if mark[j] != i:
+                mark[j] = i
+                indices[pos[j]] = i
+                pos[j] += 1
+    return indptr, indices
+
+
+@njit(cache=True, nogil=True)
+def n_components(indptr: np.ndarray, indices: np.ndarray) -> int:
+    """Connected components of a symmetric CSR graph (breadth-first labelling)."""
+    n = indptr.shape[0] - 1
+    seen = np.zeros(n, dtype=np.bool_)
+    queue = np.empty(n, dtype=np.int64)
+    comps = 0
+    for s in range(n):
+        if seen[s]:
+            continue
+        comps += 1
+        seen[s] = True
+        queue[0] = s
+        head = 0
+        tail = 1
+        while head < tail:
+            v = queue[head]
+            head += 1
+            for p in range(indptr[v], indptr[v + 1]):
+                u = indices[p]
+                if not seen[u]:
+                    seen[u] = True
+                    queue[tail] = u
+                    tail += 1
+    return comps

@@ -1,0 +1,429 @@
+"""Numba kernels of the exact kNN search (internal; used by :mod:`layerflow.ricci.knn`).
+
+Everything here works on plain arrays: point clouds as C-contiguous float64 arrays, key blocks
+from BLAS (float32 or float64). Kernels are compiled on first use and cached on disk
+(``cache=True``), so only the first call in a fresh environment pays for compilation.
+
+Every exact squared distance is the same left-to-right float64 sum ``Σ_t (x_i[t] − x_j[t])²``
+(:func:`_exact_sq`, eight at a time in :func:`_exact_sq8`), whichever kernel computes it: ranks
+and ties are decided on that one value.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = ["knn_select", "knn_work", "rerank_candidates", "scan_within", "small_gram"]
+
+@njit(cache=True, nogil=True)
+def _lex_less(d1: float, i1: int, d2: float, i2: int) -> bool:
+    return d1 < d2 or (d1 == d2 and i1 < i2)
+
+
+@njit(cache=True, nogil=True)
+def _exact_sq(X: np.ndarray, i: int, j: int) -> float:
+    s = 0.0
+    for t in range(X.shape[1]):
+        diff = X[i, t] - X[j, t]
+        s += diff * diff
+    return s
+
+
+@njit(cache=True, nogil=True)
+def _exact_sq8(X: np.ndarray, i: int, idx: np.ndarray, c0: int, out: np.ndarray) -> None:
+    """``out[c] = _exact_sq(X, i, idx[c])`` for c = c0 … c0+7 (eight independent sums at once,
+    each in the same order as :func:`_exact_sq`, so the values are identical)."""
+    x0 = X[idx[c0]]
+    x1 = X[idx[c0 + 1]]
+    x2 = X[idx[c0 + 2]]
+    x3 = X[idx[c0 + 3]]
+    x4 = X[idx[c0 + 4]]
+    x5 = X[idx[c0 + 5]]
+    x6 = X[idx[c0 + 6]]
+    x7 = X[idx[c0 + 7]]
+    xi = X[i]
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    for t in range(X.shape[1]):
+        a = xi[t]
+        d0 = a - x0[t]
+        d1 = a - x1[t]
+        d2 = a - x2[t]
+        d3 = a - x3[t]
+        d4 = a - x4[t]
+        d5 = a - x5[t]
+        d6 = a - x6[t]
+        d7 = a - x7[t]
+        s0 += d0 * d0
+        s1 += d1 * d1
+        s2 += d2 * d2
+        s3 += d3 * d3
+        s4 += d4 * d4
+        s5 += d5 * d5
+        s6 += d6 * d6
+        s7 += d7 * d7
+    out[c0] = s0
+    out[c0 + 1] = s1
+    out[c0 + 2] = s2
+    out[c0 + 3] = s3
+    out[c0 + 4] = s4
+    out[c0 + 5] = s5
+    out[c0 + 6] = s6
+    out[c0 + 7] = s7
+
+
+@njit(cache=True, nogil=True)
+def _group_threshold(bm: np.ndarray, nb: int, cap: int) -> float:
+    """A value T with at least ``cap`` of ``bm[:nb]`` at or below it, close to the cap-th
+    smallest (bisection on the value with vectorised counts; needs ``cap < nb`` and at most one
+    infinite entry)."""
+    lo = np.inf
+    hi = -np.inf
+    for c in range(nb):
+        x = bm[c]
+        lo = min(lo, x)
+        if x < np.inf:
+            hi = max(hi, x)
+    if cap <= 1:
+        return lo
+    for _ in range(24):
+        mid = 0.5 * (lo + hi)
+        if not (lo < mid < hi):
+            break
+        cnt = 0
+        for c in range(nb):
+            cnt += bm[c] <= mid
+        if cnt >= cap:
+            hi = mid
+            if cnt <= cap + 4:
+                break
+        else:
+            lo = mid
+    return hi
+
+
+@njit(cache=True, nogil=True)
+def _nth_pair(v: np.ndarray, ix: np.ndarray, n: int, kth: int) -> float:
+    """Quickselect on ``v[:n]`` (``ix`` moved along): afterwards ``v[kth]`` is the value at sorted
+    position kth, every earlier entry is ``<=`` it and every later one ``>=``. Returns it."""
+    lo = 0
+    hi = n - 1
+    while hi > lo:
+        a = v[lo]
+        b = v[(lo + hi) >> 1]
+        c = v[hi]
+        if a > b:
+            a, b = b, a
+        pivot = b if b < c else (a if a > c else c)
+        i = lo
+        j = hi
+        while i <= j:
+            while v[i] < pivot:
+                i += 1
+            while v[j] > pivot:
+                j -= 1
+            if i <= j:
+                v[i], v[j] = v[j], v[i]
+                ix[i], ix[j] = ix[j], ix[i]
+                i += 1
+                j -= 1
+        if kth <= j:
+            hi = j
+        elif kth >= i:
+            lo = i
+        else:
+            break
+    return v[kth]
+
+
+@njit(cache=True, nogil=True)
+def _select_rows(
+    X: np.ndarray,
+    G: np.ndarray,
+    sqs: np.ndarray,
+    rows: np.ndarray,
+    k: int,
+    m: int,
+    bound_s: np.ndarray,
+    sc: float,
+    raw_abs: float,
+    out_idx: np.ndarray,
+    out_d: np.ndarray,
+    buf: np.ndarray,
+    bm: np.ndarray,
+    cand_v: np.ndarray,
+    cand_i: np.ndarray,
+    acc: np.ndarray,
+) -> int:
+    """k nearest neighbours of the points ``rows[r]`` whose keys are row r of the block ``G``
+    (see :func:`knn_select`); the work buffers are the caller's. Returns the rows recomputed."""
+    n = G.shape[1]
+    cap = m + 1 if m + 1 <= n - 1 else n - 1
+    # groups {c, c+nb, c+2nb, …} of at most bs keys: the cap-th smallest group minimum T bounds
+    # the cap-th smallest key (cap groups each hold a key <= T), so only keys <= T can be among
+    # the cap smallest
+    bs = max(1, min(16, n // (2 * cap)))
+    nb = (n + bs - 1) // bs
+    fallbacks = 0
+    for r in range(G.shape[0]):
+        i = rows[r]
+        # keys sqs_j - 2 G_ij (= scaled squared distance minus sqs_i) and group minima, one pass
+        g = G[r]
+        for c in range(nb):
+            v = sqs[c] - 2.0 * g[c]
+            buf[c] = v
+            bm[c] = v
+        for s in range(1, bs):
+            base = s * nb
+            lim = min(nb, n - base)
+            if lim <= 0:
+                break
+            b2 = buf[base : base + lim]
+            s2 = sqs[base : base + lim]
+            g2 = g[base : base + lim]
+            for c in range(lim):
+                v = s2[c] - 2.0 * g2[c]
+                b2[c] = v
+                bm[c] = min(v, bm[c])
+        buf[i] = np.inf  # the point itself is never a candidate
+        cs = i % nb
+        mn = np.inf
+        for j in range(cs, n, nb):
+            mn = buf[j] if buf[j] < mn else mn
+        bm[cs] = mn
+        T = np.inf
+        if nb > cap:
+            T = _group_threshold(bm, nb, cap)
+        # branch-free gather of every key <= T (at least cap of them; the self key is inf)
+        nc = 0
+        for j in range(n):
+            x = buf[j]
+            cand_v[nc] = x
+            cand_i[nc] = j
+            nc += x <= T
+        has_threshold = nc > m
+        threshold = np.inf
+        mm = nc
+        if has_threshold:
+            threshold = _nth_pair(cand_v, cand_i, nc, m)
+            mm = m
+        # exact squared distances of the mm nominated candidates, eight at a time (each is the
+        # same left-to-right sum as _exact_sq)
+        c0 = 0
+        while c0 + 8 <= mm:
+            _exact_sq8(X, i, cand_i, c0, acc)
+            c0 += 8
+        for c in range(c0, mm):
+            acc[c] = _exact_sq(X, i, cand_i[c])
+        # sort them by (distance, index) in place (insertion sort: mm is small), keep k
+        for c in range(1, mm):
+            dd = acc[c]
+            j = cand_i[c]
+            pos = c
+            while pos > 0 and _lex_less(dd, j, acc[pos - 1], cand_i[pos - 1]):
+                acc[pos] = acc[pos - 1]
+                cand_i[pos] = cand_i[pos - 1]
+                pos -= 1
+            acc[pos] = dd
+            cand_i[pos] = j
+        for c in range(k):
+            out_d[r, c] = acc[c]
+            out_idx[r, c] = cand_i[c]
+        if not has_threshold:
+            continue
+        bound_raw = bound_s[r] * sc + raw_abs
+        if out_d[r, k - 1] < (threshold + sqs[i]) * sc - bound_raw:
+            continue
+        # not certified: every j whose exact distance is <= the k-th found has a key within
+        # the bound of it; rank all of those exactly
+        fallbacks += 1
+        limit = (out_d[r, k - 1] + 2.0 * bound_raw) / sc - sqs[i]
+        cnt = 0
+        for j in range(n):
+            if j == i or not buf[j] <= limit:
+                continue
+            dd = _exact_sq(X, i, j)
+            if cnt < k:
+                pos = cnt
+                cnt += 1
+            elif _lex_less(dd, j, out_d[r, k - 1], out_idx[r, k - 1]):
+                pos = k - 1
+            else:
+                continue
+            while pos > 0 and _lex_less(dd, j, out_d[r, pos - 1], out_idx[r, pos - 1]):
+                out_d[r, pos] = out_d[r, pos - 1]
+                out_idx[r, pos] = out_idx[r, pos - 1]
+                pos -= 1
+            out_d[r, pos] = dd
+            out_idx[r, pos] = j
+    return fallbacks
+
+
+def knn_select(
+    X: np.ndarray,
+    G: np.ndarray,
+    sqs: np.ndarray,
+    rows: np.ndarray,
+    k: int,
+    m: int,
+    bound_s: np.ndarray,
+    sc: float,
+    raw_abs: float,
+    out_idx: np.ndarray,
+    out_d: np.ndarray,
+    work: tuple[np.ndarray, ...],
+) -> int:
+    """Select the k nearest neighbours of the points ``i = rows[r]`` (int64), r < ``len(G)``.
+
+    ``G[r, j] ≈ xs_i·xs_j`` from BLAS (float32 or float64) on the centred points scaled by a power
+    of two, ``xs = (x − mean)·2^−e``, ``sqs_j = ‖xs_j‖²`` and ``sc = 4^e``. The keys
+    ``sqs_j − 2 G[r, j]`` nominate the ``m ≥ k`` smallest candidates plus the best
+    non-candidate (the threshold); the candidates are re-ranked by the exact ``Σ (x_i − x_j)²``
+    on the raw points ``X``, ties to the smaller index. A row is certified when its k-th exact
+    distance lies below the threshold by more than ``bound_raw = bound_s[r]·sc + raw_abs`` (the
+    rounding bound of the keys, raw units); otherwise every j whose key is within the bound of
+    the k-th distance is ranked exactly. Writes ``out_idx[r]``, ``out_d[r]`` (exact squared
+    distances); returns the number of rows that needed the second pass. ``work`` holds the work
+    buffers (:func:`knn_work`). One thread: a row block is far too little work for a parallel
+    launch; the layers of a network are the parallel jobs (see :func:`.threads.map_layers`).
+    """
+    buf, bm, cand_v, cand_i, acc = work
+    return int(
+        _select_rows(
+            X,
+            G,
+            sqs,
+            rows,
+            k,
+            m,
+            bound_s,
+            sc,
+            raw_abs,
+            out_idx,
+            out_d,
+            buf,
+            bm,
+            cand_v,
+            cand_i,
+            acc,
+        )
+    )
+
+
+def knn_work(n: int, m: int) -> tuple[np.ndarray, ...]:
+    """Work buffers of :func:`knn_select` for N points and m candidates."""
+    return (
+        np.empty(n, dtype=np.float64),
+        np.empty(n, dtype=np.float64),
+        np.empty(n, dtype=np.float64),
+        np.empty(n, dtype=np.int64),
+        np.empty(m + 1, dtype=np.float64),
+    )
+
+
+@njit(cache=True, nogil=True)
+def small_gram(A: np.ndarray, BT: np.ndarray, out: np.ndarray) -> None:
+    """``out = A @ BT`` for small blocks without BLAS (whose threads cost more than the product
+    here, and far more on a loaded machine). Each entry is a left-to-right sum of rounded
+    products, within the same rounding bound as any BLAS order."""
+    rows, d = A.shape
+    n = BT.shape[1]
+    for r in range(rows):
+        o = out[r]
+        a0 = A[r, 0]
+        b0 = BT[0]
+        for j in range(n):
+            o[j] = a0 * b0[j]
+        for t in range(1, d):
+            a = A[r, t]
+            b = BT[t]
+            for j in range(n):
+                o[j] += a * b[j]
+
+
+@njit(cache=True, nogil=True)
+def rerank_candidates(
+    X: np.ndarray, rows: np.ndarray, cand: np.ndarray, K: int, limit: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact re-rank of candidate lists (from an outside search such as faiss).
+
+    Row r: the point ``i = rows[r]`` and its candidates ``cand[r]`` (negative entries and i
+    itself are skipped). Their exact squared distances are sorted by (distance, index) and the
+    first K kept in ``out_idx[r]``, ``out_d[r]``. ``certified[r]``: the candidates were every
+    other point, or the K-th exact distance lies strictly below ``limit[r]`` (the caller's
+    proven lower bound on the exact distance of every non-candidate), so the K kept are the K
+    nearest of all points. A row with fewer than K valid candidates is not certified.
+    """
+    n = X.shape[0]
+    q, c = cand.shape
+    out_idx = np.zeros((q, K), dtype=np.int64)
+    out_d = np.zeros((q, K), dtype=np.float64)
+    certified = np.zeros(q, dtype=np.bool_)
+    js = np.empty(c, dtype=np.int64)
+    ds = np.empty(c, dtype=np.float64)
+    for r in range(q):
+        i = rows[r]
+        nc = 0
+        for t in range(c):
+            j = cand[r, t]
+            if j >= 0 and j != i:
+                js[nc] = j
+                nc += 1
+        if nc < K:
+            continue
+        sj = np.sort(js[:nc])
+        t0 = 0
+        while t0 + 8 <= nc:
+            _exact_sq8(X, i, sj, t0, ds)
+            t0 += 8
+        for t in range(t0, nc):
+            ds[t] = _exact_sq(X, i, sj[t])
+        # stable sort by distance over indices in increasing order: ties to the smaller index
+        order = np.argsort(ds[:nc], kind="mergesort")
+        for t in range(K):
+            out_idx[r, t] = sj[order[t]]
+            out_d[r, t] = ds[order[t]]
+        certified[r] = nc >= n - 1 or out_d[r, K - 1] < limit[r]
+    return out_idx, out_d, certified
+
+
+@njit(cache=True, nogil=True)
+def scan_within(
+    X: np.ndarray, rows: np.ndarray, tau: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every point within ``tau[r]`` of ``i = rows[r]``, by exact distances to all N points.
+
+    Returns ragged ``(ptr, idx, sqd)``: row r lists every ``j ≠ i`` with exact squared distance
+    ``≤ tau[r]``, nearest first, ties to the smaller index. O(N·d) per row: for the rows whose
+    run of points tied at the k-th distance is longer than a neighbour table holds.
+    """
+    n = X.shape[0]
+    q = rows.shape[0]
+    ptr = np.zeros(q + 1, dtype=np.int64)
+    for r in range(q):
+        i = rows[r]
+        cnt = 0
+        for j in range(n):
+            if j != i and _exact_sq(X, i, j) <= tau[r]:
+                cnt += 1
+        ptr[r + 1] = ptr[r] + cnt
+    idx = np.empty(ptr[q], dtype=np.int64)
+    sqd = np.empty(ptr[q], dtype=np.float64)
+    for r in range(q):
+        i = rows[r]
+        p0 = ptr[r]
+        p = p0
+        for j in range(n):
+            if j != i:
+                v = _exact_sq(X, i, j)
+                if v <= tau[r]:
+                    idx[p] = j
+                    sqd[p] = v
+                    p += 1
+        order = np.argsort(sqd[p0:p], kind="mergesort")
+        seg_i = idx[p0:p].copy()
+        seg_d = sqd[p0:p].copy()
+        for t in range(p - p0):
+            idx[p0 + t] = seg_i[order[t]]
+            sqd[p0 + t] = seg_d[order[t]]
+    return ptr, idx, sqd

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ricci_reference import random_relu_states, ref_local, ref_ricci
+
+from layerflow.ricci import (
+    layer_coefficients,
+    ricci_coefficient,
+    ricci_sweep,
+)
+
+
+@pytest.mark.parametrize(
+    ("blas", "parallel", "layers"), [(2, 10**9, 2), (2, 2, 10**9), (10**9, 10**9, 2)]
+)
+def test_parallel_and_blas_paths_equal_the_reference(
+    blas: int, parallel: int, layers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # large N uses BLAS products, layer jobs on threads, or parallel Numba kernels; force each
+    # on a small case (size thresholds lowered)
+    import numba
+
+    from layerflow.ricci import threads
+
+    numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+    states = random_relu_states(160, seed=11, depth=4)
+    serial = ricci_coefficient(states, k=7, geodesics="exact")
+    monkeypatch.setattr(threads, "BLAS_MIN_N", blas)
+    monkeypatch.setattr(threads, "PARALLEL_MIN_N", parallel)
+    monkeypatch.setattr(threads, "LAYER_THREADS_MIN_N", layers)
+    par = ricci_coefficient(states, k=7, geodesics="exact")
+    sw = ricci_sweep(states, ks=(5, 7), local=True)
+    ref = ref_ricci(states, 7)
+    for res in (serial, par, sw.global_[7]):
+        np.testing.assert_array_equal(res.scalar_curvature, ref["ric"])
+        np.testing.assert_array_equal(res.geodesic_mass, ref["g"])
+        np.testing.assert_allclose(res.coefficient, ref["rho"], rtol=0, atol=1e-12)
+    curv, delta = ref_local(states, 7)
+    for lay in (layer_coefficients(states, k=7), sw.layer[7]):
+        np.testing.assert_allclose(lay.curvature, curv, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(lay.delta, delta, rtol=0, atol=1e-12)
