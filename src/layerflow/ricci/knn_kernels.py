@@ -285,7 +285,7 @@ def knn_select(
     the k-th distance is ranked exactly. Writes ``out_idx[r]``, ``out_d[r]`` (exact squared
     distances); returns the number of rows that needed the second pass. ``work`` holds the work
     buffers (:func:`knn_work`). One thread: a row block is far too little work for a parallel
-    launch; the layers of a network are the parallel jobs (see :func:`.threads.map_layers`).
+    launch; the layers of a network are the parallel jobs (see :func:`layerflow.ricci.threads.map_layers`).
     """
     buf, bm, cand_v, cand_i, acc = work
     return int(

@@ -3,7 +3,7 @@
 ``κ(i, j) = 1 − W1(m_i, m_j) / d(i, j)`` with ``m_i = α δ_i + (1 − α)/deg(i) Σ_{u ~ i} δ_u``
 (α = 0.5 by default, as in the Ricci-flow literature), ground cost = hop distance, ``d(i, j) = 1``
 for an edge. W1 is solved exactly per edge: the problem is first reduced (exactly) to moving the
-positive part of ``m_i − m_j`` onto its negative part (:func:`.curvature_kernels.ollivier_problems`),
+positive part of ``m_i − m_j`` onto its negative part (:func:`layerflow.ricci.curvature_kernels.ollivier_problems`),
 then solved in closed form (one source or sink) or by POT's network simplex.
 """
 

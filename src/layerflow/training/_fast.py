@@ -3,7 +3,7 @@
 Used by :func:`layerflow.train_ensemble` (through the one loop ``_fit``); the results are the
 same as autograd up to floating-point rounding (tested in ``tests/training/test_fast.py`` and,
 end to end, against solo training in ``test_ensemble.py``). The in-place flat optimizers are in
-``_optim`` (:class:`FlatOptimizer`).
+``_optim`` (:class:`layerflow.training._optim.FlatOptimizer`).
 
 - :class:`StackedMLPGrad`: E MLPs (plain or bottleneck, SPEC §4) whose weights live in one flat
   tensor, each weight stored as ``(E, in, out)`` so that the forward pass is ``X @ W`` and the

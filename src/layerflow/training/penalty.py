@@ -63,6 +63,14 @@ class TransportPenalty:
     the authors' cost (skander-karkar/LAP, ``main.py``: ``sum(torch.mean(torch.abs(r) ** 2) for r
     in rs)``; Karkar et al. 2020).
 
+    Each block's term is computed inside its hook, as one fused kernel on its input and output
+    (:func:`layerflow.models.displacement_cost`: the mean of ``(x_{k+1} − x_k)²`` over ``h²``,
+    without forming ``r_k``), so the penalty adds little to a training step
+    (``benchmarks/bench_penalty.py``). Use as a context manager (hooks removed on exit) or call
+    :meth:`remove`. The last pass's terms and the blocks' inputs and outputs are held (with their
+    graph) until the next pass, :meth:`clear` or :meth:`remove`. Passes under
+    ``torch.no_grad()`` are recorded too (their cost has no graph).
+
     Parameters
     ----------
     model
@@ -77,14 +85,6 @@ class TransportPenalty:
     reduction
         ``"mean"`` (default, the authors' cost) or ``"sum"`` (summed over the coordinates: d
         times stronger for blocks of width d).
-
-    Each block's term is computed inside its hook, as one fused kernel on its input and output
-    (:func:`layerflow.models.displacement_cost`: the mean of ``(x_{k+1} − x_k)²`` over ``h²``,
-    without forming ``r_k``), so the penalty adds little to a training step
-    (``benchmarks/bench_penalty.py``). Use as a context manager (hooks removed on exit) or call
-    :meth:`remove`. The last pass's terms and the blocks' inputs and outputs are held (with their
-    graph) until the next pass, :meth:`clear` or :meth:`remove`. Passes under
-    ``torch.no_grad()`` are recorded too (their cost has no graph).
 
     Raises
     ------
