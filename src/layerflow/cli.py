@@ -80,11 +80,16 @@ def _view_params() -> list[click.Option]:
     params = []
     for opt, owners in seen.values():
         allowed = opt.allowed()
-        ptype: Any = {"int": int, "float": float, "bool": bool, "str": str, "ints": str}[opt.kind]
-        if allowed is not None:
+        ptype: Any = {"int": int, "float": float, "bool": bool, "str": str, "ints": str,
+                      "strs": str}[opt.kind]
+        listed = opt.kind in ("ints", "strs")
+        if allowed is not None and not listed:
             ptype = click.Choice([str(a) for a in allowed])
         default = "30" if opt.name == "k" and opt.default is None else opt.default
-        extra = " (comma-separated)" if opt.kind == "ints" else ""
+        if isinstance(default, list):
+            default = ",".join(map(str, default))
+        extra = " (comma-separated" + (f": {', '.join(map(str, allowed))})" if allowed else ")") \
+            if listed else ""
         params.append(click.Option([f"--{opt.name.replace('_', '-')}", opt.name], type=ptype,
                                    default=None, help=f"{opt.help}{extra} "
                                    f"[{'/'.join(owners)}; default: {default}]"))
@@ -116,6 +121,8 @@ def _parse_view_options(raw: dict[str, Any]) -> dict[str, Any]:
             except ValueError as exc:
                 raise click.BadParameter(f"{value!r}: expected integers separated by commas",
                                          param_hint=f"--{key}") from exc
+        elif kinds.get(key) == "strs":
+            value = [v.strip() for v in str(value).split(",") if v.strip()]
         out[key] = value
     return out
 

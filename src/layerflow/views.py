@@ -54,7 +54,7 @@ VIEWS: dict[str, str] = {
     "jacobian": "layerflow.maps.view:VIEW",
 }
 
-_KINDS = ("int", "float", "str", "bool", "ints")
+_KINDS = ("int", "float", "str", "bool", "ints", "strs")
 
 
 class OptionError(LayerflowError):
@@ -77,8 +77,9 @@ def _is_int(v: Any) -> bool:
 class Option:
     """One option of a view.
 
-    ``kind`` is ``int``, ``float``, ``str``, ``bool`` or ``ints`` (a list of distinct ints,
-    returned sorted). ``choices`` is a tuple or a zero-argument callable returning one (read when
+    ``kind`` is ``int``, ``float``, ``str``, ``bool``, ``ints`` (a list of distinct ints,
+    returned sorted) or ``strs`` (a list of distinct strings, order kept; ``choices`` apply to
+    each). ``choices`` is a tuple or a zero-argument callable returning one (read when
     checking, so a registry such as the curvature kinds is the single source). ``low`` is an
     inclusive lower bound for numbers (and for each element of ``ints``); ``nullable`` admits
     ``None``.
@@ -109,14 +110,15 @@ class Option:
             if self.nullable:
                 return None
             raise OptionError(key, f"null is not allowed; expected {self._expected()}")
-        if self.kind == "ints":
+        if self.kind in ("ints", "strs"):
+            what = "integers" if self.kind == "ints" else "strings"
             if not isinstance(value, list | tuple) or not value:
-                raise OptionError(key, f"expected a non-empty list of integers, got "
+                raise OptionError(key, f"expected a non-empty list of {what}, got "
                                        f"{_tname(value)} {value!r}")
-            out = [self._scalar(v, f"{key}[{i}]", "int") for i, v in enumerate(value)]
+            out = [self._scalar(v, f"{key}[{i}]", self.kind[:-1]) for i, v in enumerate(value)]
             if len(set(out)) != len(out):
                 raise OptionError(key, f"{list(value)!r} repeats a value")
-            return sorted(out)
+            return sorted(out) if self.kind == "ints" else out
         return self._scalar(value, key, self.kind)
 
     def _expected(self) -> str:
@@ -125,7 +127,8 @@ class Option:
             return "one of " + ", ".join(map(str, allowed))
         bound = f" >= {self.low:g}" if self.low is not None else ""
         return {"int": "an integer", "float": "a finite number", "str": "a string",
-                "bool": "true or false", "ints": "a list of integers"}[self.kind] + bound
+                "bool": "true or false", "ints": "a list of integers",
+                "strs": "a list of strings"}[self.kind] + bound
 
     def _scalar(self, v: Any, key: str, kind: str) -> Any:
         if kind == "bool":
@@ -157,7 +160,9 @@ class Column:
     """A value a view adds: a scalar column of the runs table or a per-layer ``metric``.
 
     ``name`` may hold ``{option}`` placeholders expanded from the resolved options (e.g.
-    ``ricci_rho_k{ks}`` gives one column per k). ``kind`` is the stored type (``float``, ``int``,
+    ``ricci_rho_k{ks}`` gives one column per k); ``names``, when given, computes the concrete
+    names from the options instead (the template then only describes them, and its placeholders
+    match any text). ``kind`` is the stored type (``float``, ``int``,
     ``str``, ``bool``). ``low``/``high`` bound the quantity (e.g. OTS in [0, 1], LSS ≥ 1), so
     intervals across runs can respect its range. ``headline`` columns are those a report
     summarises for every view.
@@ -171,15 +176,24 @@ class Column:
     low: float | None = None
     high: float | None = None
     headline: bool = False
+    names: Callable[[Mapping[str, Any]], list[str]] | None = None
 
     def expand(self, options: Mapping[str, Any]) -> list[str]:
         """The concrete column names under ``options`` (one per value of a list option)."""
+        if self.names is not None:
+            return list(self.names(options))
         if "{" not in self.name:
             return [self.name]
         field_name = self.name[self.name.index("{") + 1 : self.name.index("}")]
         values = options.get(field_name)
         values = values if isinstance(values, list | tuple) else [values]
         return [self.name.replace("{" + field_name + "}", str(v)) for v in values]
+
+    def pattern(self) -> str:
+        """A regular expression every concrete name of this column matches."""
+        import re
+
+        return "^" + re.sub(r"\\\{\w+\\\}", r"\\w*?", re.escape(self.name)) + "$"
 
 
 def layer_row(layer: int, layer_name: str, metric: str, value: float,
@@ -312,12 +326,6 @@ def metric_names(columns: Sequence[str]) -> list[str]:
     ``ricci_rho_k{ks}`` match ``ricci_rho_k30``)."""
     import re
 
-    patterns = []
-    for name in VIEWS:
-        for col in get_view(name).columns:
-            if col.per_layer or col.kind != "float":
-                continue
-            pat = re.escape(col.name)
-            pat = re.sub(r"\\\{\w+\\\}", r"\\d+", pat)
-            patterns.append(re.compile(f"^{pat}$"))
+    patterns = [re.compile(col.pattern()) for name in VIEWS for col in get_view(name).columns
+                if not col.per_layer and col.kind == "float"]
     return [c for c in columns if any(p.match(str(c)) for p in patterns)]

@@ -56,7 +56,8 @@ def make_runs(rng: np.random.Generator, residual_straighter: bool = True) -> pd.
                 "ricci_rho": rng.uniform(-1, 1), "k": 10,
             }
         )
-    return pd.DataFrame(rows)
+    df = pd.DataFrame(rows)
+    return df.assign(ricci_rho_k10=df["ricci_rho"])  # the store's per-k column at the primary k
 
 
 def make_least_action(
@@ -99,6 +100,12 @@ def make_layers(runs: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
                 rows.append({"run_id": rid, "layer": layer, "layer_name": f"l{layer}",
                              "metric": "orientation_fraction", "k": None,
                              "value": frac})
+    # η_l = g_{l+1} − g_l from the geodesic masses drawn above (no further random draws)
+    mass = {(r["run_id"], r["layer"]): r["value"] for r in rows if r["metric"] == "geodesic_mass"}
+    for (rid, layer), g in list(mass.items()):
+        if layer < N_LAYERS:
+            rows.append({"run_id": rid, "layer": layer, "layer_name": f"l{layer}",
+                         "metric": "eta", "k": 10, "value": mass[(rid, layer + 1)] - g})
     return pd.DataFrame(rows)
 
 

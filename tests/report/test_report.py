@@ -41,7 +41,7 @@ def test_report_is_self_contained_and_embeds_every_figure(rendered: Rendered) ->
     assert "<link" not in text.lower()
     # every figure of the registry is drawn from this complete store, as PNG, equal to the file
     expected = {"tracks", "lss_ots", "w2_path", "curvature", "ricci_rho", "least_action",
-                "jacobian"}
+                "jacobian", "ricci_eta_ric", "ricci_rho_accuracy"}
     assert set(rep.figures) == expected
     # the hand-built store has two weight decays, not a sweep: the γ-sweep figure says so
     assert set(rep.skipped) == {"geodesic"}
@@ -93,10 +93,10 @@ def test_missing_data_skips_figures_with_a_reason(rendered: Rendered, tmp_path: 
     out = tmp_path / "out"
     shutil.copytree(rendered.out, out)  # an earlier build's PNGs are there
     assert (out / "fig-w2_path.png").exists()
-    bare = ReportInput(runs=rendered.store.runs.drop(columns=["ricci_rho"]))
+    bare = ReportInput(runs=rendered.store.runs.drop(columns=["ricci_rho", "ricci_rho_k10"]))
     rep, page = _render(bare, out)
     assert set(rep.skipped) == {"tracks", "w2_path", "curvature", "ricci_rho", "jacobian",
-                                "geodesic"}
+                                "geodesic", "ricci_eta_ric", "ricci_rho_accuracy"}
     for name in rep.skipped:
         assert name not in page.images
         assert not (out / f"fig-{name}.png").exists()  # no stale picture left behind

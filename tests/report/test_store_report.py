@@ -38,7 +38,7 @@ def test_build_report_reads_the_sweep_store(toy_store: Path) -> None:
     assert path == toy_store / "report.html"
     page = parse(path.read_text(encoding="utf-8"))
     assert external_references(page) == []
-    assert set(page.images) == {"curvature", "ricci_rho"}
+    assert set(page.images) == {"curvature", "ricci_rho", "ricci_rho_accuracy"}
     for name, uri in page.images.items():
         assert decode_png(uri) == (toy_store / f"fig-{name}.png").read_bytes()
     runs = ResultStore(toy_store).runs()

@@ -8,6 +8,7 @@ to a view reaches the report without touching the report.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,7 +28,7 @@ def view_summaries(runs: pd.DataFrame) -> dict[str, tuple[str, pd.DataFrame]]:
     for name in VIEWS:
         view = get_view(name)
         cols = [(c, col) for col in view.columns if not col.per_layer and col.kind == "float"
-                for c in _present(df, col.name)]
+                for c in _present(df, col)]
         rows = []
         for (ds, var), grp in df.groupby(["dataset", "variant"], sort=False):
             for c, col in cols:
@@ -45,8 +46,8 @@ def view_summaries(runs: pd.DataFrame) -> dict[str, tuple[str, pd.DataFrame]]:
     return out
 
 
-def _present(df: pd.DataFrame, template: str) -> list[str]:
-    if "{" not in template:
-        return [template] if template in df.columns else []
-    head = template[: template.index("{")]
-    return [c for c in df.columns if str(c).startswith(head) and str(c)[len(head):].isdigit()]
+def _present(df: pd.DataFrame, col: Any) -> list[str]:
+    import re
+
+    pat = re.compile(col.pattern())
+    return [c for c in df.columns if pat.match(str(c))]

@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 
 from layerflow.ricci.curvature import CURVATURES
+from layerflow.ricci.protocols import PROTOCOLS
 from layerflow.ricci.sweep import ricci_sweep
 from layerflow.views import Column, Option, OptionError, View, ViewResult, layer_row
 
-__all__ = ["DEFAULT_K", "VIEW", "measure_ricci"]
+__all__ = ["DEFAULT_K", "VIEW", "measure_ricci", "protocol_suffix"]
 
 DEFAULT_K = 30  # SPEC §3 default; the primary k of a sweep when its ks hold 30 (or none given)
 
@@ -36,21 +37,48 @@ def _finalize(opts: dict[str, Any]) -> dict[str, Any]:
     return {**opts, "k": k, "ks": ks}
 
 
+def protocol_suffix(protocol: str, primary: str) -> str:
+    """Column suffix of a protocol's values: none for the primary one, ``_<name>`` otherwise."""
+    return "" if protocol == primary else f"_{protocol}"
+
+
+def _names(prefix: str, per_k: bool, extra_only: bool = False) -> Any:
+    def names(o: Any) -> list[str]:
+        protos = o["protocols"][1:] if extra_only else o["protocols"]
+        sfx = [protocol_suffix(p, o["protocols"][0]) for p in protos]
+        return [f"{prefix}{s}_k{k}" for s in sfx for k in o["ks"]] if per_k else [
+            f"{prefix}{s}" for s in sfx]
+    return names
+
+
 def measure_ricci(traj: Any, *, model: Any = None, inputs: Any = None, k: int = DEFAULT_K,
-                  ks: list[int] | None = None, curvature: str = "forman", degree: str = "union",
-                  geodesics: str = "auto", seed: int = 0) -> ViewResult:
-    """Ricci coefficients of ``traj`` for every k in ``ks`` (primary ``k``); see :data:`VIEW`."""
+                  ks: list[int] | None = None, curvature: str = "forman",
+                  degree: str | None = None, geodesics: str = "auto", seed: int = 0,
+                  protocols: list[str] | None = None) -> ViewResult:
+    """Ricci coefficients of ``traj`` for every k in ``ks`` (primary ``k``) under every protocol
+    in ``protocols`` (the first is primary; the others' columns and per-layer metrics carry the
+    suffix ``_<protocol>``); see :data:`VIEW`."""
     kk = sorted(set(ks or [k]) | {k})
-    res = ricci_sweep(traj, ks=tuple(kk), curvature=curvature, local=False, degree=degree,
-                      geodesics=geodesics, seed=seed)
+    protos = list(protocols or ["layerflow"])
     scalars: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
-    for kv, rc in sorted(res.global_.items()):
-        scalars[f"ricci_rho_k{kv}"] = float(rc.coefficient)
-        for metric, values in (("scalar_curvature", rc.scalar_curvature),
-                               ("geodesic_mass", rc.geodesic_mass), ("eta", rc.eta)):
-            for layer, v in enumerate(np.asarray(values, dtype=float).reshape(-1)):
-                rows.append(layer_row(layer, rc.layer_names[layer], metric, float(v), k=kv))
+    results: dict[str, Any] = {}
+    for proto in protos:
+        sfx = protocol_suffix(proto, protos[0])
+        res = ricci_sweep(traj, ks=tuple(kk), curvature=curvature, local=False,
+                          protocol=proto, degree=degree if proto == protos[0] else None,
+                          geodesics=geodesics, seed=seed)
+        results[proto] = res
+        for kv, rc in sorted(res.global_.items()):
+            scalars[f"ricci_rho{sfx}_k{kv}"] = float(rc.coefficient)
+            for metric, values in (("scalar_curvature", rc.scalar_curvature),
+                                   ("geodesic_mass", rc.geodesic_mass), ("eta", rc.eta)):
+                for layer, v in enumerate(np.asarray(values, dtype=float).reshape(-1)):
+                    rows.append(layer_row(layer, rc.layer_names[layer], metric + sfx, float(v),
+                                          k=kv))
+        if sfx:
+            scalars[f"ricci_rho{sfx}"] = float(res.global_[k].coefficient)
+    res = results[protos[0]]
     rc = res.global_[k]
     scalars.update({
         "ricci_rho": float(rc.coefficient),
@@ -62,8 +90,10 @@ def measure_ricci(traj: Any, *, model: Any = None, inputs: Any = None, k: int = 
         "ricci_exact": bool(rc.exact),
         "ricci_n": int(rc.n_samples),
         "ricci_layers": len(rc.scalar_curvature) - 1,
+        "ricci_protocol": rc.protocol,
     })
-    return ViewResult("ricci", scalars, tuple(rows), {"sweep": res, "coefficient": rc})
+    return ViewResult("ricci", scalars, tuple(rows),
+                      {"sweep": res, "coefficient": rc, "protocols": results})
 
 
 VIEW = View(
@@ -77,15 +107,23 @@ VIEW = View(
                low=1, nullable=True),
         Option("curvature", "str", "forman", "edge curvature kind",
                choices=lambda: tuple(CURVATURES)),
-        Option("degree", "str", "union", "kNN graph: union (symmetric) or directed (in + out, "
-               "the authors' R code)", choices=("union", "directed")),
+        Option("degree", "str", None, "kNN degree for the first protocol: union (symmetric) or "
+               "directed (in + out); default: the protocol's own", choices=("union", "directed"),
+               nullable=True),
         Option("geodesics", "str", "auto", "geodesic mass: exact, sampled, or auto (sampled "
                "above 20,000 points)", choices=("auto", "exact", "sampled")),
         Option("seed", "int", 0, "seed of the sampled geodesic mass", low=0),
+        Option("protocols", "strs", ["layerflow"], "protocols of the coefficient (SPEC §3): "
+               "layerflow (union graphs, every pair) and/or baptista (the authors' R code); the "
+               "first is primary, the others add columns suffixed _<protocol>",
+               choices=lambda: tuple(PROTOCOLS)),
     ),
     columns=(
-        Column("ricci_rho_k{ks}", "ρ at this k", "global Ricci coefficient at one swept k",
-               low=-1.0, high=1.0),
+        Column("ricci_rho{protocol}_k{ks}", "ρ at this k", "global Ricci coefficient at one "
+               "swept k (per protocol)", low=-1.0, high=1.0, names=_names("ricci_rho", True)),
+        Column("ricci_rho{protocol}", "ρ (other protocol)", "global Ricci coefficient at the "
+               "primary k under each further protocol", low=-1.0, high=1.0,
+               names=_names("ricci_rho", False, extra_only=True)),
         Column("ricci_rho", "ρ", "global Ricci coefficient corr_l(η_l, Ric_l) at the primary k "
                "(< 0: Ricci-flow-like)", low=-1.0, high=1.0, headline=True),
         Column("ricci_connected", "connected", "every layer's kNN graph is connected",
@@ -101,11 +139,18 @@ VIEW = View(
         Column("ricci_n", "points", "points per kNN graph", kind="int", low=0),
         Column("ricci_layers", "layer pairs", "L (pairs of consecutive states)", kind="int",
                low=0),
+        Column("ricci_protocol", "protocol", "protocol of the primary coefficient", kind="str"),
         Column("scalar_curvature", "scalar curvature", "Ric_l = Σ over edges of the curvature",
                per_layer=True),
         Column("geodesic_mass", "geodesic mass", "g_l = Σ_{i<j} hop distance", per_layer=True,
                low=0.0),
         Column("eta", "η", "η_l = g_l+1 − g_l", per_layer=True),
+        Column("scalar_curvature{protocol}", "scalar curvature (other protocol)", "Ric_l under "
+               "each further protocol", per_layer=True),
+        Column("geodesic_mass{protocol}", "geodesic mass (other protocol)", "g_l under each "
+               "further protocol", per_layer=True, low=0.0),
+        Column("eta{protocol}", "η (other protocol)", "η_l under each further protocol",
+               per_layer=True),
     ),
     measure_fn=measure_ricci,
     finalize=_finalize,

@@ -24,6 +24,12 @@ from layerflow.report.figures.ricci import (
     figure_ricci,
     ricci_table,
 )
+from layerflow.report.figures.ricci_paper import (
+    eta_ric_table,
+    figure_eta_ric,
+    figure_rho_accuracy,
+    rho_accuracy_table,
+)
 from layerflow.report.figures.tracks import figure_tracks, tracks_table
 from layerflow.report.figures.transport import (
     figure_lss_ots,
@@ -101,6 +107,20 @@ FIGURES: tuple[FigureSpec, ...] = (
         "networks of the same shapes are the baseline.",
     ),
     FigureSpec(
+        "ricci_eta_ric", "ricci", "η against Ric for one well-trained network",
+        lambda r, lay, t: eta_ric_table(r, lay), figure_eta_ric,
+        "per-layer η and scalar curvature of a well-trained network (Ricci analysis)",
+        "Each point a pair of consecutive states (labelled l); filled points are the pairs the "
+        "protocol correlates (the authors' protocol leaves the input pair out).",
+    ),
+    FigureSpec(
+        "ricci_rho_accuracy", "ricci", "ρ against accuracy, per data set and k",
+        lambda r, lay, t: rho_accuracy_table(r), figure_rho_accuracy,
+        "run columns ricci_rho_k<k> (Ricci analysis)",
+        "Every network's global coefficient at each swept k against its test accuracy, a colour "
+        "per protocol.",
+    ),
+    FigureSpec(
         "least_action", "least_action", "Least action: the low-data study",
         lambda r, lay, t: least_action_table(r), figure_least_action,
         "low-data study (runs of one data set and model kind at two or more train fractions)",
@@ -135,7 +155,17 @@ def _choices(runs: pd.DataFrame, layers: pd.DataFrame) -> pd.DataFrame:
     return select_on_validation(ok_trained_arms(runs))[1]
 
 
+def _ricci_protocols(runs: pd.DataFrame, layers: pd.DataFrame) -> pd.DataFrame:
+    from layerflow.stats.ricci import protocol_table
+
+    return protocol_table(runs, layers)
+
+
 TABLES: tuple[TableSpec, ...] = (
+    TableSpec("ricci_protocols", "ricci",
+              "Per protocol and k: ρ < 0 (Wilson), the pooled coefficient (networks "
+              "resampled), r(ρ, accuracy), networks left out for a disconnected graph",
+              _ricci_protocols),
     TableSpec("least_action_choices", "least_action",
               "Settings chosen on the validation split (each arm, data set and train fraction)",
               _choices),

@@ -1,0 +1,188 @@
+"""The Ricci accuracy study per protocol and k, from a sweep's store (SPEC §3, Baptista et al.).
+
+For every protocol and k the store holds (the primary protocol's columns are ``ricci_rho_k{k}``,
+another protocol's ``ricci_rho_<protocol>_k{k}``; per-layer ``eta[_<protocol>]`` and
+``scalar_curvature[_<protocol>]`` rows at that k), and for well-trained networks and the
+untrained baselines separately:
+
+- the share of networks with ρ < 0 (Wilson interval), over the networks with a coefficient;
+- the **pooled coefficient** of the authors' R code: one Pearson correlation of ``η_l`` and
+  ``Ric_l`` over every (layer, network) pair, pairs ``l = first_pair … L−1`` of the protocol
+  (1 … L−1 under ``"baptista"``), with a bootstrap interval that resamples *networks* (their
+  pairs are not independent);
+- ``r(ρ, test accuracy)`` among well-trained networks with a bootstrap interval;
+- how many networks were left out for an infinite geodesic mass (a disconnected kNN graph).
+
+The pooled coefficient here is computed from the stored per-layer values; on the same networks
+it equals :func:`layerflow.ricci.pooled_coefficient` of their results (tested).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from layerflow.stats.accuracy import WELL_TRAINED
+from layerflow.stats.correlation import bootstrap_pearson, pearson
+from layerflow.stats.intervals import Interval, wilson_interval
+from layerflow.stats.tables import finished
+
+__all__ = ["PooledStat", "pooled_from_layers", "protocol_table", "protocols_in_store"]
+
+
+@dataclass(frozen=True)
+class PooledStat:
+    """The pooled coefficient of some networks: ``interval`` (estimate and network-bootstrap
+    95 % interval), ``n_pairs``, ``n_networks`` pooled, ``excluded`` run ids (infinite mass)."""
+
+    interval: Interval
+    n_pairs: int
+    n_networks: int
+    excluded: tuple[Hashable, ...]
+
+
+def _suffix(protocol: str, primary: str) -> str:
+    return "" if protocol == primary else f"_{protocol}"
+
+
+def protocols_in_store(runs: pd.DataFrame) -> tuple[str, list[str], list[int]]:
+    """``(primary protocol, every protocol, every k)`` whose columns the runs table holds."""
+    import re
+
+    primary = "layerflow"
+    if "ricci_protocol" in runs.columns and runs["ricci_protocol"].notna().any():
+        primary = str(runs["ricci_protocol"].dropna().iloc[0])
+    protos, ks = [primary], set()
+    for c in runs.columns:
+        m = re.fullmatch(r"ricci_rho(?:_([a-z]+))?_k(\d+)", str(c))
+        if m:
+            ks.add(int(m.group(2)))
+            if m.group(1) and m.group(1) not in protos:
+                protos.append(m.group(1))
+    return primary, protos, sorted(ks)
+
+
+def _first_pair(protocol: str) -> int:
+    from layerflow.ricci.protocols import PROTOCOLS
+
+    return PROTOCOLS[protocol].first_pair if protocol in PROTOCOLS else 0
+
+
+def pooled_from_layers(layers: pd.DataFrame, run_ids: Any, protocol: str, primary: str,
+                       k: int, n_boot: int = 2000, seed: int = 0) -> PooledStat:
+    """The pooled coefficient of the runs ``run_ids`` at ``k`` under ``protocol``."""
+    sfx = _suffix(protocol, primary)
+    first = _first_pair(protocol)
+    lay = layers[layers["run_id"].isin(set(run_ids))]
+    ks = pd.to_numeric(lay["k"], errors="coerce")
+    lay = lay[ks == k]
+    eta = lay[lay["metric"] == f"eta{sfx}"].pivot_table(index="run_id", columns="layer",
+                                                         values="value", aggfunc="first")
+    ric = lay[lay["metric"] == f"scalar_curvature{sfx}"].pivot_table(
+        index="run_id", columns="layer", values="value", aggfunc="first")
+    xs: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
+    excluded: list[Hashable] = []
+    for rid in eta.index:
+        e = eta.loc[rid].dropna().to_numpy(dtype=np.float64)
+        if rid not in ric.index or not np.isfinite(e).all():
+            excluded.append(rid)
+            continue
+        r = ric.loc[rid].dropna().to_numpy(dtype=np.float64)
+        L = e.size
+        xs.append(e[first:L])
+        ys.append(r[first:L])
+    n_pairs = int(sum(x.size for x in xs))
+    if n_pairs < 3:
+        return PooledStat(Interval(math.nan, math.nan, math.nan, n_pairs, math.nan), n_pairs,
+                          len(xs), tuple(excluded))
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    r = pearson(x, y)
+    lo = hi = math.nan
+    if len(xs) >= 2:
+        lo, hi = _network_bootstrap(xs, ys, float(x.mean()), float(y.mean()), n_boot, seed)
+    return PooledStat(Interval(r, lo, hi, n_pairs, math.nan), n_pairs, len(xs),
+                      tuple(excluded))
+
+
+def _network_bootstrap(xs: list[np.ndarray], ys: list[np.ndarray], mx: float, my: float,
+                       n_boot: int, seed: int) -> tuple[float, float]:
+    """95 % percentile interval of the pooled Pearson correlation when *networks* are
+    resampled with replacement. Each draw's correlation comes from per-network sums (centred on
+    the pooled means for accuracy), so a draw costs O(networks), not O(pairs)."""
+    stats = np.array([[x.size, (x - mx).sum(), (y - my).sum(), ((x - mx) ** 2).sum(),
+                       ((y - my) ** 2).sum(), ((x - mx) * (y - my)).sum()]
+                      for x, y in zip(xs, ys, strict=True)])
+    m = len(xs)
+    rng = np.random.default_rng(seed)
+    counts = np.zeros((n_boot, m))
+    np.add.at(counts, (np.repeat(np.arange(n_boot), m), rng.integers(0, m, n_boot * m)), 1.0)
+    n, sx, sy, sxx, syy, sxy = (counts @ stats).T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cov = sxy - sx * sy / n
+        r = cov / np.sqrt((sxx - sx * sx / n) * (syy - sy * sy / n))
+    r = np.clip(r[np.isfinite(r)], -1.0, 1.0)
+    if r.size == 0:
+        return math.nan, math.nan
+    lo, hi = np.quantile(r, [0.025, 0.975])
+    return float(lo), float(hi)
+
+
+def protocol_table(runs: pd.DataFrame, layers: pd.DataFrame,
+                   threshold: float = WELL_TRAINED) -> pd.DataFrame:
+    """One row per (protocol, k, networks ∈ {well-trained, untrained}); see the module
+    docstring. Columns: ``protocol, k, networks, n, n_excluded, share_negative,
+    share_low, share_high, pooled, pooled_low, pooled_high, n_pairs, r_accuracy, r_low, r_high,
+    excluded_why``."""
+    primary, protos, ks = protocols_in_store(runs)
+    df = finished(runs)
+    cols = ["protocol", "k", "networks", "n", "n_excluded", "share_negative", "share_low",
+            "share_high", "pooled", "pooled_low", "pooled_high", "n_pairs", "r_accuracy",
+            "r_low", "r_high", "excluded_why"]
+    if df.empty or not ks or "trained" not in df.columns:
+        return pd.DataFrame(columns=cols)
+    acc = pd.to_numeric(df["test_acc"], errors="coerce") if "test_acc" in df.columns else None
+    groups = {"well-trained": df[df["trained"].astype(bool) & (acc >= threshold)]
+              if acc is not None else df.iloc[0:0],
+              "untrained": df[~df["trained"].astype(bool)]}
+    rows = []
+    for proto in protos:
+        sfx = _suffix(proto, primary)
+        for k in ks:
+            col = f"ricci_rho{sfx}_k{k}"
+            if col not in df.columns:
+                continue
+            for label, g in groups.items():
+                if g.empty:
+                    continue
+                rho = pd.to_numeric(g[col], errors="coerce")
+                defined = rho.notna()
+                n_ex = int((~defined).sum())
+                why = ""
+                if n_ex and "ricci_disconnected_layers" in g.columns:
+                    reasons = g.loc[~defined, "ricci_disconnected_layers"].astype(str)
+                    top = reasons[reasons != ""].value_counts().head(2)
+                    why = "; ".join(f"{c}× {r}" for r, c in top.items())
+                rv = rho[defined].to_numpy(dtype=np.float64)
+                share = (wilson_interval(int((rv < 0).sum()), int(rv.size)) if rv.size else
+                         Interval(math.nan, math.nan, math.nan, 0, math.nan))
+                pooled = pooled_from_layers(layers, g["run_id"], proto, primary, k)
+                r_acc = r_lo = r_hi = math.nan
+                if label == "well-trained" and rv.size >= 3:
+                    a = pd.to_numeric(g.loc[defined, "test_acc"], errors="coerce").to_numpy(
+                        dtype=np.float64)
+                    r_acc = pearson(rv, a)
+                    r_lo, r_hi = bootstrap_pearson(rv, a)
+                rows.append({"protocol": proto, "k": k, "networks": label, "n": int(rv.size),
+                             "n_excluded": n_ex, "share_negative": share.mean,
+                             "share_low": share.low, "share_high": share.high,
+                             "pooled": pooled.interval.mean, "pooled_low": pooled.interval.low,
+                             "pooled_high": pooled.interval.high, "n_pairs": pooled.n_pairs,
+                             "r_accuracy": r_acc, "r_low": r_lo, "r_high": r_hi,
+                             "excluded_why": why})
+    return pd.DataFrame(rows, columns=cols)

@@ -1,0 +1,68 @@
+"""The Ricci study from a store: the pooled coefficient from stored rows equals the library's
+pooled_coefficient on the same networks; the network bootstrap equals a plain loop."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+import layerflow as lf
+from layerflow.ricci.view import measure_ricci
+from layerflow.stats.ricci import _network_bootstrap, pooled_from_layers, protocol_table
+
+
+def _states(seed: int, n: int = 80, scale: float = 1.5) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    out = [X]
+    for _ in range(5):
+        out.append(np.tanh(out[-1] @ rng.normal(size=(3, 3)) * scale))
+    return out
+
+
+def test_pooled_from_stored_rows_equals_pooled_coefficient() -> None:
+    rows, results = [], {}
+    for m in range(6):
+        traj = lf.Trajectory(_states(m))
+        res = measure_ricci(traj, k=8, ks=[8], protocols=["layerflow", "baptista"])
+        rows += [{"run_id": f"r{m}", **row} for row in res.layers]
+        results[f"r{m}"] = lf.ricci.ricci_coefficient(traj, k=8, protocol="baptista")
+    layers = pd.DataFrame(rows)
+    want = lf.ricci.pooled_coefficient(results)
+    got = pooled_from_layers(layers, list(results), "baptista", "layerflow", 8)
+    np.testing.assert_allclose(got.interval.mean, want.coefficient, rtol=1e-12)
+    assert got.n_pairs == want.n_pairs and got.n_networks == want.n_networks
+    assert set(got.excluded) == set(want.excluded)
+    assert -1 <= got.interval.low <= got.interval.high <= 1
+
+
+def test_network_bootstrap_equals_a_plain_loop() -> None:
+    rng = np.random.default_rng(4)
+    xs = [rng.normal(size=4) * 1e5 for _ in range(7)]
+    ys = [x * 0.3 + rng.normal(size=4) * 1e5 for x in xs]
+    mx, my = np.concatenate(xs).mean(), np.concatenate(ys).mean()
+    lo, hi = _network_bootstrap(xs, ys, mx, my, 300, seed=2)
+    g = np.random.default_rng(2)
+    draws = g.integers(0, 7, 300 * 7).reshape(300, 7)
+    rs = [np.corrcoef(np.concatenate([xs[i] for i in d]), np.concatenate([ys[i] for i in d]))[0, 1]
+          for d in draws]
+    np.testing.assert_allclose([lo, hi], np.quantile(rs, [0.025, 0.975]), rtol=1e-9)
+
+
+def test_protocol_table_counts_excluded_networks() -> None:
+    runs, rows = [], []
+    for m in range(8):
+        states = _states(m, 60, scale=0.5)
+        if m == 0:  # two far-apart clusters: a disconnected kNN graph in every state
+            states = [np.vstack([s[:30], s[30:] + 100.0]) for s in states]
+        res = measure_ricci(lf.Trajectory(states), k=12, ks=[12], protocols=["layerflow",
+                                                                               "baptista"])
+        runs.append({"run_id": f"r{m}", "trained": True, "status": "ok", "test_acc": 0.99,
+                     **res.scalars})
+        rows += [{"run_id": f"r{m}", **row} for row in res.layers]
+    tab = protocol_table(pd.DataFrame(runs), pd.DataFrame(rows))
+    assert set(tab["protocol"]) == {"layerflow", "baptista"}
+    for _, r in tab.iterrows():
+        assert r["n"] + r["n_excluded"] == 8 and 1 <= r["n_excluded"] < 8
+        assert "components" in r["excluded_why"]
+        assert 0 <= r["share_low"] <= r["share_negative"] <= r["share_high"] <= 1
