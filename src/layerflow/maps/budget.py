@@ -1,0 +1,401 @@
+"""Time and memory of the Jacobian diagnostics, estimated before the work; the method choice.
+
+Cost model (per applicable layer of width d, N samples, computation dtype of ``s`` bytes):
+
+* **exact** path (per-sample ``J`` by ``vmap(jacrev)``, then ``slogdet`` and ``svdvals``):
+
+  .. math::  T_{exact} = N\\,(d\\,t_{row} + t_{LA}(d)), \\qquad
+             M_{exact}(b) = s\\,b\\,(3d^2 + d\\,a) + s\\,d^2,
+
+  ``t_row``: one reverse-mode product (a row of J), timed on whole Jacobians of
+  ``⌊2048/d⌋`` samples when d ≤ 512, else on 512 rows of one sample's Jacobian;
+  ``t_LA(d)``: ``slogdet`` + ``svdvals`` of a d×d matrix, timed on a batch of
+  ``n_0 = min(d, 256)``-square matrices and scaled by ``(d/n_0)³`` (both are ``O(d³)``: LU
+  ``2d³/3`` flops, the bidiagonal SVD ``8d³/3``);
+  ``b`` samples per batch hold J, the LU copy and the SVD copy (``3d²`` each) and the backward
+  pass's per-row intermediates (``d·a``, ``a`` = numbers the layer saves for backward per
+  sample, counted with ``saved_tensors_hooks``); the ``d²`` is the identity of the cotangents.
+  Memory does not grow with N: the batch is lowered to fit the memory budget (the numbers change
+  only by rounding: batched BLAS), and only a single sample that does not fit is refused.
+* **matrix-free** path (:mod:`layerflow.maps.matfree`), an **upper bound** (every probe runs the
+  full ``max_steps``; probes usually stop after 10–20):
+
+  .. math::  T_{mf} \\le N\\,P\\,K\\,(t_{prod} + t_{orth}), \\qquad
+             M_{mf}(b) = 8\\,b\\,P\\,((K + 8) d) + 3 s\\,b\\,P\\,a,
+
+  ``t_prod``: one ``Jᵀ(Jv)`` product (a JVP and a VJP), timed on a few rows; ``t_orth``: the
+  full reorthogonalisation of one step against ``K/2`` basis vectors (its average), timed.
+
+Calibration takes a few forward/backward passes of each layer and one ``n_0×n_0`` factorisation
+(a fraction of a second). The estimate is a model: it is typically within a factor of 2 of the
+measured time on an idle machine (see ``benchmarks/bench_jacobian.py``), and a loaded machine is
+slower. The budgets are ``max_seconds`` (default :data:`DEFAULT_MAX_SECONDS`) and ``max_bytes``
+(default half the memory available now, as the transport view's memory guard).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import torch
+from torch import nn
+
+from layerflow.maps.errors import JacobianBudgetError
+from layerflow.maps.matfree import MatfreeOptions, normal_products
+from layerflow.transport._common import format_bytes
+
+__all__ = ["DEFAULT_MAX_SECONDS", "METHODS", "JacobianCost", "LayerCost", "estimate_cost",
+           "plan_methods"]
+
+DEFAULT_MAX_SECONDS = 60.0
+"""Time budget of one :func:`~layerflow.maps.jacobian_diagnostics` call: an interactive wait
+(our choice). Raise it (``max_seconds=…``, ``math.inf`` to switch the check off) for batch jobs."""
+
+METHODS = ("auto", "exact", "matfree")
+
+_LA_SIZE = 256
+_ROWS = 512
+_JAC_ROWS = 2048
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    """Calibrated per-sample costs of one square layer (seconds, bytes).
+
+    ``exact_bytes``/``matfree_bytes`` are per sample of a batch; ``fixed_bytes`` is the batch-
+    independent part of the exact path. The matrix-free fields are NaN (seconds) and 0 (bytes)
+    when that path was not timed (the exact path fitted).
+    """
+
+    name: str
+    width: int
+    exact_seconds: float
+    exact_bytes: int
+    fixed_bytes: int
+    matfree_seconds: float
+    matfree_bytes: int
+    row_seconds: float
+    linalg_seconds: float
+    product_seconds: float
+    probes: int
+
+
+@dataclass(frozen=True)
+class JacobianCost:
+    """The estimate and the plan of one call, before the work.
+
+    Attributes
+    ----------
+    n
+        Samples.
+    layers
+        One :class:`LayerCost` per square layer.
+    methods
+        ``"exact"`` or ``"matfree"`` per layer, as chosen.
+    batches
+        Samples per batch per layer (the exact batch lowered to fit ``max_bytes``).
+    seconds
+        Estimated time of the chosen plan (an upper bound for matrix-free layers).
+    exact_seconds, matfree_seconds
+        Estimated time of doing every layer exactly / matrix-free.
+    max_seconds, max_bytes, bytes_source
+        The budgets and where the memory budget came from.
+    calibration_seconds
+        Time spent measuring.
+    """
+
+    n: int
+    layers: tuple[LayerCost, ...]
+    methods: tuple[str, ...]
+    batches: tuple[int, ...]
+    seconds: float
+    exact_seconds: float
+    matfree_seconds: float
+    max_seconds: float
+    max_bytes: int
+    bytes_source: str
+    calibration_seconds: float
+
+    def method_of(self, name: str) -> str:
+        for layer, method in zip(self.layers, self.methods, strict=True):
+            if layer.name == name:
+                return method
+        raise KeyError(name)
+
+    def batch_of(self, name: str) -> int:
+        for layer, batch in zip(self.layers, self.batches, strict=True):
+            if layer.name == name:
+                return batch
+        raise KeyError(name)
+
+
+def available_bytes() -> int:
+    """Memory available to this process (``MemAvailable`` on Linux, else physical memory)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:  # pragma: no cover - not Linux
+        pass
+    try:  # pragma: no cover - not Linux
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover
+        return 1 << 62
+
+
+def format_seconds(t: float) -> str:
+    """``75 -> "1.2 min"``: seconds in s, min or h."""
+    if t < 90:
+        return f"{t:.3g} s"
+    if t < 5400:
+        return f"{t / 60:.1f} min"
+    return f"{t / 3600:.1f} h"
+
+
+def _timed(fn: Any, warm_up: Any = None) -> float:
+    (warm_up or fn)()  # first calls pay one-off set-up
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _saved_numel(f: Any, x: torch.Tensor) -> int:
+    """Numbers the layer keeps for its backward pass on one sample."""
+    total = 0
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        nonlocal total
+        total += t.numel()
+        return t
+
+    with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        f(x.detach().clone().requires_grad_(True))
+    return total
+
+
+class _Layer:
+    """One square layer being calibrated: the per-sample function and its inputs."""
+
+    def __init__(self, name: str, module: nn.Module, inp: torch.Tensor) -> None:
+        self.name, self.module = name, module
+        self.shape = tuple(inp.shape[1:])
+        self.n = int(inp.shape[0])
+        self.flat = inp.reshape(self.n, -1)
+        self.d = int(self.flat.shape[1])
+        self.dtype = inp.dtype
+        self.item = torch.empty(0, dtype=inp.dtype).element_size()
+
+    def f(self, v: torch.Tensor) -> torch.Tensor:
+        out = self.module(v.reshape(1, *self.shape))
+        out = out[0] if isinstance(out, tuple | list) else out
+        return out.reshape(-1)
+
+
+def _exact_costs(
+    layer: _Layer, linalg_cache: dict[tuple[int, torch.dtype], float], batch_size: int,
+    probes: int,
+) -> tuple[LayerCost, int]:
+    """``t_row`` (batched as the exact path runs), ``t_LA(d)`` and the memory per sample; the
+    matrix-free fields not yet timed. Also returns the numbers saved for backward per sample."""
+    from torch.func import jacrev, vjp, vmap
+
+    d, flat = layer.d, layer.flat
+    saved = _saved_numel(layer.f, flat[0])
+    rows = min(d, _ROWS)
+    cot = torch.zeros(rows, d, dtype=layer.dtype)
+    cot[torch.arange(rows), torch.arange(rows)] = 1.0
+    with torch.no_grad():
+        warm = lambda: vmap(vjp(layer.f, flat[0])[1])(cot[:2])  # noqa: E731
+        if 4 * d <= _JAC_ROWS:  # whole Jacobians of a few samples, batched as the exact path
+            m = max(1, min(layer.n, batch_size, _JAC_ROWS // d))
+            t_row = _timed(lambda: vmap(jacrev(layer.f))(flat[:m]), warm) / (m * d)
+        else:  # rows of one sample's Jacobian (one shared forward pass, as in jacrev)
+            t_row = _timed(lambda: vmap(vjp(layer.f, flat[0])[1])(cot), warm) / rows
+    key = (d, layer.dtype)
+    if key not in linalg_cache:  # batched as the exact path does, so call overheads amortise
+        n0 = min(d, _LA_SIZE)
+        count = max(1, min(64, (_LA_SIZE // n0) ** 3, layer.n, batch_size))
+        M = torch.randn(count, n0, n0, generator=torch.Generator().manual_seed(0),
+                        dtype=layer.dtype)
+        t0 = _timed(lambda: (torch.linalg.slogdet(M), torch.linalg.svdvals(M))) / count
+        linalg_cache[key] = t0 * (d / n0) ** 3
+    t_la = linalg_cache[key]
+    cost = LayerCost(
+        name=layer.name, width=d, exact_seconds=d * t_row + t_la,
+        exact_bytes=layer.item * (3 * d * d + d * saved), fixed_bytes=layer.item * d * d,
+        matfree_seconds=math.nan, matfree_bytes=0, row_seconds=t_row, linalg_seconds=t_la,
+        product_seconds=math.nan, probes=probes,
+    )
+    return cost, saved
+
+
+def _matfree_costs(
+    cost: LayerCost, layer: _Layer, options: MatfreeOptions, saved: int
+) -> LayerCost:
+    """``t_prod``, ``t_orth`` and the memory per sample of the matrix-free path."""
+    d, n = layer.d, layer.n
+    m = max(8, min(256, _JAC_ROWS // d))
+    g = normal_products(layer.module, layer.shape)
+    X = layer.flat[torch.arange(m) % n]
+    V = torch.ones_like(X)
+    with torch.no_grad():
+        t_prod = _timed(lambda: g(X, V), lambda: g(X[:2], V[:2])) / m
+    K = min(options.max_steps, d)
+    basis = torch.zeros(m, max(K // 2, 1), d, dtype=torch.float64)
+    w = torch.ones(m, d, dtype=torch.float64)
+    t_orth = 2 * _timed(
+        lambda: torch.einsum("bk,bkd->bd", torch.einsum("bkd,bd->bk", basis, w), basis)) / m
+    P = options.probes
+    return replace(cost, matfree_seconds=P * K * (t_prod + t_orth),
+                   matfree_bytes=P * (8 * (K + 8) * d + 3 * layer.item * saved),
+                   product_seconds=t_prod)
+
+
+def estimate_cost(
+    layers: Sequence[tuple[str, nn.Module, torch.Tensor]], n: int, method: str, *,
+    options: MatfreeOptions, batch_size: int, max_seconds: float, max_bytes: int | None,
+) -> JacobianCost:
+    """Calibrate each square layer ``(name, module, inputs)`` (inputs of shape ``(n, …)``) and
+    plan (:func:`plan_methods`).
+
+    The matrix-free path is timed only when it may be needed: ``method="matfree"``, or when
+    the exact path does not fit the budgets (its estimate then appears in the refusal).
+    """
+    started = time.perf_counter()
+    cache: dict[tuple[int, torch.dtype], float] = {}
+    prepared = [_Layer(*layer) for layer in layers]
+    exact = [_exact_costs(layer, cache, batch_size, options.probes) for layer in prepared]
+
+    def plan(costs: list[LayerCost], how: str) -> JacobianCost:
+        return plan_methods(costs, n, how, max_seconds=max_seconds, max_bytes=max_bytes,
+                            batch_size=batch_size,
+                            calibration_seconds=time.perf_counter() - started)
+
+    if method != "matfree":
+        try:
+            return plan([cost for cost, _ in exact], "exact")
+        except JacobianBudgetError:
+            pass
+    return plan([_matfree_costs(cost, layer, options, saved)
+                 for layer, (cost, saved) in zip(prepared, exact, strict=True)], method)
+
+
+def plan_methods(
+    costs: Sequence[LayerCost], n: int, method: str, *, max_seconds: float,
+    max_bytes: int | None, batch_size: int, calibration_seconds: float = 0.0,
+) -> JacobianCost:
+    """Choose exact or matrix-free per layer within the budgets, or refuse.
+
+    ``method="exact"`` / ``"matfree"`` use that method for every layer; ``"auto"`` uses the exact
+    path wherever the time budget allows, switching the layers with the largest exact cost to
+    the matrix-free path (where that is cheaper) until the estimate fits. A method whose single
+    sample does not fit ``max_bytes`` is not used. Raises :class:`JacobianBudgetError` naming
+    the estimate, the budget and the number of samples that fits.
+    """
+    budget = max_bytes if max_bytes is not None else available_bytes() // 2
+    source = "max_bytes" if max_bytes is not None else "half the available memory"
+    exact_fit = [c.exact_bytes + c.fixed_bytes <= budget for c in costs]
+    mf_fit = [c.matfree_bytes <= budget for c in costs]
+    exact_total = n * sum(c.exact_seconds for c in costs)
+    mf_total = n * sum(c.matfree_seconds for c in costs)
+
+    def cost_of(methods: list[str]) -> float:
+        return n * sum(c.exact_seconds if m == "exact" else c.matfree_seconds
+                       for c, m in zip(costs, methods, strict=True))
+
+    if method == "exact":
+        methods = ["exact"] * len(costs)
+        too_big = [c for c, ok in zip(costs, exact_fit, strict=True) if not ok]
+    elif method == "matfree":
+        methods = ["matfree"] * len(costs)
+        too_big = [c for c, ok in zip(costs, mf_fit, strict=True) if not ok]
+    else:
+        methods = ["exact" if ok else "matfree" for ok in exact_fit]
+        too_big = [c for c, a, b in zip(costs, exact_fit, mf_fit, strict=True) if not (a or b)]
+        for i in sorted(range(len(costs)), key=lambda i: -costs[i].exact_seconds):
+            if cost_of(methods) <= max_seconds:
+                break
+            if methods[i] == "exact" and mf_fit[i] and (
+                    costs[i].matfree_seconds < costs[i].exact_seconds):
+                methods[i] = "matfree"
+    estimate = JacobianCost(
+        n=n, layers=tuple(costs), methods=tuple(methods),
+        batches=tuple(_batch(c, m, n, batch_size, budget) for c, m in zip(costs, methods,
+                                                                           strict=True)),
+        seconds=cost_of(methods), exact_seconds=exact_total, matfree_seconds=mf_total,
+        max_seconds=float(max_seconds), max_bytes=int(budget), bytes_source=source,
+        calibration_seconds=calibration_seconds,
+    )
+    if too_big:
+        raise JacobianBudgetError(_memory_message(too_big, method, budget, source, estimate),
+                                  estimate)
+    if estimate.seconds > max_seconds:
+        raise JacobianBudgetError(_time_message(estimate, method), estimate)
+    return estimate
+
+
+def _batch(cost: LayerCost, method: str, n: int, batch_size: int, budget: int) -> int:
+    if method == "exact":
+        fits = (budget - cost.fixed_bytes) // max(cost.exact_bytes, 1)
+        return int(max(1, min(batch_size, n, fits)))
+    return int(max(1, min(n, budget // max(cost.matfree_bytes, 1), 256 // cost.probes)))
+
+
+def _widths(costs: Sequence[LayerCost]) -> str:
+    return ", ".join(f"{c.name!r} (width {c.width:,})" for c in costs)
+
+
+def _memory_message(too_big: Sequence[LayerCost], method: str, budget: int, source: str,
+                    estimate: JacobianCost) -> str:
+    parts = []
+    for c in too_big:
+        if method in ("exact", "auto"):
+            parts.append(f"exact: {format_bytes(c.exact_bytes + c.fixed_bytes)} for one sample "
+                         f"of {c.name!r} (its {c.width:,}×{c.width:,} Jacobian, LU and SVD copies "
+                         "and the backward pass)")
+        if method in ("matfree", "auto"):
+            parts.append(f"matrix-free: {format_bytes(c.matfree_bytes)} for one sample of "
+                         f"{c.name!r} (the Lanczos bases of its probes)")
+    hint = (" use method='matfree' (about "
+            f"{format_bytes(max(c.matfree_bytes for c in too_big))} per sample)"
+            if method == "exact" else
+            " give fewer probes or max_steps (MatfreeOptions)")
+    return (
+        f"Jacobian diagnostics ({method}) of layers {_widths(too_big)} cannot fit in memory: "
+        f"{'; '.join(parts)}, but the memory budget is {format_bytes(budget)} ({source}); no "
+        f"sample size fits. Options:{hint}, or raise max_bytes=… "
+        f"(estimated time of the rest: {format_seconds(estimate.seconds)})"
+    )
+
+
+def _time_message(estimate: JacobianCost, method: str) -> str:
+    per_sample = estimate.seconds / max(estimate.n, 1)
+    fits = int(estimate.max_seconds // per_sample) if per_sample > 0 else estimate.n
+    exact_ps = sum(c.exact_seconds for c in estimate.layers)
+    mf_ps = sum(c.matfree_seconds for c in estimate.layers)
+    la = sum(c.linalg_seconds for c in estimate.layers)
+    plan = ", ".join(f"{c.name!r} {m}" for c, m in zip(estimate.layers, estimate.methods,
+                                                         strict=True))
+    fit_text = (f"at most {fits} samples fit: pass X[:{fits}] (or a seeded subset)"
+                if fits >= 1 else "not even 1 sample fits")
+    other = ""
+    if method == "exact":
+        other = (f"; or method='matfree' (at most {format_seconds(estimate.n * mf_ps)}, "
+                 f"{format_seconds(mf_ps)} per sample; orientation then unknown)")
+    elif method == "matfree":
+        other = "; or fewer probes / max_steps (MatfreeOptions)"
+    return (
+        f"Jacobian diagnostics ({method}: {plan}) of {len(estimate.layers)} layer(s) "
+        f"{_widths(estimate.layers)} on N={estimate.n} samples: estimated "
+        f"{format_seconds(estimate.seconds)} ({format_seconds(per_sample)} per sample; exact "
+        f"{format_seconds(exact_ps)} per sample, of which slogdet+SVD {format_seconds(la)}; "
+        f"matrix-free at most {format_seconds(mf_ps)}), but the time budget is "
+        f"{format_seconds(estimate.max_seconds)} (max_seconds={estimate.max_seconds:g}); "
+        f"{fit_text}; or raise max_seconds to {math.ceil(estimate.seconds):,}{other}"
+    )
