@@ -32,6 +32,7 @@ def _cost(name: str, exact: float, matfree: float, *, width: int = 2048,
           fixed_bytes: int = 0) -> LayerCost:
     return LayerCost(name=name, width=width, exact_seconds=exact, exact_bytes=exact_bytes,
                      fixed_bytes=fixed_bytes, matfree_seconds=matfree,
+                     matfree_max_seconds=4 * matfree,
                      matfree_bytes=matfree_bytes, row_seconds=exact / 2 / width,
                      linalg_seconds=exact / 2, product_seconds=matfree / 2560, probes=32)
 
@@ -43,7 +44,7 @@ def _plan(costs: list[LayerCost], n: int, method: str, max_seconds: float = 600.
 
 
 def _fits(message: str) -> int:
-    found = re.search(r"at most (\d+) samples fit: pass X\[:(\d+)\]", message)
+    found = re.search(r"at most (\d+) samples? fits?: pass X\[:(\d+)\]", message)
     assert found is not None, message
     assert found.group(1) == found.group(2)
     return int(found.group(1))
@@ -73,10 +74,11 @@ def test_exact_refusal_names_estimate_budget_and_the_sample_size_that_fits() -> 
     assert msg.startswith("Jacobian diagnostics (exact: 'layer1' exact, 'layer2' exact) of 2 "
                           "layer(s) 'layer1' (width 2,048), 'layer2' (width 2,048) on N=300 "
                           "samples: estimated 2.0 h (24 s per sample; exact 24 s per sample, "
-                          "of which slogdet+SVD 12 s; matrix-free at most 3 s)")
+                          "of which slogdet+SVD 12 s; matrix-free about 3 s)")
     assert "the time budget is 10.0 min (max_seconds=600)" in msg
     assert "or raise max_seconds to 7,200" in msg
-    assert "or method='matfree' (at most 15.0 min, 3 s per sample; orientation then unknown)" in msg
+    assert ("or method='matfree' (about 15.0 min, 3 s per sample, at most 12 s; orientation "
+            "then unknown)") in msg
     fits = _fits(msg)
     assert fits == 25  # ⌊600 / 24⌋
     _plan(costs, fits, "exact")  # the claimed size does fit
@@ -105,9 +107,11 @@ def test_matfree_refusal_suggests_fewer_probes() -> None:
         _plan([_cost("a", 1.0, 5.0)], 1000, "matfree")
 
 
-def test_not_even_one_sample_fits() -> None:
+def test_not_even_one_sample_fits_and_one_sample_fits() -> None:
     with pytest.raises(JacobianBudgetError, match=r"not even 1 sample fits; or raise max_seconds"):
         _plan([_cost("a", 12.0, 1.5)], 10, "exact", max_seconds=1.0)
+    with pytest.raises(JacobianBudgetError, match=r"; at most 1 sample fits: pass X\[:1\]; or "):
+        _plan([_cost("a", 12.0, 1.5)], 10, "exact", max_seconds=20.0)
 
 
 def test_memory_lowers_the_exact_batch_and_never_raises_it() -> None:
@@ -126,7 +130,8 @@ def test_a_layer_too_big_for_exact_memory_is_refused_or_goes_matfree() -> None:
                           "fit in memory: exact: 96.00 GiB for one sample of 'block' (its "
                           "65,536×65,536 Jacobian, LU and SVD copies and the backward pass), but "
                           "the memory budget is 10.00 GiB (max_bytes); no sample size fits.")
-    assert "use method='matfree' (about 1.00 GiB per sample), or raise max_bytes=" in msg
+    assert msg.endswith("use method='matfree' (about 1.00 GiB per sample), or raise max_bytes=… "
+                        "(estimated time at N=10: exact 10 s, matrix-free about 20 s)")
     est = _plan([wide], 10, "auto", max_bytes=10 * GiB)
     assert est.methods == ("matfree",)
     with pytest.raises(JacobianBudgetError, match=r"matrix-free: 1.00 GiB for one sample"):
@@ -134,8 +139,8 @@ def test_a_layer_too_big_for_exact_memory_is_refused_or_goes_matfree() -> None:
 
 
 def test_format_seconds() -> None:
-    assert [format_seconds(t) for t in (0.5, 75, 600, 7200)] == [
-        "0.5 s", "75 s", "10.0 min", "2.0 h"]
+    assert [format_seconds(t) for t in (0.5, 75, 600, 7200, math.nan, math.inf)] == [
+        "0.5 s", "75 s", "10.0 min", "2.0 h", "unknown", "∞"]
 
 
 class Residual(nn.Module):

@@ -10,24 +10,32 @@ Cost model (per applicable layer of width d, N samples, computation dtype of ``s
   ``t_row``: one reverse-mode product (a row of J), timed on whole Jacobians of
   ``⌊2048/d⌋`` samples when d ≤ 512, else on 512 rows of one sample's Jacobian;
   ``t_LA(d)``: ``slogdet`` + ``svdvals`` of a d×d matrix, timed on a batch of
-  ``n_0 = min(d, 256)``-square matrices and scaled by ``(d/n_0)³`` (both are ``O(d³)``: LU
+  ``n_0 = min(d, 512)``-square matrices and scaled by ``(d/n_0)³`` (both are ``O(d³)``: LU
   ``2d³/3`` flops, the bidiagonal SVD ``8d³/3``);
   ``b`` samples per batch hold J, the LU copy and the SVD copy (``3d²`` each) and the backward
   pass's per-row intermediates (``d·a``, ``a`` = numbers the layer saves for backward per
   sample, counted with ``saved_tensors_hooks``); the ``d²`` is the identity of the cotangents.
   Memory does not grow with N: the batch is lowered to fit the memory budget (the numbers change
   only by rounding: batched BLAS), and only a single sample that does not fit is refused.
-* **matrix-free** path (:mod:`layerflow.maps.matfree`), an **upper bound** (every probe runs the
-  full ``max_steps``; probes usually stop after 10–20):
+* **matrix-free** path (:mod:`layerflow.maps.matfree`), with P probes of which E keep going to
+  ``K = max_steps``:
 
-  .. math::  T_{mf} \\le N\\,P\\,K\\,(t_{prod} + t_{orth}), \\qquad
-             M_{mf}(b) = 8\\,b\\,P\\,((K + 8) d) + 3 s\\,b\\,P\\,a,
+  .. math::  T_{mf} \\approx \\frac{N}{b}\\Big(q\\,t_{step}(Pb) + (K - q)\\,t_{step}(Eb)
+             + c\\,\\big(Pb\\,\\tfrac{q^2}{2} + Eb\\,\\tfrac{K^2 - q^2}{2}\\big)\\Big)
+             \\;\\le\\; \\frac{N}{b}\\big(K\\,t_{step}(Pb) + c\\,Pb\\,\\tfrac{K^2}{2}\\big),
+             \\qquad M_{mf}(b) = 8\\,b\\,P\\,((K + 8) d) + 3 s\\,b\\,P\\,a,
 
-  ``t_prod``: one ``Jᵀ(Jv)`` product (a JVP and a VJP), timed on a few rows; ``t_orth``: the
-  full reorthogonalisation of one step against ``K/2`` basis vectors (its average), timed.
+  where a batch of b samples (``b = 256/P`` unless memory says less) runs Pb rows: all of them
+  for the first ``q = min(K, 20)`` steps, then only the Eb rows of the extreme probes up to K
+  steps. ``t_step(r)``: one batched step of r products ``Jᵀ(Jv)`` (a JVP and a VJP each),
+  timed at r = Pb and r = Eb (a step of few rows is overhead-bound); ``c``: the full
+  reorthogonalisation per row and basis vector, timed. The typical case assumes a probe's
+  quadrature stops within 20 steps (it took 10–30 in the tests and the benchmark; our measured
+  choice) and plans with it; the upper bound (every probe runs to K) is reported beside it.
 
 Calibration takes a few forward/backward passes of each layer and one ``n_0×n_0`` factorisation
-(a fraction of a second). The estimate is a model: it is typically within a factor of 2 of the
+(a fraction of a second); each timing is the fastest of up to three runs (warm-up first), as
+timings on a shared machine are noisy upwards. The estimate is a model: it is typically within a factor of 2 of the
 measured time on an idle machine (see ``benchmarks/bench_jacobian.py``), and a loaded machine is
 slower. The budgets are ``max_seconds`` (default :data:`DEFAULT_MAX_SECONDS`) and ``max_bytes``
 (default half the memory available now, as the transport view's memory guard).
@@ -46,7 +54,7 @@ import torch
 from torch import nn
 
 from layerflow.maps.errors import JacobianBudgetError
-from layerflow.maps.matfree import MatfreeOptions, normal_products
+from layerflow.maps.matfree import MatfreeOptions, NormalOperator, rows_independent
 from layerflow.transport._common import format_bytes
 
 __all__ = ["DEFAULT_MAX_SECONDS", "METHODS", "JacobianCost", "LayerCost", "estimate_cost",
@@ -58,9 +66,12 @@ DEFAULT_MAX_SECONDS = 60.0
 
 METHODS = ("auto", "exact", "matfree")
 
-_LA_SIZE = 256
+_LA_SIZE = 512
 _ROWS = 512
 _JAC_ROWS = 2048
+_TYPICAL_STEPS = 20
+_MATFREE_ROWS = 256
+_AFFORD = 0.25
 
 
 @dataclass(frozen=True)
@@ -68,8 +79,9 @@ class LayerCost:
     """Calibrated per-sample costs of one square layer (seconds, bytes).
 
     ``exact_bytes``/``matfree_bytes`` are per sample of a batch; ``fixed_bytes`` is the batch-
-    independent part of the exact path. The matrix-free fields are NaN (seconds) and 0 (bytes)
-    when that path was not timed (the exact path fitted).
+    independent part of the exact path. ``matfree_seconds`` is the typical time,
+    ``matfree_max_seconds`` the bound with every probe running to ``max_steps``. The matrix-free
+    fields are NaN (seconds) and 0 (bytes) when that path was not timed (the exact path fitted).
     """
 
     name: str
@@ -78,6 +90,7 @@ class LayerCost:
     exact_bytes: int
     fixed_bytes: int
     matfree_seconds: float
+    matfree_max_seconds: float
     matfree_bytes: int
     row_seconds: float
     linalg_seconds: float
@@ -151,6 +164,8 @@ def available_bytes() -> int:
 
 def format_seconds(t: float) -> str:
     """``75 -> "1.2 min"``: seconds in s, min or h."""
+    if not math.isfinite(t):
+        return "unknown" if math.isnan(t) else "∞"
     if t < 90:
         return f"{t:.3g} s"
     if t < 5400:
@@ -158,11 +173,31 @@ def format_seconds(t: float) -> str:
     return f"{t / 3600:.1f} h"
 
 
-def _timed(fn: Any, warm_up: Any = None) -> float:
-    (warm_up or fn)()  # first calls pay one-off set-up
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+def _timed(fn: Any, warm_up: Any = None, repeats: int = 3, within: float = 0.2) -> float:
+    """Fastest of up to ``repeats`` runs of ``fn`` (fewer once ``within`` seconds are spent),
+    after one warm-up call (``warm_up``, default ``fn``; ``False`` for none)."""
+    if warm_up is not False:
+        (warm_up or fn)()  # first calls pay one-off set-up
+    best, spent = math.inf, 0.0
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        took = time.perf_counter() - start
+        best, spent = min(best, took), spent + took
+        if spent > within:
+            break
+    return best
+
+
+def _scaled(work: Any, size: int) -> float:
+    """Seconds of ``work(size)()`` (``work(r)`` prepares the work on r rows and returns it):
+    measured when that is affordable, else measured on the r rows that fit ``_AFFORD`` seconds
+    and scaled by ``size/r`` (the work per row is constant for expensive layers, where it
+    matters). A first measurement on 2 rows warms up and sets r."""
+    first = min(2, size)
+    per_row = _timed(work(first)) / first  # overheads included: an overestimate, the safe side
+    r = size if per_row * size <= _AFFORD else max(first, min(size, int(_AFFORD / per_row)))
+    return _timed(work(r), warm_up=False) * size / r
 
 
 def _saved_numel(f: Any, x: torch.Tensor) -> int:
@@ -207,16 +242,16 @@ def _exact_costs(
 
     d, flat = layer.d, layer.flat
     saved = _saved_numel(layer.f, flat[0])
-    rows = min(d, _ROWS)
-    cot = torch.zeros(rows, d, dtype=layer.dtype)
-    cot[torch.arange(rows), torch.arange(rows)] = 1.0
     with torch.no_grad():
-        warm = lambda: vmap(vjp(layer.f, flat[0])[1])(cot[:2])  # noqa: E731
         if 4 * d <= _JAC_ROWS:  # whole Jacobians of a few samples, batched as the exact path
             m = max(1, min(layer.n, batch_size, _JAC_ROWS // d))
-            t_row = _timed(lambda: vmap(jacrev(layer.f))(flat[:m]), warm) / (m * d)
+            t_row = _scaled(lambda r: lambda: vmap(jacrev(layer.f))(flat[:r]), m) / (m * d)
         else:  # rows of one sample's Jacobian (one shared forward pass, as in jacrev)
-            t_row = _timed(lambda: vmap(vjp(layer.f, flat[0])[1])(cot), warm) / rows
+            rows = min(d, _ROWS)
+            cot = torch.zeros(rows, d, dtype=layer.dtype)
+            cot[torch.arange(rows), torch.arange(rows)] = 1.0
+            t_row = _scaled(lambda r: lambda: vmap(vjp(layer.f, flat[0])[1])(cot[:r]),
+                            rows) / rows
     key = (d, layer.dtype)
     if key not in linalg_cache:  # batched as the exact path does, so call overheads amortise
         n0 = min(d, _LA_SIZE)
@@ -229,7 +264,8 @@ def _exact_costs(
     cost = LayerCost(
         name=layer.name, width=d, exact_seconds=d * t_row + t_la,
         exact_bytes=layer.item * (3 * d * d + d * saved), fixed_bytes=layer.item * d * d,
-        matfree_seconds=math.nan, matfree_bytes=0, row_seconds=t_row, linalg_seconds=t_la,
+        matfree_seconds=math.nan, matfree_max_seconds=math.nan, matfree_bytes=0,
+        row_seconds=t_row, linalg_seconds=t_la,
         product_seconds=math.nan, probes=probes,
     )
     return cost, saved
@@ -238,23 +274,41 @@ def _exact_costs(
 def _matfree_costs(
     cost: LayerCost, layer: _Layer, options: MatfreeOptions, saved: int
 ) -> LayerCost:
-    """``t_prod``, ``t_orth`` and the memory per sample of the matrix-free path."""
+    """Time one Lanczos step of a batch with all its probes active and with only the extreme
+    probes left; the reorthogonalisation per row and basis vector; the memory per sample."""
     d, n = layer.d, layer.n
-    m = max(8, min(256, _JAC_ROWS // d))
-    g = normal_products(layer.module, layer.shape)
-    X = layer.flat[torch.arange(m) % n]
-    V = torch.ones_like(X)
-    with torch.no_grad():
-        t_prod = _timed(lambda: g(X, V), lambda: g(X[:2], V[:2])) / m
+    P, E = options.probes, options.extreme_probes
+    b = max(1, min(n, _MATFREE_ROWS // P))  # samples per batch, as planned by _batch
+    batched = rows_independent(layer.module, layer.shape, layer.flat)
+    op = NormalOperator(layer.module, layer.shape, layer.flat[torch.arange(P * b) % n], batched)
+    idx = torch.arange(P * b)
+    V = torch.ones(P * b, d, dtype=layer.dtype)
+
+    def step(r: int) -> Any:  # one product on each of r rows, on a kept linearisation
+        if batched:
+            op.linearize(idx[:r])
+        return lambda: op(idx[:r], V[:r])
+
+    def linearize(r: int) -> Any:  # the linearisation: at the start and as rows retire
+        return lambda: op.linearize(idx[:r])
+
+    t_all, t_few = _scaled(step, P * b), _scaled(step, E * b)
+    if batched:
+        t_all += _scaled(linearize, P * b) / options.check_every
+        t_few += _scaled(linearize, E * b) / options.check_every
+    rows, vecs = 8, 16
+    basis = torch.zeros(rows, vecs, d, dtype=torch.float64)
+    w = torch.ones(rows, d, dtype=torch.float64)
+    c = 2 * _timed(lambda: torch.einsum(
+        "bk,bkd->bd", torch.einsum("bkd,bd->bk", basis, w), basis)) / (rows * vecs)
     K = min(options.max_steps, d)
-    basis = torch.zeros(m, max(K // 2, 1), d, dtype=torch.float64)
-    w = torch.ones(m, d, dtype=torch.float64)
-    t_orth = 2 * _timed(
-        lambda: torch.einsum("bk,bkd->bd", torch.einsum("bkd,bd->bk", basis, w), basis)) / m
-    P = options.probes
-    return replace(cost, matfree_seconds=P * K * (t_prod + t_orth),
+    q = min(K, _TYPICAL_STEPS)
+    typical = (q * t_all + (K - q) * t_few
+               + c * (P * b * q * q / 2 + E * b * (K * K - q * q) / 2)) / b
+    most = (K * t_all + c * P * b * K * K / 2) / b
+    return replace(cost, matfree_seconds=typical, matfree_max_seconds=most,
                    matfree_bytes=P * (8 * (K + 8) * d + 3 * layer.item * saved),
-                   product_seconds=t_prod)
+                   product_seconds=t_all / (P * b))
 
 
 def estimate_cost(
@@ -344,7 +398,8 @@ def _batch(cost: LayerCost, method: str, n: int, batch_size: int, budget: int) -
     if method == "exact":
         fits = (budget - cost.fixed_bytes) // max(cost.exact_bytes, 1)
         return int(max(1, min(batch_size, n, fits)))
-    return int(max(1, min(n, budget // max(cost.matfree_bytes, 1), 256 // cost.probes)))
+    return int(max(1, min(n, budget // max(cost.matfree_bytes, 1),
+                          _MATFREE_ROWS // cost.probes)))
 
 
 def _widths(costs: Sequence[LayerCost]) -> str:
@@ -369,8 +424,9 @@ def _memory_message(too_big: Sequence[LayerCost], method: str, budget: int, sour
     return (
         f"Jacobian diagnostics ({method}) of layers {_widths(too_big)} cannot fit in memory: "
         f"{'; '.join(parts)}, but the memory budget is {format_bytes(budget)} ({source}); no "
-        f"sample size fits. Options:{hint}, or raise max_bytes=… "
-        f"(estimated time of the rest: {format_seconds(estimate.seconds)})"
+        f"sample size fits. Options:{hint}, or raise max_bytes=… (estimated time at "
+        f"N={estimate.n}: exact {format_seconds(estimate.exact_seconds)}, matrix-free about "
+        f"{format_seconds(estimate.matfree_seconds)})"
     )
 
 
@@ -379,23 +435,26 @@ def _time_message(estimate: JacobianCost, method: str) -> str:
     fits = int(estimate.max_seconds // per_sample) if per_sample > 0 else estimate.n
     exact_ps = sum(c.exact_seconds for c in estimate.layers)
     mf_ps = sum(c.matfree_seconds for c in estimate.layers)
+    mf_max = sum(c.matfree_max_seconds for c in estimate.layers)
     la = sum(c.linalg_seconds for c in estimate.layers)
     plan = ", ".join(f"{c.name!r} {m}" for c, m in zip(estimate.layers, estimate.methods,
                                                          strict=True))
-    fit_text = (f"at most {fits} samples fit: pass X[:{fits}] (or a seeded subset)"
-                if fits >= 1 else "not even 1 sample fits")
+    fit_text = ("not even 1 sample fits" if fits < 1 else
+                "at most 1 sample fits: pass X[:1]" if fits == 1 else
+                f"at most {fits} samples fit: pass X[:{fits}] (or a seeded subset)")
     other = ""
     if method == "exact":
-        other = (f"; or method='matfree' (at most {format_seconds(estimate.n * mf_ps)}, "
-                 f"{format_seconds(mf_ps)} per sample; orientation then unknown)")
-    elif method == "matfree":
+        other = (f"; or method='matfree' (about {format_seconds(estimate.n * mf_ps)}, "
+                 f"{format_seconds(mf_ps)} per sample, at most {format_seconds(mf_max)}; "
+                 "orientation then unknown)")
+    elif "matfree" in estimate.methods:
         other = "; or fewer probes / max_steps (MatfreeOptions)"
     return (
         f"Jacobian diagnostics ({method}: {plan}) of {len(estimate.layers)} layer(s) "
         f"{_widths(estimate.layers)} on N={estimate.n} samples: estimated "
         f"{format_seconds(estimate.seconds)} ({format_seconds(per_sample)} per sample; exact "
         f"{format_seconds(exact_ps)} per sample, of which slogdet+SVD {format_seconds(la)}; "
-        f"matrix-free at most {format_seconds(mf_ps)}), but the time budget is "
+        f"matrix-free about {format_seconds(mf_ps)}), but the time budget is "
         f"{format_seconds(estimate.max_seconds)} (max_seconds={estimate.max_seconds:g}); "
         f"{fit_text}; or raise max_seconds to {math.ceil(estimate.seconds):,}{other}"
     )

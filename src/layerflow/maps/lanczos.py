@@ -92,7 +92,7 @@ def lanczos(
     stopped = torch.zeros(B, dtype=torch.bool)
     run = LanczosRun(alpha, beta, steps, stopped)
     rows = torch.arange(B)
-    basis = Z.new_zeros(B, k, d)
+    basis = Z.new_empty(B, k, d)  # slot j is written at step j before any read
     q = Z / Z.norm(dim=1, keepdim=True)
     broken = torch.zeros(B, dtype=torch.bool)
     m_broken = torch.zeros(B, dtype=torch.long)

@@ -1,9 +1,10 @@
 """Matrix-free Jacobian diagnostics: log|det J| and the condition number from J·v and Jᵀ·u only.
 
 For a square layer ``f: R^d → R^d`` at a sample x, ``J = ∂f/∂x`` is never formed. Each product
-``A v = Jᵀ(J v)`` costs one forward-mode product (``torch.func.jvp``) and one reverse-mode
-product (``torch.func.vjp``), batched over samples and probes with ``torch.func.vmap`` (each
-sample runs alone through the layer, as in the exact path, so no layer can mix samples).
+``A v = Jᵀ(J v)`` costs two reverse-mode products on a linearisation of the layer kept across the
+Lanczos steps (:class:`NormalOperator`: ``Jᵀu`` by ``torch.func.vjp``, ``J v`` by the VJP of the
+VJP), batched over samples and probes; a layer that does not map rows independently (checked
+on the first rows) runs each row alone instead (``vmap`` of ``torch.func.jvp`` and ``vjp``).
 Lanczos on ``A = JᵀJ`` (:mod:`layerflow.maps.lanczos`) then gives:
 
 * ``log|det J| = ½ log det(JᵀJ) = ½ tr log(JᵀJ)`` by **stochastic Lanczos quadrature**
@@ -45,7 +46,8 @@ from torch import nn
 from layerflow.maps.errors import MapsError
 from layerflow.maps.lanczos import LanczosRun, lanczos, ritz
 
-__all__ = ["MatfreeLayer", "MatfreeOptions", "matfree_layer", "normal_products"]
+__all__ = ["MatfreeLayer", "MatfreeOptions", "NormalOperator", "matfree_layer",
+           "rows_independent"]
 
 
 @dataclass(frozen=True)
@@ -135,27 +137,78 @@ class MatfreeLayer:
     products: np.ndarray
 
 
-def normal_products(module: nn.Module, shape: tuple[int, ...]) -> Any:
-    """``g(X, V) = Jᵀ(J v)`` row by row: ``X`` ``(b, *shape)``, ``V`` ``(b, d)`` -> ``(b, d)``.
+def _call(module: nn.Module, x: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    """``module`` on rows ``x`` (shape ``(r, d)``), output flattened to ``(r, d_out)``."""
+    out = module(x.reshape(x.shape[0], *shape))
+    out = out[0] if isinstance(out, tuple | list) else out
+    return out.reshape(x.shape[0], -1)
 
-    Each row is pushed through ``module`` alone as a batch of one (``vmap`` over rows), the
-    Jacobian-vector product by ``torch.func.jvp`` and the transpose product by
-    ``torch.func.vjp``, so J is never formed.
+
+def rows_independent(module: nn.Module, shape: tuple[int, ...], flat: torch.Tensor) -> bool:
+    """Whether ``module`` maps a batch row by row: two rows together give what each gives alone.
+
+    (A forward-level check on the first two rows, or a duplicated row when there is one: it
+    catches layers that pool over the batch, such as batch statistics or cross-sample
+    attention.)
     """
-    from torch.func import jvp, vjp, vmap
+    x = flat[:2] if flat.shape[0] >= 2 else flat[[0, 0]]
+    with torch.no_grad():
+        together = _call(module, x, shape)
+        alone = torch.cat([_call(module, x[i : i + 1], shape) for i in range(2)])
+    scale = float(alone.abs().max()) if alone.numel() else 0.0
+    return bool(torch.allclose(together, alone, rtol=1e-6, atol=1e-9 * max(scale, 1.0)))
 
-    _load_forward_ad()
 
-    def f(v: torch.Tensor) -> torch.Tensor:
-        out = module(v.reshape(1, *shape))
-        out = out[0] if isinstance(out, tuple | list) else out
-        return out.reshape(-1)
+class NormalOperator:
+    """``apply(rows, V) = Jᵀ(J v)`` at the inputs ``X[rows]``, one row per product.
 
-    def one(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        Jv = jvp(f, (x,), (v,))[1]
-        return vjp(f, x)[1](Jv)[0]
+    ``batched=True`` (for layers that map rows independently, :func:`rows_independent`): the
+    layer runs once on all the rows and its linearisation is kept across Lanczos steps —
+    ``Jᵀu`` by the VJP of that forward pass (``torch.func.vjp``), ``J v`` by the VJP of the VJP
+    (``u ↦ Jᵀu`` is linear, and its transpose is J) — and rebuilt only when the set of rows
+    changes (when probes retire). ``batched=False``: each row alone through the layer as a batch
+    of one, ``torch.func.jvp`` then ``torch.func.vjp``, vectorised with ``vmap`` (a forward pass
+    per product; always valid). J is never formed. ``X`` has shape ``(r, d)`` (flattened
+    inputs, the layer's input shape ``shape``).
+    """
 
-    return vmap(one)
+    def __init__(self, module: nn.Module, shape: tuple[int, ...], X: torch.Tensor,
+                 batched: bool) -> None:
+        from torch.func import jvp, vjp, vmap
+
+        self.module, self.shape, self.X, self.batched = module, shape, X, batched
+        self._rows: torch.Tensor | None = None
+        self._lin: tuple[Any, Any] | None = None
+        if not batched:
+            _load_forward_ad()
+
+            def f(v: torch.Tensor) -> torch.Tensor:
+                return _call(module, v.reshape(1, -1), shape).reshape(-1)
+
+            def one(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+                return vjp(f, x)[1](jvp(f, (x,), (v,))[1])[0]
+
+            self._per_row = vmap(one)
+
+    def linearize(self, rows: torch.Tensor) -> None:
+        """Keep the layer's forward pass at ``X[rows]`` for the products that follow."""
+        from torch.func import vjp
+
+        x = self.X[rows]
+        transpose = vjp(lambda z: _call(self.module, z, self.shape), x)[1]
+        forward = vjp(lambda u: transpose(u)[0], torch.zeros_like(x))[1]
+        self._rows, self._lin = rows, (forward, transpose)
+
+    def __call__(self, rows: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
+        V = V.to(self.X.dtype)
+        with torch.no_grad():  # torch.func transforms still differentiate w.r.t. their inputs
+            if not self.batched:
+                return self._per_row(self.X[rows], V)
+            if self._rows is None or not torch.equal(rows, self._rows):
+                self.linearize(rows)
+            assert self._lin is not None
+            forward, transpose = self._lin
+            return transpose(forward(V)[0])[0]
 
 
 def _load_forward_ad() -> None:
@@ -192,11 +245,11 @@ def matfree_layer(
     shape = tuple(inp.shape[1:])
     flat = inp.reshape(n, -1)
     d = int(flat.shape[1])
-    g = normal_products(module, shape)
+    batched = rows_independent(module, shape, flat)
     parts: list[dict[str, np.ndarray]] = []
     for start in range(0, n, samples_per_batch):
         stop_at = min(n, start + samples_per_batch)
-        parts.append(_batch(g, flat[start:stop_at], start, d, options))
+        parts.append(_batch(module, shape, batched, flat[start:stop_at], start, d, options))
     out = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
     for value in out.values():
         value.setflags(write=False)
@@ -204,7 +257,8 @@ def matfree_layer(
 
 
 def _batch(
-    g: Any, X: torch.Tensor, first: int, d: int, opts: MatfreeOptions
+    module: nn.Module, shape: tuple[int, ...], batched: bool, X: torch.Tensor, first: int,
+    d: int, opts: MatfreeOptions,
 ) -> dict[str, np.ndarray]:
     """Lanczos on the ``len(X) · probes`` rows of one batch of samples; per-sample summaries."""
     c, P, E = int(X.shape[0]), opts.probes, opts.extreme_probes
@@ -212,10 +266,10 @@ def _batch(
     sample = torch.arange(c * P) // P
     extreme = torch.arange(c * P) % P < E
     dtype = X.dtype
+    op = NormalOperator(module, shape, X[sample], batched)
 
     def apply(rows: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():  # torch.func transforms still differentiate w.r.t. their inputs
-            return g(X[sample[rows]], V.to(dtype)).to(torch.float64)
+        return op(rows, V).to(torch.float64)
 
     quad = torch.zeros(c * P, dtype=torch.float64)
     previous = torch.full((c * P,), math.nan, dtype=torch.float64)
