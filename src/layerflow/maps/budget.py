@@ -173,6 +173,12 @@ def format_seconds(t: float) -> str:
     return f"{t / 3600:.1f} h"
 
 
+def _sync() -> None:
+    """Wait for queued GPU work, so a timing covers it (a no-op without CUDA)."""
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
 def _timed(fn: Any, warm_up: Any = None, repeats: int = 3, within: float = 0.2) -> float:
     """Fastest of up to ``repeats`` runs of ``fn`` (fewer once ``within`` seconds are spent),
     after one warm-up call (``warm_up``, default ``fn``; ``False`` for none)."""
@@ -180,8 +186,10 @@ def _timed(fn: Any, warm_up: Any = None, repeats: int = 3, within: float = 0.2) 
         (warm_up or fn)()  # first calls pay one-off set-up
     best, spent = math.inf, 0.0
     for _ in range(repeats):
+        _sync()
         start = time.perf_counter()
         fn()
+        _sync()
         took = time.perf_counter() - start
         best, spent = min(best, took), spent + took
         if spent > within:
@@ -223,7 +231,7 @@ class _Layer:
         self.n = int(inp.shape[0])
         self.flat = inp.reshape(self.n, -1)
         self.d = int(self.flat.shape[1])
-        self.dtype = inp.dtype
+        self.dtype, self.device = inp.dtype, inp.device
         self.item = torch.empty(0, dtype=inp.dtype).element_size()
 
     def f(self, v: torch.Tensor) -> torch.Tensor:
@@ -248,7 +256,7 @@ def _exact_costs(
             t_row = _scaled(lambda r: lambda: vmap(jacrev(layer.f))(flat[:r]), m) / (m * d)
         else:  # rows of one sample's Jacobian (one shared forward pass, as in jacrev)
             rows = min(d, _ROWS)
-            cot = torch.zeros(rows, d, dtype=layer.dtype)
+            cot = torch.zeros(rows, d, dtype=layer.dtype, device=layer.device)
             cot[torch.arange(rows), torch.arange(rows)] = 1.0
             t_row = _scaled(lambda r: lambda: vmap(vjp(layer.f, flat[0])[1])(cot[:r]),
                             rows) / rows
@@ -257,7 +265,7 @@ def _exact_costs(
         n0 = min(d, _LA_SIZE)
         count = max(1, min(64, (_LA_SIZE // n0) ** 3, layer.n, batch_size))
         M = torch.randn(count, n0, n0, generator=torch.Generator().manual_seed(0),
-                        dtype=layer.dtype)
+                        dtype=layer.dtype).to(layer.device)
         t0 = _timed(lambda: (torch.linalg.slogdet(M), torch.linalg.svdvals(M))) / count
         linalg_cache[key] = t0 * (d / n0) ** 3
     t_la = linalg_cache[key]
@@ -280,9 +288,9 @@ def _matfree_costs(
     P, E = options.probes, options.extreme_probes
     b = max(1, min(n, _MATFREE_ROWS // P))  # samples per batch, as planned by _batch
     batched = rows_independent(layer.module, layer.shape, layer.flat)
-    op = NormalOperator(layer.module, layer.shape, layer.flat[torch.arange(P * b) % n], batched)
-    idx = torch.arange(P * b)
-    V = torch.ones(P * b, d, dtype=layer.dtype)
+    idx = torch.arange(P * b, device=layer.device)
+    op = NormalOperator(layer.module, layer.shape, layer.flat[idx % n], batched)
+    V = torch.ones(P * b, d, dtype=layer.dtype, device=layer.device)
 
     def step(r: int) -> Any:  # one product on each of r rows, on a kept linearisation
         if batched:
@@ -297,8 +305,8 @@ def _matfree_costs(
         t_all += _scaled(linearize, P * b) / options.check_every
         t_few += _scaled(linearize, E * b) / options.check_every
     rows, vecs = 8, 16
-    basis = torch.zeros(rows, vecs, d, dtype=torch.float64)
-    w = torch.ones(rows, d, dtype=torch.float64)
+    basis = torch.zeros(rows, vecs, d, dtype=torch.float64, device=layer.device)
+    w = torch.ones(rows, d, dtype=torch.float64, device=layer.device)
     c = 2 * _timed(lambda: torch.einsum(
         "bk,bkd->bd", torch.einsum("bkd,bd->bk", basis, w), basis)) / (rows * vecs)
     K = min(options.max_steps, d)

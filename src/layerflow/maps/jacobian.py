@@ -1,9 +1,9 @@
 """Jacobian diagnostics: is each layer a local orientation-preserving diffeomorphism? (Dong 2017)
 
-Dong et al. 2017 ("Towards understanding the geometry of deep learning") view a network as a curve
-of maps; residual networks with small steps act as diffeomorphisms, plain networks need not. For
-every equal-width layer ``x^(l) = f_l(x^(l−1))`` and every sample, this module computes the
-Jacobian ``J = ∂f_l/∂x`` (batched with ``torch.func.vmap(jacrev)``, no Python loop over samples),
+Dong et al. 2017 ("How deep learning works — the geometry of deep learning") view a network as a
+curve of maps; residual networks with small steps act as diffeomorphisms, plain networks need
+not. For every equal-width layer ``x^(l) = f_l(x^(l−1))`` and every sample, this module computes
+the Jacobian ``J = ∂f_l/∂x`` (batched with ``torch.func.vmap(jacrev)``, no Python loop over samples),
 ``log|det J|`` (volume change), whether ``det J > 0`` (orientation kept) and the condition number
 ``σ_max(J)/σ_min(J)``.
 
@@ -278,6 +278,13 @@ def jacobian_diagnostics(
     matfree
         :class:`~layerflow.maps.matfree.MatfreeOptions` (probes, Lanczos steps, tolerances,
         seed); default ``MatfreeOptions()``.
+
+    References
+    ----------
+    Dong et al. 2017, *How deep learning works — the geometry of deep learning* (the
+    diagnostics); Ubaru, Chen & Saad 2017, SIAM J. Matrix Anal. Appl. 38(4) (stochastic Lanczos
+    quadrature for ``log|det J|``); Lanczos 1950 / Golub & Kahan 1965 (Lanczos on JᵀJ, the
+    bidiagonalisation of J, for the extreme singular values); Hutchinson 1990 (trace probes).
     """
     if not isinstance(model, nn.Module):
         raise MapsError(f"model is a {type(model).__name__}; expected a torch.nn.Module")

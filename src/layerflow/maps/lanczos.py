@@ -88,14 +88,15 @@ def lanczos(
     k = min(int(max_steps), d)
     alpha = Z.new_zeros(B, k)
     beta = Z.new_zeros(B, k)
-    steps = torch.full((B,), k, dtype=torch.long)
-    stopped = torch.zeros(B, dtype=torch.bool)
+    dev = Z.device
+    steps = torch.full((B,), k, dtype=torch.long, device=dev)
+    stopped = torch.zeros(B, dtype=torch.bool, device=dev)
     run = LanczosRun(alpha, beta, steps, stopped)
-    rows = torch.arange(B)
+    rows = torch.arange(B, device=dev)
     basis = Z.new_empty(B, k, d)  # slot j is written at step j before any read
     q = Z / Z.norm(dim=1, keepdim=True)
-    broken = torch.zeros(B, dtype=torch.bool)
-    m_broken = torch.zeros(B, dtype=torch.long)
+    broken = torch.zeros(B, dtype=torch.bool, device=dev)
+    m_broken = torch.zeros(B, dtype=torch.long, device=dev)
     scale = Z.new_zeros(B)
     for j in range(k):
         basis[:, j] = q
@@ -150,13 +151,13 @@ def ritz(
     ``residual = β_m |S_{m,i}|`` (B, k).
     """
     B, k = alpha.shape
-    idx = torch.arange(k)
+    idx = torch.arange(k, device=alpha.device)
     valid = idx[None, :] < steps[:, None]
     diag = torch.where(valid, alpha, alpha[:, :1])
     off = torch.where(idx[None, 1:] < steps[:, None], beta[:, : k - 1], 0.0)
     T = torch.diag_embed(diag) + torch.diag_embed(off, 1) + torch.diag_embed(off, -1)
     theta, S = torch.linalg.eigh(T)
     weights = S[:, 0, :] ** 2
-    r = torch.arange(B)
+    r = torch.arange(B, device=alpha.device)
     residual = beta[r, steps - 1][:, None] * S[r, steps - 1, :].abs()
     return theta, weights, residual

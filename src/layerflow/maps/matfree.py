@@ -26,6 +26,11 @@ Lanczos on ``A = JᵀJ`` (:mod:`layerflow.maps.lanczos`) then gives:
   ``σ_min² ≥ θ_min − r_min``, valid once the extreme Ritz values have converged to the extreme
   eigenvalues (``extreme_probes`` probes keep running until ``r ≤ ritz_tol·θ`` at both ends or
   ``max_steps``); an unconverged bottom gives an upper bound of ``∞``.
+* Lanczos on ``JᵀJ`` is, in exact arithmetic, the Golub–Kahan bidiagonalisation of J (Golub &
+  Kahan 1965): the Ritz values are the squares of the bidiagonal's singular values. Working on
+  ``JᵀJ`` squares the condition number, so in float64 a ``κ(J)`` up to about 1e8 is resolved
+  (:data:`layerflow.maps.DEFAULT_COND_MAX`, the "not invertible" threshold, is that size); the
+  rounding level ``√d·eps·θ_max`` widens both ends of every interval.
 * **orientation is not available** matrix-free: ``sign det J`` is not a spectral function of
   JᵀJ, and no product-based estimator of it is used here, so orientation is reported unknown.
 
@@ -58,15 +63,16 @@ class MatfreeOptions:
     ----------
     probes
         Rademacher probes per sample (≥ 2, for a standard error). The standard error of
-        ``log|det J|`` falls as ``1/√probes``. Default 32: our measured choice on the conv
-        ResNet benchmark (width 2,048), where it costs ~1/20 of the exact path per sample.
+        ``log|det J|`` falls as ``1/√probes``. Default 32, our choice, measured on the conv
+        ResNet benchmark (width 2,048, ``log|det J|`` of about ±10–16): standard errors 1.4–2.4,
+        at about 1/18 of the exact path's time per sample (``benchmarks/bench_jacobian.py``).
     extreme_probes
         Probes per sample that keep running until the extreme Ritz values converge (the others
         stop once their quadrature has). Default 2 (our choice: two independent Krylov spaces).
     max_steps
         Lanczos steps per probe at most (capped at the width d, where Lanczos is exact).
-        Default 80 (our choice: the extreme singular values of the benchmark's blocks converge
-        to ``ritz_tol`` in 40–60 steps).
+        Default 80 (our choice: the extreme singular values of the benchmark's blocks reach
+        ``ritz_tol`` in about 40–80 steps; the quadrature probes stop after 10–15).
     quad_tol
         A probe's quadrature has converged when it changes by at most ``quad_tol`` standard
         errors (of its sample) between two checks. Default 0.05 (our choice).
@@ -117,14 +123,15 @@ class MatfreeLayer:
     logabsdet, logabsdet_se
         SLQ estimate of ``log|det J|`` and its standard error across probes.
     condition, condition_bounds
-        ``κ̂ = √(θ_max/θ_min)`` (a lower bound of κ) and ``[κ̂, √((θ_max+r_max)/(θ_min−r_min))]``.
+        ``κ̂ = √(θ_max/θ_min)`` (a lower bound of κ) and ``[√((θ_max−δ)/(θ_min+δ)),
+        √((θ_max+r_max+δ)/(θ_min−r_min−δ))]`` with the rounding level ``δ = √d·eps·θ_max``.
     sigma_max_bounds, sigma_min_bounds
         Intervals of the extreme singular values (see the module docstring for which end is
         rigorous).
     converged
         True when every probe of the sample stopped by its rule (not by ``max_steps``).
     products
-        Products ``Jᵀ(Jv)`` (one JVP and one VJP each) spent on the sample.
+        Products ``Jᵀ(Jv)`` spent on the sample (summed over its probes).
     """
 
     logabsdet: np.ndarray
@@ -262,17 +269,18 @@ def _batch(
 ) -> dict[str, np.ndarray]:
     """Lanczos on the ``len(X) · probes`` rows of one batch of samples; per-sample summaries."""
     c, P, E = int(X.shape[0]), opts.probes, opts.extreme_probes
-    Z = torch.cat([_probes(opts.seed, first + i, P, d) for i in range(c)])
-    sample = torch.arange(c * P) // P
-    extreme = torch.arange(c * P) % P < E
+    dev = X.device
+    Z = torch.cat([_probes(opts.seed, first + i, P, d) for i in range(c)]).to(dev)
+    sample = torch.arange(c * P, device=dev) // P
+    extreme = torch.arange(c * P, device=dev) % P < E
     dtype = X.dtype
     op = NormalOperator(module, shape, X[sample], batched)
 
     def apply(rows: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
         return op(rows, V).to(torch.float64)
 
-    quad = torch.zeros(c * P, dtype=torch.float64)
-    previous = torch.full((c * P,), math.nan, dtype=torch.float64)
+    quad = torch.zeros(c * P, dtype=torch.float64, device=dev)
+    previous = torch.full((c * P,), math.nan, dtype=torch.float64, device=dev)
     tiny = torch.finfo(torch.float64).tiny
 
     def stop(rows: torch.Tensor, steps: torch.Tensor, run: LanczosRun) -> torch.Tensor:
@@ -308,14 +316,14 @@ def _batch(
     cond_bounds = torch.stack([_ratio(bounds_max[:, 0], bounds_min[:, 1]),
                                _ratio(bounds_max[:, 1], bounds_min[:, 0])], dim=1)
     return {
-        "logabsdet": (Q.mean(dim=1) / 2).numpy(),
-        "logabsdet_se": (Q.std(dim=1) / (2 * math.sqrt(P))).numpy(),
-        "condition": cond.numpy(),
-        "condition_bounds": cond_bounds.numpy(),
-        "sigma_max_bounds": bounds_max.sqrt().numpy(),
-        "sigma_min_bounds": bounds_min.sqrt().numpy(),
-        "converged": run.stopped.reshape(c, P).all(dim=1).numpy(),
-        "products": run.steps.reshape(c, P).sum(dim=1).numpy(),
+        "logabsdet": (Q.mean(dim=1) / 2).cpu().numpy(),
+        "logabsdet_se": (Q.std(dim=1) / (2 * math.sqrt(P))).cpu().numpy(),
+        "condition": cond.cpu().numpy(),
+        "condition_bounds": cond_bounds.cpu().numpy(),
+        "sigma_max_bounds": bounds_max.sqrt().cpu().numpy(),
+        "sigma_min_bounds": bounds_min.sqrt().cpu().numpy(),
+        "converged": run.stopped.reshape(c, P).all(dim=1).cpu().numpy(),
+        "products": run.steps.reshape(c, P).sum(dim=1).cpu().numpy(),
     }
 
 
