@@ -27,18 +27,21 @@ Cost model (per applicable layer of width d, N samples, computation dtype of ``s
 
   where a batch of b samples (``b = 256/P`` unless memory says less) runs Pb rows: all of them
   for the first ``q = min(K, 20)`` steps, then only the Eb rows of the extreme probes up to K
-  steps. ``t_step(r)``: one batched step of r products ``Jᵀ(Jv)`` (a JVP and a VJP each),
+  steps. ``t_step(r)``: one batched step of r products ``Jᵀ(Jv)`` (:class:`~layerflow.maps.matfree.NormalOperator`),
   timed at r = Pb and r = Eb (a step of few rows is overhead-bound); ``c``: the full
   reorthogonalisation per row and basis vector, timed. The typical case assumes a probe's
   quadrature stops within 20 steps (it took 10–30 in the tests and the benchmark; our measured
   choice) and plans with it; the upper bound (every probe runs to K) is reported beside it.
 
 Calibration takes a few forward/backward passes of each layer and one ``n_0×n_0`` factorisation
-(a fraction of a second); each timing is the fastest of up to three runs (warm-up first), as
-timings on a shared machine are noisy upwards. The estimate is a model: it is typically within a factor of 2 of the
-measured time on an idle machine (see ``benchmarks/bench_jacobian.py``), and a loaded machine is
-slower. The budgets are ``max_seconds`` (default :data:`DEFAULT_MAX_SECONDS`) and ``max_bytes``
-(default half the memory available now, as the transport view's memory guard).
+(a fraction of a second for small layers, 1–3 s for the benchmark's width-2,048 blocks); each
+timing is the fastest of up to three runs after a warm-up, as timings on a shared machine are
+noisy upwards, and an expensive measurement is taken on fewer rows and scaled. The estimate is a
+model: on the conv ResNet benchmark (``benchmarks/bench_jacobian.py``, 2 shared cores) it came
+within 15 % of the measured exact time and within a factor 1.6 of the matrix-free time at load
+3–5 (one torch thread), and 2.5× high for the exact path at load 8. The budgets are ``max_seconds`` (default
+:data:`DEFAULT_MAX_SECONDS`) and ``max_bytes`` (default half the memory available now, as the
+transport view's memory guard).
 """
 
 from __future__ import annotations
