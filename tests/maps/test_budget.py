@@ -34,7 +34,8 @@ def _cost(name: str, exact: float, matfree: float, *, width: int = 2048,
                      fixed_bytes=fixed_bytes, matfree_seconds=matfree,
                      matfree_max_seconds=4 * matfree,
                      matfree_bytes=matfree_bytes, row_seconds=exact / 2 / width,
-                     linalg_seconds=exact / 2, product_seconds=matfree / 2560, probes=32)
+                     linalg_seconds=exact / 2, product_seconds=matfree / 2560, probes=32,
+                     matfree_products=760)
 
 
 def _plan(costs: list[LayerCost], n: int, method: str, max_seconds: float = 600.0,
@@ -64,6 +65,17 @@ def test_auto_moves_the_costliest_layer_to_matfree_first() -> None:
     assert est.seconds == pytest.approx(300 * (0.05 + 1.5))
     assert est.exact_seconds == pytest.approx(300 * 12.05)
     assert est.matfree_seconds == pytest.approx(300 * 3.0)
+
+
+def test_auto_never_reroutes_a_layer_narrower_than_its_matfree_product_count() -> None:
+    # width 256 < 760 typical products: the exact path is the lesser work whatever the timings
+    # say (a stalled calibration must not send a small layer down the slower path)
+    narrow = _cost("narrow", 12.0, 1.5, width=256)
+    with pytest.raises(JacobianBudgetError, match=r"\(auto: 'narrow' exact\)"):
+        _plan([narrow], 300, "auto")
+    # unless its exact path does not fit in memory at all
+    big = _cost("narrow", 12.0, 1.5, width=256, exact_bytes=16 * GiB)
+    assert _plan([big], 10, "auto").methods == ("matfree",)
 
 
 def test_exact_refusal_names_estimate_budget_and_the_sample_size_that_fits() -> None:

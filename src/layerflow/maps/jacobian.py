@@ -7,7 +7,7 @@ the Jacobian ``J = ∂f_l/∂x`` (batched with ``torch.func.vmap(jacrev)``, no P
 ``log|det J|`` (volume change), whether ``det J > 0`` (orientation kept) and the condition number
 ``σ_max(J)/σ_min(J)``.
 
-Before the work, :mod:`layerflow.maps.budget` estimates the time and memory of each layer
+Before the work, :mod:`layerflow.maps.calibrate` estimates the time and memory of each layer
 (``method="auto"`` picks the exact path where the budget allows and the matrix-free estimates
 of :mod:`layerflow.maps.matfree` elsewhere; a call that cannot fit is refused with the estimate).
 """
@@ -24,12 +24,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from layerflow.maps.budget import (
-    DEFAULT_MAX_SECONDS,
-    METHODS,
-    JacobianCost,
-    estimate_cost,
-)
+from layerflow.maps.budget import DEFAULT_MAX_SECONDS, METHODS, JacobianCost
+from layerflow.maps.calibrate import estimate_cost
 from layerflow.maps.errors import MapsError
 from layerflow.maps.matfree import MatfreeOptions, matfree_layer
 
