@@ -96,7 +96,7 @@ def test_exact_refusal_names_estimate_budget_and_the_sample_size_that_fits() -> 
     _plan(costs, fits, "exact")  # the claimed size does fit
     with pytest.raises(JacobianBudgetError):
         _plan(costs, fits + 1, "exact")
-    assert info.value.estimate.methods == ("exact", "exact")
+    assert info.value.estimate.methods == ("exact", "exact") and info.value.kind == "time"
     assert isinstance(info.value, MapsError) and isinstance(info.value, LayerflowError)
     assert isinstance(info.value, ValueError)
 
@@ -146,8 +146,9 @@ def test_a_layer_too_big_for_exact_memory_is_refused_or_goes_matfree() -> None:
                         "(estimated time at N=10: exact 10 s, matrix-free about 20 s)")
     est = _plan([wide], 10, "auto", max_bytes=10 * GiB)
     assert est.methods == ("matfree",)
-    with pytest.raises(JacobianBudgetError, match=r"matrix-free: 1.00 GiB for one sample"):
+    with pytest.raises(JacobianBudgetError, match=r"matrix-free: 1.00 GiB for one sample") as info:
         _plan([wide], 10, "auto", max_bytes=GiB // 2)
+    assert info.value.kind == "memory"
 
 
 def test_format_seconds() -> None:

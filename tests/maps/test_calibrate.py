@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from layerflow.maps import MatfreeOptions
+from layerflow.maps import JacobianBudgetError, LayerCost, MatfreeOptions
 from layerflow.maps.calibrate import _saved_numel, _scaled, estimate_cost
 
 
@@ -57,3 +57,37 @@ def test_cost_fields_follow_the_documented_memory_model() -> None:
     assert c.exact_seconds == pytest.approx(d * c.row_seconds + c.linalg_seconds)
     assert cost.batches == (min(N, 256 // opts.probes),)
     assert cost.seconds == pytest.approx(N * c.matfree_seconds)
+
+
+def test_a_time_refusal_is_measured_twice_and_the_faster_figures_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import layerflow.maps.calibrate as calibrate
+
+    layer = nn.Tanh()
+    X = torch.zeros(100, 700, dtype=torch.float64)
+    seen: list[float] = []
+
+    def fake(prepared, cache, batch_size, options, figures):  # type: ignore[no-untyped-def]
+        seconds = figures[len(seen)]
+        seen.append(seconds)
+        cost = LayerCost(name="t", width=700, exact_seconds=seconds, exact_bytes=1 << 20,
+                         fixed_bytes=0, matfree_seconds=float("nan"),
+                         matfree_max_seconds=float("nan"), matfree_bytes=0,
+                         row_seconds=seconds / 700, linalg_seconds=0.0,
+                         product_seconds=float("nan"), probes=32, matfree_products=760)
+        return cost, 0
+
+    # a stall in the first measurement (10 s per sample) must not refuse a 0.01 s/sample call
+    monkeypatch.setattr(calibrate, "_exact_costs",
+                        lambda *a: fake(*a, figures=[10.0, 0.01]))
+    est = estimate_cost([("t", layer, X)], 100, "exact", options=MatfreeOptions(),
+                        batch_size=256, max_seconds=60, max_bytes=1 << 30)
+    assert seen == [10.0, 0.01] and est.seconds == pytest.approx(1.0)
+    # a memory refusal is counted, not timed: it is not measured again
+    seen.clear()
+    monkeypatch.setattr(calibrate, "_matfree_costs", lambda cost, *a: cost)
+    with pytest.raises(JacobianBudgetError) as info:
+        estimate_cost([("t", layer, X)], 100, "exact", options=MatfreeOptions(),
+                      batch_size=256, max_seconds=60, max_bytes=1000)
+    assert info.value.kind == "memory" and seen == [10.0]

@@ -180,7 +180,7 @@ def plan_methods(
     )
     if too_big:
         raise JacobianBudgetError(_memory_message(too_big, method, budget, source, estimate),
-                                  estimate)
+                                  estimate, kind="memory")
     if estimate.seconds > max_seconds:
         raise JacobianBudgetError(_time_message(estimate, method), estimate)
     return estimate

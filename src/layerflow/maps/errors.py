@@ -23,9 +23,11 @@ class JacobianBudgetError(MapsError):
     """The estimated time or memory of the Jacobian diagnostics exceeds the budget.
 
     ``estimate`` holds the :class:`layerflow.maps.budget.JacobianCost` that was refused, so a
-    caller can read the per-layer figures instead of parsing the message.
+    caller can read the per-layer figures instead of parsing the message; ``kind`` is
+    ``"time"`` or ``"memory"``, the budget that was exceeded.
     """
 
-    def __init__(self, message: str, estimate: Any = None) -> None:
+    def __init__(self, message: str, estimate: Any = None, kind: str = "time") -> None:
         super().__init__(message)
         self.estimate = estimate
+        self.kind = kind
