@@ -4,25 +4,34 @@
 
     jacobian_diagnostics(model, X)   # per layer: log|det J|, det J > 0, condition number,
                                      # fraction of samples where the layer is a local
-                                     # orientation-preserving diffeomorphism
+                                     # orientation-preserving diffeomorphism; the time and
+                                     # memory estimated first, exact or matrix-free per layer
     track_curvature(traj)            # speed per layer, constant-speed check, turning angles
 """
 
+from layerflow.maps.budget import DEFAULT_MAX_SECONDS, JacobianCost, LayerCost
 from layerflow.maps.curve import CurveResult, track_curvature
+from layerflow.maps.errors import JacobianBudgetError, MapsError
 from layerflow.maps.jacobian import (
     DEFAULT_COND_MAX,
     JacobianDiagnostics,
     LayerJacobian,
-    MapsError,
     jacobian_diagnostics,
 )
+from layerflow.maps.matfree import MatfreeLayer, MatfreeOptions
 
 __all__ = [
     "DEFAULT_COND_MAX",
+    "DEFAULT_MAX_SECONDS",
     "CurveResult",
+    "JacobianBudgetError",
+    "JacobianCost",
     "JacobianDiagnostics",
+    "LayerCost",
     "LayerJacobian",
     "MapsError",
+    "MatfreeLayer",
+    "MatfreeOptions",
     "jacobian_diagnostics",
     "track_curvature",
 ]

@@ -1,11 +1,15 @@
 """Jacobian diagnostics: is each layer a local orientation-preserving diffeomorphism? (Dong 2017)
 
-Dong et al. 2017 ("Towards understanding the geometry of deep learning") view a network as a curve
-of maps; residual networks with small steps act as diffeomorphisms, plain networks need not. For
-every equal-width layer ``x^(l) = f_l(x^(l−1))`` and every sample, this module computes the
-Jacobian ``J = ∂f_l/∂x`` (batched with ``torch.func.vmap(jacrev)``, no Python loop over samples),
+Dong et al. 2017 ("How deep learning works — the geometry of deep learning") view a network as a
+curve of maps; residual networks with small steps act as diffeomorphisms, plain networks need
+not. For every equal-width layer ``x^(l) = f_l(x^(l−1))`` and every sample, this module computes
+the Jacobian ``J = ∂f_l/∂x`` (batched with ``torch.func.vmap(jacrev)``, no Python loop over samples),
 ``log|det J|`` (volume change), whether ``det J > 0`` (orientation kept) and the condition number
 ``σ_max(J)/σ_min(J)``.
+
+Before the work, :mod:`layerflow.maps.calibrate` estimates the time and memory of each layer
+(``method="auto"`` picks the exact path where the budget allows and the matrix-free estimates
+of :mod:`layerflow.maps.matfree` elsewhere; a call that cannot fit is refused with the estimate).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import numpy as np
@@ -21,8 +25,11 @@ import torch
 from torch import nn
 
 from layerflow._display import ResultDisplay
-from layerflow.errors import LayerflowError
 from layerflow.hooks import record_layers
+from layerflow.maps.budget import DEFAULT_MAX_SECONDS, METHODS, JacobianCost
+from layerflow.maps.calibrate import estimate_cost
+from layerflow.maps.errors import MapsError
+from layerflow.maps.matfree import MatfreeOptions, matfree_layer
 
 __all__ = ["DEFAULT_COND_MAX", "JacobianDiagnostics", "LayerJacobian", "MapsError",
            "jacobian_diagnostics"]
@@ -31,10 +38,6 @@ DEFAULT_COND_MAX = 1e8
 """Condition numbers at or above this count as "not invertible". Float32 networks resolve about
 7 digits (eps ≈ 1.2e-7), so a Jacobian with ``cond >= 1e8`` is singular at the precision the
 network itself computes in."""
-
-
-class MapsError(LayerflowError):
-    """Jacobian diagnostics were asked for something the model cannot give."""
 
 
 @dataclass(frozen=True)
@@ -58,15 +61,34 @@ class LayerJacobian(ResultDisplay, headline=("name", "index", "in_width", "out_w
         False when the widths differ (no square Jacobian); ``reason`` then says so and the arrays
         are empty.
     logabsdet
-        Shape ``(N,)``: ``log|det J|`` (``-inf`` where singular).
+        Shape ``(N,)``: ``log|det J|`` (``-inf`` where singular; matrix-free: the SLQ estimate,
+        finite, very negative where J is singular to rounding).
     orientation_preserved
-        Shape ``(N,)`` bool: ``det J > 0``.
+        Shape ``(N,)`` bool: ``det J > 0`` (False where ``orientation_known`` is False).
     condition
-        Shape ``(N,)``: ``σ_max/σ_min`` (``inf`` where ``σ_min = 0``).
+        Shape ``(N,)``: ``σ_max/σ_min`` (``inf`` where ``σ_min = 0``; matrix-free: the Lanczos
+        estimate, a lower bound of the true value up to rounding).
     diffeomorphic
         Shape ``(N,)`` bool: ``det J > 0`` and ``condition < cond_max``.
     fraction_diffeomorphic, fraction_orientation_preserved
-        Means of the two masks (NaN when not applicable).
+        Means of the two masks (NaN when not applicable, or when an orientation is unknown).
+    method
+        ``"exact"`` (J formed, ``slogdet`` and ``svdvals``) or ``"matfree"`` (Lanczos on JᵀJ
+        from JVP/VJP products, :mod:`layerflow.maps.matfree`); ``""`` when not applicable.
+    logabsdet_se
+        Shape ``(N,)``: standard error of ``logabsdet`` across SLQ probes (0 for exact).
+    condition_bounds
+        Shape ``(N, 2)``: ``[lower, upper]`` of the condition number (both equal to
+        ``condition`` for exact; matrix-free: the Ritz lower bound and the residual upper bound,
+        ``inf`` while the smallest singular value is unresolved).
+    orientation_known
+        Shape ``(N,)`` bool: True for exact; False for matrix-free (``sign det J`` is not a
+        function of JᵀJ and is not estimated).
+    invertible, fraction_invertible
+        ``condition < cond_max`` (a local diffeomorphism, orientation aside) and its mean.
+    converged
+        Shape ``(N,)`` bool: True for exact; matrix-free: every probe met its stopping rule
+        before ``max_steps``.
     """
 
     name: str
@@ -81,6 +103,13 @@ class LayerJacobian(ResultDisplay, headline=("name", "index", "in_width", "out_w
     diffeomorphic: np.ndarray
     fraction_diffeomorphic: float
     fraction_orientation_preserved: float
+    method: str = "exact"
+    logabsdet_se: np.ndarray = field(default_factory=lambda: np.empty(0))
+    condition_bounds: np.ndarray = field(default_factory=lambda: np.empty((0, 2)))
+    orientation_known: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
+    invertible: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
+    fraction_invertible: float = math.nan
+    converged: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
 
 
 @dataclass(frozen=True)
@@ -94,17 +123,22 @@ class JacobianDiagnostics(ResultDisplay, headline=("fraction_all", "n_applicable
         One :class:`LayerJacobian` per requested layer, in order (not-applicable ones included).
     fraction_all
         Fraction of samples at which *every* applicable layer is a local orientation-preserving
-        diffeomorphism (then so is their composition); NaN if no layer is applicable.
+        diffeomorphism (then so is their composition); NaN if no layer is applicable or an
+        orientation is unknown (a matrix-free layer).
     n_applicable
         Number of equal-width layers.
     cond_max
         The condition-number threshold used.
+    estimate
+        The time/memory estimate made before the work and the method chosen per layer
+        (:class:`layerflow.maps.budget.JacobianCost`).
     """
 
     layers: tuple[LayerJacobian, ...]
     fraction_all: float
     n_applicable: int
     cond_max: float
+    estimate: JacobianCost | None = None
 
     def __getitem__(self, name: str) -> LayerJacobian:
         for layer in self.layers:
@@ -168,6 +202,10 @@ def jacobian_diagnostics(
     cond_max: float = DEFAULT_COND_MAX,
     dtype: torch.dtype | None = torch.float64,
     batch_size: int = 256,
+    method: str = "auto",
+    max_seconds: float = DEFAULT_MAX_SECONDS,
+    max_bytes: int | None = None,
+    matfree: MatfreeOptions | None = None,
 ) -> JacobianDiagnostics:
     """Per-sample Jacobian diagnostics of each equal-width layer (Dong et al. 2017).
 
@@ -195,7 +233,30 @@ def jacobian_diagnostics(
     dtype
         Precision of the computation (default float64); ``None`` keeps the model's dtype.
     batch_size
-        Samples per vmapped Jacobian batch (memory ~ ``batch_size · d²``).
+        Samples per vmapped Jacobian batch (memory ~ ``batch_size · d²``); lowered, never
+        raised, to fit ``max_bytes`` (the numbers depend on it only by rounding, ~1e-16).
+    method
+        ``"exact"`` (form J: ``vmap(jacrev)``, ``slogdet``, ``svdvals``), ``"matfree"``
+        (:mod:`layerflow.maps.matfree`: SLQ for ``log|det J|`` with a standard error, Lanczos
+        bounds for the condition number, orientation unknown), or ``"auto"`` (default): exact
+        where the estimated time fits ``max_seconds``, matrix-free for the costliest layers
+        otherwise. Each layer's ``method`` field says which produced its numbers.
+    max_seconds, max_bytes
+        Budgets (:mod:`layerflow.maps.budget`): default :data:`DEFAULT_MAX_SECONDS` and half the
+        available memory. Time and memory are estimated from the widths, N and a short
+        calibration before any Jacobian is computed; a call that does not fit raises
+        :class:`~layerflow.maps.errors.JacobianBudgetError` naming the estimate, the budget and
+        the number of samples that fits. ``max_seconds=math.inf`` switches the time check off.
+    matfree
+        :class:`~layerflow.maps.matfree.MatfreeOptions` (probes, Lanczos steps, tolerances,
+        seed); default ``MatfreeOptions()``.
+
+    References
+    ----------
+    Dong et al. 2017, *How deep learning works — the geometry of deep learning* (the
+    diagnostics); Ubaru, Chen & Saad 2017, SIAM J. Matrix Anal. Appl. 38(4) (stochastic Lanczos
+    quadrature for ``log|det J|``); Lanczos 1950 / Golub & Kahan 1965 (Lanczos on JᵀJ, the
+    bidiagonalisation of J, for the extreme singular values); Hutchinson 1990 (trace probes).
     """
     if not isinstance(model, nn.Module):
         raise MapsError(f"model is a {type(model).__name__}; expected a torch.nn.Module")
@@ -203,6 +264,17 @@ def jacobian_diagnostics(
         raise MapsError(f"cond_max={cond_max!r}: expected a number > 1")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise MapsError(f"batch_size={batch_size!r}: expected an int >= 1")
+    if method not in METHODS:
+        raise MapsError(f"method={method!r}: expected one of {list(METHODS)}")
+    if isinstance(max_seconds, bool) or not (isinstance(max_seconds, int | float)
+                                             and max_seconds > 0):
+        raise MapsError(f"max_seconds={max_seconds!r}: expected a number of seconds > 0")
+    if max_bytes is not None and (isinstance(max_bytes, bool) or not isinstance(max_bytes, int)
+                                  or max_bytes < 1):
+        raise MapsError(f"max_bytes={max_bytes!r}: expected an int >= 1 (bytes) or None")
+    if matfree is not None and not isinstance(matfree, MatfreeOptions):
+        raise MapsError(f"matfree is a {type(matfree).__name__}; expected MatfreeOptions")
+    options = matfree if matfree is not None else MatfreeOptions()
     names = _resolve_layers(model, layers)
     work = copy.deepcopy(model)
     if dtype is not None:
@@ -226,9 +298,14 @@ def jacobian_diagnostics(
     io = _layer_io(work, names, x, max(batch_size, 1024))
     modules = dict(work.named_modules())
     n = int(x.shape[0])
+    square = [(name, modules[name], inp) for name, (inp, out) in io.items()
+              if inp[0].numel() == out[0].numel()]
+    estimate = estimate_cost(square, n, method, options=options, batch_size=batch_size,
+                             max_seconds=max_seconds, max_bytes=max_bytes)
     results = []
     all_ok = np.ones(n, dtype=bool)
     n_app = 0
+    unknown = False
     for index, name in enumerate(names):
         inp, out = io[name]
         d_in = int(np.prod(inp.shape[1:]))
@@ -240,28 +317,62 @@ def jacobian_diagnostics(
                 f"input width {d_in} != output width {d_out}: no square Jacobian, so no "
                 "determinant or diffeomorphism test",
                 empty, empty.astype(bool), empty, empty.astype(bool), math.nan, math.nan,
+                method="",
             ))
             continue
         n_app += 1
-        J = _jacobians(modules[name], inp, batch_size).detach()
-        sign, logabs = torch.linalg.slogdet(J)
-        sv = torch.linalg.svdvals(J)
-        smax, smin = sv[:, 0], sv[:, -1]
-        cond = torch.where(smin > 0, smax / torch.where(smin > 0, smin, 1.0),
-                           torch.full_like(smax, math.inf))
-        sign_np = sign.cpu().numpy()
-        logabs_np = logabs.cpu().numpy().astype(np.float64)
-        cond_np = cond.cpu().numpy().astype(np.float64)
+        if estimate.method_of(name) == "matfree":
+            results.append(_matfree_result(name, index, d_in, modules[name], inp, options,
+                                           estimate.batch_of(name), cond_max))
+            unknown = True
+            continue
+        b = estimate.batch_of(name)
+        parts = []
+        for start in range(0, n, b):
+            J = _jacobians(modules[name], inp[start : start + b], b).detach()
+            sign, logabs = torch.linalg.slogdet(J)
+            sv = torch.linalg.svdvals(J)
+            del J
+            smax, smin = sv[:, 0], sv[:, -1]
+            cond = torch.where(smin > 0, smax / torch.where(smin > 0, smin, 1.0),
+                               torch.full_like(smax, math.inf))
+            parts.append((sign, logabs, cond))
+        sign_np = torch.cat([p[0] for p in parts]).cpu().numpy()
+        logabs_np = torch.cat([p[1] for p in parts]).cpu().numpy().astype(np.float64)
+        cond_np = torch.cat([p[2] for p in parts]).cpu().numpy().astype(np.float64)
         orient = sign_np > 0
-        diffeo = orient & (cond_np < cond_max)
+        invertible = cond_np < cond_max
+        diffeo = orient & invertible
         all_ok &= diffeo
         results.append(LayerJacobian(
             name, index, d_in, d_out, True, "", logabs_np, orient, cond_np, diffeo,
             float(diffeo.mean()), float(orient.mean()),
+            method="exact", logabsdet_se=np.zeros(n),
+            condition_bounds=np.stack([cond_np, cond_np], axis=1),
+            orientation_known=np.ones(n, dtype=bool), invertible=invertible,
+            fraction_invertible=float(invertible.mean()), converged=np.ones(n, dtype=bool),
         ))
     return JacobianDiagnostics(
         layers=tuple(results),
-        fraction_all=float(all_ok.mean()) if n_app else math.nan,
+        fraction_all=float(all_ok.mean()) if n_app and not unknown else math.nan,
         n_applicable=n_app,
         cond_max=float(cond_max),
+        estimate=estimate,
+    )
+
+
+def _matfree_result(name: str, index: int, d: int, module: nn.Module, inp: torch.Tensor,
+                    options: MatfreeOptions, batch: int, cond_max: float) -> LayerJacobian:
+    """A :class:`LayerJacobian` from the matrix-free estimates (orientation unknown)."""
+    est = matfree_layer(module, inp, options, batch)
+    n = est.logabsdet.shape[0]
+    invertible = est.condition < cond_max
+    unknown = np.zeros(n, dtype=bool)
+    return LayerJacobian(
+        name, index, d, d, True, "", est.logabsdet, unknown, est.condition, unknown,
+        math.nan, math.nan,
+        method="matfree", logabsdet_se=est.logabsdet_se,
+        condition_bounds=est.condition_bounds, orientation_known=unknown,
+        invertible=invertible, fraction_invertible=float(invertible.mean()),
+        converged=est.converged,
     )

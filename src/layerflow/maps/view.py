@@ -11,18 +11,33 @@ from typing import Any
 
 import numpy as np
 
+from layerflow.maps.budget import DEFAULT_MAX_SECONDS, METHODS
 from layerflow.maps.jacobian import DEFAULT_COND_MAX, jacobian_diagnostics
 from layerflow.views import Column, Option, View, ViewResult, layer_row
 
 __all__ = ["VIEW", "measure_jacobian"]
 
 
+def _nanmin(values: list[float]) -> float:
+    known = [v for v in values if not math.isnan(v)]
+    return min(known) if known else math.nan
+
+
+def _nanmean(values: list[float]) -> float:
+    known = [v for v in values if not math.isnan(v)]
+    return float(np.mean(known)) if known else math.nan
+
+
 def measure_jacobian(traj: Any, *, model: Any = None, inputs: Any = None,
-                     cond_max: float = DEFAULT_COND_MAX) -> ViewResult:
+                     cond_max: float = DEFAULT_COND_MAX, method: str = "auto",
+                     max_seconds: float = DEFAULT_MAX_SECONDS) -> ViewResult:
     """Orientation-preserving and diffeomorphic fractions per equal-width layer of ``model`` at
     ``inputs`` (shape ``(N, …)``); per layer also the mean log|det J| and median condition
-    number. Layers whose widths differ are not applicable and add no rows."""
-    res = jacobian_diagnostics(model, inputs, cond_max=cond_max)
+    number. Layers whose widths differ are not applicable and add no rows. A layer measured
+    matrix-free has no orientation (NaN fractions); the network summaries are over the layers
+    where it is known."""
+    res = jacobian_diagnostics(model, inputs, cond_max=cond_max, method=method,
+                               max_seconds=max_seconds)
     orient: list[float] = []
     diffeo: list[float] = []
     rows = []
@@ -41,9 +56,9 @@ def measure_jacobian(traj: Any, *, model: Any = None, inputs: Any = None,
         ):
             rows.append(layer_row(int(lay.index) + 1, str(lay.name), metric, value))
     scalars = {
-        "jacobian_orientation_min": min(orient) if orient else math.nan,
-        "jacobian_orientation_mean": float(np.mean(orient)) if orient else math.nan,
-        "jacobian_diffeomorphic_min": min(diffeo) if diffeo else math.nan,
+        "jacobian_orientation_min": _nanmin(orient),
+        "jacobian_orientation_mean": _nanmean(orient),
+        "jacobian_diffeomorphic_min": _nanmin(diffeo),
         "jacobian_fraction_all": float(res.fraction_all),
     }
     return ViewResult("jacobian", scalars, tuple(rows), {"diagnostics": res})
@@ -56,6 +71,11 @@ VIEW = View(
     options=(
         Option("cond_max", "float", DEFAULT_COND_MAX, "condition number below which a layer "
                "counts as a local diffeomorphism", low=1.0),
+        Option("method", "str", "auto", "exact per-sample Jacobians, matrix-free estimates "
+               "(Lanczos / stochastic Lanczos quadrature), or auto (exact where it fits)",
+               choices=METHODS),
+        Option("max_seconds", "float", DEFAULT_MAX_SECONDS, "time budget per network; an "
+               "estimate above it is refused before any work", low=0.0),
     ),
     columns=(
         Column("jacobian_orientation_min", "min orientation-preserving share", "smallest share "

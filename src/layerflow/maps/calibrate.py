@@ -1,0 +1,297 @@
+"""Calibration: the time and memory of each method, measured on the layer before the work.
+
+Cost model (per applicable layer of width d, N samples, computation dtype of ``s`` bytes):
+
+* **exact** path (per-sample ``J`` by ``vmap(jacrev)``, then ``slogdet`` and ``svdvals``):
+
+  .. math::  T_{exact} = N\\,(d\\,t_{row} + t_{LA}(d)), \\qquad
+             M_{exact}(b) = s\\,b\\,(3d^2 + d\\,a) + s\\,d^2,
+
+  ``t_row``: one reverse-mode product (a row of J), timed on whole Jacobians of
+  ``⌊2048/d⌋`` samples when d ≤ 512, else on 512 rows of one sample's Jacobian;
+  ``t_LA(d)``: ``slogdet`` + ``svdvals`` of a d×d matrix, timed on a batch of
+  ``n_0 = min(d, 512)``-square matrices and scaled by ``(d/n_0)³`` (both are ``O(d³)``: LU
+  ``2d³/3`` flops, the bidiagonal SVD ``8d³/3``);
+  ``b`` samples per batch hold J, the LU copy and the SVD copy (``3d²`` each) and the backward
+  pass's per-row intermediates (``d·a``, ``a`` = numbers the layer saves for backward per
+  sample, counted with ``saved_tensors_hooks``); the ``d²`` is the identity of the cotangents.
+  Memory does not grow with N: the batch is lowered to fit the memory budget (the numbers change
+  only by rounding: batched BLAS), and only a single sample that does not fit is refused.
+* **matrix-free** path (:mod:`layerflow.maps.matfree`), with P probes of which E keep going to
+  ``K = max_steps``:
+
+  .. math::  T_{mf} \\approx \\frac{N}{b}\\Big(q\\,t_{step}(Pb) + (K - q)\\,t_{step}(Eb)
+             + c\\,\\big(Pb\\,\\tfrac{q^2}{2} + Eb\\,\\tfrac{K^2 - q^2}{2}\\big)\\Big)
+             \\;\\le\\; \\frac{N}{b}\\big(K\\,t_{step}(Pb) + c\\,Pb\\,\\tfrac{K^2}{2}\\big),
+             \\qquad M_{mf}(b) = 8\\,b\\,P\\,((K + 8) d) + 3 s\\,b\\,P\\,a,
+
+  where a batch of b samples (``b = 256/P`` unless memory says less) runs Pb rows: all of them
+  for the first ``q = min(K, 20)`` steps, then only the Eb rows of the extreme probes up to K
+  steps. ``t_step(r)``: one batched step of r products ``Jᵀ(Jv)``
+  (:class:`~layerflow.maps.matfree.NormalOperator`), timed at r = Pb and r = Eb (a step of few
+  rows is overhead-bound); ``c``: the full
+  reorthogonalisation per row and basis vector, timed. The typical case assumes a probe's
+  quadrature stops within 20 steps (it took 10–30 in the tests and the benchmark; our measured
+  choice) and plans with it; the upper bound (every probe runs to K) is reported beside it.
+
+Calibration takes a few forward/backward passes of each layer and one ``n_0×n_0`` factorisation
+(a fraction of a second for small layers, 1–3 s for the benchmark's width-2,048 blocks); each
+timing is the fastest of up to three runs after a warm-up, as timings on a shared machine are
+noisy upwards, and an expensive measurement is taken on fewer rows and scaled. The estimate is a
+model: on the conv ResNet benchmark (``benchmarks/bench_jacobian.py``, 2 shared cores, one torch
+thread, load 3–5) the exact-path estimate was 0.66–1.03× the measured time and the typical
+matrix-free estimate 0.9–1.55× (its upper bound always above); at load 8 with two threads the
+exact estimate was 2.5× high. A measurement that refuses or reroutes a call on time is taken
+twice, keeping the faster figures.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from layerflow.maps.budget import _MATFREE_ROWS, JacobianCost, LayerCost, plan_methods
+from layerflow.maps.errors import JacobianBudgetError
+from layerflow.maps.matfree import MatfreeOptions, NormalOperator, rows_independent
+
+__all__ = ["estimate_cost"]
+
+_LA_SIZE = 512
+_ROWS = 512
+_JAC_ROWS = 2048
+_TYPICAL_STEPS = 20
+_AFFORD = 0.25
+
+
+def _sync() -> None:
+    """Wait for queued GPU work, so a timing covers it (a no-op without CUDA)."""
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
+def _timed(fn: Any, warm_up: Any = None, repeats: int = 10, within: float = 0.2) -> float:
+    """Fastest of up to ``repeats`` runs of ``fn`` (fewer once ``within`` seconds are spent),
+    after one warm-up call (``warm_up``, default ``fn``; ``False`` for none). On a shared
+    machine a run can stall for tens of milliseconds; the fastest of several is the cost."""
+    if warm_up is not False:
+        (warm_up or fn)()  # first calls pay one-off set-up
+    best, spent = math.inf, 0.0
+    for _ in range(repeats):
+        _sync()
+        start = time.perf_counter()
+        fn()
+        _sync()
+        took = time.perf_counter() - start
+        best, spent = min(best, took), spent + took
+        if spent > within:
+            break
+    return best
+
+
+def _scaled(work: Any, size: int) -> float:
+    """Seconds of ``work(size)()`` (``work(r)`` prepares the work on r rows and returns it):
+    measured when that is affordable, else measured on the r rows that fit ``_AFFORD`` seconds
+    and scaled by ``size/r`` (the work per row is constant for expensive layers, where it
+    matters). A first measurement on 2 rows sets r; each size is warmed up once (a first call
+    at a new size can pay seconds of one-off set-up)."""
+    first = min(2, size)
+    per_row = _timed(work(first)) / first  # overheads included: an overestimate, the safe side
+    r = size if per_row * size <= _AFFORD else max(first, min(size, int(_AFFORD / per_row)))
+    return _timed(work(r)) * size / r
+
+
+def _saved_numel(module: nn.Module, f: Any, x: torch.Tensor) -> int:
+    """Numbers the layer keeps for its backward pass on one sample: activations, not its
+    parameters or buffers (those are shared by all rows, not held per row)."""
+    shared = {t.untyped_storage().data_ptr()
+              for t in [*module.parameters(), *module.buffers()]}
+    total = 0
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        nonlocal total
+        if t.untyped_storage().data_ptr() not in shared:
+            total += t.numel()
+        return t
+
+    with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        f(x.detach().clone().requires_grad_(True))
+    return total
+
+
+class _Layer:
+    """One square layer being calibrated: the per-sample function and its inputs."""
+
+    def __init__(self, name: str, module: nn.Module, inp: torch.Tensor) -> None:
+        self.name, self.module = name, module
+        self.shape = tuple(inp.shape[1:])
+        self.n = int(inp.shape[0])
+        self.flat = inp.reshape(self.n, -1)
+        self.d = int(self.flat.shape[1])
+        self.dtype, self.device = inp.dtype, inp.device
+        self.item = torch.empty(0, dtype=inp.dtype).element_size()
+
+    def f(self, v: torch.Tensor) -> torch.Tensor:
+        out = self.module(v.reshape(1, *self.shape))
+        out = out[0] if isinstance(out, tuple | list) else out
+        return out.reshape(-1)
+
+
+def _exact_costs(
+    layer: _Layer, linalg_cache: dict[tuple[int, torch.dtype], float], batch_size: int,
+    options: MatfreeOptions,
+) -> tuple[LayerCost, int]:
+    """``t_row`` (batched as the exact path runs), ``t_LA(d)`` and the memory per sample; the
+    matrix-free fields not yet timed. Also returns the numbers saved for backward per sample."""
+    from torch.func import jacrev, vjp, vmap
+
+    d, flat = layer.d, layer.flat
+    saved = _saved_numel(layer.module, layer.f, flat[0])
+    with torch.no_grad():
+        if 4 * d <= _JAC_ROWS:  # whole Jacobians of a few samples, batched as the exact path
+            m = max(1, min(layer.n, batch_size, _JAC_ROWS // d))
+            t_row = _scaled(lambda r: lambda: vmap(jacrev(layer.f))(flat[:r]), m) / (m * d)
+        else:  # rows of one sample's Jacobian (one shared forward pass, as in jacrev)
+            rows = min(d, _ROWS)
+            cot = torch.zeros(rows, d, dtype=layer.dtype, device=layer.device)
+            cot[torch.arange(rows), torch.arange(rows)] = 1.0
+            t_row = _scaled(lambda r: lambda: vmap(vjp(layer.f, flat[0])[1])(cot[:r]),
+                            rows) / rows
+    key = (d, layer.dtype)
+    if key not in linalg_cache:  # batched as the exact path does, so call overheads amortise
+        n0 = min(d, _LA_SIZE)
+        count = max(1, min(64, (_LA_SIZE // n0) ** 3, layer.n, batch_size))
+        M = torch.randn(count, n0, n0, generator=torch.Generator().manual_seed(0),
+                        dtype=layer.dtype).to(layer.device)
+        t0 = _timed(lambda: (torch.linalg.slogdet(M), torch.linalg.svdvals(M))) / count
+        linalg_cache[key] = t0 * (d / n0) ** 3
+    t_la = linalg_cache[key]
+    cost = LayerCost(
+        name=layer.name, width=d, exact_seconds=d * t_row + t_la,
+        exact_bytes=layer.item * (3 * d * d + d * saved), fixed_bytes=layer.item * d * d,
+        matfree_seconds=math.nan, matfree_max_seconds=math.nan, matfree_bytes=0,
+        row_seconds=t_row, linalg_seconds=t_la,
+        product_seconds=math.nan, probes=options.probes,
+        matfree_products=_products(options, d),
+    )
+    return cost, saved
+
+
+def _products(options: MatfreeOptions, d: int) -> int:
+    """Typical products ``Jᵀ(Jv)`` per sample: ``(P − E) min(K, q) + E K``."""
+    K = min(options.max_steps, d)
+    P, E = options.probes, options.extreme_probes
+    return (P - E) * min(K, _TYPICAL_STEPS) + E * K
+
+
+def _matfree_costs(
+    cost: LayerCost, layer: _Layer, options: MatfreeOptions, saved: int
+) -> LayerCost:
+    """Time one Lanczos step of a batch with all its probes active and with only the extreme
+    probes left; the reorthogonalisation per row and basis vector; the memory per sample."""
+    d, n = layer.d, layer.n
+    P, E = options.probes, options.extreme_probes
+    b = max(1, min(n, _MATFREE_ROWS // P))  # samples per batch, as planned by _batch
+    batched = rows_independent(layer.module, layer.shape, layer.flat)
+    idx = torch.arange(P * b, device=layer.device)
+    op = NormalOperator(layer.module, layer.shape, layer.flat[idx % n], batched)
+    V = torch.ones(P * b, d, dtype=layer.dtype, device=layer.device)
+
+    def step(r: int) -> Any:  # one product on each of r rows, on a kept linearisation
+        if batched:
+            op.linearize(idx[:r])
+        return lambda: op(idx[:r], V[:r])
+
+    def linearize(r: int) -> Any:  # the linearisation: at the start and as rows retire
+        return lambda: op.linearize(idx[:r])
+
+    t_all, t_few = _scaled(step, P * b), _scaled(step, E * b)
+    if batched:
+        t_all += _scaled(linearize, P * b) / options.check_every
+        t_few += _scaled(linearize, E * b) / options.check_every
+    rows, vecs = 8, 16
+    basis = torch.zeros(rows, vecs, d, dtype=torch.float64, device=layer.device)
+    w = torch.ones(rows, d, dtype=torch.float64, device=layer.device)
+    c = 2 * _timed(lambda: torch.einsum(
+        "bk,bkd->bd", torch.einsum("bkd,bd->bk", basis, w), basis)) / (rows * vecs)
+    K = min(options.max_steps, d)
+    q = min(K, _TYPICAL_STEPS)
+    typical = (q * t_all + (K - q) * t_few
+               + c * (P * b * q * q / 2 + E * b * (K * K - q * q) / 2)) / b
+    most = (K * t_all + c * P * b * K * K / 2) / b
+    return replace(cost, matfree_seconds=typical, matfree_max_seconds=most,
+                   matfree_bytes=P * (8 * (K + 8) * d + 3 * layer.item * saved),
+                   product_seconds=t_all / (P * b))
+
+
+def estimate_cost(
+    layers: Sequence[tuple[str, nn.Module, torch.Tensor]], n: int, method: str, *,
+    options: MatfreeOptions, batch_size: int, max_seconds: float, max_bytes: int | None,
+) -> JacobianCost:
+    """Calibrate each square layer ``(name, module, inputs)`` (inputs of shape ``(n, …)``) and
+    plan (:func:`plan_methods`).
+
+    The matrix-free path is timed only when it may be needed: ``method="matfree"``, or when
+    the exact path does not fit the budgets (its estimate then appears in the refusal).
+    """
+    started = time.perf_counter()
+    prepared = [_Layer(*layer) for layer in layers]
+    saved: list[int] = []
+
+    def exact_costs() -> list[LayerCost]:
+        cache: dict[tuple[int, torch.dtype], float] = {}
+        measured = [_exact_costs(layer, cache, batch_size, options) for layer in prepared]
+        saved[:] = [count for _, count in measured]
+        return [cost for cost, _ in measured]
+
+    def plan(costs: list[LayerCost], how: str) -> JacobianCost:
+        return plan_methods(costs, n, how, max_seconds=max_seconds, max_bytes=max_bytes,
+                            batch_size=batch_size,
+                            calibration_seconds=time.perf_counter() - started)
+
+    def twice(measure: Any, how: str) -> tuple[list[LayerCost], JacobianCost | None]:
+        """Plan on one measurement; before giving up on time, measure again and keep the faster
+        figures (a stall of the machine must not refuse or reroute a call). Memory is counted,
+        not timed: its refusals stand."""
+        costs = measure()
+        for attempt in range(2):
+            try:
+                return costs, plan(costs, how)
+            except JacobianBudgetError as err:
+                if err.kind != "time":
+                    return costs, None
+                if attempt == 0:
+                    costs = [_faster(a, b) for a, b in zip(costs, measure(), strict=True)]
+        return costs, None
+
+    if method != "matfree":
+        costs, fitted = twice(exact_costs, "exact")
+        if fitted is not None:
+            return fitted
+    else:
+        costs = exact_costs()
+    costs, fitted = twice(lambda: [_matfree_costs(c, layer, options, count) for c, layer, count
+                                   in zip(costs, prepared, saved, strict=True)], method)
+    return fitted if fitted is not None else plan(costs, method)
+
+
+def _faster(a: LayerCost, b: LayerCost) -> LayerCost:
+    """Per field, the smaller of two measurements of one layer's times (NaN: the other)."""
+
+    def low(x: float, y: float) -> float:
+        return float(np.fmin(x, y))
+
+    return replace(
+        a, exact_seconds=low(a.exact_seconds, b.exact_seconds),
+        row_seconds=low(a.row_seconds, b.row_seconds),
+        linalg_seconds=low(a.linalg_seconds, b.linalg_seconds),
+        matfree_seconds=low(a.matfree_seconds, b.matfree_seconds),
+        matfree_max_seconds=low(a.matfree_max_seconds, b.matfree_max_seconds),
+        product_seconds=low(a.product_seconds, b.product_seconds),
+    )

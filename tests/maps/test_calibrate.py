@@ -1,0 +1,93 @@
+"""Calibration: what the memory model counts, how expensive timings are scaled, the cost fields."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+from torch import nn
+
+from layerflow.maps import JacobianBudgetError, LayerCost, MatfreeOptions
+from layerflow.maps.calibrate import _saved_numel, _scaled, estimate_cost
+
+
+def _per_sample(module: nn.Module, d: int):  # type: ignore[no-untyped-def]
+    return lambda v: module(v.reshape(1, d)).reshape(-1)
+
+
+def test_saved_numbers_count_activations_not_parameters() -> None:
+    d = 100
+    lin = nn.Linear(d, d).double().requires_grad_(False)
+    # the d×d weight is shared by every row: it must not be counted per row
+    assert _saved_numel(lin, _per_sample(lin, d), torch.zeros(d, dtype=torch.float64)) < d
+    act = nn.Sequential(nn.Linear(d, d), nn.Tanh()).double().requires_grad_(False)
+    # tanh keeps its output (d numbers) for its backward pass
+    assert _saved_numel(act, _per_sample(act, d), torch.zeros(d, dtype=torch.float64)) == d
+
+
+def test_expensive_work_is_timed_on_fewer_rows_and_scaled() -> None:
+    # work(r) sleeps 30 ms per row: 20 rows (0.6 s) exceed the 0.25 s allowance, so 8 rows are
+    # timed and the time scaled by 20/8; sleeping never takes less than asked
+    calls: list[int] = []
+
+    def work(r: int):  # type: ignore[no-untyped-def]
+        calls.append(r)
+        return lambda: time.sleep(0.03 * r)
+
+    t = _scaled(work, 20)
+    assert calls == [2, 8]
+    assert 0.6 <= t < 0.9
+
+
+def test_cost_fields_follow_the_documented_memory_model() -> None:
+    d, N = 12, 40
+    layer = nn.Sequential(nn.Linear(d, d), nn.Tanh()).double().requires_grad_(False)
+    X = torch.randn(N, d, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    opts = MatfreeOptions(probes=8, max_steps=10)
+    cost = estimate_cost([("f", layer, X)], N, "matfree", options=opts, batch_size=256,
+                         max_seconds=1e9, max_bytes=None)
+    c = cost.layers[0]
+    saved = d  # tanh's output, as checked above
+    assert c.width == d and cost.methods == ("matfree",) and cost.n == N
+    assert c.exact_bytes == 8 * (3 * d * d + d * saved) and c.fixed_bytes == 8 * d * d
+    K = min(opts.max_steps, d)
+    assert c.matfree_bytes == opts.probes * (8 * (K + 8) * d + 3 * 8 * saved)
+    assert 0 < c.matfree_seconds <= c.matfree_max_seconds
+    assert c.exact_seconds == pytest.approx(d * c.row_seconds + c.linalg_seconds)
+    assert cost.batches == (min(N, 256 // opts.probes),)
+    assert cost.seconds == pytest.approx(N * c.matfree_seconds)
+
+
+def test_a_time_refusal_is_measured_twice_and_the_faster_figures_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import layerflow.maps.calibrate as calibrate
+
+    layer = nn.Tanh()
+    X = torch.zeros(100, 700, dtype=torch.float64)
+    seen: list[float] = []
+
+    def fake(prepared, cache, batch_size, options, figures):  # type: ignore[no-untyped-def]
+        seconds = figures[len(seen)]
+        seen.append(seconds)
+        cost = LayerCost(name="t", width=700, exact_seconds=seconds, exact_bytes=1 << 20,
+                         fixed_bytes=0, matfree_seconds=float("nan"),
+                         matfree_max_seconds=float("nan"), matfree_bytes=0,
+                         row_seconds=seconds / 700, linalg_seconds=0.0,
+                         product_seconds=float("nan"), probes=32, matfree_products=760)
+        return cost, 0
+
+    # a stall in the first measurement (10 s per sample) must not refuse a 0.01 s/sample call
+    monkeypatch.setattr(calibrate, "_exact_costs",
+                        lambda *a: fake(*a, figures=[10.0, 0.01]))
+    est = estimate_cost([("t", layer, X)], 100, "exact", options=MatfreeOptions(),
+                        batch_size=256, max_seconds=60, max_bytes=1 << 30)
+    assert seen == [10.0, 0.01] and est.seconds == pytest.approx(1.0)
+    # a memory refusal is counted, not timed: it is not measured again
+    seen.clear()
+    monkeypatch.setattr(calibrate, "_matfree_costs", lambda cost, *a: cost)
+    with pytest.raises(JacobianBudgetError) as info:
+        estimate_cost([("t", layer, X)], 100, "exact", options=MatfreeOptions(),
+                      batch_size=256, max_seconds=60, max_bytes=1000)
+    assert info.value.kind == "memory" and seen == [10.0]
