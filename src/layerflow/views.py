@@ -121,14 +121,14 @@ class Option:
             return sorted(out) if self.kind == "ints" else out
         return self._scalar(value, key, self.kind)
 
-    def _expected(self) -> str:
+    def _expected(self, kind: str | None = None) -> str:
         allowed = self.allowed()
         if allowed is not None:
             return "one of " + ", ".join(map(str, allowed))
         bound = f" >= {self.low:g}" if self.low is not None else ""
         return {"int": "an integer", "float": "a finite number", "str": "a string",
                 "bool": "true or false", "ints": "a list of integers",
-                "strs": "a list of strings"}[self.kind] + bound
+                "strs": "a list of strings"}[kind or self.kind] + bound
 
     def _scalar(self, v: Any, key: str, kind: str) -> Any:
         if kind == "bool":
@@ -148,10 +148,10 @@ class Option:
                 raise OptionError(key, f"expected a string, got {_tname(v)} {v!r}")
             out = v
         if self.low is not None and kind in ("int", "float") and out < self.low:
-            raise OptionError(key, f"{v!r} is too small; expected {self._expected()}")
+            raise OptionError(key, f"{v!r} is too small; expected {self._expected(kind)}")
         allowed = self.allowed()
         if allowed is not None and out not in allowed:
-            raise OptionError(key, f"{v!r} is not allowed; expected {self._expected()}")
+            raise OptionError(key, f"{v!r} is not allowed; expected {self._expected(kind)}")
         return out
 
 

@@ -37,6 +37,16 @@ def _finalize(opts: dict[str, Any]) -> dict[str, Any]:
     return {**opts, "k": k, "ks": ks}
 
 
+def _n_points(traj: Any) -> int | None:
+    try:
+        return len(traj.states[0])
+    except (AttributeError, TypeError, IndexError):
+        try:
+            return len(traj[0])
+        except (TypeError, IndexError):
+            return None
+
+
 def protocol_suffix(protocol: str, primary: str) -> str:
     """Column suffix of a protocol's values: none for the primary one, ``_<name>`` otherwise."""
     return "" if protocol == primary else f"_{protocol}"
@@ -59,6 +69,9 @@ def measure_ricci(traj: Any, *, model: Any = None, inputs: Any = None, k: int = 
     in ``protocols`` (the first is primary; the others' columns and per-layer metrics carry the
     suffix ``_<protocol>``); see :data:`VIEW`."""
     kk = sorted(set(ks or [k]) | {k})
+    n = _n_points(traj)
+    too_big = [kv for kv in kk if n is not None and kv >= n and kv != k]
+    kk = [kv for kv in kk if kv not in too_big]  # a swept k needs k < N; the primary k must fit
     protos = list(protocols or ["layerflow"])
     scalars: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
@@ -76,6 +89,8 @@ def measure_ricci(traj: Any, *, model: Any = None, inputs: Any = None, k: int = 
                 for layer, v in enumerate(np.asarray(values, dtype=float).reshape(-1)):
                     rows.append(layer_row(layer, rc.layer_names[layer], metric + sfx, float(v),
                                           k=kv))
+        for kv in too_big:
+            scalars[f"ricci_rho{sfx}_k{kv}"] = float("nan")
         if sfx:
             scalars[f"ricci_rho{sfx}"] = float(res.global_[k].coefficient)
     res = results[protos[0]]
@@ -91,6 +106,7 @@ def measure_ricci(traj: Any, *, model: Any = None, inputs: Any = None, k: int = 
         "ricci_n": int(rc.n_samples),
         "ricci_layers": len(rc.scalar_curvature) - 1,
         "ricci_protocol": rc.protocol,
+        "ricci_skipped_ks": ", ".join(f"k={kv} (N={n})" for kv in too_big),
     })
     return ViewResult("ricci", scalars, tuple(rows),
                       {"sweep": res, "coefficient": rc, "protocols": results})
@@ -140,6 +156,8 @@ VIEW = View(
         Column("ricci_layers", "layer pairs", "L (pairs of consecutive states)", kind="int",
                low=0),
         Column("ricci_protocol", "protocol", "protocol of the primary coefficient", kind="str"),
+        Column("ricci_skipped_ks", "skipped ks", "swept ks left out because k >= N (NaN "
+               "columns)", kind="str"),
         Column("scalar_curvature", "scalar curvature", "Ric_l = Σ over edges of the curvature",
                per_layer=True),
         Column("geodesic_mass", "geodesic mass", "g_l = Σ_{i<j} hop distance", per_layer=True,

@@ -1,0 +1,94 @@
+"""The view contract: options checked once, columns expanded from the options, every view's
+scalars declared, and the same numbers through analyze, the views and the functions."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import layerflow as lf
+from layerflow.views import (
+    VIEWS,
+    Column,
+    Option,
+    OptionError,
+    get_view,
+    measure_views,
+    metric_names,
+    resolve_options,
+)
+
+
+def _traj() -> lf.Trajectory:
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(60, 4))
+    return lf.Trajectory([X, X + 0.1 * rng.normal(size=X.shape), 1.5 * X, X ** 3])
+
+
+def test_option_kinds_and_errors() -> None:
+    o = Option("ks", "ints", None, "ks", low=1, nullable=True)
+    assert o.check([30, 10]) == [10, 30]
+    with pytest.raises(OptionError, match=r"^ks\[1\]: 0 is too small; expected an integer >= 1"):
+        o.check([3, 0])
+    with pytest.raises(OptionError, match=r"\[3, 3\] repeats a value"):
+        o.check([3, 3])
+    s = Option("p", "strs", ["a"], "p", choices=("a", "b"))
+    assert s.check(["b", "a"]) == ["b", "a"]
+    f = Option("x", "float", 1.0, "x", low=0.0)
+    assert f.check(2) == 2.0 and isinstance(f.check(2), float)
+    with pytest.raises(OptionError, match="expected a finite number, got bool True"):
+        f.check(True)
+    with pytest.raises(OptionError, match="null is not allowed"):
+        f.check(None)
+    with pytest.raises(ValueError, match="kind 'list'"):
+        Option("y", "list", None, "y")
+
+
+def test_columns_expand_from_options_and_match_store_names() -> None:
+    c = Column("ricci_rho_k{ks}", "ρ", "ρ")
+    assert c.expand({"ks": [10, 30]}) == ["ricci_rho_k10", "ricci_rho_k30"]
+    assert metric_names(["ricci_rho_k30", "lss_mean", "dataset", "ricci_rho_baptista_k300",
+                         "transport_run"]) == ["ricci_rho_k30", "lss_mean",
+                                               "ricci_rho_baptista_k300"]
+
+
+def test_every_view_returns_exactly_its_declared_scalars() -> None:
+    traj = _traj()
+    res = measure_views(traj, ["transport", "ricci"], k=5, m=60)
+    for name, r in res.items():
+        view = get_view(name)
+        opts = view.resolve({"k": 5} if name == "ricci" else {"m": 60})
+        assert set(r.scalars) == {n for n, _ in view.scalar_columns(opts)} - (
+            {"ricci_rho_baptista"} if name == "ricci" else set())
+        assert {row["metric"] for row in r.layers} <= {c.name for c in view.layer_metrics()}
+    assert r.scalars["ricci_rho"] == lf.ricci.ricci_coefficient(traj, k=5).coefficient or \
+        math.isnan(r.scalars["ricci_rho"])
+    t = res["transport"].scalars
+    assert t["lss_mean"] == lf.transport.line_shape_score(traj).mean
+    assert t["ots"] == lf.transport.ot_score(traj, m=60).score
+
+
+def test_jacobian_view_needs_a_model_and_matches_jacobian_diagnostics() -> None:
+    ds = lf.load_dataset("moons", n=200, seed=0)
+    model = lf.build_model(lf.ModelSpec("resnet", width=4, depth=3), 2, 2, seed=0)
+    traj = lf.capture(model, ds.X_test)
+    view = get_view("jacobian")
+    with pytest.raises(lf.LayerflowError, match="needs the model"):
+        view.measure(traj)
+    res = view.measure(traj, model=model, inputs=ds.X_test)
+    diag = lf.maps.jacobian_diagnostics(model, ds.X_test)
+    fr = [lay.fraction_orientation_preserved for lay in diag.layers if lay.applicable]
+    assert res.scalars["jacobian_orientation_min"] == min(fr)
+
+
+def test_one_flat_options_mapping_is_split_among_views() -> None:
+    per = resolve_options(["transport", "ricci"], {"k": 7, "m": 50, "seed": 3})
+    assert per["transport"]["m"] == 50 and per["ricci"]["k"] == 7
+    assert per["transport"]["seed"] == per["ricci"]["seed"] == 3
+    with pytest.raises(OptionError, match=r"kk: no chosen view .* has this option"):
+        resolve_options(["transport"], {"kk": 1})
+    with pytest.raises(OptionError, match="unknown view 'curvy'"):
+        get_view("curvy")
+    assert list(VIEWS) == ["transport", "ricci", "jacobian"]
