@@ -76,7 +76,7 @@ pen = lf.TransportPenalty(model, blocks=blocks)  # 1. attach to the residual blo
 opt = torch.optim.Adam(model.parameters(), lr=3e-3)
 gen = torch.Generator().manual_seed(0)
 costs = []
-for epoch in range(6):
+for _epoch in range(6):
     for idx in torch.randperm(len(y_train), generator=gen).split(64):
         logits = model(X_train[idx])  # 2. the forward pass records the velocities
         loss = F.cross_entropy(logits, y_train[idx]) + 0.1 * pen.cost()  # 3. add C
