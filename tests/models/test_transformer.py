@@ -246,3 +246,10 @@ def test_heads_must_divide_width_in_the_module_too() -> None:
 
     with pytest.raises(ModelSpecError, match="heads=3: must divide width=8"):
         SelfAttention(8, 3)
+
+
+def test_a_parameter_without_an_initialisation_rule_is_named() -> None:
+    model = nn.Sequential(nn.Linear(2, 3), nn.Conv1d(3, 3, 1))
+    with pytest.raises(ModelSpecError, match=r"Sequential: no initialisation rule for "
+                                             r"\['1.weight', '1.bias'\]"):
+        initial_values(model, [0])
