@@ -9,6 +9,7 @@ intervals over networks, and the difference trained − untrained with its inter
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,35 @@ def _iv(iv: Interval) -> str:
     return f"{fmt(iv.mean)} [{fmt(iv.low)}, {fmt(iv.high)}]"
 
 
+def _rho_details(runs: pd.DataFrame, df: pd.DataFrame,
+                 text: str) -> tuple[str, dict[str, Number]]:
+    """How many networks had no ρ, and the difference at every other swept k (``ricci_rho_kK``
+    columns): a verdict that holds at one k only should be read as such."""
+    numbers: dict[str, Number] = {}
+    undefined = int(np.isnan(pd.to_numeric(df["ricci_rho"], errors="coerce")).sum())
+    numbers["n_undefined"] = undefined
+    if undefined:
+        text = text[:-1] + (f"; {undefined} networks had no coefficient (a disconnected kNN "
+                            "graph) and are not counted.")
+    primary = pd.to_numeric(df["k"], errors="coerce").dropna() if "k" in df.columns else None
+    ks = sorted(int(m.group(1)) for c in df.columns
+                if (m := re.fullmatch(r"ricci_rho_k(\d+)", str(c))))
+    others = [k for k in ks if primary is None or k not in set(primary.astype(int))]
+    parts = []
+    for k in others:
+        cmp = trained_vs_untrained(runs, f"ricci_rho_k{k}")
+        if cmp is None:
+            parts.append(f"k = {k}: too few networks with a coefficient")
+            continue
+        d = cmp.difference
+        parts.append(f"k = {k}: {_iv(d)} (n = {cmp.trained.size} vs {cmp.untrained.size})")
+        numbers.update({f"difference_k{k}": d.mean, f"difference_low_k{k}": d.low,
+                        f"difference_high_k{k}": d.high})
+    if parts:
+        text = text[:-1] + "; the same difference at the other swept k: " + "; ".join(parts) + "."
+    return text, numbers
+
+
 def token_findings(runs: pd.DataFrame, layers: pd.DataFrame) -> list[Finding]:
     """Trained vs untrained transformers, one finding per metric the store holds for both."""
     df = transformer_runs(runs)
@@ -62,11 +92,8 @@ def token_findings(runs: pd.DataFrame, layers: pd.DataFrame) -> list[Finding]:
             "untrained_high": b.high, "difference": d.mean, "difference_low": d.low,
             "difference_high": d.high, "n_trained": a.n, "n_untrained": b.n,
         }
-        if metric == "ricci_rho" and "ricci_rho" in df.columns:
-            undefined = int(np.isnan(pd.to_numeric(df["ricci_rho"], errors="coerce")).sum())
-            if undefined:
-                text = text[:-1] + (f"; {undefined} networks had no coefficient (a "
-                                    "disconnected kNN graph) and are not counted.")
-            numbers["n_undefined"] = undefined
+        if metric == "ricci_rho":
+            text, more = _rho_details(runs, df, text)
+            numbers.update(more)
         out.append(Finding(f"token_{metric}", view, text, numbers))
     return out
