@@ -139,3 +139,27 @@ def test_ensemble_errors(kwargs: dict[str, object], needle: str) -> None:
     with pytest.raises(TrainConfigError) as info:
         train_ensemble(**args)  # type: ignore[arg-type]
     assert needle in str(info.value)
+
+
+def test_transformer_members_are_trained_one_by_one_and_equal_solo_runs() -> None:
+    from layerflow.data import load_dataset
+
+    ds = load_dataset("tokens:sorted", n=48, length=4, vocab=5, seed=0)
+    spec = ModelSpec("transformer", width=4, depth=2, heads=2, vocab=5)
+    cfg = TrainConfig(optimizer="adam", lr=1e-2, steps=6, batch_size=8, device="cpu",
+                      transport_weight=0.1)
+    given = [build_model(spec, 4, 2, seed=s, dtype=F64) for s in SEEDS]
+    before = [{k: v.clone() for k, v in m.state_dict().items()} for m in given]
+    for initial in (None, given):
+        results = train_ensemble(spec, ds, cfg, SEEDS, dtype=F64, initial_models=initial)
+        for seed, res in zip(SEEDS, results, strict=True):
+            solo = train(build_model(spec, 4, 2, seed=seed, dtype=F64), ds,
+                         dataclasses.replace(cfg, seed=seed))
+            assert res.status == solo.status == "ok" and res.seed == seed and res.steps == 6
+            _assert_same_weights(res.model, solo.model, rtol=0.0)
+            assert res.ce_history == solo.ce_history and res.test_acc == solo.test_acc
+            assert res.transport_cost_history == solo.transport_cost_history
+            assert len(res.transport_cost_history) == 6
+    for m, state in zip(given, before, strict=True):  # the given models were not trained
+        for k, v in m.state_dict().items():
+            assert torch.equal(v, state[k]), k

@@ -199,7 +199,7 @@ def _idx_loader(base: str) -> Loader:
 
 
 def _register_builtins() -> None:
-    from layerflow.data import real, user
+    from layerflow.data import real, sequences, user
     from layerflow.data.synthetic import GENERATORS
 
     for base, (_, dim, desc) in GENERATORS.items():
@@ -223,6 +223,10 @@ def _register_builtins() -> None:
     register("csv", _bound(user.load_file, "csv"), "local file",
              "your CSV: numeric features, label in a 'label' column or the last one",
              "csv:PATH", takes_arg=True, needs_arg=True)
+    register("tokens", sequences.load_sequences, "synthetic (sequences)",
+             "token-id sequences for transformers, d=length; ':sorted' (default; sorted or one "
+             "adjacent swap, vocab 10, length 8) or ':majority' (vocab 2, length 9)",
+             "tokens:sorted", takes_arg=True)
 
 
 _register_builtins()

@@ -1,8 +1,11 @@
-"""Networks whose layers layerflow traces: MLP, bottleneck MLP and the residual MLP of SPEC §4.
+"""Networks whose layers layerflow traces: MLP, bottleneck MLP, the residual MLP of SPEC §4 and a
+small transformer encoder over token ids.
 
     from layerflow.models import ModelSpec, build_model
     model = build_model(ModelSpec("resnet", width=16, depth=8), in_dim=2, n_classes=2, seed=0)
     model.capture_layers   # ['lift', 'blocks.0', …]: the residual stream
+    tf = build_model(ModelSpec("transformer", width=32, depth=2, vocab=10), in_dim=8, n_classes=2)
+    tf.capture_layers      # ['embed', 'blocks.0', 'blocks.1']: each (N, T=8, 32)
 
 Ensembles: ``ParameterStack(model_structure(spec, …), initial_values(template, seeds))`` holds E
 networks of one shape in one flat tensor (each member's initialisation is ``build_model``'s).
@@ -10,6 +13,7 @@ networks of one shape in one flat tensor (each member's initialisation is ``buil
 
 from __future__ import annotations
 
+from layerflow.models._build import build_model, initial_values, model_structure
 from layerflow.models._cost import (
     TRANSPORT_REDUCTIONS,
     Reduction,
@@ -23,17 +27,29 @@ from layerflow.models._nets import (
     DenseBlock,
     ResidualBlock,
     ResidualMLP,
-    build_model,
-    initial_values,
-    model_structure,
 )
-from layerflow.models._spec import ACTIVATIONS, KINDS, ModelSpec, ModelSpecError
+from layerflow.models._spec import (
+    ACTIVATIONS,
+    DEFAULT_HEADS,
+    KINDS,
+    OPTIONAL_FIELDS,
+    ModelSpec,
+    ModelSpecError,
+)
 from layerflow.models._stack import ParameterStack
+from layerflow.models._transformer import (
+    SelfAttention,
+    TokenEmbedding,
+    TransformerBlock,
+    TransformerEncoder,
+)
 
 __all__ = [
     "ACTIVATIONS",
+    "DEFAULT_HEADS",
     "KINDS",
     "MLP",
+    "OPTIONAL_FIELDS",
     "TRANSPORT_REDUCTIONS",
     "Activation",
     "DenseBlock",
@@ -43,6 +59,10 @@ __all__ = [
     "Reduction",
     "ResidualBlock",
     "ResidualMLP",
+    "SelfAttention",
+    "TokenEmbedding",
+    "TransformerBlock",
+    "TransformerEncoder",
     "WeightsError",
     "build_model",
     "displacement_cost",

@@ -1,4 +1,6 @@
-"""The networks: MLP (plain and bottleneck) and the residual MLP of SPEC §4.
+"""The networks: MLP (plain and bottleneck) and the residual MLP of SPEC §4 (the transformer is in
+:mod:`layerflow.models._transformer`; building and initialising any of them in
+:mod:`layerflow.models._build`).
 
 Every layerflow model has
 
@@ -21,7 +23,7 @@ import torch
 from torch import nn
 
 from layerflow.models._cost import TRANSPORT_REDUCTIONS, velocity_cost
-from layerflow.models._spec import ACTIVATIONS, ModelSpec, ModelSpecError
+from layerflow.models._spec import ACTIVATIONS, ModelSpecError
 
 __all__ = [
     "MLP",
@@ -30,9 +32,6 @@ __all__ = [
     "Linear",
     "ResidualBlock",
     "ResidualMLP",
-    "build_model",
-    "initial_values",
-    "model_structure",
 ]
 
 
@@ -233,79 +232,3 @@ class ResidualMLP(nn.Module):
                 cost = cost + velocity_cost(r, reduction, lead=1)
             x = x + self.h * r
         return _blinear(x, params["head.weight"], params["head.bias"]), cost
-
-
-def initial_values(model: nn.Module, seeds: list[int]) -> dict[str, torch.Tensor]:
-    """Initial values of every parameter of ``model``'s shape for each seed, stacked ``(E, …)``
-    (``{name: tensor of shape (len(seeds), *param.shape)}``; row e is what ``build_model(…,
-    seed=seeds[e])`` gives).
-
-    Every Linear is initialised like PyTorch's default, ``U(-1/√fan_in, 1/√fan_in)`` for weight
-    and bias, drawn in float64 from a private ``torch.Generator(seed)`` in ``modules()`` order.
-    """
-    layers = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Linear)]
-    dtype = next(model.parameters()).dtype
-    out: dict[str, list[torch.Tensor]] = {}
-    for seed in seeds:
-        gen = torch.Generator(device="cpu").manual_seed(int(seed))
-        for name, module in layers:
-            bound = 1.0 / module.in_features**0.5
-            for pname, p in (("weight", module.weight), ("bias", module.bias)):
-                if p is None:
-                    continue
-                vals = torch.rand(p.shape, generator=gen, dtype=torch.float64)
-                key = f"{name}.{pname}" if name else pname
-                out.setdefault(key, []).append(((vals * 2.0 - 1.0) * bound).to(dtype))
-    return {k: torch.stack(v) for k, v in out.items()}
-
-
-def _init_(model: nn.Module, seed: int) -> None:
-    """Initialise ``model`` in place from ``seed`` (see :func:`initial_values`)."""
-    values = initial_values(model, [seed])
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            p.copy_(values[name][0])
-
-
-def build_model(
-    spec: ModelSpec,
-    in_dim: int,
-    n_classes: int,
-    seed: int = 0,
-    dtype: torch.dtype = torch.float32,
-) -> nn.Module:
-    """Build the network ``spec`` describes, for inputs of width ``in_dim`` and ``n_classes``.
-
-    Initialisation is fully determined by ``seed`` (a private ``torch.Generator``; the global RNG
-    is not touched): the same ``(spec, in_dim, n_classes, seed)`` gives the same weights, whatever
-    ``dtype`` (values are drawn in float64 and rounded). Binary tasks (``n_classes == 2``) get one
-    output logit (sigmoid/BCE); multi-class tasks ``n_classes`` logits (softmax/CE).
-    """
-    if not isinstance(spec, ModelSpec):
-        raise ModelSpecError(f"spec={spec!r}: expected a ModelSpec")
-    if isinstance(in_dim, bool) or not isinstance(in_dim, int) or in_dim < 1:
-        raise ModelSpecError(f"in_dim={in_dim!r}: expected an int >= 1")
-    _out_features(n_classes)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ModelSpecError(f"seed={seed!r}: expected an int")
-    if dtype not in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
-        raise ModelSpecError(f"dtype={dtype!r}: expected a floating torch dtype")
-    model = model_structure(spec, in_dim, n_classes, dtype)
-    _init_(model, seed)
-    return model
-
-
-def model_structure(
-    spec: ModelSpec, in_dim: int, n_classes: int, dtype: torch.dtype = torch.float32
-) -> nn.Module:
-    """The network ``spec`` describes, with uninitialised weights (no RNG draws): the template
-    of an ensemble (:class:`ParameterStack`); :func:`build_model` initialises it."""
-    model: nn.Module
-    with torch.device("cpu"):
-        if spec.kind == "resnet":
-            model = ResidualMLP(in_dim, spec.width, spec.depth, n_classes, spec.h, spec.activation)
-        else:
-            model = MLP(in_dim, spec.hidden_widths, n_classes, spec.activation)
-    if next(model.parameters()).dtype != dtype:  # .to() walks every submodule: skip when a no-op
-        model = model.to(dtype)
-    return model

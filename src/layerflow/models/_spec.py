@@ -12,7 +12,8 @@ import torch.nn.functional as F
 
 from layerflow.errors import LayerflowError
 
-__all__ = ["ACTIVATIONS", "KINDS", "ModelSpec", "ModelSpecError"]
+__all__ = ["ACTIVATIONS", "DEFAULT_HEADS", "KINDS", "OPTIONAL_FIELDS", "ModelSpec",
+           "ModelSpecError"]
 
 
 class ModelSpecError(LayerflowError):
@@ -43,7 +44,19 @@ KINDS: dict[str, str] = {
     "`bottleneck_width` (default width // 2), e.g. 50,50,25,50,50",
     "resnet": "residual MLP x_{k+1} = x_k + h·r_k(x_k): lift, `depth` residual blocks of "
     "`width`, linear head; h defaults to 1/depth",
+    "transformer": "pre-LN transformer encoder over token ids 0 … `vocab`-1: token + position "
+    "embeddings of `width`, `depth` blocks (self-attention with `heads` heads, MLP 4·width), "
+    "mean over tokens, linear head; in_dim is the sequence length",
 }
+
+#: fields a config leaves out of a run when unset (None), so that the runs of every config written
+#: before they existed keep their ids (:mod:`layerflow.sweep`)
+OPTIONAL_FIELDS: tuple[str, ...] = ("heads", "vocab")
+
+DEFAULT_HEADS = 4
+"""Attention heads of a transformer when ``heads`` is None: 4, as in the one-layer transformer of
+Nanda et al. 2023 ("Progress measures for grokking via mechanistic interpretability"), or the
+largest of 2, 1 that divides ``width``."""
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
@@ -61,9 +74,10 @@ class ModelSpec:
     Fields
     ------
     kind
-        ``"mlp"``, ``"bottleneck"`` or ``"resnet"`` (see :data:`KINDS`).
+        ``"mlp"``, ``"bottleneck"``, ``"resnet"`` or ``"transformer"`` (see :data:`KINDS`).
     width, depth
-        Hidden width and number of hidden layers (MLPs) or residual blocks (resnet).
+        Hidden width and number of hidden layers (MLPs), residual blocks (resnet), or the
+        model width ``d_model`` and number of blocks (transformer).
     h
         Step of the residual flow ``x_{k+1} = x_k + h·r_k(x_k)``; ``None`` means ``1/depth``
         (a flow over unit time, SPEC §4). Only for ``kind="resnet"``.
@@ -75,6 +89,12 @@ class ModelSpec:
         paper's 50,50,25,50,50; depth 11 gives 50×5, 25, 50×5.
     widths
         Explicit hidden widths for ``kind="mlp"`` (overrides ``width``/``depth``).
+    heads
+        Attention heads of a transformer (must divide ``width``); ``None`` means
+        :data:`DEFAULT_HEADS`. Only for ``kind="transformer"``.
+    vocab
+        Number of token ids (inputs are ids ``0 … vocab-1``); required for
+        ``kind="transformer"`` and only for it.
     """
 
     kind: str
@@ -84,6 +104,8 @@ class ModelSpec:
     activation: str = "relu"
     bottleneck_width: int | None = None
     widths: tuple[int, ...] | None = None
+    heads: int | None = None
+    vocab: int | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -125,6 +147,27 @@ class ModelSpec:
             for i, w in enumerate(ws):
                 _check_int(f"widths[{i}]", w, 1)
             object.__setattr__(self, "widths", ws)
+        for name in ("heads", "vocab"):
+            if getattr(self, name) is not None and self.kind != "transformer":
+                raise ModelSpecError(f"{name}={getattr(self, name)!r} applies only to "
+                                     f"kind='transformer', not {self.kind!r}")
+        if self.kind == "transformer":
+            if self.vocab is None:
+                raise ModelSpecError("vocab=None: kind='transformer' needs the number of token "
+                                     "ids, e.g. vocab=10 for ids 0 … 9")
+            _check_int("vocab", self.vocab, 2)
+            if self.heads is not None:
+                _check_int("heads", self.heads, 1)
+                if self.width % self.heads:
+                    raise ModelSpecError(f"heads={self.heads!r}: must divide width={self.width}")
+
+    @property
+    def n_heads(self) -> int:
+        """A transformer's resolved heads: ``heads``, or :data:`DEFAULT_HEADS` (else the largest
+        of 2, 1 dividing ``width``) when it is None."""
+        if self.heads is not None:
+            return self.heads
+        return next(h for h in (DEFAULT_HEADS, 2, 1) if self.width % h == 0)
 
     @property
     def step(self) -> float:
@@ -134,7 +177,8 @@ class ModelSpec:
     @property
     def hidden_widths(self) -> tuple[int, ...]:
         """Widths of the hidden states: MLP ``(width,)*depth`` (or ``widths``); bottleneck the same
-        with index ``depth // 2`` narrowed; resnet ``(width,)*depth`` (the residual stream)."""
+        with index ``depth // 2`` narrowed; resnet and transformer ``(width,)*depth`` (the
+        residual stream)."""
         if self.widths is not None:
             return self.widths
         ws = [self.width] * self.depth

@@ -35,6 +35,7 @@ from layerflow.stats.intervals import (
 )
 from layerflow.stats.least_action import study_runs
 from layerflow.stats.tables import finished, paired_settings
+from layerflow.stats.transformer import trained_vs_untrained, transformer_runs
 
 __all__ = ["CLAIMS", "Claim", "compute_claims", "verdict"]
 
@@ -43,6 +44,7 @@ PAPERS = {
     "baptista": "Baptista et al. 2024",
     "dong": "Dong et al. 2017",
     "karkar": "Karkar et al. 2020",
+    "hosseini-fedorenko": "Hosseini & Fedorenko 2023",
 }
 
 
@@ -344,6 +346,46 @@ def kinetic_claim(runs: pd.DataFrame, layers: pd.DataFrame) -> Claim | None:
                   "mean log10(kinetic energy: penalty / plain)", iv, 0.0, -1)
 
 
+# ----------------------------------------------------------------------------- transformers
+def _token_claim(runs: pd.DataFrame, metric: str, key: str, paper: str, text: str,
+                 quantity: str, note: str = "") -> Claim | None:
+    """Trained − untrained transformers (token tracks), predicted below 0."""
+    cmp = trained_vs_untrained(runs, metric)
+    if cmp is None:
+        return None
+    used = cmp.runs
+    per_token = ""
+    if "n_sequences" in used.columns and used["n_sequences"].notna().any():
+        n_seq = sorted({int(v) for v in _values(used, "n_sequences").dropna()})
+        per_token = f"per token of {'/'.join(map(str, n_seq))} sequences; "
+    extra = (f"{per_token}{cmp.trained.size} trained vs {cmp.untrained.size} untrained "
+             f"transformers" + (f"; {note}" if note else ""))
+    return _claim(key, paper, text, protocol_of(used, extra), quantity, cmp.difference, 0.0, -1)
+
+
+def token_lss_claim(runs: pd.DataFrame, layers: pd.DataFrame) -> Claim | None:
+    return _token_claim(runs, "lss_mean", "token_lss_trained", "hosseini-fedorenko",
+                        "Training straightens token trajectories: trained transformers' token "
+                        "tracks have a lower line-shape score than untrained ones'",
+                        "mean LSS of token tracks: trained − untrained",
+                        "LSS across layers; the paper's curvature is across positions")
+
+
+def token_rho_claim(runs: pd.DataFrame, layers: pd.DataFrame) -> Claim | None:
+    return _token_claim(runs, "ricci_rho", "token_rho_trained", "baptista",
+                        "Training makes a transformer's token flow Ricci-flow-like: a lower "
+                        "global Ricci coefficient than untrained transformers",
+                        "mean ρ of token graphs: trained − untrained",
+                        _k_text(transformer_runs(runs)))
+
+
+def token_geodesic_claim(runs: pd.DataFrame, layers: pd.DataFrame) -> Claim | None:
+    return _token_claim(runs, "w2_geodesic_ratio", "token_geodesic_trained", "gai-zhang",
+                        "Trained transformers move the token distribution closer to a W2 "
+                        "geodesic than untrained ones (lower geodesic ratio)",
+                        "mean W2 geodesic ratio of token clouds: trained − untrained")
+
+
 CLAIMS: dict[str, Callable[[pd.DataFrame, pd.DataFrame], Claim | None]] = {
     "lss_residual_vs_plain": lss_claim,
     "ots_residual_vs_plain": ots_claim,
@@ -355,6 +397,9 @@ CLAIMS: dict[str, Callable[[pd.DataFrame, pd.DataFrame], Claim | None]] = {
     "penalty_low_data": penalty_low_data_claim,
     "penalty_most_low_data": penalty_most_claim,
     "penalty_kinetic_energy": kinetic_claim,
+    "token_lss_trained": token_lss_claim,
+    "token_rho_trained": token_rho_claim,
+    "token_geodesic_trained": token_geodesic_claim,
 }
 
 

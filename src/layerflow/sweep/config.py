@@ -35,6 +35,8 @@ Schema (every key but ``datasets`` and ``models`` is optional; ``layerflow run N
       metrics: [transport, ricci]  # views to run (layerflow.views.VIEWS)
       test_points: 500             # test samples captured and analysed per network
       save_trajectories: 1         # trajectories saved per group (first seeds), or false
+      per_token: false             # true: one point per token of (N, T, d) states (transformers);
+                                   # test_points then counts sequences
       k: 30                        # ... and any option a view declares (k, ks, curvature, m, ...)
     baselines:
       untrained: false             # also analyse untrained networks of the same shapes

@@ -20,6 +20,7 @@ from layerflow.sweep.source import ConfigError
 __all__ = [
     "BACKEND_DEFAULTS",
     "SWEEP_ANALYSIS",
+    "SWEEP_SWITCHES",
     "check_analysis",
     "check_backend",
     "check_combos",
@@ -38,6 +39,13 @@ __all__ = [
 
 SWEEP_ANALYSIS: dict[str, Any] = {"metrics": ["transport", "ricci"], "test_points": 500,
                                   "save_trajectories": 1}
+#: analysis switches that are off by default and, when off, absent from the resolved analysis (so
+#: the runs of configs written before they existed keep their ids); on, they are part of each
+#: run's identity
+SWEEP_SWITCHES: dict[str, str] = {
+    "per_token": "one point per token: states (N, T, d) become N·T rows (layerflow.capture's "
+                 "per_token=True); a model over token ids starts its tracks at the embedding",
+}
 BACKEND_DEFAULTS: dict[str, Any] = {"name": "local", "workers": None, "address": None,
                                     "chunk_size": 32}
 
@@ -202,7 +210,9 @@ def _field_error(cls: Callable[..., Any], kwargs: Mapping[str, Any], name: str) 
 
 
 def check_models(raw: Any) -> tuple[dict[str, list[Any]], ...]:
-    from layerflow.models import ModelSpec
+    """Each model entry as a grid of :class:`~layerflow.ModelSpec` fields; an optional field
+    left unset (:data:`~layerflow.models.OPTIONAL_FIELDS`) is left out of the runs."""
+    from layerflow.models import OPTIONAL_FIELDS, ModelSpec
 
     if not isinstance(raw, list) or not raw:
         raise ConfigError("models", f"expected a non-empty list, got {type_name(raw)} {raw!r}")
@@ -214,7 +224,7 @@ def check_models(raw: Any) -> tuple[dict[str, list[Any]], ...]:
         grid, _ = _section(entry, key, ModelSpec)
         for combo in grid_product(grid):
             _build(ModelSpec, combo, key)
-        out.append(grid)
+        out.append({k: v for k, v in grid.items() if not (k in OPTIONAL_FIELDS and v == [None])})
     return tuple(out)
 
 
@@ -290,8 +300,16 @@ def check_analysis(raw: Any) -> dict[str, Any]:
     key = "analysis"
     m = dict(check_mapping(raw if raw is not None else {}, key))
     options = {o.name: o for n in VIEWS for o in get_view(n).options}
-    check_keys(m, [*SWEEP_ANALYSIS, *options], key)
+    check_keys(m, [*SWEEP_ANALYSIS, *SWEEP_SWITCHES, *options], key)
     out: dict[str, Any] = dict(SWEEP_ANALYSIS)
+    for switch in SWEEP_SWITCHES:
+        if switch in m:
+            v = m.pop(switch)
+            if not isinstance(v, bool):
+                raise ConfigError(f"{key}.{switch}", f"expected true or false, got "
+                                                     f"{type_name(v)} {v!r}")
+            if v:
+                out[switch] = True
     if "metrics" in m:
         v = m.pop("metrics")
         if not isinstance(v, list):
@@ -320,7 +338,9 @@ def check_analysis(raw: Any) -> dict[str, Any]:
         raise ConfigError(exc.key, str(exc).split(": ", 1)[-1]) from exc
     for opts in per_view.values():
         out.update(opts)
-    if "ricci" in out["metrics"] and out["test_points"] <= max(out["ks"]):
+    # per token, test_points counts sequences of T tokens each (T known once the data load)
+    if ("ricci" in out["metrics"] and not out.get("per_token")
+            and out["test_points"] <= max(out["ks"])):
         raise ConfigError(f"{key}.test_points", f"{out['test_points']} points cannot carry "
                           f"k={max(out['ks'])} neighbours; expected more than {max(out['ks'])}")
     return out

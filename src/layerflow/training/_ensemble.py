@@ -5,10 +5,14 @@ member draws its own minibatches and has its own optimizer state and Uzawa weigh
 the weights that training it alone gives. The transport cost of stacked ResidualMLPs is computed
 in the stacked forward pass (from the velocities ``r_k`` directly, with the same formula
 :func:`layerflow.models.velocity_cost` that :class:`TransportPenalty` applies to one network).
+Kinds without a stacked forward pass (``forward_stacked``: the transformer) are trained one by one
+with :func:`~layerflow.training.train`, which is what each member equals anyway.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -23,6 +27,7 @@ from layerflow.models import (
     ModelSpec,
     ParameterStack,
     ResidualMLP,
+    build_model,
     initial_values,
     model_structure,
 )
@@ -35,6 +40,7 @@ from layerflow.training._loop import (
     _resolve_loss,
     _Stack,
     _tensors,
+    train,
 )
 from layerflow.training._objectives import predict
 
@@ -61,6 +67,11 @@ def train_ensemble(
     gradient. A member whose loss turns non-finite is marked ``"diverged"`` and frozen; the others
     go on unchanged. Returns one :class:`TrainResult` per seed, in order, each holding an ordinary
     ``nn.Module`` (``.model``); ``seconds`` is the ensemble's wall time divided by E.
+
+    Kinds without a stacked forward pass (``kind="transformer"``) train their members one after
+    the other, each with ``train(build_model(…, seed=s), dataset, replace(cfg, seed=s))`` (or a
+    copy of ``initial_models[e]``; the originals are not changed); ``seconds`` is then each
+    member's own time.
     """
     if not isinstance(spec, ModelSpec):
         raise TrainConfigError(f"spec={spec!r}: expected a ModelSpec")
@@ -72,17 +83,19 @@ def train_ensemble(
     seeds = [int(s) for s in seeds]
     n_classes = check_dataset(dataset)
     data = fit_data(dataset, cfg)
-    if cfg.uses_transport and spec.kind != "resnet":
+    if cfg.uses_transport and spec.kind not in ("resnet", "transformer"):
         raise TrainConfigError(
             f"transport_weight={cfg.transport_weight!r}, uzawa={cfg.uzawa!r}: the transport cost "
-            f"needs kind='resnet', not {spec.kind!r}"
+            f"needs kind='resnet', not {spec.kind!r} (or kind='transformer', also residual)"
         )
     in_dim = int(np.asarray(dataset.X_train).shape[1])
     device = cfg.resolved_device()
     template = model_structure(spec, in_dim, n_classes, dtype)
     names = [n for n, _ in template.named_parameters()]
+    stacked = hasattr(template, "forward_stacked")
     if initial_models is None:
-        init = initial_values(template, seeds)  # = build_model(spec, …, seed=s) for each s
+        # = build_model(spec, …, seed=s) for each s
+        init = initial_values(template, seeds) if stacked else {}
     else:
         members = list(initial_models)
         if len(members) != len(seeds):
@@ -100,7 +113,14 @@ def train_ensemble(
         init = {
             n: torch.stack([dict(m.named_parameters())[n].detach().cpu() for m in members])
             for n in names
-        }
+        } if stacked else {}
+    if not stacked:  # one by one: each member is its solo run
+        return [
+            train(copy.deepcopy(initial_models[e]) if initial_models is not None
+                  else build_model(spec, in_dim, n_classes, seed=seed, dtype=dtype),
+                  dataset, dataclasses.replace(cfg, seed=seed))
+            for e, seed in enumerate(seeds)
+        ]
     # all members' parameters live in one flat leaf tensor, so that the optimizer updates them
     # with a handful of whole-tensor operations; the forward pass takes (E, …) views of it.
     # MLPs take the fast path: weights stored transposed, (E, in, out), and hand-written gradients

@@ -21,6 +21,7 @@ from layerflow.report.findings.base import Finding, fmt, fmt_fraction, fmt_perce
 from layerflow.report.findings.least_action import least_action_findings
 from layerflow.report.findings.maps import jacobian_orientation
 from layerflow.report.findings.ricci import rho_sign, rho_trained_vs_untrained, rho_vs_accuracy
+from layerflow.report.findings.transformer import token_findings
 from layerflow.report.findings.transport import (
     geodesic_residual_vs_plain,
     lss_residual_vs_plain,
@@ -51,6 +52,8 @@ FINDINGS: dict[str, Callable[[pd.DataFrame, pd.DataFrame], list[Finding]]] = {
     "jacobian_orientation": jacobian_orientation,
     # Karkar et al. 2020
     "least_action": _least_action,
+    # transformers' token trajectories (Hosseini & Fedorenko 2023; the views above on tokens)
+    "token_trajectories": token_findings,
 }
 
 

@@ -8,7 +8,8 @@ For runs that share dataset, model shape and training config (everything but the
    training it alone with its seed; untrained baselines are ``build_model(spec, d, c, seed)``;
 3. for each member: ``capture(model, X_test[:test_points])`` and every view of
    ``analysis.metrics`` (:mod:`layerflow.views`): its scalars become the run's columns, its
-   per-layer rows the long table.
+   per-layer rows the long table. With ``analysis.per_token`` the capture makes one point per
+   token (:func:`token_trajectory`) and every view runs on the token tracks unchanged.
 
 A diverged member gets status ``diverged`` and NaN for every numeric column of its views; an
 exception while analysing one member records it ``failed`` with the message; the other members
@@ -28,7 +29,7 @@ from layerflow.sweep.grid import RunSpec, canonical_json
 from layerflow.sweep.tasks import MemberResult, TaskContext, torch_threads
 from layerflow.views import get_view
 
-__all__ = ["analyse_member", "load_group_dataset", "run_task"]
+__all__ = ["analyse_member", "load_group_dataset", "run_task", "token_trajectory"]
 
 _DATA_CACHE: dict[str, Any] = {}
 
@@ -77,17 +78,45 @@ def _nan_metrics(analysis: Mapping[str, Any]) -> dict[str, float]:
     return out
 
 
+def token_trajectory(model: Any, X: np.ndarray, labels: np.ndarray,
+                     metadata: Mapping[str, Any]) -> Any:
+    """One point per token (``capture(…, per_token=True)``), each sequence's label on its tokens.
+
+    When ``X`` holds token ids (a model with an ``nn.Embedding``, 2-D inputs), the input state —
+    the ids, one number per token, a label rather than a coordinate — is left out: the tracks
+    start at the embedding, as a Hugging Face model's hidden states do
+    (:meth:`~layerflow.Trajectory.from_hidden_states`).
+    """
+    from torch import nn
+
+    from layerflow._capture import capture
+
+    traj = capture(model, X, labels=labels, metadata=metadata, per_token=True)
+    takes_ids = any(isinstance(m, nn.Embedding) for m in model.modules())
+    if takes_ids and np.asarray(X).ndim == 2 and traj.n_layers >= 2:
+        traj = traj.select(1, traj.n_layers)
+    return traj
+
+
 def analyse_member(model: Any, ds: Any, run: RunSpec, ctx: TaskContext) -> tuple[
         dict[str, Any], list[dict[str, Any]]]:
-    """Capture ``model`` on the first ``test_points`` test samples and run the analyses."""
+    """Capture ``model`` on the first ``test_points`` test samples and run the analyses
+    (``analysis.per_token``: on their tokens, ``n_points`` then counting tokens and
+    ``n_sequences`` the sequences)."""
     from layerflow._capture import capture
 
     a = run.analysis
     n = min(int(a["test_points"]), len(ds.X_test))
     X, y = ds.X_test[:n], ds.y_test[:n]
-    traj = capture(model, X, labels=y, metadata={"run_id": run.run_id, "dataset": ds.name,
-                                                 "model": run.model["kind"], "seed": run.seed})
-    metrics: dict[str, Any] = {"n_points": n}
+    meta = {"run_id": run.run_id, "dataset": ds.name, "model": run.model["kind"],
+            "seed": run.seed}
+    metrics: dict[str, Any] = {}
+    if a.get("per_token"):
+        traj = token_trajectory(model, X, y, meta)
+        metrics["n_sequences"] = n
+    else:
+        traj = capture(model, X, labels=y, metadata=meta)
+    metrics["n_points"] = traj.n_samples
     layers: list[dict[str, Any]] = []
     for name in a["metrics"]:
         res = get_view(name).measure_fn(traj, model=model, inputs=X, **_view_options(a, name))
