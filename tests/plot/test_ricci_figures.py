@@ -45,17 +45,15 @@ def test_ricci_from_a_trajectory_passes_the_options(curvy: lf.Trajectory) -> Non
     assert len(ax.texts) == 1
 
 
-def test_ricci_protocol_that_leaves_the_input_pair_out(ricci_res: RicciCoefficient) -> None:
-    @dataclass(frozen=True)
-    class Baptista(RicciCoefficient):  # stands for a result made with protocol="baptista"
-        protocol: str = "baptista"
-
-    fields = {f: getattr(ricci_res, f) for f in ricci_res.__dataclass_fields__}
-    ax = lf.plot.ricci_coefficient(Baptista(**fields))
+def test_ricci_protocol_that_leaves_the_input_pair_out(curvy: lf.Trajectory) -> None:
+    res = lf.ricci.ricci_coefficient(curvy, k=8, protocol="baptista")
+    assert res.first_pair == 1
+    ax = lf.plot.ricci_coefficient(res)
     used = np.asarray(ax.collections[0].get_offsets())
     left = np.asarray(ax.collections[1].get_offsets())
-    np.testing.assert_array_equal(used[:, 1], ricci_res.eta[1:])
-    np.testing.assert_array_equal(left, [[ricci_res.scalar_curvature[0], ricci_res.eta[0]]])
+    np.testing.assert_array_equal(used[:, 1], res.eta[1:])
+    np.testing.assert_array_equal(left, [[res.scalar_curvature[0], res.eta[0]]])
+    np.testing.assert_allclose(_pearson(used[:, 0], used[:, 1]), res.coefficient, rtol=1e-12)
 
 
 def test_ricci_disconnected_network_states_the_reason() -> None:

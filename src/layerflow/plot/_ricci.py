@@ -18,10 +18,6 @@ from layerflow.trajectory import Trajectory
 
 __all__ = ["layer_coefficients", "local_coefficients", "ricci_coefficient"]
 
-# protocols whose coefficient leaves pairs out (SPEC §3: the authors' protocol drops l = 0)
-_FIRST_PAIR_LEFT_OUT = {"baptista"}
-
-
 def ricci_coefficient(result: Any, *, annotate: bool = True, ax: Any = None,
                       **options: Any) -> Any:
     """The pairs ``(Ric_l, η_l)`` of one network, with its global Ricci coefficient.
@@ -55,9 +51,7 @@ def ricci_coefficient(result: Any, *, annotate: bool = True, ax: Any = None,
     L = res.eta.shape[0]
     ric, eta = np.asarray(res.scalar_curvature[:L], dtype=np.float64), res.eta
     layer = np.arange(L)
-    used = np.ones(L, dtype=bool)
-    if getattr(res, "protocol", "") in _FIRST_PAIR_LEFT_OUT:
-        used[0] = False
+    used = layer >= int(getattr(res, "first_pair", 0))  # the pairs the protocol correlates
     finite = np.isfinite(eta) & np.isfinite(ric)
     sel = used & finite
     ax.plot(ric[finite], eta[finite], color="0.75", lw=0.8, zorder=1)
