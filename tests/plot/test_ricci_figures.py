@@ -3,8 +3,6 @@ the Pearson correlation of the drawn points (computed here) is the coefficient t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pytest
 from _plot_data import assert_same_up_to_sign, pca_reference
