@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from layerflow import Trajectory
+from layerflow._memory import format_bytes
 from layerflow.transport import (
     MemoryBudgetError,
     _common,
@@ -17,7 +18,6 @@ from layerflow.transport import (
     summary,
     wasserstein_path,
 )
-from layerflow.transport._common import format_bytes
 
 
 def _fits(budget: int, n_matrices: int) -> int:
@@ -66,7 +66,7 @@ def test_default_budget_is_half_the_available_memory(
 ) -> None:
     X = rng.standard_normal((200, 3))
     traj = Trajectory([X, np.tanh(X), X * 2.0])
-    monkeypatch.setattr(_common, "_available_bytes", lambda: 2 * 50_000)
+    monkeypatch.setattr(_common, "available_bytes", lambda: 2 * 50_000)
     for call in (lambda: ot_score(traj), lambda: wasserstein_path(traj),
                  lambda: summary(traj, m=200)):
         with pytest.raises(MemoryBudgetError) as info:

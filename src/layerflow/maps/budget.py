@@ -12,12 +12,11 @@ transport view's memory guard).
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from layerflow._memory import available_bytes, format_bytes
 from layerflow.maps.errors import JacobianBudgetError
-from layerflow.transport._common import format_bytes
 
 __all__ = ["DEFAULT_MAX_SECONDS", "METHODS", "JacobianCost", "LayerCost", "plan_methods"]
 
@@ -103,21 +102,6 @@ class JacobianCost:
             if layer.name == name:
                 return batch
         raise KeyError(name)
-
-
-def available_bytes() -> int:
-    """Memory available to this process (``MemAvailable`` on Linux, else physical memory)."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:  # pragma: no cover - not Linux
-        pass
-    try:  # pragma: no cover - not Linux
-        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):  # pragma: no cover
-        return 1 << 62
 
 
 def format_seconds(t: float) -> str:

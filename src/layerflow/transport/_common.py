@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 
+from layerflow._memory import available_bytes, format_bytes
 from layerflow.errors import LayerflowError
 from layerflow.trajectory import Trajectory, TrajectoryError
 
@@ -70,32 +70,6 @@ def run_label(traj: Trajectory, run: tuple[int, int]) -> str:
     return f"{a}..{b} ({traj.layer_names[a]}..{traj.layer_names[b]})"
 
 
-def _available_bytes() -> int:
-    """Memory available to this process (``MemAvailable`` on Linux, else physical memory)."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:  # pragma: no cover - not Linux
-        pass
-    try:  # pragma: no cover - not Linux
-        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):  # pragma: no cover
-        return 1 << 62
-
-
-def format_bytes(n: float) -> str:
-    """``1536 -> "1.50 KiB"``: a byte count in the largest binary unit (up to TiB) keeping it >= 1."""
-    if n < 1024:
-        return f"{int(n)} bytes"
-    for unit in ("KiB", "MiB", "GiB"):
-        n /= 1024
-        if n < 1024:
-            return f"{n:.2f} {unit}"
-    return f"{n / 1024:.2f} TiB"
-
-
 def check_memory(n: int, n_matrices: int, what: str, max_bytes: int | None = None) -> None:
     """Refuse an exact O(n²) computation that would not fit in memory.
 
@@ -104,7 +78,7 @@ def check_memory(n: int, n_matrices: int, what: str, max_bytes: int | None = Non
     names the estimate, the budget and the largest sample size that fits the budget.
     """
     need = n_matrices * n * n * 8
-    budget = max_bytes if max_bytes is not None else _available_bytes() // 2
+    budget = max_bytes if max_bytes is not None else available_bytes() // 2
     if need > budget:
         fits = math.isqrt(max(budget, 0) // (n_matrices * 8))
         alternative = (
