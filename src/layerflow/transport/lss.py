@@ -8,7 +8,7 @@ import numpy as np
 
 from layerflow._display import ResultDisplay
 from layerflow.trajectory import Trajectory
-from layerflow.transport._common import TransportError, check_trajectory, resolve_run
+from layerflow.transport._common import TransportError, check_trajectory, run_indices
 
 __all__ = ["LineShapeResult", "line_shape_score", "unit_steps"]
 
@@ -118,22 +118,33 @@ def line_shape_score(
     traj = check_trajectory(traj, "line_shape_score")
     if not (np.isfinite(atol) and atol >= 0):
         raise TransportError(f"atol={atol!r}: expected a finite number >= 0")
-    used, stacked = resolve_run(traj, run, "line_shape_score")
-    return lss_of_stacked(stacked, used, atol)
+    start, stop = run_indices(traj, run, "line_shape_score")
+    states = traj.states[start : stop + 1]
+    n, d = traj.n_samples, int(np.asarray(states[0]).shape[1])
+    # every sample's LSS depends on its own track only: blocks of samples (about 64 MB of
+    # float64 steps each) give the same numbers as one block, without stacking all N at once
+    block = max(1, min(n, (64 << 20) // max(1, 8 * d * len(states))))
+    parts, skipped = [], 0
+    for i in range(0, n, block):
+        stacked = np.stack([np.asarray(s[i : i + block], dtype=np.float64) for s in states])
+        _, units, nonzero = unit_steps(stacked, atol)
+        parts.append(lss_from_units(units, nonzero))
+        skipped += int(nonzero.size - np.count_nonzero(nonzero))
+    return lss_result(np.concatenate(parts), skipped, len(states) - 1, (start, stop))
 
 
-def lss_of_stacked(stacked: np.ndarray, used: tuple[int, int], atol: float = 0.0) -> LineShapeResult:
-    _, units, nonzero = unit_steps(stacked, atol)
-    lss = lss_from_units(units, nonzero)
+def lss_result(lss: np.ndarray, skipped: int, n_steps: int,
+               used: tuple[int, int]) -> LineShapeResult:
+    """The :class:`LineShapeResult` of per-sample scores ``lss`` (N,)."""
     mean, median = nan_mean_median(lss)
     lss.setflags(write=False)
     return LineShapeResult(
         per_sample=lss,
         mean=mean,
         median=median,
-        skipped_steps=int(nonzero.size - np.count_nonzero(nonzero)),
+        skipped_steps=skipped,
         n_nan=int(np.isnan(lss).sum()),
         n_inf=int(np.isinf(lss).sum()),
-        n_steps=int(stacked.shape[0] - 1),
+        n_steps=n_steps,
         run=used,
     )
