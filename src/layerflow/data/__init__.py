@@ -13,8 +13,7 @@ Nothing is downloaded. ``list_datasets()`` (and ``layerflow datasets``) says wha
 
 from __future__ import annotations
 
-from layerflow.data._split import validation_indices
-from layerflow.data.dataset import Dataset, DatasetError
+from layerflow.data.dataset import Dataset, DatasetError, validation_indices
 from layerflow.data.idx import IdxError, read_idx, write_idx
 from layerflow.data.npzsafe import NpzError, read_npz
 from layerflow.data.registry import (

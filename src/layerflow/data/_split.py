@@ -124,31 +124,6 @@ def stratified_split(
     return rng.permutation(tr), rng.permutation(te)
 
 
-def validation_indices(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices ``(train, val)`` of a stratified validation split of labels ``y`` (both sorted).
-
-    Per class ``c`` with ``n_c`` samples, ``min(round(fraction · n_c), n_c − 1)`` go to the
-    validation split (at least one stays for training), chosen by
-    ``numpy.random.default_rng(seed).permutation`` of the class's indices, classes in sorted
-    order. Raises :class:`DatasetError` when no sample would be held out.
-    """
-    rng = np.random.default_rng(seed)
-    val: list[np.ndarray] = []
-    for c in np.unique(y):
-        idx = rng.permutation(np.flatnonzero(y == c))
-        val.append(idx[: min(round(fraction * idx.size), idx.size - 1)])
-    v = np.sort(np.concatenate(val)) if val else np.zeros(0, dtype=np.int64)
-    if v.size == 0:
-        raise DatasetError(
-            f"val_fraction={fraction} of {y.size} training samples leaves no validation sample "
-            f"(per class round(val_fraction · n_c) is 0 for class sizes "
-            f"{[int((y == c).sum()) for c in np.unique(y)]})"
-        )
-    keep = np.ones(y.size, dtype=bool)
-    keep[v] = False
-    return np.flatnonzero(keep), v
-
-
 def subsample(
     X: np.ndarray, y: np.ndarray, n: int | None, rng: np.random.Generator, name: str
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -10,7 +10,7 @@ import numpy as np
 
 from layerflow.errors import LayerflowError
 
-__all__ = ["Dataset", "DatasetError"]
+__all__ = ["Dataset", "DatasetError", "validation_indices"]
 
 
 class DatasetError(LayerflowError):
@@ -107,8 +107,6 @@ class Dataset:
         split out *before* :meth:`subset_train`, and every train fraction, arm and seed of a
         study is tuned on the same validation samples.
         """
-        from layerflow.data._split import validation_indices
-
         if not (isinstance(fraction, float | int) and 0.0 < fraction < 1.0):
             raise DatasetError(f"val_fraction={fraction!r}: expected a number with 0 < it < 1")
         if len(self.X_val):
@@ -119,3 +117,28 @@ class Dataset:
                        name=self.name, info={**self.info, "val_fraction": float(fraction),
                                              "val_seed": int(seed)},
                        X_val=self.X_train[val], y_val=self.y_train[val])
+
+
+def validation_indices(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(train, val)`` of a stratified validation split of labels ``y`` (both sorted).
+
+    Per class ``c`` with ``n_c`` samples, ``min(round(fraction · n_c), n_c − 1)`` go to the
+    validation split (at least one stays for training), chosen by
+    ``numpy.random.default_rng(seed).permutation`` of the class's indices, classes in sorted
+    order. Raises :class:`DatasetError` when no sample would be held out.
+    """
+    rng = np.random.default_rng(seed)
+    val: list[np.ndarray] = []
+    for c in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        val.append(idx[: min(round(fraction * idx.size), idx.size - 1)])
+    v = np.sort(np.concatenate(val)) if val else np.zeros(0, dtype=np.int64)
+    if v.size == 0:
+        raise DatasetError(
+            f"val_fraction={fraction} of {y.size} training samples leaves no validation sample "
+            f"(per class round(val_fraction · n_c) is 0 for class sizes "
+            f"{[int((y == c).sum()) for c in np.unique(y)]})"
+        )
+    keep = np.ones(y.size, dtype=bool)
+    keep[v] = False
+    return np.flatnonzero(keep), v
