@@ -29,7 +29,7 @@ def test_pooled_from_stored_rows_equals_pooled_coefficient() -> None:
         results[f"r{m}"] = lf.ricci.ricci_coefficient(traj, k=8, protocol="baptista")
     layers = pd.DataFrame(rows)
     want = lf.ricci.pooled_coefficient(results)
-    got = pooled_from_layers(layers, list(results), "baptista", "layerflow", 8)
+    got = pooled_from_layers(layers, list(results), "baptista", "layerflow", 8, first=1)
     np.testing.assert_allclose(got.interval.mean, want.coefficient, rtol=1e-12)
     assert got.n_pairs == want.n_pairs and got.n_networks == want.n_networks
     assert set(got.excluded) == set(want.excluded)

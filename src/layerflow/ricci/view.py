@@ -93,6 +93,7 @@ def measure_ricci(traj: Any, *, model: Any = None, inputs: Any = None, k: int = 
             scalars[f"ricci_rho{sfx}_k{kv}"] = float("nan")
         if sfx:
             scalars[f"ricci_rho{sfx}"] = float(res.global_[k].coefficient)
+        scalars[f"ricci_first_pair{sfx}"] = int(res.global_[k].first_pair)
     res = results[protos[0]]
     rc = res.global_[k]
     scalars.update({
@@ -156,6 +157,9 @@ VIEW = View(
         Column("ricci_layers", "layer pairs", "L (pairs of consecutive states)", kind="int",
                low=0),
         Column("ricci_protocol", "protocol", "protocol of the primary coefficient", kind="str"),
+        Column("ricci_first_pair{protocol}", "first pair", "first layer pair l the protocol "
+               "correlates (0: the input pair included; 1: left out)", kind="int", low=0,
+               names=_names("ricci_first_pair", False)),
         Column("ricci_skipped_ks", "skipped ks", "swept ks left out because k >= N (NaN "
                "columns)", kind="str"),
         Column("scalar_curvature", "scalar curvature", "Ric_l = Σ over edges of the curvature",

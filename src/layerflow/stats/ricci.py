@@ -67,17 +67,11 @@ def protocols_in_store(runs: pd.DataFrame) -> tuple[str, list[str], list[int]]:
     return primary, protos, sorted(ks)
 
 
-def _first_pair(protocol: str) -> int:
-    from layerflow.ricci.protocols import PROTOCOLS
-
-    return PROTOCOLS[protocol].first_pair if protocol in PROTOCOLS else 0
-
-
 def pooled_from_layers(layers: pd.DataFrame, run_ids: Any, protocol: str, primary: str,
-                       k: int, n_boot: int = 2000, seed: int = 0) -> PooledStat:
-    """The pooled coefficient of the runs ``run_ids`` at ``k`` under ``protocol``."""
+                       k: int, first: int, n_boot: int = 2000, seed: int = 0) -> PooledStat:
+    """The pooled coefficient of the runs ``run_ids`` at ``k`` under ``protocol``, over the pairs
+    l = ``first`` … L−1 of each (the store's ``ricci_first_pair[_<protocol>]``)."""
     sfx = _suffix(protocol, primary)
-    first = _first_pair(protocol)
     lay = layers[layers["run_id"].isin(set(run_ids))]
     ks = pd.to_numeric(lay["k"], errors="coerce")
     lay = lay[ks == k]
@@ -171,7 +165,10 @@ def protocol_table(runs: pd.DataFrame, layers: pd.DataFrame,
                 rv = rho[defined].to_numpy(dtype=np.float64)
                 share = (wilson_interval(int((rv < 0).sum()), int(rv.size)) if rv.size else
                          Interval(math.nan, math.nan, math.nan, 0, math.nan))
-                pooled = pooled_from_layers(layers, g["run_id"], proto, primary, k)
+                fp = g[f"ricci_first_pair{sfx}"] if f"ricci_first_pair{sfx}" in g.columns else None
+                first = int(pd.to_numeric(fp, errors="coerce").max()) if fp is not None and \
+                    fp.notna().any() else 0
+                pooled = pooled_from_layers(layers, g["run_id"], proto, primary, k, first)
                 r_acc = r_lo = r_hi = math.nan
                 if label == "well-trained" and rv.size >= 3:
                     a = pd.to_numeric(g.loc[defined, "test_acc"], errors="coerce").to_numpy(

@@ -35,12 +35,14 @@ def eta_ric_table(runs: pd.DataFrame, layers: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for proto in protos:
         sfx = "" if proto == primary else f"_{proto}"
+        first = int(best.get(f"ricci_first_pair{sfx}", 0) or 0) if f"ricci_first_pair{sfx}" in \
+            best.index and pd.notna(best.get(f"ricci_first_pair{sfx}")) else 0
         eta = lay[lay["metric"] == f"eta{sfx}"].set_index("layer")["value"]
         ric = lay[lay["metric"] == f"scalar_curvature{sfx}"].set_index("layer")["value"]
         for layer in eta.index:
             rows.append({"run_id": best["run_id"], "dataset": best["dataset"],
                          "test_acc": float(best["test_acc"]), "k": int(best["k"]),
-                         "protocol": proto, "layer": int(layer),
+                         "protocol": proto, "first_pair": first, "layer": int(layer),
                          "eta": float(eta[layer]), "ric": float(ric.get(layer, np.nan))})
     return pd.DataFrame(rows)
 
@@ -51,18 +53,18 @@ def figure_eta_ric(table: pd.DataFrame) -> Any:
 
     protos = list(dict.fromkeys(table["protocol"]))
     fig, axes = figure_grid(len(protos), 1, w=3.6, h=3.0)
-    first = {"layerflow": 0, "baptista": 1}
     for j, proto in enumerate(protos):
         ax = axes[0][j]
         s = table[table["protocol"] == proto].sort_values("layer")
-        used = s[s["layer"] >= first.get(proto, 0)]
+        first = int(s["first_pair"].iloc[0])
+        used = s[s["layer"] >= first]
         ax.scatter(s["ric"], s["eta"], s=18, facecolors="none", edgecolors="0.6")
         ax.scatter(used["ric"], used["eta"], s=18, color="C0")
         for _, r in s.iterrows():
             ax.annotate(str(int(r["layer"])), (r["ric"], r["eta"]), fontsize=6,
                         xytext=(2, 2), textcoords="offset points")
         rho = pearson(used["ric"].to_numpy(np.float64), used["eta"].to_numpy(np.float64))
-        ax.set_title(f"{proto}: ρ = {rho:.2f} (pairs l ≥ {first.get(proto, 0)})", fontsize=8)
+        ax.set_title(f"{proto}: ρ = {rho:.2f} (pairs l ≥ {first})", fontsize=8)
         ax.set_xlabel("Ric_l (scalar curvature)")
         ax.set_ylabel("η_l = g_l+1 − g_l")
     r0 = table.iloc[0]
