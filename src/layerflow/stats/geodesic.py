@@ -24,6 +24,8 @@ from layerflow.stats.tables import finished, prepare_runs
 __all__ = ["GEODESIC_METRICS", "weight_decay_table", "weight_decay_trend"]
 
 GEODESIC_METRICS: tuple[str, ...] = ("lss_mean", "ots", "ot_cost_ratio", "w2_geodesic_ratio")
+#: reported beside them: a network near chance accuracy has a geometry that means little
+SWEEP_COLUMNS: tuple[str, ...] = (*GEODESIC_METRICS, "test_acc")
 
 
 def _sweep_runs(runs: pd.DataFrame) -> pd.DataFrame:
@@ -36,7 +38,7 @@ def _sweep_runs(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def weight_decay_table(runs: pd.DataFrame,
-                       metrics: Sequence[str] = GEODESIC_METRICS) -> pd.DataFrame:
+                       metrics: Sequence[str] = SWEEP_COLUMNS) -> pd.DataFrame:
     """Per (dataset, kind, γ) and metric: ``n``, ``mean``, ``low``, ``high`` (95 %, bootstrap).
 
     Empty unless some (dataset, kind) was trained at three or more weight decays (a sweep;

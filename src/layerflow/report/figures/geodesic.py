@@ -10,7 +10,7 @@ import pandas as pd
 
 from layerflow.report.figures._common import datasets_of, figure_grid, title_for
 from layerflow.report.papers import GAI_ZHANG_CIFAR100
-from layerflow.stats.geodesic import GEODESIC_METRICS, weight_decay_table
+from layerflow.stats.geodesic import SWEEP_COLUMNS, weight_decay_table
 from layerflow.views import get_view
 
 __all__ = ["figure_geodesic", "geodesic_table"]
@@ -37,11 +37,11 @@ def figure_geodesic(table: pd.DataFrame) -> Any:
     """One column per data set, one row per metric: mean with 95 % interval per γ for each kind;
     grey bands: the paper's CIFAR-100 range for that kind (orientation only)."""
     datasets = datasets_of(table)
-    metrics = [m for m in GEODESIC_METRICS if m in set(table["metric"])]
+    metrics = [m for m in SWEEP_COLUMNS if m in set(table["metric"])]
     fig, axes = figure_grid(len(datasets), len(metrics), w=3.2, h=2.4)
     positive = table.loc[table["gamma"] > 0, "gamma"]
     smallest = float(positive.min()) if len(positive) else 1e-4
-    labels = {c.name: c.label for c in get_view("transport").columns}
+    labels = {c.name: c.label for c in get_view("transport").columns} | {"test_acc": "test accuracy"}
     colour = {"residual": "C0", "plain": "C3"}
     for j, ds in enumerate(datasets):
         for i, m in enumerate(metrics):
