@@ -106,15 +106,15 @@ def weight_decay_sweep(runs: pd.DataFrame, layers: pd.DataFrame) -> list[Finding
                          f"n = {trend.n})")
                 numbers.update({"spearman": trend.mean, "spearman_low": trend.low,
                                 "spearman_high": trend.high, "n": trend.n})
-            band = GAI_ZHANG_CIFAR100.get(kind, {}).get(m)
-            if band is not None:
-                text += (f". Gai & Zhang report {fmt(band[0])}–{fmt(band[1])} on CIFAR-100 "
-                         "(other networks and data: for orientation)")
             acc = tab[(tab["kind"] == kind) & (tab["metric"] == "test_acc")].groupby(
                 "gamma")["mean"].mean()
             if m == "lss_mean" and g0 in acc.index and g1 in acc.index:
                 text += (f"; their mean test accuracy was {fmt(acc[g0])} at γ = {g0:g} and "
                          f"{fmt(acc[g1])} at γ = {g1:g}")
                 numbers.update({"acc_low": float(acc[g0]), "acc_high": float(acc[g1])})
+            band = GAI_ZHANG_CIFAR100.get(kind, {}).get(m)
+            if band is not None:
+                text += (f". Gai & Zhang report {fmt(band[0])}–{fmt(band[1])} on CIFAR-100 "
+                         "(other networks and data: for orientation)")
             out.append(Finding("weight_decay_sweep", "transport", text + ".", numbers))
     return out
