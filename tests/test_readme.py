@@ -36,3 +36,17 @@ def test_python_example_runs_and_prints_what_it_promises(tmp_path: Path) -> None
     lss = float(re.search(r"LSS ([0-9.e+-]+)", out).group(1))  # type: ignore[union-attr]
     assert lss >= 1.0
     assert "W2 geodesic ratio" in out and "Ricci coefficient" in out
+
+
+def test_store_example_reads_a_store_with_pandas_and_duckdb(tmp_path: Path) -> None:
+    """README's store example, run on a store the sweep runner writes (the cheap toy task)."""
+    from layerflow.sweep import run_sweep
+
+    code = _block("python", "## The results store")
+    cfg = {"name": "t", "seeds": 2, "datasets": ["moons"],
+           "models": [{"kind": "mlp", "width": 4, "depth": 2}],
+           "analysis": {"metrics": ["ricci"], "k": 5, "test_points": 20}}
+    run_sweep(cfg, tmp_path / "results" / "default", task="toy", backend="serial")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=300, check=True).stdout
+    assert "rows: 2" in out, out

@@ -108,6 +108,12 @@ def protocol_of(runs: pd.DataFrame, extra: str = "") -> str:
     if "depth" in runs.columns:
         ds = sorted({int(v) for v in _values(runs, "depth").dropna()})
         parts.append("depth " + "/".join(map(str, ds)))
+    if "optimizer" in runs.columns and runs["optimizer"].notna().any():
+        opts = sorted({str(o) for o in runs["optimizer"].dropna()})
+        lrs = sorted({float(v) for v in _values(runs, "lr").dropna()}) if "lr" in runs.columns \
+            else []
+        parts.append("/".join(opts) + (" lr " + "/".join(f"{v:g}" for v in lrs[:3])
+                                       if lrs else ""))
     for col, label in (("steps", "steps"), ("epochs", "epochs")):
         if col in runs.columns and runs[col].notna().any() and (_values(runs, col) > 0).any():
             vs = sorted({int(v) for v in _values(runs, col).dropna() if v > 0})
