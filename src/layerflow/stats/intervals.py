@@ -77,8 +77,10 @@ def _check_level(level: float) -> None:
 
 
 def _finite(values: Sequence[float] | np.ndarray, what: str) -> np.ndarray:
+    """The finite values: NaN (a failed run) and ±inf (an undefined value, e.g. the geodesic
+    mass of a disconnected graph) have no place in a mean; callers count them."""
     x = np.asarray(values, dtype=np.float64).reshape(-1)
-    x = x[~np.isnan(x)]
+    x = x[np.isfinite(x)]
     if x.size == 0:
         raise StatsError(f"{what} needs at least one finite value; got none")
     return x

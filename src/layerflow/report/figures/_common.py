@@ -102,16 +102,23 @@ def per_layer_table(runs: pd.DataFrame, layers: pd.DataFrame, quantities: tuple[
         if lm.empty:
             continue
         m = lm.merge(df[["run_id", "dataset", "variant"]], on="run_id").dropna(subset=["value"])
+        # an infinite value (the geodesic mass of a disconnected graph) has no mean: counted
+        infinite = m.assign(_inf=~np.isfinite(m["value"].to_numpy(dtype=np.float64))).groupby(
+            ["dataset", "variant", "layer"], sort=False)["_inf"].sum()
+        m = m[np.isfinite(m["value"].to_numpy(dtype=np.float64))]
         if m.empty:
             continue
         groups = m.groupby(["dataset", "variant", "layer"], sort=False)["value"]
         g = groups.agg(n="count", mean="mean", std="std").reset_index()
+        g["n_infinite"] = [int(infinite.get(key, 0)) for key in
+                           zip(g["dataset"], g["variant"], g["layer"], strict=True)]
         ends = [mean_with_interval(v.to_numpy(dtype=np.float64))[2:] for _, v in groups]
         g["low"] = [lo for lo, _ in ends]
         g["high"] = [hi for _, hi in ends]
         g.insert(2, "quantity", q)
         rows.append(g)
-    cols = ["dataset", "variant", "quantity", "layer", "n", "mean", "std", "low", "high"]
+    cols = ["dataset", "variant", "quantity", "layer", "n", "mean", "std", "low", "high",
+            "n_infinite"]
     if not rows:
         return pd.DataFrame(columns=cols)
     out = pd.concat(rows, ignore_index=True)[cols]
