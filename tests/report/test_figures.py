@@ -128,3 +128,23 @@ def test_per_layer_interval_is_the_bootstrap_of_the_networks_values(store: Repor
         np.testing.assert_allclose([r.mean, r.low, r.high], [v.mean(), lo, hi], rtol=1e-12)
         checked += 1
     assert checked == 2 * 4  # two data sets, four steps
+
+
+def test_infinite_geodesic_masses_are_counted_not_averaged(store) -> None:  # type: ignore[no-untyped-def]
+    """A disconnected layer has an infinite geodesic mass: the per-layer table counts it in
+    n_infinite and averages the finite values (no inf mean, no warning)."""
+    import numpy as np
+
+    from layerflow.report.figures.ricci import curvature_table
+
+    layers = store.layers.copy()
+    sel = layers.index[layers["metric"] == "geodesic_mass"][0]
+    rid, layer = layers.at[sel, "run_id"], layers.at[sel, "layer"]
+    layers.loc[sel, "value"] = np.inf
+    tab = curvature_table(store.runs, layers)
+    mass = tab[tab["quantity"] == "geodesic_mass"]
+    assert np.isfinite(mass["mean"]).all() and mass["n_infinite"].sum() == 1
+    row = store.runs.set_index("run_id").loc[rid]
+    hit = mass[(mass["layer"] == layer) & (mass["dataset"] == row["dataset"])
+               & (mass["n_infinite"] == 1)]
+    assert len(hit) == 1
