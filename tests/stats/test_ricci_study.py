@@ -66,3 +66,23 @@ def test_protocol_table_counts_excluded_networks() -> None:
         assert r["n"] + r["n_excluded"] == 8 and 1 <= r["n_excluded"] < 8
         assert "components" in r["excluded_why"]
         assert 0 <= r["share_low"] <= r["share_negative"] <= r["share_high"] <= 1
+
+
+def test_a_network_with_inf_minus_inf_eta_is_left_out() -> None:
+    """Two consecutive disconnected layers give η = inf − inf = NaN: the network is excluded
+    (R would keep it, SPEC §3 says to leave every infinite-mass network out), never shortened."""
+    rows = []
+    etas = {"a": [1.0, 2.0, 3.0, 4.0], "b": [2.0, np.nan, np.inf, 1.0], "c": [0.5, 1.5, 1.0, 3.0]}
+    rics = {"a": [4.0, 3.0, 1.0, 0.0, 2.0], "b": [1.0, 1.0, 1.0, 1.0, 1.0],
+            "c": [1.0, 2.0, 0.5, 2.5, 0.0]}
+    for rid in etas:
+        rows += [{"run_id": rid, "layer": i, "metric": "eta_baptista", "k": 5, "value": v}
+                 for i, v in enumerate(etas[rid])]
+        rows += [{"run_id": rid, "layer": i, "metric": "scalar_curvature_baptista", "k": 5,
+                  "value": v} for i, v in enumerate(rics[rid])]
+    got = pooled_from_layers(pd.DataFrame(rows), ["a", "b", "c"], "baptista", "layerflow", 5,
+                             first=1)
+    assert got.excluded == ("b",) and got.n_networks == 2 and got.n_pairs == 6
+    x = np.array([2.0, 3.0, 4.0, 1.5, 1.0, 3.0])
+    y = np.array([3.0, 1.0, 0.0, 2.0, 0.5, 2.5])
+    np.testing.assert_allclose(got.interval.mean, np.corrcoef(x, y)[0, 1], rtol=1e-12)

@@ -75,22 +75,19 @@ def pooled_from_layers(layers: pd.DataFrame, run_ids: Any, protocol: str, primar
     lay = layers[layers["run_id"].isin(set(run_ids))]
     ks = pd.to_numeric(lay["k"], errors="coerce")
     lay = lay[ks == k]
-    eta = lay[lay["metric"] == f"eta{sfx}"].pivot_table(index="run_id", columns="layer",
-                                                         values="value", aggfunc="first")
-    ric = lay[lay["metric"] == f"scalar_curvature{sfx}"].pivot_table(
-        index="run_id", columns="layer", values="value", aggfunc="first")
+    ric = {rid: g.sort_values("layer")["value"].to_numpy(dtype=np.float64)
+           for rid, g in lay[lay["metric"] == f"scalar_curvature{sfx}"].groupby("run_id")}
     xs: list[np.ndarray] = []
     ys: list[np.ndarray] = []
     excluded: list[Hashable] = []
-    for rid in eta.index:
-        e = eta.loc[rid].dropna().to_numpy(dtype=np.float64)
-        if rid not in ric.index or not np.isfinite(e).all():
+    for rid, g in lay[lay["metric"] == f"eta{sfx}"].groupby("run_id"):
+        e = g.sort_values("layer")["value"].to_numpy(dtype=np.float64)
+        # an infinite geodesic mass makes some η inf (or inf − inf = NaN): the network is left out
+        if rid not in ric or not np.isfinite(e).all():
             excluded.append(rid)
             continue
-        r = ric.loc[rid].dropna().to_numpy(dtype=np.float64)
-        L = e.size
-        xs.append(e[first:L])
-        ys.append(r[first:L])
+        xs.append(e[first:])
+        ys.append(ric[rid][first : e.size])
     n_pairs = int(sum(x.size for x in xs))
     if n_pairs < 3:
         return PooledStat(Interval(math.nan, math.nan, math.nan, n_pairs, math.nan), n_pairs,
