@@ -14,7 +14,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["knn_select", "knn_work", "rerank_candidates", "scan_within", "small_gram"]
+from layerflow.ricci.sort_kernels import sort_pairs, sort_work
+
+__all__ = ["SLACK", "knn_select", "knn_work", "rerank_candidates", "scan_within", "small_gram"]
+
+# a row whose keys at or below the selection threshold number at most m + SLACK keeps them all
+# (the largest one is the threshold) instead of selecting exactly m: no quickselect
+SLACK = 16
 
 @njit(cache=True, nogil=True)
 def _lex_less(d1: float, i1: int, d2: float, i2: int) -> bool:
@@ -154,6 +160,9 @@ def _select_rows(
     cand_v: np.ndarray,
     cand_i: np.ndarray,
     acc: np.ndarray,
+    tmp_v: np.ndarray,
+    tmp_i: np.ndarray,
+    counts: np.ndarray,
 ) -> int:
     """k nearest neighbours of the points ``rows[r]`` whose keys are row r of the block ``G``
     (see :func:`knn_select`); the work buffers are the caller's. Returns the rows recomputed."""
@@ -204,7 +213,15 @@ def _select_rows(
         has_threshold = nc > m
         threshold = np.inf
         mm = nc
-        if has_threshold:
+        if has_threshold and nc <= m + SLACK:
+            # few more than m: the largest key is the threshold, the others the candidates
+            top = 0
+            for c in range(1, nc):
+                top = c if cand_v[c] > cand_v[top] else top
+            threshold = cand_v[top]
+            cand_i[top] = cand_i[nc - 1]
+            mm = nc - 1
+        elif has_threshold:
             threshold = _nth_pair(cand_v, cand_i, nc, m)
             mm = m
         # exact squared distances of the mm nominated candidates, eight at a time (each is the
@@ -215,17 +232,8 @@ def _select_rows(
             c0 += 8
         for c in range(c0, mm):
             acc[c] = _exact_sq(X, i, cand_i[c])
-        # sort them by (distance, index) in place (insertion sort: mm is small), keep k
-        for c in range(1, mm):
-            dd = acc[c]
-            j = cand_i[c]
-            pos = c
-            while pos > 0 and _lex_less(dd, j, acc[pos - 1], cand_i[pos - 1]):
-                acc[pos] = acc[pos - 1]
-                cand_i[pos] = cand_i[pos - 1]
-                pos -= 1
-            acc[pos] = dd
-            cand_i[pos] = j
+        # sort them by (distance, index) in place, keep k
+        sort_pairs(acc, cand_i, mm, tmp_v, tmp_i, counts)
         for c in range(k):
             out_d[r, c] = acc[c]
             out_idx[r, c] = cand_i[c]
@@ -287,7 +295,7 @@ def knn_select(
     buffers (:func:`knn_work`). One thread: a row block is far too little work for a parallel
     launch; the layers of a network are the parallel jobs (see :func:`layerflow.ricci.threads.map_layers`).
     """
-    buf, bm, cand_v, cand_i, acc = work
+    buf, bm, cand_v, cand_i, acc, tmp_v, tmp_i, counts = work
     return int(
         _select_rows(
             X,
@@ -306,6 +314,9 @@ def knn_select(
             cand_v,
             cand_i,
             acc,
+            tmp_v,
+            tmp_i,
+            counts,
         )
     )
 
@@ -317,7 +328,8 @@ def knn_work(n: int, m: int) -> tuple[np.ndarray, ...]:
         np.empty(n, dtype=np.float64),
         np.empty(n, dtype=np.float64),
         np.empty(n, dtype=np.int64),
-        np.empty(m + 1, dtype=np.float64),
+        np.empty(m + SLACK, dtype=np.float64),
+        *sort_work(m + SLACK),
     )
 
 

@@ -1,0 +1,145 @@
+"""The per-layer measures behind global Ricci coefficients, for several k and protocols at once
+(internal; SPEC §3, "k sweep").
+
+One exact neighbour search per state serves every swept k and every protocol: the table is as
+wide as the largest k needs under the widest tie rule asked for (``"keep"`` adds a margin), and
+its first k columns are exactly a separate search for k (ranks are exact, ties to the smaller
+index). Then, per state:
+
+* Forman curvature with exact geodesics (the paper's setting) takes the **nested** route
+  (:mod:`layerflow.ricci.nested`): the graphs of all ks stored once, Forman's scalar curvature in
+  closed form, components only up to the first connected k, and one geodesic mass per distinct
+  graph — the two tie rules share it wherever no point has a tie across its k-th distance;
+* any other curvature kind, or sampled geodesics, builds each graph
+  (:class:`~layerflow.ricci.network.LayerGraph`) and measures it as
+  :func:`~layerflow.ricci.coefficients.ricci_coefficient` always has.
+
+Both routes give the same numbers (integers and the same float operations), checked in
+``tests/ricci/test_ricci_measures.py``. States are the parallel jobs
+(:func:`~layerflow.ricci.threads.map_layers`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from layerflow.ricci.geodesics import AUTO_EXACT_MAX_N, GeodesicMass, geodesic_from_arrays
+from layerflow.ricci.nested import ORDER_K, boundary_ties, locality_order, nested_graphs
+from layerflow.ricci.network import LayerGraph, Neighbours, layer_graphs, neighbour_tables
+from layerflow.ricci.protocols import Protocol
+from layerflow.ricci.rho import RicciCoefficient, coefficient_from_layers
+from layerflow.ricci.threads import map_layers
+
+__all__ = ["Family", "exact_geodesics", "global_coefficients", "global_from_graphs"]
+
+
+@dataclass(frozen=True)
+class Family:
+    """One family of coefficients to compute: a protocol with its (checked) degree mode."""
+
+    protocol: Protocol
+    degree: str
+
+
+def exact_geodesics(method: str, n: int, n_sources: int | None) -> bool:
+    """Whether :func:`~layerflow.ricci.geodesics.geodesic_mass` is exact for N nodes."""
+    if method == "auto":
+        method = "exact" if n <= AUTO_EXACT_MAX_N else "sampled"
+    return method == "exact" or (n_sources is not None and n_sources >= n)
+
+
+def global_from_graphs(
+    graphs: list[LayerGraph],
+    names: Sequence[str],
+    k: int,
+    curvature: str,
+    degree: str,
+    on_disconnected: str,
+    geodesics: str,
+    n_sources: int | None,
+    seed: int | None,
+    alpha: float,
+    protocol: Protocol,
+) -> RicciCoefficient:
+    """The coefficient of one k from the built graphs of a network's states (options
+    checked): every curvature kind, exact or sampled geodesics."""
+    per_layer = map_layers(
+        lambda G: (
+            G.scalar_curvature(curvature, alpha),
+            geodesic_from_arrays(G.indptr, G.indices, geodesics, n_sources, seed),
+        ),
+        graphs,
+        graphs[0].n,
+    )
+    ric = np.array([r for r, _ in per_layer], dtype=np.float64)
+    return coefficient_from_layers(
+        ric, [m for _, m in per_layer], names, k, curvature, degree, on_disconnected, protocol
+    )
+
+
+# per tie rule: Forman sums (union, directed) and geodesic masses, each per swept k
+_StateMeasures = dict[str, tuple[np.ndarray, np.ndarray, list[GeodesicMass]]]
+
+
+def _state_measures(nb: Neighbours, ks: tuple[int, ...], rules: Sequence[str]) -> _StateMeasures:
+    """Forman sums and exact geodesic masses of one state at every k, per tie rule."""
+    order = locality_order(nb.idx, min(ks[0], ORDER_K))
+    first = nested_graphs(nb.points, nb.idx, nb.sqd, ks, rules[0], order)
+    masses = first.geodesic_masses()
+    out: _StateMeasures = {rules[0]: (first.forman_union, first.forman_directed, masses)}
+    if len(rules) > 1:
+        tied = boundary_ties(nb.sqd, ks)
+        for rule in rules[1:]:
+            if not tied.any():  # the same graphs at every k
+                out[rule] = out[rules[0]]
+                continue
+            ng = nested_graphs(nb.points, nb.idx, nb.sqd, ks, rule, order)
+            out[rule] = (ng.forman_union, ng.forman_directed, ng.geodesic_masses(masses, ~tied))
+    return out
+
+
+def global_coefficients(
+    states: list[np.ndarray],
+    names: Sequence[str],
+    ks: Sequence[int],
+    families: Sequence[Family],
+    curvature: str,
+    on_disconnected: str,
+    geodesics: str,
+    n_sources: int | None,
+    seed: int | None,
+    alpha: float,
+) -> tuple[list[dict[int, RicciCoefficient]], list[Neighbours]]:
+    """Global Ricci coefficients of one network for every k in ``ks`` and every family (all
+    options checked; k against N here). Returns ``out[f][k]`` for ``families[f]``, and the
+    neighbour tables (for the local coefficients of a sweep)."""
+    ks_u = tuple(sorted(set(int(k) for k in ks)))
+    rules = list(dict.fromkeys(f.protocol.ties for f in families))
+    table_rule = "keep" if "keep" in rules else "by_index"
+    tables = neighbour_tables(states, names, ks_u[-1], table_rule)
+    n = states[0].shape[0]
+    out: list[dict[int, RicciCoefficient]] = [{} for _ in families]
+    if curvature == "forman" and exact_geodesics(geodesics, n, n_sources):
+        per_state = map_layers(lambda nb: _state_measures(nb, ks_u, rules), tables, n)
+        for f, fam in enumerate(families):
+            rule = fam.protocol.ties
+            for c, k in enumerate(ks_u):
+                j = 0 if fam.degree == "union" else 1
+                ric = np.array([float(m[rule][j][c]) for m in per_state], dtype=np.float64)
+                gm = [m[rule][2][c] for m in per_state]
+                out[f][k] = coefficient_from_layers(
+                    ric, gm, names, k, curvature, fam.degree, on_disconnected, fam.protocol
+                )
+        return out, tables
+    for f, fam in enumerate(families):
+        for k in ks_u:
+            graphs = layer_graphs(tables, k, fam.degree, fam.protocol.ties)
+            out[f][k] = global_from_graphs(
+                graphs, names, k, curvature, fam.degree, on_disconnected, geodesics,
+                n_sources, seed, alpha, fam.protocol,
+            )
+    return out, tables
+

@@ -1,0 +1,187 @@
+"""Numba kernels of the nested kNN graphs of one state (internal; used by
+:mod:`layerflow.ricci.nested`).
+
+Every arc i → j of the kNN relation at the largest swept k gets a **birth**: the index c of the
+smallest swept ``k_c`` whose graph holds it (``C`` = never). The union graph at ``k_c`` is then
+the set of pairs {i, j} whose earlier arc has birth ≤ c, and the union graphs of all ks are
+stored once, each row ordered by birth: the graph at ``k_c`` is the row prefixes
+``indices[starts[v]:ends[c, v]]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+__all__ = ["arc_births", "nested_union"]
+
+
+@njit(cache=True, nogil=True)
+def arc_births(sqd: np.ndarray, kcols: np.ndarray, keep: bool) -> np.ndarray:
+    """Birth of every entry of a sorted neighbour table, shape (N, K) int16.
+
+    ``sqd`` (N, K): exact squared distances, each row nondecreasing; ``kcols`` (C,): the swept
+    ks, increasing, ``k_C−1 ≤ K``. ``keep=False`` (``ties="by_index"``): entry p is in the graph
+    at k iff p < k, so its birth is ``min{c : k_c > p}``. ``keep=True`` (``ties="keep"``): entry
+    p is in the graph at k iff ``sqd[p] ≤ sqd[k−1]``, i.e. iff the run of distances equal to
+    ``sqd[p]`` starts before k, so its birth is that of the run's first entry."""
+    n, K = sqd.shape
+    C = kcols.shape[0]
+    bcol = np.empty(K, dtype=np.int16)
+    c = 0
+    for p in range(K):
+        while c < C and kcols[c] <= p:
+            c += 1
+        bcol[p] = c
+    births = np.empty((n, K), dtype=np.int16)
+    for i in range(n):
+        start = 0
+        for p in range(K):
+            if keep and p > 0 and sqd[i, p] != sqd[i, p - 1]:
+                start = p
+            births[i, p] = bcol[start] if keep else bcol[p]
+    return births
+
+
+@njit(cache=True, nogil=True)
+def nested_union(
+    idx: np.ndarray,
+    births: np.ndarray,
+    C: int,
+    x_ptr: np.ndarray,
+    x_idx: np.ndarray,
+    x_birth: np.ndarray,
+    order: np.ndarray,
+) -> tuple[Any, ...]:
+    """The union graphs of every swept k, numbered by ``order``, and their Forman sums.
+
+    Arcs: ``i → idx[i, p]`` with birth ``births[i, p] < C``, and ``i → x_idx[q]`` for
+    ``x_ptr[i] ≤ q < x_ptr[i+1]`` with birth ``x_birth[i]`` (points tied beyond the table).
+    Row ``r`` of the result is the node ``order[r]``; an edge {i, j} is born at the smaller
+    birth of its two arcs. Returns ``(starts (N,), ends (C, N), indices (int32), forman_union
+    (C,), forman_directed (C,))``: row r of the union graph at ``k_c`` is
+    ``indices[starts[r]:ends[c, r]]`` (new numbers), ``forman_union[c] = Σ_edges (4 − deg_i −
+    deg_j) = 2·nnz − Σ deg²`` and ``forman_directed[c] = Σ_arcs (4 − D_i − D_j) = 4·arcs − Σ D²``
+    with ``D = in + out`` (integers, exact)."""
+    n, K = idx.shape
+    inv = np.empty(n, dtype=np.int64)
+    for r in range(n):
+        inv[order[r]] = r
+    # the transposed arcs (in-lists), by counting
+    outdeg = np.zeros(n, dtype=np.int64)
+    inptr = np.zeros(n + 1, dtype=np.int64)
+    for i in range(n):
+        for p in range(K):
+            if births[i, p] < C:
+                inptr[idx[i, p] + 1] += 1
+                outdeg[i] += 1
+        for q in range(x_ptr[i], x_ptr[i + 1]):
+            inptr[x_idx[q] + 1] += 1
+            outdeg[i] += 1
+    for i in range(n):
+        inptr[i + 1] += inptr[i]
+    in_src = np.empty(inptr[n], dtype=np.int32)
+    in_b = np.empty(inptr[n], dtype=np.int16)
+    fill = inptr[:-1].copy()
+    for i in range(n):
+        for p in range(K):
+            b = births[i, p]
+            if b < C:
+                j = idx[i, p]
+                in_src[fill[j]] = i
+                in_b[fill[j]] = b
+                fill[j] += 1
+        xb = x_birth[i]
+        for q in range(x_ptr[i], x_ptr[i + 1]):
+            j = x_idx[q]
+            in_src[fill[j]] = i
+            in_b[fill[j]] = xb
+            fill[j] += 1
+    # rows in the new numbering; each row's room is out + in (a mutual pair uses one slot)
+    base = np.zeros(n + 1, dtype=np.int64)
+    cap = 0
+    for r in range(n):
+        i = order[r]
+        room = outdeg[i] + inptr[i + 1] - inptr[i]
+        base[r + 1] = base[r] + room
+        cap = max(cap, room)
+    indices = np.empty(base[n], dtype=np.int32)
+    ends = np.empty((C, n), dtype=np.int64)
+    mark = np.full(n, -1, dtype=np.int64)
+    pos = np.empty(n, dtype=np.int64)
+    tj = np.empty(cap, dtype=np.int64)
+    tb = np.empty(cap, dtype=np.int16)
+    cnts = np.empty(C + 1, dtype=np.int64)
+    dcnt = np.empty(C, dtype=np.int64)  # arcs at i (out + in) by birth
+    nnz = np.zeros(C, dtype=np.int64)
+    usq = np.zeros(C, dtype=np.int64)
+    dsq = np.zeros(C, dtype=np.int64)
+    arcs = np.zeros(C, dtype=np.int64)
+    for r in range(n):
+        i = order[r]
+        cnt = 0
+        dcnt[:] = 0
+        mark[i] = i  # no self-loops
+        for p in range(K):
+            b = births[i, p]
+            if b < C:
+                dcnt[b] += 1
+                arcs[b] += 1
+                j = idx[i, p]
+                if mark[j] != i:
+                    mark[j] = i
+                    pos[j] = cnt
+                    tj[cnt] = j
+                    tb[cnt] = b
+                    cnt += 1
+                elif b < tb[pos[j]]:
+                    tb[pos[j]] = b
+        b = x_birth[i]
+        for q in range(x_ptr[i], x_ptr[i + 1]):
+            dcnt[b] += 1
+            arcs[b] += 1
+            j = x_idx[q]
+            if mark[j] != i:
+                mark[j] = i
+                pos[j] = cnt
+                tj[cnt] = j
+                tb[cnt] = b
+                cnt += 1
+            elif b < tb[pos[j]]:
+                tb[pos[j]] = b
+        for q in range(inptr[i], inptr[i + 1]):
+            j = in_src[q]
+            b = in_b[q]
+            dcnt[b] += 1
+            if mark[j] != i:
+                mark[j] = i
+                pos[j] = cnt
+                tj[cnt] = j
+                tb[cnt] = b
+                cnt += 1
+            elif b < tb[pos[j]]:
+                tb[pos[j]] = b
+        # counting sort of the row by birth; degrees at every k
+        cnts[:] = 0
+        for e in range(cnt):
+            cnts[tb[e] + 1] += 1
+        D = 0
+        for c in range(C):
+            cnts[c + 1] += cnts[c]
+            deg = cnts[c + 1]
+            ends[c, r] = base[r] + deg
+            nnz[c] += deg
+            usq[c] += deg * deg
+            D += dcnt[c]
+            dsq[c] += D * D
+        for e in range(cnt):
+            b = tb[e]
+            indices[base[r] + cnts[b]] = inv[tj[e]]
+            cnts[b] += 1
+    for c in range(1, C):
+        arcs[c] += arcs[c - 1]
+    forman_union = 2 * nnz - usq
+    forman_directed = 4 * arcs - dsq
+    return base[:n].copy(), ends, indices, forman_union, forman_directed
