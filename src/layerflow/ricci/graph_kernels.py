@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["bfs_order", "n_components", "span_components", "union_csr"]
+__all__ = ["bfs_order", "n_components", "renumber", "span_components", "union_csr"]
 
 
 @njit(cache=True, nogil=True)
@@ -148,3 +148,27 @@ def bfs_order(starts: np.ndarray, ends: np.ndarray, indices: np.ndarray) -> np.n
                     order[placed] = u
                     placed += 1
     return order
+
+
+@njit(cache=True, nogil=True)
+def renumber(
+    indptr: np.ndarray, indices: np.ndarray, order: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The CSR graph with node ``order[r]`` renamed r: row r is the old row ``order[r]`` with
+    every neighbour renamed (rows keep their old order of entries)."""
+    n = indptr.shape[0] - 1
+    inv = np.empty(n, dtype=np.int64)
+    for r in range(n):
+        inv[order[r]] = r
+    out_ptr = np.zeros(n + 1, dtype=np.int64)
+    for r in range(n):
+        o = order[r]
+        out_ptr[r + 1] = out_ptr[r] + indptr[o + 1] - indptr[o]
+    out = np.empty(indices.shape[0], dtype=np.int32)
+    for r in range(n):
+        o = order[r]
+        q = out_ptr[r]
+        for p in range(indptr[o], indptr[o + 1]):
+            out[q] = inv[indices[p]]
+            q += 1
+    return out_ptr, out

@@ -124,45 +124,37 @@ def nested_union(
         cnt = 0
         dcnt[:] = 0
         mark[i] = i  # no self-loops
-        for p in range(K):
+        for p in range(K):  # a row's arcs are distinct
             b = births[i, p]
             if b < C:
                 dcnt[b] += 1
                 arcs[b] += 1
                 j = idx[i, p]
-                if mark[j] != i:
-                    mark[j] = i
-                    pos[j] = cnt
-                    tj[cnt] = j
-                    tb[cnt] = b
-                    cnt += 1
-                elif b < tb[pos[j]]:
-                    tb[pos[j]] = b
+                mark[j] = i
+                pos[j] = cnt
+                tj[cnt] = j
+                tb[cnt] = b
+                cnt += 1
         b = x_birth[i]
-        for q in range(x_ptr[i], x_ptr[i + 1]):
+        for q in range(x_ptr[i], x_ptr[i + 1]):  # beyond the table: new to the row
             dcnt[b] += 1
             arcs[b] += 1
             j = x_idx[q]
-            if mark[j] != i:
-                mark[j] = i
-                pos[j] = cnt
-                tj[cnt] = j
-                tb[cnt] = b
-                cnt += 1
-            elif b < tb[pos[j]]:
-                tb[pos[j]] = b
+            mark[j] = i
+            pos[j] = cnt
+            tj[cnt] = j
+            tb[cnt] = b
+            cnt += 1
         for q in range(inptr[i], inptr[i + 1]):
+            # branch-free: a mutual pair lowers its out-arc's birth, a new one takes a slot
             j = in_src[q]
             b = in_b[q]
             dcnt[b] += 1
-            if mark[j] != i:
-                mark[j] = i
-                pos[j] = cnt
-                tj[cnt] = j
-                tb[cnt] = b
-                cnt += 1
-            elif b < tb[pos[j]]:
-                tb[pos[j]] = b
+            mutual = mark[j] == i
+            slot = pos[j] if mutual else cnt
+            tj[slot] = j
+            tb[slot] = min(tb[slot], b) if mutual else b
+            cnt += not mutual
         # counting sort of the row by birth; degrees at every k
         cnts[:] = 0
         for e in range(cnt):
