@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
@@ -10,16 +12,16 @@ from numba.extending import intrinsic
 __all__ = ["leading_zeros", "popcount", "trailing_zeros"]
 
 
-def _unary(name: str, *extra: bool):  # type: ignore[no-untyped-def]
+def _unary(name: str, *extra: bool) -> Any:
     """An intrinsic uint64 -> uint64 calling ``llvm.<name>`` (with ``extra`` i1 arguments)."""
 
     @intrinsic
-    def fn(typingctx, x):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    def fn(typingctx: Any, x: Any) -> Any:  # pragma: no cover - compiled
         if x != types.uint64:
             return None
         sig = types.uint64(types.uint64)
 
-        def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
             tys = [ir.IntType(64)] + [ir.IntType(1)] * len(extra)
             f = builder.module.declare_intrinsic(f"llvm.{name}", tys)
             flags = [ir.Constant(ir.IntType(1), int(b)) for b in extra]

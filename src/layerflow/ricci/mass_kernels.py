@@ -372,36 +372,36 @@ def _mass_lower(
         if not any_new:
             break
         # the next frontier in full: nx (lower, words in nm) plus its transpose (upper)
-        for I in range(NB):
+        for bi in range(NB):
             bm = np.uint64(0)
-            for r in range(64 * I, min(n, 64 * I + 64)):
+            for r in range(64 * bi, min(n, 64 * bi + 64)):
                 bm |= nm[r]
-            bmask[I] = bm
+            bmask[bi] = bm
         for v in range(n):
             fm[v] = nm[v]
-        for I in range(NB):
-            x = bmask[I]
+        for bi in range(NB):
+            x = bmask[bi]
             while x != 0:
-                J = int(trailing_zeros(x))
+                bj = int(trailing_zeros(x))
                 x &= x - _ONE
-                # block (rows of I, word J) -> rows of J, word I
+                # block (rows of bi, word bj) -> rows of bj, word bi
                 for r in range(64):
-                    v = 64 * I + r
-                    blk[r] = nx[v, J] if v < n and (nm[v] >> np.uint64(J)) & _ONE else np.uint64(0)
+                    v = 64 * bi + r
+                    blk[r] = nx[v, bj] if v < n and (nm[v] >> np.uint64(bj)) & _ONE else np.uint64(0)
                 _transpose64(blk)
                 for c in range(64):
-                    u = 64 * J + c
+                    u = 64 * bj + c
                     if u >= n:
                         break
                     t = blk[c]
-                    if I == J:
-                        # the same word: lower bits of u's own word come from nx[u, I] (fresh
+                    if bi == bj:
+                        # the same word: lower bits of u's own word come from nx[u, bi] (fresh
                         # where nm says so), upper bits from the transpose
-                        lo = nx[u, I] if (nm[u] >> np.uint64(I)) & _ONE else np.uint64(0)
+                        lo = nx[u, bi] if (nm[u] >> np.uint64(bi)) & _ONE else np.uint64(0)
                         t |= lo
                     if t != 0:
-                        nx[u, I] = t
-                        fm[u] |= _ONE << np.uint64(I)
+                        nx[u, bi] = t
+                        fm[u] |= _ONE << np.uint64(bi)
         fr, nx = nx, fr
     return total
 

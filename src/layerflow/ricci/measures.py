@@ -21,19 +21,37 @@ Both routes give the same numbers (integers and the same float operations), chec
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from layerflow.ricci.geodesics import AUTO_EXACT_MAX_N, GeodesicMass, geodesic_from_arrays
+from layerflow.ricci.knn import exact_knn, table_width
 from layerflow.ricci.nested import ORDER_K, boundary_ties, locality_order, nested_graphs
-from layerflow.ricci.network import LayerGraph, Neighbours, layer_graphs, neighbour_tables
+from layerflow.ricci.network import (
+    LayerGraph,
+    Neighbours,
+    check_k_max,
+    layer_graphs,
+    neighbour_tables,
+)
 from layerflow.ricci.protocols import Protocol
 from layerflow.ricci.rho import RicciCoefficient, coefficient_from_layers
 from layerflow.ricci.threads import map_layers
 
-__all__ = ["Family", "exact_geodesics", "global_coefficients", "global_from_graphs"]
+__all__ = [
+    "INPUT_MEMO_SIZE",
+    "Family",
+    "clear_input_memo",
+    "exact_geodesics",
+    "global_coefficients",
+    "global_from_graphs",
+    "tables_rule",
+]
 
 
 @dataclass(frozen=True)
@@ -101,6 +119,40 @@ def _state_measures(nb: Neighbours, ks: tuple[int, ...], rules: Sequence[str]) -
     return out
 
 
+# the input state's measures, by content: every network analysed on the same data shares them
+# (a sweep analyses hundreds per data set in one worker process)
+INPUT_MEMO_SIZE = 4
+_INPUT_MEMO: OrderedDict[tuple[Any, ...], _StateMeasures] = OrderedDict()
+
+
+def clear_input_memo() -> None:
+    """Forget the memoised input states (:func:`_input_measures`)."""
+    _INPUT_MEMO.clear()
+
+
+def _input_measures(
+    X: np.ndarray, width: int, ks: tuple[int, ...], rules: Sequence[str]
+) -> _StateMeasures:
+    """:func:`_state_measures` of the input state (C-contiguous float64), memoised by its bytes."""
+    digest = hashlib.blake2b(X.data, digest_size=20).digest()
+    key = (digest, X.shape, width, ks, tuple(rules))
+    hit = _INPUT_MEMO.get(key)
+    if hit is not None:
+        _INPUT_MEMO.move_to_end(key)
+        return hit
+    out = _state_measures(Neighbours(X, *exact_knn(X, width)), ks, rules)
+    _INPUT_MEMO[key] = out
+    while len(_INPUT_MEMO) > INPUT_MEMO_SIZE:
+        _INPUT_MEMO.popitem(last=False)
+    return out
+
+
+def tables_rule(families: Sequence[Family]) -> str:
+    """The tie rule the shared neighbour tables are made wide enough for: ``"keep"`` (a margin
+    of columns beyond the largest k) if any family keeps ties, else ``"by_index"``."""
+    return "keep" if any(f.protocol.ties == "keep" for f in families) else "by_index"
+
+
 def global_coefficients(
     states: list[np.ndarray],
     names: Sequence[str],
@@ -112,18 +164,26 @@ def global_coefficients(
     n_sources: int | None,
     seed: int | None,
     alpha: float,
-) -> tuple[list[dict[int, RicciCoefficient]], list[Neighbours]]:
+) -> tuple[list[dict[int, RicciCoefficient]], list[Neighbours] | None]:
     """Global Ricci coefficients of one network for every k in ``ks`` and every family (all
     options checked; k against N here). Returns ``out[f][k]`` for ``families[f]``, and the
-    neighbour tables (for the local coefficients of a sweep)."""
+    neighbour tables where they were kept (the built-graph route; None on the nested one)."""
     ks_u = tuple(sorted(set(int(k) for k in ks)))
     rules = list(dict.fromkeys(f.protocol.ties for f in families))
-    table_rule = "keep" if "keep" in rules else "by_index"
-    tables = neighbour_tables(states, names, ks_u[-1], table_rule)
+    table_rule = tables_rule(families)
     n = states[0].shape[0]
     out: list[dict[int, RicciCoefficient]] = [{} for _ in families]
     if curvature == "forman" and exact_geodesics(geodesics, n, n_sources):
-        per_state = map_layers(lambda nb: _state_measures(nb, ks_u, rules), tables, n)
+        check_k_max(states, names, ks_u[-1])
+        width = table_width(ks_u[-1], n, table_rule)
+
+        def job(item: tuple[int, np.ndarray]) -> _StateMeasures:
+            i, X = item
+            if i == 0:
+                return _input_measures(X, width, ks_u, rules)
+            return _state_measures(Neighbours(X, *exact_knn(X, width)), ks_u, rules)
+
+        per_state = map_layers(job, list(enumerate(states)), n)
         for f, fam in enumerate(families):
             rule = fam.protocol.ties
             for c, k in enumerate(ks_u):
@@ -133,7 +193,8 @@ def global_coefficients(
                 out[f][k] = coefficient_from_layers(
                     ric, gm, names, k, curvature, fam.degree, on_disconnected, fam.protocol
                 )
-        return out, tables
+        return out, None
+    tables = neighbour_tables(states, names, ks_u[-1], table_rule)
     for f, fam in enumerate(families):
         for k in ks_u:
             graphs = layer_graphs(tables, k, fam.degree, fam.protocol.ties)

@@ -82,22 +82,19 @@ def nested_union(
             outdeg[i] += 1
     for i in range(n):
         inptr[i + 1] += inptr[i]
-    in_src = np.empty(inptr[n], dtype=np.int32)
-    in_b = np.empty(inptr[n], dtype=np.int16)
+    in_arc = np.empty(inptr[n], dtype=np.int64)  # source << 16 | birth
     fill = inptr[:-1].copy()
     for i in range(n):
         for p in range(K):
             b = births[i, p]
             if b < C:
                 j = idx[i, p]
-                in_src[fill[j]] = i
-                in_b[fill[j]] = b
+                in_arc[fill[j]] = (i << 16) | b
                 fill[j] += 1
         xb = x_birth[i]
         for q in range(x_ptr[i], x_ptr[i + 1]):
             j = x_idx[q]
-            in_src[fill[j]] = i
-            in_b[fill[j]] = xb
+            in_arc[fill[j]] = (i << 16) | xb
             fill[j] += 1
     # rows in the new numbering; each row's room is out + in (a mutual pair uses one slot)
     base = np.zeros(n + 1, dtype=np.int64)
@@ -113,8 +110,11 @@ def nested_union(
     pos = np.empty(n, dtype=np.int64)
     tj = np.empty(cap, dtype=np.int64)
     tb = np.empty(cap, dtype=np.int16)
-    cnts = np.empty(C + 1, dtype=np.int64)
-    dcnt = np.empty(C, dtype=np.int64)  # arcs at i (out + in) by birth
+    # counters in 4 lanes (entry e counts in lane e & 3): consecutive entries of one birth then
+    # update different counters, not one in a chain of loads and stores
+    dc = np.empty((4, C), dtype=np.int64)  # arcs at i (out + in) by birth
+    oc = np.empty((4, C), dtype=np.int64)  # arcs out of i by birth
+    cn = np.empty((4, C), dtype=np.int64)  # union entries of the row by birth, then slots
     nnz = np.zeros(C, dtype=np.int64)
     usq = np.zeros(C, dtype=np.int64)
     dsq = np.zeros(C, dtype=np.int64)
@@ -122,13 +122,13 @@ def nested_union(
     for r in range(n):
         i = order[r]
         cnt = 0
-        dcnt[:] = 0
+        dc[:] = 0
+        oc[:] = 0
         mark[i] = i  # no self-loops
         for p in range(K):  # a row's arcs are distinct
             b = births[i, p]
             if b < C:
-                dcnt[b] += 1
-                arcs[b] += 1
+                oc[p & 3, b] += 1
                 j = idx[i, p]
                 mark[j] = i
                 pos[j] = cnt
@@ -137,8 +137,7 @@ def nested_union(
                 cnt += 1
         b = x_birth[i]
         for q in range(x_ptr[i], x_ptr[i + 1]):  # beyond the table: new to the row
-            dcnt[b] += 1
-            arcs[b] += 1
+            oc[q & 3, b] += 1
             j = x_idx[q]
             mark[j] = i
             pos[j] = cnt
@@ -147,31 +146,39 @@ def nested_union(
             cnt += 1
         for q in range(inptr[i], inptr[i + 1]):
             # branch-free: a mutual pair lowers its out-arc's birth, a new one takes a slot
-            j = in_src[q]
-            b = in_b[q]
-            dcnt[b] += 1
+            j = in_arc[q] >> 16
+            b = in_arc[q] & 0xFFFF
+            dc[q & 3, b] += 1
             mutual = mark[j] == i
             slot = pos[j] if mutual else cnt
             tj[slot] = j
             tb[slot] = min(tb[slot], b) if mutual else b
             cnt += not mutual
-        # counting sort of the row by birth; degrees at every k
-        cnts[:] = 0
+        # counting sort of the row by birth (slots per birth and lane); degrees at every k
+        cn[:] = 0
         for e in range(cnt):
-            cnts[tb[e] + 1] += 1
+            cn[e & 3, tb[e]] += 1
+        deg = 0
         D = 0
+        slot = base[r]
         for c in range(C):
-            cnts[c + 1] += cnts[c]
-            deg = cnts[c + 1]
-            ends[c, r] = base[r] + deg
+            for lane in range(4):
+                t = cn[lane, c]
+                cn[lane, c] = slot
+                slot += t
+                deg += t
+                o = oc[lane, c]
+                arcs[c] += o
+                D += o + dc[lane, c]
+            ends[c, r] = slot
             nnz[c] += deg
             usq[c] += deg * deg
-            D += dcnt[c]
             dsq[c] += D * D
         for e in range(cnt):
+            lane = e & 3
             b = tb[e]
-            indices[base[r] + cnts[b]] = inv[tj[e]]
-            cnts[b] += 1
+            indices[cn[lane, b]] = inv[tj[e]]
+            cn[lane, b] += 1
     for c in range(1, C):
         arcs[c] += arcs[c - 1]
     forman_union = 2 * nnz - usq

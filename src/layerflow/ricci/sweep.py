@@ -23,8 +23,8 @@ from layerflow.ricci.local import (
     local_from_quantities,
     local_quantities,
 )
-from layerflow.ricci.measures import Family, global_coefficients
-from layerflow.ricci.network import layer_graphs, trajectory_states
+from layerflow.ricci.measures import Family, global_coefficients, tables_rule
+from layerflow.ricci.network import layer_graphs, neighbour_tables, trajectory_states
 from layerflow.ricci.rho import RicciCoefficient, check_common
 from layerflow.trajectory import Trajectory
 
@@ -116,11 +116,14 @@ def ricci_sweeps(
         states, names, ks_t, families, curvature, "nan", geodesics, n_sources, seed, alpha
     )
     out: dict[str, RicciSweep] = {}
+    if local and len(states) >= 2 and tables is None:
+        tables = neighbour_tables(states, names, max(ks_t), tables_rule(families))
     for fam, g_out in zip(families, glob, strict=True):
         loc: dict[int, LocalCoefficients] = {}
         lay: dict[int, LayerCoefficients] = {}
         if local and len(states) >= 2:
             for k in sorted(set(ks_t)):
+                assert tables is not None
                 q = local_quantities(layer_graphs(tables, k, "union", fam.protocol.ties),
                                      curvature, alpha)
                 if len(states) >= 4:
