@@ -91,9 +91,9 @@ def test_the_input_state_is_memoised_by_content(monkeypatch: pytest.MonkeyPatch)
     calls: list[int] = []
     inner = measures._state_measures
 
-    def counting(nb, ks, rules):  # type: ignore[no-untyped-def]
-        calls.append(nb.points.shape[1])
-        return inner(nb, ks, rules)
+    def counting(X, width, ks, rules):  # type: ignore[no-untyped-def]
+        calls.append(X.shape[1])
+        return inner(X, width, ks, rules)
 
     monkeypatch.setattr(measures, "_state_measures", counting)
     monkeypatch.setattr(measures, "_INPUT_MEMO", type(measures._INPUT_MEMO)())

@@ -30,8 +30,15 @@ from typing import Any
 import numpy as np
 
 from layerflow.ricci.geodesics import AUTO_EXACT_MAX_N, GeodesicMass, geodesic_from_arrays
-from layerflow.ricci.knn import exact_knn, table_width
-from layerflow.ricci.nested import ORDER_K, boundary_ties, locality_order, nested_graphs
+from layerflow.ricci.knn import exact_knn, table_width, use_faiss, use_symmetric
+from layerflow.ricci.nested import (
+    ORDER_K,
+    NestedGraphs,
+    boundary_ties,
+    locality_order,
+    nested_from_births,
+    nested_graphs,
+)
 from layerflow.ricci.network import (
     LayerGraph,
     Neighbours,
@@ -102,20 +109,39 @@ def global_from_graphs(
 _StateMeasures = dict[str, tuple[np.ndarray, np.ndarray, list[GeodesicMass]]]
 
 
-def _state_measures(nb: Neighbours, ks: tuple[int, ...], rules: Sequence[str]) -> _StateMeasures:
-    """Forman sums and exact geodesic masses of one state at every k, per tie rule."""
-    order = locality_order(nb.idx, min(ks[0], ORDER_K))
-    first = nested_graphs(nb.points, nb.idx, nb.sqd, ks, rules[0], order)
+def _state_measures(X: np.ndarray, width: int, ks: tuple[int, ...], rules: Sequence[str]
+                    ) -> _StateMeasures:
+    """Forman sums and exact geodesic masses of one state (checked points) at every k, per tie
+    rule. The kNN relation comes as births (:mod:`layerflow.ricci.knn_buckets`) where the
+    row-by-row BLAS keys are the search's path, else from a sorted exact table of ``width``
+    columns (:func:`~layerflow.ricci.knn.exact_knn`)."""
+    n, d = X.shape
+    if use_symmetric(n, d, width) or use_faiss(n, d):
+        nb = Neighbours(X, *exact_knn(X, width))
+        order = locality_order(nb.idx, min(ks[0], ORDER_K))
+        tied = boundary_ties(nb.sqd, ks)
+
+        def build(rule: str) -> NestedGraphs:
+            return nested_graphs(nb.points, nb.idx, nb.sqd, ks, rule, order)
+    else:
+        from layerflow.ricci.knn_buckets import bucket_table
+
+        bt = bucket_table(X, ks)
+        order = locality_order(bt.idx, min(ks[0], ORDER_K))
+        tied = bt.tied
+
+        def build(rule: str) -> NestedGraphs:
+            return nested_from_births(bt.idx, bt.births[rule], ks, rule, bt.extras[rule], order)
+
+    first = build(rules[0])
     masses = first.geodesic_masses()
     out: _StateMeasures = {rules[0]: (first.forman_union, first.forman_directed, masses)}
-    if len(rules) > 1:
-        tied = boundary_ties(nb.sqd, ks)
-        for rule in rules[1:]:
-            if not tied.any():  # the same graphs at every k
-                out[rule] = out[rules[0]]
-                continue
-            ng = nested_graphs(nb.points, nb.idx, nb.sqd, ks, rule, order)
-            out[rule] = (ng.forman_union, ng.forman_directed, ng.geodesic_masses(masses, ~tied))
+    for rule in rules[1:]:
+        if not tied.any():  # the same graphs at every k
+            out[rule] = out[rules[0]]
+            continue
+        ng = build(rule)
+        out[rule] = (ng.forman_union, ng.forman_directed, ng.geodesic_masses(masses, ~tied))
     return out
 
 
@@ -140,7 +166,7 @@ def _input_measures(
     if hit is not None:
         _INPUT_MEMO.move_to_end(key)
         return hit
-    out = _state_measures(Neighbours(X, *exact_knn(X, width)), ks, rules)
+    out = _state_measures(X, width, ks, rules)
     _INPUT_MEMO[key] = out
     while len(_INPUT_MEMO) > INPUT_MEMO_SIZE:
         _INPUT_MEMO.popitem(last=False)
@@ -181,7 +207,7 @@ def global_coefficients(
             i, X = item
             if i == 0:
                 return _input_measures(X, width, ks_u, rules)
-            return _state_measures(Neighbours(X, *exact_knn(X, width)), ks_u, rules)
+            return _state_measures(X, width, ks_u, rules)
 
         per_state = map_layers(job, list(enumerate(states)), n)
         for f, fam in enumerate(families):

@@ -28,7 +28,14 @@ import numpy as np
 
 from layerflow.ricci.geodesics import GeodesicMass
 
-__all__ = ["ORDER_K", "NestedGraphs", "boundary_ties", "locality_order", "nested_graphs"]
+__all__ = [
+    "ORDER_K",
+    "NestedGraphs",
+    "boundary_ties",
+    "locality_order",
+    "nested_from_births",
+    "nested_graphs",
+]
 
 # the breadth-first numbering is taken on the graph at min(k_0, ORDER_K)
 ORDER_K = 10
@@ -147,15 +154,30 @@ def nested_graphs(
     from layerflow.ricci import nested_kernels
 
     C = len(ks)
-    kcols = np.array(ks, dtype=np.int64)
-    births = nested_kernels.arc_births(sqd, kcols, ties == "keep")
+    births = nested_kernels.arc_births(sqd, np.array(ks, dtype=np.int64), ties == "keep")
     if ties == "keep":
-        x_ptr, x_idx, x_birth = _tied_beyond(points, sqd, births, C)
+        extras = _tied_beyond(points, sqd, births, C)
     else:
         n = idx.shape[0]
-        x_ptr, x_idx = np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        x_birth = np.zeros(n, dtype=np.int16)
+        extras = (np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int64),
+                  np.zeros(n, dtype=np.int16))
+    return nested_from_births(idx, births, ks, ties, extras, order)
+
+
+def nested_from_births(
+    idx: np.ndarray,
+    births: np.ndarray,
+    ks: tuple[int, ...],
+    ties: str,
+    extras: tuple[np.ndarray, np.ndarray, np.ndarray],
+    order: np.ndarray,
+) -> NestedGraphs:
+    """The :class:`NestedGraphs` of the arcs ``i → idx[i, p]`` born at ``births[i, p]``
+    (``len(ks)`` = never; distinct in a row) and ``extras = (x_ptr, x_idx, x_birth)`` (arcs
+    beyond the table, all born at ``x_birth[i]``), numbered by ``order``."""
+    from layerflow.ricci import nested_kernels
+
     starts, ends, indices, f_union, f_directed = nested_kernels.nested_union(
-        idx, births, C, x_ptr, x_idx, x_birth, order
+        idx, births, len(ks), *extras, order
     )
     return NestedGraphs(ks, ties, starts, ends, indices, f_union, f_directed)
