@@ -259,7 +259,7 @@ def _mass_lower(
                 m = np.uint64(0)
                 for p in range(starts[v], ends[v]):
                     u = indices[p]
-                    f = fm[u]
+                    f = fm[u] & ms
                     m |= f
                     if f != 0:
                         for w in range(top):
@@ -343,7 +343,7 @@ def _mass_lower(
                         acc[w] = 0
                     for p in range(starts[v], ends[v]):
                         u = indices[p]
-                        if fm[u] != 0:
+                        if fm[u] & m != 0:
                             for w in range(top):
                                 acc[w] |= fr[u, w]
                     _compact(acc, wl, m, cnt)
