@@ -22,12 +22,14 @@ Pairs are never dropped silently.
 Local and per-layer coefficients: :mod:`layerflow.ricci.local`; several k at once:
 :mod:`layerflow.ricci.sweep`.
 
-Threads: from N = 1,024 points on (:data:`~layerflow.ricci.threads.LAYER_THREADS_MIN_N`) the
-layers of a network are independent jobs spread over ``numba.get_num_threads()`` threads
-(``NUMBA_NUM_THREADS``; 1 = serial); BLAS is held to one thread meanwhile. Smaller networks run
-serially with no thread launch at all (the sweep's many small networks per worker process).
-Graphs built here skip the validation that public graph functions apply, and Forman's scalar
-curvature uses the exact closed form ``2·nnz − Σ deg²`` (union) / ``4·arcs − Σ D²`` (directed).
+How: one exact neighbour search per state serves every k and every protocol; with Forman
+curvature and exact geodesics the graphs of all ks of a state are stored once, nested, Forman's
+scalar curvature comes in the exact closed form ``2·nnz − Σ deg²`` (union) / ``4·arcs − Σ D²``
+(directed), and each distinct graph's geodesic mass is computed once
+(:mod:`layerflow.ricci.measures`). Threads: from N = 1,024 points on
+(:data:`~layerflow.ricci.threads.LAYER_THREADS_MIN_N`) the states of a network are independent
+jobs spread over ``numba.get_num_threads()`` threads (``NUMBA_NUM_THREADS``; 1 = serial, as in a
+sweep worker); BLAS is held to one thread meanwhile.
 """
 
 from __future__ import annotations

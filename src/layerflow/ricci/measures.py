@@ -1,17 +1,19 @@
 """The per-layer measures behind global Ricci coefficients, for several k and protocols at once
 (internal; SPEC §3, "k sweep").
 
-One exact neighbour search per state serves every swept k and every protocol: the table is as
-wide as the largest k needs under the widest tie rule asked for (``"keep"`` adds a margin), and
-its first k columns are exactly a separate search for k (ranks are exact, ties to the smaller
-index). Then, per state:
+One neighbour search per state serves every swept k and every protocol. Then, per state:
 
-* Forman curvature with exact geodesics (the paper's setting) takes the **nested** route
-  (:mod:`layerflow.ricci.nested`): the graphs of all ks stored once, Forman's scalar curvature in
-  closed form, components only up to the first connected k, and one geodesic mass per distinct
-  graph — the two tie rules share it wherever no point has a tie across its k-th distance;
-* any other curvature kind, or sampled geodesics, builds each graph
-  (:class:`~layerflow.ricci.network.LayerGraph`) and measures it as
+* Forman curvature with exact geodesics (the paper's setting) takes the **nested** route: the
+  kNN relation at every k comes as births, the first swept k that holds each arc
+  (:mod:`layerflow.ricci.knn_buckets`; from a sorted exact table where the search takes the
+  symmetric or faiss path); the graphs of all ks are stored once (:mod:`layerflow.ricci.nested`):
+  Forman's scalar curvature in closed form, components only up to the first connected k, and one
+  geodesic mass per distinct graph — the two tie rules share it wherever no point has a tie
+  across its k-th distance. The input state is the same for every network analysed on a data
+  set; its measures are memoised by content (:data:`INPUT_MEMO_SIZE` of them);
+* any other curvature kind, or sampled geodesics, builds each graph from one sorted exact table
+  as wide as the largest k needs under the widest tie rule (its first k columns are exactly a
+  separate search for k) and measures it as
   :func:`~layerflow.ricci.coefficients.ricci_coefficient` always has.
 
 Both routes give the same numbers (integers and the same float operations), checked in
