@@ -1,8 +1,9 @@
 """The Ricci view's declaration (see :mod:`layerflow.views`) and its one measurement.
 
-``measure_ricci`` runs :func:`~layerflow.ricci.sweep.ricci_sweeps` (one neighbour search shared by
-every k and every protocol) and reports, for the primary ``k``, the global coefficient and its diagnostics, plus
-``ricci_rho_k{k}`` for every swept k and, per layer, the scalar curvature, geodesic mass and η.
+``measure_ricci`` runs :func:`~layerflow.ricci.sweep.ricci_sweeps` (one neighbour search shared
+by every k and every protocol) and reports, for the primary ``k``, the global coefficient and its
+diagnostics, plus ``ricci_rho_k{k}`` for every swept k and, per layer, the scalar curvature,
+geodesic mass and η.
 The curvature kinds are read from :data:`~layerflow.ricci.CURVATURES`, so a kind added there
 reaches ``layerflow analyze``, sweeps and the report.
 """
@@ -59,7 +60,7 @@ def measure_ricci(traj: Any, *, model: Any = None, inputs: Any = None, k: int = 
     in ``protocols`` (the first is primary; the others' columns and per-layer metrics carry the
     suffix ``_<protocol>``); see :data:`VIEW`."""
     kk = sorted(set(ks or [k]) | {k})
-    protos = list(protocols or ["layerflow"])
+    protos = list(dict.fromkeys(protocols or ["layerflow"]))  # each protocol once
     scalars: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
     results: dict[str, Any] = {}
