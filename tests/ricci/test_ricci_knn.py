@@ -129,3 +129,17 @@ def test_block_rows_rule_gives_the_same_neighbours(monkeypatch: pytest.MonkeyPat
     big = knn_indices(X, 6)
     np.testing.assert_array_equal(small[0], big[0])
     np.testing.assert_array_equal(small[0], ref_knn(X, 6))
+
+
+@pytest.mark.parametrize("k", [47, 48, 150, 300, 399])
+def test_large_k_sorts_by_radix_and_stays_exact(k: int) -> None:
+    # from 48 candidates on, the re-rank sorts by radix (sort_kernels), and a row keeps all of
+    # its few extra nominated candidates instead of selecting exactly k + margin
+    rng = np.random.default_rng(k)
+    for X in (rng.normal(size=(400, 6)), np.round(rng.normal(size=(400, 3)) * 2) / 2):
+        idx, sqd = knn_indices(X, k)
+        np.testing.assert_array_equal(idx, ref_knn(X, k))
+        ref_d = np.zeros(idx.shape)
+        for t in range(X.shape[1]):  # left-to-right sums, as the exact ranks are defined
+            ref_d += (X[:, None, t] - X[idx, t]) ** 2
+        np.testing.assert_array_equal(sqd, ref_d)

@@ -40,3 +40,33 @@ def test_parallel_and_blas_paths_equal_the_reference(
     for lay in (layer_coefficients(states, k=7), sw.layer[7]):
         np.testing.assert_allclose(lay.curvature, curv, rtol=0, atol=1e-12)
         np.testing.assert_allclose(lay.delta, delta, rtol=0, atol=1e-12)
+
+
+def test_layer_jobs_reuse_one_pool_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    # with one thread the jobs run in the caller; with more, on a pool kept for the process (a
+    # forked worker, seen as another pid, makes its own)
+    import threading
+
+    import numba
+
+    from layerflow.ricci import threads
+
+    numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+    monkeypatch.setattr(threads, "LAYER_THREADS_MIN_N", 2)
+    where = threads.map_layers(lambda x: threading.current_thread().name, [1, 2, 3], 10)
+    if numba.get_num_threads() == 1:
+        assert set(where) == {threading.current_thread().name}
+        return
+    assert all(name.startswith("layerflow-ricci") for name in where)
+    pool = threads._POOL
+    threads.map_layers(lambda x: x, [1, 2], 10)
+    assert threads._POOL is pool
+    monkeypatch.setattr(threads.os, "getpid", lambda: -1)
+    threads.map_layers(lambda x: x, [1, 2], 10)
+    assert threads._POOL is not pool and threads._POOL[0] == -1
+    threads._POOL[2].shutdown()
+    monkeypatch.setattr(threads, "_POOL", None)
+    monkeypatch.setattr(threads, "LAYER_THREADS_MIN_N", 10**9)
+    assert threads.map_layers(lambda x: threading.current_thread().name, [1], 10) == [
+        threading.current_thread().name
+    ]

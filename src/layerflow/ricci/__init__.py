@@ -11,6 +11,7 @@ Baptista et al. 2024, "Deep Learning as Ricci Flow" (SPEC §3)::
     local_coefficients(traj, k=30)                # per sample
     layer_coefficients(traj, k=30)                # per layer
     ricci_sweep(traj, ks=(10, 20, 30))            # several k from one neighbour search
+    ricci_sweeps(traj, ks, protocols=("layerflow", "baptista"))  # and several protocols
     summary(traj, k=30)                           # flat dict for `layerflow analyze` and sweeps
 """
 
@@ -35,7 +36,7 @@ from layerflow.ricci.local import (
 )
 from layerflow.ricci.pooled import PooledCoefficient, pooled_coefficient
 from layerflow.ricci.protocols import PROTOCOLS
-from layerflow.ricci.sweep import RicciSweep, ricci_sweep
+from layerflow.ricci.sweep import RicciSweep, ricci_sweep, ricci_sweeps
 
 __all__ = [
     "AUTO_EXACT_MAX_N",
@@ -59,6 +60,7 @@ __all__ = [
     "pooled_coefficient",
     "ricci_coefficient",
     "ricci_sweep",
+    "ricci_sweeps",
     "scalar_curvature",
     "summary",
 ]

@@ -16,33 +16,19 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from llvmlite import ir
-from numba import njit, prange, types
-from numba.extending import intrinsic
+from numba import njit, prange
 
 from layerflow.ricci import threads
+from layerflow.ricci.bits import popcount
 
 __all__ = [
     "bfs",
     "bfs_sources_parallel",
     "bfs_sources_serial",
     "bfs_sums",
+    "compiled_variant",
     "pair_distances",
 ]
-
-
-@intrinsic
-def _popcount(typingctx, x):  # pragma: no cover - compiled
-    """Population count of a uint64 (LLVM ``ctpop``)."""
-    if x != types.uint64:
-        return None
-    sig = types.uint64(types.uint64)
-
-    def codegen(context, builder, signature, args):
-        fn = builder.module.declare_intrinsic("llvm.ctpop", [ir.IntType(64)])
-        return builder.call(fn, [args[0]])
-
-    return sig, codegen
 
 
 @njit(cache=True, nogil=True)
@@ -134,12 +120,12 @@ def _bfs_batch(
                     any_new = True
                     live_next[v] = True
                     visited[v, w] |= new
-                    tot += level * int(_popcount(new))  # type: ignore[call-arg]
+                    tot += level * int(popcount(new))
                     if per_source:
                         x = new
                         while x != 0:
                             low = x & (~x + np.uint64(1))
-                            b = w * 64 + int(_popcount(low - np.uint64(1)))
+                            b = w * 64 + int(popcount(low - np.uint64(1)))
                             dist_sum[b] += level
                             reached[b] += 1
                             x ^= low
@@ -207,7 +193,7 @@ def _bfs_sources(
     return dist_sum, reached, tgt_dist, int(totals.sum())
 
 
-def _compiled(fn: Callable[..., Any], parallel: bool) -> Any:
+def compiled_variant(fn: Callable[..., Any], parallel: bool) -> Any:
     """``fn`` compiled by Numba with ``parallel=parallel``, under a name of its own (``fn``'s name
     plus ``_parallel`` / ``_serial``) so that the two variants' disk caches never collide."""
     suffix = "_parallel" if parallel else "_serial"
@@ -219,8 +205,8 @@ def _compiled(fn: Callable[..., Any], parallel: bool) -> Any:
     return njit(cache=True, nogil=True, parallel=parallel)(copy)
 
 
-bfs_sources_parallel = _compiled(_bfs_sources, parallel=True)
-bfs_sources_serial = _compiled(_bfs_sources, parallel=False)
+bfs_sources_parallel = compiled_variant(_bfs_sources, parallel=True)
+bfs_sources_serial = compiled_variant(_bfs_sources, parallel=False)
 
 
 def _words(n_sources: int, n_threads: int) -> int:

@@ -5,12 +5,12 @@ directions are ignored (igraph's ``distances(mode="all")``), so a directed kNN g
 geodesic mass of its union graph. A disconnected graph has ``g = ∞``; the result then carries
 the number of connected components.
 
-Exact: bit-parallel breadth-first search (one bit per source, 64·W sources per pass, W ≤ 32;
-batches in parallel with Numba from :data:`~layerflow.ricci.threads.PARALLEL_MIN_N` nodes on;
-:mod:`layerflow.ricci.bfs`),
-summing ``level × popcount`` of each level's new bits — no N×N matrix is ever formed; memory is
-O(N·W) per thread. Time is O(N/64 · E · diameter) in the worst case, with nodes that every source
-of a batch has reached skipped from then on.
+Exact: bit-parallel breadth-first search from every node (one bit per source; one pass over the
+triangle s < v up to 4,096 nodes, batches of 2,048 sources above, in parallel with Numba from
+:data:`~layerflow.ricci.threads.PARALLEL_MIN_N` nodes on; :mod:`layerflow.ricci.mass_kernels`),
+summing ``level × popcount`` of each level's new bits on a breadth-first numbering of the nodes —
+no N×N matrix is ever formed; memory is O(N·W) words. Time is O(N/64 · E · diameter) in the worst
+case, far less where a node's frontier sits in few words.
 
 Sampled: s sources drawn uniformly without replacement, ``D_s = Σ_j d(s, j)``;
 ``ĝ = N/(2s) Σ_sources D_s`` is unbiased, with standard error
@@ -133,7 +133,11 @@ def geodesic_from_arrays(
         method = "exact" if n <= AUTO_EXACT_MAX_N else "sampled"
     s = DEFAULT_N_SOURCES if n_sources is None else int(n_sources)
     if method == "exact" or s >= n:
-        _, total = bfs.bfs_sums(indptr, indices, np.arange(n, dtype=np.int64), False)
+        from layerflow.ricci import mass_kernels
+
+        order = graph_kernels.bfs_order(indptr[:-1], indptr[1:], indices)
+        ip, ix = graph_kernels.renumber(indptr, indices, order)
+        total = mass_kernels.mass_total(ip[:-1], ip[1:], ix)
         return GeodesicMass(total / 2.0, 0.0, n, True, 1, n)
     rng = np.random.default_rng(seed)
     sources = np.sort(rng.choice(n, size=s, replace=False))

@@ -1,5 +1,5 @@
-"""Numba kernels of graph structure (internal): the union graph of kNN arcs, and connected
-components. Graphs are CSR ``(indptr, indices)`` int64 arrays. Compiled on first use and cached
+"""Numba kernels of graph structure (internal): the union graph of kNN arcs, connected
+components, and a breadth-first numbering of the nodes. Graphs are CSR ``(indptr, indices)`` int64 arrays. Compiled on first use and cached
 on disk (``cache=True``).
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["n_components", "union_csr"]
+__all__ = ["bfs_order", "n_components", "renumber", "span_components", "union_csr"]
 
 
 @njit(cache=True, nogil=True)
@@ -70,9 +70,10 @@ def union_csr(ptr: np.ndarray, arcs: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 @njit(cache=True, nogil=True)
-def n_components(indptr: np.ndarray, indices: np.ndarray) -> int:
-    """Connected components of a symmetric CSR graph (breadth-first labelling)."""
-    n = indptr.shape[0] - 1
+def span_components(starts: np.ndarray, ends: np.ndarray, indices: np.ndarray) -> int:
+    """Connected components of a symmetric graph given as row spans
+    ``indices[starts[v]:ends[v]]`` (breadth-first labelling)."""
+    n = starts.shape[0]
     seen = np.zeros(n, dtype=np.bool_)
     queue = np.empty(n, dtype=np.int64)
     comps = 0
@@ -87,10 +88,87 @@ def n_components(indptr: np.ndarray, indices: np.ndarray) -> int:
         while head < tail:
             v = queue[head]
             head += 1
-            for p in range(indptr[v], indptr[v + 1]):
+            for p in range(starts[v], ends[v]):
                 u = indices[p]
                 if not seen[u]:
                     seen[u] = True
                     queue[tail] = u
                     tail += 1
     return comps
+
+
+@njit(cache=True, nogil=True)
+def n_components(indptr: np.ndarray, indices: np.ndarray) -> int:
+    """Connected components of a symmetric CSR graph (breadth-first labelling)."""
+    return span_components(indptr[:-1], indptr[1:], indices)
+
+
+@njit(cache=True, nogil=True)
+def bfs_order(starts: np.ndarray, ends: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """The nodes of a symmetric graph (row spans ``indices[starts[v]:ends[v]]``) in
+    breadth-first order, one component after another, each from a pseudo-peripheral node (the
+    last node reached from the component's smallest node). Numbering nodes this way keeps
+    neighbours, and the sources one BFS level reaches, close together
+    (:mod:`layerflow.ricci.mass_kernels`)."""
+    n = starts.shape[0]
+    order = np.empty(n, dtype=np.int64)
+    mark = np.zeros(n, dtype=np.int8)  # 1: reached by the probe, 2: placed
+    queue = np.empty(n, dtype=np.int64)
+    placed = 0
+    for s in range(n):
+        if mark[s] == 2:
+            continue
+        # probe: breadth-first from s, remember the last node reached
+        mark[s] = 1
+        queue[0] = s
+        head = 0
+        tail = 1
+        while head < tail:
+            v = queue[head]
+            head += 1
+            for p in range(starts[v], ends[v]):
+                u = indices[p]
+                if mark[u] == 0:
+                    mark[u] = 1
+                    queue[tail] = u
+                    tail += 1
+        last = queue[tail - 1]
+        # the order: breadth-first from the last node, over the same component
+        mark[last] = 2
+        order[placed] = last
+        head = placed
+        placed += 1
+        while head < placed:
+            v = order[head]
+            head += 1
+            for p in range(starts[v], ends[v]):
+                u = indices[p]
+                if mark[u] == 1:
+                    mark[u] = 2
+                    order[placed] = u
+                    placed += 1
+    return order
+
+
+@njit(cache=True, nogil=True)
+def renumber(
+    indptr: np.ndarray, indices: np.ndarray, order: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The CSR graph with node ``order[r]`` renamed r: row r is the old row ``order[r]`` with
+    every neighbour renamed (rows keep their old order of entries)."""
+    n = indptr.shape[0] - 1
+    inv = np.empty(n, dtype=np.int64)
+    for r in range(n):
+        inv[order[r]] = r
+    out_ptr = np.zeros(n + 1, dtype=np.int64)
+    for r in range(n):
+        o = order[r]
+        out_ptr[r + 1] = out_ptr[r] + indptr[o + 1] - indptr[o]
+    out = np.empty(indices.shape[0], dtype=np.int32)
+    for r in range(n):
+        o = order[r]
+        q = out_ptr[r]
+        for p in range(indptr[o], indptr[o + 1]):
+            out[q] = inv[indices[p]]
+            q += 1
+    return out_ptr, out

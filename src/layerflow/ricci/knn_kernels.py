@@ -5,7 +5,7 @@ from BLAS (float32 or float64). Kernels are compiled on first use and cached on 
 (``cache=True``), so only the first call in a fresh environment pays for compilation.
 
 Every exact squared distance is the same left-to-right float64 sum ``Σ_t (x_i[t] − x_j[t])²``
-(:func:`_exact_sq`, eight at a time in :func:`_exact_sq8`), whichever kernel computes it: ranks
+(:func:`exact_sq`, eight at a time in :func:`exact_sq8`), whichever kernel computes it: ranks
 and ties are decided on that one value.
 """
 
@@ -14,7 +14,19 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["knn_select", "knn_work", "rerank_candidates", "scan_within", "small_gram"]
+from layerflow.ricci.knn_candidates import SLACK, group_sizes, nominate
+from layerflow.ricci.sort_kernels import sort_pairs, sort_work
+
+__all__ = [
+    "exact_sq",
+    "exact_sq8",
+    "knn_select",
+    "knn_work",
+    "rerank_candidates",
+    "scan_within",
+    "small_gram",
+]
+
 
 @njit(cache=True, nogil=True)
 def _lex_less(d1: float, i1: int, d2: float, i2: int) -> bool:
@@ -22,7 +34,7 @@ def _lex_less(d1: float, i1: int, d2: float, i2: int) -> bool:
 
 
 @njit(cache=True, nogil=True)
-def _exact_sq(X: np.ndarray, i: int, j: int) -> float:
+def exact_sq(X: np.ndarray, i: int, j: int) -> float:
     s = 0.0
     for t in range(X.shape[1]):
         diff = X[i, t] - X[j, t]
@@ -31,9 +43,9 @@ def _exact_sq(X: np.ndarray, i: int, j: int) -> float:
 
 
 @njit(cache=True, nogil=True)
-def _exact_sq8(X: np.ndarray, i: int, idx: np.ndarray, c0: int, out: np.ndarray) -> None:
-    """``out[c] = _exact_sq(X, i, idx[c])`` for c = c0 … c0+7 (eight independent sums at once,
-    each in the same order as :func:`_exact_sq`, so the values are identical)."""
+def exact_sq8(X: np.ndarray, i: int, idx: np.ndarray, c0: int, out: np.ndarray) -> None:
+    """``out[c] = exact_sq(X, i, idx[c])`` for c = c0 … c0+7 (eight independent sums at once,
+    each in the same order as :func:`exact_sq`, so the values are identical)."""
     x0 = X[idx[c0]]
     x1 = X[idx[c0 + 1]]
     x2 = X[idx[c0 + 2]]
@@ -73,70 +85,6 @@ def _exact_sq8(X: np.ndarray, i: int, idx: np.ndarray, c0: int, out: np.ndarray)
 
 
 @njit(cache=True, nogil=True)
-def _group_threshold(bm: np.ndarray, nb: int, cap: int) -> float:
-    """A value T with at least ``cap`` of ``bm[:nb]`` at or below it, close to the cap-th
-    smallest (bisection on the value with vectorised counts; needs ``cap < nb`` and at most one
-    infinite entry)."""
-    lo = np.inf
-    hi = -np.inf
-    for c in range(nb):
-        x = bm[c]
-        lo = min(lo, x)
-        if x < np.inf:
-            hi = max(hi, x)
-    if cap <= 1:
-        return lo
-    for _ in range(24):
-        mid = 0.5 * (lo + hi)
-        if not (lo < mid < hi):
-            break
-        cnt = 0
-        for c in range(nb):
-            cnt += bm[c] <= mid
-        if cnt >= cap:
-            hi = mid
-            if cnt <= cap + 4:
-                break
-        else:
-            lo = mid
-    return hi
-
-
-@njit(cache=True, nogil=True)
-def _nth_pair(v: np.ndarray, ix: np.ndarray, n: int, kth: int) -> float:
-    """Quickselect on ``v[:n]`` (``ix`` moved along): afterwards ``v[kth]`` is the value at sorted
-    position kth, every earlier entry is ``<=`` it and every later one ``>=``. Returns it."""
-    lo = 0
-    hi = n - 1
-    while hi > lo:
-        a = v[lo]
-        b = v[(lo + hi) >> 1]
-        c = v[hi]
-        if a > b:
-            a, b = b, a
-        pivot = b if b < c else (a if a > c else c)
-        i = lo
-        j = hi
-        while i <= j:
-            while v[i] < pivot:
-                i += 1
-            while v[j] > pivot:
-                j -= 1
-            if i <= j:
-                v[i], v[j] = v[j], v[i]
-                ix[i], ix[j] = ix[j], ix[i]
-                i += 1
-                j -= 1
-        if kth <= j:
-            hi = j
-        elif kth >= i:
-            lo = i
-        else:
-            break
-    return v[kth]
-
-
-@njit(cache=True, nogil=True)
 def _select_rows(
     X: np.ndarray,
     G: np.ndarray,
@@ -154,78 +102,30 @@ def _select_rows(
     cand_v: np.ndarray,
     cand_i: np.ndarray,
     acc: np.ndarray,
+    tmp_v: np.ndarray,
+    tmp_i: np.ndarray,
+    counts: np.ndarray,
 ) -> int:
     """k nearest neighbours of the points ``rows[r]`` whose keys are row r of the block ``G``
     (see :func:`knn_select`); the work buffers are the caller's. Returns the rows recomputed."""
     n = G.shape[1]
-    cap = m + 1 if m + 1 <= n - 1 else n - 1
-    # groups {c, c+nb, c+2nb, …} of at most bs keys: the cap-th smallest group minimum T bounds
-    # the cap-th smallest key (cap groups each hold a key <= T), so only keys <= T can be among
-    # the cap smallest
-    bs = max(1, min(16, n // (2 * cap)))
-    nb = (n + bs - 1) // bs
+    cap, bs, nb = group_sizes(n, m)
     fallbacks = 0
     for r in range(G.shape[0]):
         i = rows[r]
-        # keys sqs_j - 2 G_ij (= scaled squared distance minus sqs_i) and group minima, one pass
-        g = G[r]
-        for c in range(nb):
-            v = sqs[c] - 2.0 * g[c]
-            buf[c] = v
-            bm[c] = v
-        for s in range(1, bs):
-            base = s * nb
-            lim = min(nb, n - base)
-            if lim <= 0:
-                break
-            b2 = buf[base : base + lim]
-            s2 = sqs[base : base + lim]
-            g2 = g[base : base + lim]
-            for c in range(lim):
-                v = s2[c] - 2.0 * g2[c]
-                b2[c] = v
-                bm[c] = min(v, bm[c])
-        buf[i] = np.inf  # the point itself is never a candidate
-        cs = i % nb
-        mn = np.inf
-        for j in range(cs, n, nb):
-            mn = buf[j] if buf[j] < mn else mn
-        bm[cs] = mn
-        T = np.inf
-        if nb > cap:
-            T = _group_threshold(bm, nb, cap)
-        # branch-free gather of every key <= T (at least cap of them; the self key is inf)
-        nc = 0
-        for j in range(n):
-            x = buf[j]
-            cand_v[nc] = x
-            cand_i[nc] = j
-            nc += x <= T
-        has_threshold = nc > m
-        threshold = np.inf
-        mm = nc
-        if has_threshold:
-            threshold = _nth_pair(cand_v, cand_i, nc, m)
-            mm = m
+        mm, threshold, has_threshold = nominate(
+            G[r], sqs, i, m, cap, bs, nb, buf, bm, cand_v, cand_i
+        )
         # exact squared distances of the mm nominated candidates, eight at a time (each is the
-        # same left-to-right sum as _exact_sq)
+        # same left-to-right sum as exact_sq)
         c0 = 0
         while c0 + 8 <= mm:
-            _exact_sq8(X, i, cand_i, c0, acc)
+            exact_sq8(X, i, cand_i, c0, acc)
             c0 += 8
         for c in range(c0, mm):
-            acc[c] = _exact_sq(X, i, cand_i[c])
-        # sort them by (distance, index) in place (insertion sort: mm is small), keep k
-        for c in range(1, mm):
-            dd = acc[c]
-            j = cand_i[c]
-            pos = c
-            while pos > 0 and _lex_less(dd, j, acc[pos - 1], cand_i[pos - 1]):
-                acc[pos] = acc[pos - 1]
-                cand_i[pos] = cand_i[pos - 1]
-                pos -= 1
-            acc[pos] = dd
-            cand_i[pos] = j
+            acc[c] = exact_sq(X, i, cand_i[c])
+        # sort them by (distance, index) in place, keep k
+        sort_pairs(acc, cand_i, mm, tmp_v, tmp_i, counts)
         for c in range(k):
             out_d[r, c] = acc[c]
             out_idx[r, c] = cand_i[c]
@@ -242,7 +142,7 @@ def _select_rows(
         for j in range(n):
             if j == i or not buf[j] <= limit:
                 continue
-            dd = _exact_sq(X, i, j)
+            dd = exact_sq(X, i, j)
             if cnt < k:
                 pos = cnt
                 cnt += 1
@@ -287,7 +187,7 @@ def knn_select(
     buffers (:func:`knn_work`). One thread: a row block is far too little work for a parallel
     launch; the layers of a network are the parallel jobs (see :func:`layerflow.ricci.threads.map_layers`).
     """
-    buf, bm, cand_v, cand_i, acc = work
+    buf, bm, cand_v, cand_i, acc, tmp_v, tmp_i, counts = work
     return int(
         _select_rows(
             X,
@@ -306,6 +206,9 @@ def knn_select(
             cand_v,
             cand_i,
             acc,
+            tmp_v,
+            tmp_i,
+            counts,
         )
     )
 
@@ -317,7 +220,8 @@ def knn_work(n: int, m: int) -> tuple[np.ndarray, ...]:
         np.empty(n, dtype=np.float64),
         np.empty(n, dtype=np.float64),
         np.empty(n, dtype=np.int64),
-        np.empty(m + 1, dtype=np.float64),
+        np.empty(m + SLACK, dtype=np.float64),
+        *sort_work(m + SLACK),
     )
 
 
@@ -374,10 +278,10 @@ def rerank_candidates(
         sj = np.sort(js[:nc])
         t0 = 0
         while t0 + 8 <= nc:
-            _exact_sq8(X, i, sj, t0, ds)
+            exact_sq8(X, i, sj, t0, ds)
             t0 += 8
         for t in range(t0, nc):
-            ds[t] = _exact_sq(X, i, sj[t])
+            ds[t] = exact_sq(X, i, sj[t])
         # stable sort by distance over indices in increasing order: ties to the smaller index
         order = np.argsort(ds[:nc], kind="mergesort")
         for t in range(K):
@@ -404,7 +308,7 @@ def scan_within(
         i = rows[r]
         cnt = 0
         for j in range(n):
-            if j != i and _exact_sq(X, i, j) <= tau[r]:
+            if j != i and exact_sq(X, i, j) <= tau[r]:
                 cnt += 1
         ptr[r + 1] = ptr[r] + cnt
     idx = np.empty(ptr[q], dtype=np.int64)
@@ -415,7 +319,7 @@ def scan_within(
         p = p0
         for j in range(n):
             if j != i:
-                v = _exact_sq(X, i, j)
+                v = exact_sq(X, i, j)
                 if v <= tau[r]:
                     idx[p] = j
                     sqd[p] = v

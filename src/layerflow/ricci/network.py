@@ -26,6 +26,7 @@ from layerflow.trajectory import Trajectory
 __all__ = [
     "LayerGraph",
     "Neighbours",
+    "check_k_max",
     "layer_desc",
     "layer_graphs",
     "neighbour_tables",
@@ -77,6 +78,11 @@ class Neighbours:
         return neighbour_arcs(self.points, self.idx, self.sqd, k, ties)
 
 
+def check_k_max(states: list[np.ndarray], names: Sequence[str], k_max: int) -> None:
+    """The largest k of a call against N, once (every state has the same N), naming layer 0."""
+    check_k(k_max, states[0].shape[0], layer=layer_desc(0, names[0]))
+
+
 def neighbour_tables(
     states: list[np.ndarray], names: Sequence[str], k_max: int, ties: str = "by_index"
 ) -> list[Neighbours]:
@@ -85,7 +91,7 @@ def neighbour_tables(
 
     ``k_max`` is checked here, once, against N (every state has the same N), naming layer 0."""
     n = states[0].shape[0]
-    check_k(k_max, n, layer=layer_desc(0, names[0]))
+    check_k_max(states, names, k_max)
     width = table_width(k_max, n, ties)
     return map_layers(lambda X: Neighbours(X, *exact_knn(X, width)), states, n)
 

@@ -15,6 +15,7 @@ Measured choices (``benchmarks/bench_ricci.py``, 2-core machine, loaded and idle
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -39,6 +40,7 @@ LAYER_THREADS_MIN_N = 1024
 
 _local = threading.local()
 _BLAS_CONTROLLER: Any = None
+_POOL: tuple[int, int, Any] | None = None  # (pid, threads, executor)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -99,19 +101,35 @@ def layer_threads(n: int) -> int:
     return max(1, int(numba.get_num_threads()))
 
 
+def _pool(threads: int) -> Any:
+    """This process's thread pool for layer jobs (made once per thread count and process: a
+    forked sweep worker makes its own, since a pool's threads do not survive a fork)."""
+    global _POOL
+    pid = os.getpid()
+    if _POOL is None or _POOL[0] != pid or _POOL[1] != threads:
+        from concurrent.futures import ThreadPoolExecutor
+
+        if _POOL is not None and _POOL[0] == pid:
+            _POOL[2].shutdown(wait=False)
+        _POOL = (pid, threads, ThreadPoolExecutor(max_workers=threads,
+                                                  thread_name_prefix="layerflow-ricci"))
+    return _POOL[2]
+
+
 def map_layers(fn: Callable[[T], R], items: Sequence[T], n: int) -> list[R]:
     """``[fn(x) for x in items]``, the layers spread over threads for large N (see
     :func:`layer_threads`): one independent job per layer, no barrier inside, so a busy machine
-    costs no spinning; the kernels release the GIL."""
+    costs no spinning; the kernels release the GIL. With one thread (a sweep worker's setting)
+    the jobs run in the calling thread; otherwise on a pool kept for the process
+    (:func:`_pool`), not one made per call."""
     threads = min(layer_threads(n), len(items))
     if threads <= 1:
         with blas_one_thread(n):
             return [fn(x) for x in items]
-    from concurrent.futures import ThreadPoolExecutor
 
     def job(x: T) -> R:
         with serial_kernels():
             return fn(x)
 
-    with blas_one_thread(n), ThreadPoolExecutor(max_workers=threads) as ex:
-        return list(ex.map(job, items))
+    with blas_one_thread(n):
+        return list(_pool(layer_threads(n)).map(job, items))

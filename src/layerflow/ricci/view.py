@@ -1,8 +1,9 @@
 """The Ricci view's declaration (see :mod:`layerflow.views`) and its one measurement.
 
-``measure_ricci`` runs :func:`~layerflow.ricci.ricci_sweep` (one neighbour search shared by every
-k) and reports, for the primary ``k``, the global coefficient and its diagnostics, plus
-``ricci_rho_k{k}`` for every swept k and, per layer, the scalar curvature, geodesic mass and η.
+``measure_ricci`` runs :func:`~layerflow.ricci.sweep.ricci_sweeps` (one neighbour search shared
+by every k and every protocol) and reports, for the primary ``k``, the global coefficient and its
+diagnostics, plus ``ricci_rho_k{k}`` for every swept k and, per layer, the scalar curvature,
+geodesic mass and η.
 The curvature kinds are read from :data:`~layerflow.ricci.CURVATURES`, so a kind added there
 reaches ``layerflow analyze``, sweeps and the report.
 """
@@ -15,7 +16,7 @@ import numpy as np
 
 from layerflow.ricci.curvature import CURVATURES
 from layerflow.ricci.protocols import PROTOCOLS
-from layerflow.ricci.sweep import ricci_sweep
+from layerflow.ricci.sweep import ricci_sweeps
 from layerflow.views import Column, Option, OptionError, View, ViewResult, layer_row
 
 __all__ = ["DEFAULT_K", "VIEW", "measure_ricci", "protocol_suffix"]
@@ -72,15 +73,16 @@ def measure_ricci(traj: Any, *, model: Any = None, inputs: Any = None, k: int = 
     n = _n_points(traj)
     too_big = [kv for kv in kk if n is not None and kv >= n and kv != k]
     kk = [kv for kv in kk if kv not in too_big]  # a swept k needs k < N; the primary k must fit
-    protos = list(protocols or ["layerflow"])
+    protos = list(dict.fromkeys(protocols or ["layerflow"]))  # each protocol once
     scalars: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
     results: dict[str, Any] = {}
+    sweeps = ricci_sweeps(traj, ks=tuple(kk), curvature=curvature, local=False,
+                          protocols=protos, degrees=[degree] + [None] * (len(protos) - 1),
+                          geodesics=geodesics, seed=seed)
     for proto in protos:
         sfx = protocol_suffix(proto, protos[0])
-        res = ricci_sweep(traj, ks=tuple(kk), curvature=curvature, local=False,
-                          protocol=proto, degree=degree if proto == protos[0] else None,
-                          geodesics=geodesics, seed=seed)
+        res = sweeps[proto]
         results[proto] = res
         for kv, rc in sorted(res.global_.items()):
             scalars[f"ricci_rho{sfx}_k{kv}"] = float(rc.coefficient)

@@ -1,0 +1,439 @@
+"""The exact geodesic mass of a connected graph, ``Σ_{i<j} d(i, j)`` (internal; Numba kernels).
+
+Bit-parallel breadth-first search from every node at once, one bit per source, pulled level by
+level: at level t a node's new bits are the OR of its neighbours' frontier bits minus those it
+has seen, and ``t · popcount(new)`` adds to the sum of distances. What keeps the work near what
+the frontier needs (measured on kNN graphs of N = 2,000 points, ``benchmarks/bench_paper_ricci.py``):
+
+* **word lists.** Every node keeps a mask of the words in which its frontier is fresh and of
+  the words it has not yet filled. A node pulls only the words that it misses *and* in which some
+  neighbour has fresh bits; when those are few (at most :data:`DENSE_WORDS`) it gathers just
+  them, otherwise it ORs every word up to the last one it needs (contiguous, vectorised). Long,
+  thin graphs (a trained network's last layers: 100+ levels) then cost a few words per neighbour
+  per level instead of all of them;
+* **one triangle** (:func:`_mass_lower`, up to :data:`ONE_BATCH_MAX_N` nodes). Distances are
+  symmetric, so the frontier bit matrix of a level is too: node v computes only its bits s < v
+  (each unordered pair once, half the words on average), and the other half of every row is the
+  transpose of that triangle, 64×64 bit blocks at a time, only where a block holds new bits;
+* **locality.** Callers number the nodes in breadth-first order (:func:`~layerflow.ricci.
+  graph_kernels.bfs_order`), so the sources a node meets at one level sit in few words, and
+  level 1 is read off the adjacency directly.
+
+A frontier word that a level does not rewrite keeps bits of an earlier level. That is harmless:
+a bit s fresh at u at level t' ≤ t − 2 has ``d(s, v) ≤ t − 1`` for every neighbour v of u, so v
+has already seen it and the ``& ~visited`` drops it.
+
+Graphs are given as row spans ``indices[starts[v]:ends[v]]`` (symmetric: v ∈ row u iff u ∈ row v;
+rows in any order, gaps between rows allowed), so that a nested family of graphs shares one
+``indices`` array (:mod:`layerflow.ricci.nested`). Larger graphs run in batches of sources
+(:func:`_mass_batch`, the whole rows), compiled twice, with and without ``parallel`` (batches
+spread over the Numba threads), as in :mod:`layerflow.ricci.bfs`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from layerflow.ricci import threads
+from layerflow.ricci.bfs import compiled_variant
+from layerflow.ricci.bits import leading_zeros, popcount, trailing_zeros
+
+__all__ = ["BATCH_WORDS", "DENSE_WORDS", "ONE_BATCH_MAX_N", "mass_total"]
+
+# a node pulls its words one by one when at most this many are needed, else the whole span
+DENSE_WORDS = 6
+# graphs up to this many nodes run as one triangle of all sources (word masks hold 64 words)
+ONE_BATCH_MAX_N = 4096
+# words per batch above that (2,048 sources; memory 3·N·W words per batch)
+BATCH_WORDS = 32
+
+_ONE = np.uint64(1)
+_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+@njit(cache=True, nogil=True)
+def _mass_batch(
+    starts: np.ndarray, ends: np.ndarray, indices: np.ndarray, a0: int, S: int, dense: int
+) -> int:
+    """Sum of ``d(s, v)`` over the sources s = a0 … a0+S−1 (S ≤ 4,096) and all nodes v of a
+    connected graph (the rows ``indices[starts[v]:ends[v]]``)."""
+    n = starts.shape[0]
+    W = (S + 63) // 64
+    vis = np.zeros((n, W), dtype=np.uint64)
+    fr = np.zeros((n, W), dtype=np.uint64)
+    nx = np.zeros((n, W), dtype=np.uint64)
+    fm = np.zeros(n, dtype=np.uint64)  # words of fr[v] written last level with new bits
+    nm = np.zeros(n, dtype=np.uint64)
+    miss = np.zeros(n, dtype=np.uint64)  # words of v not yet full
+    full = np.zeros(W, dtype=np.uint64)
+    for b in range(S):
+        full[b >> 6] |= _ONE << np.uint64(b & 63)
+    total = 0
+    # level 1: the new bits of v are its neighbours among the sources
+    for v in range(n):
+        if a0 <= v < a0 + S:
+            b = v - a0
+            vis[v, b >> 6] |= _ONE << np.uint64(b & 63)
+        for p in range(starts[v], ends[v]):
+            b = indices[p] - a0
+            if 0 <= b < S:
+                fr[v, b >> 6] |= _ONE << np.uint64(b & 63)
+        m = np.uint64(0)
+        ms = np.uint64(0)
+        for w in range(W):
+            f = fr[v, w]
+            vis[v, w] |= f
+            total += int(popcount(f))
+            if f != 0:
+                m |= _ONE << np.uint64(w)
+            if vis[v, w] != full[w]:
+                ms |= _ONE << np.uint64(w)
+        fm[v] = m
+        miss[v] = ms
+    acc = np.zeros(W, dtype=np.uint64)
+    wl = np.empty(W, dtype=np.int64)
+    level = 1
+    while True:
+        level += 1
+        any_new = False
+        for v in range(n):
+            ms = miss[v]
+            nm[v] = 0
+            if ms == 0:
+                continue
+            m = np.uint64(0)
+            for p in range(starts[v], ends[v]):
+                m |= fm[indices[p]]
+            m &= ms
+            if m == 0:
+                continue
+            cnt = int(popcount(m))
+            if cnt <= dense:
+                # gather the listed words only
+                x = m
+                for j in range(cnt):
+                    wl[j] = int(trailing_zeros(x))
+                    x &= x - _ONE
+                    acc[j] = 0
+                for p in range(starts[v], ends[v]):
+                    u = indices[p]
+                    for j in range(cnt):
+                        acc[j] |= fr[u, wl[j]]
+            else:
+                # every word (contiguous, vectorised) of the neighbours with a frontier
+                for w in range(W):
+                    acc[w] = 0
+                for p in range(starts[v], ends[v]):
+                    u = indices[p]
+                    if fm[u] != 0:
+                        for w in range(W):
+                            acc[w] |= fr[u, w]
+                cnt = 0
+                x = m
+                while x != 0:
+                    w = int(trailing_zeros(x))
+                    x &= x - _ONE
+                    wl[cnt] = w
+                    acc[cnt] = acc[w]  # cnt <= w: compact in place, in increasing order
+                    cnt += 1
+            nmv = np.uint64(0)
+            s = 0
+            for j in range(cnt):
+                w = wl[j]
+                new = acc[j] & ~vis[v, w]
+                nx[v, w] = new
+                if new != 0:
+                    nmv |= _ONE << np.uint64(w)
+                    vw = vis[v, w] | new
+                    vis[v, w] = vw
+                    s += int(popcount(new))
+                    if vw == full[w]:
+                        ms &= ~(_ONE << np.uint64(w))
+            total += level * s
+            miss[v] = ms
+            nm[v] = nmv
+            if nmv != 0:
+                any_new = True
+        if not any_new:
+            break
+        fr, nx = nx, fr
+        fm, nm = nm, fm
+    return total
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _transpose64(a: np.ndarray) -> None:
+    """Transpose a 64×64 bit matrix in place: bit c of ``a[r]`` becomes bit r of ``a[c]``
+    (Hacker's Delight, §7-3: six rounds of masked block swaps)."""
+    j = 32
+    m = np.uint64(0x00000000FFFFFFFF)
+    while j != 0:
+        k = 0
+        while k < 64:
+            t = ((a[k] >> np.uint64(j)) ^ a[k + j]) & m
+            a[k] ^= t << np.uint64(j)
+            a[k + j] ^= t
+            k = (k + j + 1) & ~j
+        j >>= 1
+        m ^= m << np.uint64(j)
+
+@njit(cache=True, nogil=True, inline="always")
+def _compact(acc: np.ndarray, wl: np.ndarray, m: np.uint64, cnt: int) -> None:
+    """``wl[j]``: the j-th set bit of m; ``acc[j] = acc[wl[j]]`` (in place: j ≤ wl[j])."""
+    x = m
+    for j in range(cnt):
+        w = int(trailing_zeros(x))
+        x &= x - _ONE
+        wl[j] = w
+        acc[j] = acc[w]
+
+
+@njit(cache=True, nogil=True)
+def _mass_lower(
+    starts: np.ndarray, ends: np.ndarray, indices: np.ndarray, dense: int
+) -> int:
+    """``Σ_{s<v} d(s, v)`` over a connected graph of at most 4,096 nodes (row spans): every node
+    v computes only its bits s < v; the rest of each frontier row is the transpose of that
+    triangle (see the module docstring)."""
+    n = starts.shape[0]
+    W = (n + 63) // 64
+    NB = W  # 64x64 blocks per side
+    vis = np.zeros((n, W), dtype=np.uint64)   # lower part only (s < v)
+    fr = np.zeros((n, W), dtype=np.uint64)    # full frontier rows (fresh or stale)
+    nx = np.zeros((n, W), dtype=np.uint64)    # lower part of the next frontier
+    fm = np.zeros(n, dtype=np.uint64)         # words of fr[v] with fresh bits
+    nm = np.zeros(n, dtype=np.uint64)         # words of nx[v] with new bits
+    miss = np.zeros(n, dtype=np.uint64)       # lower words of v not yet full
+    lastw = np.empty(n, dtype=np.int64)
+    lowm = np.empty(n, dtype=np.uint64)       # mask of the bits s < v in v's own word
+    wide = np.zeros(n, dtype=np.bool_)        # v needed more than `dense` words last level
+    for v in range(n):
+        lastw[v] = v >> 6
+        lowm[v] = (_ONE << np.uint64(v & 63)) - _ONE
+    total = 0
+    # level 1 from the adjacency: full rows
+    for v in range(n):
+        for p in range(starts[v], ends[v]):
+            b = indices[p]
+            fr[v, b >> 6] |= _ONE << np.uint64(b & 63)
+        wv = lastw[v]
+        m = np.uint64(0)
+        ms = np.uint64(0)
+        for w in range(W):
+            f = fr[v, w]
+            if f != 0:
+                m |= _ONE << np.uint64(w)
+            if w < wv:
+                vis[v, w] = f
+                total += int(popcount(f))
+                if f != _ALL:
+                    ms |= _ONE << np.uint64(w)
+            elif w == wv:
+                lo = f & lowm[v]
+                vis[v, w] = lo
+                total += int(popcount(lo))
+                if lo != lowm[v]:
+                    ms |= _ONE << np.uint64(w)
+        fm[v] = m
+        miss[v] = ms
+    acc = np.zeros(W, dtype=np.uint64)
+    wl = np.empty(W, dtype=np.int64)
+    blk = np.empty(64, dtype=np.uint64)
+    bmask = np.zeros(NB, dtype=np.uint64)
+    level = 1
+    while True:
+        level += 1
+        any_new = False
+        for v in range(n):
+            ms = miss[v]
+            nm[v] = 0
+            if ms == 0:
+                continue
+            if wide[v]:
+                # wide last level: OR every word up to the last missing one while reading the
+                # neighbours' masks (one pass instead of two)
+                top = 64 - int(leading_zeros(ms))
+                for w in range(top):
+                    acc[w] = 0
+                m = np.uint64(0)
+                for p in range(starts[v], ends[v]):
+                    u = indices[p]
+                    f = fm[u] & ms
+                    m |= f
+                    if f != 0:
+                        for w in range(top):
+                            acc[w] |= fr[u, w]
+                m &= ms
+                cnt = int(popcount(m))
+                wide[v] = cnt > dense
+                if cnt == 0:
+                    continue
+                _compact(acc, wl, m, cnt)
+            else:
+                m = np.uint64(0)
+                for p in range(starts[v], ends[v]):
+                    m |= fm[indices[p]]
+                m &= ms
+                cnt = int(popcount(m))
+                if cnt == 0:
+                    continue
+                # up to four words accumulate in registers, up to `dense` are gathered one by
+                # one; more: whole rows up to the last word needed (contiguous), then compacted
+                if cnt == 1:
+                    w0 = int(trailing_zeros(m))
+                    a0 = np.uint64(0)
+                    for p in range(starts[v], ends[v]):
+                        a0 |= fr[indices[p], w0]
+                    wl[0] = w0
+                    acc[0] = a0
+                elif cnt == 2:
+                    w0 = int(trailing_zeros(m))
+                    w1 = int(trailing_zeros(m & (m - _ONE)))
+                    a0 = np.uint64(0)
+                    a1 = np.uint64(0)
+                    for p in range(starts[v], ends[v]):
+                        u = indices[p]
+                        a0 |= fr[u, w0]
+                        a1 |= fr[u, w1]
+                    wl[0] = w0
+                    wl[1] = w1
+                    acc[0] = a0
+                    acc[1] = a1
+                elif cnt <= 4:
+                    x = m
+                    w0 = int(trailing_zeros(x))
+                    x &= x - _ONE
+                    w1 = int(trailing_zeros(x))
+                    x &= x - _ONE
+                    w2 = int(trailing_zeros(x))
+                    x &= x - _ONE
+                    w3 = int(trailing_zeros(x)) if x != 0 else w2  # three words: the third twice
+                    a0 = np.uint64(0)
+                    a1 = np.uint64(0)
+                    a2 = np.uint64(0)
+                    a3 = np.uint64(0)
+                    for p in range(starts[v], ends[v]):
+                        u = indices[p]
+                        a0 |= fr[u, w0]
+                        a1 |= fr[u, w1]
+                        a2 |= fr[u, w2]
+                        a3 |= fr[u, w3]
+                    wl[0] = w0
+                    wl[1] = w1
+                    wl[2] = w2
+                    wl[3] = w3
+                    acc[0] = a0
+                    acc[1] = a1
+                    acc[2] = a2
+                    acc[3] = a3
+                elif cnt <= dense:
+                    x = m
+                    for j in range(cnt):
+                        wl[j] = int(trailing_zeros(x))
+                        x &= x - _ONE
+                        acc[j] = 0
+                    for p in range(starts[v], ends[v]):
+                        u = indices[p]
+                        for j in range(cnt):
+                            acc[j] |= fr[u, wl[j]]
+                else:
+                    top = 64 - int(leading_zeros(m))
+                    for w in range(top):
+                        acc[w] = 0
+                    for p in range(starts[v], ends[v]):
+                        u = indices[p]
+                        if fm[u] & m != 0:
+                            for w in range(top):
+                                acc[w] |= fr[u, w]
+                    _compact(acc, wl, m, cnt)
+                wide[v] = cnt > dense
+            nmv = np.uint64(0)
+            s = 0
+            wv = lastw[v]
+            for j in range(cnt):
+                w = wl[j]
+                new = acc[j] & ~vis[v, w]
+                if w == wv:
+                    new &= lowm[v]
+                nx[v, w] = new
+                if new != 0:
+                    nmv |= _ONE << np.uint64(w)
+                    vw = vis[v, w] | new
+                    vis[v, w] = vw
+                    s += int(popcount(new))
+                    if vw == (lowm[v] if w == wv else _ALL):
+                        ms &= ~(_ONE << np.uint64(w))
+            total += level * s
+            miss[v] = ms
+            nm[v] = nmv
+            if nmv != 0:
+                any_new = True
+        if not any_new:
+            break
+        # the next frontier in full: nx (lower, words in nm) plus its transpose (upper)
+        for bi in range(NB):
+            bm = np.uint64(0)
+            for r in range(64 * bi, min(n, 64 * bi + 64)):
+                bm |= nm[r]
+            bmask[bi] = bm
+        for v in range(n):
+            fm[v] = nm[v]
+        for bi in range(NB):
+            x = bmask[bi]
+            while x != 0:
+                bj = int(trailing_zeros(x))
+                x &= x - _ONE
+                # block (rows of bi, word bj) -> rows of bj, word bi
+                for r in range(64):
+                    v = 64 * bi + r
+                    blk[r] = nx[v, bj] if v < n and (nm[v] >> np.uint64(bj)) & _ONE else np.uint64(0)
+                _transpose64(blk)
+                for c in range(64):
+                    u = 64 * bj + c
+                    if u >= n:
+                        break
+                    t = blk[c]
+                    if bi == bj:
+                        # the same word: lower bits of u's own word come from nx[u, bi] (fresh
+                        # where nm says so), upper bits from the transpose
+                        lo = nx[u, bi] if (nm[u] >> np.uint64(bi)) & _ONE else np.uint64(0)
+                        t |= lo
+                    if t != 0:
+                        nx[u, bi] = t
+                        fm[u] |= _ONE << np.uint64(bi)
+        fr, nx = nx, fr
+    return total
+
+
+def _mass_batches(
+    starts: np.ndarray, ends: np.ndarray, indices: np.ndarray, B: int, dense: int
+) -> int:
+    """:func:`_mass_batch` over batches of B sources covering every node (in parallel in
+    ``_mass_parallel``, one after another in ``_mass_serial``)."""
+    n = starts.shape[0]
+    nb = (n + B - 1) // B
+    totals = np.zeros(nb, dtype=np.int64)
+    for bi in prange(nb):
+        a = bi * B
+        totals[bi] = _mass_batch(starts, ends, indices, a, min(B, n - a), dense)
+    return int(totals.sum())
+
+
+_mass_parallel = compiled_variant(_mass_batches, parallel=True)
+_mass_serial = compiled_variant(_mass_batches, parallel=False)
+
+
+def mass_total(starts: np.ndarray, ends: np.ndarray, indices: np.ndarray) -> int:
+    """``Σ_{i≠j} d(i, j)`` (ordered pairs; twice the geodesic mass) of a **connected** graph
+    given as row spans ``indices[starts[v]:ends[v]]`` (int arrays, symmetric). One triangle
+    (:func:`_mass_lower`) up to :data:`ONE_BATCH_MAX_N` nodes, else batches of
+    64·:data:`BATCH_WORDS` sources, in parallel for large graphs outside a layer job
+    (:func:`~layerflow.ricci.threads.kernel_threads`)."""
+    n = int(starts.shape[0])
+    if n == 0:
+        return 0
+    if n <= ONE_BATCH_MAX_N:
+        return 2 * int(_mass_lower(starts, ends, indices, DENSE_WORDS))
+    fn = _mass_parallel if threads.kernel_threads(n) > 1 else _mass_serial
+    return int(fn(starts, ends, indices, 64 * BATCH_WORDS, DENSE_WORDS))
