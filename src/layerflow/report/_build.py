@@ -80,7 +80,7 @@ def render_report(inp: ReportInput, out_dir: str | Path, title: str = "layerflow
     runs = prepare_runs(inp.runs)
     layers = select_k(inp.layers if inp.layers is not None else pd.DataFrame(), inp.runs)
     findings = compute_findings(runs, layers)
-    claims = compute_claims(runs, layers)
+    claims = compute_claims(runs, inp.layers if inp.layers is not None else pd.DataFrame())
 
     blocks: dict[str, list[FigureBlock]] = {k: [] for k in SECTIONS}
     written: dict[str, Path] = {}
@@ -111,7 +111,7 @@ def render_report(inp: ReportInput, out_dir: str | Path, title: str = "layerflow
         )
 
     for tspec in F.TABLES:
-        extra = tspec.table(inp.runs, layers)
+        extra = tspec.table(inp.runs, inp.layers if inp.layers is not None else pd.DataFrame())
         if not extra.empty:
             blocks[tspec.view].append(FigureBlock(tspec.name, tspec.title, "", None, extra,
                                                   table_only=True))

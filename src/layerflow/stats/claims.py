@@ -16,115 +16,35 @@ the same function gives the opposite verdict when the data say the opposite.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from layerflow.stats.accuracy import WELL_TRAINED
-from layerflow.stats.correlation import bootstrap_pearson, pearson
+from layerflow.stats.claim import (
+    Claim,
+    column_values,
+    difference_claim,
+    make_claim,
+    protocol_of,
+    verdict,
+)
 from layerflow.stats.geodesic import weight_decay_trend
 from layerflow.stats.intervals import (
-    Interval,
-    bootstrap_diff_interval,
     bootstrap_mean_interval,
-    wilson_interval,
 )
 from layerflow.stats.least_action import study_runs
+from layerflow.stats.ricci_claims import (
+    k_text,
+    pooled_claims,
+    rho_accuracy_claim,
+    rho_sign_claim,
+    rho_vs_untrained_claim,
+)
 from layerflow.stats.tables import finished, paired_settings
 from layerflow.stats.transformer import trained_vs_untrained, transformer_runs
 
 __all__ = ["CLAIMS", "Claim", "compute_claims", "verdict"]
-
-PAPERS = {
-    "gai-zhang": "Gai & Zhang 2021",
-    "baptista": "Baptista et al. 2024",
-    "dong": "Dong et al. 2017",
-    "karkar": "Karkar et al. 2020",
-    "hosseini-fedorenko": "Hosseini & Fedorenko 2023",
-}
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One row of the claims table (the fields of ``findings.json``'s ``claims``)."""
-
-    key: str
-    paper: str
-    claim: str
-    protocol: str
-    quantity: str
-    estimate: float
-    interval: tuple[float, float]
-    n: int
-    verdict: str
-    null: float = 0.0
-
-    def record(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["interval"] = list(self.interval)
-        return out
-
-
-def verdict(iv: Interval, null: float, predicted: int) -> str:
-    """``supported`` / ``contradicted`` / ``inconclusive`` from an interval and the side
-    (``predicted`` = +1: above ``null``, −1: below) the paper predicts."""
-    if math.isnan(iv.low) or math.isnan(iv.high):
-        return "inconclusive"
-    if iv.low > null:
-        return "supported" if predicted > 0 else "contradicted"
-    if iv.high < null:
-        return "supported" if predicted < 0 else "contradicted"
-    return "inconclusive"
-
-
-def _claim(key: str, paper: str, text: str, protocol: str, quantity: str, iv: Interval,
-           null: float, predicted: int) -> Claim:
-    return Claim(key, PAPERS[paper], text, protocol, quantity, float(iv.mean),
-                 (float(iv.low), float(iv.high)), int(iv.n), verdict(iv, null, predicted), null)
-
-
-def _difference(key: str, paper: str, text: str, protocol: str, quantity: str,
-                a: np.ndarray, b: np.ndarray) -> Claim | None:
-    """Claim that ``mean(a) − mean(b) > 0`` (two independent groups, bootstrap interval)."""
-    if a.size < 2 or b.size < 2:
-        return None
-    return _claim(key, paper, text, protocol, quantity, bootstrap_diff_interval(a, b), 0.0, +1)
-
-
-def _values(df: pd.DataFrame, col: str) -> pd.Series:
-    return pd.to_numeric(df[col], errors="coerce")
-
-
-def protocol_of(runs: pd.DataFrame, extra: str = "") -> str:
-    """Data, N, k, steps and seeds of the runs behind a claim, read from the store."""
-    parts = [", ".join(dict.fromkeys(runs["dataset"].astype(str)))]
-    if "n_points" in runs.columns and runs["n_points"].notna().any():
-        ns = sorted({int(v) for v in _values(runs, "n_points").dropna()})
-        parts.append("N = " + ("/".join(map(str, ns)) if len(ns) <= 3 else f"{ns[0]}–{ns[-1]}"))
-    if "depth" in runs.columns:
-        ds = sorted({int(v) for v in _values(runs, "depth").dropna()})
-        parts.append("depth " + "/".join(map(str, ds)))
-    if "optimizer" in runs.columns and runs["optimizer"].notna().any():
-        opts = sorted({str(o) for o in runs["optimizer"].dropna()})
-        lrs = sorted({float(v) for v in _values(runs, "lr").dropna()}) if "lr" in runs.columns \
-            else []
-        parts.append("/".join(opts) + (" lr " + "/".join(f"{v:g}" for v in lrs[:3])
-                                       if lrs else ""))
-    for col, label in (("steps", "steps"), ("epochs", "epochs")):
-        if col in runs.columns and runs[col].notna().any() and (_values(runs, col) > 0).any():
-            vs = sorted({int(v) for v in _values(runs, col).dropna() if v > 0})
-            parts.append(f"{label} " + "/".join(map(str, vs[:4])))
-            break
-    if "seed" in runs.columns:
-        parts.append(f"{runs['seed'].nunique()} seeds")
-    if extra:
-        parts.append(extra)
-    return "; ".join(p for p in parts if p)
-
 
 # ------------------------------------------------------------------------------ Gai & Zhang
 def _residual_vs_plain(runs: pd.DataFrame, metric: str, key: str, text: str, quantity: str,
@@ -138,7 +58,7 @@ def _residual_vs_plain(runs: pd.DataFrame, metric: str, key: str, text: str, qua
     iv = bootstrap_mean_interval(diff)
     used = finished(runs)
     used = used[used["trained"] & ~used["penalty"] & used["kind"].isin(["residual", "plain"])]
-    return _claim(key, "gai-zhang", text, protocol_of(used, f"{len(pairs)} matched settings"),
+    return make_claim(key, "gai-zhang", text, protocol_of(used, f"{len(pairs)} matched settings"),
                   quantity, iv, 0.0, +1)
 
 
@@ -165,7 +85,7 @@ def weight_decay_claim(runs: pd.DataFrame, layers: pd.DataFrame) -> Claim | None
         used = finished(runs)
         used = used[used["trained"] & (used["kind"] == "residual") & ~used["penalty"]]
         n_g = used["weight_decay"].nunique() if "weight_decay" in used.columns else 0
-        return _claim("lss_weight_decay", "gai-zhang",
+        return make_claim("lss_weight_decay", "gai-zhang",
                       "Weight decay pulls residual networks' tracks toward the geodesic (lower "
                       "LSS)", protocol_of(used, f"{n_g} weight decays"),
                       "Spearman ρ(γ, LSS) over residual networks, ranks within each data set",
@@ -174,10 +94,10 @@ def weight_decay_claim(runs: pd.DataFrame, layers: pd.DataFrame) -> Claim | None
     df = df[df["trained"] & ~df["penalty"] & (df["kind"] == "residual")]
     if "lss_mean" not in df.columns or "weight_decay" not in df.columns or df.empty:
         return None
-    wd = _values(df, "weight_decay").fillna(0.0) + (_values(df, "l2").fillna(0.0)
+    wd = column_values(df, "weight_decay").fillna(0.0) + (column_values(df, "l2").fillna(0.0)
                                                       if "l2" in df.columns else 0.0)
     keys = [k for k in ("dataset", "width", "depth", "train_fraction", "seed") if k in df.columns]
-    df = df.assign(_wd=wd > 0, _v=_values(df, "lss_mean"))
+    df = df.assign(_wd=wd > 0, _v=column_values(df, "lss_mean"))
     g = df.groupby([*keys, "_wd"])["_v"].mean().unstack("_wd")
     if True not in g.columns or False not in g.columns:
         return None
@@ -185,74 +105,13 @@ def weight_decay_claim(runs: pd.DataFrame, layers: pd.DataFrame) -> Claim | None
     if len(g) < 2:
         return None
     iv = bootstrap_mean_interval((g[False] - g[True]).to_numpy(dtype=np.float64))
-    return _claim("lss_weight_decay", "gai-zhang",
+    return make_claim("lss_weight_decay", "gai-zhang",
                   "Weight decay pulls residual networks' tracks toward the geodesic (lower LSS)",
                   protocol_of(df, f"{len(g)} matched pairs"),
                   "mean over matched runs of LSS(γ = 0) − LSS(γ > 0)", iv, 0.0, +1)
 
 
 # ------------------------------------------------------------------------------- Baptista
-def _well_trained(runs: pd.DataFrame) -> pd.DataFrame:
-    df = finished(runs)
-    if "ricci_rho" not in df.columns or "test_acc" not in df.columns:
-        return df.iloc[0:0]
-    df = df.assign(ricci_rho=_values(df, "ricci_rho"), test_acc=_values(df, "test_acc"))
-    return df[df["trained"] & (df["test_acc"] >= WELL_TRAINED)]
-
-
-def _k_text(df: pd.DataFrame) -> str:
-    if "k" not in df.columns or not df["k"].notna().any():
-        return ""
-    ks = sorted({int(v) for v in _values(df, "k").dropna()})
-    return "k = " + "/".join(map(str, ks))
-
-
-def rho_sign_claim(runs: pd.DataFrame, layers: pd.DataFrame) -> Claim | None:
-    df = _well_trained(runs)
-    rho = df["ricci_rho"].dropna().to_numpy(dtype=np.float64) if not df.empty else np.zeros(0)
-    if rho.size == 0:
-        return None
-    iv = wilson_interval(int((rho < 0).sum()), int(rho.size))
-    return _claim("rho_negative", "baptista",
-                  "Most well-trained networks have a negative global Ricci coefficient",
-                  protocol_of(df, _k_text(df) + f"; well-trained: test accuracy ≥ "
-                              f"{WELL_TRAINED:g}"),
-                  "share of well-trained networks with ρ < 0", iv, 0.5, +1)
-
-
-def rho_vs_untrained_claim(runs: pd.DataFrame, layers: pd.DataFrame) -> Claim | None:
-    df = _well_trained(runs)
-    base = finished(runs)
-    base = base[~base["trained"]] if "ricci_rho" in base.columns else base.iloc[0:0]
-    if df.empty or base.empty:
-        return None
-    a = (df["ricci_rho"].dropna() < 0).to_numpy(dtype=np.float64)
-    b = (_values(base, "ricci_rho").dropna() < 0).to_numpy(dtype=np.float64)
-    return _difference("rho_negative_vs_untrained", "baptista",
-                       "Negative coefficients come from training: more common in well-trained "
-                       "than in untrained networks of the same shapes",
-                       protocol_of(pd.concat([df, base]), _k_text(df) + f"; {b.size} untrained"),
-                       "share ρ < 0 (well-trained) − share ρ < 0 (untrained)", a, b)
-
-
-def rho_accuracy_claim(runs: pd.DataFrame, layers: pd.DataFrame) -> Claim | None:
-    df = _well_trained(runs)
-    if len(df) < 3:
-        return None
-    df = df.dropna(subset=["ricci_rho", "test_acc"])
-    if len(df) < 3:
-        return None
-    x = df["ricci_rho"].to_numpy(dtype=np.float64)
-    y = df["test_acc"].to_numpy(dtype=np.float64)
-    r = pearson(x, y)
-    lo, hi = bootstrap_pearson(x, y)
-    iv = Interval(r, lo, hi, int(x.size), math.nan)
-    return _claim("rho_vs_accuracy", "baptista",
-                  "The more negative the coefficient, the higher the accuracy",
-                  protocol_of(df, _k_text(df)), "Pearson r(ρ, test accuracy), well-trained",
-                  iv, 0.0, -1)
-
-
 # ----------------------------------------------------------------------------------- Dong
 def diffeomorphism_claim(runs: pd.DataFrame, layers: pd.DataFrame) -> Claim | None:
     if layers is None or layers.empty or "metric" not in layers.columns:
@@ -265,7 +124,7 @@ def diffeomorphism_claim(runs: pd.DataFrame, layers: pd.DataFrame) -> Claim | No
     df = df.assign(_v=df["run_id"].map(per_run)).dropna(subset=["_v"])
     res = df.loc[df["kind"] == "residual", "_v"].to_numpy(dtype=np.float64)
     plain = df.loc[df["kind"] == "plain", "_v"].to_numpy(dtype=np.float64)
-    return _difference("diffeomorphism", "dong",
+    return difference_claim("diffeomorphism", "dong",
                        "Residual layers act as local orientation-preserving diffeomorphisms; "
                        "plain layers need not",
                        protocol_of(df, f"{res.size} residual vs {plain.size} plain networks"),
@@ -280,7 +139,7 @@ def _arm_pairs(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
         return pd.DataFrame()
     df = df[df["arm_role"].isin(["plain", "transport penalty"])]
     keys = [k for k in ("dataset", "model_kind", "train_fraction", "seed") if k in df.columns]
-    wide = df.assign(_v=_values(df, metric)).pivot_table(index=keys, columns="arm_role",
+    wide = df.assign(_v=column_values(df, metric)).pivot_table(index=keys, columns="arm_role",
                                                          values="_v", aggfunc="mean")
     if not {"plain", "transport penalty"} <= set(wide.columns):
         return pd.DataFrame()
@@ -304,7 +163,7 @@ def penalty_low_data_claim(runs: pd.DataFrame, layers: pd.DataFrame) -> Claim | 
     gain = (low["transport penalty"] - low["plain"]).to_numpy(dtype=np.float64)
     iv = bootstrap_mean_interval(gain)
     fracs = sorted(set(low["train_fraction"].astype(float)))
-    return _claim("penalty_low_data", "karkar",
+    return make_claim("penalty_low_data", "karkar",
                   "The transport penalty improves test accuracy when data are scarce",
                   protocol_of(study_runs(runs), f"train fractions {_fraction_text(fracs)}; "
                                                 "paired by seed"),
@@ -329,7 +188,7 @@ def penalty_most_claim(runs: pd.DataFrame, layers: pd.DataFrame) -> Claim | None
         return None
     iv = bootstrap_mean_interval(d)
     fracs = sorted(set(gain.loc[gain["low"], "train_fraction"].astype(float)))
-    return _claim("penalty_most_low_data", "karkar",
+    return make_claim("penalty_most_low_data", "karkar",
                   "The penalty helps most in low-data regimes",
                   protocol_of(study_runs(runs), f"{_fraction_text(fracs)} vs "
                                                 f"{100 * full:.3g} % of the data; paired by seed"),
@@ -346,7 +205,7 @@ def kinetic_claim(runs: pd.DataFrame, layers: pd.DataFrame) -> Claim | None:
     if ok.sum() < 2:
         return None
     iv = bootstrap_mean_interval(np.log10(a[ok] / b[ok]))
-    return _claim("penalty_kinetic_energy", "karkar",
+    return make_claim("penalty_kinetic_energy", "karkar",
                   "Training with the transport penalty gives networks of lower kinetic energy",
                   protocol_of(study_runs(runs), "paired by seed and train fraction"),
                   "mean log10(kinetic energy: penalty / plain)", iv, 0.0, -1)
@@ -362,11 +221,11 @@ def _token_claim(runs: pd.DataFrame, metric: str, key: str, paper: str, text: st
     used = cmp.runs
     per_token = ""
     if "n_sequences" in used.columns and used["n_sequences"].notna().any():
-        n_seq = sorted({int(v) for v in _values(used, "n_sequences").dropna()})
+        n_seq = sorted({int(v) for v in column_values(used, "n_sequences").dropna()})
         per_token = f"per token of {'/'.join(map(str, n_seq))} sequences; "
     extra = (f"{per_token}{cmp.trained.size} trained vs {cmp.untrained.size} untrained "
              f"transformers" + (f"; {note}" if note else ""))
-    return _claim(key, paper, text, protocol_of(used, extra), quantity, cmp.difference, 0.0, -1)
+    return make_claim(key, paper, text, protocol_of(used, extra), quantity, cmp.difference, 0.0, -1)
 
 
 def token_lss_claim(runs: pd.DataFrame, layers: pd.DataFrame) -> Claim | None:
@@ -382,7 +241,7 @@ def token_rho_claim(runs: pd.DataFrame, layers: pd.DataFrame) -> Claim | None:
                         "Training makes a transformer's token flow Ricci-flow-like: a lower "
                         "global Ricci coefficient than untrained transformers",
                         "mean ρ of token graphs: trained − untrained",
-                        _k_text(transformer_runs(runs)))
+                        k_text(transformer_runs(runs)))
 
 
 def token_geodesic_claim(runs: pd.DataFrame, layers: pd.DataFrame) -> Claim | None:
@@ -392,13 +251,15 @@ def token_geodesic_claim(runs: pd.DataFrame, layers: pd.DataFrame) -> Claim | No
                         "mean W2 geodesic ratio of token clouds: trained − untrained")
 
 
-CLAIMS: dict[str, Callable[[pd.DataFrame, pd.DataFrame], Claim | None]] = {
+# each returns one claim, none (no data), or several (one per protocol or k)
+CLAIMS: dict[str, Callable[[pd.DataFrame, pd.DataFrame], Claim | list[Claim] | None]] = {
     "lss_residual_vs_plain": lss_claim,
     "ots_residual_vs_plain": ots_claim,
     "lss_weight_decay": weight_decay_claim,
     "rho_negative": rho_sign_claim,
     "rho_negative_vs_untrained": rho_vs_untrained_claim,
     "rho_vs_accuracy": rho_accuracy_claim,
+    "rho_pooled": pooled_claims,
     "diffeomorphism": diffeomorphism_claim,
     "penalty_low_data": penalty_low_data_claim,
     "penalty_most_low_data": penalty_most_claim,
@@ -412,9 +273,8 @@ CLAIMS: dict[str, Callable[[pd.DataFrame, pd.DataFrame], Claim | None]] = {
 def compute_claims(runs: pd.DataFrame, layers: pd.DataFrame | None = None) -> list[Claim]:
     """Every claim the store can speak to, in registry order (``runs`` prepared)."""
     lay = layers if layers is not None else pd.DataFrame()
-    out = []
+    out: list[Claim] = []
     for fn in CLAIMS.values():
         c = fn(runs, lay)
-        if c is not None:
-            out.append(c)
+        out.extend(c if isinstance(c, list) else [] if c is None else [c])
     return out

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -38,12 +38,14 @@ __all__ = ["PooledStat", "pooled_from_layers", "protocol_table", "protocols_in_s
 @dataclass(frozen=True)
 class PooledStat:
     """The pooled coefficient of some networks: ``interval`` (estimate and network-bootstrap
-    95 % interval), ``n_pairs``, ``n_networks`` pooled, ``excluded`` run ids (infinite mass)."""
+    95 % interval), ``n_pairs``, ``n_networks`` pooled, ``excluded`` run ids (infinite mass),
+    ``bootstrap`` the resampled coefficients (for differences between groups)."""
 
     interval: Interval
     n_pairs: int
     n_networks: int
     excluded: tuple[Hashable, ...]
+    bootstrap: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def _suffix(protocol: str, primary: str) -> str:
@@ -95,16 +97,19 @@ def pooled_from_layers(layers: pd.DataFrame, run_ids: Any, protocol: str, primar
     x, y = np.concatenate(xs), np.concatenate(ys)
     r = pearson(x, y)
     lo = hi = math.nan
+    boot = np.zeros(0)
     if len(xs) >= 2:
-        lo, hi = _network_bootstrap(xs, ys, float(x.mean()), float(y.mean()), n_boot, seed)
+        boot = _network_bootstrap(xs, ys, float(x.mean()), float(y.mean()), n_boot, seed)
+        if boot.size:
+            lo, hi = (float(v) for v in np.quantile(boot, [0.025, 0.975]))
     return PooledStat(Interval(r, lo, hi, n_pairs, math.nan), n_pairs, len(xs),
-                      tuple(excluded))
+                      tuple(excluded), boot)
 
 
 def _network_bootstrap(xs: list[np.ndarray], ys: list[np.ndarray], mx: float, my: float,
-                       n_boot: int, seed: int) -> tuple[float, float]:
-    """95 % percentile interval of the pooled Pearson correlation when *networks* are
-    resampled with replacement. Each draw's correlation comes from per-network sums (centred on
+                       n_boot: int, seed: int) -> np.ndarray:
+    """The pooled Pearson correlation of ``n_boot`` resamples of the *networks* (with
+    replacement; undefined draws dropped). Each draw's correlation comes from per-network sums (centred on
     the pooled means for accuracy), so a draw costs O(networks), not O(pairs)."""
     stats = np.array([[x.size, (x - mx).sum(), (y - my).sum(), ((x - mx) ** 2).sum(),
                        ((y - my) ** 2).sum(), ((x - mx) * (y - my)).sum()]
@@ -117,22 +122,21 @@ def _network_bootstrap(xs: list[np.ndarray], ys: list[np.ndarray], mx: float, my
     with np.errstate(invalid="ignore", divide="ignore"):
         cov = sxy - sx * sy / n
         r = cov / np.sqrt((sxx - sx * sx / n) * (syy - sy * sy / n))
-    r = np.clip(r[np.isfinite(r)], -1.0, 1.0)
-    if r.size == 0:
-        return math.nan, math.nan
-    lo, hi = np.quantile(r, [0.025, 0.975])
-    return float(lo), float(hi)
+    return np.clip(r[np.isfinite(r)], -1.0, 1.0)
 
 
 def protocol_table(runs: pd.DataFrame, layers: pd.DataFrame,
                    threshold: float = WELL_TRAINED) -> pd.DataFrame:
     """One row per (protocol, k, networks ∈ {well-trained, untrained}); see the module
-    docstring. Columns: ``protocol, k, networks, n, n_excluded, share_negative,
+    docstring. ``n_excluded`` counts networks with a disconnected graph, ``n_not_applicable``
+    those whose test set is too small for this k (k >= N). Columns: ``protocol, k, networks, n,
+    n_excluded, n_not_applicable, share_negative,
     share_low, share_high, pooled, pooled_low, pooled_high, n_pairs, r_accuracy, r_low, r_high,
     excluded_why``."""
     primary, protos, ks = protocols_in_store(runs)
     df = finished(runs)
-    cols = ["protocol", "k", "networks", "n", "n_excluded", "share_negative", "share_low",
+    cols = ["protocol", "k", "networks", "n", "n_excluded", "n_not_applicable",
+            "share_negative", "share_low",
             "share_high", "pooled", "pooled_low", "pooled_high", "n_pairs", "r_accuracy",
             "r_low", "r_high", "excluded_why"]
     if df.empty or not ks or "trained" not in df.columns:
@@ -153,10 +157,17 @@ def protocol_table(runs: pd.DataFrame, layers: pd.DataFrame,
                     continue
                 rho = pd.to_numeric(g[col], errors="coerce")
                 defined = rho.notna()
-                n_ex = int((~defined).sum())
+                skipped = (g["ricci_skipped_ks"].astype(str).str.contains(f"k={k} ", regex=False)
+                           if "ricci_skipped_ks" in g.columns else pd.Series(False, g.index))
+                n_na = int((~defined & skipped).sum())  # k >= N: no graph, not a disconnection
+                defined_or_na = defined | skipped
+                n_ex = int((~defined_or_na).sum())
                 why = ""
-                if n_ex and "ricci_disconnected_layers" in g.columns:
-                    reasons = g.loc[~defined, "ricci_disconnected_layers"].astype(str)
+                # the store describes the disconnected layers at each run's primary k only
+                at_primary = "k" in g.columns and bool((pd.to_numeric(g["k"],
+                                                                      errors="coerce") == k).all())
+                if n_ex and at_primary and "ricci_disconnected_layers" in g.columns:
+                    reasons = g.loc[~defined_or_na, "ricci_disconnected_layers"].astype(str)
                     top = reasons[reasons != ""].value_counts().head(2)
                     why = "; ".join(f"{c}× {r}" for r, c in top.items())
                 rv = rho[defined].to_numpy(dtype=np.float64)
@@ -173,7 +184,7 @@ def protocol_table(runs: pd.DataFrame, layers: pd.DataFrame,
                     r_acc = pearson(rv, a)
                     r_lo, r_hi = bootstrap_pearson(rv, a)
                 rows.append({"protocol": proto, "k": k, "networks": label, "n": int(rv.size),
-                             "n_excluded": n_ex, "share_negative": share.mean,
+                             "n_excluded": n_ex, "n_not_applicable": n_na, "share_negative": share.mean,
                              "share_low": share.low, "share_high": share.high,
                              "pooled": pooled.interval.mean, "pooled_low": pooled.interval.low,
                              "pooled_high": pooled.interval.high, "n_pairs": pooled.n_pairs,
