@@ -79,7 +79,7 @@ def render_report(inp: ReportInput, out_dir: str | Path, title: str = "layerflow
     out.mkdir(parents=True, exist_ok=True)
     runs = prepare_runs(inp.runs)
     layers = select_k(inp.layers if inp.layers is not None else pd.DataFrame(), inp.runs)
-    findings = compute_findings(runs, layers)
+    findings = compute_findings(runs, inp.layers if inp.layers is not None else pd.DataFrame())
     claims = compute_claims(runs, inp.layers if inp.layers is not None else pd.DataFrame())
 
     blocks: dict[str, list[FigureBlock]] = {k: [] for k in SECTIONS}

@@ -20,7 +20,12 @@ import pandas as pd
 from layerflow.report.findings.base import Finding, fmt, fmt_fraction, fmt_percent
 from layerflow.report.findings.least_action import least_action_findings
 from layerflow.report.findings.maps import jacobian_orientation
-from layerflow.report.findings.ricci import rho_sign, rho_trained_vs_untrained, rho_vs_accuracy
+from layerflow.report.findings.ricci import (
+    rho_by_protocol_and_k,
+    rho_sign,
+    rho_trained_vs_untrained,
+    rho_vs_accuracy,
+)
 from layerflow.report.findings.transformer import token_findings
 from layerflow.report.findings.transport import (
     geodesic_residual_vs_plain,
@@ -48,6 +53,7 @@ FINDINGS: dict[str, Callable[[pd.DataFrame, pd.DataFrame], list[Finding]]] = {
     "rho_sign": rho_sign,
     "rho_trained_vs_untrained": rho_trained_vs_untrained,
     "rho_vs_accuracy": rho_vs_accuracy,
+    "rho_by_protocol_and_k": rho_by_protocol_and_k,
     # Dong et al. 2017
     "jacobian_orientation": jacobian_orientation,
     # Karkar et al. 2020

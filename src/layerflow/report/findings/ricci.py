@@ -11,7 +11,7 @@ from layerflow.report.findings.base import Finding, Number, fmt, fmt_percent
 from layerflow.stats.accuracy import WELL_TRAINED, accuracy_study
 from layerflow.stats.tables import finished
 
-__all__ = ["rho_sign", "rho_trained_vs_untrained", "rho_vs_accuracy"]
+__all__ = ["rho_by_protocol_and_k", "rho_sign", "rho_trained_vs_untrained", "rho_vs_accuracy"]
 
 
 def _rho_table(runs: pd.DataFrame) -> pd.DataFrame:
@@ -137,3 +137,47 @@ def rho_vs_accuracy(runs: pd.DataFrame, layers: pd.DataFrame) -> list[Finding]:
              "n_datasets": n_sets, "threshold": WELL_TRAINED},
         )
     ]
+
+
+def rho_by_protocol_and_k(runs: pd.DataFrame, layers: pd.DataFrame) -> list[Finding]:
+    """SPEC §3 / issue 12, for each protocol and k the store holds: the per-network share of
+    ρ < 0, R's pooled coefficient, r(ρ, accuracy) among well-trained networks, the untrained
+    baseline beside them, and how many networks had no coefficient and why."""
+    from layerflow.stats.ricci import protocol_table
+
+    tab = protocol_table(runs, layers)
+    if tab.empty or (tab["protocol"].nunique() < 2 and tab["k"].nunique() < 2):
+        return []
+    out = []
+    for (proto, k), g in tab.groupby(["protocol", "k"], sort=False):
+        w = g[g["networks"] == "well-trained"]
+        u = g[g["networks"] == "untrained"]
+        if w.empty or not w.iloc[0]["n"]:
+            continue
+        r = w.iloc[0]
+        text = (f"Protocol {proto}, k = {k}: among {int(r['n'])} well-trained networks ρ < 0 in "
+                f"{fmt_percent(r['share_negative'])} [{fmt_percent(r['share_low'])}, "
+                f"{fmt_percent(r['share_high'])}]; the pooled coefficient (R's, over "
+                f"{int(r['n_pairs'])} layer pairs) was {fmt(r['pooled'], 2)} "
+                f"[{fmt(r['pooled_low'], 2)}, {fmt(r['pooled_high'], 2)}]; r(ρ, test accuracy) "
+                f"= {fmt(r['r_accuracy'], 2)} [{fmt(r['r_low'], 2)}, {fmt(r['r_high'], 2)}]")
+        numbers: dict[str, Number] = {"protocol": str(proto), "k": int(k),
+                                      **{c: float(r[c]) for c in (
+                                          "share_negative", "pooled", "pooled_low",
+                                          "pooled_high", "r_accuracy")},
+                                      "n": int(r["n"]), "n_excluded": int(r["n_excluded"])}
+        if not u.empty and u.iloc[0]["n"]:
+            b = u.iloc[0]
+            text += (f"; untrained networks of the same shapes: ρ < 0 in "
+                     f"{fmt_percent(b['share_negative'])} (n = {int(b['n'])}), pooled "
+                     f"{fmt(b['pooled'], 2)} [{fmt(b['pooled_low'], 2)}, "
+                     f"{fmt(b['pooled_high'], 2)}]")
+            numbers.update({"share_negative_untrained": float(b["share_negative"]),
+                            "pooled_untrained": float(b["pooled"])})
+        if r["n_excluded"]:
+            text += (f"; {int(r['n_excluded'])} well-trained networks had a disconnected kNN "
+                     "graph and no coefficient")
+        if r["n_not_applicable"]:
+            text += f"; {int(r['n_not_applicable'])} had fewer test points than k"
+        out.append(Finding("rho_by_protocol_and_k", "ricci", text + ".", numbers))
+    return out
