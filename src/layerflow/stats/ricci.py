@@ -74,6 +74,8 @@ def pooled_from_layers(layers: pd.DataFrame, run_ids: Any, protocol: str, primar
     """The pooled coefficient of the runs ``run_ids`` at ``k`` under ``protocol``, over the pairs
     l = ``first`` … L−1 of each (the store's ``ricci_first_pair[_<protocol>]``)."""
     sfx = _suffix(protocol, primary)
+    if layers is None or layers.empty or not {"run_id", "metric", "k"} <= set(layers.columns):
+        return PooledStat(Interval(math.nan, math.nan, math.nan, 0, math.nan), 0, 0, ())
     lay = layers[layers["run_id"].isin(set(run_ids))]
     ks = pd.to_numeric(lay["k"], errors="coerce")
     lay = lay[ks == k]
