@@ -52,6 +52,110 @@ _ONE = np.uint64(1)
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _compact(acc: np.ndarray, wl: np.ndarray, m: np.uint64, cnt: int) -> None:
+    """``wl[j]``: the j-th set bit of m; ``acc[j] = acc[wl[j]]`` (in place: j ≤ wl[j])."""
+    x = m
+    for j in range(cnt):
+        w = int(trailing_zeros(x))
+        x &= x - _ONE
+        wl[j] = w
+        acc[j] = acc[w]
+
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _fresh_words(fm: np.ndarray, starts: np.ndarray, ends: np.ndarray, indices: np.ndarray,
+                 v: int) -> np.uint64:
+    """The words in which some neighbour of v has fresh frontier bits (OR of their masks)."""
+    m = np.uint64(0)
+    for p in range(starts[v], ends[v]):
+        m |= fm[indices[p]]
+    return m
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _gather(acc: np.ndarray, wl: np.ndarray, fr: np.ndarray, starts: np.ndarray,
+            ends: np.ndarray, indices: np.ndarray, v: int, m: np.uint64, cnt: int) -> None:
+    """``wl[j]``: the j-th set bit of m; ``acc[j]``: the OR of word ``wl[j]`` of the frontier
+    rows of v's neighbours (the listed words only)."""
+    x = m
+    for j in range(cnt):
+        wl[j] = int(trailing_zeros(x))
+        x &= x - _ONE
+        acc[j] = 0
+    for p in range(starts[v], ends[v]):
+        u = indices[p]
+        for j in range(cnt):
+            acc[j] |= fr[u, wl[j]]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _or_rows(acc: np.ndarray, fr: np.ndarray, fm: np.ndarray, starts: np.ndarray,
+             ends: np.ndarray, indices: np.ndarray, v: int, m: np.uint64, top: int) -> None:
+    """``acc[w]``, w < top: the OR of word w of the frontier rows of the neighbours of v that
+    have fresh words in m (whole rows, contiguous, vectorised)."""
+    for w in range(top):
+        acc[w] = 0
+    for p in range(starts[v], ends[v]):
+        u = indices[p]
+        if fm[u] & m != 0:
+            for w in range(top):
+                acc[w] |= fr[u, w]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _first_level(fr: np.ndarray, vis: np.ndarray, v: int, wv: int,
+                 low: np.uint64) -> tuple[int, np.uint64, np.uint64]:
+    """Take level 1 (the frontier row ``fr[v]``) into node v: ``vis[v]`` gains its bits up to
+    the bits ``low`` of word wv. Returns the count of those bits, the mask of the words of
+    ``fr[v]`` with bits and the mask of v's words not yet full."""
+    m = np.uint64(0)
+    ms = np.uint64(0)
+    total = 0
+    for w in range(fr.shape[1]):
+        f = fr[v, w]
+        if f != 0:
+            m |= _ONE << np.uint64(w)
+        if w <= wv:
+            lim = low if w == wv else _ALL
+            f &= lim
+            vw = vis[v, w] | f
+            vis[v, w] = vw
+            total += int(popcount(f))
+            if vw != lim:
+                ms |= _ONE << np.uint64(w)
+    return total, m, ms
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _absorb(acc: np.ndarray, wl: np.ndarray, cnt: int, vis: np.ndarray, nx: np.ndarray, v: int,
+            wv: int, low: np.uint64, miss: np.ndarray, nm: np.ndarray, ms: np.uint64) -> int:
+    """Take the gathered words ``acc[j]`` (word ``wl[j]``) into node v: its new bits (at most
+    the bits ``low`` in word wv, every bit below it) go to ``nx[v]`` and ``vis[v]``; ``nm[v]``
+    becomes the mask of its words with new bits and ``miss[v]`` the words of ms still not full.
+    Returns the count of new bits."""
+    nmv = np.uint64(0)
+    done = np.uint64(0)
+    s = 0
+    for j in range(cnt):
+        w = wl[j]
+        new = acc[j] & ~vis[v, w]
+        if w == wv:
+            new &= low
+        nx[v, w] = new
+        if new != 0:
+            nmv |= _ONE << np.uint64(w)
+            vw = vis[v, w] | new
+            vis[v, w] = vw
+            s += int(popcount(new))
+            if vw == (low if w == wv else _ALL):
+                done |= _ONE << np.uint64(w)
+    miss[v] = ms & ~done
+    nm[v] = nmv
+    return s
+
+
 @njit(cache=True, nogil=True)
 def _mass_batch(
     starts: np.ndarray, ends: np.ndarray, indices: np.ndarray, a0: int, S: int, dense: int
@@ -79,82 +183,28 @@ def _mass_batch(
             b = indices[p] - a0
             if 0 <= b < S:
                 fr[v, b >> 6] |= _ONE << np.uint64(b & 63)
-        m = np.uint64(0)
-        ms = np.uint64(0)
-        for w in range(W):
-            f = fr[v, w]
-            vis[v, w] |= f
-            total += int(popcount(f))
-            if f != 0:
-                m |= _ONE << np.uint64(w)
-            if vis[v, w] != full[w]:
-                ms |= _ONE << np.uint64(w)
-        fm[v] = m
-        miss[v] = ms
+        t, fm[v], miss[v] = _first_level(fr, vis, v, W - 1, full[W - 1])
+        total += t
     acc = np.zeros(W, dtype=np.uint64)
     wl = np.empty(W, dtype=np.int64)
-    level = 1
-    while True:
-        level += 1
+    for level in range(2, n + 1):  # a distance is at most n - 1
         any_new = False
+        nm[:] = 0
         for v in range(n):
             ms = miss[v]
-            nm[v] = 0
             if ms == 0:
                 continue
-            m = np.uint64(0)
-            for p in range(starts[v], ends[v]):
-                m |= fm[indices[p]]
-            m &= ms
+            m = _fresh_words(fm, starts, ends, indices, v) & ms
             if m == 0:
                 continue
             cnt = int(popcount(m))
             if cnt <= dense:
-                # gather the listed words only
-                x = m
-                for j in range(cnt):
-                    wl[j] = int(trailing_zeros(x))
-                    x &= x - _ONE
-                    acc[j] = 0
-                for p in range(starts[v], ends[v]):
-                    u = indices[p]
-                    for j in range(cnt):
-                        acc[j] |= fr[u, wl[j]]
+                _gather(acc, wl, fr, starts, ends, indices, v, m, cnt)
             else:
-                # every word (contiguous, vectorised) of the neighbours with a frontier
-                for w in range(W):
-                    acc[w] = 0
-                for p in range(starts[v], ends[v]):
-                    u = indices[p]
-                    if fm[u] != 0:
-                        for w in range(W):
-                            acc[w] |= fr[u, w]
-                cnt = 0
-                x = m
-                while x != 0:
-                    w = int(trailing_zeros(x))
-                    x &= x - _ONE
-                    wl[cnt] = w
-                    acc[cnt] = acc[w]  # cnt <= w: compact in place, in increasing order
-                    cnt += 1
-            nmv = np.uint64(0)
-            s = 0
-            for j in range(cnt):
-                w = wl[j]
-                new = acc[j] & ~vis[v, w]
-                nx[v, w] = new
-                if new != 0:
-                    nmv |= _ONE << np.uint64(w)
-                    vw = vis[v, w] | new
-                    vis[v, w] = vw
-                    s += int(popcount(new))
-                    if vw == full[w]:
-                        ms &= ~(_ONE << np.uint64(w))
-            total += level * s
-            miss[v] = ms
-            nm[v] = nmv
-            if nmv != 0:
-                any_new = True
+                _or_rows(acc, fr, fm, starts, ends, indices, v, _ALL, W)
+                _compact(acc, wl, m, cnt)
+            total += level * _absorb(acc, wl, cnt, vis, nx, v, W - 1, full[W - 1], miss, nm, ms)
+            any_new = any_new or nm[v] != 0
         if not any_new:
             break
         fr, nx = nx, fr
@@ -177,17 +227,6 @@ def _transpose64(a: np.ndarray) -> None:
             k = (k + j + 1) & ~j
         j >>= 1
         m ^= m << np.uint64(j)
-
-@njit(cache=True, nogil=True, inline="always")
-def _compact(acc: np.ndarray, wl: np.ndarray, m: np.uint64, cnt: int) -> None:
-    """``wl[j]``: the j-th set bit of m; ``acc[j] = acc[wl[j]]`` (in place: j ≤ wl[j])."""
-    x = m
-    for j in range(cnt):
-        w = int(trailing_zeros(x))
-        x &= x - _ONE
-        wl[j] = w
-        acc[j] = acc[w]
-
 
 @njit(cache=True, nogil=True)
 def _mass_lower(
@@ -217,28 +256,10 @@ def _mass_lower(
         for p in range(starts[v], ends[v]):
             b = indices[p]
             fr[v, b >> 6] |= _ONE << np.uint64(b & 63)
-        wv = lastw[v]
-        m = np.uint64(0)
-        ms = np.uint64(0)
-        for w in range(W):
-            f = fr[v, w]
-            if f != 0:
-                m |= _ONE << np.uint64(w)
-            if w < wv:
-                vis[v, w] = f
-                total += int(popcount(f))
-                if f != _ALL:
-                    ms |= _ONE << np.uint64(w)
-            elif w == wv:
-                lo = f & lowm[v]
-                vis[v, w] = lo
-                total += int(popcount(lo))
-                if lo != lowm[v]:
-                    ms |= _ONE << np.uint64(w)
-        fm[v] = m
-        miss[v] = ms
-    acc = np.zeros(W, dtype=np.uint64)
-    wl = np.empty(W, dtype=np.int64)
+        t, fm[v], miss[v] = _first_level(fr, vis, v, lastw[v], lowm[v])
+        total += t
+    acc = np.zeros(max(W, 4), dtype=np.uint64)  # the register paths write four entries
+    wl = np.empty(max(W, 4), dtype=np.int64)
     blk = np.empty(64, dtype=np.uint64)
     bmask = np.zeros(NB, dtype=np.uint64)
     level = 1
@@ -271,10 +292,7 @@ def _mass_lower(
                     continue
                 _compact(acc, wl, m, cnt)
             else:
-                m = np.uint64(0)
-                for p in range(starts[v], ends[v]):
-                    m |= fm[indices[p]]
-                m &= ms
+                m = _fresh_words(fm, starts, ends, indices, v) & ms
                 cnt = int(popcount(m))
                 if cnt == 0:
                     continue
@@ -287,28 +305,16 @@ def _mass_lower(
                         a0 |= fr[indices[p], w0]
                     wl[0] = w0
                     acc[0] = a0
-                elif cnt == 2:
-                    w0 = int(trailing_zeros(m))
-                    w1 = int(trailing_zeros(m & (m - _ONE)))
-                    a0 = np.uint64(0)
-                    a1 = np.uint64(0)
-                    for p in range(starts[v], ends[v]):
-                        u = indices[p]
-                        a0 |= fr[u, w0]
-                        a1 |= fr[u, w1]
-                    wl[0] = w0
-                    wl[1] = w1
-                    acc[0] = a0
-                    acc[1] = a1
                 elif cnt <= 4:
+                    # fewer than four words: the last one again (its loads hit the cache)
                     x = m
                     w0 = int(trailing_zeros(x))
                     x &= x - _ONE
-                    w1 = int(trailing_zeros(x))
+                    w1 = int(trailing_zeros(x)) if x != 0 else w0
                     x &= x - _ONE
-                    w2 = int(trailing_zeros(x))
+                    w2 = int(trailing_zeros(x)) if x != 0 else w1
                     x &= x - _ONE
-                    w3 = int(trailing_zeros(x)) if x != 0 else w2  # three words: the third twice
+                    w3 = int(trailing_zeros(x)) if x != 0 else w2
                     a0 = np.uint64(0)
                     a1 = np.uint64(0)
                     a2 = np.uint64(0)
@@ -328,47 +334,14 @@ def _mass_lower(
                     acc[2] = a2
                     acc[3] = a3
                 elif cnt <= dense:
-                    x = m
-                    for j in range(cnt):
-                        wl[j] = int(trailing_zeros(x))
-                        x &= x - _ONE
-                        acc[j] = 0
-                    for p in range(starts[v], ends[v]):
-                        u = indices[p]
-                        for j in range(cnt):
-                            acc[j] |= fr[u, wl[j]]
+                    _gather(acc, wl, fr, starts, ends, indices, v, m, cnt)
                 else:
-                    top = 64 - int(leading_zeros(m))
-                    for w in range(top):
-                        acc[w] = 0
-                    for p in range(starts[v], ends[v]):
-                        u = indices[p]
-                        if fm[u] & m != 0:
-                            for w in range(top):
-                                acc[w] |= fr[u, w]
+                    _or_rows(acc, fr, fm, starts, ends, indices, v, m,
+                             64 - int(leading_zeros(m)))
                     _compact(acc, wl, m, cnt)
                 wide[v] = cnt > dense
-            nmv = np.uint64(0)
-            s = 0
-            wv = lastw[v]
-            for j in range(cnt):
-                w = wl[j]
-                new = acc[j] & ~vis[v, w]
-                if w == wv:
-                    new &= lowm[v]
-                nx[v, w] = new
-                if new != 0:
-                    nmv |= _ONE << np.uint64(w)
-                    vw = vis[v, w] | new
-                    vis[v, w] = vw
-                    s += int(popcount(new))
-                    if vw == (lowm[v] if w == wv else _ALL):
-                        ms &= ~(_ONE << np.uint64(w))
-            total += level * s
-            miss[v] = ms
-            nm[v] = nmv
-            if nmv != 0:
-                any_new = True
+            total += level * _absorb(acc, wl, cnt, vis, nx, v, lastw[v], lowm[v], miss, nm, ms)
+            any_new = any_new or nm[v] != 0
         if not any_new:
             break
         # the next frontier in full: nx (lower, words in nm) plus its transpose (upper)
