@@ -1,6 +1,6 @@
 """Numba kernels of graph structure (internal): the union graph of kNN arcs, connected
-components, and a breadth-first numbering of the nodes. Graphs are CSR ``(indptr, indices)`` int64 arrays. Compiled on first use and cached
-on disk (``cache=True``).
+components, and a breadth-first numbering of the nodes. Graphs are CSR ``(indptr, indices)``
+int64 arrays. Compiled on first use and cached on disk (``cache=True``).
 """
 
 from __future__ import annotations
@@ -32,18 +32,24 @@ def union_csr(ptr: np.ndarray, arcs: np.ndarray) -> tuple[np.ndarray, np.ndarray
             j = arcs[q]
             inlist[fill[j]] = i
             fill[j] += 1
+    # each node's arcs out, then in, as one list
+    both_ptr = ptr + inptr
+    both = np.empty(both_ptr[n], dtype=np.int64)
+    for i in range(n):
+        b = both_ptr[i]
+        for q in range(ptr[i], ptr[i + 1]):
+            both[b] = arcs[q]
+            b += 1
+        for p in range(inptr[i], inptr[i + 1]):
+            both[b] = inlist[p]
+            b += 1
     mark = np.full(n, -1, dtype=np.int64)
     deg = np.zeros(n + 1, dtype=np.int64)
     for i in range(n):
         mark[i] = i  # no self-loops
         d = 0
-        for q in range(ptr[i], ptr[i + 1]):
-            j = arcs[q]
-            if mark[j] != i:
-                mark[j] = i
-                d += 1
-        for p in range(inptr[i], inptr[i + 1]):
-            j = inlist[p]
+        for q in range(both_ptr[i], both_ptr[i + 1]):
+            j = both[q]
             if mark[j] != i:
                 mark[j] = i
                 d += 1
@@ -54,14 +60,8 @@ def union_csr(ptr: np.ndarray, arcs: np.ndarray) -> tuple[np.ndarray, np.ndarray
     mark[:] = -1
     for i in range(n):
         mark[i] = i
-        for q in range(ptr[i], ptr[i + 1]):
-            j = arcs[q]
-            if mark[j] != i:
-                mark[j] = i
-                indices[pos[j]] = i
-                pos[j] += 1
-        for p in range(inptr[i], inptr[i + 1]):
-            j = inlist[p]
+        for q in range(both_ptr[i], both_ptr[i + 1]):
+            j = both[q]
             if mark[j] != i:
                 mark[j] = i
                 indices[pos[j]] = i
@@ -69,31 +69,38 @@ def union_csr(ptr: np.ndarray, arcs: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return indptr, indices
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _bfs_mark(starts: np.ndarray, ends: np.ndarray, indices: np.ndarray, s: int,
+              mark: np.ndarray, old: int, new: int, queue: np.ndarray, head: int) -> int:
+    """Breadth-first from s over the nodes marked ``old``: each is marked ``new`` and appended to
+    ``queue`` from position ``head`` on, s first. Returns the end of the queue."""
+    mark[s] = new
+    queue[head] = s
+    tail = head + 1
+    while head < tail:
+        v = queue[head]
+        head += 1
+        for p in range(starts[v], ends[v]):
+            u = indices[p]
+            if mark[u] == old:
+                mark[u] = new
+                queue[tail] = u
+                tail += 1
+    return tail
+
+
 @njit(cache=True, nogil=True)
 def span_components(starts: np.ndarray, ends: np.ndarray, indices: np.ndarray) -> int:
     """Connected components of a symmetric graph given as row spans
     ``indices[starts[v]:ends[v]]`` (breadth-first labelling)."""
     n = starts.shape[0]
-    seen = np.zeros(n, dtype=np.bool_)
+    seen = np.zeros(n, dtype=np.int8)
     queue = np.empty(n, dtype=np.int64)
     comps = 0
     for s in range(n):
-        if seen[s]:
-            continue
-        comps += 1
-        seen[s] = True
-        queue[0] = s
-        head = 0
-        tail = 1
-        while head < tail:
-            v = queue[head]
-            head += 1
-            for p in range(starts[v], ends[v]):
-                u = indices[p]
-                if not seen[u]:
-                    seen[u] = True
-                    queue[tail] = u
-                    tail += 1
+        if seen[s] == 0:
+            comps += 1
+            _bfs_mark(starts, ends, indices, s, seen, 0, 1, queue, 0)
     return comps
 
 
@@ -118,35 +125,10 @@ def bfs_order(starts: np.ndarray, ends: np.ndarray, indices: np.ndarray) -> np.n
     for s in range(n):
         if mark[s] == 2:
             continue
-        # probe: breadth-first from s, remember the last node reached
-        mark[s] = 1
-        queue[0] = s
-        head = 0
-        tail = 1
-        while head < tail:
-            v = queue[head]
-            head += 1
-            for p in range(starts[v], ends[v]):
-                u = indices[p]
-                if mark[u] == 0:
-                    mark[u] = 1
-                    queue[tail] = u
-                    tail += 1
-        last = queue[tail - 1]
-        # the order: breadth-first from the last node, over the same component
-        mark[last] = 2
-        order[placed] = last
-        head = placed
-        placed += 1
-        while head < placed:
-            v = order[head]
-            head += 1
-            for p in range(starts[v], ends[v]):
-                u = indices[p]
-                if mark[u] == 1:
-                    mark[u] = 2
-                    order[placed] = u
-                    placed += 1
+        # probe: breadth-first from s; then the order: breadth-first from the last node reached,
+        # over the same component
+        tail = _bfs_mark(starts, ends, indices, s, mark, 0, 1, queue, 0)
+        placed = _bfs_mark(starts, ends, indices, queue[tail - 1], mark, 1, 2, order, placed)
     return order
 
 
