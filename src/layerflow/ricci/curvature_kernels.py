@@ -96,6 +96,28 @@ def _edge_measure_difference(
     return nt
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _split_parts(mass: np.ndarray, touched: np.ndarray, nt: int, pos_nodes: np.ndarray,
+                 pos_w: np.ndarray, neg_nodes: np.ndarray, neg_w: np.ndarray) -> tuple[int, int]:
+    """The positive and negative parts of the signed measure ``mass`` on the nodes
+    ``touched[:nt]``: nodes and weights (``|mass|``) in order; ``mass`` is zeroed there. Returns
+    the two sizes."""
+    cp = 0
+    cn = 0
+    for t in range(nt):
+        x = touched[t]
+        if mass[x] > 0.0:
+            pos_nodes[cp] = x
+            pos_w[cp] = mass[x]
+            cp += 1
+        elif mass[x] < 0.0:
+            neg_nodes[cn] = x
+            neg_w[cn] = -mass[x]
+            cn += 1
+        mass[x] = 0.0
+    return cp, cn
+
+
 @njit(cache=True, nogil=True)
 def ollivier_problems(
     indptr: np.ndarray,
@@ -127,19 +149,13 @@ def ollivier_problems(
     # first pass: sizes
     pos_n = np.zeros(E, dtype=np.int64)
     neg_n = np.zeros(E, dtype=np.int64)
+    pos_nodes = np.empty(2 * maxdeg + 2, dtype=np.int64)
+    neg_nodes = np.empty(2 * maxdeg + 2, dtype=np.int64)
+    scratch = np.empty(2 * maxdeg + 2, dtype=np.float64)
     for e in range(E):
         nt = _edge_measure_difference(indptr, indices, ei[e], ej[e], alpha, mass, touched)
-        cp = 0
-        cn = 0
-        for t in range(nt):
-            x = touched[t]
-            if mass[x] > 0.0:
-                cp += 1
-            elif mass[x] < 0.0:
-                cn += 1
-            mass[x] = 0.0
-        pos_n[e] = cp
-        neg_n[e] = cn
+        pos_n[e], neg_n[e] = _split_parts(mass, touched, nt, pos_nodes, scratch, neg_nodes,
+                                          scratch)
     pos_ptr = np.zeros(E + 1, dtype=np.int64)
     neg_ptr = np.zeros(E + 1, dtype=np.int64)
     cost_ptr = np.zeros(E + 1, dtype=np.int64)
@@ -150,27 +166,14 @@ def ollivier_problems(
     pos_w = np.empty(pos_ptr[E], dtype=np.float64)
     neg_w = np.empty(neg_ptr[E], dtype=np.float64)
     cost = np.empty(cost_ptr[E], dtype=np.int8)
-    pos_nodes = np.empty(2 * maxdeg + 2, dtype=np.int64)
-    neg_nodes = np.empty(2 * maxdeg + 2, dtype=np.int64)
     bits = np.zeros((n, W), dtype=np.uint64)  # bits[w]: neg-local v with w ~ v
     isneg = np.full(n, -1, dtype=np.int64)  # neg-local index of a node, -1 if none
     row1 = np.zeros(W, dtype=np.uint64)
     row2 = np.zeros(W, dtype=np.uint64)
     for e in range(E):
         nt = _edge_measure_difference(indptr, indices, ei[e], ej[e], alpha, mass, touched)
-        cp = 0
-        cn = 0
-        for t in range(nt):
-            x = touched[t]
-            if mass[x] > 0.0:
-                pos_nodes[cp] = x
-                pos_w[pos_ptr[e] + cp] = mass[x]
-                cp += 1
-            elif mass[x] < 0.0:
-                neg_nodes[cn] = x
-                neg_w[neg_ptr[e] + cn] = -mass[x]
-                cn += 1
-            mass[x] = 0.0
+        cp, cn = _split_parts(mass, touched, nt, pos_nodes, pos_w[pos_ptr[e]:], neg_nodes,
+                              neg_w[neg_ptr[e]:])
         for b in range(cn):
             v = neg_nodes[b]
             isneg[v] = b
