@@ -20,6 +20,7 @@ from layerflow.ricci.sort_kernels import sort_pairs, sort_work
 __all__ = [
     "exact_sq",
     "exact_sq8",
+    "exact_sq_list",
     "knn_select",
     "knn_work",
     "rerank_candidates",
@@ -85,7 +86,18 @@ def exact_sq8(X: np.ndarray, i: int, idx: np.ndarray, c0: int, out: np.ndarray) 
 
 
 @njit(cache=True, nogil=True)
-def _select_rows(
+def exact_sq_list(X: np.ndarray, i: int, idx: np.ndarray, cnt: int, out: np.ndarray) -> None:
+    """``out[c] = exact_sq(X, i, idx[c])`` for c < cnt, eight at a time (:func:`exact_sq8`)."""
+    c0 = 0
+    while c0 + 8 <= cnt:
+        exact_sq8(X, i, idx, c0, out)
+        c0 += 8
+    for c in range(c0, cnt):
+        out[c] = exact_sq(X, i, idx[c])
+
+
+@njit(cache=True, nogil=True)
+def knn_select(
     X: np.ndarray,
     G: np.ndarray,
     sqs: np.ndarray,
@@ -97,17 +109,23 @@ def _select_rows(
     raw_abs: float,
     out_idx: np.ndarray,
     out_d: np.ndarray,
-    buf: np.ndarray,
-    bm: np.ndarray,
-    cand_v: np.ndarray,
-    cand_i: np.ndarray,
-    acc: np.ndarray,
-    tmp_v: np.ndarray,
-    tmp_i: np.ndarray,
-    counts: np.ndarray,
+    work: tuple[np.ndarray, ...],
 ) -> int:
-    """k nearest neighbours of the points ``rows[r]`` whose keys are row r of the block ``G``
-    (see :func:`knn_select`); the work buffers are the caller's. Returns the rows recomputed."""
+    """Select the k nearest neighbours of the points ``i = rows[r]`` (int64), r < ``len(G)``.
+
+    ``G[r, j] ≈ xs_i·xs_j`` from BLAS (float32 or float64) on the centred points scaled by a power
+    of two, ``xs = (x − mean)·2^−e``, ``sqs_j = ‖xs_j‖²`` and ``sc = 4^e``. The keys
+    ``sqs_j − 2 G[r, j]`` nominate the ``m ≥ k`` smallest candidates plus the best
+    non-candidate (the threshold); the candidates are re-ranked by the exact ``Σ (x_i − x_j)²``
+    on the raw points ``X``, ties to the smaller index. A row is certified when its k-th exact
+    distance lies below the threshold by more than ``bound_raw = bound_s[r]·sc + raw_abs`` (the
+    rounding bound of the keys, raw units); otherwise every j whose key is within the bound of
+    the k-th distance is ranked exactly. Writes ``out_idx[r]``, ``out_d[r]`` (exact squared
+    distances); returns the number of rows that needed the second pass. ``work`` holds the work
+    buffers (:func:`knn_work`). One thread: a row block is far too little work for a parallel
+    launch; the layers of a network are the parallel jobs (see :func:`layerflow.ricci.threads.map_layers`).
+    """
+    buf, bm, cand_v, cand_i, acc, tmp_v, tmp_i, counts = work
     n = G.shape[1]
     cap, bs, nb = group_sizes(n, m)
     fallbacks = 0
@@ -118,12 +136,7 @@ def _select_rows(
         )
         # exact squared distances of the mm nominated candidates, eight at a time (each is the
         # same left-to-right sum as exact_sq)
-        c0 = 0
-        while c0 + 8 <= mm:
-            exact_sq8(X, i, cand_i, c0, acc)
-            c0 += 8
-        for c in range(c0, mm):
-            acc[c] = exact_sq(X, i, cand_i[c])
+        exact_sq_list(X, i, cand_i, mm, acc)
         # sort them by (distance, index) in place, keep k
         sort_pairs(acc, cand_i, mm, tmp_v, tmp_i, counts)
         for c in range(k):
@@ -157,60 +170,6 @@ def _select_rows(
             out_d[r, pos] = dd
             out_idx[r, pos] = j
     return fallbacks
-
-
-def knn_select(
-    X: np.ndarray,
-    G: np.ndarray,
-    sqs: np.ndarray,
-    rows: np.ndarray,
-    k: int,
-    m: int,
-    bound_s: np.ndarray,
-    sc: float,
-    raw_abs: float,
-    out_idx: np.ndarray,
-    out_d: np.ndarray,
-    work: tuple[np.ndarray, ...],
-) -> int:
-    """Select the k nearest neighbours of the points ``i = rows[r]`` (int64), r < ``len(G)``.
-
-    ``G[r, j] ≈ xs_i·xs_j`` from BLAS (float32 or float64) on the centred points scaled by a power
-    of two, ``xs = (x − mean)·2^−e``, ``sqs_j = ‖xs_j‖²`` and ``sc = 4^e``. The keys
-    ``sqs_j − 2 G[r, j]`` nominate the ``m ≥ k`` smallest candidates plus the best
-    non-candidate (the threshold); the candidates are re-ranked by the exact ``Σ (x_i − x_j)²``
-    on the raw points ``X``, ties to the smaller index. A row is certified when its k-th exact
-    distance lies below the threshold by more than ``bound_raw = bound_s[r]·sc + raw_abs`` (the
-    rounding bound of the keys, raw units); otherwise every j whose key is within the bound of
-    the k-th distance is ranked exactly. Writes ``out_idx[r]``, ``out_d[r]`` (exact squared
-    distances); returns the number of rows that needed the second pass. ``work`` holds the work
-    buffers (:func:`knn_work`). One thread: a row block is far too little work for a parallel
-    launch; the layers of a network are the parallel jobs (see :func:`layerflow.ricci.threads.map_layers`).
-    """
-    buf, bm, cand_v, cand_i, acc, tmp_v, tmp_i, counts = work
-    return int(
-        _select_rows(
-            X,
-            G,
-            sqs,
-            rows,
-            k,
-            m,
-            bound_s,
-            sc,
-            raw_abs,
-            out_idx,
-            out_d,
-            buf,
-            bm,
-            cand_v,
-            cand_i,
-            acc,
-            tmp_v,
-            tmp_i,
-            counts,
-        )
-    )
 
 
 def knn_work(n: int, m: int) -> tuple[np.ndarray, ...]:
@@ -276,12 +235,7 @@ def rerank_candidates(
         if nc < K:
             continue
         sj = np.sort(js[:nc])
-        t0 = 0
-        while t0 + 8 <= nc:
-            exact_sq8(X, i, sj, t0, ds)
-            t0 += 8
-        for t in range(t0, nc):
-            ds[t] = exact_sq(X, i, sj[t])
+        exact_sq_list(X, i, sj, nc, ds)
         # stable sort by distance over indices in increasing order: ties to the smaller index
         order = np.argsort(ds[:nc], kind="mergesort")
         for t in range(K):
