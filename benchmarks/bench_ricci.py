@@ -158,34 +158,34 @@ def wide_knn(n: int, d: int, k: int) -> None:
     candidate path, and scikit-learn; layerflow's paths checked equal."""
     from sklearn.neighbors import NearestNeighbors
 
-    from layerflow.ricci import knn, threads
+    from layerflow.ricci import knn, knn_blas, threads
 
     X = np.ascontiguousarray(
         np.random.default_rng(0).normal(size=(n, d)).astype(np.float32), dtype=np.float64
     )
     print(f"\n== kNN of one wide state: {n} x {d} (float32 values), k = {k}; one thread each")
-    knn.blas_knn(X[:1500], 5)  # compile / load kernels
-    knn.blas_knn(X[:1500], 5, symmetric=True)
+    knn_blas.blas_knn(X[:1500], 5)  # compile / load kernels
+    knn_blas.blas_knn(X[:1500], 5, symmetric=True)
     path = "symmetric keys" if knn.use_symmetric(n, d, k) else (
         "faiss" if knn.use_faiss(n, d) else "row keys")
     with threads.blas_one_thread(n):
         (idx, sqd), t_a, c_a = timed(knn.exact_knn, X, k)
     print(f"layerflow, automatic ({path}): {t_a:.1f} s (CPU {c_a:.1f} s); load {loadavg()}")
     with threads.blas_one_thread(n):
-        (idx_b, sqd_b), t_b, c_b = timed(knn.blas_knn, X, k)
+        (idx_b, sqd_b), t_b, c_b = timed(knn_blas.blas_knn, X, k)
     np.testing.assert_array_equal(idx_b, idx)
     np.testing.assert_array_equal(sqd_b, sqd)
-    print(f"layerflow row-by-row BLAS keys (blocks of >= {knn._MIN_BLOCK_ROWS} rows): {t_b:.1f} s "
+    print(f"layerflow row-by-row BLAS keys (blocks of >= {knn_blas._MIN_BLOCK_ROWS} rows): {t_b:.1f} s "
           f"(CPU {c_b:.1f} s); load {loadavg()}")
-    old = knn._MIN_BLOCK_ROWS
-    knn._MIN_BLOCK_ROWS = 0  # the rule before issue 14: blocks of 256K keys (13 rows here)
+    old = knn_blas._MIN_BLOCK_ROWS
+    knn_blas._MIN_BLOCK_ROWS = 0  # the rule before issue 14: blocks of 256K keys (13 rows here)
     try:
         with threads.blas_one_thread(n):
-            (idx_o, _), t_o, c_o = timed(knn.blas_knn, X, k)
+            (idx_o, _), t_o, c_o = timed(knn_blas.blas_knn, X, k)
     finally:
-        knn._MIN_BLOCK_ROWS = old
+        knn_blas._MIN_BLOCK_ROWS = old
     np.testing.assert_array_equal(idx_o, idx)
-    print(f"layerflow before (row keys, {max(1, knn._BLOCK_ENTRIES // n)}-row blocks): "
+    print(f"layerflow before (row keys, {max(1, knn_blas._BLOCK_ENTRIES // n)}-row blocks): "
           f"{t_o:.1f} s (CPU {c_o:.1f} s); load {loadavg()}")
     if knn.faiss_installed():
         from layerflow.ricci.knn_faiss import faiss_knn

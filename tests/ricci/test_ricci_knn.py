@@ -65,17 +65,17 @@ def _record_key_dtypes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]
 
 
 def test_float32_and_float64_keys_give_identical_results(monkeypatch: pytest.MonkeyPatch) -> None:
-    from layerflow.ricci import knn
+    from layerflow.ricci import knn_blas
 
     rng = np.random.default_rng(7)
     for X in (rng.normal(size=(300, 12)), 1e6 + rng.normal(size=(150, 3)) * 1e-3):
         seen = _record_key_dtypes(monkeypatch)
         idx32, d32 = knn_indices(X, 9)
         assert {dt for dt, _ in seen} == {"float32"}
-        monkeypatch.setattr(knn, "_USE_FLOAT32", False)
+        monkeypatch.setattr(knn_blas, "_USE_FLOAT32", False)
         seen.clear()
         idx64, d64 = knn_indices(X, 9)
-        monkeypatch.setattr(knn, "_USE_FLOAT32", True)
+        monkeypatch.setattr(knn_blas, "_USE_FLOAT32", True)
         assert {dt for dt, _ in seen} == {"float64"}
         np.testing.assert_array_equal(idx32, idx64)
         np.testing.assert_array_equal(d32, d64)
@@ -101,9 +101,9 @@ def test_near_equidistant_points_take_the_exact_second_pass(
     # one-hot rows plus 1e-7 noise: all distances are ~sqrt(2) and differ by far less than the
     # float32 rounding bound, so rows go to the exact second pass and the remaining blocks
     # switch to float64 keys; the result is still the brute-force one
-    from layerflow.ricci import knn
+    from layerflow.ricci import knn_blas
 
-    monkeypatch.setattr(knn, "_BLOCK_ENTRIES", 100 * 500)
+    monkeypatch.setattr(knn_blas, "_BLOCK_ENTRIES", 100 * 500)
     n = 500
     X = np.eye(n) + 1e-7 * np.random.default_rng(5).normal(size=(n, n))
     seen = _record_key_dtypes(monkeypatch)
@@ -115,17 +115,17 @@ def test_near_equidistant_points_take_the_exact_second_pass(
 
 def test_block_rows_rule_gives_the_same_neighbours(monkeypatch: pytest.MonkeyPatch) -> None:
     # wide points that do not fit in cache get blocks of >= 256 rows; the answer is unchanged
-    from layerflow.ricci import knn
+    from layerflow.ricci import knn, knn_blas
 
-    assert knn._block_rows(20_000, 768) == 256 and knn._block_rows(20_000, 50) == 13
-    assert knn._block_rows(300, 5) == 300
+    assert knn_blas.block_rows(20_000, 768) == 256 and knn_blas.block_rows(20_000, 50) == 13
+    assert knn_blas.block_rows(300, 5) == 300
     X = np.random.default_rng(4).normal(size=(600, 20))
     monkeypatch.setattr(knn, "_USE_FAISS", False)
     small = knn_indices(X, 6)
-    monkeypatch.setattr(knn, "_BLOCK_ENTRIES", 600 * 3)  # 3-row blocks
-    monkeypatch.setattr(knn, "_CACHE_BYTES", 0)
-    monkeypatch.setattr(knn, "_MIN_BLOCK_ROWS", 7)
-    assert knn._block_rows(600, 20) == 7
+    monkeypatch.setattr(knn_blas, "_BLOCK_ENTRIES", 600 * 3)  # 3-row blocks
+    monkeypatch.setattr(knn_blas, "_CACHE_BYTES", 0)
+    monkeypatch.setattr(knn_blas, "_MIN_BLOCK_ROWS", 7)
+    assert knn_blas.block_rows(600, 20) == 7
     big = knn_indices(X, 6)
     np.testing.assert_array_equal(small[0], big[0])
     np.testing.assert_array_equal(small[0], ref_knn(X, 6))

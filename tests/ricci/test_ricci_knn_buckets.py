@@ -74,9 +74,9 @@ def test_births_give_the_brute_force_relation(name: str) -> None:
 def test_uncertified_rows_are_ranked_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
     # near-equidistant points (one-hot rows plus 1e-7 noise): float32 keys cannot separate them,
     # rows fall back to the exact ranking and later blocks switch to float64 keys
-    from layerflow.ricci import knn, knn_buckets
+    from layerflow.ricci import knn_blas, knn_buckets
 
-    monkeypatch.setattr(knn, "_BLOCK_ENTRIES", 100 * 300)
+    monkeypatch.setattr(knn_blas, "_BLOCK_ENTRIES", 100 * 300)
     n = 300
     X = np.eye(n) + 1e-7 * np.random.default_rng(5).normal(size=(n, n))
     kinds: list[str] = []

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from ricci_reference import ref_knn, ref_nng
 
-from layerflow.ricci import knn, knn_graph, knn_indices
+from layerflow.ricci import knn, knn_blas, knn_graph, knn_indices
 from layerflow.ricci.knn_symmetric import symmetric_candidates
 
 
@@ -47,13 +47,13 @@ def test_symmetric_path_equals_brute_force(name: str, monkeypatch: pytest.Monkey
     row = [knn_indices(X, k) for k in (1, 9, 30)]
     _force_symmetric(monkeypatch)
     calls: list[int] = []
-    real = knn._symmetric_knn
+    real = knn_blas._symmetric_knn
 
     def spy(arr, *a, **kw):  # type: ignore[no-untyped-def]
         calls.append(len(arr))
         return real(arr, *a, **kw)
 
-    monkeypatch.setattr(knn, "_symmetric_knn", spy)
+    monkeypatch.setattr(knn_blas, "_symmetric_knn", spy)
     for (idx_r, sqd_r), k in zip(row, (1, 9, 30), strict=True):
         idx, sqd = knn_indices(X, k)
         np.testing.assert_array_equal(idx, ref_knn(X, k))

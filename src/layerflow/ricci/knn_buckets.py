@@ -31,7 +31,7 @@ import numpy as np
 from numba import njit
 
 from layerflow.ricci import threads
-from layerflow.ricci.knn import ScaledPoints, _block_rows, blas_knn, candidate_margin
+from layerflow.ricci.knn_blas import ScaledPoints, blas_knn, block_rows, candidate_margin
 from layerflow.ricci.knn_candidates import SLACK, group_sizes, nominate
 from layerflow.ricci.knn_kernels import exact_sq, small_gram
 from layerflow.ricci.sort_kernels import sort_pairs
@@ -203,7 +203,7 @@ def _exact_rows(
 def bucket_table(arr: np.ndarray, ks: tuple[int, ...]) -> BucketTable:
     """The :class:`BucketTable` of a checked C-contiguous float64 (N, d) array for increasing
     ks, ``ks[-1] < N``, under both tie rules, by BLAS keys in row blocks (the row path of
-    :func:`~layerflow.ricci.knn.blas_knn`: float32 keys where the scale allows, float64 for the
+    :func:`~layerflow.ricci.knn_blas.blas_knn`: float32 keys where the scale allows, float64 for the
     remaining blocks once many rows of a block need the exact pass)."""
     n, d = arr.shape
     kcols = np.array(ks, dtype=np.int64)
@@ -223,7 +223,7 @@ def bucket_table(arr: np.ndarray, ks: tuple[int, ...]) -> BucketTable:
         np.zeros(C, dtype=np.bool_),
     )
     ok = np.ones(n, dtype=np.bool_)
-    block = min(n, _block_rows(n, d))
+    block = min(n, block_rows(n, d))
     G = np.empty((block, n), dtype=Xg.dtype)
     bad = 0
     for r0 in range(0, n, block):

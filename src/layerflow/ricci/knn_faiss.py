@@ -13,10 +13,10 @@ They only nominate candidates; the answer stays the exact one of :mod:`layerflow
    (:func:`~layerflow.ricci.knn_kernels.rerank_candidates`);
 3. a row is certified when its K-th exact distance lies below
    ``(D̃_c − bound_i)·sc − raw_abs``, ``D̃_c`` the largest returned float32 distance and
-   ``bound_i`` the rounding bound of a float32 distance (:meth:`layerflow.ricci.knn.ScaledPoints.bound`, the
+   ``bound_i`` the rounding bound of a float32 distance (:meth:`layerflow.ricci.knn_blas.ScaledPoints.bound`, the
    same bound as the BLAS keys): every other point is then provably further than the K kept;
 4. rows that are not certified (near-ties at the K-th place, duplicates) are done again by the
-   BLAS path with float64 keys (:func:`~layerflow.ricci.knn.blas_knn`), which is exact.
+   BLAS path with float64 keys (:func:`~layerflow.ricci.knn_blas.blas_knn`), which is exact.
 
 faiss runs on one OpenMP thread per call (set for the calling thread and restored; OpenMP's
 thread count is per thread): the layers of a network are the parallel jobs, as for BLAS.
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from layerflow.ricci.knn import ScaledPoints, blas_knn, candidate_margin
+from layerflow.ricci.knn_blas import ScaledPoints, blas_knn, candidate_margin
 
 __all__ = ["faiss_knn"]
 
