@@ -197,13 +197,8 @@ def local_coefficients(
     return local_from_quantities(local_quantities(graphs, curvature, alpha), k, curvature)
 
 
-def layer_coefficients(
-    traj: Trajectory | Sequence[Any],
-    k: int = 30,
-    curvature: str = "forman",
-    *,
-    alpha: float = 0.5,
-) -> LayerCoefficients:
+def layer_coefficients(traj: Trajectory | Sequence[Any], k: int = 30, curvature: str = "forman",
+                       *, alpha: float = 0.5) -> LayerCoefficients:
     """Per-layer Ricci coefficient ``corr_x(c_l(x), δ_l(x))`` over the N samples (SPEC §3).
 
     Same quantities as :func:`local_coefficients`; one value per l = 0 … L−1 (needs L ≥ 1).

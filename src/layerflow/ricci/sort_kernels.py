@@ -36,15 +36,8 @@ def _insertion(v: np.ndarray, ix: np.ndarray, n: int) -> None:
 
 
 @njit(cache=True, nogil=True)
-def _radix_pass(
-    src_k: np.ndarray,
-    src_i: np.ndarray,
-    dst_k: np.ndarray,
-    dst_i: np.ndarray,
-    n: int,
-    shift: int,
-    counts: np.ndarray,
-) -> None:
+def _radix_pass(src_k: np.ndarray, src_i: np.ndarray, dst_k: np.ndarray, dst_i: np.ndarray,
+                n: int, shift: int, counts: np.ndarray) -> None:
     """One stable counting pass on the byte of the key's high 32 bits at ``shift`` (32 … 56)."""
     counts[:] = 0
     sh = np.uint64(shift)
