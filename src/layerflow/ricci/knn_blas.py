@@ -100,7 +100,7 @@ def blas_knn(
     keys, certified and re-ranked (see the module docstring). ``single`` forces float32 (True)
     or float64 (False) keys; by default float32 where the scale allows, switching to float64
     for the remaining blocks when many rows need the exact second pass. ``symmetric``: the
-    candidates of all rows from half the Gram matrix (:func:`use_symmetric`)."""
+    candidates of all rows from half the Gram matrix (:func:`~layerflow.ricci.knn.use_symmetric`)."""
     from layerflow.ricci import knn_kernels
 
     n, d = arr.shape
