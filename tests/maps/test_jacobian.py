@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from maps_nets import Net
 from torch import nn
 
 from layerflow.maps import DEFAULT_COND_MAX, MapsError, jacobian_diagnostics
@@ -31,18 +32,6 @@ class Residual(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.h * torch.tanh(self.fc(x))
-
-
-class Net(nn.Module):
-    def __init__(self, blocks: list[nn.Module]) -> None:
-        super().__init__()
-        self.blocks = nn.ModuleList(blocks)
-        self.capture_layers = [f"blocks.{i}" for i in range(len(blocks))]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for b in self.blocks:
-            x = b(x)
-        return x
 
 
 class Twice(Net):

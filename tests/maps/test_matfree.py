@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from maps_nets import Net
 from torch import nn
 
 from layerflow.maps import MapsError, MatfreeOptions, jacobian_diagnostics
@@ -170,18 +171,6 @@ def test_estimates_do_not_depend_on_the_batching() -> None:
     np.testing.assert_allclose(a.condition_bounds, b.condition_bounds, rtol=1e-8)
     c = matfree_layer(block, X, MatfreeOptions(seed=4), samples_per_batch=5)
     assert not np.allclose(a.logabsdet, c.logabsdet)  # the seed does choose the probes
-
-
-class Net(nn.Module):
-    def __init__(self, blocks: list[nn.Module]) -> None:
-        super().__init__()
-        self.blocks = nn.ModuleList(blocks)
-        self.capture_layers = [f"blocks.{i}" for i in range(len(blocks))]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for b in self.blocks:
-            x = b(x)
-        return x
 
 
 def test_jacobian_diagnostics_matfree_method_reports_orientation_unknown() -> None:
