@@ -6,23 +6,32 @@ percentile-bootstrap 95 % interval, per dataset and pooled; the fraction of well
 with ``ρ < 0`` (Ricci-flow-like). Untrained networks of the same shapes are the baseline: for them
 the same numbers are computed over all of them (no accuracy threshold, since untrained networks
 are not well-trained). The authors' R code calls a network well-trained when its accuracy is
-strictly above 0.98; ``strict=True`` applies that rule.
+strictly above 0.98; ``strict=True`` applies that rule (:func:`well_trained`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from layerflow.stats.correlation import bootstrap_pearson, pearson
 from layerflow.stats.intervals import StatsError
+from layerflow.stats.tables import finished
 
-__all__ = ["WELL_TRAINED", "AccuracyStudy", "accuracy_study"]
+__all__ = ["WELL_TRAINED", "AccuracyStudy", "accuracy_study", "well_trained"]
 
 # SPEC §3: "well-trained" networks have test accuracy >= 0.98 by default (the R code: > 0.98)
 WELL_TRAINED = 0.98
+
+
+def well_trained(acc: Any, threshold: float = WELL_TRAINED, strict: bool = False) -> Any:
+    """Which accuracies count as well-trained: ``acc >= threshold`` (SPEC §3's default), or
+    ``acc > threshold`` with ``strict=True`` (the authors' R code: ``acc > 0.98``). ``acc``: an
+    array or Series (NaN is never well-trained)."""
+    return acc > threshold if strict else acc >= threshold
 
 
 @dataclass(frozen=True)
@@ -42,16 +51,14 @@ class AccuracyStudy:
     level: float
 
 
-def accuracy_study(runs: pd.DataFrame, metric: str = "ricci_rho", threshold: float = 0.98,
-                   n_boot: int = 2000, seed: int = 0, level: float = 0.95,
-                   by: str = "dataset") -> AccuracyStudy:
+def accuracy_study(runs: pd.DataFrame, metric: str = "ricci_rho",
+                   threshold: float = WELL_TRAINED, n_boot: int = 2000, seed: int = 0,
+                   level: float = 0.95, by: str = "dataset", strict: bool = False) -> AccuracyStudy:
     """The accuracy study of SPEC §3 over a run table (see the module docstring)."""
     for col in (metric, "test_acc", by):
         if col not in runs.columns:
             raise StatsError(f"the run table has no column {col!r}; columns: {list(runs.columns)}")
-    df = runs
-    if "status" in df.columns:
-        df = df[df["status"] == "ok"]
+    df = finished(runs)
     trained = df["trained"].astype(bool) if "trained" in df.columns else pd.Series(True, df.index)
     rows = []
     for is_trained in (True, False):
@@ -68,7 +75,8 @@ def accuracy_study(runs: pd.DataFrame, metric: str = "ricci_rho", threshold: flo
             n_undefined = int(np.sum(~np.isfinite(vals) & np.isfinite(acc)))
             fin = np.isfinite(vals) & np.isfinite(acc)
             vals, acc = vals[fin], acc[fin]
-            sel = acc >= threshold if is_trained else np.ones(acc.size, dtype=bool)
+            sel = (well_trained(acc, threshold, strict) if is_trained
+                   else np.ones(acc.size, dtype=bool))
             v, a = vals[sel], acc[sel]
             lo, hi = bootstrap_pearson(v, a, n_boot, seed, level)
             rows.append({

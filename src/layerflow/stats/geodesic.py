@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from layerflow.stats.correlation import pearson, pearson_rows
+from layerflow.stats.correlation import bootstrap_pearson, pearson
 from layerflow.stats.intervals import Interval, mean_interval
 from layerflow.stats.tables import finished, prepare_runs
 
@@ -82,11 +82,7 @@ def weight_decay_trend(runs: pd.DataFrame, metric: str = "lss_mean", kind: str =
     rg = g["gamma"].rank(method="average").to_numpy(dtype=np.float64)
     rv = g["_v"].rank(method="average").to_numpy(dtype=np.float64)
     r = pearson(rg, rv)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, rg.size, size=(n_boot, rg.size))
-    boot = pearson_rows(rg[idx], rv[idx])
-    boot = boot[np.isfinite(boot)]
-    if boot.size == 0 or math.isnan(r):
+    if math.isnan(r):
         return Interval(r, math.nan, math.nan, int(rg.size), math.nan)
-    lo, hi = np.quantile(boot, [0.025, 0.975])
-    return Interval(r, float(lo), float(hi), int(rg.size), math.nan)
+    lo, hi = bootstrap_pearson(rg, rv, n_boot, seed)
+    return Interval(r, lo, hi, int(rg.size), math.nan)

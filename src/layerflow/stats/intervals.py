@@ -6,7 +6,7 @@ the default is the **percentile bootstrap** of the mean (seeded), whose end poin
 resampled values and therefore lie in ``[min(x), max(x)]`` of the data: inside any range the data
 respect. Proportions use the **Wilson score** interval, always inside [0, 1]. The Student-t
 interval stays available (:func:`t_interval`) for comparison with papers that use it; its ends
-are clipped to a declared range when one is given, and the result says it was clipped.
+are clipped to a declared range when one is given.
 
 References: Efron & Tibshirani (1993), *An Introduction to the Bootstrap*, ch. 13 (percentile
 interval); Wilson (1927), *JASA* 22:209 (score interval); Brown, Cai & DasGupta (2001), *Stat.
@@ -88,7 +88,7 @@ def _finite(values: Sequence[float] | np.ndarray, what: str) -> np.ndarray:
 
 def t_interval(values: Sequence[float] | np.ndarray, level: float = 0.95,
                low: float | None = None, high: float | None = None) -> Interval:
-    """Mean with a Student-t interval ``mean ± t_{(1+level)/2, n-1} · s/√n`` (NaNs dropped).
+    """Mean with a Student-t interval ``mean ± t_{(1+level)/2, n-1} · s/√n`` (non-finite values dropped).
 
     ``low``/``high`` (the quantity's range) clip the ends when given. ``n < 2``: no interval.
     """
@@ -112,7 +112,7 @@ def t_interval(values: Sequence[float] | np.ndarray, level: float = 0.95,
 
 def bootstrap_mean_interval(values: Sequence[float] | np.ndarray, level: float = 0.95,
                             n_boot: int = DEFAULT_BOOT, seed: int = 0) -> Interval:
-    """Mean with a seeded percentile-bootstrap interval (NaNs dropped).
+    """Mean with a seeded percentile-bootstrap interval (non-finite values dropped).
 
     The ends are quantiles of means of resamples, so they lie in ``[min(x), max(x)]``: the
     interval of a bounded quantity stays in its range. ``n < 2``: no interval.

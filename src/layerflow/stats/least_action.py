@@ -108,7 +108,7 @@ def arm_table(
         rec["arm_role"] = str(grp["arm_role"].iloc[0])
         for m in metrics:
             vals = pd.to_numeric(grp[m], errors="coerce").to_numpy(dtype=np.float64)
-            if np.isnan(vals).all():
+            if not np.isfinite(vals).any():  # the intervals drop non-finite values
                 iv = Interval(math.nan, math.nan, math.nan, 0, math.nan, level)
             else:
                 iv = mean_interval(vals, interval, level)
@@ -183,8 +183,8 @@ def select_on_validation(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
     varying = _setting_columns(runs, keys)
     first = runs.drop_duplicates("group_id").set_index("group_id")
     choices = best.rename(columns={"_v": "val_acc"}).reset_index(drop=True)
-    choices["n_settings"] = [int(means[(means[keys] == r[keys]).all(axis=1)].shape[0])
-                             for _, r in choices.iterrows()]
+    sizes = means.groupby(keys, dropna=False).size().rename("n_settings")
+    choices = choices.merge(sizes, left_on=keys, right_index=True, how="left")
     for c in varying:
         choices[c] = [first.at[g, c] for g in choices["group_id"]]
     return kept, choices

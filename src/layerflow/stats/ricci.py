@@ -27,12 +27,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from layerflow.stats.accuracy import WELL_TRAINED
+from layerflow.stats.accuracy import WELL_TRAINED, well_trained
 from layerflow.stats.correlation import bootstrap_pearson, pearson
 from layerflow.stats.intervals import Interval, wilson_interval
 from layerflow.stats.tables import finished
 
-__all__ = ["PooledStat", "pooled_from_layers", "protocol_table", "protocols_in_store"]
+__all__ = ["PooledStat", "first_pair_of", "pooled_from_layers", "protocol_table",
+           "protocols_in_store"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,14 @@ class PooledStat:
 
 def _suffix(protocol: str, primary: str) -> str:
     return "" if protocol == primary else f"_{protocol}"
+
+
+def first_pair_of(runs: pd.DataFrame, sfx: str) -> int:
+    """The first layer pair a protocol correlates, read back from the store
+    (``ricci_first_pair<sfx>``; 0 when the store predates the column)."""
+    col = f"ricci_first_pair{sfx}"
+    fp = pd.to_numeric(runs[col], errors="coerce") if col in runs.columns else None
+    return int(fp.max()) if fp is not None and fp.notna().any() else 0
 
 
 def protocols_in_store(runs: pd.DataFrame) -> tuple[str, list[str], list[int]]:
@@ -144,7 +153,7 @@ def protocol_table(runs: pd.DataFrame, layers: pd.DataFrame,
     if df.empty or not ks or "trained" not in df.columns:
         return pd.DataFrame(columns=cols)
     acc = pd.to_numeric(df["test_acc"], errors="coerce") if "test_acc" in df.columns else None
-    groups = {"well-trained": df[df["trained"].astype(bool) & (acc >= threshold)]
+    groups = {"well-trained": df[df["trained"].astype(bool) & well_trained(acc, threshold)]
               if acc is not None else df.iloc[0:0],
               "untrained": df[~df["trained"].astype(bool)]}
     rows = []
@@ -175,9 +184,7 @@ def protocol_table(runs: pd.DataFrame, layers: pd.DataFrame,
                 rv = rho[defined].to_numpy(dtype=np.float64)
                 share = (wilson_interval(int((rv < 0).sum()), int(rv.size)) if rv.size else
                          Interval(math.nan, math.nan, math.nan, 0, math.nan))
-                fp = g[f"ricci_first_pair{sfx}"] if f"ricci_first_pair{sfx}" in g.columns else None
-                first = int(pd.to_numeric(fp, errors="coerce").max()) if fp is not None and \
-                    fp.notna().any() else 0
+                first = first_pair_of(g, sfx)
                 pooled = pooled_from_layers(layers, g["run_id"], proto, primary, k, first)
                 r_acc = r_lo = r_hi = math.nan
                 if label == "well-trained" and rv.size >= 3:

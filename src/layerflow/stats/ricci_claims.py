@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from layerflow.stats.accuracy import WELL_TRAINED
+from layerflow.stats.accuracy import WELL_TRAINED, well_trained
 from layerflow.stats.claim import (
     Claim,
     column_values,
@@ -20,7 +20,7 @@ from layerflow.stats.claim import (
 )
 from layerflow.stats.correlation import bootstrap_pearson, pearson
 from layerflow.stats.intervals import Interval, wilson_interval
-from layerflow.stats.ricci import pooled_from_layers, protocols_in_store
+from layerflow.stats.ricci import first_pair_of, pooled_from_layers, protocols_in_store
 from layerflow.stats.tables import finished
 
 __all__ = ["AUTHORS_KS", "k_text", "pooled_claims", "rho_accuracy_claim", "rho_sign_claim",
@@ -48,7 +48,7 @@ def _well_trained(runs: pd.DataFrame, col: str = "ricci_rho") -> pd.DataFrame:
     if col not in df.columns or "test_acc" not in df.columns:
         return df.iloc[0:0]
     df = df.assign(_rho=column_values(df, col), test_acc=column_values(df, "test_acc"))
-    return df[df["trained"] & (df["test_acc"] >= WELL_TRAINED)]
+    return df[df["trained"] & well_trained(df["test_acc"])]
 
 
 def k_text(df: pd.DataFrame) -> str:
@@ -128,17 +128,20 @@ def pooled_claims(runs: pd.DataFrame, layers: pd.DataFrame) -> list[Claim]:
         return []
     sfx = "" if AUTHORS_PROTOCOL == primary else f"_{AUTHORS_PROTOCOL}"
     df = finished(runs)
-    acc = column_values(df, "test_acc")
-    well = df[df["trained"].astype(bool) & (acc >= WELL_TRAINED)]
+    # the R code's rule: well-trained means test accuracy strictly above 0.98
+    well = df[df["trained"].astype(bool) & well_trained(column_values(df, "test_acc"),
+                                                        strict=True)]
     base = df[~df["trained"].astype(bool)]
-    fp = column_values(df, f"ricci_first_pair{sfx}") if f"ricci_first_pair{sfx}" in df else None
-    first = int(fp.max()) if fp is not None and fp.notna().any() else 0
+    first = first_pair_of(df, sfx)
     out = []
     for k in [k for k in AUTHORS_KS if k in ks] or ks[:1]:
-        a = pooled_from_layers(layers, well["run_id"], AUTHORS_PROTOCOL, primary, k, first)
+        # the two groups resample their networks independently (seeds 0 and 1)
+        a = pooled_from_layers(layers, well["run_id"], AUTHORS_PROTOCOL, primary, k, first,
+                               seed=0)
         if a.n_pairs < 3:
             continue
         proto = protocol_of(well, f"k = {k}; protocol {AUTHORS_PROTOCOL}, pairs l ≥ {first}; "
+                                  f"well-trained: test accuracy > {WELL_TRAINED} (R's rule); "
                                   f"{a.n_networks} networks pooled, {len(a.excluded)} left out "
                                   "(disconnected)")
         out.append(make_claim(f"rho_pooled_k{k}", "baptista",
@@ -147,7 +150,8 @@ def pooled_claims(runs: pd.DataFrame, layers: pd.DataFrame) -> list[Claim]:
                               f"R's pooled ρ at k = {k} over (layer, network) pairs, networks "
                               "resampled",
                               a.interval, 0.0, -1))
-        b = pooled_from_layers(layers, base["run_id"], AUTHORS_PROTOCOL, primary, k, first)
+        b = pooled_from_layers(layers, base["run_id"], AUTHORS_PROTOCOL, primary, k, first,
+                               seed=1)
         if b.n_pairs < 3 or a.bootstrap.size == 0 or b.bootstrap.size == 0:
             continue
         n = min(a.bootstrap.size, b.bootstrap.size)
