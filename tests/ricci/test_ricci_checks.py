@@ -63,3 +63,23 @@ def test_a_coefficient_call_validates_k_and_points_once(monkeypatch: pytest.Monk
     states = [np.random.default_rng(i).normal(size=(40, 3)) for i in range(5)]
     ricci_coefficient(states, k=4)
     assert calls == ["points"] * 5 + ["k"]
+
+
+@pytest.mark.parametrize("ks", [(5.7, 10), (True, 5), ("7",)])
+def test_sweeps_refuse_ks_that_are_not_ints(ks: tuple[object, ...]) -> None:
+    from layerflow.ricci import ricci_sweep
+
+    states = [np.random.default_rng(i).normal(size=(40, 3)) for i in range(5)]
+    with pytest.raises(RicciInputError, match=f"k={ks[0]!r}: expected an int >= 1"):
+        ricci_sweep(states, ks=ks)
+
+
+@pytest.mark.parametrize("n_sources", [0, -3, 2.5, True])
+def test_coefficients_refuse_a_bad_number_of_sources(n_sources: object) -> None:
+    from layerflow.ricci import ricci_coefficient, ricci_sweep
+
+    states = [np.random.default_rng(i).normal(size=(40, 3)) for i in range(5)]
+    with pytest.raises(RicciInputError, match=f"n_sources={n_sources!r}: expected an int >= 2"):
+        ricci_coefficient(states, k=5, geodesics="sampled", n_sources=n_sources)
+    with pytest.raises(RicciInputError, match="n_sources="):
+        ricci_sweep(states, ks=(5,), geodesics="sampled", n_sources=n_sources)

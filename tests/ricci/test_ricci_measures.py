@@ -83,7 +83,7 @@ def test_other_curvatures_and_sampled_geodesics_take_the_built_route() -> None:
 def test_exact_geodesics_and_tables_rule() -> None:
     assert exact_geodesics("auto", 20_000, None) and not exact_geodesics("auto", 20_001, None)
     assert exact_geodesics("exact", 10**6, None) and not exact_geodesics("sampled", 500, 100)
-    assert exact_geodesics("sampled", 500, 500)
+    assert exact_geodesics("sampled", 500, 500) and exact_geodesics("sampled", 500, None)
     assert tables_rule(FAMILIES[:2]) == "by_index" and tables_rule(FAMILIES) == "keep"
 
 

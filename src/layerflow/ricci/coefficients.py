@@ -126,7 +126,7 @@ def ricci_coefficient(
         A network needs at least 3 pairs (L ≥ 3, or L ≥ 4 under ``"baptista"``).
     """
     k, curvature, degree, proto = check_common(
-        k, curvature, degree, on_disconnected, geodesics, protocol
+        k, curvature, degree, on_disconnected, geodesics, protocol, n_sources
     )
     states, names = trajectory_states(traj)
     out, _ = global_coefficients(
@@ -146,8 +146,9 @@ def summary(
     seed: int | None = 0,
     local: bool = False,
 ) -> dict[str, float | int | str | bool]:
-    """Flat, JSON-friendly Ricci metrics of one trajectory (used by ``layerflow analyze`` and
-    sweeps).
+    """Flat, JSON-friendly Ricci metrics of one trajectory at one k: the columns that
+    ``layerflow analyze`` and sweeps write for the primary k (they go through the Ricci view,
+    :func:`~layerflow.ricci.view.measure_ricci`, which adds the k sweep and the protocols).
 
     Keys: ``ricci_rho`` (global coefficient, NaN if undefined), ``ricci_connected``,
     ``ricci_disconnected_layers`` (``"layer 2 ('fc2'): 3 components; …"`` or ``""``), ``k``,

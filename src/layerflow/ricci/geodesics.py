@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from layerflow._display import ResultDisplay
-from layerflow.ricci.checks import RicciInputError
+from layerflow.ricci.checks import RicciInputError, check_choice
 from layerflow.ricci.graphs import as_graph, union_graph
 
 __all__ = [
@@ -36,6 +36,8 @@ __all__ = [
     "GEODESIC_METHODS",
     "GeodesicMass",
     "bfs_pair_distances",
+    "check_geodesic_options",
+    "exact_geodesics",
     "geodesic_from_arrays",
     "geodesic_mass",
 ]
@@ -129,16 +131,14 @@ def geodesic_from_arrays(
     ncomp = int(graph_kernels.n_components(indptr, indices))
     if ncomp > 1:
         return GeodesicMass(np.inf, 0.0, 0, True, ncomp, n)
-    if method == "auto":
-        method = "exact" if n <= AUTO_EXACT_MAX_N else "sampled"
-    s = DEFAULT_N_SOURCES if n_sources is None else int(n_sources)
-    if method == "exact" or s >= n:
+    if exact_geodesics(method, n, n_sources):
         from layerflow.ricci import mass_kernels
 
         order = graph_kernels.bfs_order(indptr[:-1], indptr[1:], indices)
         ip, ix = graph_kernels.renumber(indptr, indices, order)
         total = mass_kernels.mass_total(ip[:-1], ip[1:], ix)
         return GeodesicMass(total / 2.0, 0.0, n, True, 1, n)
+    s = DEFAULT_N_SOURCES if n_sources is None else int(n_sources)
     rng = np.random.default_rng(seed)
     sources = np.sort(rng.choice(n, size=s, replace=False))
     dsum, _ = bfs.bfs_sums(indptr, indices, sources, True)
@@ -149,9 +149,20 @@ def geodesic_from_arrays(
     return GeodesicMass(value, stderr, s, False, 1, n)
 
 
-def _check_geodesic_options(method: Any, n_sources: Any) -> None:
-    if method not in GEODESIC_METHODS:
-        raise RicciInputError(f"method={method!r}: expected one of {list(GEODESIC_METHODS)}")
+def exact_geodesics(method: str, n: int, n_sources: int | None) -> bool:
+    """Whether :func:`geodesic_mass` is exact for a connected graph of N nodes: ``"exact"``,
+    ``"auto"`` up to :data:`AUTO_EXACT_MAX_N` nodes, or as many sources as nodes (``n_sources``,
+    default :data:`DEFAULT_N_SOURCES`)."""
+    if method == "auto":
+        method = "exact" if n <= AUTO_EXACT_MAX_N else "sampled"
+    s = DEFAULT_N_SOURCES if n_sources is None else int(n_sources)
+    return method == "exact" or s >= n
+
+
+def check_geodesic_options(method: Any, n_sources: Any, name: str = "method") -> None:
+    """The geodesic-mass options, checked once at the public edge (``name``: what the caller
+    calls the method)."""
+    check_choice(name, method, GEODESIC_METHODS)
     if n_sources is not None and (
         isinstance(n_sources, bool) or not isinstance(n_sources, int | np.integer) or n_sources < 2
     ):
@@ -185,7 +196,7 @@ def geodesic_mass(
         ``value`` (``inf`` if the graph is disconnected), ``stderr``, ``n_sources``, ``exact``,
         ``n_components``, ``n_nodes``.
     """
-    _check_geodesic_options(method, n_sources)
+    check_geodesic_options(method, n_sources)
     indptr, indices, n = _csr_arrays(G)
     if n == 0:
         raise RicciInputError("G has no nodes; expected an (N, N) adjacency matrix with N >= 1")

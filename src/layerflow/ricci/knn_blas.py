@@ -111,12 +111,12 @@ def blas_knn(
     Xs, sqs, sc, raw_abs = sp.Xs, sp.sqs, sp.sc, sp.raw_abs
     Xg = Xs.astype(np.float32) if single else Xs
     bound_s = sp.bound(single)
-    out_idx = np.empty((q, k), dtype=np.int64)
-    out_d = np.empty((q, k), dtype=np.float64)
-    work = knn_kernels.knn_work(n, m)
     block = min(q, block_rows(n, d))
     if symmetric and rows is None and m + 1 < n - 1:
         return _symmetric_knn(arr, k, m, sp, Xg, bound_s, block)
+    out_idx = np.empty((q, k), dtype=np.int64)
+    out_d = np.empty((q, k), dtype=np.float64)
+    work = knn_kernels.knn_work(n, m)
     # all rows: a contiguous transpose (the many products stream it); a few rows: a view
     XgT = np.ascontiguousarray(Xg.T) if rows is None else Xg.T
     G = np.empty((block, n), dtype=Xg.dtype)

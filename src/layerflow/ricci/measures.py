@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from layerflow.ricci.geodesics import AUTO_EXACT_MAX_N, GeodesicMass, geodesic_from_arrays
+from layerflow.ricci.geodesics import GeodesicMass, exact_geodesics, geodesic_from_arrays
 from layerflow.ricci.knn import exact_knn, table_width, use_faiss, use_symmetric
 from layerflow.ricci.nested import (
     ORDER_K,
@@ -69,13 +69,6 @@ class Family:
 
     protocol: Protocol
     degree: str
-
-
-def exact_geodesics(method: str, n: int, n_sources: int | None) -> bool:
-    """Whether :func:`~layerflow.ricci.geodesics.geodesic_mass` is exact for N nodes."""
-    if method == "auto":
-        method = "exact" if n <= AUTO_EXACT_MAX_N else "sampled"
-    return method == "exact" or (n_sources is not None and n_sources >= n)
 
 
 def global_from_graphs(

@@ -18,7 +18,7 @@ import numpy as np
 from layerflow._display import ResultDisplay
 from layerflow.ricci.checks import RicciInputError, check_choice, check_k_type
 from layerflow.ricci.curvature import check_kind
-from layerflow.ricci.geodesics import GEODESIC_METHODS, GeodesicMass
+from layerflow.ricci.geodesics import GeodesicMass, check_geodesic_options
 from layerflow.ricci.network import layer_desc
 from layerflow.ricci.protocols import PROTOCOLS, Protocol, get_protocol
 from layerflow.stats.correlation import pearson_with_reason
@@ -192,6 +192,7 @@ def check_common(
     on_disconnected: Any,
     geodesics: Any,
     protocol: Any = "layerflow",
+    n_sources: Any = None,
 ) -> tuple[int, str, str, Protocol]:
     """The options shared by the coefficient entry points (k's type here; k < N once the
     states are known). ``degree=None`` is the protocol's."""
@@ -199,5 +200,5 @@ def check_common(
     proto = get_protocol(protocol)
     degree = proto.degree(degree)
     check_choice("on_disconnected", on_disconnected, ON_DISCONNECTED)
-    check_choice("geodesics", geodesics, GEODESIC_METHODS)
+    check_geodesic_options(geodesics, n_sources, "geodesics")
     return check_k_type(k), str(curvature), degree, proto

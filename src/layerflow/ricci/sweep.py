@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from layerflow._display import ResultDisplay
-from layerflow.ricci.checks import RicciInputError
+from layerflow.ricci.checks import RicciInputError, check_k_type
 from layerflow.ricci.local import (
     LayerCoefficients,
     LocalCoefficients,
@@ -95,7 +95,7 @@ def ricci_sweeps(
     and exact geodesics a geodesic mass is computed once for the protocols whose graphs agree
     at that k (always, unless some point has a tie across its k-th distance).
     """
-    ks_t = tuple(int(k) for k in ks)
+    ks_t = tuple(check_k_type(k) for k in ks)
     if not ks_t:
         raise RicciInputError("ks is empty; expected at least one k")
     protos = tuple(protocols)
@@ -108,8 +108,8 @@ def ricci_sweeps(
         )
     families = []
     for proto_name, deg in zip(protos, degs, strict=True):
-        for k in ks_t:
-            _, _, degree_, proto = check_common(k, curvature, deg, "nan", geodesics, proto_name)
+        _, _, degree_, proto = check_common(ks_t[0], curvature, deg, "nan", geodesics,
+                                            proto_name, n_sources)
         families.append(Family(proto, degree_))
     states, names = trajectory_states(traj)
     glob, tables = global_coefficients(
