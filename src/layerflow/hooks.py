@@ -99,7 +99,8 @@ class LayerHooks:
         outputs (from inside the forward pass) and unknown names.
 
     Use as a context manager, or call :meth:`remove`. ``calls[name]`` counts the calls since the
-    hooks were attached or :meth:`reset_calls`.
+    hooks were attached or :meth:`reset_calls`. A deep copy of the model carries the hooks but
+    they ignore its modules: the copy runs as a plain model.
     """
 
     def __init__(
@@ -120,11 +121,18 @@ class LayerHooks:
         self._inputs = inputs
         self._who, self._needs, self._error = who, needs, error
         self._handles = [
-            self.modules[n].register_forward_hook(self._make_hook(n)) for n in self.names
+            self.modules[n].register_forward_hook(self._make_hook(n, self.modules[n]))
+            for n in self.names
         ]
 
-    def _make_hook(self, name: str) -> Callable[[nn.Module, tuple[Any, ...], Any], None]:
-        def hook(_module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
+    def _make_hook(self, name: str,
+                   module: nn.Module) -> Callable[[nn.Module, tuple[Any, ...], Any], None]:
+        # a closure, not a bound method: ``copy.deepcopy(model)`` copies it as it is (functions
+        # are atomic to deepcopy), so the copy's modules carry it too; it answers only the module
+        # it was registered on, so a copy runs as a plain model and never touches these hooks
+        def hook(mod: nn.Module, args: tuple[Any, ...], output: Any) -> None:
+            if mod is not module:
+                return
             self.calls[name] += 1
             if self._inputs:
                 inp = args[0] if args else None

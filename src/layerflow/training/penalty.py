@@ -69,7 +69,8 @@ class TransportPenalty:
     (``benchmarks/bench_penalty.py``). Use as a context manager (hooks removed on exit) or call
     :meth:`remove`. The last pass's terms and the blocks' inputs and outputs are held (with their
     graph) until the next pass, :meth:`clear` or :meth:`remove`. Passes under
-    ``torch.no_grad()`` are recorded too (their cost has no graph).
+    ``torch.no_grad()`` are recorded too (their cost has no graph). A deep copy of the model
+    (``copy.deepcopy``) runs as a plain model: the hooks it carries ignore its modules.
 
     Parameters
     ----------
@@ -131,11 +132,21 @@ class TransportPenalty:
         self._removed = False
         self._hooks = LayerHooks(model, names, self._record, inputs=True, who="TransportPenalty",
                                  needs="TransportPenalty needs", error=PenaltyError)
-        self._root = [model.register_forward_pre_hook(self._begin),
-                      model.register_forward_hook(self._end)]
+        # closures, not bound methods: ``copy.deepcopy(model)`` would copy a bound method's
+        # penalty along with the model, while the block hooks (closures) stay this penalty's;
+        # these answer only ``model`` itself, so a copy runs as a plain model
+        def begin(mod: nn.Module, _args: Any) -> None:
+            if mod is model:
+                self._begin()
+
+        def end(mod: nn.Module, _args: Any, _output: Any) -> None:
+            if mod is model:
+                self._end()
+
+        self._root = [model.register_forward_pre_hook(begin), model.register_forward_hook(end)]
 
     # ------------------------------------------------------------------ hooks
-    def _begin(self, _module: nn.Module, _args: Any) -> None:
+    def _begin(self) -> None:
         self._current = {}
         self._last = None
         self._hooks.reset_calls()
@@ -152,7 +163,7 @@ class TransportPenalty:
         term = displacement_cost(out, inp, self.h[name], self.reduction)
         self._current[name] = (term, inp, out, inp._version, out._version)
 
-    def _end(self, _module: nn.Module, _args: Any, _output: Any) -> None:
+    def _end(self) -> None:
         self._hooks.check_once()
         self._last = self._current
         self._current = {}
