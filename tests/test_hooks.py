@@ -77,6 +77,10 @@ def test_errors_name_the_layer_and_what_was_expected() -> None:
 
     with pytest.raises(_Err, match=r"unknown layers \['x'\] in Twice; available: \['lin'\]"):
         named_submodules(Twice(), ["x"], _Err)
+    with pytest.raises(_Err, match=r"layers must be distinct; repeated: \['lin'\]"):
+        named_submodules(Twice(), ["lin", "x", "lin"], _Err)
+    with pytest.raises(_Err, match=r"blocks must be distinct; repeated: \['lin'\]"):
+        named_submodules(Twice(), ["lin", "lin"], _Err, what="blocks")
     with pytest.raises(_Err, match=r"layer 'lin' ran 2 times in one forward pass; the test "
                                    r"needs each layer to run exactly once"):
         record_layers(Twice(), ["lin"], torch.zeros(2, 3), 2, needs="the test needs", error=_Err)

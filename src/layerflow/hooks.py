@@ -30,10 +30,14 @@ Record = Callable[[str, "torch.Tensor | None", torch.Tensor], None]
 
 
 def named_submodules(
-    model: nn.Module, names: Sequence[str], error: type[LayerflowError]
+    model: nn.Module, names: Sequence[str], error: type[LayerflowError], what: str = "layers"
 ) -> dict[str, nn.Module]:
     """``{name: submodule}`` for ``names`` (as in ``model.named_modules()``; the root ``""`` is not
-    a layer). Unknown names raise ``error`` listing the available ones."""
+    a layer). Repeated names raise ``error`` naming them (``what`` is how the message calls the
+    names, e.g. ``"blocks"``); unknown names raise ``error`` listing the available ones."""
+    dup = sorted({n for n in names if list(names).count(n) > 1})
+    if dup:
+        raise error(f"{what} must be distinct; repeated: {dup}")
     modules = dict(model.named_modules())
     modules.pop("", None)
     unknown = [n for n in names if n not in modules]

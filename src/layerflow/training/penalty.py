@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from layerflow.errors import LayerflowError
-from layerflow.hooks import LayerHooks
+from layerflow.hooks import LayerHooks, named_submodules
 from layerflow.models import TRANSPORT_REDUCTIONS, displacement_cost
 
 __all__ = ["PenaltyError", "TransportPenalty"]
@@ -116,9 +116,7 @@ class TransportPenalty:
         names = [str(b) for b in blocks]
         if not names:
             raise PenaltyError("blocks is empty; name at least one residual block")
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            raise PenaltyError(f"blocks must be distinct; repeated: {dup}")
+        named_submodules(model, names, PenaltyError, what="blocks")  # repeated or unknown
         if reduction not in TRANSPORT_REDUCTIONS:
             raise PenaltyError(
                 f"reduction={reduction!r}: expected one of {sorted(TRANSPORT_REDUCTIONS)}"
