@@ -350,3 +350,38 @@ def test_a_penalised_transformer_can_seed_an_ensemble() -> None:
     solo = train(build_model(spec, 4, 2, seed=3, dtype=F64), ds, dataclasses.replace(cfg, seed=3))
     assert res.transport_cost_history == solo.transport_cost_history
     assert res.ce_history == solo.ce_history
+
+
+def _holds_no_tensors(pen: TransportPenalty) -> bool:
+    return pen._last is None and not pen._current
+
+
+def test_paused_passes_are_not_recorded() -> None:
+    model = build_model(ModelSpec("resnet", width=4, depth=2), 2, 2, seed=0, dtype=F64)
+    x = torch.randn(5, 2, dtype=F64, generator=torch.Generator().manual_seed(0))
+    with TransportPenalty(model) as pen:
+        model(x)
+        before = pen.cost().detach().clone()
+        with pen.paused():
+            with pen.paused():  # nests
+                model(2.0 * x)
+            model(2.0 * x)
+        torch.testing.assert_close(pen.cost().detach(), before, rtol=0.0, atol=0.0)
+        pen.clear()
+        with torch.no_grad(), pen.paused():
+            model(x)
+        assert _holds_no_tensors(pen)
+        model(x)  # recording again after the block
+        torch.testing.assert_close(pen.cost().detach(), before, rtol=0.0, atol=0.0)
+
+
+def test_train_evaluates_without_recording_the_penalty() -> None:
+    ds = moons(40)
+    model = build_model(ModelSpec("resnet", width=4, depth=2), 2, 2, seed=0)
+    cfg = TrainConfig(optimizer="sgd", lr=0.1, steps=3, batch_size=8, transport_weight=0.1)
+    with TransportPenalty(model) as pen:
+        res = train(model, ds, cfg, penalty=pen)
+        assert res.status == "ok" and len(res.transport_cost_history) == 3
+        assert _holds_no_tensors(pen)  # neither the last step nor the evaluation passes
+        with pytest.raises(PenaltyError, match="no complete forward pass"):
+            pen.cost()

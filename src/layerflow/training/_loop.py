@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -289,7 +290,8 @@ def train(
     any residual network), or one on ``model.residual_blocks`` for layerflow's ``ResidualMLP``
     (made with ``cfg.transport_reduction`` and removed afterwards). A non-finite loss ends
     training with ``status="diverged"`` (no exception). The model's training mode is restored; it
-    stays on the training device.
+    stays on the training device. The accuracy passes run with the penalty
+    :meth:`~TransportPenalty.paused`, and the penalty is cleared afterwards (it holds no pass).
     """
     cfg = TrainConfig() if cfg is None else cfg
     if not isinstance(cfg, TrainConfig):
@@ -360,7 +362,12 @@ def _train_solo(model: nn.Module, dataset: Any, data: FitData, cfg: TrainConfig,
         model.train(was)
     seconds = time.perf_counter() - t0
     bs = cfg.eval_batch_size
-    accs = {"train": _accuracy(model, data.X, data.y, bs),
-            "val": _accuracy(model, data.X_val, data.y_val, bs),
-            "test": _accuracy(model, dataset.X_test, dataset.y_test, bs)}
+    # evaluation passes are not recorded by the penalty (it would hold every block's
+    # activations); the last training step's are let go too
+    with penalty.paused() if penalty is not None else nullcontext():
+        accs = {"train": _accuracy(model, data.X, data.y, bs),
+                "val": _accuracy(model, data.X_val, data.y_val, bs),
+                "test": _accuracy(model, dataset.X_test, dataset.y_test, bs)}
+    if penalty is not None:
+        penalty.clear()
     return _member(rec, 0, seconds, model, cfg, cfg.seed, accs, len(data.y_val))
