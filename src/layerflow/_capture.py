@@ -17,7 +17,7 @@ from torch import nn
 
 from layerflow.errors import LayerflowError
 from layerflow.hooks import named_submodules, record_layers
-from layerflow.tokens import token_rows
+from layerflow.tokens import as_array, token_rows
 from layerflow.trajectory import Trajectory
 
 __all__ = ["POOLS", "CaptureError", "capture"]
@@ -187,9 +187,11 @@ def capture(
         meta["per_token"] = True
     meta.update(dict(metadata or {}))
     layer_names = ["input", *names]
+    arrays = [as_array(t, f"layer {name!r}", CaptureError)  # bfloat16 becomes float32
+              for t, name in zip(raw, layer_names, strict=True)]
     if not per_token:
-        states = [t.reshape(n, -1).numpy() for t in raw]
+        states = [a.reshape(n, -1) for a in arrays]
         return Trajectory(states, labels=labels, layer_names=layer_names, metadata=meta)
-    rows = token_rows([t.numpy() for t in raw], layer_names, attention_mask, labels, CaptureError)
+    rows = token_rows(arrays, layer_names, attention_mask, labels, CaptureError)
     return Trajectory(rows.states, labels=rows.labels, layer_names=layer_names, metadata=meta,
                       sample_index=rows.sample_index, position=rows.position)
