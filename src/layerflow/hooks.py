@@ -10,7 +10,8 @@ output, with their autograd graph) all read submodules through :class:`LayerHook
 
 :func:`record_layers` runs a model over a batched input with such hooks (eval mode, no
 gradients) and returns each layer's concatenated input and/or output. Hooks are removed and every
-module's train/eval flag restored even when the forward pass raises.
+module's train/eval flag restored even when the forward pass raises. :func:`model_input` turns
+user inputs into what a model takes (token ids exactly, everything else in the model's dtype).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from torch import nn
 
 from layerflow.errors import LayerflowError
 
-__all__ = ["LayerHooks", "eval_mode", "named_submodules", "record_layers"]
+__all__ = ["LayerHooks", "eval_mode", "model_input", "named_submodules", "record_layers",
+           "takes_token_ids"]
 
 Record = Callable[[str, "torch.Tensor | None", torch.Tensor], None]
 
@@ -46,6 +48,32 @@ def named_submodules(
             f"unknown layers {unknown} in {type(model).__name__}; available: {list(modules)}"
         )
     return {n: modules[n] for n in names}
+
+
+def takes_token_ids(model: nn.Module) -> bool:
+    """Whether ``model`` holds an ``nn.Embedding`` / ``nn.EmbeddingBag`` (it takes token ids)."""
+    return any(isinstance(m, nn.Embedding | nn.EmbeddingBag) for m in model.modules())
+
+
+def model_input(model: nn.Module, x: Any, device: torch.device | str,
+                dtype: torch.dtype) -> torch.Tensor:
+    """``x`` (a NumPy array or tensor) as ``model`` takes it, on ``device``.
+
+    For a model that takes token ids (:func:`takes_token_ids`), integer inputs, and floats that
+    all hold whole numbers (a :class:`~layerflow.data.Dataset` stores ids as float32), become
+    int64 exactly, before any cast: a cast to a narrow model dtype would change them (bfloat16
+    holds the integers exactly only up to 256: 257 -> 256). Every other input (and non-whole
+    floats, which are not ids) is cast to ``dtype`` as ``torch.as_tensor(x, dtype=dtype)``.
+    """
+    if takes_token_ids(model):
+        t = torch.as_tensor(x)
+        if not t.is_floating_point() and not t.is_complex():
+            return t.to(device=device, dtype=torch.int64)
+        if t.is_floating_point():
+            ids = t.long()
+            if torch.equal(ids.to(t.dtype), t):  # whole and finite
+                return ids.to(device)
+    return torch.as_tensor(x, dtype=dtype, device=device)
 
 
 @contextmanager

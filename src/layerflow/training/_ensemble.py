@@ -154,7 +154,7 @@ def train_ensemble(
     has_transport = isinstance(template, ResidualMLP)
     stack = _Stack([flat], weights, forward, E, stacked=True,
                    has_transport=has_transport, views=views, manual=manual)
-    X, y = _tensors(data, device, dtype)
+    X, y = _tensors(data, device, dtype, template)
     t0 = time.perf_counter()
     rec = _fit(stack, X, y, cfg, seeds, n_classes)
     seconds = (time.perf_counter() - t0) / len(seeds)
