@@ -27,7 +27,7 @@ from torch import nn
 
 from layerflow.errors import LayerflowError
 from layerflow.hooks import LayerHooks, named_submodules
-from layerflow.models import TRANSPORT_REDUCTIONS, displacement_cost
+from layerflow.models import check_reduction, displacement_cost
 
 __all__ = ["PenaltyError", "TransportPenalty"]
 
@@ -119,10 +119,7 @@ class TransportPenalty:
         if not names:
             raise PenaltyError("blocks is empty; name at least one residual block")
         named_submodules(model, names, PenaltyError, what="blocks")  # repeated or unknown
-        if reduction not in TRANSPORT_REDUCTIONS:
-            raise PenaltyError(
-                f"reduction={reduction!r}: expected one of {sorted(TRANSPORT_REDUCTIONS)}"
-            )
+        check_reduction(reduction, PenaltyError)
         self.model = model
         self.blocks = names
         self.h = _steps(h, names, model)
