@@ -240,3 +240,17 @@ def test_scalar_and_unconvertible_inputs_are_refused() -> None:
         capture(net, torch.tensor(1.0), layers=["0"])
     with pytest.raises(CaptureError, match=r"X could not be converted to an array"):
         capture(net, [[1.0, 2.0], [3.0]], layers=["0"])
+
+
+def test_a_bfloat16_model_is_captured_as_float32() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh()).to(torch.bfloat16)
+    X = _x(6, 3)
+    traj = capture(model, X)
+    xb = torch.as_tensor(X).to(torch.bfloat16)
+    with torch.no_grad():
+        h1 = model[0](xb)
+        h2 = torch.tanh(h1)
+    for state, want in zip(traj.states, (xb, h1, h2), strict=True):
+        assert state.dtype == np.float32
+        np.testing.assert_array_equal(state, np.array(want.tolist(), dtype=np.float32))

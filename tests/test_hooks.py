@@ -8,7 +8,14 @@ import torch
 from torch import nn
 
 from layerflow.errors import LayerflowError
-from layerflow.hooks import LayerHooks, eval_mode, named_submodules, record_layers
+from layerflow.hooks import (
+    LayerHooks,
+    eval_mode,
+    model_input,
+    named_submodules,
+    record_layers,
+    takes_token_ids,
+)
 
 
 class _Err(LayerflowError):
@@ -77,6 +84,10 @@ def test_errors_name_the_layer_and_what_was_expected() -> None:
 
     with pytest.raises(_Err, match=r"unknown layers \['x'\] in Twice; available: \['lin'\]"):
         named_submodules(Twice(), ["x"], _Err)
+    with pytest.raises(_Err, match=r"layers must be distinct; repeated: \['lin'\]"):
+        named_submodules(Twice(), ["lin", "x", "lin"], _Err)
+    with pytest.raises(_Err, match=r"blocks must be distinct; repeated: \['lin'\]"):
+        named_submodules(Twice(), ["lin", "lin"], _Err, what="blocks")
     with pytest.raises(_Err, match=r"layer 'lin' ran 2 times in one forward pass; the test "
                                    r"needs each layer to run exactly once"):
         record_layers(Twice(), ["lin"], torch.zeros(2, 3), 2, needs="the test needs", error=_Err)
@@ -106,3 +117,21 @@ def test_remove_is_idempotent() -> None:
     hooks.remove()
     net(torch.zeros(1, 3))
     assert hooks.calls == {"0": 0}
+
+
+def test_model_input_gives_token_ids_exactly_and_casts_the_rest() -> None:
+    emb = nn.Sequential(nn.Embedding(1000, 2))
+    ids = np.array([[257.0, 513.0], [999.0, 0.0]], dtype=np.float32)
+    got = model_input(emb, ids, torch.device("cpu"), torch.bfloat16)
+    assert got.dtype == torch.int64
+    assert got.tolist() == [[257, 513], [999, 0]]  # bfloat16 would say 256, 512, 1000
+    got = model_input(emb, torch.tensor([[3, 4]], dtype=torch.int32), "cpu", torch.float32)
+    assert got.dtype == torch.int64 and got.tolist() == [[3, 4]]
+    assert takes_token_ids(emb) and not takes_token_ids(nn.Linear(2, 2))
+    lin = nn.Linear(2, 2)
+    got = model_input(lin, ids, torch.device("cpu"), torch.bfloat16)
+    assert got.dtype == torch.bfloat16 and got.tolist() == [[256.0, 512.0], [1000.0, 0.0]]
+    # non-whole values are not token ids: they are cast as for any model
+    frac = np.array([[0.5, 1.0]])
+    got = model_input(emb, frac, torch.device("cpu"), torch.float32)
+    assert got.dtype == torch.float32 and got.tolist() == [[0.5, 1.0]]

@@ -285,3 +285,15 @@ def test_property_subsample_keeps_rows_aligned(n: int, m_frac: float, seed: int)
     assert s.n_samples == m and np.unique(idx).size == m
     np.testing.assert_array_equal(s.states[1][:, 0], idx * 2 + 1)
     np.testing.assert_array_equal(s.states[2][:, 0], idx - 7)
+
+
+def test_bfloat16_states_and_labels_are_upcast_to_float32() -> None:
+    """NumPy has no bfloat16: states (and labels) become float32 holding the same values."""
+    a = torch.linspace(-3.0, 3.0, 12).reshape(6, 2).to(torch.bfloat16)
+    b = (a * 3).reshape(6, 2, 1)
+    traj = Trajectory([a, b], labels=torch.arange(6).to(torch.bfloat16))
+    assert traj.states[0].dtype == np.float32
+    np.testing.assert_array_equal(traj.states[0], np.array(a.tolist(), dtype=np.float32))
+    np.testing.assert_array_equal(traj.states[1], np.array(b.reshape(6, 2).tolist(),
+                                                           dtype=np.float32))
+    np.testing.assert_array_equal(traj.labels, np.arange(6))

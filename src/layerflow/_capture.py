@@ -16,8 +16,8 @@ import torch
 from torch import nn
 
 from layerflow.errors import LayerflowError
-from layerflow.hooks import named_submodules, record_layers
-from layerflow.tokens import token_rows
+from layerflow.hooks import model_input, named_submodules, record_layers
+from layerflow.tokens import as_array, token_rows
 from layerflow.trajectory import Trajectory
 
 __all__ = ["POOLS", "CaptureError", "capture"]
@@ -49,12 +49,8 @@ def _mean_pool(t: torch.Tensor) -> torch.Tensor:
 POOLS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"mean": _mean_pool}
 
 
-def _takes_token_ids(model: nn.Module) -> bool:
-    return any(isinstance(m, nn.Embedding | nn.EmbeddingBag) for m in model.modules())
-
-
-def _as_input(X: Any, device: torch.device, dtype: torch.dtype,
-              keep_integers: bool = False) -> torch.Tensor:
+def _as_input(X: Any) -> torch.Tensor:
+    """``X`` as a tensor (not yet cast), checked: real, at least 1-D, at least one sample."""
     if isinstance(X, torch.Tensor):
         t = X.detach()
     else:
@@ -73,9 +69,7 @@ def _as_input(X: Any, device: torch.device, dtype: torch.dtype,
         raise CaptureError(f"X has shape {tuple(t.shape)}: 0 samples; expected at least one")
     if t.is_complex():
         raise CaptureError(f"X has dtype {t.dtype}; expected a real numeric array")
-    if keep_integers and not t.is_floating_point():
-        return t.to(device=device, dtype=torch.int64)
-    return t.to(device=device, dtype=dtype)
+    return t
 
 
 def capture(
@@ -100,8 +94,10 @@ def capture(
         and its weights are not changed.
     X
         Inputs of shape ``(N, …)`` as a NumPy array or torch tensor; ``X_0`` is ``X`` flattened to
-        ``(N, d_0)``. Inputs are cast to the model's dtype, except integer inputs of a model with
-        an ``nn.Embedding`` (token ids), which stay int64.
+        ``(N, d_0)``. Inputs are cast to the model's dtype, except the token ids of a model with
+        an ``nn.Embedding`` (integers, or floats holding whole numbers), which the model gets as
+        int64 exactly (:func:`layerflow.hooks.model_input`); ``X_0`` then holds float ids in the
+        model's dtype (float32 for a half-precision model).
     layers
         Submodule names as in ``model.named_modules()``. Default: ``model.capture_layers`` for
         layerflow models, else the top-level children. Each must run exactly once per forward pass
@@ -152,10 +148,8 @@ def capture(
     names = _default_layers(model) if layers is None else [str(n) for n in layers]
     if not names:
         raise CaptureError("layers is empty; name at least one submodule to capture")
-    dup = sorted({n for n in names if names.count(n) > 1})
-    if dup:
-        raise CaptureError(f"layers must be distinct; repeated: {dup}")
-    named_submodules(model, names, CaptureError)  # unknown names: the message lists the others
+    # repeated names, and unknown ones (the message lists the others)
+    named_submodules(model, names, CaptureError)
     if "input" in names:
         raise CaptureError("a layer named 'input' clashes with the input state's name")
     if pool is not None and pool not in POOLS:
@@ -171,7 +165,14 @@ def capture(
     param = next(iter(model.parameters()), None)
     device = param.device if param is not None else torch.device("cpu")
     dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
-    x_all = _as_input(X, device, dtype, keep_integers=_takes_token_ids(model))
+    x_in = _as_input(X)
+    x_all = model_input(model, x_in, device, dtype)  # token ids exactly as int64
+    if x_in.is_floating_point() and not x_all.is_floating_point():
+        # float token ids: the input state holds them as numbers in the model's dtype, as before,
+        # or in float32 for a half-precision model (which cannot hold every id exactly)
+        x_state = x_all.to(dtype if dtype in (torch.float32, torch.float64) else torch.float32)
+    else:
+        x_state = x_all
     n = int(x_all.shape[0])
     if per_token and x_all.ndim not in (2, 3):
         raise CaptureError(f"X has shape {tuple(x_all.shape)}; per_token=True needs sequences "
@@ -180,7 +181,7 @@ def capture(
     transform = POOLS[pool] if pool is not None else None
     recorded = record_layers(model, names, x_all, batch_size, device="cpu", transform=transform,
                              who="capture", needs="capture needs", error=CaptureError)
-    x0 = x_all.detach().cpu() if transform is None else transform(x_all.detach()).cpu()
+    x0 = x_state.detach().cpu() if transform is None else transform(x_state.detach()).cpu()
     raw = [x0, *(recorded[name][1] for name in names)]
     meta: dict[str, str | int | float | bool | None] = {"model": type(model).__name__}
     if pool is not None:
@@ -189,9 +190,11 @@ def capture(
         meta["per_token"] = True
     meta.update(dict(metadata or {}))
     layer_names = ["input", *names]
+    arrays = [as_array(t, f"layer {name!r}", CaptureError)  # bfloat16 becomes float32
+              for t, name in zip(raw, layer_names, strict=True)]
     if not per_token:
-        states = [t.reshape(n, -1).numpy() for t in raw]
+        states = [a.reshape(n, -1) for a in arrays]
         return Trajectory(states, labels=labels, layer_names=layer_names, metadata=meta)
-    rows = token_rows([t.numpy() for t in raw], layer_names, attention_mask, labels, CaptureError)
+    rows = token_rows(arrays, layer_names, attention_mask, labels, CaptureError)
     return Trajectory(rows.states, labels=rows.labels, layer_names=layer_names, metadata=meta,
                       sample_index=rows.sample_index, position=rows.position)

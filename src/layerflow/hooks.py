@@ -10,7 +10,8 @@ output, with their autograd graph) all read submodules through :class:`LayerHook
 
 :func:`record_layers` runs a model over a batched input with such hooks (eval mode, no
 gradients) and returns each layer's concatenated input and/or output. Hooks are removed and every
-module's train/eval flag restored even when the forward pass raises.
+module's train/eval flag restored even when the forward pass raises. :func:`model_input` turns
+user inputs into what a model takes (token ids exactly, everything else in the model's dtype).
 """
 
 from __future__ import annotations
@@ -24,16 +25,21 @@ from torch import nn
 
 from layerflow.errors import LayerflowError
 
-__all__ = ["LayerHooks", "eval_mode", "named_submodules", "record_layers"]
+__all__ = ["LayerHooks", "eval_mode", "model_input", "named_submodules", "record_layers",
+           "takes_token_ids"]
 
 Record = Callable[[str, "torch.Tensor | None", torch.Tensor], None]
 
 
 def named_submodules(
-    model: nn.Module, names: Sequence[str], error: type[LayerflowError]
+    model: nn.Module, names: Sequence[str], error: type[LayerflowError], what: str = "layers"
 ) -> dict[str, nn.Module]:
     """``{name: submodule}`` for ``names`` (as in ``model.named_modules()``; the root ``""`` is not
-    a layer). Unknown names raise ``error`` listing the available ones."""
+    a layer). Repeated names raise ``error`` naming them (``what`` is how the message calls the
+    names, e.g. ``"blocks"``); unknown names raise ``error`` listing the available ones."""
+    dup = sorted({n for n in names if list(names).count(n) > 1})
+    if dup:
+        raise error(f"{what} must be distinct; repeated: {dup}")
     modules = dict(model.named_modules())
     modules.pop("", None)
     unknown = [n for n in names if n not in modules]
@@ -42,6 +48,32 @@ def named_submodules(
             f"unknown layers {unknown} in {type(model).__name__}; available: {list(modules)}"
         )
     return {n: modules[n] for n in names}
+
+
+def takes_token_ids(model: nn.Module) -> bool:
+    """Whether ``model`` holds an ``nn.Embedding`` / ``nn.EmbeddingBag`` (it takes token ids)."""
+    return any(isinstance(m, nn.Embedding | nn.EmbeddingBag) for m in model.modules())
+
+
+def model_input(model: nn.Module, x: Any, device: torch.device | str,
+                dtype: torch.dtype) -> torch.Tensor:
+    """``x`` (a NumPy array or tensor) as ``model`` takes it, on ``device``.
+
+    For a model that takes token ids (:func:`takes_token_ids`), integer inputs, and floats that
+    all hold whole numbers (a :class:`~layerflow.data.Dataset` stores ids as float32), become
+    int64 exactly, before any cast: a cast to a narrow model dtype would change them (bfloat16
+    holds the integers exactly only up to 256: 257 -> 256). Every other input (and non-whole
+    floats, which are not ids) is cast to ``dtype`` as ``torch.as_tensor(x, dtype=dtype)``.
+    """
+    if takes_token_ids(model):
+        t = torch.as_tensor(x)
+        if not t.is_floating_point() and not t.is_complex():
+            return t.to(device=device, dtype=torch.int64)
+        if t.is_floating_point():
+            ids = t.long()
+            if torch.equal(ids.to(t.dtype), t):  # whole and finite
+                return ids.to(device)
+    return torch.as_tensor(x, dtype=dtype, device=device)
 
 
 @contextmanager
@@ -99,7 +131,8 @@ class LayerHooks:
         outputs (from inside the forward pass) and unknown names.
 
     Use as a context manager, or call :meth:`remove`. ``calls[name]`` counts the calls since the
-    hooks were attached or :meth:`reset_calls`.
+    hooks were attached or :meth:`reset_calls`. A deep copy of the model carries the hooks but
+    they ignore its modules: the copy runs as a plain model.
     """
 
     def __init__(
@@ -120,11 +153,18 @@ class LayerHooks:
         self._inputs = inputs
         self._who, self._needs, self._error = who, needs, error
         self._handles = [
-            self.modules[n].register_forward_hook(self._make_hook(n)) for n in self.names
+            self.modules[n].register_forward_hook(self._make_hook(n, self.modules[n]))
+            for n in self.names
         ]
 
-    def _make_hook(self, name: str) -> Callable[[nn.Module, tuple[Any, ...], Any], None]:
-        def hook(_module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
+    def _make_hook(self, name: str,
+                   module: nn.Module) -> Callable[[nn.Module, tuple[Any, ...], Any], None]:
+        # a closure, not a bound method: ``copy.deepcopy(model)`` copies it as it is (functions
+        # are atomic to deepcopy), so the copy's modules carry it too; it answers only the module
+        # it was registered on, so a copy runs as a plain model and never touches these hooks
+        def hook(mod: nn.Module, args: tuple[Any, ...], output: Any) -> None:
+            if mod is not module:
+                return
             self.calls[name] += 1
             if self._inputs:
                 inp = args[0] if args else None

@@ -22,8 +22,15 @@ from layerflow.errors import LayerflowError
 __all__ = ["TokenRows", "as_array", "token_rows"]
 
 
-def as_array(x: Any, what: str, error: type[LayerflowError]) -> np.ndarray:
-    """A NumPy array from a NumPy array, a torch tensor (without importing torch) or a sequence."""
+def as_array(x: Any, what: str, error: type[LayerflowError], *, real: bool = True) -> np.ndarray:
+    """A NumPy array from a NumPy array, a torch tensor (without importing torch) or a sequence.
+
+    The one converter of user arrays (trajectory states and labels, hidden states, captured
+    layers): a tensor is detached and moved to the CPU; bfloat16, which NumPy lacks, becomes
+    float32 (exact: every bfloat16 value is a float32 value). ``real=True`` refuses dtypes other
+    than bool, integers and reals; ``real=False`` refuses only ``object`` arrays (labels may be
+    strings). Raises ``error`` naming ``what``.
+    """
     if hasattr(x, "detach") and hasattr(x, "cpu"):
         x = x.detach().cpu()
         if str(getattr(x, "dtype", "")) == "torch.bfloat16":  # NumPy has no bfloat16
@@ -33,8 +40,10 @@ def as_array(x: Any, what: str, error: type[LayerflowError]) -> np.ndarray:
         arr = np.asarray(x)
     except Exception as exc:  # ragged lists, exotic objects
         raise error(f"{what} could not be converted to an array: {exc}") from exc
-    if arr.dtype.kind not in "biuf":
+    if real and arr.dtype.kind not in "biuf":
         raise error(f"{what} has dtype {arr.dtype}; expected a real numeric array")
+    if arr.dtype == object:
+        raise error(f"{what} has dtype object; expected a numeric array")
     return arr
 
 

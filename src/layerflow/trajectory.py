@@ -20,6 +20,7 @@ import numpy as np
 from layerflow._atomic import atomic_open
 from layerflow._display import ResultDisplay
 from layerflow.errors import LayerflowError
+from layerflow.tokens import as_array, token_rows
 
 __all__ = ["Trajectory", "TrajectoryError"]
 
@@ -33,16 +34,8 @@ class TrajectoryError(LayerflowError):
 
 
 def _to_numpy(x: Any, what: str) -> np.ndarray:
-    """Convert a NumPy array, torch tensor or nested sequence to a NumPy array."""
-    if hasattr(x, "detach") and hasattr(x, "cpu"):  # torch.Tensor without importing torch
-        x = x.detach().cpu().numpy()
-    try:
-        arr = np.asarray(x)
-    except Exception as exc:  # ragged lists, exotic objects
-        raise TrajectoryError(f"{what} could not be converted to an array: {exc}") from exc
-    if arr.dtype == object:
-        raise TrajectoryError(f"{what} has dtype object; expected a numeric array")
-    return arr
+    """A NumPy array (any dtype but object) by :func:`layerflow.tokens.as_array`."""
+    return as_array(x, what, TrajectoryError, real=False)
 
 
 def nonfinite_rows(arr: np.ndarray) -> str:
@@ -411,8 +404,6 @@ path, max_bytes=max_bytes, error=TrajectoryError)
         With ``per_token=False`` each sequence is one point of width ``T·d`` (no mask then).
         ``layer_names`` default to ``"embeddings", "layer1", …, "layerL"``.
         """
-        from layerflow.tokens import as_array, token_rows
-
         if hasattr(hidden_states, "ndim") and getattr(hidden_states, "ndim", 0) == 4:
             hidden_states = list(hidden_states)  # stacked (L+1, N, T, d)
         if not isinstance(hidden_states, Sequence) or isinstance(hidden_states, str | bytes):

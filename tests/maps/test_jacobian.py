@@ -139,6 +139,8 @@ def test_errors(rng: np.random.Generator) -> None:
     X = rng.standard_normal((5, 2))
     with pytest.raises(MapsError, match=r"unknown layers \['nope'\] in Net; available"):
         jacobian_diagnostics(net, X, layers=["nope"])
+    with pytest.raises(MapsError, match=r"layers must be distinct; repeated: \['blocks.0'\]"):
+        jacobian_diagnostics(net, X, layers=["blocks.0", "blocks.0"])
     with pytest.raises(MapsError, match=r"layers='blocks.0': expected a list"):
         jacobian_diagnostics(net, X, layers="blocks.0")
     with pytest.raises(MapsError, match=r"model is a ndarray"):

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from layerflow.models import TRANSPORT_REDUCTIONS, displacement_cost, velocity_cost
+from layerflow.errors import LayerflowError
+from layerflow.models import (
+    TRANSPORT_REDUCTIONS,
+    check_reduction,
+    displacement_cost,
+    velocity_cost,
+)
 
 F64 = torch.float64
 
@@ -29,3 +35,15 @@ def test_both_forms_equal_the_authors_expression(shape: tuple[int, ...], h: floa
     np.testing.assert_allclose(velocity_cost(stacked, "sum", lead=1).numpy(),
                                [per_sample_sum, 4 * per_sample_sum], rtol=1e-13)
     assert sorted(TRANSPORT_REDUCTIONS) == ["mean", "sum"]
+
+
+def test_check_reduction_raises_the_callers_error_naming_the_parameter() -> None:
+    class _Err(LayerflowError):
+        pass
+
+    for name in TRANSPORT_REDUCTIONS:
+        check_reduction(name, _Err)  # accepted
+    with pytest.raises(_Err, match=r"^reduction='l1': expected one of \['mean', 'sum'\]$"):
+        check_reduction("l1", _Err)
+    with pytest.raises(_Err, match=r"^transport_reduction=None: expected one of"):
+        check_reduction(None, _Err, "transport_reduction")

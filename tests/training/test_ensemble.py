@@ -163,3 +163,22 @@ def test_transformer_members_are_trained_one_by_one_and_equal_solo_runs() -> Non
     for m, state in zip(given, before, strict=True):  # the given models were not trained
         for k, v in m.state_dict().items():
             assert torch.equal(v, state[k]), k
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=["bf16", "fp16"])
+@pytest.mark.parametrize("optimizer", ["adam", "rmsprop", "sgd"])
+def test_half_precision_ensembles_train_on_the_cpu(dtype: torch.dtype, optimizer: str) -> None:
+    """The flat optimizer runs torch operations on half-precision parameters (NumPy has no
+    bfloat16); each member follows its solo run with torch.optim."""
+    ds = moons(32)
+    spec = ModelSpec("resnet", width=4, depth=2)
+    cfg = TrainConfig(optimizer=optimizer, lr=1e-2, steps=2, batch_size=8, device="cpu")
+    results = train_ensemble(spec, ds, cfg, [0, 1], dtype=dtype)
+    for seed, res in zip([0, 1], results, strict=True):
+        solo = train(build_model(spec, 2, 2, seed=seed, dtype=dtype), ds,
+                     dataclasses.replace(cfg, seed=seed))
+        assert res.status == solo.status and res.steps == solo.steps
+        np.testing.assert_allclose(res.ce_history, solo.ce_history, rtol=2e-2)
+        assert next(res.model.parameters()).dtype == dtype
+        if dtype == torch.bfloat16 or optimizer == "sgd":  # Adam's eps=1e-8 is 0 in float16
+            assert res.status == "ok" and res.steps == 2

@@ -90,3 +90,39 @@ def test_table_builds_the_torch_optimizer_with_torch_defaults(name: str) -> None
            "sgd": torch.optim.SGD}[name]([torch.zeros(2, requires_grad=True)], **kwargs)
     assert type(ours) is type(ref)
     assert ours.defaults == ref.defaults
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=["bf16", "fp16"])
+@pytest.mark.parametrize("cfg", OPT_CASES,
+                         ids=lambda c: f"{c.optimizer}-m{c.momentum}-wd{c.weight_decay}")
+def test_half_precision_flat_optimizer_uses_torch_ops(cfg: TrainConfig,
+                                                      dtype: torch.dtype) -> None:
+    """NumPy has no bfloat16 and Numba no float16: the CPU default runs the tensor operations,
+    which give torch.optim's single-tensor update on the same half-precision tensor."""
+    gen = torch.Generator().manual_seed(0)
+    p0 = torch.randn(64, generator=gen).to(dtype)
+    ref = p0.clone().requires_grad_(True)
+    flat = p0.clone()
+    kwargs = {"lr": cfg.lr, "weight_decay": cfg.weight_decay, "foreach": False}
+    if cfg.optimizer in ("rmsprop", "sgd"):
+        kwargs["momentum"] = cfg.momentum
+    torch_opt = OPTIMIZERS[cfg.optimizer].torch_class([ref], **kwargs)
+    ours = FlatOptimizer(flat, cfg)
+    assert not ours.fused
+    for _ in range(5):
+        g = torch.randn(64, generator=gen).to(dtype)
+        g[:8] = 0.0
+        ref.grad = g.clone()
+        torch_opt.step()
+        flat.grad = g.clone()
+        ours.step()
+    np.testing.assert_allclose(flat.float().numpy(), ref.detach().float().numpy(),
+                               rtol=2e-2, atol=2e-2)
+    assert not torch.equal(flat, p0)
+
+
+def test_fused_flat_optimizer_needs_float32_or_float64() -> None:
+    with pytest.raises(ValueError, match=r"fused=True needs float32 or float64; got "
+                                         r"torch\.bfloat16"):
+        FlatOptimizer(torch.zeros(4, dtype=torch.bfloat16), TrainConfig(optimizer="adam"),
+                      fused=True)

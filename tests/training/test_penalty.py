@@ -4,6 +4,7 @@ checked against the authors' formula (skander-karkar/LAP, main.py) on the same r
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import numpy as np
 import pytest
@@ -308,3 +309,79 @@ def test_velocities_are_refused_when_a_block_output_was_changed_in_place() -> No
         with pytest.raises(PenaltyError, match=r"block 'a': its input or output was modified in "
                                                r"place after the block ran"):
             pen.velocities()
+
+
+def test_a_deep_copy_of_a_model_with_a_live_penalty_runs_without_touching_it() -> None:
+    """The hooks answer only the modules they were registered on: a copy runs as a plain model,
+    and the original penalty keeps its last pass."""
+    from layerflow.maps import jacobian_diagnostics
+
+    model = build_model(ModelSpec("resnet", width=4, depth=2, h=0.5), 2, 2, seed=0, dtype=F64)
+    x = torch.randn(5, 2, dtype=F64, generator=torch.Generator().manual_seed(0))
+    with TransportPenalty(model) as pen:
+        model(x)
+        before = pen.cost().detach().clone()
+        clone = copy.deepcopy(model)
+        out = clone(2.0 * x)  # used to raise "layer 'blocks.0' ran 0 times"
+        torch.testing.assert_close(out, model(2.0 * x), rtol=0.0, atol=0.0)
+        model(x)  # the original still feeds its penalty, the copy never did
+        torch.testing.assert_close(pen.cost().detach(), before, rtol=0.0, atol=0.0)
+        clone(3.0 * x)
+        torch.testing.assert_close(pen.cost().detach(), before, rtol=0.0, atol=0.0)
+        diag = jacobian_diagnostics(model, x.numpy())  # works on a deep copy of the model
+        torch.testing.assert_close(pen.cost().detach(), before, rtol=0.0, atol=0.0)
+    plain = jacobian_diagnostics(model, x.numpy())  # the same model without the penalty
+    for a, b in zip(diag.layers, plain.layers, strict=True):
+        np.testing.assert_array_equal(a.logabsdet, b.logabsdet)
+    assert diag.n_applicable == 2
+
+
+def test_a_penalised_transformer_can_seed_an_ensemble() -> None:
+    from layerflow.data import load_dataset
+    from layerflow.training import train_ensemble
+
+    ds = load_dataset("tokens:sorted", n=16, length=4, vocab=5, seed=0)
+    spec = ModelSpec("transformer", width=4, depth=1, heads=2, vocab=5)
+    cfg = TrainConfig(optimizer="adam", lr=1e-2, steps=2, batch_size=8, device="cpu",
+                      transport_weight=0.1)
+    given = build_model(spec, 4, 2, seed=3, dtype=F64)
+    with TransportPenalty(given):
+        (res,) = train_ensemble(spec, ds, cfg, [3], dtype=F64, initial_models=[given])
+    solo = train(build_model(spec, 4, 2, seed=3, dtype=F64), ds, dataclasses.replace(cfg, seed=3))
+    assert res.transport_cost_history == solo.transport_cost_history
+    assert res.ce_history == solo.ce_history
+
+
+def _holds_no_tensors(pen: TransportPenalty) -> bool:
+    return pen._last is None and not pen._current
+
+
+def test_paused_passes_are_not_recorded() -> None:
+    model = build_model(ModelSpec("resnet", width=4, depth=2), 2, 2, seed=0, dtype=F64)
+    x = torch.randn(5, 2, dtype=F64, generator=torch.Generator().manual_seed(0))
+    with TransportPenalty(model) as pen:
+        model(x)
+        before = pen.cost().detach().clone()
+        with pen.paused():
+            with pen.paused():  # nests
+                model(2.0 * x)
+            model(2.0 * x)
+        torch.testing.assert_close(pen.cost().detach(), before, rtol=0.0, atol=0.0)
+        pen.clear()
+        with torch.no_grad(), pen.paused():
+            model(x)
+        assert _holds_no_tensors(pen)
+        model(x)  # recording again after the block
+        torch.testing.assert_close(pen.cost().detach(), before, rtol=0.0, atol=0.0)
+
+
+def test_train_evaluates_without_recording_the_penalty() -> None:
+    ds = moons(40)
+    model = build_model(ModelSpec("resnet", width=4, depth=2), 2, 2, seed=0)
+    cfg = TrainConfig(optimizer="sgd", lr=0.1, steps=3, batch_size=8, transport_weight=0.1)
+    with TransportPenalty(model) as pen:
+        res = train(model, ds, cfg, penalty=pen)
+        assert res.status == "ok" and len(res.transport_cost_history) == 3
+        assert _holds_no_tensors(pen)  # neither the last step nor the evaluation passes
+        with pytest.raises(PenaltyError, match="no complete forward pass"):
+            pen.cost()

@@ -214,3 +214,32 @@ def test_single_class_and_empty_datasets() -> None:
     empty = Dataset(np.zeros((0, 2)), np.zeros(0), np.zeros((2, 2)), np.array([0, 1]), name="e")
     with pytest.raises(TrainConfigError, match="0 training samples"):
         train(build_model(ModelSpec("mlp"), 2, 2, seed=0), empty, TrainConfig())
+
+
+def test_a_bfloat16_transformer_sees_the_datasets_token_ids() -> None:
+    """Ids above 256 are not bfloat16 numbers (257 -> 256): they must reach the embedding as the
+    int64 ids the dataset holds, in training, in the accuracy passes and in capture."""
+    from layerflow.data import Dataset
+
+    vocab = 600
+    X = np.random.default_rng(0).integers(0, vocab, size=(12, 3)).astype(np.float32)
+    X[0] = [257, 513, 599]
+    X[9] = [511, 1, 301]
+    y = np.arange(12) % 2
+    ds = Dataset(X[:8], y[:8], X[8:], y[8:], name="ids")
+    spec = ModelSpec("transformer", width=4, depth=1, heads=2, vocab=vocab)
+    model = build_model(spec, 3, 2, seed=0, dtype=torch.bfloat16)
+    seen: list[torch.Tensor] = []
+    model.embed.token.register_forward_pre_hook(lambda _m, a: seen.append(a[0].clone()))
+    cfg = TrainConfig(optimizer="sgd", lr=0.1, steps=1, batch_size=8, device="cpu")
+    res = train(model, ds, cfg)
+    assert res.status == "ok" and res.steps == 1
+    want = torch.as_tensor(X.astype(np.int64))
+    assert len(seen) == 3  # the training step, then train and test accuracy
+    assert all(s.dtype == torch.int64 for s in seen)
+    assert sorted(map(tuple, seen[0].tolist())) == sorted(map(tuple, want[:8].tolist()))
+    assert torch.equal(seen[1], want[:8]) and torch.equal(seen[2], want[8:])
+    seen.clear()
+    traj = capture(model, X)
+    assert torch.equal(seen[0], want)
+    np.testing.assert_array_equal(traj.states[0], X)  # the input state: the ids themselves

@@ -16,7 +16,7 @@ from layerflow.data._split import check_seed, check_test_fraction, make_dataset,
 from layerflow.data.dataset import Dataset, DatasetError
 from layerflow.data.npzsafe import read_npz
 
-__all__ = ["DEFAULT_MAX_BYTES", "FILE_KINDS", "load_file"]
+__all__ = ["DEFAULT_MAX_BYTES", "load_file"]
 
 #: largest user file read by default (1 GiB)
 DEFAULT_MAX_BYTES = 1 << 30
@@ -110,7 +110,7 @@ def load_file(
     test_fraction: float = 0.25,
     max_bytes: int | None = DEFAULT_MAX_BYTES,
 ) -> Dataset:
-    """``npz:PATH`` or ``csv:PATH``: a user's own arrays (see :data:`FILE_KINDS`).
+    """``npz:PATH`` or ``csv:PATH``: a user's own arrays.
 
     Without a test split in the file one is drawn (stratified, seeded) with ``test_fraction``;
     ``n`` keeps a seeded random subset of the training rows; files above ``max_bytes`` are
@@ -223,5 +223,3 @@ def _read_csv_file(path: Path, name: str, max_bytes: int | None) -> _Read:
 
 
 _READERS.update({"npz": ("an .npz file", _read_npz_file), "csv": ("a .csv file", _read_csv_file)})
-#: the user-file kinds :func:`load_file` reads
-FILE_KINDS = tuple(_READERS)

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from layerflow._display import ResultDisplay
-from layerflow.hooks import record_layers
+from layerflow.hooks import named_submodules, record_layers
 from layerflow.maps.budget import DEFAULT_MAX_SECONDS, METHODS, JacobianCost
 from layerflow.maps.calibrate import estimate_cost
 from layerflow.maps.errors import MapsError
@@ -159,13 +159,7 @@ def _resolve_layers(model: nn.Module, layers: Sequence[str] | None) -> list[str]
         names = [str(n) for n in layers]
     if not names:
         raise MapsError(f"{type(model).__name__}: no layers to diagnose; pass layers=[…]")
-    modules = dict(model.named_modules())
-    unknown = [n for n in names if n not in modules or n == ""]
-    if unknown:
-        raise MapsError(
-            f"unknown layers {unknown} in {type(model).__name__}; available: "
-            f"{[n for n in modules if n]}"
-        )
+    named_submodules(model, names, MapsError)  # repeated or unknown names
     return names
 
 

@@ -34,8 +34,8 @@ Operator = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 BREAKDOWN = 1e-14
 """A row stops when ``β_{j+1} ≤ BREAKDOWN · max(|α|, β)`` so far: its Krylov space is
-invariant to rounding (float64 resolves ~1e-16; 1e-10 leaves room for the accumulated error of
-the reorthogonalisation). Our choice."""
+invariant to rounding (float64 resolves ~1e-16; 1e-14, a hundred times that, leaves room for
+the accumulated error of the reorthogonalisation). Our choice."""
 
 
 @dataclass(frozen=True)

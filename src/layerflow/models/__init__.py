@@ -17,6 +17,7 @@ from layerflow.models._build import build_model, initial_values, model_structure
 from layerflow.models._cost import (
     TRANSPORT_REDUCTIONS,
     Reduction,
+    check_reduction,
     displacement_cost,
     velocity_cost,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "TransformerEncoder",
     "WeightsError",
     "build_model",
+    "check_reduction",
     "displacement_cost",
     "initial_values",
     "load_weights",

@@ -24,7 +24,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-__all__ = ["TRANSPORT_REDUCTIONS", "Reduction", "displacement_cost", "velocity_cost"]
+from layerflow.errors import LayerflowError
+
+__all__ = ["TRANSPORT_REDUCTIONS", "Reduction", "check_reduction", "displacement_cost",
+           "velocity_cost"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,15 @@ TRANSPORT_REDUCTIONS: dict[str, Reduction] = {
         _sum, lambda y, x, h: _over_h2(F.mse_loss(y, x, reduction="sum") / x.shape[0], h)
     ),
 }
+
+
+def check_reduction(reduction: object, error: type[LayerflowError],
+                    name: str = "reduction") -> None:
+    """Raise ``error`` unless ``reduction`` names a :data:`TRANSPORT_REDUCTIONS` entry (the one
+    check of ``ResidualMLP``, :class:`layerflow.TransportPenalty` and ``TrainConfig``, whose
+    parameter is called ``name``)."""
+    if reduction not in TRANSPORT_REDUCTIONS:
+        raise error(f"{name}={reduction!r}: expected one of {sorted(TRANSPORT_REDUCTIONS)}")
 
 
 def velocity_cost(r: torch.Tensor, reduction: str = "mean", lead: int = 0) -> torch.Tensor:

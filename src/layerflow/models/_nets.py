@@ -22,7 +22,7 @@ from typing import cast
 import torch
 from torch import nn
 
-from layerflow.models._cost import TRANSPORT_REDUCTIONS, velocity_cost
+from layerflow.models._cost import check_reduction, velocity_cost
 from layerflow.models._spec import ACTIVATIONS, ModelSpecError
 
 __all__ = [
@@ -91,13 +91,6 @@ class ResidualBlock(nn.Module):
 
     def extra_repr(self) -> str:
         return f"h={self.h:g}"
-
-
-def _check_reduction(reduction: str) -> None:
-    if reduction not in TRANSPORT_REDUCTIONS:
-        raise ModelSpecError(
-            f"reduction={reduction!r}: expected one of {sorted(TRANSPORT_REDUCTIONS)}"
-        )
 
 
 def _out_features(n_classes: int) -> int:
@@ -200,7 +193,7 @@ class ResidualMLP(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits ``(B, out_features)`` and the transport cost ``C`` (a 0-d tensor; see
         :func:`velocity_cost` for ``reduction``), from one forward pass."""
-        _check_reduction(reduction)
+        check_reduction(reduction, ModelSpecError)
         x = self.lift(x)
         cost = x.new_zeros(())
         for module in self.blocks:
@@ -220,7 +213,7 @@ class ResidualMLP(nn.Module):
         cost ``C_e`` of shape ``(E,)`` (else ``None``; ``reduction`` as in
         :meth:`forward_with_transport`).
         """
-        _check_reduction(reduction)
+        check_reduction(reduction, ModelSpecError)
         act = ACTIVATIONS[self.activation]
         x = _blinear(x, params["lift.weight"], params["lift.bias"])
         cost: torch.Tensor | None = x.new_zeros(x.shape[0]) if transport else None

@@ -170,13 +170,9 @@ class TrainConfig:
             )
         _integer("eval_batch_size", self.eval_batch_size, 1)
         self._check_schedule_and_split()
-        from layerflow.models import TRANSPORT_REDUCTIONS
+        from layerflow.models import check_reduction
 
-        if self.transport_reduction not in TRANSPORT_REDUCTIONS:
-            raise TrainConfigError(
-                f"transport_reduction={self.transport_reduction!r}: expected one of "
-                f"{sorted(TRANSPORT_REDUCTIONS)}"
-            )
+        check_reduction(self.transport_reduction, TrainConfigError, "transport_reduction")
 
     def _check_schedule_and_split(self) -> None:
         ms = self.lr_milestones

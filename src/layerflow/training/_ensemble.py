@@ -82,7 +82,6 @@ def train_ensemble(
         raise TrainConfigError(f"seeds={seeds!r}: expected a non-empty sequence of ints")
     seeds = [int(s) for s in seeds]
     n_classes = check_dataset(dataset)
-    data = fit_data(dataset, cfg)
     if cfg.uses_transport and spec.kind not in ("resnet", "transformer"):
         raise TrainConfigError(
             f"transport_weight={cfg.transport_weight!r}, uzawa={cfg.uzawa!r}: the transport cost "
@@ -121,6 +120,7 @@ def train_ensemble(
                   dataset, dataclasses.replace(cfg, seed=seed))
             for e, seed in enumerate(seeds)
         ]
+    data = fit_data(dataset, cfg)  # (each solo run above draws its own)
     # all members' parameters live in one flat leaf tensor, so that the optimizer updates them
     # with a handful of whole-tensor operations; the forward pass takes (E, …) views of it.
     # MLPs take the fast path: weights stored transposed, (E, in, out), and hand-written gradients
@@ -154,7 +154,7 @@ def train_ensemble(
     has_transport = isinstance(template, ResidualMLP)
     stack = _Stack([flat], weights, forward, E, stacked=True,
                    has_transport=has_transport, views=views, manual=manual)
-    X, y = _tensors(data, device, dtype)
+    X, y = _tensors(data, device, dtype, template)
     t0 = time.perf_counter()
     rec = _fit(stack, X, y, cfg, seeds, n_classes)
     seconds = (time.perf_counter() - t0) / len(seeds)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from layerflow.hooks import model_input
 from layerflow.training._config import TrainConfig, TrainConfigError, TrainResult
 from layerflow.training._data import FitData, check_dataset, fit_data
 from layerflow.training._fast import StackedMLPGrad
@@ -89,7 +91,9 @@ def _fit(
 ) -> _Fit:
     E = stack.n_members
     n = int(X.shape[0])
-    device, dtype = X.device, X.dtype
+    device = X.device
+    # the parameters' dtype (X holds int64 token ids for a model with an embedding)
+    dtype = X.dtype if X.is_floating_point() else stack.params[0].dtype
     opt: torch.optim.Optimizer | FlatOptimizer
     if stack.stacked:  # one flat tensor: in-place updates, same rules as torch.optim
         opt = FlatOptimizer(stack.params[0], cfg)
@@ -225,7 +229,7 @@ def _accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray, batch_size: int) -
     try:
         with torch.no_grad():
             for s in range(0, len(y), batch_size):
-                xb = torch.as_tensor(X[s : s + batch_size], dtype=dtype, device=device)
+                xb = model_input(model, X[s : s + batch_size], device, dtype)
                 pred = predict(model(xb)).cpu().numpy()
                 correct += int((pred == y[s : s + batch_size]).sum())
     finally:
@@ -267,8 +271,11 @@ def _member(rec: _Fit, e: int, seconds: float, model: nn.Module, cfg: TrainConfi
     )
 
 
-def _tensors(data: FitData, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
-    X = torch.as_tensor(data.X, dtype=dtype, device=device)
+def _tensors(data: FitData, device: torch.device, dtype: torch.dtype,
+             model: nn.Module) -> tuple[torch.Tensor, ...]:
+    """The training rows as ``model`` takes them (:func:`layerflow.hooks.model_input`: token ids
+    as int64, everything else in ``dtype``) and the labels as int64."""
+    X = model_input(model, data.X, device, dtype)
     y = torch.as_tensor(data.y, dtype=torch.long, device=device)
     return X, y
 
@@ -289,7 +296,8 @@ def train(
     any residual network), or one on ``model.residual_blocks`` for layerflow's ``ResidualMLP``
     (made with ``cfg.transport_reduction`` and removed afterwards). A non-finite loss ends
     training with ``status="diverged"`` (no exception). The model's training mode is restored; it
-    stays on the training device.
+    stays on the training device. The accuracy passes run with the penalty
+    :meth:`~TransportPenalty.paused`, and the penalty is cleared afterwards (it holds no pass).
     """
     cfg = TrainConfig() if cfg is None else cfg
     if not isinstance(cfg, TrainConfig):
@@ -350,7 +358,7 @@ def _train_solo(model: nn.Module, dataset: Any, data: FitData, cfg: TrainConfig,
 
     has_transport = penalty is not None
     stack = _Stack(params, lambda: weights, forward, 1, stacked=False, has_transport=has_transport)
-    X, y = _tensors(data, device, dtype)
+    X, y = _tensors(data, device, dtype, model)
     was = model.training
     model.train()
     t0 = time.perf_counter()
@@ -360,7 +368,12 @@ def _train_solo(model: nn.Module, dataset: Any, data: FitData, cfg: TrainConfig,
         model.train(was)
     seconds = time.perf_counter() - t0
     bs = cfg.eval_batch_size
-    accs = {"train": _accuracy(model, data.X, data.y, bs),
-            "val": _accuracy(model, data.X_val, data.y_val, bs),
-            "test": _accuracy(model, dataset.X_test, dataset.y_test, bs)}
+    # evaluation passes are not recorded by the penalty (it would hold every block's
+    # activations); the last training step's are let go too
+    with penalty.paused() if penalty is not None else nullcontext():
+        accs = {"train": _accuracy(model, data.X, data.y, bs),
+                "val": _accuracy(model, data.X_val, data.y_val, bs),
+                "test": _accuracy(model, dataset.X_test, dataset.y_test, bs)}
+    if penalty is not None:
+        penalty.clear()
     return _member(rec, 0, seconds, model, cfg, cfg.seed, accs, len(data.y_val))

@@ -28,10 +28,19 @@ __all__ = ["OPTIMIZERS", "FlatOptimizer", "OptimizerRule"]
 
 Tensor = torch.Tensor
 
+#: dtypes of the NumPy / Numba CPU paths (NumPy has no bfloat16; the kernels take no float16)
+NUMPY_DTYPES = (torch.float32, torch.float64)
+
+
+def _numpy_ok(t: Tensor) -> bool:
+    """Whether ``t`` can take the NumPy / Numba path: a float32 or float64 CPU tensor."""
+    return t.device.type == "cpu" and t.dtype in NUMPY_DTYPES
+
 
 def _sqrt_into(src: Tensor, out: Tensor) -> Tensor:
-    """``out = sqrt(src)`` elementwise (NumPy on the CPU: correctly rounded and fast on zeros)."""
-    if src.device.type == "cpu":
+    """``out = sqrt(src)`` elementwise (NumPy on the CPU for float32/float64: correctly rounded
+    and fast on zeros; ``torch.sqrt`` otherwise)."""
+    if _numpy_ok(src):
         np.sqrt(src.numpy(), out=out.numpy())
     else:
         torch.sqrt(src, out=out)
@@ -214,8 +223,10 @@ class FlatOptimizer:
     """An :data:`OPTIMIZERS` rule on one flat parameter tensor, in place (reads ``param.grad``).
 
     On the CPU (``fused=None`` or ``True``) a rule with a compiled kernel (RMSprop, Adam, AdamW)
-    runs as one pass over the arrays instead of five or six whole-tensor operations. ``lr`` may
-    be changed between steps (learning-rate schedules).
+    runs as one pass over the arrays instead of five or six whole-tensor operations, for float32
+    and float64 parameters (``fused=None`` runs the tensor operations for bfloat16 and float16,
+    which NumPy and the kernels do not take). ``lr`` may be changed between steps (learning-rate
+    schedules).
     """
 
     def __init__(self, param: Tensor, cfg: Any, fused: bool | None = None) -> None:
@@ -228,7 +239,7 @@ class FlatOptimizer:
         self.wd = float(cfg.weight_decay)
         self.momentum = float(cfg.momentum)
         self.t = 0
-        self.fused = (param.device.type == "cpu") if fused is None else bool(fused)
+        self.fused = _numpy_ok(param) if fused is None else bool(fused)
         self.state: dict[str, Tensor] = {
             name: torch.zeros_like(param, memory_format=torch.contiguous_format)
             for name in self.rule.buffers(self.momentum)
@@ -236,6 +247,8 @@ class FlatOptimizer:
         if self.fused and not (param.device.type == "cpu" and param.is_contiguous()):
             raise ValueError(f"fused=True needs a contiguous CPU tensor; got {param.device} "
                              f"(contiguous={param.is_contiguous()})")
+        if self.fused and param.dtype not in NUMPY_DTYPES:
+            raise ValueError(f"fused=True needs float32 or float64; got {param.dtype}")
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         self.param.grad = None

@@ -18,15 +18,16 @@ The cost formula (``reduction="mean"``, the authors' cost, or ``"sum"``) is
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import torch
 from torch import nn
 
 from layerflow.errors import LayerflowError
-from layerflow.hooks import LayerHooks
-from layerflow.models import TRANSPORT_REDUCTIONS, displacement_cost
+from layerflow.hooks import LayerHooks, named_submodules
+from layerflow.models import check_reduction, displacement_cost
 
 __all__ = ["PenaltyError", "TransportPenalty"]
 
@@ -69,7 +70,9 @@ class TransportPenalty:
     (``benchmarks/bench_penalty.py``). Use as a context manager (hooks removed on exit) or call
     :meth:`remove`. The last pass's terms and the blocks' inputs and outputs are held (with their
     graph) until the next pass, :meth:`clear` or :meth:`remove`. Passes under
-    ``torch.no_grad()`` are recorded too (their cost has no graph).
+    ``torch.no_grad()`` are recorded too (their cost has no graph); passes inside
+    :meth:`paused` are not. A deep copy of the model
+    (``copy.deepcopy``) runs as a plain model: the hooks it carries ignore its modules.
 
     Parameters
     ----------
@@ -115,13 +118,8 @@ class TransportPenalty:
         names = [str(b) for b in blocks]
         if not names:
             raise PenaltyError("blocks is empty; name at least one residual block")
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            raise PenaltyError(f"blocks must be distinct; repeated: {dup}")
-        if reduction not in TRANSPORT_REDUCTIONS:
-            raise PenaltyError(
-                f"reduction={reduction!r}: expected one of {sorted(TRANSPORT_REDUCTIONS)}"
-            )
+        named_submodules(model, names, PenaltyError, what="blocks")  # repeated or unknown
+        check_reduction(reduction, PenaltyError)
         self.model = model
         self.blocks = names
         self.h = _steps(h, names, model)
@@ -129,19 +127,32 @@ class TransportPenalty:
         self._current: dict[str, tuple[Any, ...]] = {}
         self._last: dict[str, tuple[Any, ...]] | None = None
         self._removed = False
+        self._paused = False
         self._hooks = LayerHooks(model, names, self._record, inputs=True, who="TransportPenalty",
                                  needs="TransportPenalty needs", error=PenaltyError)
-        self._root = [model.register_forward_pre_hook(self._begin),
-                      model.register_forward_hook(self._end)]
+        # closures, not bound methods: ``copy.deepcopy(model)`` would copy a bound method's
+        # penalty along with the model, while the block hooks (closures) stay this penalty's;
+        # these answer only ``model`` itself, so a copy runs as a plain model
+        def begin(mod: nn.Module, _args: Any) -> None:
+            if mod is model and not self._paused:
+                self._begin()
+
+        def end(mod: nn.Module, _args: Any, _output: Any) -> None:
+            if mod is model and not self._paused:
+                self._end()
+
+        self._root = [model.register_forward_pre_hook(begin), model.register_forward_hook(end)]
 
     # ------------------------------------------------------------------ hooks
-    def _begin(self, _module: nn.Module, _args: Any) -> None:
+    def _begin(self) -> None:
         self._current = {}
         self._last = None
         self._hooks.reset_calls()
 
     def _record(self, name: str, inp: torch.Tensor | None, out: torch.Tensor) -> None:
         assert inp is not None
+        if self._paused:
+            return
         if out.shape != inp.shape:
             raise PenaltyError(
                 f"block {name!r} maps shape {tuple(inp.shape)} to {tuple(out.shape)}; a residual "
@@ -152,7 +163,7 @@ class TransportPenalty:
         term = displacement_cost(out, inp, self.h[name], self.reduction)
         self._current[name] = (term, inp, out, inp._version, out._version)
 
-    def _end(self, _module: nn.Module, _args: Any, _output: Any) -> None:
+    def _end(self) -> None:
         self._hooks.check_once()
         self._last = self._current
         self._current = {}
@@ -190,6 +201,18 @@ class TransportPenalty:
                 )
             out.append((y - x) / self.h[b])
         return out
+
+    @contextmanager
+    def paused(self) -> Iterator[TransportPenalty]:
+        """Passes inside the block are not recorded (e.g. evaluation passes under
+        ``torch.no_grad()``, whose blocks' activations would otherwise be held until the next
+        pass); the last recorded pass stays as it was. Nests; recording resumes on exit."""
+        was = self._paused
+        self._paused = True
+        try:
+            yield self
+        finally:
+            self._paused = was
 
     def clear(self) -> None:
         """Forget the last pass (frees its velocities and their graph)."""
