@@ -122,6 +122,10 @@ def test_remove_is_idempotent() -> None:
 def test_model_input_gives_token_ids_exactly_and_casts_the_rest() -> None:
     emb = nn.Sequential(nn.Embedding(1000, 2))
     ids = np.array([[257.0, 513.0], [999.0, 0.0]], dtype=np.float32)
+    # a model with an embedding that does not say it reads floats as ids keeps float input
+    got = model_input(emb, ids, torch.device("cpu"), torch.float32)
+    assert got.dtype == torch.float32 and got.tolist() == [[257.0, 513.0], [999.0, 0.0]]
+    emb.float_token_ids = True  # as layerflow's transformer says
     got = model_input(emb, ids, torch.device("cpu"), torch.bfloat16)
     assert got.dtype == torch.int64
     assert got.tolist() == [[257, 513], [999, 0]]  # bfloat16 would say 256, 512, 1000

@@ -59,17 +59,19 @@ def model_input(model: nn.Module, x: Any, device: torch.device | str,
                 dtype: torch.dtype) -> torch.Tensor:
     """``x`` (a NumPy array or tensor) as ``model`` takes it, on ``device``.
 
-    For a model that takes token ids (:func:`takes_token_ids`), integer inputs, and floats that
-    all hold whole numbers (a :class:`~layerflow.data.Dataset` stores ids as float32), become
-    int64 exactly, before any cast: a cast to a narrow model dtype would change them (bfloat16
-    holds the integers exactly only up to 256: 257 -> 256). Every other input (and non-whole
-    floats, which are not ids) is cast to ``dtype`` as ``torch.as_tensor(x, dtype=dtype)``.
+    For a model that takes token ids (:func:`takes_token_ids`), integer inputs become int64
+    exactly, before any cast: a cast to a narrow model dtype would change them (bfloat16 holds
+    the integers exactly only up to 256: 257 -> 256). So do floats that all hold whole numbers
+    (a :class:`~layerflow.data.Dataset` stores ids as float32) when the model says it reads
+    floats as ids (``model.float_token_ids``, layerflow's transformer): a model whose embedding
+    is only, say, a position table and whose input is whole-valued pixels keeps float input.
+    Every other input is cast to ``dtype`` as ``torch.as_tensor(x, dtype=dtype)``.
     """
     if takes_token_ids(model):
         t = torch.as_tensor(x)
         if not t.is_floating_point() and not t.is_complex():
             return t.to(device=device, dtype=torch.int64)
-        if t.is_floating_point():
+        if t.is_floating_point() and getattr(model, "float_token_ids", False):
             ids = t.long()
             if torch.equal(ids.to(t.dtype), t):  # whole and finite
                 return ids.to(device)

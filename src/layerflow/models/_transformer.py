@@ -144,6 +144,9 @@ class TransformerEncoder(nn.Module):
     Inputs are token ids of shape ``(B, T)``, integers or floats holding integers.
     """
 
+    #: whole-number float inputs are token ids (:func:`layerflow.hooks.model_input`)
+    float_token_ids = True
+
     def __init__(self, vocab: int, length: int, width: int, depth: int, heads: int,
                  n_classes: int, activation: str = "relu") -> None:
         super().__init__()
