@@ -242,10 +242,13 @@ def run(config: str, out: Path | None, backend: str | None, address: str | None,
         click.echo(f"{result.n_failed} failed; run the same command again to retry them", err=True)
     if not no_report:
         try:
-            from layerflow.report import load_input, render_report
+            from layerflow.report import ReportError, load_input, render_report
         except ImportError:
             return
-        rep = render_report(load_input(result.out), result.out)
+        try:
+            rep = render_report(load_input(result.out), result.out)
+        except ReportError as exc:
+            raise click.ClickException(f"no report: {exc}") from exc
         click.echo(f"report: {rep.path}")
         _echo_report(rep)
 

@@ -83,7 +83,7 @@ def train_ensemble(
     seeds = [int(s) for s in seeds]
     n_classes = check_dataset(dataset)
     data = fit_data(dataset, cfg)
-    if cfg.uses_transport and spec.kind not in ("resnet", "transformer"):
+    if cfg.uses_transport and spec.kind not in ModelSpec.RESIDUAL_KINDS:
         raise TrainConfigError(
             f"transport_weight={cfg.transport_weight!r}, uzawa={cfg.uzawa!r}: the transport cost "
             f"needs kind='resnet', not {spec.kind!r} (or kind='transformer', also residual)"
