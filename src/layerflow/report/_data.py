@@ -69,7 +69,7 @@ def load_input(out_dir: str | Path) -> ReportInput:
     try:
         store = ResultStore(out)
         runs = store.runs()
-        layers = store.layers()
+        layers = store.layers(runs)  # the runs just read, not a second read of every part
     except (OSError, ValueError) as exc:
         raise ReportError(
             f"{str(out)!r} holds no readable layerflow results store ({exc}); "

@@ -11,7 +11,7 @@ from layerflow.report.findings.base import Finding, Number, fmt, fmt_percent
 from layerflow.stats.accuracy import WELL_TRAINED, accuracy_study
 from layerflow.stats.tables import finished
 
-__all__ = ["rho_by_protocol_and_k", "rho_sign", "rho_trained_vs_untrained", "rho_vs_accuracy"]
+__all__ = ["protocol_findings", "rho_by_protocol_and_k", "rho_sign", "rho_trained_vs_untrained", "rho_vs_accuracy"]
 
 
 def _rho_table(runs: pd.DataFrame) -> pd.DataFrame:
@@ -145,7 +145,13 @@ def rho_by_protocol_and_k(runs: pd.DataFrame, layers: pd.DataFrame) -> list[Find
     baseline beside them, and how many networks had no coefficient and why."""
     from layerflow.stats.ricci import protocol_table
 
-    tab = protocol_table(runs, layers)
+    return protocol_findings(protocol_table(runs, layers))
+
+
+def protocol_findings(tab: pd.DataFrame) -> list[Finding]:
+    """:func:`rho_by_protocol_and_k` from an already computed
+    :func:`layerflow.stats.ricci.protocol_table` (the report computes that table once, for these
+    sentences and for its table)."""
     if tab.empty or (tab["protocol"].nunique() < 2 and tab["k"].nunique() < 2):
         return []
     out = []
