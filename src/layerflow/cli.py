@@ -68,6 +68,7 @@ def _echo_report(rep: Any) -> None:
 def _view_params() -> list[click.Option]:
     """One ``--name`` flag per option of the views that need no model, generated from their
     declarations in :mod:`layerflow.views` (a flag left out keeps the view's default)."""
+    from layerflow.ricci.view import DEFAULT_K
     from layerflow.views import VIEWS, get_view
 
     seen: dict[str, Any] = {}
@@ -85,7 +86,7 @@ def _view_params() -> list[click.Option]:
         listed = opt.kind in ("ints", "strs")
         if allowed is not None and not listed:
             ptype = click.Choice([str(a) for a in allowed])
-        default = "30" if opt.name == "k" and opt.default is None else opt.default
+        default = DEFAULT_K if opt.name == "k" and opt.default is None else opt.default
         if isinstance(default, list):
             default = ",".join(map(str, default))
         extra = " (comma-separated" + (f": {', '.join(map(str, allowed))})" if allowed else ")") \

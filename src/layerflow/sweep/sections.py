@@ -94,10 +94,10 @@ def check_seeds(v: Any, key: str) -> list[int]:
             raise ConfigError(key, f"{v!r}: a seed count must be >= 1 (or give a list of seeds)")
         return list(range(int(v)))
     if isinstance(v, list) and v:
-        out = [_int(s, f"{key}[{i}]", 0) for i, s in enumerate(v)]
+        out = [_int(s, f"{key}[{i}]", 0) or 0 for i, s in enumerate(v)]  # never None here
         if len(set(out)) != len(out):
             raise ConfigError(key, f"{v!r} repeats a seed; seeds must be distinct")
-        return [int(s) for s in out if s is not None]
+        return out
     raise ConfigError(key, f"expected a count (int >= 1) or a non-empty list of ints, "
                            f"got {type_name(v)} {v!r}")
 
