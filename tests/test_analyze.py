@@ -31,3 +31,13 @@ def test_cli_analyze_refuses_a_file_that_is_not_a_trajectory(tmp_path: Path) -> 
     assert res.exit_code == 1
     assert res.output.startswith("Error: ") and str(p) in res.output
     assert "Traceback" not in res.output
+
+
+def test_the_k_flag_shows_the_views_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--k``'s help reads its default from ricci.view.DEFAULT_K (not a typed-in 30)."""
+    import layerflow.ricci.view as ricci_view
+    from layerflow.cli import _view_params
+
+    monkeypatch.setattr(ricci_view, "DEFAULT_K", 17)
+    (k,) = [p for p in _view_params() if p.name == "k"]
+    assert k.help is not None and k.help.endswith("default: 17]")

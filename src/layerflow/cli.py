@@ -68,6 +68,7 @@ def _echo_report(rep: Any) -> None:
 def _view_params() -> list[click.Option]:
     """One ``--name`` flag per option of the views that need no model, generated from their
     declarations in :mod:`layerflow.views` (a flag left out keeps the view's default)."""
+    from layerflow.ricci.view import DEFAULT_K
     from layerflow.views import VIEWS, get_view
 
     seen: dict[str, Any] = {}
@@ -85,7 +86,7 @@ def _view_params() -> list[click.Option]:
         listed = opt.kind in ("ints", "strs")
         if allowed is not None and not listed:
             ptype = click.Choice([str(a) for a in allowed])
-        default = "30" if opt.name == "k" and opt.default is None else opt.default
+        default = DEFAULT_K if opt.name == "k" and opt.default is None else opt.default
         if isinstance(default, list):
             default = ",".join(map(str, default))
         extra = " (comma-separated" + (f": {', '.join(map(str, allowed))})" if allowed else ")") \
@@ -242,10 +243,13 @@ def run(config: str, out: Path | None, backend: str | None, address: str | None,
         click.echo(f"{result.n_failed} failed; run the same command again to retry them", err=True)
     if not no_report:
         try:
-            from layerflow.report import load_input, render_report
+            from layerflow.report import ReportError, load_input, render_report
         except ImportError:
             return
-        rep = render_report(load_input(result.out), result.out)
+        try:
+            rep = render_report(load_input(result.out), result.out)
+        except ReportError as exc:
+            raise click.ClickException(f"no report: {exc}") from exc
         click.echo(f"report: {rep.path}")
         _echo_report(rep)
 

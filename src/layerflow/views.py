@@ -40,6 +40,7 @@ __all__ = [
     "OptionError",
     "View",
     "ViewResult",
+    "column_declarations",
     "get_view",
     "layer_row",
     "measure_views",
@@ -321,11 +322,35 @@ def measure_views(traj: Any, names: Sequence[str] | None = None, *, model: Any =
             for n in chosen}
 
 
-def metric_names(columns: Sequence[str]) -> list[str]:
-    """Those of ``columns`` that a view declares as a float scalar (templates such as
-    ``ricci_rho_k{ks}`` match ``ricci_rho_k30``)."""
+def _specificity(col: Column) -> tuple[bool, int]:
+    """Sort key of a declaration, most specific first: no placeholder, then the longest
+    literal part (``ricci_rho_k{ks}`` before ``ricci_rho{protocol}``)."""
     import re
 
-    patterns = [re.compile(col.pattern()) for name in VIEWS for col in get_view(name).columns
-                if not col.per_layer and col.kind == "float"]
-    return [c for c in columns if any(p.match(str(c)) for p in patterns)]
+    return ("{" in col.name, -len(re.sub(r"\{\w+\}", "", col.name)))
+
+
+def column_declarations(columns: Sequence[str]) -> dict[str, tuple[str, Column]]:
+    """``column -> (view name, declaration)`` for those of ``columns`` (a runs table's) that a
+    view declares as a scalar, each given to exactly one declaration: the most specific one it
+    matches (declarations without placeholders first, then by the longest literal part), so
+    ``ricci_rho`` is "ρ" and ``ricci_rho_k10`` "ρ at this k", never also "ρ (other protocol)"."""
+    import re
+
+    decls = sorted(((name, col) for name in VIEWS for col in get_view(name).columns
+                    if not col.per_layer), key=lambda nc: _specificity(nc[1]))
+    patterns = [(name, col, re.compile(col.pattern())) for name, col in decls]
+    out: dict[str, tuple[str, Column]] = {}
+    for c in columns:
+        match = next(((name, col) for name, col, p in patterns if p.match(str(c))), None)
+        if match is not None:
+            out[str(c)] = match
+    return out
+
+
+def metric_names(columns: Sequence[str]) -> list[str]:
+    """Those of ``columns`` that a view declares as a float scalar (templates such as
+    ``ricci_rho_k{ks}`` match ``ricci_rho_k30``; each column read by its most specific
+    declaration, :func:`column_declarations`)."""
+    decl = column_declarations(columns)
+    return [c for c in columns if str(c) in decl and decl[str(c)][1].kind == "float"]

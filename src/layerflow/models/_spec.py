@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -106,6 +106,10 @@ class ModelSpec:
     widths: tuple[int, ...] | None = None
     heads: int | None = None
     vocab: int | None = None
+
+    #: kinds whose blocks are residual, ``x + f(x)``, so the transport cost of SPEC §4 is defined
+    #: for them (the sweep's expansion and ``train_ensemble`` read this one tuple)
+    RESIDUAL_KINDS: ClassVar[tuple[str, ...]] = ("resnet", "transformer")
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

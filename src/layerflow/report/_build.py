@@ -11,7 +11,12 @@ import pandas as pd
 
 from layerflow._atomic import atomic_write_bytes
 from layerflow.report._data import ReportInput, load_input, select_k
-from layerflow.report.findings import Finding, as_records, compute_findings
+from layerflow.report.findings import (
+    Finding,
+    as_records,
+    compute_findings,
+    protocol_findings,
+)
 from layerflow.report.summary import view_summaries
 from layerflow.stats.claims import Claim, compute_claims
 from layerflow.stats.tables import finished, prepare_runs
@@ -77,10 +82,16 @@ def render_report(inp: ReportInput, out_dir: str | Path, title: str = "layerflow
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    from layerflow.stats.ricci import protocol_table
+
     runs = prepare_runs(inp.runs)
-    layers = select_k(inp.layers if inp.layers is not None else pd.DataFrame(), inp.runs)
-    findings = compute_findings(runs, inp.layers if inp.layers is not None else pd.DataFrame())
-    claims = compute_claims(runs, inp.layers if inp.layers is not None else pd.DataFrame())
+    all_layers = inp.layers if inp.layers is not None else pd.DataFrame()
+    layers = select_k(all_layers, inp.runs)
+    # computed once (2,000-resample bootstraps): the sentences and the table print the same rows
+    shared = {"ricci_protocols": protocol_table(inp.runs, all_layers)}
+    findings = compute_findings(runs, all_layers, overrides={
+        "rho_by_protocol_and_k": lambda r, lay: protocol_findings(shared["ricci_protocols"], r)})
+    claims = compute_claims(runs, all_layers)
 
     blocks: dict[str, list[FigureBlock]] = {k: [] for k in SECTIONS}
     written: dict[str, Path] = {}
@@ -111,7 +122,8 @@ def render_report(inp: ReportInput, out_dir: str | Path, title: str = "layerflow
         )
 
     for tspec in F.TABLES:
-        extra = tspec.table(inp.runs, inp.layers if inp.layers is not None else pd.DataFrame())
+        extra = (shared[tspec.name] if tspec.name in shared
+                 else tspec.table(inp.runs, all_layers))
         if not extra.empty:
             blocks[tspec.view].append(FigureBlock(tspec.name, tspec.title, "", None, extra,
                                                   table_only=True))

@@ -8,7 +8,6 @@ The report never trains or measures; it reads the sweep store (``ResultStore(out
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,7 +68,7 @@ def load_input(out_dir: str | Path) -> ReportInput:
     try:
         store = ResultStore(out)
         runs = store.runs()
-        layers = store.layers()
+        layers = store.layers(runs)  # the runs just read, not a second read of every part
     except (OSError, ValueError) as exc:
         raise ReportError(
             f"{str(out)!r} holds no readable layerflow results store ({exc}); "
@@ -112,7 +111,3 @@ def layer_metric(layers: pd.DataFrame, metric: str) -> pd.DataFrame:
     sel = layers[layers["metric"].astype(str) == metric].copy()
     sel["value"] = pd.to_numeric(sel["value"], errors="coerce")
     return sel
-
-
-def is_nan(v: Any) -> bool:
-    return isinstance(v, float) and math.isnan(v)

@@ -4,7 +4,7 @@ ranges are never used to decide a verdict."""
 
 from __future__ import annotations
 
-__all__ = ["GAI_ZHANG_CIFAR100", "GAI_ZHANG_MNIST"]
+__all__ = ["GAI_ZHANG_CIFAR100"]
 
 #: Gai & Zhang 2021, CIFAR-100, over weight decays γ ∈ {0, 5e-4, 1e-3, 5e-3, 1e-2}:
 #: (low, high) of each metric for ResNets and plain networks (SPEC §6)
@@ -12,5 +12,3 @@ GAI_ZHANG_CIFAR100: dict[str, dict[str, tuple[float, float]]] = {
     "residual": {"lss_mean": (1.28, 1.82), "ots": (0.86, 1.00)},
     "plain": {"lss_mean": (3.5, 4.6), "ots": (0.0, 0.22)},
 }
-#: Gai & Zhang 2021, MNIST ResNet trained with L2 (SPEC §6)
-GAI_ZHANG_MNIST: dict[str, float] = {"lss_mean": 1.12, "ots": 0.96}

@@ -7,15 +7,12 @@ to a view reaches the report without touching the report.
 
 from __future__ import annotations
 
-import math
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
 from layerflow.stats.intervals import mean_interval
 from layerflow.stats.tables import finished, prepare_runs
-from layerflow.views import VIEWS, get_view
+from layerflow.views import VIEWS, column_declarations, get_view
 
 __all__ = ["view_summaries"]
 
@@ -24,11 +21,12 @@ def view_summaries(runs: pd.DataFrame) -> dict[str, tuple[str, pd.DataFrame]]:
     """``view name -> (title, table)``; the table has a row per (dataset, variant, metric) with
     ``label``, ``n``, ``mean``, ``low``, ``high``. Views with no column in the store are left out."""
     df = finished(prepare_runs(runs)) if "variant" not in runs.columns else finished(runs)
+    declared = column_declarations(df.columns)
     out: dict[str, tuple[str, pd.DataFrame]] = {}
     for name in VIEWS:
         view = get_view(name)
         cols = [(c, col) for col in view.columns if not col.per_layer and col.kind == "float"
-                for c in _present(df, col)]
+                for c, (owner, d) in declared.items() if owner == name and d is col]
         rows = []
         for (ds, var), grp in df.groupby(["dataset", "variant"], sort=False):
             for c, col in cols:
@@ -39,15 +37,9 @@ def view_summaries(runs: pd.DataFrame) -> dict[str, tuple[str, pd.DataFrame]]:
                 iv = mean_interval(v)
                 rows.append({"dataset": ds, "variant": var, "metric": c, "label": col.label,
                              "n": iv.n, "mean": iv.mean,
-                             "low": iv.low if not math.isnan(iv.low) else math.nan,
+                             "low": iv.low,
                              "high": iv.high})
         if rows:
             out[name] = (f"{view.title} ({view.paper}): every metric", pd.DataFrame(rows))
     return out
 
-
-def _present(df: pd.DataFrame, col: Any) -> list[str]:
-    import re
-
-    pat = re.compile(col.pattern())
-    return [c for c in df.columns if pat.match(str(c))]

@@ -206,6 +206,7 @@ def validate(raw: Any, source: str = "<dict>") -> SweepConfig:
                 raise ConfigError(f"arms.{arm_name}", "this arm name is reserved for baselines")
             arms[arm_name] = check_training(over, f"arms.{arm_name}", training)
     check_combos(training, arms)
+    _check_arms_have_runs(models, training, arms)
     analysis = check_analysis(m.get("analysis", {}))
     bm = check_mapping(m.get("baselines", {}) or {}, "baselines")
     check_keys(bm, ("untrained", "seeds"), "baselines")
@@ -222,6 +223,44 @@ def validate(raw: Any, source: str = "<dict>") -> SweepConfig:
                        models=models, training=training,
                        arms=arms, analysis=analysis, baselines=baselines, backend=backend,
                        source=source)
+
+
+def _penalised(training: Mapping[str, Any]) -> bool:
+    return bool(training.get("transport_weight", 0.0) > 0 or training.get("uzawa"))
+
+
+def _expands(model: Mapping[str, Any], training: Mapping[str, Any]) -> bool:
+    """Whether (model, training) is a run: the transport penalty only on a residual model."""
+    from layerflow.models import ModelSpec
+
+    return model["kind"] in ModelSpec.RESIDUAL_KINDS or not _penalised(training)
+
+
+def _check_arms_have_runs(models: tuple[dict[str, list[Any]], ...],
+                          training: Mapping[str, list[Any]],
+                          arms: Mapping[str, Mapping[str, list[Any]]] | None) -> None:
+    """A :class:`ConfigError` for the first arm (or the training section, without arms) that
+    :func:`expand_runs` would expand to no run: the transport penalty on every training grid
+    point and no residual model to carry it."""
+    from layerflow.models import ModelSpec
+
+    points = [m for grid in models for m in grid_product(grid)]
+    for arm_name, over in (arms or {"": {}}).items():
+        combos = grid_product({**training, **over})
+        if any(_expands(m, t) for m in points for t in combos):
+            continue
+        field = next(f for f in ("transport_weight", "uzawa")
+                     if any(_penalised({f: t[f]}) for t in combos if f in t))
+        key = f"arms.{arm_name}.{field}" if field in over else f"training.{field}"
+        values = over.get(field, training.get(field, []))
+        shown = values[0] if len(values) == 1 else values
+        kinds = "; ".join(f"models[{i}] is {' or '.join(map(str, grid['kind']))}"
+                          for i, grid in enumerate(models))
+        where = f"arm {arm_name}" if arm_name else "the training section"
+        raise ConfigError(key, f"{shown!r} puts the transport penalty on every run of {where}, "
+                               f"but the transport cost needs a residual model (kind "
+                               f"{' or '.join(ModelSpec.RESIDUAL_KINDS)}) and {kinds}: "
+                               f"{where} would expand to no run")
 
 
 def expand_runs(cfg: SweepConfig) -> list[RunSpec]:
@@ -252,10 +291,7 @@ def expand_runs(cfg: SweepConfig) -> list[RunSpec]:
                     data = {**ds, **held, "train_fraction": frac}
                     for arm_name, over in arms.items():
                         for training in grid_product({**cfg.training, **over}):
-                            if model["kind"] != "resnet" and (
-                                training.get("transport_weight", 0.0) > 0
-                                or training.get("uzawa")
-                            ):
+                            if not _expands(model, training):
                                 continue  # the transport cost is defined for residual nets only
                             for seed in cfg.seeds:
                                 add(make_run(data, model, training, arm_name, seed, True,

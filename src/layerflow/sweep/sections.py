@@ -94,10 +94,10 @@ def check_seeds(v: Any, key: str) -> list[int]:
             raise ConfigError(key, f"{v!r}: a seed count must be >= 1 (or give a list of seeds)")
         return list(range(int(v)))
     if isinstance(v, list) and v:
-        out = [_int(s, f"{key}[{i}]", 0) for i, s in enumerate(v)]
+        out = [_int(s, f"{key}[{i}]", 0) or 0 for i, s in enumerate(v)]  # never None here
         if len(set(out)) != len(out):
             raise ConfigError(key, f"{v!r} repeats a seed; seeds must be distinct")
-        return [int(s) for s in out if s is not None]
+        return out
     raise ConfigError(key, f"expected a count (int >= 1) or a non-empty list of ints, "
                            f"got {type_name(v)} {v!r}")
 
@@ -142,20 +142,36 @@ def _coerce(value: Any, hint: Any) -> Any:
 
 
 _FIELD_OF_MESSAGE = re.compile(r"^(\w+)(\[\d+\])?=")
+_FIELDS_IN_MESSAGE = re.compile(r"\b(\w+)(?:\[\d+\])?=")
 
 
 def _build(cls: Callable[..., Any], kwargs: Mapping[str, Any], key: str,
-           per_field: Mapping[str, str] | None = None) -> Any:
+           per_field: Mapping[str, str] | None = None, prefer: tuple[str, ...] = ()) -> Any:
     """``cls(**kwargs)``; its error comes back as a :class:`ConfigError` keyed ``key`` — or the
-    key of the field the library's message names (``lr=...: expected ...``), from
-    ``per_field``."""
+    key (from ``per_field``) of a field the library's message names (``heads=4: must divide
+    width=6``): the first named field in ``prefer`` (the fields an arm overrides), else the
+    first named field in ``per_field``."""
     try:
         return cls(**kwargs)
     except (ValueError, TypeError) as exc:
         msg = str(exc)
-        m = _FIELD_OF_MESSAGE.match(msg)
-        target = (per_field or {}).get(m.group(1)) if m else None
-        raise ConfigError(target or key, msg) from exc
+        fields = per_field or {}
+        named = [n for n in _FIELDS_IN_MESSAGE.findall(msg) if n in fields]
+        chosen = next((n for n in named if n in prefer), named[0] if named else None)
+        raise ConfigError(fields[chosen] if chosen else key, msg) from exc
+
+
+def _field_keys(key: str, grid: Mapping[str, list[Any]], combo: Mapping[str, Any],
+                names: Any) -> dict[str, str]:
+    """``field -> dotted key`` for one combination of a grid: ``key.field``, with the index of
+    the combination's value where the field lists several (``training.lr[1]``)."""
+    out = {}
+    for n in names:
+        values = grid.get(n, [])
+        idx = next((i for i, v in enumerate(values) if v is combo.get(n)), None) \
+            if len(values) > 1 else None
+        out[n] = f"{key}.{n}" + (f"[{idx}]" if idx is not None else "")
+    return out
 
 
 def _section(raw: Any, key: str, cls: type, skip: tuple[str, ...] = (),
@@ -223,7 +239,8 @@ def check_models(raw: Any) -> tuple[dict[str, list[Any]], ...]:
             raise ConfigError(f"{key}.kind", "missing; every model needs a kind")
         grid, _ = _section(entry, key, ModelSpec)
         for combo in grid_product(grid):
-            _build(ModelSpec, combo, key)
+            _build(ModelSpec, combo, key,
+                   _field_keys(key, grid, combo, _dataclass_fields(ModelSpec)))
         out.append({k: v for k, v in grid.items() if not (k in OPTIONAL_FIELDS and v == [None])})
     return tuple(out)
 
@@ -246,6 +263,12 @@ def check_training(raw: Any, key: str, base: Mapping[str, list[Any]] | None
         raise ConfigError(f"{key}.train_fraction", "not a training field; give train_fraction "
                                                    "at the top level of the config")
     grid, _ = _section(m, key, TrainConfig, skip=TrainConfig.EXECUTION_FIELDS)
+    for name in ("val_fraction", "val_seed"):  # one split per sweep, so the stored column holds
+        if name in m and any(v != 0 for v in grid[name]):  # the fraction the runs used
+            raise ConfigError(f"{key}.{name}", f"{m[name]!r}: a sweep holds out one validation "
+                              "split per dataset, seeded by the dataset's seed; give "
+                              "val_fraction at the top level of the config (and leave "
+                              f"{name} out of training and arms)")
     if base is None:
         return grid
     return {k: v for k, v in grid.items() if k in m}
@@ -255,10 +278,13 @@ def check_combos(training: Mapping[str, list[Any]],
                   arms: Mapping[str, Mapping[str, list[Any]]] | None) -> None:
     from layerflow.training import TrainConfig
 
+    names = list(_dataclass_fields(TrainConfig))
     for arm_name, over in (arms or {"": {}}).items():
         key = f"arms.{arm_name}" if arm_name else "training"
         for combo in grid_product({**training, **over}):
-            _build(TrainConfig, combo, key)
+            per_field = {**_field_keys("training", training, combo, names),
+                         **_field_keys(key, over, combo, over)}
+            _build(TrainConfig, combo, key, per_field, prefer=tuple(over))
 
 
 def check_dataset_entry(raw: Any, key: str) -> dict[str, Any]:

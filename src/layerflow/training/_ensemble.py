@@ -82,7 +82,7 @@ def train_ensemble(
         raise TrainConfigError(f"seeds={seeds!r}: expected a non-empty sequence of ints")
     seeds = [int(s) for s in seeds]
     n_classes = check_dataset(dataset)
-    if cfg.uses_transport and spec.kind not in ("resnet", "transformer"):
+    if cfg.uses_transport and spec.kind not in ModelSpec.RESIDUAL_KINDS:
         raise TrainConfigError(
             f"transport_weight={cfg.transport_weight!r}, uzawa={cfg.uzawa!r}: the transport cost "
             f"needs kind='resnet', not {spec.kind!r} (or kind='transformer', also residual)"

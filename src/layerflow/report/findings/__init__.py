@@ -12,7 +12,7 @@ findings (empty when its data are absent from the store).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -21,6 +21,7 @@ from layerflow.report.findings.base import Finding, fmt, fmt_fraction, fmt_perce
 from layerflow.report.findings.least_action import least_action_findings
 from layerflow.report.findings.maps import jacobian_orientation
 from layerflow.report.findings.ricci import (
+    protocol_findings,
     rho_by_protocol_and_k,
     rho_sign,
     rho_trained_vs_untrained,
@@ -35,15 +36,18 @@ from layerflow.report.findings.transport import (
 )
 from layerflow.stats.tables import prepare_runs
 
-__all__ = ["FINDINGS", "Finding", "as_records", "compute_findings", "fmt", "fmt_fraction",
-           "fmt_percent"]
+__all__ = ["FINDINGS", "Finding", "FindingFn", "as_records", "compute_findings", "fmt", "fmt_fraction",
+           "fmt_percent", "protocol_findings"]
 
 
 def _least_action(runs: pd.DataFrame, layers: pd.DataFrame) -> list[Finding]:
     return least_action_findings(runs)
 
 
-FINDINGS: dict[str, Callable[[pd.DataFrame, pd.DataFrame], list[Finding]]] = {
+#: a finding function: (prepared runs table, long layers table) -> findings
+FindingFn = Callable[[pd.DataFrame, pd.DataFrame], list[Finding]]
+
+FINDINGS: dict[str, FindingFn] = {
     # Gai & Zhang 2021
     "lss_residual_vs_plain": lss_residual_vs_plain,
     "ots_residual_vs_plain": ots_residual_vs_plain,
@@ -63,16 +67,19 @@ FINDINGS: dict[str, Callable[[pd.DataFrame, pd.DataFrame], list[Finding]]] = {
 }
 
 
-def compute_findings(runs: pd.DataFrame, layers: pd.DataFrame | None = None) -> list[Finding]:
+def compute_findings(runs: pd.DataFrame, layers: pd.DataFrame | None = None,
+                     overrides: Mapping[str, FindingFn] | None = None) -> list[Finding]:
     """Every finding the store supports, in registry order.
 
     ``runs`` is the store's runs table (raw or already passed through ``prepare_runs``).
+    ``overrides`` replaces registry entries by name (the report passes sentences built from a
+    table it computed once).
     """
     df = prepare_runs(runs) if "variant" not in runs.columns else runs
     lay = layers if layers is not None else pd.DataFrame()
     out: list[Finding] = []
-    for func in FINDINGS.values():
-        out.extend(func(df, lay))
+    for name, func in FINDINGS.items():
+        out.extend((overrides or {}).get(name, func)(df, lay))
     return out
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from layerflow.report._data import layer_metric
-from layerflow.report.findings.base import Finding
+from layerflow.report.findings.base import Finding, fmt_percent
 from layerflow.stats.tables import finished
 
 __all__ = ["jacobian_orientation"]
@@ -30,8 +30,9 @@ def jacobian_orientation(runs: pd.DataFrame, layers: pd.DataFrame) -> list[Findi
     word = "more" if r > p else ("less" if r < p else "as")
     tail = "than" if word != "as" else "as"
     text = (
-        f"Residual layers were orientation-preserving (det J > 0) at {100 * r:.0f} % of samples "
-        f"on average, plain layers at {100 * p:.0f} % (residual {word} often {tail} plain; "
+        f"Residual layers were orientation-preserving (det J > 0) at {fmt_percent(r)} of "
+        f"samples on average, plain layers at {fmt_percent(p)} (residual {word} often {tail} "
+        f"plain; "
         f"{int(counts['residual'])} vs {int(counts['plain'])} trained networks)."
     )
     return [

@@ -11,7 +11,59 @@ from layerflow.report.findings.base import Finding, Number, fmt, fmt_percent
 from layerflow.stats.accuracy import WELL_TRAINED, accuracy_study
 from layerflow.stats.tables import finished
 
-__all__ = ["rho_by_protocol_and_k", "rho_sign", "rho_trained_vs_untrained", "rho_vs_accuracy"]
+__all__ = ["no_coefficient", "protocol_findings", "rho_by_protocol_and_k", "rho_sign", "rho_trained_vs_untrained", "rho_vs_accuracy",
+           "undefined_rho"]
+
+
+def undefined_rho(df: pd.DataFrame, column: str = "ricci_rho") -> tuple[int, int, int]:
+    """Networks (rows of ``df``) with no coefficient in ``column``, by the cause the store records:
+    ``(disconnected, other, unrecorded)``.
+
+    ρ is NaN for a disconnected kNN graph (``ricci_connected`` false) and also, on connected
+    graphs, for too few layer pairs or zero variance (``ricci_reason``). The store records the
+    cause of the primary coefficient only: ``ricci_rho``, and ``ricci_rho_k<k>`` of the runs
+    whose primary ``k`` is k; elsewhere the cause is unrecorded. Runs that left this k out
+    because k >= N (``ricci_skipped_ks``) are not counted: they had no graph.
+    """
+    import re
+
+    if column not in df.columns:
+        return 0, 0, 0
+    nan = pd.to_numeric(df[column], errors="coerce").isna()
+    m = re.fullmatch(r"ricci_rho_k(\d+)", column)
+    if m and "ricci_skipped_ks" in df.columns:
+        nan &= ~df["ricci_skipped_ks"].astype(str).str.contains(f"k={m.group(1)} ",
+                                                                regex=False)
+    if column == "ricci_rho":
+        known = pd.Series(True, index=df.index)
+    elif m and "k" in df.columns:
+        known = pd.to_numeric(df["k"], errors="coerce") == int(m.group(1))
+    else:
+        known = pd.Series(False, index=df.index)
+    flag = (pd.to_numeric(df["ricci_connected"], errors="coerce")
+            if "ricci_connected" in df.columns else pd.Series(np.nan, index=df.index))
+    known &= flag.notna()
+    connected = flag != 0
+    n_disc = int((nan & known & ~connected).sum())
+    n_other = int((nan & known & connected).sum())
+    return n_disc, n_other, int((nan & ~known).sum())
+
+
+def no_coefficient(counts: tuple[int, int, int], who: str) -> str:
+    """``"N <who> had no coefficient (<causes>)"`` from :func:`undefined_rho`'s counts ("" when
+    every network had one); each cause is named only for the networks the store records it of."""
+    n_disc, n_other, n_unknown = counts
+    total = n_disc + n_other + n_unknown
+    if not total:
+        return ""
+    causes = [(n_disc, "a disconnected kNN graph"),
+              (n_other, "a connected graph but too few layer pairs or no variance (see "
+                        "ricci_reason)"),
+              (n_unknown, "a cause the store does not record")]
+    parts = [(n, why) for n, why in causes if n]
+    text = (parts[0][1] if len(parts) == 1
+            else "; ".join(f"{n} {why}" for n, why in parts))
+    return f"{total} {who} had no coefficient ({text})"
 
 
 def _rho_table(runs: pd.DataFrame) -> pd.DataFrame:
@@ -117,22 +169,27 @@ def rho_vs_accuracy(runs: pd.DataFrame, layers: pd.DataFrame) -> list[Finding]:
     rs = pd.to_numeric(per["r"], errors="coerce").to_numpy(dtype=np.float64)
     n_neg, n_pos = int(np.sum(rs < 0)), int(np.sum(rs > 0))
     n_sets = int(np.sum(np.isfinite(rs)))
-    word = "negatively" if r < 0 else "positively"
-    excludes = ("" if math.isnan(lo) or lo <= 0 <= hi
-                else "; the interval excludes 0")
+    contains = not math.isnan(lo) and lo <= 0 <= hi
+    word = ("not clearly" if contains else "negatively" if r < 0 else "positively")
+    note = ("; the interval contains 0" if contains
+            else "" if math.isnan(lo) else "; the interval excludes 0")
     text = (
         f"Among well-trained networks (test accuracy ≥ {WELL_TRAINED:g}; n = {n_well}), ρ and "
         f"test accuracy were {word} correlated (Pearson r = {fmt(r, 2)}, 95 % bootstrap "
-        f"interval [{fmt(lo, 2)}, {fmt(hi, 2)}]{excludes}); per data set, r < 0 in {n_neg} and "
+        f"interval [{fmt(lo, 2)}, {fmt(hi, 2)}]{note}); per data set, r < 0 in {n_neg} and "
         f"r > 0 in {n_pos} of {n_sets}."
     )
+    # the networks accuracy_study counts in n_undefined: trained, an accuracy, no ρ
+    undefined = df[df["trained"].astype(bool) & np.isfinite(df["test_acc"])]
+    counts = undefined_rho(undefined)
     if n_undef:
-        text = text[:-1] + (f"; {n_undef} trained networks had no coefficient (a disconnected "
-                            "kNN graph) and are not counted.")
+        text = text[:-1] + f"; {no_coefficient(counts, 'trained networks')} and are not counted."
     return [
         Finding(
             "rho_vs_accuracy", "ricci", text,
             {"pearson_r": r, "ci_low": lo, "ci_high": hi, "n": n_well, "n_undefined": n_undef,
+             "n_undefined_disconnected": counts[0], "n_undefined_other": counts[1],
+             "n_undefined_unrecorded": counts[2],
              "n_datasets_negative": n_neg, "n_datasets_positive": n_pos,
              "n_datasets": n_sets, "threshold": WELL_TRAINED},
         )
@@ -145,7 +202,22 @@ def rho_by_protocol_and_k(runs: pd.DataFrame, layers: pd.DataFrame) -> list[Find
     baseline beside them, and how many networks had no coefficient and why."""
     from layerflow.stats.ricci import protocol_table
 
-    tab = protocol_table(runs, layers)
+    return protocol_findings(protocol_table(runs, layers), runs)
+
+
+def protocol_findings(tab: pd.DataFrame, runs: pd.DataFrame) -> list[Finding]:
+    """:func:`rho_by_protocol_and_k` from an already computed
+    :func:`layerflow.stats.ricci.protocol_table` of ``runs`` (the report computes that table
+    once, for these sentences and for its table)."""
+    from layerflow.stats.accuracy import well_trained
+    from layerflow.stats.ricci import protocols_in_store
+
+    df = finished(runs)
+    acc = (pd.to_numeric(df["test_acc"], errors="coerce") if "test_acc" in df.columns
+           else pd.Series(np.nan, index=df.index))
+    well = df[df["trained"].astype(bool) & well_trained(acc)] if "trained" in df.columns \
+        else df.iloc[0:0]
+    primary = protocols_in_store(runs)[0] if not tab.empty else ""
     if tab.empty or (tab["protocol"].nunique() < 2 and tab["k"].nunique() < 2):
         return []
     out = []
@@ -175,8 +247,13 @@ def rho_by_protocol_and_k(runs: pd.DataFrame, layers: pd.DataFrame) -> list[Find
             numbers.update({"share_negative_untrained": float(b["share_negative"]),
                             "pooled_untrained": float(b["pooled"])})
         if r["n_excluded"]:
-            text += (f"; {int(r['n_excluded'])} well-trained networks had a disconnected kNN "
-                     "graph and no coefficient")
+            sfx = "" if proto == primary else f"_{proto}"
+            counts = undefined_rho(well, f"ricci_rho{sfx}_k{int(k)}")
+            if sum(counts) != int(r["n_excluded"]):  # not the table's networks: say no cause
+                counts = (0, 0, int(r["n_excluded"]))
+            text += "; " + no_coefficient(counts, "well-trained networks")
+            numbers.update({"n_excluded_disconnected": counts[0],
+                            "n_excluded_other": counts[1], "n_excluded_unrecorded": counts[2]})
         if r["n_not_applicable"]:
             text += f"; {int(r['n_not_applicable'])} had fewer test points than k"
         out.append(Finding("rho_by_protocol_and_k", "ricci", text + ".", numbers))

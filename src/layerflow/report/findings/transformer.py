@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from layerflow.report.findings.base import Finding, Number, fmt
+from layerflow.report.findings.ricci import no_coefficient, undefined_rho
 from layerflow.stats.intervals import Interval
 from layerflow.stats.transformer import trained_vs_untrained, transformer_runs
 
@@ -44,10 +45,11 @@ def _rho_details(runs: pd.DataFrame, df: pd.DataFrame,
     columns): a verdict that holds at one k only should be read as such."""
     numbers: dict[str, Number] = {}
     undefined = int(np.isnan(pd.to_numeric(df["ricci_rho"], errors="coerce")).sum())
-    numbers["n_undefined"] = undefined
+    counts = undefined_rho(df)
+    numbers.update({"n_undefined": undefined, "n_undefined_disconnected": counts[0],
+                    "n_undefined_other": counts[1], "n_undefined_unrecorded": counts[2]})
     if undefined:
-        text = text[:-1] + (f"; {undefined} networks had no coefficient (a disconnected kNN "
-                            "graph) and are not counted.")
+        text = text[:-1] + f"; {no_coefficient(counts, 'networks')} and are not counted."
     primary = pd.to_numeric(df["k"], errors="coerce").dropna() if "k" in df.columns else None
     ks = sorted(int(m.group(1)) for c in df.columns
                 if (m := re.fullmatch(r"ricci_rho_k(\d+)", str(c))))
