@@ -44,6 +44,31 @@ def test_undefined_rho_splits_the_causes_the_store_records() -> None:
     assert undefined_rho(df, "ricci_rho_baptista_k10") == (0, 0, 0)  # no such column
 
 
+def test_undefined_rho_reads_the_cause_from_the_layer_rows_where_the_columns_do_not() -> None:
+    nan, inf = np.nan, np.inf
+    # four runs without ρ at k = 30 under the baptista protocol (not the primary): run 1's
+    # graph is disconnected in layer 2, run 2's is connected everywhere, run 3 has no layer
+    # rows at that k, run 4's k = 30 rows belong to the other protocol only
+    df = pd.DataFrame({"run_id": ["r0", "r1", "r2", "r3", "r4"],
+                       "ricci_rho_baptista_k30": [0.2, nan, nan, nan, nan],
+                       "ricci_connected": [1.0, 1.0, 1.0, 1.0, 1.0], "k": 10,
+                       "ricci_skipped_ks": ""})
+    rows = []
+    for rid, masses in (("r0", [5.0, 6.0, 7.0]), ("r1", [5.0, 6.0, inf]),
+                        ("r2", [5.0, 6.0, 7.0])):
+        rows += [{"run_id": rid, "metric": "geodesic_mass_baptista", "k": 30, "layer": i,
+                  "value": v} for i, v in enumerate(masses)]
+    rows += [{"run_id": "r3", "metric": "geodesic_mass_baptista", "k": 10, "layer": 0,
+              "value": 1.0},
+             {"run_id": "r4", "metric": "geodesic_mass", "k": 30, "layer": 0, "value": inf}]
+    layers = pd.DataFrame(rows)
+    assert undefined_rho(df, "ricci_rho_baptista_k30") == (0, 0, 4)  # no layer rows given
+    assert undefined_rho(df, "ricci_rho_baptista_k30", layers) == (1, 1, 2)
+    # the primary protocol's column at k = 30: run 4's infinite mass says disconnected
+    df2 = df.rename(columns={"ricci_rho_baptista_k30": "ricci_rho_k30"})
+    assert undefined_rho(df2, "ricci_rho_k30", layers) == (1, 0, 3)
+
+
 def test_the_sentence_names_one_cause_or_each() -> None:
     assert no_coefficient((0, 0, 0), "networks") == ""
     assert no_coefficient((3, 0, 0), "networks") == \

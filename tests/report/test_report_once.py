@@ -53,5 +53,5 @@ def test_the_shared_table_gives_the_sentences_of_the_prepared_runs(store: Report
     runs = store.runs.assign(ricci_rho_k5=store.runs["ricci_rho"] * 0.9)
     want = rho_by_protocol_and_k(prepare_runs(runs), store.layers)
     assert want  # two ks: the sentences exist
-    got = protocol_findings(protocol_table(runs, store.layers), prepare_runs(runs))
+    got = protocol_findings(protocol_table(runs, store.layers), prepare_runs(runs), store.layers)
     assert [repr(f) for f in got] == [repr(f) for f in want]  # repr: nan == nan

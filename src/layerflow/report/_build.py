@@ -90,7 +90,8 @@ def render_report(inp: ReportInput, out_dir: str | Path, title: str = "layerflow
     # computed once (2,000-resample bootstraps): the sentences and the table print the same rows
     shared = {"ricci_protocols": protocol_table(inp.runs, all_layers)}
     findings = compute_findings(runs, all_layers, overrides={
-        "rho_by_protocol_and_k": lambda r, lay: protocol_findings(shared["ricci_protocols"], r)})
+        "rho_by_protocol_and_k": lambda r, lay: protocol_findings(shared["ricci_protocols"], r,
+                                                                  lay)})
     claims = compute_claims(runs, all_layers)
 
     blocks: dict[str, list[FigureBlock]] = {k: [] for k in SECTIONS}
