@@ -14,9 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from layerflow.ricci.coefficients import PROTOCOLS, ricci_sweeps
 from layerflow.ricci.curvature import CURVATURES
-from layerflow.ricci.protocols import PROTOCOLS
-from layerflow.ricci.sweep import ricci_sweeps
 from layerflow.views import Column, Option, OptionError, View, ViewResult, layer_row
 
 __all__ = ["DEFAULT_K", "VIEW", "measure_ricci", "protocol_suffix"]
