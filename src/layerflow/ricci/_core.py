@@ -331,15 +331,19 @@ def _state_measures(X: np.ndarray, width: int, ks: tuple[int, ...], rules: Seque
         def build(rule: str) -> NestedGraphs:
             return nested_from_births(bt.idx, bt.births[rule], ks, rule, bt.extras[rule], order)
 
+    def masses(raw: list[tuple[float, int]]) -> list[GeodesicMass]:
+        return [GeodesicMass(g, 0.0, n if c == 1 else 0, True, c, n) for g, c in raw]
+
     first = build(rules[0])
-    masses = first.geodesic_masses()
-    out: _StateMeasures = {rules[0]: (first.union_degrees, first.directed_degrees, masses)}
+    raw = first.geodesic_masses()
+    out: _StateMeasures = {rules[0]: (first.union_degrees, first.directed_degrees, masses(raw))}
     for rule in rules[1:]:
         if not tied.any():  # the same graphs at every k
             out[rule] = out[rules[0]]
             continue
         ng = build(rule)
-        out[rule] = (ng.union_degrees, ng.directed_degrees, ng.geodesic_masses(masses, ~tied))
+        out[rule] = (ng.union_degrees, ng.directed_degrees,
+                     masses(ng.geodesic_masses(raw, ~tied)))
     return out
 
 

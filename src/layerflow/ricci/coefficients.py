@@ -267,7 +267,7 @@ def ricci_coefficient(
         "total geodesic change" ``msc$ssr`` is ``2·η_{l−1}``, a sum over ordered pairs; the
         factor 2 leaves every correlation unchanged). R computes no per-network coefficient; its
         pooled one is :func:`~layerflow.ricci.pooled.pooled_coefficient` of these results. See
-        :mod:`layerflow.ricci.protocols`.
+        :data:`PROTOCOLS`.
     degree
         ``None`` (default): the protocol's (``"union"`` for ``"layerflow"``, ``"directed"`` for
         ``"baptista"``). ``"directed"`` with ``"layerflow"`` gives R's graphs with layerflow's

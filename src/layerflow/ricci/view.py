@@ -1,6 +1,6 @@
 """The Ricci view's declaration (see :mod:`layerflow.views`) and its one measurement.
 
-``measure_ricci`` runs :func:`~layerflow.ricci.sweep.ricci_sweeps` (one neighbour search shared
+``measure_ricci`` runs :func:`~layerflow.ricci.ricci_sweeps` (one neighbour search shared
 by every k and every protocol) and reports, for the primary ``k``, the global coefficient and its
 diagnostics, plus ``ricci_rho_k{k}`` for every swept k and, per layer, the scalar curvature,
 geodesic mass and η.

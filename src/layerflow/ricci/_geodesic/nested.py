@@ -33,7 +33,6 @@ from layerflow.ricci._geodesic import bfs_order, span_components, union_csr
 from layerflow.ricci._geodesic.mass import mass_total
 from layerflow.ricci._knn.buckets import arc_births
 from layerflow.ricci._knn.kernels import scan_within
-from layerflow.ricci.geodesics import GeodesicMass
 
 __all__ = [
     "ORDER_K",
@@ -73,24 +72,23 @@ class NestedGraphs:
         return int(span_components(self.starts, self.ends[c], self.indices))
 
     def geodesic_masses(
-        self, reuse: Sequence[GeodesicMass] | None = None, same: np.ndarray | None = None
-    ) -> list[GeodesicMass]:
-        """The exact geodesic mass at every swept k (``inf`` with the component count where
-        disconnected, as :func:`~layerflow.ricci.geodesics.geodesic_mass`). With ``reuse``,
-        ``reuse[c]`` is taken wherever ``same[c]`` says that graph is this one's at ``ks[c]``
-        (the other tie rule's, :func:`boundary_ties`)."""
-        n = self.n
-        out: list[GeodesicMass] = []
+        self, reuse: Sequence[tuple[float, int]] | None = None, same: np.ndarray | None = None
+    ) -> list[tuple[float, int]]:
+        """The exact geodesic mass at every swept k and the number of connected components:
+        ``(Σ_{i<j} d(i, j), 1)``, or ``(inf, components)`` where disconnected, as
+        :func:`~layerflow.ricci.geodesics.geodesic_mass`. With ``reuse``, ``reuse[c]`` is taken
+        wherever ``same[c]`` says that graph is this one's at ``ks[c]`` (the other tie rule's,
+        :func:`boundary_ties`)."""
+        out: list[tuple[float, int]] = []
         connected = False  # at the previous k, hence at this one (a supergraph)
         for c in range(len(self.ks)):
             if reuse is not None and same is not None and same[c]:
                 g = reuse[c]
             elif not connected and (ncomp := self.components(c)) > 1:
-                g = GeodesicMass(np.inf, 0.0, 0, True, ncomp, n)
+                g = (np.inf, ncomp)
             else:
-                total = mass_total(self.starts, self.ends[c], self.indices)
-                g = GeodesicMass(total / 2.0, 0.0, n, True, 1, n)
-            connected = g.n_components == 1
+                g = (mass_total(self.starts, self.ends[c], self.indices) / 2.0, 1)
+            connected = g[1] == 1
             out.append(g)
         return out
 

@@ -49,8 +49,8 @@ back-end returns the same exact answer.
     ``faiss`` extra); faiss runs on one OpenMP thread per call (the layers of a network are the
     parallel jobs, as for BLAS).
 ``"auto"`` (default)
-    The back-end measured fastest for the shape (``benchmarks/bench_ricci.py``; figures in
-    ``benchmarks/README.md``): ``"symmetric"`` for wide, large states (``d ≥``
+    The back-end measured fastest for the shape (``benchmarks/bench_ricci.py``,
+    ``benchmarks/bench_tokens.py``): ``"symmetric"`` for wide, large states (``d ≥``
     :data:`SYMMETRIC_MIN_D`, ``N ≥`` :data:`SYMMETRIC_MIN_N`, ``N·d ≥``
     :data:`SYMMETRIC_MIN_SIZE`), ``"faiss"`` for large narrower ones where it is installed
     (``N ≥`` :data:`FAISS_MIN_N`, ``d ≥`` :data:`FAISS_MIN_D`), else ``"blas"``.
