@@ -415,7 +415,7 @@ def capture(
     if out_path is not None and out_path.suffix != ".npz":
         out_path = out_path.with_suffix(out_path.suffix + ".npz")
 
-    names = [s.module for s in specs]
+    [s.module for s in specs]
     outputs = [s for s in specs if s.at == "output"]
     inputs_at = [s for s in specs if s.at == "input"]
     got: dict[str, torch.Tensor] = {}

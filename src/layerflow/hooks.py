@@ -475,8 +475,8 @@ def keyword_input(model: nn.Module, inputs: Mapping[str, Any], device: torch.dev
     ids, masks) unchanged, floating ones in the model's ``dtype``, other values as they are."""
     out: dict[str, Any] = {}
     for key, value in inputs.items():
-        if isinstance(value, torch.Tensor) or hasattr(value, "__array__") and not isinstance(
-                value, str | bytes):
+        if isinstance(value, torch.Tensor) or (hasattr(value, "__array__") and not isinstance(
+                value, str | bytes)):
             t = torch.as_tensor(value)
             out[str(key)] = (t.to(device=device, dtype=dtype) if t.is_floating_point()
                              else t.to(device))

@@ -476,21 +476,28 @@ class Trajectory(ResultDisplay, headline=("n_samples", "n_layers", "widths", "la
 
     @classmethod
     def load(
-        cls, path: str | os.PathLike[str], max_bytes: int | None = _MAX_LOAD_BYTES
+        cls, path: str | os.PathLike[str], max_bytes: int | None = _MAX_LOAD_BYTES, *,
+        mmap: bool = False,
     ) -> Trajectory:
         """Read a trajectory written by :meth:`save`, or any ``.npz`` of ``state_0, state_1, …``.
 
         Never unpickles: object arrays are refused with :class:`TrajectoryError`. Sizes declared
         in the archive are checked against the file and ``max_bytes`` (default 4 GiB; ``None``
         for no cap) before anything is allocated (:func:`layerflow.data.npzsafe.read_npz`).
+        With ``mmap=True`` an uncompressed archive (``save(…, compress=False)``) is mapped
+        read-only instead of read: nothing is allocated, so ``max_bytes`` does not apply, and
+        only the rows a computation touches are read from disk; a compressed archive is read
+        as without it.
         """
+        from layerflow._npzmap import map_npz
         from layerflow.data.npzsafe import read_npz
 
         path = Path(path)
         if not path.is_file():
             raise TrajectoryError(f"trajectory file {str(path)!r} does not exist")
-        arrays = read_npz(
-path, max_bytes=max_bytes, error=TrajectoryError)
+        mapped = map_npz(path, TrajectoryError) if mmap else None
+        arrays = mapped if mapped is not None else read_npz(path, max_bytes=max_bytes,
+                                                            error=TrajectoryError)
         keys = set(arrays)
         meta: dict[str, Any] = {}
         if "header" in keys:

@@ -71,6 +71,7 @@ def ricci_coefficient(
     n_sources: int | None = None,
     seed: int | None = 0,
     alpha: float = 0.5,
+    final_norm: bool = False,
 ) -> RicciCoefficient:
     """Global Ricci coefficient ``ρ = corr_l(η_l, Ric_l)`` of one network (SPEC §3).
 
@@ -81,7 +82,10 @@ def ricci_coefficient(
     ----------
     traj
         A :class:`~layerflow.Trajectory` (or a sequence of L+1 arrays of shape ``(N, d_l)``):
-        every state given is used, ``X_0`` being the input. The authors' protocol is defined on
+        every state given is used, ``X_0`` being the input, except the states a trajectory's
+        views leave out: token ids (kind ``input_ids``) and, unless ``final_norm=True``, a
+        language model's final norm (kind ``final_norm``; the result's ``layer_names`` say
+        which states were used). The authors' protocol is defined on
         the input and the **hidden** layers, not the output: their R code drops the last entry
         of each network's activation list. layerflow never drops a state; capture the hidden
         layers only (layerflow's own models do so by default: their ``blocks``, not the head;
@@ -117,6 +121,9 @@ def ricci_coefficient(
         Sampled geodesic mass options.
     alpha
         Ollivier laziness (default 0.5).
+    final_norm
+        Keep a state of kind ``final_norm`` (left out by default: the final normalisation
+        rescales every token, so its step would dominate η and Ric).
 
     Returns
     -------
@@ -128,7 +135,7 @@ def ricci_coefficient(
     k, curvature, degree, proto = check_common(
         k, curvature, degree, on_disconnected, geodesics, protocol, n_sources
     )
-    states, names = trajectory_states(traj)
+    states, names = trajectory_states(traj, final_norm)
     out, _ = global_coefficients(
         states, names, (k,), (Family(proto, degree),), curvature, on_disconnected, geodesics,
         n_sources, seed, alpha,

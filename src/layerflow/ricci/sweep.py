@@ -85,6 +85,7 @@ def ricci_sweeps(
     n_sources: int | None = None,
     seed: int | None = 0,
     alpha: float = 0.5,
+    final_norm: bool = False,
 ) -> dict[str, RicciSweep]:
     """:func:`ricci_sweep` under several protocols from one neighbour search per state.
 
@@ -93,7 +94,8 @@ def ricci_sweeps(
     ``{protocol: RicciSweep}``, each equal to ``ricci_sweep(traj, ks, …, protocol=p,
     degree=d)``; the search is as wide as the widest tie rule needs, and with Forman curvature
     and exact geodesics a geodesic mass is computed once for the protocols whose graphs agree
-    at that k (always, unless some point has a tie across its k-th distance).
+    at that k (always, unless some point has a tie across its k-th distance). ``final_norm``:
+    keep a trajectory's final-norm state (left out by default, as by :func:`ricci_coefficient`).
     """
     ks_t = tuple(check_k_type(k) for k in ks)
     if not ks_t:
@@ -111,7 +113,7 @@ def ricci_sweeps(
         _, _, degree_, proto = check_common(ks_t[0], curvature, deg, "nan", geodesics,
                                             proto_name, n_sources)
         families.append(Family(proto, degree_))
-    states, names = trajectory_states(traj)
+    states, names = trajectory_states(traj, final_norm)
     glob, tables = global_coefficients(
         states, names, ks_t, families, curvature, "nan", geodesics, n_sources, seed, alpha
     )
