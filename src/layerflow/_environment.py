@@ -27,8 +27,8 @@ _DISTRIBUTIONS = ("torch", "numpy", "scipy", "transformers")
 
 def environment(device: Any = None) -> dict[str, str | int | bool]:
     """``{"threads", "device", "deterministic", "python", "layerflow", "torch", "numpy",
-    "scipy"[, "transformers"]}``: torch's intra-op thread count now, the device (``device`` or
-    ``"cpu"``), whether torch's deterministic algorithms are on, and the versions (a library
+    "scipy"[, "transformers"]}``: torch's intra-op thread count now, the device (``device``, or
+    where ``device="auto"`` would run: ``"cuda"`` when available, else ``"cpu"``), whether torch's deterministic algorithms are on, and the versions (a library
     that is not installed is left out)."""
     import torch
 
@@ -36,7 +36,8 @@ def environment(device: Any = None) -> dict[str, str | int | bool]:
 
     env: dict[str, str | int | bool] = {
         "threads": int(torch.get_num_threads()),
-        "device": str(device) if device is not None else "cpu",
+        "device": str(device) if device is not None else (
+            "cuda" if torch.cuda.is_available() else "cpu"),
         "deterministic": bool(torch.are_deterministic_algorithms_enabled()),
         "python": platform.python_version(),
         "layerflow": __version__,

@@ -91,7 +91,7 @@ def _tracks(states: Any, used: tuple[int, int]) -> tuple[np.ndarray, int, float,
 
 
 def _w2(traj: Any, used: tuple[int, int], solver: str, w2_m: int | None,
-        seed: int) -> tuple[WassersteinPathResult, Assignment, int, str]:
+        seed: int, max_bytes: int | None) -> tuple[WassersteinPathResult, Assignment, int, str]:
     """The W2 path on all N samples when they fit (``w2_m=None``) or on ``min(N, w2_m)``; else on
     a seeded subsample of :data:`W2_FALLBACK_M`. Returns the path, the end-to-end assignment,
     the number of samples and a note saying which subsample was used (``""`` for all)."""
@@ -102,8 +102,8 @@ def _w2(traj: Any, used: tuple[int, int], solver: str, w2_m: int | None,
         d = traj.widths[start]
         stacked_bytes = (stop - start + 1) * n * d * 8
         try:
-            check_memory(n, 3, "wasserstein_path")
-            if stacked_bytes > available_bytes() // 4:
+            check_memory(n, 3, "wasserstein_path", max_bytes)
+            if stacked_bytes > (max_bytes if max_bytes is not None else available_bytes() // 4):
                 raise MemoryBudgetError("the stacked states do not fit")
             m = n
         except MemoryBudgetError:
@@ -116,14 +116,14 @@ def _w2(traj: Any, used: tuple[int, int], solver: str, w2_m: int | None,
             note = f"W2 path on a subsample of {m} of the {n} samples (seed {seed}; w2_m={w2_m})"
     sub = traj if m == n else traj.subsample(m, seed)
     stacked = np.stack([np.asarray(s, dtype=np.float64) for s in sub.states[start : stop + 1]])
-    path, end = w2_path_of(stacked, used, solver=solver, max_bytes=None)
+    path, end = w2_path_of(stacked, used, solver=solver, max_bytes=max_bytes)
     return path, end, m, note
 
 
 def measure_transport(traj: Any, *, model: Any = None, inputs: Any = None, m: int | None = DEFAULT_M,
                       seed: int = 0, solver: str = "auto",
                       run: tuple[int, int] | None = None, final_norm: bool = False,
-                      w2_m: int | None = None) -> ViewResult:
+                      w2_m: int | None = None, w2_max_bytes: int | None = None) -> ViewResult:
     """LSS, OTS, W2 path, kinetic energy, path length and turning angles of ``traj``.
 
     Scalars: the columns of :data:`VIEW`; per-layer rows: the W2 step into each state of the
@@ -135,7 +135,8 @@ def measure_transport(traj: Any, *, model: Any = None, inputs: Any = None, m: in
     The tracks' metrics (LSS, kinetic energy, path length, turning angles) use every sample, in
     blocks of rows, so a corpus larger than memory (a mapped trajectory) is read once. The W2
     path uses every sample when its exact assignments fit in memory, else a seeded subsample
-    (``w2_m``, default :data:`W2_FALLBACK_M`); ``w2_m`` and ``transport_note`` say which. A W2
+    (``w2_m``, default :data:`W2_FALLBACK_M`); ``w2_m`` and ``transport_note`` say which
+    (``w2_max_bytes`` is the memory budget; default half the available memory). A W2
     or OT score that cannot be computed is NaN with its reason in ``transport_note``; the
     other metrics are still reported. The default run leaves out token ids and, unless
     ``final_norm``, a final-norm state (``transport_note`` names them).
@@ -155,7 +156,7 @@ def measure_transport(traj: Any, *, model: Any = None, inputs: Any = None, m: in
     path = end = None
     w2_n = 0
     try:
-        path, end, w2_n, w2_note = _w2(traj, used, solver, w2_m, seed)
+        path, end, w2_n, w2_note = _w2(traj, used, solver, w2_m, seed, w2_max_bytes)
         if w2_note:
             notes.append(w2_note)
     except TransportError as exc:
@@ -214,6 +215,8 @@ VIEW = View(
         Option("w2_m", "int", None, "samples for the W2 path (min(N, w2_m), seeded); default: "
                f"all when the exact assignments fit in memory, else {W2_FALLBACK_M}", low=2,
                nullable=True),
+        Option("w2_max_bytes", "int", None, "memory budget of the W2 path's exact assignments "
+               "in bytes (default: half the available memory)", low=1, nullable=True),
         Option("final_norm", "bool", False, "keep a language model's final-norm state in the "
                "default run (left out by default; token ids are always left out)"),
     ),
