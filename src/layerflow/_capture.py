@@ -105,13 +105,17 @@ def _mapping_rows(inputs: Mapping[str, Any]) -> int:
     return int(value.shape[0])
 
 
-def _batches(X: Any, batch_size: int, labels: Any) -> tuple[Iterator[Batch], int | None, bool]:
+def _batches(X: Any, batch_size: int, labels: Any,
+             per_token_rows: bool = False) -> tuple[Iterator[Batch], int | None, bool]:
     """The batches of ``X`` as ``(inputs, labels)`` pairs, their number when known, and whether
     labels come with the batches."""
     if isinstance(X, Mapping):
         inputs = dict(X)
         n = _mapping_rows(inputs)
         lab = None if labels is None else as_array(labels, "labels", CaptureError, real=False)
+        if lab is not None and (lab.ndim == 0 or lab.shape[0] != n):
+            raise CaptureError(f"labels have shape {lab.shape}; expected ({n},) to match the "
+                               "inputs")
 
         def gen_map() -> Iterator[Batch]:
             for s in range(0, n, batch_size):
@@ -141,6 +145,10 @@ def _batches(X: Any, batch_size: int, labels: Any) -> tuple[Iterator[Batch], int
     x = _as_input(X)
     n = int(x.shape[0])
     lab = None if labels is None else as_array(labels, "labels", CaptureError, real=False)
+    if lab is not None and (lab.ndim == 0 or lab.shape[0] != n):
+        per_token = (f" (one per sequence) or ({n}, {int(x.shape[1])}) (one per token)"
+                     if per_token_rows and x.ndim >= 2 else " to match X")
+        raise CaptureError(f"labels have shape {lab.shape}; expected ({n},){per_token}")
 
     def gen_tensor() -> Iterator[Batch]:
         for s in range(0, n, batch_size):
@@ -191,7 +199,7 @@ class _Sink:
                 self._spill()
         else:
             for fh, s in zip(self.files, states, strict=True):
-                fh.write(memoryview(np.ascontiguousarray(s)).cast("B"))
+                fh.write(np.ascontiguousarray(s).data.cast("B"))
 
     def _spill(self) -> None:
         parent = self.out.parent if self.out is not None else None
@@ -201,7 +209,7 @@ class _Sink:
         self.files = [open(self.dir / f"state_{i}.raw", "wb") for i in range(len(self.names))]
         for fh, part in zip(self.files, self.parts, strict=True):
             for s in part:
-                fh.write(memoryview(np.ascontiguousarray(s)).cast("B"))
+                fh.write(np.ascontiguousarray(s).data.cast("B"))
         self.parts = [[] for _ in self.names]
 
     def close(self) -> None:
@@ -256,9 +264,9 @@ class _Sink:
         for key in ("layer_names", "header", "kinds"):
             a = np.array(small[key])
             members.append((key, a.dtype, a.shape, lambda a=a: [a]))
-        for key, a in extra.items():
-            if a is not None:
-                members.append((key, a.dtype, a.shape, lambda a=a: [a]))
+        for key, e in extra.items():
+            if e is not None:
+                members.append((key, e.dtype, e.shape, lambda e=e: [e]))
         write_stored_npz(path, members)
         del small
         for i in range(len(self.names)):
@@ -408,7 +416,7 @@ def capture(
     mask_all = None
     if attention_mask is not None:
         mask_all = as_array(attention_mask, "attention_mask", CaptureError)
-    batches, total, _ = _batches(X, batch_size, labels)
+    batches, total, _ = _batches(X, batch_size, labels, per_token)
     transform = POOLS[pool] if pool is not None else None
     budget = available_bytes() // 2 if max_memory is None else max_memory
     out_path = None if out is None else Path(out)
@@ -530,11 +538,6 @@ def capture(
         if mask_all is not None and mask_all.shape[0] != offset:
             raise CaptureError(f"attention_mask has shape {mask_all.shape}; expected (N, T) = "
                                f"({offset}, …) like X")
-        if labels is not None and tensor_input:
-            lab_all = as_array(labels, "labels", CaptureError, real=False)
-            if lab_all.shape[0] != offset:
-                raise CaptureError(f"labels have shape {lab_all.shape}; expected ({offset},) to "
-                                   "match X")
         meta: dict[str, Any] = {"model": type(model).__name__}
         if pool is not None:
             meta["pool"] = pool

@@ -69,7 +69,7 @@ def write_stored_npz(path: str | os.PathLike[str], members: Iterable[Member]) ->
                 w.write(_npy_header(np.dtype(dtype), shape, start))
                 for chunk in chunks():
                     arr = np.ascontiguousarray(chunk, dtype=dtype)
-                    w.write(memoryview(arr).cast("B"))
+                    w.write(arr.data.cast("B"))
                     written += arr.nbytes
             if written != expected:
                 raise LayerflowError(f"member {name!r}: {written} bytes written but shape "

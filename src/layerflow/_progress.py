@@ -26,12 +26,16 @@ def wants_progress(progress: bool | None) -> bool:
     return bool(isatty and isatty())
 
 
+def _nothing(n: int = 1) -> None:
+    """Progress not shown."""
+
+
 @contextmanager
 def progress_bar(description: str, total: int | None,
                  progress: bool | None) -> Iterator[Callable[[int], None]]:
     """A function ``advance(n)`` that moves a bar of ``total`` units (None: unknown) by n."""
     if not wants_progress(progress):
-        yield lambda n=1: None
+        yield _nothing
         return
     from rich.console import Console
     from rich.progress import (
@@ -48,4 +52,7 @@ def progress_bar(description: str, total: int | None,
                TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=console.is_terminal) as bar:
         tid = bar.add_task(description, total=total)
-        yield lambda n=1: bar.advance(tid, n)
+        def advance(n: int = 1) -> None:
+            bar.advance(tid, n)
+
+        yield advance

@@ -434,7 +434,7 @@ class Trajectory(ResultDisplay, headline=("n_samples", "n_layers", "widths", "la
                 offset += int(p.sample_index.max()) + 1
             sample_index = np.concatenate(shifted)
         if first.position is not None and all(p.position is not None for p in parts):
-            position = np.concatenate([p.position for p in parts])  # type: ignore[misc]
+            position = np.concatenate([p.position for p in parts if p.position is not None])
         return cls(states, labels=labels, layer_names=first.layer_names,
                    metadata=first.metadata, sample_index=sample_index, position=position,
                    kinds=first.kinds)
