@@ -34,7 +34,7 @@ from layerflow.hooks import (
     takes_token_ids,
 )
 from layerflow.tokens import as_array, token_rows
-from layerflow.trajectory import Trajectory
+from layerflow.trajectory import Trajectory, save_streamed
 
 __all__ = ["POOLS", "CaptureError", "capture"]
 
@@ -233,22 +233,11 @@ class _Sink:
             fh.close()
         assert self.dir is not None and self.widths is not None and self.dtypes is not None
         path = self.out if self.out is not None else self.dir / "trajectory.npz"
-        # the tail of a trajectory file without the states: written by save, then completed
-        header = Trajectory([np.zeros((1, w), dtype=d) for w, d in
-                             zip(self.widths, self.dtypes, strict=True)],
-                            layer_names=layer_names, metadata=meta, kinds=kinds)
-        from layerflow._npzmap import map_npz, write_stored_npz
-
-        tmp = self.dir / "small.npz"
-        header.save(tmp, compress=False)
-        small = map_npz(tmp, CaptureError)
-        assert small is not None
-        members: list[Any] = []
         block = 1 << 26
+        specs: list[tuple[int, Any, Any]] = []
         for i, (w, d) in enumerate(zip(self.widths, self.dtypes, strict=True)):
             raw = self.dir / f"state_{i}.raw"
-            row_bytes = w * np.dtype(d).itemsize
-            rows = max(1, block // row_bytes)
+            rows = max(1, block // (w * np.dtype(d).itemsize))
 
             def chunks(raw: Path = raw, d: np.dtype = d, w: int = w,
                        rows: int = rows) -> Iterator[np.ndarray]:
@@ -257,21 +246,14 @@ class _Sink:
                         arr = np.fromfile(fh, dtype=d, count=rows * w)
                         if arr.size == 0:
                             return
-                        yield arr
+                        yield arr.reshape(-1, w)
 
-            members.append((f"state_{i}", np.dtype(d), (self.rows, w), chunks))
-        extra = {"labels": labels, "sample_index": sample_index, "position": position}
-        for key in ("layer_names", "header", "kinds"):
-            a = np.array(small[key])
-            members.append((key, a.dtype, a.shape, lambda a=a: [a]))
-        for key, e in extra.items():
-            if e is not None:
-                members.append((key, e.dtype, e.shape, lambda e=e: [e]))
-        write_stored_npz(path, members)
-        del small
+            specs.append((w, d, chunks))
+        save_streamed(path, self.rows, specs, layer_names=layer_names, kinds=kinds,
+                      metadata=meta, labels=labels, sample_index=sample_index,
+                      position=position)
         for i in range(len(self.names)):
             (self.dir / f"state_{i}.raw").unlink()
-        tmp.unlink()
         traj = Trajectory.load(path, mmap=True)
         if self.out is None:
             path.unlink()  # the mapping keeps the data until the trajectory is dropped

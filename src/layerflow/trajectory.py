@@ -22,7 +22,7 @@ from layerflow._display import ResultDisplay
 from layerflow.errors import LayerflowError
 from layerflow.tokens import as_array, token_rows
 
-__all__ = ["KINDS", "Trajectory", "TrajectoryError"]
+__all__ = ["KINDS", "Trajectory", "TrajectoryError", "save_streamed"]
 
 _FORMAT = "layerflow.trajectory/1"
 
@@ -35,8 +35,8 @@ KINDS = ("input", "input_ids", "embedding", "block", "final_norm", "pooled")
 #: kinds the views leave out: token ids always (they are labels, not points), the final norm
 #: unless asked for (it rescales every token, so its step dominates the transport and Ricci paths)
 _LEFT_OUT = {"input_ids": "token ids are labels of tokens, not coordinates",
-             "final_norm": "the final normalisation rescales every token (its step dwarfs the "
-                           "others)"}
+             "final_norm": "the final normalisation rescales every token, so its step dwarfs "
+                           "the others"}
 _MetaValue = str | int | float | bool | None
 _MAX_LOAD_BYTES = 1 << 32  # largest uncompressed archive Trajectory.load reads by default
 
@@ -629,3 +629,51 @@ def _pick(layers: Any, n: int) -> list[int]:
     if len(set(out)) != len(out):
         raise TrajectoryError(f"layers={layers!r} repeats a hidden state")
     return out
+
+
+def save_streamed(
+    path: str | os.PathLike[str],
+    n: int,
+    states: Sequence[tuple[int, Any, Any]],
+    *,
+    layer_names: Sequence[str] | None = None,
+    kinds: Sequence[str] | None = None,
+    metadata: Mapping[str, _MetaValue] | None = None,
+    labels: Any = None,
+    sample_index: Any = None,
+    position: Any = None,
+) -> Path:
+    """Write a trajectory of ``n`` rows that never has to be in memory: an uncompressed ``.npz``
+    that :meth:`Trajectory.load` with ``mmap=True`` maps.
+
+    ``states`` holds one ``(width, dtype, chunks)`` per state, ``chunks()`` yielding the
+    state's rows in order as arrays of shape ``(rows, width)`` (any number of rows each, ``n``
+    in all). The names, kinds, metadata and row arrays are checked as :class:`Trajectory`
+    checks them (the states themselves when the file is loaded).
+    """
+    from layerflow._npzmap import write_stored_npz
+
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise TrajectoryError(f"n={n!r}: expected the number of rows, an int >= 1")
+    # the small members, checked by building a one-row trajectory of the same shape
+    shape = Trajectory([np.zeros((1, int(w)), dtype=d) for w, d, _ in states],
+                       layer_names=layer_names, metadata=metadata, kinds=kinds)
+    small: dict[str, np.ndarray] = {
+        "layer_names": np.array(shape.layer_names, dtype=np.str_),
+        "header": np.array(json.dumps({"format": _FORMAT, "n_states": len(states),
+                                       "metadata": dict(shape.metadata)}), dtype=np.str_),
+        "kinds": np.array(shape.kinds, dtype=np.str_),
+    }
+    if labels is not None:
+        lab = _to_numpy(labels, "labels")
+        if lab.shape != (n,):
+            raise TrajectoryError(f"labels have shape {lab.shape}; expected ({n},)")
+        small["labels"] = lab
+    for key, value in (("sample_index", sample_index), ("position", position)):
+        arr = _row_index(value, key, n)
+        if arr is not None:
+            small[key] = arr
+    members: list[Any] = [(f"state_{i}", np.dtype(d), (n, int(w)), chunks)
+                          for i, (w, d, chunks) in enumerate(states)]
+    members += [(k, a.dtype, a.shape, lambda a=a: [a]) for k, a in small.items()]
+    return write_stored_npz(path, members)
