@@ -138,3 +138,24 @@ def test_dataloader_of_encodings_and_concat_match_one_capture() -> None:
     joined = lf.Trajectory.concat(halves)
     np.testing.assert_array_equal(joined.sample_index, whole.sample_index)
     np.testing.assert_allclose(joined.states[-1], whole.states[-1], atol=1e-5)
+
+
+def test_the_language_model_example_runs_and_matches_hugging_face(tmp_path: Any) -> None:
+    import os
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root / "src")}
+    out = subprocess.run([sys.executable, "-W", "error",
+                          str(root / "examples" / "language_model_tokens.py")], cwd=tmp_path,
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    diff = re.search(r"max \|capture − hidden_states\| = ([0-9.e+-]+)", out.stdout)
+    assert diff is not None and float(diff.group(1)) <= 1e-5
+    steps = re.search(r"W2 steps with the final norm: \[(.*)\]", out.stdout)
+    assert steps is not None
+    w = [float(v) for v in steps.group(1).split(",")]
+    assert w[-1] > 10 * max(w[:-1])  # the final norm's step dwarfs the blocks'
