@@ -106,6 +106,8 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=30)
     ap.add_argument("--max-points", type=int, default=10_000)
     ap.add_argument("--keep", action="store_true", help="keep the corpus file afterwards")
+    ap.add_argument("--reuse", action="store_true",
+                    help="analyse the corpus file at --path as it is (written by --keep)")
     ap.add_argument("--analyse-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.analyse_only:
@@ -114,8 +116,11 @@ def main() -> None:
     size = args.tokens * (STATES * WIDTH + 1) * 4
     print(f"corpus: {args.tokens} tokens x {STATES} states x {WIDTH} (+ token ids), "
           f"{size / 2**30:.2f} GiB float32 -> {args.path}")
-    seconds = write(args.path, args.tokens)
-    print(f"written in {seconds:.1f} s")
+    if args.reuse and args.path.is_file():
+        print("reusing the corpus written before")
+    else:
+        seconds = write(args.path, args.tokens)
+        print(f"written in {seconds:.1f} s")
     try:
         t0 = time.perf_counter()
         child = subprocess.run([sys.executable, __file__, "--analyse-only", "--path",

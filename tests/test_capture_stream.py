@@ -178,3 +178,25 @@ def test_a_mapped_trajectory_checks_its_states_in_blocks(tmp_path: Path) -> None
     with pytest.raises(TrajectoryError, match=r"state 0 \('input'\) has NaN values in 1 of "
                                               r"300000 rows \(first bad row: 123456\)"):
         Trajectory.load(p, mmap=True)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc (Linux)")
+def test_release_gives_back_the_pages_of_a_mapped_block(tmp_path: Path) -> None:
+    def resident_file_kib() -> int:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("RssFile:"):
+                return int(line.split()[1])
+        raise AssertionError("no RssFile line")  # pragma: no cover
+
+    x = np.ones((20_000, 1024), dtype=np.float32)  # 78 MiB
+    p = write_stored_npz(tmp_path / "big.npz", [("x", x.dtype, x.shape, lambda: [x])])
+    del x
+    arrays = map_npz(p)
+    assert arrays is not None
+    a = arrays["x"]
+    before = resident_file_kib()
+    assert float(a.sum()) == 20_000 * 1024  # every page touched
+    touched = resident_file_kib()
+    release(a)
+    after = resident_file_kib()
+    assert touched - before > 60_000 and touched - after > 60_000  # KiB

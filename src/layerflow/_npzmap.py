@@ -139,8 +139,8 @@ def map_npz(path: str | os.PathLike[str],
 
 def _mapping(arr: np.ndarray) -> mmap.mmap | None:
     base: object = arr
-    while isinstance(base, np.ndarray):
-        base = base.base
+    while isinstance(base, np.ndarray | memoryview):
+        base = base.base if isinstance(base, np.ndarray) else base.obj
     return base if isinstance(base, mmap.mmap) else None
 
 
