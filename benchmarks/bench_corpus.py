@@ -8,7 +8,7 @@ noise, the last layer-normalised). Then, in a child process, it is mapped
 (``Trajectory.load(…, mmap=True)``) and measured as ``layerflow analyze`` measures it: the
 transport view on every token (LSS, kinetic energy, path length, turning angles in blocks of
 rows; the OT score on 1,000 tokens; the W2 path on its declared seeded subsample) and the Ricci
-view on its declared seeded subsample (``max_points``, default 10,000). The child's wall time and
+view on its declared seeded subsample (``max_points``, default 20,000). The child's wall time and
 peak resident memory (``ru_maxrss``) are printed.
 
     python benchmarks/bench_corpus.py                       # 200,000 tokens, /tmp/lf-corpus.npz
@@ -104,7 +104,7 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=200_000)
     ap.add_argument("--path", type=Path, default=Path("/tmp/lf-corpus.npz"))
     ap.add_argument("--k", type=int, default=30)
-    ap.add_argument("--max-points", type=int, default=10_000)
+    ap.add_argument("--max-points", type=int, default=20_000)
     ap.add_argument("--keep", action="store_true", help="keep the corpus file afterwards")
     ap.add_argument("--reuse", action="store_true",
                     help="analyse the corpus file at --path as it is (written by --keep)")

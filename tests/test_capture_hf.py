@@ -107,6 +107,7 @@ def test_layers_by_glob_index_and_pseudo_names() -> None:
     batch = _batch("right")
     g = capture(model, batch, layers=["transformer.h.*"], per_token=True)
     assert g.layer_names == ("input_ids", "transformer.h.0", "transformer.h.1", "transformer.h.2")
+    assert capture(model, batch, layers=["transformer.h"]).layer_names == g.layer_names
     idx = capture(model, batch, layers=[0, -1], per_token=True)
     assert idx.layer_names == ("input_ids", "embeddings", "final_norm")
     assert idx.kinds == ("input_ids", "embedding", "final_norm")

@@ -189,7 +189,7 @@ def test_release_gives_back_the_pages_of_a_mapped_block(tmp_path: Path) -> None:
         raise AssertionError("no RssFile line")  # pragma: no cover
 
     x = np.ones((20_000, 1024), dtype=np.float32)  # 78 MiB
-    p = write_stored_npz(tmp_path / "big.npz", [("x", x.dtype, x.shape, lambda: [x])])
+    p = write_stored_npz(tmp_path / "big.npz", [("x", x.dtype, x.shape, lambda x=x: [x])])
     del x
     arrays = map_npz(p)
     assert arrays is not None

@@ -398,7 +398,8 @@ def default_layers(model: nn.Module, error: type[LayerflowError]) -> list[LayerS
 def resolve_layers(model: nn.Module, layers: Sequence[str | int] | None,
                    error: type[LayerflowError]) -> list[LayerSpec]:
     """The states to capture, from ``layers``: ``None`` (:func:`default_layers`), or a list of
-    submodule names (as in ``model.named_modules()``), globs (``"transformer.h.*"``: ``*``
+    submodule names (as in ``model.named_modules()``; a ``ModuleList`` or ``ModuleDict``, which
+    never runs itself, stands for its children), globs (``"transformer.h.*"``: ``*``
     within one dotted part, ``**`` across parts; matches in module order) and ints (indices,
     negative from the end, into :func:`default_layers`). For a language model, ``"embeddings"``
     and ``"final_norm"`` name those states of its residual stream unless a submodule has that
@@ -423,6 +424,12 @@ def resolve_layers(model: nn.Module, layers: Sequence[str | int] | None,
                 raise error(f"layers: index {item} is out of range for the {len(defaults)} "
                             f"default layers {[s.name for s in defaults]}")
             specs.append(defaults[item])
+        elif item in known and isinstance(dict(model.named_modules())[item],
+                                          nn.ModuleList | nn.ModuleDict):
+            # a container never runs itself: its children are the layers (``"transformer.h"``)
+            children = [f"{item}.{c}" for c, _ in
+                        dict(model.named_modules())[item].named_children()]
+            specs += [LayerSpec(c, c, state_kind(model, c, stream)) for c in children]
         elif item in known:
             specs.append(LayerSpec(item, item, state_kind(model, item, stream)))
         elif stream is not None and item == EMBEDDINGS:

@@ -24,7 +24,7 @@ __all__ = ["DEFAULT_K", "VIEW", "measure_ricci", "protocol_suffix"]
 DEFAULT_K = 30  # the primary k of a sweep when its ks hold 30 (or none given)
 #: points of the kNN graphs by default: a trajectory with more rows is read on a seeded
 #: subsample of this many (a corpus of tokens; exact kNN graphs grow as N²)
-MAX_POINTS = 10_000
+MAX_POINTS = 20_000
 
 
 def _finalize(opts: dict[str, Any]) -> dict[str, Any]:
