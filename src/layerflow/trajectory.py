@@ -120,6 +120,17 @@ def _row_index(x: Any, what: str, n: int) -> np.ndarray | None:
     return out
 
 
+def _take(state: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``state[idx]``, a copy; the pages of a mapped state it touched are given back (the
+    kernel maps the neighbours of every row read, so a scattered subsample would otherwise
+    keep most of the state resident)."""
+    from layerflow._npzmap import release
+
+    out = state[idx]
+    release(state)
+    return out
+
+
 def _check_kinds(kinds: Sequence[str] | None, names: Sequence[str]) -> tuple[str, ...]:
     if kinds is None:
         return ("input", *(["block"] * (len(names) - 1)))
@@ -374,7 +385,7 @@ class Trajectory(ResultDisplay, headline=("n_samples", "n_layers", "widths", "la
         """The same rows of every state (an index array or boolean mask)."""
         idx = np.asarray(index)
         return Trajectory(
-            [s[idx] for s in self.states],
+            [_take(s, idx) for s in self.states],
             labels=None if self.labels is None else self.labels[idx],
             layer_names=self.layer_names,
             metadata=self.metadata,
