@@ -8,11 +8,12 @@ score when it covers all samples. A metric added here (its column and one line i
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
-from layerflow._memory import available_bytes
+from layerflow.transport import _common
 from layerflow.transport._common import (
     MemoryBudgetError,
     TransportError,
@@ -103,17 +104,25 @@ def _w2(traj: Any, used: tuple[int, int], solver: str, w2_m: int | None,
         stacked_bytes = (stop - start + 1) * n * d * 8
         try:
             check_memory(n, 3, "wasserstein_path", max_bytes)
-            if stacked_bytes > (max_bytes if max_bytes is not None else available_bytes() // 4):
+            # the same budget as check_memory's (half the available memory by default)
+            if stacked_bytes > (max_bytes if max_bytes is not None
+                                else _common.available_bytes() // 2):
                 raise MemoryBudgetError("the stacked states do not fit")
             m = n
         except MemoryBudgetError:
-            m = min(n, W2_FALLBACK_M)
+            budget = max_bytes if max_bytes is not None else _common.available_bytes() // 2
+            fits = math.isqrt(max(budget, 0) // (3 * 8))  # three m×m float64 matrices
+            m = min(n, W2_FALLBACK_M, fits)
             note = (f"W2 path on a subsample of {m} of the {n} samples (seed {seed}): the exact "
                     f"assignments on all of them do not fit in memory; w2_m sets the size")
     else:
         m = min(n, w2_m)
         if m < n:
             note = f"W2 path on a subsample of {m} of the {n} samples (seed {seed}; w2_m={w2_m})"
+    if m < 2:
+        raise MemoryBudgetError(f"wasserstein_path: not even 2 samples fit the memory budget "
+                                f"({max_bytes if max_bytes is not None else 'half the available'}"
+                                " bytes)")
     sub = traj if m == n else traj.subsample(m, seed)
     stacked = np.stack([np.asarray(s, dtype=np.float64) for s in sub.states[start : stop + 1]])
     path, end = w2_path_of(stacked, used, solver=solver, max_bytes=max_bytes)
@@ -135,7 +144,7 @@ def measure_transport(traj: Any, *, model: Any = None, inputs: Any = None, m: in
     The tracks' metrics (LSS, kinetic energy, path length, turning angles) use every sample, in
     blocks of rows, so a corpus larger than memory (a mapped trajectory) is read once. The W2
     path uses every sample when its exact assignments fit in memory, else a seeded subsample
-    (``w2_m``, default :data:`W2_FALLBACK_M`); ``w2_m`` and ``transport_note`` say which
+    (``w2_m``; default :data:`W2_FALLBACK_M`, or fewer if that many do not fit); ``w2_m`` and ``transport_note`` say which
     (``w2_max_bytes`` is the memory budget; default half the available memory). A W2
     or OT score that cannot be computed is NaN with its reason in ``transport_note``; the
     other metrics are still reported. The default run leaves out token ids and, unless
