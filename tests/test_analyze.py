@@ -41,3 +41,80 @@ def test_the_k_flag_shows_the_views_default(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(ricci_view, "DEFAULT_K", 17)
     (k,) = [p for p in _view_params() if p.name == "k"]
     assert k.help is not None and k.help.endswith("default: 17]")
+
+
+def _corpus(n: int = 40_000, d: int = 4) -> Trajectory:
+    """A per-token trajectory of n tokens: token ids, then tracks of two constant steps a, b
+    (closed forms: LSS = 2 / |â + b̂|, kinetic energy |a|² + |b|², OTS 1 for a translation)."""
+    rng = np.random.default_rng(0)
+    x0 = rng.normal(size=(n, d))
+    a = np.array([1.0, 0.0, 0.0, 0.0])
+    b = np.array([0.0, 2.0, 0.0, 0.0])
+    states = [rng.integers(0, 9, size=(n, 1)).astype(float), x0, x0 + a, x0 + a + b]
+    return Trajectory(states, layer_names=["input_ids", "embeddings", "h.0", "h.1"],
+                      kinds=["input_ids", "embedding", "block", "block"],
+                      sample_index=np.arange(n) // 8, position=np.arange(n) % 8)
+
+
+def test_analyze_a_40000_token_corpus_reports_lss_ots_and_energy_whatever_w2_does() -> None:
+    traj = _corpus()
+    lss = 2 / np.linalg.norm(np.array([1.0, 1.0]))  # unit steps (1,0) and (0,1)
+    # W2 asked on all 40,000 tokens: its exact assignments (3 matrices of 40,000² float64,
+    # 38 GB) do not fit a 1 GiB budget, so it fails alone
+    res = analyze(traj, sections=["transport"], w2_m=40_000, w2_max_bytes=1 << 30)["transport"]
+    assert res["lss_mean"] == pytest.approx(lss)
+    assert res["kinetic_energy"] == pytest.approx(1.0 + 4.0)
+    assert res["ots"] == 1.0 and res["ot_m"] == 1000
+    assert np.isnan(res["w2_geodesic_ratio"]) and res["w2_m"] == 0
+    assert "no W2 path: " in res["transport_note"] and "N=40000" in res["transport_note"]
+    # by default the W2 path runs on a declared seeded subsample
+    auto = analyze(traj, sections=["transport"], seed=5, w2_max_bytes=1 << 30)["transport"]
+    assert auto["w2_m"] == 2000
+    assert "W2 path on a subsample of 2000 of the 40000 samples (seed 5)" in auto["transport_note"]
+    # W2 between a measure and its translate is the shift: (|a| + |b|) / |a + b|
+    assert auto["w2_geodesic_ratio"] == pytest.approx(3 / np.sqrt(5))
+    assert auto["lss_mean"] == pytest.approx(lss)
+
+
+def test_cli_json_has_per_layer_values_the_subsample_and_the_environment(tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from layerflow.cli import cli
+
+    p = _corpus(n=3000).save(tmp_path / "t.npz", compress=False)
+    res = CliRunner().invoke(cli, ["analyze", str(p), "--json", "--subsample", "500",
+                                   "--subsample-seed", "7", "--k", "5", "--max-points", "400"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["subsample"] == {"m": 500, "of": 3000, "seed": 7}
+    steps = [r for r in out["transport"]["layers"] if r["metric"] == "w2_step"]
+    assert [r["layer_name"] for r in steps] == ["h.0", "h.1"]
+    assert steps[0]["value"] == pytest.approx(1.0) and steps[1]["value"] == pytest.approx(2.0)
+    assert {r["metric"] for r in out["ricci"]["layers"]} >= {"scalar_curvature", "eta"}
+    assert out["ricci"]["ricci_n"] == 400
+    assert "subsample of 400 of the 500 points" in out["ricci"]["ricci_note"]
+    assert out["environment"]["threads"] >= 1 and "torch" in out["environment"]
+
+
+def test_cli_load_cap_is_a_flag(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from layerflow.cli import cli
+
+    p = _corpus(n=2000).save(tmp_path / "c.npz")  # compressed: read into memory, capped
+    res = CliRunner().invoke(cli, ["analyze", str(p), "--max-load-gb", "0.0001"])
+    assert res.exit_code == 1 and "Error: " in res.output and "max_bytes" in res.output
+    res = CliRunner().invoke(cli, ["analyze", str(p), "--max-load-gb", "1", "--json",
+                                   "--k", "5", "--max-points", "300"])
+    assert res.exit_code == 0, res.output
+
+
+def test_a_view_that_fails_reports_its_reason_and_the_others_still_report() -> None:
+    traj = Trajectory([np.eye(6), 2 * np.eye(6)[:, :3]])  # no equal-width run; 6 points
+    out = analyze(traj, sections=["transport", "ricci"], k=2)
+    assert "no two consecutive states have equal width" in out["transport"]["error"]
+    assert "ricci_rho" in out["ricci"]
+    with pytest.raises(ValueError, match=r"subsample: 0: expected an int >= 1"):
+        analyze(traj, subsample=0)

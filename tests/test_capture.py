@@ -213,7 +213,10 @@ def test_model_must_be_a_module() -> None:
 def test_metadata_merged_and_model_dtype_used() -> None:
     model = build_model(ModelSpec("mlp", width=3, depth=1), 3, 2, seed=0, dtype=torch.float64)
     traj = capture(model, _x(), metadata={"data": "moons"})
-    assert traj.metadata == {"model": "MLP", "data": "moons"}
+    assert {k: traj.metadata[k] for k in ("model", "data")} == {"model": "MLP", "data": "moons"}
+    # how it ran: threads, device and versions (from torch itself, not from layerflow)
+    assert traj.metadata["threads"] == torch.get_num_threads()
+    assert traj.metadata["device"] == "cpu" and traj.metadata["torch"] == torch.__version__
     assert traj.states[1].dtype == np.float64
 
 

@@ -91,7 +91,8 @@ def test_token_trajectory_runs_transport_and_ricci_unchanged() -> None:
     lss = lf.transport.line_shape_score(traj)
     assert lss.per_sample.shape == (traj.n_samples,) and np.all(lss.per_sample >= 1 - 1e-9)
     rc = lf.ricci.ricci_coefficient(traj, k=5)
-    assert rc.scalar_curvature.shape == (5,)
+    assert traj.kinds[0] == "input_ids"  # token ids: left out of the kNN graphs
+    assert rc.scalar_curvature.shape == (4,) and rc.layer_names == tuple(LAYERS)
     sub = traj.subsample(20, seed=1)  # the same tokens' rows, their bookkeeping kept
     row_of = {(int(i), int(t)): r
               for r, (i, t) in enumerate(zip(traj.sample_index, traj.position, strict=True))}

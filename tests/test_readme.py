@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -50,3 +53,40 @@ def test_store_example_reads_a_store_with_pandas_and_duckdb(tmp_path: Path) -> N
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=tmp_path, timeout=300, check=True).stdout
     assert "rows: 2" in out, out
+
+
+def _blocks(after: str) -> list[str]:
+    """Every ```python block of the section that starts with ``after``."""
+    section = README.split(after, 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]
+    return [m.strip() for m in re.findall(r"```python\n(.*?)```", section, re.S)]
+
+
+def _run(code: str, cwd: Path) -> str:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "src")}
+    res = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True,
+                         text=True, cwd=cwd, timeout=600, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return res.stdout
+
+
+def test_the_hugging_face_block_runs_as_written(tmp_path: Path) -> None:
+    pytest.importorskip("transformers")
+    (code,) = _blocks("### A Hugging Face language model, token by token")
+    out = _run(code, tmp_path)
+    assert "'embeddings', 'transformer.h.0'" in out and "'final_norm')" in out
+    assert "1..5 (embeddings..transformer.h.3)" in out
+    assert "state 6 'final_norm' (final_norm" in out and "state 0 'input_ids'" in out
+    assert out.strip().endswith("final_norm")
+
+
+@pytest.mark.slow  # 600 training steps: about two minutes on two shared cores
+def test_the_transformer_block_runs_as_written(tmp_path: Path) -> None:
+    (code,) = _blocks("### A transformer, token by token")
+    lss, rho = (float(v) for v in _run(code, tmp_path).split())
+    assert lss >= 1.0 and -1.0 <= rho <= 1.0
+
+
+def test_the_reproducible_block_runs_as_written(tmp_path: Path) -> None:
+    (code,) = _blocks("### Reproducible runs")
+    out = _run(code, tmp_path)
+    assert "'threads': 1" in out and "'deterministic': True" in out

@@ -31,7 +31,8 @@ def test_from_hidden_states_rows_are_the_tokens_indexed_by_hand() -> None:
     for got, h in zip(traj.states, hs, strict=True):
         np.testing.assert_array_equal(got, h[i, t])
     np.testing.assert_array_equal(traj.sample_index, i)
-    np.testing.assert_array_equal(traj.position, t)  # left padding keeps raw positions (row 2)
+    # the token's index among its sequence's real tokens: row 2 is left-padded by one
+    np.testing.assert_array_equal(traj.position, [0, 1, 2, 0, 1, 2, 3, 4, 0, 1, 2, 3, 0])
     np.testing.assert_array_equal(traj.labels, labels[i])
     assert traj.metadata == {"per_token": True}
     per_seq = Trajectory.from_hidden_states(hs, per_token=False, labels=labels)

@@ -39,6 +39,8 @@ _LAZY_NAMES: dict[str, str] = {
     "Uzawa": "layerflow.training",
     "ModelSpec": "layerflow.models",
     "build_model": "layerflow.models",
+    "reproducible": "layerflow._environment",
+    "environment": "layerflow._environment",
 }
 _SUBMODULES = {
     "data", "models", "training", "transport", "ricci", "maps", "plot", "sweep", "report", "stats",
@@ -67,6 +69,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover
     from layerflow import data, maps, models, plot, report, ricci, sweep, transport  # noqa: F401
     from layerflow._capture import CaptureError, capture  # noqa: F401
+    from layerflow._environment import environment, reproducible  # noqa: F401
     from layerflow.data import Dataset, DatasetError, list_datasets, load_dataset  # noqa: F401
     from layerflow.models import ModelSpec, build_model  # noqa: F401
     from layerflow.training import (  # noqa: F401

@@ -24,6 +24,8 @@ def _json_safe(v: Any) -> Any:
     """NaN and infinities as ``null``: ``--json`` prints strict JSON (no ``NaN`` tokens)."""
     if isinstance(v, dict):
         return {k: _json_safe(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_json_safe(x) for x in v]
     if isinstance(v, float) and not math.isfinite(v):
         return None
     return v
@@ -131,23 +133,40 @@ def _parse_view_options(raw: dict[str, Any]) -> dict[str, Any]:
 @cli.command(cls=_ViewCommand)
 @click.argument("trajectory", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True,
-              help="print JSON instead of a table (undefined values, NaN, as null)")
-def analyze(trajectory: Path, as_json: bool, **raw: Any) -> None:
-    """Every metric of one saved TRAJECTORY (.npz written by Trajectory.save)."""
+              help="print JSON instead of a table, with every view's per-layer values under "
+                   "'layers' (undefined values, NaN, as null)")
+@click.option("--subsample", type=click.IntRange(min=1), default=None,
+              help="analyse a seeded subsample of this many rows (the seed is --subsample-seed; "
+                   "both are printed with the results)")
+@click.option("--subsample-seed", type=click.IntRange(min=0), default=0,
+              help="seed of --subsample [default: 0]")
+@click.option("--max-load-gb", type=click.FloatRange(min=0, min_open=True), default=4.0,
+              help="largest compressed trajectory read into memory, in GiB [default: 4]; an "
+                   "uncompressed one (Trajectory.save(…, compress=False)) is mapped, not read")
+def analyze(trajectory: Path, as_json: bool, subsample: int | None, subsample_seed: int,
+            max_load_gb: float, **raw: Any) -> None:
+    """Every metric of one saved TRAJECTORY (.npz written by Trajectory.save).
+
+    Each view, and inside the transport view the W2 path and the OT score, fails alone with its
+    reason; the others are still reported.
+    """
+    from layerflow._environment import environment
     from layerflow.analyze import analyze as run_analysis
     from layerflow.errors import LayerflowError
     from layerflow.trajectory import Trajectory, TrajectoryError
 
     try:
-        traj = Trajectory.load(trajectory)
+        traj = Trajectory.load(trajectory, max_bytes=int(max_load_gb * (1 << 30)), mmap=True)
     except TrajectoryError as exc:
         raise click.ClickException(str(exc)) from exc
     try:
-        result = run_analysis(traj, **_parse_view_options(raw))
+        result = run_analysis(traj, subsample=subsample, subsample_seed=subsample_seed,
+                              per_layer=True, **_parse_view_options(raw))
     except LayerflowError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
-        click.echo(json.dumps(_json_safe({"trajectory": repr(traj), **result}), indent=2,
+        click.echo(json.dumps(_json_safe({"trajectory": repr(traj), **result,
+                                          "environment": environment()}), indent=2,
                               default=_fmt, allow_nan=False))
         return
     from rich.console import Console
@@ -160,8 +179,18 @@ def analyze(trajectory: Path, as_json: bool, **raw: Any) -> None:
         table.add_column("metric")
         table.add_column("value", justify="right")
         for key, val in values.items():
-            table.add_row(key, _fmt(val))
+            if key != "layers":
+                table.add_row(key, _fmt(val))
         console.print(table)
+        rows = values.get("layers") or []
+        if rows:
+            per = Table(title=f"{section}: per layer")
+            for col in ("layer", "layer_name", "metric", "k", "value"):
+                per.add_column(col, justify="right" if col in ("layer", "k", "value") else "left")
+            for r in rows:
+                per.add_row(*(_fmt(r[c]) if r[c] is not None else "" for c in
+                              ("layer", "layer_name", "metric", "k", "value")))
+            console.print(per)
 
 
 @cli.command()

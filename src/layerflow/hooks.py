@@ -16,8 +16,11 @@ user inputs into what a model takes (token ids exactly, everything else in the m
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import inspect
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -25,8 +28,10 @@ from torch import nn
 
 from layerflow.errors import LayerflowError
 
-__all__ = ["LayerHooks", "eval_mode", "model_input", "named_submodules", "record_layers",
-           "takes_token_ids"]
+__all__ = ["EMBEDDINGS", "FINAL_NORM", "LayerHooks", "LayerSpec", "ResidualStream",
+           "accepts_keyword", "default_layers", "eval_mode", "input_key", "keyword_input",
+           "model_input", "named_submodules", "record_layers", "residual_stream",
+           "resolve_layers", "state_kind", "takes_token_ids"]
 
 Record = Callable[[str, "torch.Tensor | None", torch.Tensor], None]
 
@@ -265,3 +270,233 @@ def record_layers(
         first = torch.cat(ins) if inputs else None
         out[name] = (first, torch.cat([b for _, b in parts]))
     return out
+
+
+# ------------------------------------------------------- inputs, layer selection and state kinds
+#: the state entering the first block of a language model (the first of its hidden states)
+EMBEDDINGS = "embeddings"
+#: the state after a language model's final normalisation (the last of GPT-2's hidden states)
+FINAL_NORM = "final_norm"
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One state to capture: its ``name`` in the trajectory, the ``module`` (a name as in
+    ``model.named_modules()``) whose output it is (or whose first input, with ``at="input"``),
+    and its ``kind`` (:data:`layerflow.trajectory.KINDS`)."""
+
+    name: str
+    module: str
+    kind: str
+    at: str = "output"
+
+
+@dataclass(frozen=True)
+class ResidualStream:
+    """A Hugging Face-style language model's residual stream: its ``blocks`` (module names, in
+    order) and the ``final_norm`` applied after the last block (a module name, or None)."""
+
+    blocks: tuple[str, ...]
+    final_norm: str | None
+
+
+def _n_hidden_layers(model: nn.Module) -> int | None:
+    config = getattr(model, "config", None)
+    n = getattr(config, "num_hidden_layers", None) if config is not None else None
+    return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else None
+
+
+def residual_stream(model: nn.Module) -> ResidualStream | None:
+    """The residual stream of a model configured as Hugging Face's are, or ``None``.
+
+    The blocks are the first ``nn.ModuleList`` (in ``named_modules`` order) holding exactly
+    ``model.config.num_hidden_layers`` modules (GPT-2's ``transformer.h``, BERT's
+    ``encoder.layer``, Llama's ``model.layers``). The final norm is the first normalisation
+    module (a class whose name contains "Norm") registered after the block list in the block
+    list's parent or one of its ancestors (GPT-2's ``ln_f``, Llama's ``norm``; BERT has none).
+    """
+    n = _n_hidden_layers(model)
+    if n is None:
+        return None
+    blocks = next((name for name, m in model.named_modules()
+                   if isinstance(m, nn.ModuleList) and len(m) == n and name), None)
+    if blocks is None:
+        return None
+    modules = dict(model.named_modules())
+    final = None
+    path = blocks
+    while path and final is None:
+        parent_name, _, child = path.rpartition(".")
+        parent = modules[parent_name] if parent_name else model
+        after = False
+        for name, m in parent.named_children():
+            if name == child:
+                after = True
+                continue
+            if after and "norm" in type(m).__name__.lower():
+                final = f"{parent_name}.{name}" if parent_name else name
+                break
+        path = parent_name
+    return ResidualStream(tuple(f"{blocks}.{i}" for i in range(n)), final)
+
+
+def state_kind(model: nn.Module, name: str, stream: ResidualStream | None) -> str:
+    """The kind of the output of submodule ``name``: ``final_norm`` for the stream's final norm,
+    ``embedding`` for embeddings (an ``nn.Embedding`` or a module whose class name says
+    Embedding), ``pooled`` for a pooler, else ``block``."""
+    if stream is not None and name == stream.final_norm:
+        return "final_norm"
+    module = dict(model.named_modules()).get(name)
+    cls = type(module).__name__.lower()
+    if isinstance(module, nn.Embedding | nn.EmbeddingBag) or "embedding" in cls:
+        return "embedding"
+    if "pooler" in cls:
+        return "pooled"
+    return "block"
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    """``*`` matches within one dotted part, ``**`` across parts, ``?`` one character."""
+    out = ""
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith("**", i):
+            out += ".*"
+            i += 2
+            continue
+        out += {"*": r"[^.]*", "?": r"[^.]"}.get(c, re.escape(c))
+        i += 1
+    return re.compile(out + r"\Z")
+
+
+def default_layers(model: nn.Module, error: type[LayerflowError]) -> list[LayerSpec]:
+    """What :func:`layerflow.capture` records without ``layers``: ``model.capture_layers`` for
+    layerflow models; for a Hugging Face-style language model (:func:`residual_stream`) the
+    residual stream — ``embeddings`` (the input of the first block, Hugging Face's first hidden
+    state), every block's output and, when the model has one, ``final_norm`` (the final norm's
+    output, Hugging Face's last hidden state); else the top-level children."""
+    stream = residual_stream(model)
+    names = getattr(model, "capture_layers", None)
+    if names is not None:
+        return [LayerSpec(str(n), str(n), state_kind(model, str(n), stream)) for n in names]
+    if stream is not None:
+        specs = [LayerSpec(EMBEDDINGS, stream.blocks[0], "embedding", at="input")]
+        specs += [LayerSpec(b, b, "block") for b in stream.blocks]
+        if stream.final_norm is not None:
+            specs.append(LayerSpec(FINAL_NORM, stream.final_norm, "final_norm"))
+        return specs
+    children = [name for name, _ in model.named_children()]
+    if not children:
+        raise error(
+            f"{type(model).__name__} has no submodules and no capture_layers; pass layers=[…] "
+            "naming submodules to capture"
+        )
+    return [LayerSpec(c, c, state_kind(model, c, stream)) for c in children]
+
+
+def resolve_layers(model: nn.Module, layers: Sequence[str | int] | None,
+                   error: type[LayerflowError]) -> list[LayerSpec]:
+    """The states to capture, from ``layers``: ``None`` (:func:`default_layers`), or a list of
+    submodule names (as in ``model.named_modules()``; a ``ModuleList`` or ``ModuleDict``, which
+    never runs itself, stands for its children), globs (``"transformer.h.*"``: ``*``
+    within one dotted part, ``**`` across parts; matches in module order) and ints (indices,
+    negative from the end, into :func:`default_layers`). For a language model, ``"embeddings"``
+    and ``"final_norm"`` name those states of its residual stream unless a submodule has that
+    name. Unknown names, globs that match nothing, indices out of range and repeated states
+    raise ``error``."""
+    if isinstance(layers, str):
+        raise error(f"layers={layers!r}: expected a list of layer names, not a string")
+    if layers is None:
+        return default_layers(model, error)
+    stream = residual_stream(model)
+    modules = [n for n, _ in model.named_modules() if n]
+    known = set(modules)
+    specs: list[LayerSpec] = []
+    defaults: list[LayerSpec] | None = None
+    for item in layers:
+        if isinstance(item, bool) or not isinstance(item, int | str):
+            raise error(f"layers: {item!r} is a {type(item).__name__}; expected a submodule "
+                        "name, a glob or an int index")
+        if isinstance(item, int):
+            defaults = defaults if defaults is not None else default_layers(model, error)
+            if not -len(defaults) <= item < len(defaults):
+                raise error(f"layers: index {item} is out of range for the {len(defaults)} "
+                            f"default layers {[s.name for s in defaults]}")
+            specs.append(defaults[item])
+        elif item in known and isinstance(dict(model.named_modules())[item],
+                                          nn.ModuleList | nn.ModuleDict):
+            # a container never runs itself: its children are the layers (``"transformer.h"``)
+            children = [f"{item}.{c}" for c, _ in
+                        dict(model.named_modules())[item].named_children()]
+            specs += [LayerSpec(c, c, state_kind(model, c, stream)) for c in children]
+        elif item in known:
+            specs.append(LayerSpec(item, item, state_kind(model, item, stream)))
+        elif stream is not None and item == EMBEDDINGS:
+            specs.append(LayerSpec(EMBEDDINGS, stream.blocks[0], "embedding", at="input"))
+        elif stream is not None and item == FINAL_NORM and stream.final_norm is not None:
+            specs.append(LayerSpec(FINAL_NORM, stream.final_norm, "final_norm"))
+        elif any(c in item for c in "*?"):
+            rx = _glob(item)
+            hits = [n for n in modules if rx.match(n)]
+            if not hits:
+                raise error(f"layers: the glob {item!r} matches no submodule of "
+                            f"{type(model).__name__}; available: {modules}")
+            specs += [LayerSpec(n, n, state_kind(model, n, stream)) for n in hits]
+        else:
+            extra = (f" (or {EMBEDDINGS!r} / {FINAL_NORM!r} for the residual stream)"
+                     if stream is not None else "")
+            raise error(f"unknown layers [{item!r}] in {type(model).__name__}; available: "
+                        f"{modules}{extra}")
+    if not specs:
+        raise error("layers is empty; name at least one submodule to capture")
+    names = [s.name for s in specs]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise error(f"layers must be distinct; repeated: {dup}")
+    return specs
+
+
+#: the keys of a model's keyword inputs that hold the model's input itself, in order of
+#: preference (the first present becomes the trajectory's input state)
+INPUT_KEYS = ("input_ids", "inputs_embeds", "pixel_values", "input_values", "x")
+
+
+def input_key(inputs: Mapping[str, Any], error: type[LayerflowError]) -> str:
+    """Which entry of keyword inputs is the model's input (:data:`INPUT_KEYS`, else the first
+    tensor that is not a mask or an index)."""
+    for key in INPUT_KEYS:
+        if key in inputs and inputs[key] is not None:
+            return key
+    skip = {"attention_mask", "token_type_ids", "position_ids", "head_mask"}
+    for key, value in inputs.items():
+        if key not in skip and hasattr(value, "shape") and len(value.shape) >= 1:
+            return str(key)
+    raise error(f"the inputs {sorted(inputs)} hold no tensor to use as the input state; "
+                f"expected one of {', '.join(INPUT_KEYS)}")
+
+
+def keyword_input(model: nn.Module, inputs: Mapping[str, Any], device: torch.device | str,
+                  dtype: torch.dtype) -> dict[str, Any]:
+    """Keyword inputs as ``model`` takes them, on ``device``: integer and boolean tensors (token
+    ids, masks) unchanged, floating ones in the model's ``dtype``, other values as they are."""
+    out: dict[str, Any] = {}
+    for key, value in inputs.items():
+        if isinstance(value, torch.Tensor) or (hasattr(value, "__array__") and not isinstance(
+                value, str | bytes)):
+            t = torch.as_tensor(value)
+            out[str(key)] = (t.to(device=device, dtype=dtype) if t.is_floating_point()
+                             else t.to(device))
+        else:
+            out[str(key)] = value
+    return out
+
+
+def accepts_keyword(model: nn.Module, name: str) -> bool:
+    """Whether ``model.forward`` takes a keyword argument ``name`` (or ``**kwargs``)."""
+    try:
+        params = inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        return False
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD
+                                 for p in params.values())

@@ -52,7 +52,9 @@ class TokenRows:
     """Per-token states and the row bookkeeping.
 
     ``states[l]`` has shape ``(M, d_l)`` (M kept tokens); row r is token ``position[r]`` of
-    sequence ``sample_index[r]``, sample-major (all kept tokens of sequence 0, then 1, …).
+    sequence ``sample_index[r]``, sample-major (all kept tokens of sequence 0, then 1, …);
+    ``position`` counts the real tokens of the sequence (0 for its first real token, also under
+    left padding).
     ``labels`` is ``(M,)`` or None.
     """
 
@@ -118,7 +120,9 @@ def token_rows(
         keep = mask.astype(bool)
         if not keep.any():
             raise error(f"attention_mask keeps no token of the {n}×{t}; nothing to analyse")
-    sample_index, position = np.nonzero(keep)  # row-major: sample-major order
+    sample_index, column = np.nonzero(keep)  # row-major: sample-major order
+    # the token's index among its sequence's real tokens: left padding does not shift it
+    position = (np.cumsum(keep, axis=1) - 1)[sample_index, column]
     rows = [(s[keep] if s.ndim == 3 else s[keep][:, None]) for s in states]
     lab = None
     if labels is not None:

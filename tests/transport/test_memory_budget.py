@@ -67,14 +67,21 @@ def test_default_budget_is_half_the_available_memory(
     X = rng.standard_normal((200, 3))
     traj = Trajectory([X, np.tanh(X), X * 2.0])
     monkeypatch.setattr(_common, "available_bytes", lambda: 2 * 50_000)
-    for call in (lambda: ot_score(traj), lambda: wasserstein_path(traj),
-                 lambda: summary(traj, m=200)):
+    for call in (lambda: ot_score(traj), lambda: wasserstein_path(traj)):
         with pytest.raises(MemoryBudgetError) as info:
             call()
         msg = str(info.value)
         assert "on N=200 samples" in msg
         assert "budget is 48.83 KiB (half the available memory)" in msg
         assert f"traj.subsample({_fits(50_000, 3)}, seed=0)" in msg
+    # the summary reports every metric it can: the OT score fails alone, with the same reason,
+    # and the W2 path runs on the largest seeded subsample that fits, said in the note
+    values = summary(traj, m=200)
+    note = str(values["transport_note"])
+    assert np.isnan(values["ots"]) and "no OT score: " in note and "on N=200 samples" in note
+    assert values["w2_m"] == _fits(50_000, 3)
+    assert f"W2 path on a subsample of {_fits(50_000, 3)} of the 200 samples (seed 0)" in note
+    assert np.isfinite(values["lss_mean"]) and np.isfinite(values["kinetic_energy"])
     fits = _fits(50_000, 3)
     sub = traj.subsample(fits, seed=0)
     assert wasserstein_path(sub).steps.shape == (2,)

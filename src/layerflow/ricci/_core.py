@@ -184,12 +184,15 @@ def layer_desc(i: int, name: str) -> str:
     return f"layer {i} ({name!r})"
 
 
-def trajectory_states(traj: Any) -> tuple[list[np.ndarray], tuple[str, ...]]:
+def trajectory_states(traj: Any,
+                      final_norm: bool = False) -> tuple[list[np.ndarray], tuple[str, ...]]:
     """States (C-contiguous float64, checked) and names of a Trajectory or of a plain sequence
-    of (N, d) arrays."""
+    of (N, d) arrays. Of a Trajectory, the states its views read (``Trajectory.analysed``: token
+    ids left out, and a ``final_norm`` state unless ``final_norm=True``)."""
     if isinstance(traj, Trajectory):
-        states = [np.ascontiguousarray(s, dtype=np.float64) for s in traj.states]
-        return states, traj.layer_names
+        keep, _ = traj.analysed(final_norm)
+        states = [np.ascontiguousarray(traj.states[i], dtype=np.float64) for i in keep]
+        return states, tuple(traj.layer_names[i] for i in keep)
     if isinstance(traj, np.ndarray) and traj.ndim == 2:
         traj = [traj]
     if not isinstance(traj, Sequence) and not isinstance(traj, np.ndarray):

@@ -234,6 +234,7 @@ def ricci_coefficient(
     seed: int | None = 0,
     alpha: float = 0.5,
     knn: str = "auto",
+    final_norm: bool = False,
 ) -> RicciCoefficient:
     """Global Ricci coefficient ``ρ = corr_l(η_l, Ric_l)`` of one network (SPEC §3).
 
@@ -244,7 +245,10 @@ def ricci_coefficient(
     ----------
     traj
         A :class:`~layerflow.Trajectory` (or a sequence of L+1 arrays of shape ``(N, d_l)``):
-        every state given is used, ``X_0`` being the input. The authors' protocol is defined on
+        every state given is used, ``X_0`` being the input, except the states a trajectory's
+        views leave out: token ids (kind ``input_ids``) and, unless ``final_norm=True``, a
+        language model's final norm (kind ``final_norm``; the result's ``layer_names`` say
+        which states were used). The authors' protocol is defined on
         the input and the **hidden** layers, not the output: their R code drops the last entry
         of each network's activation list. layerflow never drops a state; capture the hidden
         layers only (layerflow's own models do so by default: their ``blocks``, not the head;
@@ -284,6 +288,9 @@ def ricci_coefficient(
         The kNN back-end (:data:`~layerflow.ricci.KNN_METHODS`: ``"auto"``, ``"blas"``,
         ``"symmetric"``, ``"faiss"``): which one nominates the candidates; the graphs are the
         same exact ones either way.
+    final_norm
+        Keep a state of kind ``final_norm`` (left out by default: the final normalisation
+        rescales every token, so its step would dominate η and Ric).
 
     Returns
     -------
@@ -296,7 +303,7 @@ def ricci_coefficient(
                            on_disconnected=on_disconnected, geodesics=geodesics,
                            n_sources=n_sources, seed=seed, alpha=alpha, knn=knn)
     k = check_k_type(k)
-    states, names = trajectory_states(traj)
+    states, names = trajectory_states(traj, final_norm)
     out, _ = _coefficients(states, names, opts)
     return out[0][k]
 
@@ -355,6 +362,7 @@ def ricci_sweeps(
     seed: int | None = 0,
     alpha: float = 0.5,
     knn: str = "auto",
+    final_norm: bool = False,
 ) -> dict[str, RicciSweep]:
     """:func:`ricci_sweep` under several protocols from one neighbour search per state.
 
@@ -363,7 +371,8 @@ def ricci_sweeps(
     to ``ricci_sweep(traj, ks, …, protocol=p, degree=d)``; the search is as wide as the widest
     tie rule needs, and with Forman curvature and exact geodesics a geodesic mass is computed
     once for the protocols whose graphs agree at that k (always, unless some point has a tie
-    across its k-th distance).
+    across its k-th distance). ``final_norm``: keep a trajectory's final-norm state (left out by
+    default, as by :func:`ricci_coefficient`).
     """
     ks_t = tuple(check_k_type(k) for k in ks)
     if not ks_t:
@@ -379,7 +388,7 @@ def ricci_sweeps(
     opts = resolve_options(ks_t, curvature, tuple(zip(protos, degs, strict=True)),
                            geodesics=geodesics, n_sources=n_sources, seed=seed, alpha=alpha,
                            knn=knn)
-    states, names = trajectory_states(traj)
+    states, names = trajectory_states(traj, final_norm)
     glob, tables = _coefficients(states, names, opts)
     out: dict[str, RicciSweep] = {}
     if local and len(states) >= 2 and tables is None:

@@ -20,7 +20,10 @@ from layerflow.views import Column, Option, OptionError, View, ViewResult, layer
 
 __all__ = ["DEFAULT_K", "VIEW", "measure_ricci", "protocol_suffix"]
 
-DEFAULT_K = 30  # SPEC §3 default; the primary k of a sweep when its ks hold 30 (or none given)
+DEFAULT_K = 30  # the primary k of a sweep when its ks hold 30 (or none given)
+#: points of the kNN graphs by default: a trajectory with more rows is read on a seeded
+#: subsample of this many (a corpus of tokens; exact kNN graphs grow as N²)
+MAX_POINTS = 20_000
 
 
 def _finalize(opts: dict[str, Any]) -> dict[str, Any]:
@@ -64,10 +67,25 @@ def _names(prefix: str, per_k: bool, extra_only: bool = False) -> Any:
 def measure_ricci(traj: Any, *, model: Any = None, inputs: Any = None, k: int = DEFAULT_K,
                   ks: list[int] | None = None, curvature: str = "forman",
                   degree: str | None = None, geodesics: str = "auto", seed: int = 0,
-                  protocols: list[str] | None = None) -> ViewResult:
+                  protocols: list[str] | None = None, max_points: int | None = MAX_POINTS,
+                  final_norm: bool = False) -> ViewResult:
     """Ricci coefficients of ``traj`` for every k in ``ks`` (primary ``k``) under every protocol
     in ``protocols`` (the first is primary; the others' columns and per-layer metrics carry the
-    suffix ``_<protocol>``); see :data:`VIEW`."""
+    suffix ``_<protocol>``); see :data:`VIEW`. A trajectory of more than ``max_points`` rows is
+    read on a subsample of ``max_points`` rows drawn with ``seed`` (``ricci_note`` says so);
+    token ids, and the final norm unless ``final_norm``, are left out (``ricci_note`` names
+    them)."""
+    notes: list[str] = []
+    from layerflow.trajectory import Trajectory
+
+    if isinstance(traj, Trajectory):
+        _, left_out = traj.analysed(final_norm)
+        if left_out:
+            notes.append(left_out)
+        if max_points is not None and traj.n_samples > max_points:
+            notes.append(f"the kNN graphs use a subsample of {max_points} of the "
+                         f"{traj.n_samples} points (seed {seed}; max_points=None uses all)")
+            traj = traj.subsample(max_points, seed)
     kk = sorted(set(ks or [k]) | {k})
     n = _n_points(traj)
     too_big = [kv for kv in kk if n is not None and kv >= n and kv != k]
@@ -78,7 +96,7 @@ def measure_ricci(traj: Any, *, model: Any = None, inputs: Any = None, k: int = 
     results: dict[str, Any] = {}
     sweeps = ricci_sweeps(traj, ks=tuple(kk), curvature=curvature, local=False,
                           protocols=protos, degrees=[degree] + [None] * (len(protos) - 1),
-                          geodesics=geodesics, seed=seed)
+                          geodesics=geodesics, seed=seed, final_norm=final_norm)
     for proto in protos:
         sfx = protocol_suffix(proto, protos[0])
         res = sweeps[proto]
@@ -109,6 +127,7 @@ def measure_ricci(traj: Any, *, model: Any = None, inputs: Any = None, k: int = 
         "ricci_layers": len(rc.scalar_curvature) - 1,
         "ricci_protocol": rc.protocol,
         "ricci_skipped_ks": ", ".join(f"k={kv} (N={n})" for kv in too_big),
+        "ricci_note": "; ".join(notes),
     })
     return ViewResult("ricci", scalars, tuple(rows),
                       {"sweep": res, "coefficient": rc, "protocols": results})
@@ -130,11 +149,17 @@ VIEW = View(
                nullable=True),
         Option("geodesics", "str", "auto", "geodesic mass: exact, sampled, or auto (sampled "
                "above 20,000 points)", choices=("auto", "exact", "sampled")),
-        Option("seed", "int", 0, "seed of the sampled geodesic mass", low=0),
+        Option("seed", "int", 0, "seed of the sampled geodesic mass and of the point subsample",
+               low=0),
         Option("protocols", "strs", ["layerflow"], "protocols of the coefficient (SPEC §3): "
                "layerflow (union graphs, every pair) and/or baptista (the authors' R code); the "
                "first is primary, the others add columns suffixed _<protocol>",
                choices=lambda: tuple(PROTOCOLS)),
+        Option("max_points", "int", MAX_POINTS, "points of the kNN graphs: a trajectory with "
+               "more rows is read on a seeded subsample of this many (null: all)", low=4,
+               nullable=True),
+        Option("final_norm", "bool", False, "keep a language model's final-norm state (left "
+               "out by default; token ids are always left out)"),
     ),
     columns=(
         Column("ricci_rho{protocol}_k{ks}", "ρ at this k", "global Ricci coefficient at one "
@@ -163,6 +188,8 @@ VIEW = View(
                names=_names("ricci_first_pair", False)),
         Column("ricci_skipped_ks", "skipped ks", "swept ks left out because k >= N (NaN "
                "columns)", kind="str"),
+        Column("ricci_note", "Ricci note", "states left out and the subsample used, or empty",
+               kind="str"),
         Column("scalar_curvature", "scalar curvature", "Ric_l = Σ over edges of the curvature",
                per_layer=True),
         Column("geodesic_mass", "geodesic mass", "g_l = Σ_{i<j} hop distance", per_layer=True,

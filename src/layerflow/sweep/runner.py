@@ -32,6 +32,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from layerflow._environment import environment
 from layerflow.sweep.backends import Backend, make_backend
 from layerflow.sweep.config import SweepConfig, expand_runs, load_config, training_fields
 from layerflow.sweep.grid import RunSpec, run_id_of
@@ -180,7 +181,8 @@ def execute_task(task: Task, out: str, task_name: str = "train",
         by_id = {res.run.run_id: res for res in results}
         results = [by_id.get(r.run_id) or failed_result(r, "the task returned no result for it")
                    for r in pending]
-        rows = [_row(res) for res in results]
+        env = {f"env_{k}": v for k, v in environment().items()}  # threads, device, versions
+        rows = [{**_row(res), **env} for res in results]
         layers = [dict(lr) for res in results for lr in res.layers]
         store.write_task(task.task_id, rows, layers)
     counts = Counter(res.status for res in results)

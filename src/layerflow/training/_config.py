@@ -247,7 +247,9 @@ class TrainResult(ResultDisplay, headline=("status", "train_acc", "test_acc", "s
     ``train_acc`` is measured on the samples trained on; ``val_acc`` on the held-out validation
     split (NaN without one, ``cfg.val_fraction = 0``); ``n_val`` is its size. ``loss_curve`` has
     one value per epoch that ran (the last may be partial under a step budget);
-    ``epochs_completed`` counts the full ones.
+    ``epochs_completed`` counts the full ones. ``environment`` records how the run ran: torch's
+    thread count, the device, whether deterministic algorithms were on, and the library
+    versions (floating-point results depend on all of them).
     """
 
     model: nn.Module
@@ -266,6 +268,7 @@ class TrainResult(ResultDisplay, headline=("status", "train_acc", "test_acc", "s
     config: dict[str, Any] = field(default_factory=dict)
     val_acc: float = math.nan
     n_val: int = 0
+    environment: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

@@ -88,6 +88,7 @@ def _fit(
     cfg: TrainConfig,
     seeds: Sequence[int],
     n_classes: int,
+    tick: Callable[[int], None] | None = None,
 ) -> _Fit:
     E = stack.n_members
     n = int(X.shape[0])
@@ -174,6 +175,8 @@ def _fit(
                             g[~alive] = 0.0
             opt.step()
             step += 1
+            if tick is not None:
+                tick(1)
             d = data.detach()
             rec.ce.append(d)
             if cost is not None:
@@ -251,6 +254,8 @@ def _member(rec: _Fit, e: int, seconds: float, model: nn.Module, cfg: TrainConfi
         return tuple(float(v) for v in torch.stack(xs[:upto])[:, e].cpu().tolist())
 
     ok = dead is None
+    from layerflow._environment import environment
+
     return TrainResult(
         model=model,
         status="ok" if ok else "diverged",
@@ -268,6 +273,7 @@ def _member(rec: _Fit, e: int, seconds: float, model: nn.Module, cfg: TrainConfi
         config=cfg.to_dict() | {"seed": seed},
         val_acc=accs["val"] if ok else math.nan,
         n_val=n_val,
+        environment=environment(cfg.resolved_device()),
     )
 
 
@@ -286,6 +292,7 @@ def train(
     cfg: TrainConfig | None = None,
     *,
     penalty: TransportPenalty | None = None,
+    progress: bool | None = None,
 ) -> TrainResult:
     """Train ``model`` (in place) on ``dataset.X_train, y_train`` and report.
 
@@ -298,6 +305,10 @@ def train(
     training with ``status="diverged"`` (no exception). The model's training mode is restored; it
     stays on the training device. The accuracy passes run with the penalty
     :meth:`~TransportPenalty.paused`, and the penalty is cleared afterwards (it holds no pass).
+    ``progress`` shows a bar over the optimizer steps on standard error: ``None`` (default) when
+    it is a terminal, ``True`` always, ``False`` never. The result's ``environment`` records
+    the thread count, device and library versions the run used
+    (:func:`layerflow.reproducible` makes runs bit-reproducible).
     """
     cfg = TrainConfig() if cfg is None else cfg
     if not isinstance(cfg, TrainConfig):
@@ -330,15 +341,19 @@ def train(
             "needs a residual model: pass penalty=TransportPenalty(model, blocks=[…], h=…) or "
             f"train a ResidualMLP; got {type(model).__name__}"
         )
+    from layerflow._progress import progress_bar
+
     try:
-        return _train_solo(model, dataset, data, cfg, penalty, n_classes)
+        with progress_bar("train", cfg.total_steps(len(data.y)), progress) as advance:
+            return _train_solo(model, dataset, data, cfg, penalty, n_classes, advance)
     finally:
         if own is not None:
             own.remove()
 
 
 def _train_solo(model: nn.Module, dataset: Any, data: FitData, cfg: TrainConfig,
-                penalty: TransportPenalty | None, n_classes: int) -> TrainResult:
+                penalty: TransportPenalty | None, n_classes: int,
+                tick: Callable[[int], None] | None = None) -> TrainResult:
     device = cfg.resolved_device()
     model.to(device)
     params: list[torch.Tensor] = [p for p in model.parameters() if p.requires_grad]
@@ -363,7 +378,7 @@ def _train_solo(model: nn.Module, dataset: Any, data: FitData, cfg: TrainConfig,
     model.train()
     t0 = time.perf_counter()
     try:
-        rec = _fit(stack, X, y, cfg, [cfg.seed], n_classes)
+        rec = _fit(stack, X, y, cfg, [cfg.seed], n_classes, tick)
     finally:
         model.train(was)
     seconds = time.perf_counter() - t0

@@ -39,14 +39,17 @@ def check_trajectory(traj: object, func: str) -> Trajectory:
     return traj
 
 
-def run_indices(traj: Trajectory, run: tuple[int, int] | None, func: str) -> tuple[int, int]:
+def run_indices(traj: Trajectory, run: tuple[int, int] | None, func: str,
+                final_norm: bool = False) -> tuple[int, int]:
     """The equal-width run ``(start, stop)`` (inclusive) that a transport metric uses.
 
-    ``run=None`` picks the longest run of consecutive equal-width states (SPEC §1). Widths that
-    do not match raise :class:`TransportError` naming the runs that do have equal width.
+    ``run=None`` picks the longest run of consecutive equal-width states among those the views
+    read (token ids left out, and a final-norm state unless ``final_norm``; see
+    ``Trajectory.equal_width_run``); a named ``run`` is used as it is. Widths that do not match
+    raise :class:`TransportError` naming the runs that do have equal width.
     """
     try:
-        return traj.equal_width_run(run)
+        return traj.equal_width_run(run, final_norm=final_norm)
     except TrajectoryError as exc:
         raise TransportError(
             f"{func}: {exc}. Transport metrics compare states of equal width; for the OT score "

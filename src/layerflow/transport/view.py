@@ -8,24 +8,131 @@ score when it covers all samples. A metric added here (its column and one line i
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
-from layerflow.transport._common import check_trajectory, resolve_run, run_label
-from layerflow.transport.assignment import SOLVERS, exact_assignment
-from layerflow.transport.kinetic import angles_from_units, kinetic_from_stacked
+from layerflow.transport import _common
+from layerflow.transport._common import (
+    MemoryBudgetError,
+    TransportError,
+    check_memory,
+    check_trajectory,
+    run_indices,
+    run_label,
+)
+from layerflow.transport.assignment import SOLVERS, Assignment, exact_assignment
+from layerflow.transport.kinetic import (
+    TurningAnglesResult,
+    angles_from_units,
+    kinetic_from_stacked,
+)
 from layerflow.transport.lss import lss_from_units, nan_mean_median, unit_steps
 from layerflow.transport.ots import DEFAULT_M, ot_result, resolve_m
-from layerflow.transport.w2path import w2_path_of
+from layerflow.transport.w2path import WassersteinPathResult, w2_path_of
 from layerflow.views import Column, Option, View, ViewResult, layer_row
 
-__all__ = ["VIEW", "measure_transport"]
+__all__ = ["VIEW", "W2_FALLBACK_M", "measure_transport"]
+
+
+#: points of the W2 path when the exact computation on all N does not fit in memory: a seeded
+#: subsample of this many (``w2_m`` overrides)
+W2_FALLBACK_M = 2000
+
+#: bytes of float64 work per block of tracks (the steps, unit steps and norms of that many rows)
+_TRACK_BLOCK_BYTES = 1 << 28
+
+
+def _tracks(states: Any, used: tuple[int, int]) -> tuple[np.ndarray, int, float, float,
+                                                         TurningAnglesResult]:
+    """LSS per track, skipped steps, kinetic energy, path length and turning angles of the
+    states of a run, in blocks of rows (one block when they fit, as one stacked array)."""
+    from layerflow._npzmap import release, row_blocks
+
+    n = int(states[0].shape[0])
+    d = int(states[0].shape[1])
+    rows = max(1, _TRACK_BLOCK_BYTES // (4 * len(states) * d * 8))
+    if n <= rows:
+        stacked = np.stack([np.asarray(s, dtype=np.float64) for s in states])
+        norms, units, nonzero = unit_steps(stacked)
+        lss = lss_from_units(units, nonzero)
+        skipped = int(nonzero.size - np.count_nonzero(nonzero))
+        return (lss, skipped, kinetic_from_stacked(stacked), float(norms.mean(axis=1).sum()),
+                angles_from_units(units, nonzero, used))
+    parts, thetas = [], []
+    skipped = 0
+    energy = np.zeros(len(states) - 1)
+    length = np.zeros(len(states) - 1)
+    for sl in row_blocks(n, rows):
+        blocks = [s[sl] for s in states]
+        stacked = np.stack([np.asarray(b, dtype=np.float64) for b in blocks])
+        for b in blocks:
+            release(b)
+        norms, units, nonzero = unit_steps(stacked)
+        parts.append(lss_from_units(units, nonzero))
+        skipped += int(nonzero.size - np.count_nonzero(nonzero))
+        steps = np.diff(stacked, axis=0)
+        energy += np.einsum("lnd,lnd->ln", steps, steps).sum(axis=1)
+        length += norms.sum(axis=1)
+        thetas.append(np.array(angles_from_units(units, nonzero, used).per_sample))
+    theta = np.concatenate(thetas)  # (N, n-1)
+    ok = ~np.isnan(theta)
+    counts = ok.sum(axis=0)
+    sums = np.where(ok, theta, 0.0).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_state = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    total = int(ok.sum())
+    mean = float(sums.sum() / total) if total else float("nan")
+    theta.setflags(write=False)
+    per_state.setflags(write=False)
+    angles = TurningAnglesResult(theta, per_state, mean, int(ok.size - total), used)
+    return (np.concatenate(parts), skipped, float((energy / n).sum()),
+            float((length / n).sum()), angles)
+
+
+def _w2(traj: Any, used: tuple[int, int], solver: str, w2_m: int | None,
+        seed: int, max_bytes: int | None) -> tuple[WassersteinPathResult, Assignment, int, str]:
+    """The W2 path on all N samples when they fit (``w2_m=None``) or on ``min(N, w2_m)``; else on
+    a seeded subsample of :data:`W2_FALLBACK_M`. Returns the path, the end-to-end assignment,
+    the number of samples and a note saying which subsample was used (``""`` for all)."""
+    n = traj.n_samples
+    start, stop = used
+    note = ""
+    if w2_m is None:
+        d = traj.widths[start]
+        stacked_bytes = (stop - start + 1) * n * d * 8
+        try:
+            check_memory(n, 3, "wasserstein_path", max_bytes)
+            # the same budget as check_memory's (half the available memory by default)
+            if stacked_bytes > (max_bytes if max_bytes is not None
+                                else _common.available_bytes() // 2):
+                raise MemoryBudgetError("the stacked states do not fit")
+            m = n
+        except MemoryBudgetError:
+            budget = max_bytes if max_bytes is not None else _common.available_bytes() // 2
+            fits = math.isqrt(max(budget, 0) // (3 * 8))  # three m×m float64 matrices
+            m = min(n, W2_FALLBACK_M, fits)
+            note = (f"W2 path on a subsample of {m} of the {n} samples (seed {seed}): the exact "
+                    f"assignments on all of them do not fit in memory; w2_m sets the size")
+    else:
+        m = min(n, w2_m)
+        if m < n:
+            note = f"W2 path on a subsample of {m} of the {n} samples (seed {seed}; w2_m={w2_m})"
+    if m < 2:
+        raise MemoryBudgetError(f"wasserstein_path: not even 2 samples fit the memory budget "
+                                f"({max_bytes if max_bytes is not None else 'half the available'}"
+                                " bytes)")
+    sub = traj if m == n else traj.subsample(m, seed)
+    stacked = np.stack([np.asarray(s, dtype=np.float64) for s in sub.states[start : stop + 1]])
+    path, end = w2_path_of(stacked, used, solver=solver, max_bytes=max_bytes)
+    return path, end, m, note
 
 
 def measure_transport(traj: Any, *, model: Any = None, inputs: Any = None, m: int | None = DEFAULT_M,
                       seed: int = 0, solver: str = "auto",
-                      run: tuple[int, int] | None = None) -> ViewResult:
+                      run: tuple[int, int] | None = None, final_norm: bool = False,
+                      w2_m: int | None = None, w2_max_bytes: int | None = None) -> ViewResult:
     """LSS, OTS, W2 path, kinetic energy, path length and turning angles of ``traj``.
 
     Scalars: the columns of :data:`VIEW`; per-layer rows: the W2 step into each state of the
@@ -33,43 +140,74 @@ def measure_transport(traj: Any, *, model: Any = None, inputs: Any = None, m: in
     ``ots``, ``path`` and ``angles``. As in :func:`~layerflow.transport.ot_score`, ``min(N, m)``
     samples are used for the OT score (``ot_m``); when that is all of them the score reuses the
     end-to-end assignment of the W2 path (the same problem).
+
+    The tracks' metrics (LSS, kinetic energy, path length, turning angles) use every sample, in
+    blocks of rows, so a corpus larger than memory (a mapped trajectory) is read once. The W2
+    path uses every sample when its exact assignments fit in memory, else a seeded subsample
+    (``w2_m``; default :data:`W2_FALLBACK_M`, or fewer if that many do not fit); ``w2_m`` and ``transport_note`` say which
+    (``w2_max_bytes`` is the memory budget; default half the available memory). A W2
+    or OT score that cannot be computed is NaN with its reason in ``transport_note``; the
+    other metrics are still reported. The default run leaves out token ids and, unless
+    ``final_norm``, a final-norm state (``transport_note`` names them).
     """
     traj = check_trajectory(traj, "summary")
-    used, stacked = resolve_run(traj, run, "transport summary")
+    used = run_indices(traj, run, "transport summary", final_norm)
     n = traj.n_samples
     mm = resolve_m(m, n, "transport summary")
-    norms, units, nonzero = unit_steps(stacked)
-    lss = lss_from_units(units, nonzero)
+    notes: list[str] = []
+    if run is None:
+        _, left_out = traj.analysed(final_norm)
+        if left_out:
+            notes.append(left_out)
+    states = traj.states[used[0] : used[1] + 1]
+    lss, skipped, energy, length, angles = _tracks(states, used)
     lss_mean, lss_median = nan_mean_median(lss)
-    path, end = w2_path_of(stacked, used, solver=solver, max_bytes=None)
-    if mm == n:
-        ots = ot_result(stacked[0], stacked[-1], end, mm, seed, used)
-    else:
-        sub = traj.subsample(mm, seed)
-        X = np.asarray(sub.states[used[0]], dtype=np.float64)
-        Y = np.asarray(sub.states[used[1]], dtype=np.float64)
-        ots = ot_result(X, Y, exact_assignment(X, Y, solver=solver, what="ot_score"), mm, seed,
-                        used)
-    angles = angles_from_units(units, nonzero, used)
+    path = end = None
+    w2_n = 0
+    try:
+        path, end, w2_n, w2_note = _w2(traj, used, solver, w2_m, seed, w2_max_bytes)
+        if w2_note:
+            notes.append(w2_note)
+    except TransportError as exc:
+        notes.append(f"no W2 path: {exc}")
+    ots = None
+    try:
+        if mm == n and end is not None and w2_n == n:
+            X = np.asarray(states[0], dtype=np.float64)
+            Y = np.asarray(states[-1], dtype=np.float64)
+            ots = ot_result(X, Y, end, mm, seed, used)
+        else:
+            sub = traj.subsample(mm, seed)
+            X = np.asarray(sub.states[used[0]], dtype=np.float64)
+            Y = np.asarray(sub.states[used[1]], dtype=np.float64)
+            ots = ot_result(X, Y, exact_assignment(X, Y, solver=solver, what="ot_score"), mm,
+                            seed, used)
+    except TransportError as exc:
+        notes.append(f"no OT score: {exc}")
+    nan = float("nan")
     scalars: dict[str, Any] = {
         "lss_mean": lss_mean,
         "lss_median": lss_median,
         "lss_nan": int(np.isnan(lss).sum()),
-        "lss_skipped_steps": int(nonzero.size - np.count_nonzero(nonzero)),
-        "ots": ots.score,
-        "ot_cost_ratio": ots.cost_ratio,
-        "ot_m": ots.m,
-        "w2_geodesic_ratio": path.geodesic_ratio,
-        "w2_speed_cv": path.speed_cv,
-        "kinetic_energy": kinetic_from_stacked(stacked),
-        "path_length": float(norms.mean(axis=1).sum()),
+        "lss_skipped_steps": skipped,
+        "ots": ots.score if ots is not None else nan,
+        "ot_cost_ratio": ots.cost_ratio if ots is not None else nan,
+        "ot_m": ots.m if ots is not None else mm,
+        "w2_geodesic_ratio": path.geodesic_ratio if path is not None else nan,
+        "w2_speed_cv": path.speed_cv if path is not None else nan,
+        "kinetic_energy": energy,
+        "path_length": length,
         "turning_angle_mean": angles.mean,
         "transport_run": run_label(traj, used),
+        "w2_m": w2_n,
+        "transport_note": "; ".join(notes),
     }
     lss.setflags(write=False)
     names = traj.layer_names
+    steps = np.asarray(path.steps, dtype=float).reshape(-1) if path is not None else np.full(
+        used[1] - used[0], np.nan)
     rows = tuple(layer_row(used[0] + i + 1, names[used[0] + i + 1], "w2_step", float(w))
-                 for i, w in enumerate(np.asarray(path.steps, dtype=float).reshape(-1)))
+                 for i, w in enumerate(steps))
     return ViewResult("transport", scalars, rows,
                       {"lss": lss, "ots": ots, "path": path, "angles": angles})
 
@@ -80,9 +218,16 @@ VIEW = View(
     paper="Gai & Zhang 2021; Karkar et al. 2020; Dong et al. 2017",
     options=(
         Option("m", "int", DEFAULT_M, "samples for the OT score (min(N, m) are used)", low=2),
-        Option("seed", "int", 0, "seed of the OT-score subsample", low=0),
+        Option("seed", "int", 0, "seed of the OT-score and W2 subsamples", low=0),
         Option("solver", "str", "auto", "exact assignment solver",
                choices=lambda: ("auto", *sorted(SOLVERS))),
+        Option("w2_m", "int", None, "samples for the W2 path (min(N, w2_m), seeded); default: "
+               f"all when the exact assignments fit in memory, else {W2_FALLBACK_M}", low=2,
+               nullable=True),
+        Option("w2_max_bytes", "int", None, "memory budget of the W2 path's exact assignments "
+               "in bytes (default: half the available memory)", low=1, nullable=True),
+        Option("final_norm", "bool", False, "keep a language model's final-norm state in the "
+               "default run (left out by default; token ids are always left out)"),
     ),
     columns=(
         Column("lss_mean", "mean LSS", "line-shape score, mean over samples (1 = straight "
@@ -108,6 +253,9 @@ VIEW = View(
                "steps (radians)", low=0.0, high=float(np.pi)),
         Column("transport_run", "equal-width run", "the states the transport metrics used",
                kind="str"),
+        Column("w2_m", "W2 samples", "samples the W2 path used", kind="int", low=0),
+        Column("transport_note", "transport note", "states left out, subsamples used and why a "
+               "metric is missing, or empty", kind="str"),
         Column("w2_step", "W2 step", "W2 between the previous state and this one", per_layer=True,
                low=0.0),
     ),
