@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from layerflow.errors import LayerflowError
-from layerflow.hooks import model_input, named_submodules, record_layers
+from layerflow.hooks import model_input, named_submodules, post_add_layers, record_layers
 from layerflow.tokens import as_array, token_rows
 from layerflow.trajectory import Trajectory
 
@@ -101,7 +101,12 @@ def capture(
     layers
         Submodule names as in ``model.named_modules()``. Default: ``model.capture_layers`` for
         layerflow models, else the top-level children. Each must run exactly once per forward pass
-        and return a tensor of batch-first shape (or a tuple whose first element is one).
+        and return a tensor of batch-first shape (or a tuple whose first element is one). A
+        residual block that applies an activation after its add (torchvision's ``BasicBlock``
+        and ``Bottleneck``, ``relu(x + F(x))``, or a stage ending with one) is recorded at the
+        sum ``x + F(x)`` before that activation, as the transport penalty and the Jacobian
+        diagnostics read it (:data:`layerflow.hooks.POST_ADD_RULES`); ``metadata["pre_activation"]``
+        names those layers.
     batch_size
         Rows per forward pass.
     labels
@@ -188,6 +193,11 @@ def capture(
         meta["pool"] = pool
     if per_token:
         meta["per_token"] = True
+    # the post-add rule (layerflow.hooks.POST_ADD_RULES): a block with an activation after its
+    # residual add is recorded at the sum before that activation; the layers it applied to
+    pre_activation = post_add_layers(model, names)
+    if pre_activation:
+        meta["pre_activation"] = ",".join(pre_activation)
     meta.update(dict(metadata or {}))
     layer_names = ["input", *names]
     arrays = [as_array(t, f"layer {name!r}", CaptureError)  # bfloat16 becomes float32
