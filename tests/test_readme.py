@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -50,3 +53,24 @@ def test_store_example_reads_a_store_with_pandas_and_duckdb(tmp_path: Path) -> N
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=tmp_path, timeout=300, check=True).stdout
     assert "rows: 2" in out, out
+
+
+def _torchvision_importable() -> bool:
+    if importlib.util.find_spec("torchvision") is None:
+        return False
+    probe = subprocess.run([sys.executable, "-c", "import torchvision"], capture_output=True)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _torchvision_importable(),
+                    reason="torchvision is not installed (the vision extra)")
+def test_torchvision_conv_example_runs_as_written(tmp_path: Path) -> None:
+    """README's conv block: torchvision's resnet18, the penalty in a loop, stages, Jacobians."""
+    code = _block("python", "### A conv net as torchvision builds it")
+    out = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True,
+                         text=True, cwd=tmp_path, timeout=600,
+                         env={**__import__("os").environ, "PYTHONPATH": str(ROOT / "src")})
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "gw_ots [('input -> layer1'" in out.stdout
+    assert "widths 64 -> 128 differ" in out.stdout or "widths 3 -> 64 differ" in out.stdout
+    assert "log|det J|" in out.stdout and "invertible" in out.stdout
