@@ -151,7 +151,7 @@ def _exact_and_matfree(model: nn.Module, x: torch.Tensor, post_add: str = "pre_a
                                  post_add=post_add, max_seconds=math.inf)["layer1.0"]
     mf = jacobian_diagnostics(model, x, layers=["layer1.0"], method="matfree", post_add=post_add,
                               max_seconds=math.inf,
-                              matfree=MatfreeOptions(probes=8, max_steps=60))["layer1.0"]
+                              matfree=MatfreeOptions(probes=4, max_steps=120))["layer1.0"]
     return exact, mf
 
 
@@ -203,7 +203,7 @@ def test_jacobians_of_singular_near_singular_and_well_conditioned_blocks() -> No
         assert bool(exact_t.invertible[0]) is invertible
         assert exact_t.condition[0] > 1e4
         _never_overclaims(exact_t, mf_t)
-        assert not mf_t.invertible[0]  # too ill-conditioned to be shown invertible in 60 steps
+        assert not mf_t.invertible[0]  # too ill-conditioned to be shown invertible in 120 steps
 
 
 class SmallConvNet(nn.Module):

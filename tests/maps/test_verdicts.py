@@ -28,7 +28,7 @@ def test_verdict_table() -> None:
     np.testing.assert_array_equal(inv, [True, False, False, False, False])
     np.testing.assert_array_equal(known, [True, False, False, False, True])
     assert reasons == (
-        "invertibility unknown for 1 of 5 samples: the Lanczos iteration did not converge "
+        "invertibility unknown for 1 of 5 samples: the extreme Ritz values did not converge "
         "within max_steps=80",
         "invertibility unknown for 1 of 5 samples: the smallest singular value is unresolved "
         "(upper bound of the condition number ∞)",

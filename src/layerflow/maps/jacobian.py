@@ -95,7 +95,7 @@ class LayerJacobian(ResultDisplay, headline=("name", "index", "in_width", "out_w
     invertible, fraction_invertible
         Shape ``(N,)`` bool: the layer is shown invertible at the sample (a local
         diffeomorphism, orientation aside). Exact: ``condition < cond_max``. Matrix-free: only
-        when the iteration converged and the *upper* bound of the condition number is finite
+        when the extreme Ritz values converged and the *upper* bound of the condition number is finite
         and below ``cond_max`` (the estimate itself is a lower bound and proves nothing).
         ``fraction_invertible`` is its mean, NaN while any sample's verdict is unknown.
     invertible_known
@@ -410,8 +410,8 @@ def _matfree_result(name: str, index: int, d: int, module: nn.Module, inp: torch
     """A :class:`LayerJacobian` from the matrix-free estimates (orientation unknown)."""
     est = matfree_layer(module, inp, options, batch)
     n = est.logabsdet.shape[0]
-    invertible, known, reasons = matfree_verdicts(est.condition_bounds, est.converged, cond_max,
-                                                  options.max_steps)
+    invertible, known, reasons = matfree_verdicts(est.condition_bounds, est.extremes_converged,
+                                                  cond_max, options.max_steps)
     unknown = np.zeros(n, dtype=bool)
     return LayerJacobian(
         name, index, d, d, True, "; ".join(reasons), est.logabsdet, unknown, est.condition,
@@ -428,7 +428,8 @@ def matfree_verdicts(bounds: np.ndarray, converged: np.ndarray, cond_max: float,
                      max_steps: int) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """Invertibility verdicts from matrix-free condition-number bounds that never overclaim.
 
-    ``bounds`` has shape ``(N, 2)`` (``[lower, upper]`` of κ), ``converged`` shape ``(N,)``.
+    ``bounds`` has shape ``(N, 2)`` (``[lower, upper]`` of κ), ``converged`` shape ``(N,)``
+    (the extreme Ritz values converged: ``MatfreeLayer.extremes_converged``).
     A sample is *invertible* only when its iteration converged and the upper bound is finite
     and below ``cond_max``; *not invertible* when the lower bound (rigorous: Ritz values lie
     inside the spectrum) reaches ``cond_max``; otherwise *unknown*. Returns ``(invertible,
@@ -443,7 +444,8 @@ def matfree_verdicts(bounds: np.ndarray, converged: np.ndarray, cond_max: float,
     n = len(conv)
     reasons = []
     cases = (
-        (~known & ~conv, f"the Lanczos iteration did not converge within max_steps={max_steps}"),
+        (~known & ~conv, "the extreme Ritz values did not converge within "
+         f"max_steps={max_steps}"),
         (~known & conv & ~np.isfinite(upper),
          "the smallest singular value is unresolved (upper bound of the condition number ∞)"),
         (~known & conv & np.isfinite(upper),
