@@ -41,6 +41,8 @@ from layerflow.maps.matfree import MatfreeOptions, matfree_layer
 __all__ = ["DEFAULT_COND_MAX", "JacobianDiagnostics", "LayerJacobian", "MapsError",
            "jacobian_diagnostics"]
 
+_HEAD_SAMPLES = 16
+
 DEFAULT_COND_MAX = 1e8
 """Condition numbers at or above this count as "not invertible". Float32 networks resolve about
 7 digits (eps ≈ 1.2e-7), so a Jacobian with ``cond >= 1e8`` is singular at the precision the
@@ -325,16 +327,23 @@ def jacobian_diagnostics(
             f"{rows[0]}); Jacobians need finite inputs"
         )
     x = model_input(work, x, device, run_dtype)  # token ids stay ids (int64), exactly
-    io = _layer_io(work, names, x, max(batch_size, 1024), post_add)
+    n = int(x.shape[0])
+    # the estimate needs the layers' inputs for a few samples only: a call that does not fit is
+    # refused before the model runs on all of them
+    head = min(n, _HEAD_SAMPLES)
+    io = _layer_io(work, names, x[:head], max(batch_size, 1024), post_add)
     modules = dict(work.named_modules())
     pre = _pre_activation_layers(work, names, post_add)
     for name in pre:  # the map differentiated: input -> the sum before the activation
         modules[name] = PreActivation(modules[name])
-    n = int(x.shape[0])
     square = [(name, modules[name], inp) for name, (inp, out) in io.items()
               if inp[0].numel() == out[0].numel() and inp.is_floating_point()]
     estimate = estimate_cost(square, n, method, options=options, batch_size=batch_size,
                              max_seconds=max_seconds, max_bytes=max_bytes)
+    if n > head:
+        rest = _layer_io(work, names, x[head:], max(batch_size, 1024), post_add)
+        io = {name: (torch.cat([io[name][0], rest[name][0]]),
+                     torch.cat([io[name][1], rest[name][1]])) for name in names}
     results = []
     all_ok = np.ones(n, dtype=bool)
     n_app = 0
