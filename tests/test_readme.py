@@ -71,6 +71,6 @@ def test_torchvision_conv_example_runs_as_written(tmp_path: Path) -> None:
                          text=True, cwd=tmp_path, timeout=600,
                          env={**__import__("os").environ, "PYTHONPATH": str(ROOT / "src")})
     assert out.returncode == 0, out.stderr[-3000:]
-    assert "gw_ots [('input -> layer1'" in out.stdout
+    assert "gw_ots (('input -> layer1'" in out.stdout
     assert "widths 64 -> 128 differ" in out.stdout or "widths 3 -> 64 differ" in out.stdout
     assert "log|det J|" in out.stdout and "invertible" in out.stdout

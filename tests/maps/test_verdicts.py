@@ -37,15 +37,12 @@ def test_verdict_table() -> None:
     )
 
 
-class _Diag(nn.Module):
-    """x -> x * s: singular values s (known), one of them 0 when asked."""
-
-    def __init__(self, s: np.ndarray) -> None:
-        super().__init__()
-        self.register_buffer("s", torch.as_tensor(s, dtype=torch.float64))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.s
+def _Diag(s: np.ndarray) -> nn.Linear:  # noqa: N802
+    """x -> diag(s) x: singular values s (known), one of them 0 when asked."""
+    lin = nn.Linear(len(s), len(s), bias=False).double()
+    with torch.no_grad():
+        lin.weight.copy_(torch.diag(torch.as_tensor(s, dtype=torch.float64)))
+    return lin
 
 
 def test_a_singular_map_is_never_called_invertible_by_the_matrix_free_path() -> None:
