@@ -98,15 +98,18 @@ def _timed(fn: Any, warm_up: Any = None, repeats: int = 5, within: float = 0.06)
     return best
 
 
-def _scaled(work: Any, size: int) -> float:
+def _scaled(work: Any, size: int, first: int = 2) -> float:
     """Seconds of ``work(size)()`` (``work(r)`` prepares the work on r rows and returns it):
     measured when that is affordable, else measured on the r rows that fit ``_AFFORD`` seconds
     and scaled by ``size/r`` (the work per row is constant for expensive layers, where it
-    matters). A first measurement on 2 rows sets r; each size is warmed up once (a first call
-    at a new size can pay seconds of one-off set-up)."""
-    first = min(2, size)
+    matters). A first measurement on ``first`` rows sets r (and is the measurement when no
+    more rows fit); each size is warmed up once (a first call at a new size can pay seconds of
+    one-off set-up)."""
+    first = min(first, size)
     per_row = _timed(work(first)) / first  # overheads included: an overestimate, the safe side
     r = size if per_row * size <= _AFFORD else max(first, min(size, int(_AFFORD / per_row)))
+    if r == first:
+        return per_row * size
     return _timed(work(r)) * size / r
 
 
@@ -159,7 +162,8 @@ def _exact_costs(
     with torch.no_grad():
         if 4 * d <= _JAC_ROWS:  # whole Jacobians of a few samples, batched as the exact path
             m = max(1, min(layer.n, batch_size, _JAC_ROWS // d))
-            t_row = _scaled(lambda r: lambda: vmap(jacrev(layer.f))(flat[:r]), m) / (m * d)
+            t_row = _scaled(lambda r: lambda: vmap(jacrev(layer.f))(flat[:r]), m,
+                            first=1) / (m * d)
         else:  # rows of one sample's Jacobian (one shared forward pass, as in jacrev)
             rows = min(d, _ROWS)
             cot = torch.zeros(rows, d, dtype=layer.dtype, device=layer.device)
