@@ -27,17 +27,24 @@ def test_saved_numbers_count_activations_not_parameters() -> None:
 
 
 def test_expensive_work_is_timed_on_fewer_rows_and_scaled() -> None:
-    # work(r) sleeps 30 ms per row: 20 rows (0.6 s) exceed the 0.1 s allowance, so 3 rows are
-    # timed and the time scaled by 20/3; sleeping never takes less than asked
+    # work(r) sleeps 10 ms per row: 20 rows (0.2 s) exceed the 0.1 s allowance, so fewer rows
+    # (at most 10) are timed and the time scaled to 20; sleeping never takes less than asked
     calls: list[int] = []
 
-    def work(r: int):  # type: ignore[no-untyped-def]
-        calls.append(r)
-        return lambda: time.sleep(0.03 * r)
+    def work(per_row: float):  # type: ignore[no-untyped-def]
+        def prepare(r: int):  # type: ignore[no-untyped-def]
+            calls.append(r)
+            return lambda: time.sleep(per_row * r)
+        return prepare
 
-    t = _scaled(work, 20)
-    assert calls == [2, 3]
-    assert 0.6 <= t < 0.9
+    t = _scaled(work(0.01), 20)
+    assert calls[0] == 2 and 2 < calls[1] <= 10 and len(calls) == 2
+    assert 0.2 <= t < 0.5
+    # 60 ms per row: not even 2 rows fit the allowance, so the first measurement is the one
+    calls.clear()
+    t = _scaled(work(0.06), 20)
+    assert calls == [2]
+    assert 1.2 <= t < 2.5
 
 
 def test_cost_fields_follow_the_documented_memory_model() -> None:
