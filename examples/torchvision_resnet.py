@@ -1,5 +1,6 @@
 # %% [markdown]
 # # torchvision's ResNet-18, trained with the least-action penalty and read stage by stage
+# gallery: skip
 #
 # `torchvision.models.resnet18(weights=None)` as torchvision builds it, on scikit-learn's
 # digits blown up to 32×32 RGB images: trained in a plain PyTorch loop with the transport
