@@ -52,8 +52,8 @@ pen = lf.TransportPenalty(model, blocks)  # r_k = F_k(x_k), read before each blo
 opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
 g = torch.Generator().manual_seed(0)
 model.train()
-for _ in range(150):
-    idx = torch.randint(0, len(X_train), (64,), generator=g)
+for _ in range(60):
+    idx = torch.randint(0, len(X_train), (32,), generator=g)
     loss = F.cross_entropy(model(X_train[idx]), y_train[idx]) + 0.1 * pen.cost()
     opt.zero_grad()
     loss.backward()

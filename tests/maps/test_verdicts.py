@@ -37,7 +37,7 @@ def test_verdict_table() -> None:
     )
 
 
-def _Diag(s: np.ndarray) -> nn.Linear:  # noqa: N802
+def _diag(s: np.ndarray) -> nn.Linear:
     """x -> diag(s) x: singular values s (known), one of them 0 when asked."""
     lin = nn.Linear(len(s), len(s), bias=False).double()
     with torch.no_grad():
@@ -48,7 +48,7 @@ def _Diag(s: np.ndarray) -> nn.Linear:  # noqa: N802
 def test_a_singular_map_is_never_called_invertible_by_the_matrix_free_path() -> None:
     s = np.geomspace(1e-3, 1.0, 40)
     s[0] = 0.0
-    net = Net([_Diag(s)])
+    net = Net([_diag(s)])
     X = np.random.default_rng(0).standard_normal((3, 40))
     exact = jacobian_diagnostics(net, X, method="exact").layers[0]
     assert not exact.invertible.any() and np.all(exact.condition == np.inf)
@@ -61,7 +61,7 @@ def test_a_singular_map_is_never_called_invertible_by_the_matrix_free_path() -> 
 
 
 def test_a_well_conditioned_map_is_shown_invertible_by_both_paths() -> None:
-    net = Net([_Diag(np.linspace(0.5, 2.0, 30))])
+    net = Net([_diag(np.linspace(0.5, 2.0, 30))])
     X = np.random.default_rng(0).standard_normal((2, 30))
     mf = jacobian_diagnostics(net, X, method="matfree").layers[0]
     assert mf.invertible.all() and mf.invertible_known.all() and mf.fraction_invertible == 1.0

@@ -150,7 +150,7 @@ class _Layer:
 
 
 def _exact_costs(
-    layer: _Layer, linalg_cache: dict[tuple[int, torch.dtype], float], batch_size: int,
+    layer: _Layer, linalg_cache: dict[tuple[int, int, torch.dtype], float], batch_size: int,
     options: MatfreeOptions,
 ) -> tuple[LayerCost, int]:
     """``t_row`` (batched as the exact path runs), ``t_LA(d)`` and the memory per sample; the
@@ -170,15 +170,15 @@ def _exact_costs(
             cot[torch.arange(rows), torch.arange(rows)] = 1.0
             t_row = _scaled(lambda r: lambda: vmap(vjp(layer.f, flat[0])[1])(cot[:r]),
                             rows) / rows
-    key = (d, layer.dtype)
+    n0 = min(d, _LA_SIZE)
+    count = max(1, min(64, (_LA_SIZE // n0) ** 3, layer.n, batch_size))
+    key = (n0, count, layer.dtype)  # every width from _LA_SIZE up shares one timing
     if key not in linalg_cache:  # batched as the exact path does, so call overheads amortise
-        n0 = min(d, _LA_SIZE)
-        count = max(1, min(64, (_LA_SIZE // n0) ** 3, layer.n, batch_size))
         M = torch.randn(count, n0, n0, generator=torch.Generator().manual_seed(0),
                         dtype=layer.dtype).to(layer.device)
-        t0 = _timed(lambda: (torch.linalg.slogdet(M), torch.linalg.svdvals(M))) / count
-        linalg_cache[key] = t0 * (d / n0) ** 3
-    t_la = linalg_cache[key]
+        linalg_cache[key] = _timed(lambda: (torch.linalg.slogdet(M),
+                                            torch.linalg.svdvals(M))) / count
+    t_la = linalg_cache[key] * (d / n0) ** 3
     cost = LayerCost(
         name=layer.name, width=d, exact_seconds=d * t_row + t_la,
         exact_bytes=layer.item * (3 * d * d + d * saved), fixed_bytes=layer.item * d * d,
@@ -265,7 +265,7 @@ def estimate_cost(
         return out
 
     def exact_costs() -> list[LayerCost]:
-        cache: dict[tuple[int, torch.dtype], float] = {}
+        cache: dict[tuple[int, int, torch.dtype], float] = {}
         measured = shared(lambda i: _exact_costs(prepared[i], cache, batch_size, options))
         saved[:] = [count for _, count in measured]
         return [replace(cost, name=layer.name)
