@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -90,3 +91,24 @@ def test_the_reproducible_block_runs_as_written(tmp_path: Path) -> None:
     (code,) = _blocks("### Reproducible runs")
     out = _run(code, tmp_path)
     assert "'threads': 1" in out and "'deterministic': True" in out
+
+
+def _torchvision_importable() -> bool:
+    if importlib.util.find_spec("torchvision") is None:
+        return False
+    probe = subprocess.run([sys.executable, "-c", "import torchvision"], capture_output=True)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _torchvision_importable(),
+                    reason="torchvision is not installed (the vision extra)")
+def test_torchvision_conv_example_runs_as_written(tmp_path: Path) -> None:
+    """README's conv block: torchvision's resnet18, the penalty in a loop, stages, Jacobians."""
+    code = _block("python", "### A conv net as torchvision builds it")
+    out = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True,
+                         text=True, cwd=tmp_path, timeout=600,
+                         env={**__import__("os").environ, "PYTHONPATH": str(ROOT / "src")})
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "gw_ots (('input -> layer1'" in out.stdout
+    assert "widths 64 -> 128 differ" in out.stdout or "widths 3 -> 64 differ" in out.stdout
+    assert "log|det J|" in out.stdout and "invertible" in out.stdout

@@ -30,6 +30,7 @@ from layerflow.hooks import (
     input_key,
     keyword_input,
     model_input,
+    post_add_layers,
     resolve_layers,
     takes_token_ids,
 )
@@ -310,7 +311,12 @@ def capture(
         each block's output, and ``final_norm`` (the output of the final normalisation, e.g.
         GPT-2's ``ln_f``; the last of Hugging Face's ``hidden_states``); else the top-level
         children. Each must run exactly once per forward pass and return a tensor of
-        batch-first shape (or a tuple whose first element is one).
+        batch-first shape (or a tuple whose first element is one). A
+        residual block that applies an activation after its add (torchvision's ``BasicBlock``
+        and ``Bottleneck``, ``relu(x + F(x))``, or a stage ending with one) is recorded at the
+        sum ``x + F(x)`` before that activation, as the transport penalty and the Jacobian
+        diagnostics read it (:data:`layerflow.hooks.POST_ADD_RULES`); ``metadata["pre_activation"]``
+        names those layers.
     batch_size
         Rows per forward pass (for an array or a mapping).
     labels
@@ -405,7 +411,6 @@ def capture(
     if out_path is not None and out_path.suffix != ".npz":
         out_path = out_path.with_suffix(out_path.suffix + ".npz")
 
-    [s.module for s in specs]
     outputs = [s for s in specs if s.at == "output"]
     inputs_at = [s for s in specs if s.at == "input"]
     got: dict[str, torch.Tensor] = {}
@@ -530,6 +535,11 @@ def capture(
             meta["final_norm"] = final
         if attention_mask is not None:
             meta["attention_mask_to_model"] = mask_to_model
+        # the post-add rule (layerflow.hooks.POST_ADD_RULES): a block with an activation after
+        # its residual add is recorded at the sum before that activation; the layers it applied to
+        pre_activation = post_add_layers(model, [s.module for s in outputs])
+        if pre_activation:
+            meta["pre_activation"] = ",".join(pre_activation)
         meta.update(environment(device))
         meta.update(dict(metadata or {}))
         if sink.labels and len(sink.labels) != (b + 1):

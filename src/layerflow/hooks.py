@@ -28,10 +28,11 @@ from torch import nn
 
 from layerflow.errors import LayerflowError
 
-__all__ = ["EMBEDDINGS", "FINAL_NORM", "LayerHooks", "LayerSpec", "ResidualStream",
-           "accepts_keyword", "default_layers", "eval_mode", "input_key", "keyword_input",
-           "model_input", "named_submodules", "record_layers", "residual_stream",
-           "resolve_layers", "state_kind", "takes_token_ids"]
+__all__ = ["EMBEDDINGS", "FINAL_NORM", "POST_ADD_RULES", "LayerHooks", "LayerSpec", "PreActivation",
+           "ResidualStream", "accepts_keyword", "default_layers", "eval_mode", "input_key",
+           "keyword_input", "model_input", "named_submodules", "post_add_activation",
+           "post_add_layers", "record_layers", "residual_stream", "resolve_layers", "shape_change",
+           "state_kind", "takes_token_ids"]
 
 Record = Callable[[str, "torch.Tensor | None", torch.Tensor], None]
 
@@ -136,6 +137,12 @@ class LayerHooks:
     error
         The :class:`~layerflow.errors.LayerflowError` subclass raised for non-tensor inputs or
         outputs (from inside the forward pass) and unknown names.
+    post_add
+        The rule for a named block that applies an activation after its residual add
+        (:func:`post_add_activation`, e.g. torchvision's ``BasicBlock``): one of
+        :data:`POST_ADD_RULES`. With ``"pre_activation"`` (default) ``record`` gets the input of
+        that activation's last call (the sum ``x + F(x)``) in place of the block's output;
+        ``pre_activation`` lists those layers (``{name: activation path}``).
 
     Use as a context manager, or call :meth:`remove`. ``calls[name]`` counts the calls since the
     hooks were attached or :meth:`reset_calls`. A deep copy of the model carries the hooks but
@@ -152,13 +159,16 @@ class LayerHooks:
         who: str = "capture",
         needs: str = "capture needs",
         error: type[LayerflowError] = LayerflowError,
+        post_add: str = "pre_activation",
     ) -> None:
         self.names = [str(n) for n in names]
         self.modules = named_submodules(model, self.names, error)
+        self.pre_activation = _post_add_rule(model, self.names, post_add, needs, error)
         self.calls: dict[str, int] = dict.fromkeys(self.names, 0)
         self._record = record
         self._inputs = inputs
         self._who, self._needs, self._error = who, needs, error
+        self._taps = {n: _tap_of(self.modules[n], act) for n, act in self.pre_activation.items()}
         self._handles = [
             self.modules[n].register_forward_hook(self._make_hook(n, self.modules[n]))
             for n in self.names
@@ -181,9 +191,13 @@ class LayerHooks:
                         f"layer {name!r} takes {type(inp).__name__} and returns "
                         f"{type(out).__name__}; {self._needs} a tensor -> tensor layer"
                     )
+                if name in self._taps:
+                    out = self._taps[name].take(name, out, self._error)
                 self._record(name, inp, out)
             else:
                 out = _output_tensor(name, output, self._who, self._needs, self._error)
+                if name in self._taps:
+                    out = self._taps[name].take(name, out, self._error)
                 self._record(name, None, out)
 
         return hook
@@ -199,7 +213,7 @@ class LayerHooks:
             if self.calls[n] != 1:
                 raise self._error(
                     f"layer {n!r} ran {self.calls[n]} times in one forward pass; "
-                    f"{self._needs} each layer to run exactly once"
+                    f"{self._needs} each layer to run exactly once" + _way_forward(n, self.calls[n])
                 )
 
     def remove(self) -> None:
@@ -207,6 +221,8 @@ class LayerHooks:
         for handle in self._handles:
             handle.remove()
         self._handles = []
+        for tap in self._taps.values():
+            tap.remove()
 
     def __enter__(self) -> LayerHooks:
         return self
@@ -227,6 +243,7 @@ def record_layers(
     who: str = "capture",
     needs: str = "capture needs",
     error: type[LayerflowError] = LayerflowError,
+    post_add: str = "pre_activation",
 ) -> dict[str, tuple[torch.Tensor | None, torch.Tensor]]:
     """Run ``model`` on the rows of ``x`` (``batch_size`` per pass) and record ``names``.
 
@@ -235,7 +252,8 @@ def record_layers(
     ``{name: (input or None, output)}``, each the concatenation over the batches of the detached
     tensors (each output passed through ``transform`` first, batch by batch, e.g. a pooling that
     keeps the batch dimension; then moved to ``device`` when given). Hooks and modes are restored
-    even when a pass raises.
+    even when a pass raises. A block with an activation after its residual add is recorded by
+    the ``post_add`` rule (:data:`POST_ADD_RULES`; default: the sum before that activation).
     """
     seen: dict[str, list[tuple[torch.Tensor | None, torch.Tensor]]] = {n: [] for n in names}
 
@@ -249,7 +267,7 @@ def record_layers(
 
     n = int(x.shape[0])
     with LayerHooks(model, names, record, inputs=inputs, who=who, needs=needs,
-                    error=error) as hooks, eval_mode(model), torch.no_grad():
+                    error=error, post_add=post_add) as hooks, eval_mode(model), torch.no_grad():
         for start in range(0, n, batch_size):
             batch = x[start : start + batch_size]
             model(batch)
@@ -500,3 +518,223 @@ def accepts_keyword(model: nn.Module, name: str) -> bool:
         return False
     return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD
                                  for p in params.values())
+
+
+# ----------------------------------------------------------------------------- residual blocks
+#
+# A residual block written ``relu(x + F(x))`` (torchvision's ``BasicBlock`` and ``Bottleneck``)
+# applies an activation after its residual add: its output is not on the residual stream
+# ``x -> x + F(x)``, its "velocity" ``relu(x + F(x)) − x`` is not ``F(x)``, and its Jacobian
+# ``diag(relu' ) (I + ∂F/∂x)`` is singular wherever a unit is clipped. The rule below is the one
+# capture, :class:`layerflow.TransportPenalty` and :func:`layerflow.maps.jacobian_diagnostics`
+# share: such a block is measured at the input of that activation (the sum ``x + F(x)``).
+
+POST_ADD_RULES = ("pre_activation", "output", "refuse")
+"""How a block with an activation after its residual add is measured:
+
+* ``"pre_activation"`` (default): at the input of that activation's last call, the residual sum
+  ``x + F(x)`` (the velocity of the penalty is then ``F(x)/h``, the Jacobian ``I + ∂F/∂x``);
+* ``"output"``: at the block's output, activation included (``relu(x + F(x))``), as asked;
+* ``"refuse"``: such a block is refused when the hooks are attached, naming the block, its
+  activation and the two other rules.
+"""
+
+#: blocks known to end with ``activation(x + F(x))``: qualified class name -> activation attribute
+POST_ADD_BLOCKS: dict[str, str] = {
+    "torchvision.models.resnet.BasicBlock": "relu",
+    "torchvision.models.resnet.Bottleneck": "relu",
+}
+
+
+def _known_block(module: nn.Module) -> str | None:
+    for klass in type(module).__mro__:
+        attr = POST_ADD_BLOCKS.get(f"{klass.__module__}.{klass.__qualname__}")
+        if attr is not None:
+            return attr
+    return None
+
+
+def post_add_activation(module: nn.Module) -> tuple[str, nn.Module] | None:
+    """``(path, activation)`` of the activation ``module`` applies after its residual add, or
+    ``None``.
+
+    Known: a block of a class in :data:`POST_ADD_BLOCKS` (torchvision's ``BasicBlock`` and
+    ``Bottleneck``, whose forward ends ``out += identity; out = self.relu(out)``); any module
+    that declares ``post_add_activation = "<attribute>"`` naming its activation submodule; an
+    ``nn.Sequential`` whose last child is one of these (its output is that child's). ``path`` is
+    the activation's name relative to ``module``. An activation applied as a function
+    (``F.relu``) has no module to hook and cannot be seen: declare a module for it.
+    """
+    declared = getattr(module, "post_add_activation", None)
+    if declared is not None:
+        act = getattr(module, declared, None) if isinstance(declared, str) else None
+        if not isinstance(act, nn.Module):
+            raise LayerflowError(
+                f"{type(module).__name__}.post_add_activation={declared!r}: expected the name "
+                "of the submodule the block applies after its residual add"
+            )
+        return declared, act
+    attr = _known_block(module)
+    if attr is not None:
+        return attr, getattr(module, attr)
+    if isinstance(module, nn.Sequential) and len(module) > 0:
+        key = list(module._modules)[-1]
+        last = module._modules[key]
+        inner = post_add_activation(last) if last is not None else None
+        if inner is not None:
+            return f"{key}.{inner[0]}", inner[1]
+    return None
+
+
+def post_add_layers(model: nn.Module, names: Sequence[str]) -> dict[str, str]:
+    """``{name: activation path}`` for the named submodules of ``model`` that end with an
+    activation after a residual add (:func:`post_add_activation`); the others are left out."""
+    modules = dict(model.named_modules())
+    found = {}
+    for name in names:
+        act = post_add_activation(modules[name]) if name in modules else None
+        if act is not None:
+            found[name] = f"{name}.{act[0]}"
+    return found
+
+
+def _refuse_post_add(found: dict[str, str], needs: str, error: type[LayerflowError]) -> None:
+    name, act = next(iter(found.items()))
+    raise error(
+        f"layer {name!r} applies its activation {act!r} after the residual add (relu(x + F(x))), "
+        f"so its output is not on the residual stream; {needs} a residual form: use "
+        "post_add='pre_activation' to measure the sum x + F(x) at that activation's input, or "
+        "post_add='output' to measure the output, activation included"
+        + (f" (also: {sorted(found)[1:]})" if len(found) > 1 else "")
+    )
+
+
+class _Tap:
+    """While ``block`` runs, the input of each call of its post-add activation ``act`` (cloned
+    when ``act`` works in place) and that call's output; :meth:`take` returns the last input
+    after checking that the block's output is the last call's output (the activation was the
+    block's final operation)."""
+
+    def __init__(self, block: nn.Module, act: nn.Module, label: str) -> None:
+        self.label = label
+        self.value: torch.Tensor | None = None
+        self.out: Any = None
+        self.active = False
+        inplace = bool(getattr(act, "inplace", False))
+
+        def start(mod: nn.Module, _args: Any) -> None:
+            if mod is block:
+                self.active, self.value, self.out = True, None, None
+
+        def before(mod: nn.Module, args: tuple[Any, ...]) -> None:
+            if mod is act and self.active and args and isinstance(args[0], torch.Tensor):
+                self.value = args[0].clone() if inplace else args[0]
+
+        def after(mod: nn.Module, _args: Any, output: Any) -> None:
+            if mod is act and self.active:
+                self.out = output
+
+        self._handles = [block.register_forward_pre_hook(start),
+                         act.register_forward_pre_hook(before),
+                         act.register_forward_hook(after)]
+
+    def take(self, name: str, output: Any, error: type[LayerflowError]) -> torch.Tensor:
+        value, out = self.value, self.out
+        self.active, self.value, self.out = False, None, None
+        if value is None or out is None or output is not out:
+            raise error(
+                f"layer {name!r}: its output is not the output of its post-add activation "
+                f"{self.label!r}; the pre-activation rule reads that activation's input, which "
+                "needs the activation to be the block's final operation (or use "
+                "post_add='output')"
+            )
+        return value
+
+    def remove(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+
+class PreActivation(nn.Module):
+    """``block`` as the map from its input to the input of its post-add activation, the
+    residual sum ``x + F(x)`` (see :data:`POST_ADD_RULES`): what the Jacobian diagnostics
+    differentiate for such a block. The block is held, not copied."""
+
+    def __init__(self, block: nn.Module) -> None:
+        super().__init__()
+        found = post_add_activation(block)
+        if found is None:
+            raise LayerflowError(
+                f"{type(block).__name__} applies no known activation after a residual add; "
+                "PreActivation needs a block of POST_ADD_BLOCKS or one declaring "
+                "post_add_activation"
+            )
+        self.block = block
+        self._act_path, self._act = found
+
+    def forward(self, *args: Any, **kwargs: Any) -> torch.Tensor:
+        tap = _Tap(self.block, self._act, self._act_path)
+        try:
+            out = self.block(*args, **kwargs)
+            return tap.take(type(self.block).__name__, out, LayerflowError)
+        finally:
+            tap.remove()
+
+
+def shape_change(module: nn.Module) -> str | None:
+    """How ``module`` changes the shape of its input, when its structure says so, else ``None``.
+
+    Read from the module without running it: a block of :data:`POST_ADD_BLOCKS` with a
+    ``downsample`` shortcut (torchvision's first block of a stage: more channels, stride 2),
+    or an ``nn.Sequential`` holding one. Other modules are not inspected (run them on an
+    example input to know).
+    """
+    if _known_block(module) is not None and getattr(module, "downsample", None) is not None:
+        convs = [m for m in module.children() if isinstance(m, nn.Conv2d)]
+        if convs:
+            c_in, c_out = convs[0].in_channels, convs[-1].out_channels
+            stride = max(int(s) for c in convs for s in c.stride)
+            size = "H, W" if stride == 1 else f"⌈H/{stride}⌉, ⌈W/{stride}⌉"
+            return (f"(N, {c_in}, H, W) to (N, {c_out}, {size}) ({c_in} -> {c_out} channels, "
+                    f"stride {stride}, through its downsample shortcut)")
+        return "its input to another shape (it has a downsample shortcut)"
+    if isinstance(module, nn.Sequential):
+        for key, child in module._modules.items():
+            inner = shape_change(child) if child is not None else None
+            if inner is not None:
+                return f"{inner} in its block {key!r}"
+    return None
+
+
+def _post_add_rule(model: nn.Module, names: Sequence[str], rule: str, needs: str,
+                   error: type[LayerflowError]) -> dict[str, str]:
+    """The layers to read before their post-add activation under ``rule`` (checked here)."""
+    if rule not in POST_ADD_RULES:
+        raise error(f"post_add={rule!r}: expected one of {list(POST_ADD_RULES)}")
+    if rule == "output":
+        return {}
+    found = post_add_layers(model, names)
+    if found and rule == "refuse":
+        _refuse_post_add(found, needs, error)
+    return found
+
+
+def _tap_of(block: nn.Module, label: str) -> _Tap:
+    found = post_add_activation(block)
+    assert found is not None
+    return _Tap(block, found[1], label)
+
+
+def _way_forward(name: str, calls: int) -> str:
+    """What to name instead of a layer that did not run exactly once."""
+    if calls == 0:
+        return ("; name a submodule that this model's forward pass calls (a module defined but "
+                "not used, or called through another path, is never seen)")
+    parent = name.rsplit(".", 1)[0] if "." in name else ""
+    where = (f"name the module that calls it, {parent!r}" if parent else
+             "name the module that calls it")
+    return (f"; a module called several times (such as an activation a block reuses: "
+            f"torchvision's BasicBlock calls its relu twice) has no single output: {where} (a "
+            "residual block with an activation after its add is measured at the sum before that "
+            "activation), or a submodule that runs once")

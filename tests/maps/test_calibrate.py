@@ -27,17 +27,24 @@ def test_saved_numbers_count_activations_not_parameters() -> None:
 
 
 def test_expensive_work_is_timed_on_fewer_rows_and_scaled() -> None:
-    # work(r) sleeps 30 ms per row: 20 rows (0.6 s) exceed the 0.25 s allowance, so 8 rows are
-    # timed and the time scaled by 20/8; sleeping never takes less than asked
+    # work(r) sleeps 10 ms per row: 20 rows (0.2 s) exceed the 0.1 s allowance, so fewer rows
+    # (at most 10) are timed and the time scaled to 20; sleeping never takes less than asked
     calls: list[int] = []
 
-    def work(r: int):  # type: ignore[no-untyped-def]
-        calls.append(r)
-        return lambda: time.sleep(0.03 * r)
+    def work(per_row: float):  # type: ignore[no-untyped-def]
+        def prepare(r: int):  # type: ignore[no-untyped-def]
+            calls.append(r)
+            return lambda: time.sleep(per_row * r)
+        return prepare
 
-    t = _scaled(work, 20)
-    assert calls == [2, 8]
-    assert 0.6 <= t < 0.9
+    t = _scaled(work(0.01), 20)
+    assert calls[0] == 2 and 2 < calls[1] <= 10 and len(calls) == 2
+    assert 0.2 <= t < 0.5
+    # 60 ms per row: not even 2 rows fit the allowance, so the first measurement is the one
+    calls.clear()
+    t = _scaled(work(0.06), 20)
+    assert calls == [2]
+    assert 1.2 <= t < 2.5
 
 
 def test_cost_fields_follow_the_documented_memory_model() -> None:
@@ -78,12 +85,23 @@ def test_a_time_refusal_is_measured_twice_and_the_faster_figures_kept(
                          product_seconds=float("nan"), probes=32, matfree_products=760)
         return cost, 0
 
-    # a stall in the first measurement (10 s per sample) must not refuse a 0.01 s/sample call
+    # a stall in the first measurement (3 s per sample) must not refuse a 0.01 s/sample call
     monkeypatch.setattr(calibrate, "_exact_costs",
-                        lambda *a: fake(*a, figures=[10.0, 0.01]))
+                        lambda *a: fake(*a, figures=[3.0, 0.01]))
     est = estimate_cost([("t", layer, X)], 100, "exact", options=MatfreeOptions(),
                         batch_size=256, max_seconds=60, max_bytes=1 << 30)
-    assert seen == [10.0, 0.01] and est.seconds == pytest.approx(1.0)
+    assert seen == [3.0, 0.01] and est.seconds == pytest.approx(1.0)
+    # an estimate more than 10 times the budget is no stall: refused on one measurement
+    seen.clear()
+    monkeypatch.setattr(calibrate, "_exact_costs",
+                        lambda *a: fake(*a, figures=[7.0, 0.01]))
+    with pytest.raises(JacobianBudgetError) as far:
+        estimate_cost([("t", layer, X)], 100, "exact", options=MatfreeOptions(),
+                      batch_size=256, max_seconds=60, max_bytes=1 << 30)
+    assert far.value.kind == "time" and seen == [7.0]
+    seen.clear()
+    monkeypatch.setattr(calibrate, "_exact_costs",
+                        lambda *a: fake(*a, figures=[10.0, 0.01]))
     # a memory refusal is counted, not timed: it is not measured again
     seen.clear()
     monkeypatch.setattr(calibrate, "_matfree_costs", lambda cost, *a: cost)

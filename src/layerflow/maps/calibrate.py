@@ -37,12 +37,14 @@ Cost model (per applicable layer of width d, N samples, computation dtype of ``s
 Calibration takes a few forward/backward passes of each layer and one ``n_0×n_0`` factorisation
 (a fraction of a second for small layers, 1–3 s for the benchmark's width-2,048 blocks); each
 timing is the fastest of up to three runs after a warm-up, as timings on a shared machine are
-noisy upwards, and an expensive measurement is taken on fewer rows and scaled. The estimate is a
+noisy upwards, and an expensive measurement is taken on fewer rows and scaled; layers of the
+same structure (class, input shape, parameter shapes: the blocks of a ResNet stage) are
+measured once. The estimate is a
 model: on the conv ResNet benchmark (``benchmarks/bench_jacobian.py``, 2 shared cores, one torch
 thread, load 3–5) the exact-path estimate was 0.66–1.03× the measured time and the typical
 matrix-free estimate 0.9–1.55× (its upper bound always above); at load 8 with two threads the
-exact estimate was 2.5× high. A measurement that refuses or reroutes a call on time is taken
-twice, keeping the faster figures.
+exact estimate was 2.5× high. A measurement that refuses or reroutes a call on time, with an
+estimate within 10 times the budget, is taken twice, keeping the faster figures.
 """
 
 from __future__ import annotations
@@ -67,7 +69,8 @@ _LA_SIZE = 512
 _ROWS = 512
 _JAC_ROWS = 2048
 _TYPICAL_STEPS = 20
-_AFFORD = 0.25
+_AFFORD = 0.1
+_REMEASURE = 10.0
 
 
 def _sync() -> None:
@@ -76,7 +79,7 @@ def _sync() -> None:
         torch.cuda.synchronize()
 
 
-def _timed(fn: Any, warm_up: Any = None, repeats: int = 10, within: float = 0.2) -> float:
+def _timed(fn: Any, warm_up: Any = None, repeats: int = 5, within: float = 0.06) -> float:
     """Fastest of up to ``repeats`` runs of ``fn`` (fewer once ``within`` seconds are spent),
     after one warm-up call (``warm_up``, default ``fn``; ``False`` for none). On a shared
     machine a run can stall for tens of milliseconds; the fastest of several is the cost."""
@@ -95,15 +98,18 @@ def _timed(fn: Any, warm_up: Any = None, repeats: int = 10, within: float = 0.2)
     return best
 
 
-def _scaled(work: Any, size: int) -> float:
+def _scaled(work: Any, size: int, first: int = 2) -> float:
     """Seconds of ``work(size)()`` (``work(r)`` prepares the work on r rows and returns it):
     measured when that is affordable, else measured on the r rows that fit ``_AFFORD`` seconds
     and scaled by ``size/r`` (the work per row is constant for expensive layers, where it
-    matters). A first measurement on 2 rows sets r; each size is warmed up once (a first call
-    at a new size can pay seconds of one-off set-up)."""
-    first = min(2, size)
+    matters). A first measurement on ``first`` rows sets r (and is the measurement when no
+    more rows fit); each size is warmed up once (a first call at a new size can pay seconds of
+    one-off set-up)."""
+    first = min(first, size)
     per_row = _timed(work(first)) / first  # overheads included: an overestimate, the safe side
     r = size if per_row * size <= _AFFORD else max(first, min(size, int(_AFFORD / per_row)))
+    if r == first:
+        return per_row * size
     return _timed(work(r)) * size / r
 
 
@@ -144,7 +150,7 @@ class _Layer:
 
 
 def _exact_costs(
-    layer: _Layer, linalg_cache: dict[tuple[int, torch.dtype], float], batch_size: int,
+    layer: _Layer, linalg_cache: dict[tuple[int, int, torch.dtype], float], batch_size: int,
     options: MatfreeOptions,
 ) -> tuple[LayerCost, int]:
     """``t_row`` (batched as the exact path runs), ``t_LA(d)`` and the memory per sample; the
@@ -156,22 +162,23 @@ def _exact_costs(
     with torch.no_grad():
         if 4 * d <= _JAC_ROWS:  # whole Jacobians of a few samples, batched as the exact path
             m = max(1, min(layer.n, batch_size, _JAC_ROWS // d))
-            t_row = _scaled(lambda r: lambda: vmap(jacrev(layer.f))(flat[:r]), m) / (m * d)
+            t_row = _scaled(lambda r: lambda: vmap(jacrev(layer.f))(flat[:r]), m,
+                            first=1) / (m * d)
         else:  # rows of one sample's Jacobian (one shared forward pass, as in jacrev)
             rows = min(d, _ROWS)
             cot = torch.zeros(rows, d, dtype=layer.dtype, device=layer.device)
             cot[torch.arange(rows), torch.arange(rows)] = 1.0
             t_row = _scaled(lambda r: lambda: vmap(vjp(layer.f, flat[0])[1])(cot[:r]),
                             rows) / rows
-    key = (d, layer.dtype)
+    n0 = min(d, _LA_SIZE)
+    count = max(1, min(64, (_LA_SIZE // n0) ** 3, layer.n, batch_size))
+    key = (n0, count, layer.dtype)  # every width from _LA_SIZE up shares one timing
     if key not in linalg_cache:  # batched as the exact path does, so call overheads amortise
-        n0 = min(d, _LA_SIZE)
-        count = max(1, min(64, (_LA_SIZE // n0) ** 3, layer.n, batch_size))
         M = torch.randn(count, n0, n0, generator=torch.Generator().manual_seed(0),
                         dtype=layer.dtype).to(layer.device)
-        t0 = _timed(lambda: (torch.linalg.slogdet(M), torch.linalg.svdvals(M))) / count
-        linalg_cache[key] = t0 * (d / n0) ** 3
-    t_la = linalg_cache[key]
+        linalg_cache[key] = _timed(lambda: (torch.linalg.slogdet(M),
+                                            torch.linalg.svdvals(M))) / count
+    t_la = linalg_cache[key] * (d / n0) ** 3
     cost = LayerCost(
         name=layer.name, width=d, exact_seconds=d * t_row + t_la,
         exact_bytes=layer.item * (3 * d * d + d * saved), fixed_bytes=layer.item * d * d,
@@ -244,11 +251,25 @@ def estimate_cost(
     prepared = [_Layer(*layer) for layer in layers]
     saved: list[int] = []
 
+    keys = [_structure(layer) for layer in prepared]
+
+    def shared(measure_one: Any) -> list[Any]:
+        """``measure_one(i)`` once per distinct structure; layers of the same structure (the
+        blocks of a ResNet stage) share its figures, under their own names."""
+        done: dict[Any, Any] = {}
+        out = []
+        for i, key in enumerate(keys):
+            if key not in done:
+                done[key] = measure_one(i)
+            out.append(done[key])
+        return out
+
     def exact_costs() -> list[LayerCost]:
-        cache: dict[tuple[int, torch.dtype], float] = {}
-        measured = [_exact_costs(layer, cache, batch_size, options) for layer in prepared]
+        cache: dict[tuple[int, int, torch.dtype], float] = {}
+        measured = shared(lambda i: _exact_costs(prepared[i], cache, batch_size, options))
         saved[:] = [count for _, count in measured]
-        return [cost for cost, _ in measured]
+        return [replace(cost, name=layer.name)
+                for (cost, _), layer in zip(measured, prepared, strict=True)]
 
     def plan(costs: list[LayerCost], how: str) -> JacobianCost:
         return plan_methods(costs, n, how, max_seconds=max_seconds, max_bytes=max_bytes,
@@ -256,9 +277,10 @@ def estimate_cost(
                             calibration_seconds=time.perf_counter() - started)
 
     def twice(measure: Any, how: str) -> tuple[list[LayerCost], JacobianCost | None]:
-        """Plan on one measurement; before giving up on time, measure again and keep the faster
-        figures (a stall of the machine must not refuse or reroute a call). Memory is counted,
-        not timed: its refusals stand."""
+        """Plan on one measurement; before giving up on time when the estimate is within
+        ``_REMEASURE`` times the budget, measure again and keep the faster figures (a stall of
+        the machine must not refuse or reroute a call; one far over budget is not a stall).
+        Memory is counted, not timed: its refusals stand."""
         costs = measure()
         for attempt in range(2):
             try:
@@ -266,8 +288,11 @@ def estimate_cost(
             except JacobianBudgetError as err:
                 if err.kind != "time":
                     return costs, None
-                if attempt == 0:
+                near = err.estimate.seconds <= _REMEASURE * max_seconds
+                if attempt == 0 and near:
                     costs = [_faster(a, b) for a, b in zip(costs, measure(), strict=True)]
+                else:
+                    break
         return costs, None
 
     if method != "matfree":
@@ -276,9 +301,25 @@ def estimate_cost(
             return fitted
     else:
         costs = exact_costs()
-    costs, fitted = twice(lambda: [_matfree_costs(c, layer, options, count) for c, layer, count
-                                   in zip(costs, prepared, saved, strict=True)], method)
+    def matfree_costs() -> list[LayerCost]:
+        measured = shared(lambda i: _matfree_costs(costs[i], prepared[i], options, saved[i]))
+        return [replace(cost, name=layer.name)
+                for cost, layer in zip(measured, prepared, strict=True)]
+
+    costs, fitted = twice(matfree_costs, method)
     return fitted if fitted is not None else plan(costs, method)
+
+
+def _structure(layer: _Layer) -> tuple[Any, ...]:
+    """What a layer's cost depends on: its class, input shape and dtype, and the names and
+    shapes of its parameters, buffers and submodules' classes."""
+    module = layer.module
+    return (
+        type(module).__qualname__, layer.shape, layer.dtype, str(layer.device),
+        tuple((name, type(m).__qualname__) for name, m in module.named_modules()),
+        tuple((name, tuple(p.shape)) for name, p in module.named_parameters()),
+        tuple((name, tuple(b.shape)) for name, b in module.named_buffers()),
+    )
 
 
 def _faster(a: LayerCost, b: LayerCost) -> LayerCost:

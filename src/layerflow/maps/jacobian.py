@@ -25,7 +25,14 @@ import torch
 from torch import nn
 
 from layerflow._display import ResultDisplay
-from layerflow.hooks import named_submodules, record_layers
+from layerflow.hooks import (
+    POST_ADD_RULES,
+    PreActivation,
+    model_input,
+    named_submodules,
+    post_add_layers,
+    record_layers,
+)
 from layerflow.maps.budget import DEFAULT_MAX_SECONDS, METHODS, JacobianCost
 from layerflow.maps.calibrate import estimate_cost
 from layerflow.maps.errors import MapsError
@@ -33,6 +40,8 @@ from layerflow.maps.matfree import MatfreeOptions, matfree_layer
 
 __all__ = ["DEFAULT_COND_MAX", "JacobianDiagnostics", "LayerJacobian", "MapsError",
            "jacobian_diagnostics"]
+
+_HEAD_SAMPLES = 16
 
 DEFAULT_COND_MAX = 1e8
 """Condition numbers at or above this count as "not invertible". Float32 networks resolve about
@@ -58,8 +67,9 @@ class LayerJacobian(ResultDisplay, headline=("name", "index", "in_width", "out_w
     in_width, out_width
         Flattened input and output widths.
     applicable
-        False when the widths differ (no square Jacobian); ``reason`` then says so and the arrays
-        are empty.
+        False when the widths differ (no square Jacobian) or the layer takes token ids;
+        ``reason`` then says so and the arrays are empty. For a matrix-free layer ``reason``
+        joins its ``verdict_reasons`` (empty when every verdict is known).
     logabsdet
         Shape ``(N,)``: ``log|det J|`` (``-inf`` where singular; matrix-free: the SLQ estimate,
         finite, very negative where J is singular to rounding).
@@ -85,7 +95,18 @@ class LayerJacobian(ResultDisplay, headline=("name", "index", "in_width", "out_w
         Shape ``(N,)`` bool: True for exact; False for matrix-free (``sign det J`` is not a
         function of JᵀJ and is not estimated).
     invertible, fraction_invertible
-        ``condition < cond_max`` (a local diffeomorphism, orientation aside) and its mean.
+        Shape ``(N,)`` bool: the layer is shown invertible at the sample (a local
+        diffeomorphism, orientation aside). Exact: ``condition < cond_max``. Matrix-free: only
+        when the extreme Ritz values converged and the *upper* bound of the condition number is finite
+        and below ``cond_max`` (the estimate itself is a lower bound and proves nothing).
+        ``fraction_invertible`` is its mean, NaN while any sample's verdict is unknown.
+    invertible_known
+        Shape ``(N,)`` bool: whether the verdict is known. Matrix-free: known invertible as
+        above, or known not invertible when the *lower* bound reaches ``cond_max``; otherwise
+        unknown (``verdict_reasons`` says why). Always True for exact.
+    verdict_reasons
+        One line per distinct reason a matrix-free verdict is unknown, with how many samples it
+        concerns (empty when every verdict is known).
     converged
         Shape ``(N,)`` bool: True for exact; matrix-free: every probe met its stopping rule
         before ``max_steps``.
@@ -110,6 +131,8 @@ class LayerJacobian(ResultDisplay, headline=("name", "index", "in_width", "out_w
     invertible: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
     fraction_invertible: float = math.nan
     converged: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
+    invertible_known: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
+    verdict_reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -164,11 +187,12 @@ def _resolve_layers(model: nn.Module, layers: Sequence[str] | None) -> list[str]
 
 
 def _layer_io(
-    model: nn.Module, names: list[str], x: torch.Tensor, batch_size: int
+    model: nn.Module, names: list[str], x: torch.Tensor, batch_size: int, post_add: str
 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """Each layer's (first positional) input and output for all rows of ``x``, via hooks."""
+    """Each layer's (first positional) input and output for all rows of ``x``, via hooks (a
+    block with an activation after its residual add: the sum before it, by ``post_add``)."""
     io = record_layers(model, names, x, batch_size, inputs=True, who="Jacobian diagnostics",
-                       needs="Jacobian diagnostics need", error=MapsError)
+                       needs="Jacobian diagnostics need", error=MapsError, post_add=post_add)
     return {n: (cast(torch.Tensor, a), b) for n, (a, b) in io.items()}
 
 
@@ -200,6 +224,7 @@ def jacobian_diagnostics(
     max_seconds: float = DEFAULT_MAX_SECONDS,
     max_bytes: int | None = None,
     matfree: MatfreeOptions | None = None,
+    post_add: str = "pre_activation",
 ) -> JacobianDiagnostics:
     """Per-sample Jacobian diagnostics of each equal-width layer (Dong et al. 2017).
 
@@ -211,7 +236,13 @@ def jacobian_diagnostics(
 
     and the layer is a *local orientation-preserving diffeomorphism* at the sample when
     ``det J > 0`` and ``κ(J) < cond_max`` (inverse function theorem; see :data:`DEFAULT_COND_MAX`).
-    Layers whose input and output widths differ are reported as not applicable, never dropped.
+    Layers whose input and output widths differ are reported as not applicable, never dropped;
+    so are layers that take token ids (an embedding): a model that reads token ids is
+    differentiated from its embedding's output on, the input each later layer receives.
+
+    A residual block that applies an activation after its add (torchvision's ``BasicBlock``:
+    ``relu(x + F(x))``) is a map ``x -> x + F(x)`` by default (``post_add``): its Jacobian is
+    ``I + ∂F/∂x``, not ``diag(relu')·(I + ∂F/∂x)``, which is singular wherever a unit is clipped.
 
     Parameters
     ----------
@@ -244,6 +275,11 @@ def jacobian_diagnostics(
     matfree
         :class:`~layerflow.maps.matfree.MatfreeOptions` (probes, Lanczos steps, tolerances,
         seed); default ``MatfreeOptions()``.
+    post_add
+        The rule for blocks with an activation after their residual add
+        (:data:`layerflow.hooks.POST_ADD_RULES`): ``"pre_activation"`` (default) differentiates
+        the map to the sum before that activation, ``"output"`` the block's output (activation
+        included), ``"refuse"`` raises.
 
     References
     ----------
@@ -268,6 +304,8 @@ def jacobian_diagnostics(
         raise MapsError(f"max_bytes={max_bytes!r}: expected an int >= 1 (bytes) or None")
     if matfree is not None and not isinstance(matfree, MatfreeOptions):
         raise MapsError(f"matfree is a {type(matfree).__name__}; expected MatfreeOptions")
+    if post_add not in POST_ADD_RULES:
+        raise MapsError(f"post_add={post_add!r}: expected one of {list(POST_ADD_RULES)}")
     options = matfree if matfree is not None else MatfreeOptions()
     names = _resolve_layers(model, layers)
     work = copy.deepcopy(model)
@@ -288,14 +326,24 @@ def jacobian_diagnostics(
             f"X has NaN or infinite values in {len(rows)} of {x.shape[0]} rows (first: row "
             f"{rows[0]}); Jacobians need finite inputs"
         )
-    x = x.to(device=device, dtype=run_dtype)
-    io = _layer_io(work, names, x, max(batch_size, 1024))
-    modules = dict(work.named_modules())
+    x = model_input(work, x, device, run_dtype)  # token ids stay ids (int64), exactly
     n = int(x.shape[0])
+    # the estimate needs the layers' inputs for a few samples only: a call that does not fit is
+    # refused before the model runs on all of them
+    head = min(n, _HEAD_SAMPLES)
+    io = _layer_io(work, names, x[:head], max(batch_size, 1024), post_add)
+    modules = dict(work.named_modules())
+    pre = _pre_activation_layers(work, names, post_add)
+    for name in pre:  # the map differentiated: input -> the sum before the activation
+        modules[name] = PreActivation(modules[name])
     square = [(name, modules[name], inp) for name, (inp, out) in io.items()
-              if inp[0].numel() == out[0].numel()]
+              if inp[0].numel() == out[0].numel() and inp.is_floating_point()]
     estimate = estimate_cost(square, n, method, options=options, batch_size=batch_size,
                              max_seconds=max_seconds, max_bytes=max_bytes)
+    if n > head:
+        rest = _layer_io(work, names, x[head:], max(batch_size, 1024), post_add)
+        io = {name: (torch.cat([io[name][0], rest[name][0]]),
+                     torch.cat([io[name][1], rest[name][1]])) for name in names}
     results = []
     all_ok = np.ones(n, dtype=bool)
     n_app = 0
@@ -304,6 +352,16 @@ def jacobian_diagnostics(
         inp, out = io[name]
         d_in = int(np.prod(inp.shape[1:]))
         d_out = int(np.prod(out.shape[1:]))
+        if not inp.is_floating_point():
+            empty = np.empty(0)
+            results.append(LayerJacobian(
+                name, index, d_in, d_out, False,
+                f"takes token ids ({inp.dtype}), which have no derivative: the layers after "
+                "the embedding are differentiated from its output",
+                empty, empty.astype(bool), empty, empty.astype(bool), math.nan, math.nan,
+                method="",
+            ))
+            continue
         if d_in != d_out:
             empty = np.empty(0)
             results.append(LayerJacobian(
@@ -345,6 +403,7 @@ def jacobian_diagnostics(
             condition_bounds=np.stack([cond_np, cond_np], axis=1),
             orientation_known=np.ones(n, dtype=bool), invertible=invertible,
             fraction_invertible=float(invertible.mean()), converged=np.ones(n, dtype=bool),
+            invertible_known=np.ones(n, dtype=bool),
         ))
     return JacobianDiagnostics(
         layers=tuple(results),
@@ -360,13 +419,53 @@ def _matfree_result(name: str, index: int, d: int, module: nn.Module, inp: torch
     """A :class:`LayerJacobian` from the matrix-free estimates (orientation unknown)."""
     est = matfree_layer(module, inp, options, batch)
     n = est.logabsdet.shape[0]
-    invertible = est.condition < cond_max
+    invertible, known, reasons = matfree_verdicts(est.condition_bounds, est.extremes_converged,
+                                                  cond_max, options.max_steps)
     unknown = np.zeros(n, dtype=bool)
     return LayerJacobian(
-        name, index, d, d, True, "", est.logabsdet, unknown, est.condition, unknown,
-        math.nan, math.nan,
+        name, index, d, d, True, "; ".join(reasons), est.logabsdet, unknown, est.condition,
+        unknown, math.nan, math.nan,
         method="matfree", logabsdet_se=est.logabsdet_se,
         condition_bounds=est.condition_bounds, orientation_known=unknown,
-        invertible=invertible, fraction_invertible=float(invertible.mean()),
-        converged=est.converged,
+        invertible=invertible,
+        fraction_invertible=float(invertible.mean()) if known.all() else math.nan,
+        converged=est.converged, invertible_known=known, verdict_reasons=reasons,
     )
+
+
+def matfree_verdicts(bounds: np.ndarray, converged: np.ndarray, cond_max: float,
+                     max_steps: int) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Invertibility verdicts from matrix-free condition-number bounds that never overclaim.
+
+    ``bounds`` has shape ``(N, 2)`` (``[lower, upper]`` of κ), ``converged`` shape ``(N,)``
+    (the extreme Ritz values converged: ``MatfreeLayer.extremes_converged``).
+    A sample is *invertible* only when its iteration converged and the upper bound is finite
+    and below ``cond_max``; *not invertible* when the lower bound (rigorous: Ritz values lie
+    inside the spectrum) reaches ``cond_max``; otherwise *unknown*. Returns ``(invertible,
+    known, reasons)``: two ``(N,)`` bool arrays and one line per reason a verdict is unknown,
+    with its count.
+    """
+    lower, upper = bounds[:, 0], bounds[:, 1]
+    conv = np.asarray(converged, dtype=bool)
+    invertible = conv & np.isfinite(upper) & (upper < cond_max)
+    refuted = lower >= cond_max
+    known = invertible | refuted
+    n = len(conv)
+    reasons = []
+    cases = (
+        (~known & ~conv, "the extreme Ritz values did not converge within "
+         f"max_steps={max_steps}"),
+        (~known & conv & ~np.isfinite(upper),
+         "the smallest singular value is unresolved (upper bound of the condition number ∞)"),
+        (~known & conv & np.isfinite(upper),
+         f"the condition-number bounds straddle cond_max={cond_max:g}"),
+    )
+    for mask, why in cases:
+        count = int(mask.sum())
+        if count:
+            reasons.append(f"invertibility unknown for {count} of {n} samples: {why}")
+    return invertible, known, tuple(reasons)
+
+
+def _pre_activation_layers(model: nn.Module, names: list[str], rule: str) -> list[str]:
+    return [] if rule == "output" else list(post_add_layers(model, names))

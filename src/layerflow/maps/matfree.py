@@ -130,6 +130,10 @@ class MatfreeLayer:
         rigorous).
     converged
         True when every probe of the sample stopped by its rule (not by ``max_steps``).
+    extremes_converged
+        True when, at the end, the extreme Ritz values of every extreme probe of the sample met
+        ``ritz_tol`` at both ends (the condition-number bounds rest on them; the quadrature
+        probes need not have stopped).
     products
         Products ``Jᵀ(Jv)`` spent on the sample (summed over its probes).
     """
@@ -141,6 +145,7 @@ class MatfreeLayer:
     sigma_max_bounds: np.ndarray
     sigma_min_bounds: np.ndarray
     converged: np.ndarray
+    extremes_converged: np.ndarray
     products: np.ndarray
 
 
@@ -300,6 +305,8 @@ def _batch(
     k = int(run.steps.max())
     theta, w, res = ritz(run.alpha[:, :k], run.beta[:, :k], run.steps)
     Q = (d * (w * torch.log(theta.clamp_min(tiny))).sum(dim=1)).reshape(c, P)
+    ends_ok = ((res[:, -1] <= opts.ritz_tol * theta[:, -1])
+               & (res[:, 0] <= opts.ritz_tol * theta[:, 0])) | ~extreme
     top, r_top = theta[:, -1].reshape(c, P), res[:, -1].reshape(c, P)
     bot, r_bot = theta[:, 0].reshape(c, P), res[:, 0].reshape(c, P)
     i_top = top.argmax(dim=1, keepdim=True)
@@ -323,6 +330,7 @@ def _batch(
         "sigma_max_bounds": bounds_max.sqrt().cpu().numpy(),
         "sigma_min_bounds": bounds_min.sqrt().cpu().numpy(),
         "converged": run.stopped.reshape(c, P).all(dim=1).cpu().numpy(),
+        "extremes_converged": ends_ok.reshape(c, P).all(dim=1).cpu().numpy(),
         "products": run.steps.reshape(c, P).sum(dim=1).cpu().numpy(),
     }
 

@@ -13,6 +13,12 @@ then returns ``C`` of that pass as a differentiable tensor::
 
 The cost formula (``reduction="mean"``, the authors' cost, or ``"sum"``) is
 :func:`layerflow.models.velocity_cost`, the one that ``ResidualMLP`` and ensembles use.
+
+Residual blocks as torchvision writes them (``BasicBlock``, ``Bottleneck``: ``relu(x + F(x))``)
+apply an activation after the add; by default such a block's velocity is read before that
+activation, ``r = F(x)/h`` (:data:`layerflow.hooks.POST_ADD_RULES`), and a block that changes
+shape (a stage's first block, with its downsample shortcut) is refused when the penalty is
+built.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import torch
 from torch import nn
 
 from layerflow.errors import LayerflowError
-from layerflow.hooks import LayerHooks, named_submodules
+from layerflow.hooks import LayerHooks, eval_mode, named_submodules, shape_change
 from layerflow.models import check_reduction, displacement_cost
 
 __all__ = ["PenaltyError", "TransportPenalty"]
@@ -47,6 +53,41 @@ def _steps(h: Any, blocks: list[str], model: nn.Module) -> dict[str, float]:
         if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v <= 0:
             raise PenaltyError(f"h={h!r}: expected a finite step size > 0 (or one per block)")
     return {b: float(v) for b, v in zip(blocks, values, strict=True)}
+
+
+def _shape_message(name: str, kind: str, change: str) -> str:
+    return (
+        f"block {name!r} ({kind}) maps {change}; a residual block x -> x + h·r(x) keeps the shape "
+        "of its input, so it has no velocity: leave it out of blocks (name the blocks of a stage "
+        "after its first, e.g. 'layer2.1'), or follow the data across stages of different widths "
+        "with layerflow.transport.stage_transport"
+    )
+
+
+def _dry_run(model: nn.Module, names: list[str], example: Any, post_add: str) -> None:
+    """Run ``model`` once on ``example`` and refuse every block whose shape changes."""
+    if not isinstance(example, torch.Tensor):
+        raise PenaltyError(f"example is a {type(example).__name__}; expected a tensor that "
+                           f"{type(model).__name__} takes")
+    shapes: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+
+    def record(name: str, inp: torch.Tensor | None, out: torch.Tensor) -> None:
+        assert inp is not None
+        shapes[name] = (tuple(inp.shape), tuple(out.shape))
+
+    with LayerHooks(model, names, record, inputs=True, who="TransportPenalty",
+                    needs="TransportPenalty needs", error=PenaltyError, post_add=post_add), \
+            eval_mode(model), torch.no_grad():
+        model(example)
+    modules = dict(model.named_modules())
+    for name in names:
+        if name not in shapes:
+            raise PenaltyError(f"block {name!r} did not run on the example input; name blocks "
+                               "that the model's forward pass calls")
+        a, b = shapes[name]
+        if a != b:
+            raise PenaltyError(_shape_message(name, type(modules[name]).__name__,
+                                              f"shape {a} to {b} on the example input"))
 
 
 class TransportPenalty:
@@ -88,13 +129,30 @@ class TransportPenalty:
     reduction
         ``"mean"`` (default, the authors' cost) or ``"sum"`` (summed over the coordinates: d
         times stronger for blocks of width d).
+    post_add
+        The rule for a block that applies an activation after its residual add (torchvision's
+        ``BasicBlock`` and ``Bottleneck``, ``relu(x + F(x))``, or a block declaring
+        ``post_add_activation``; :func:`layerflow.hooks.post_add_activation`):
+        ``"pre_activation"`` (default) reads the block's output before that activation, so
+        ``r_k = F(x_k)/h``, the residual branch itself; ``"output"`` reads the block's output
+        (``relu(x + F(x)) − x``, clipped units included); ``"refuse"`` raises at construction.
+        ``pre_activation`` lists the blocks read before their activation.
+    example
+        Optional example input (what ``model(...)`` takes, one tensor): the model runs once on it
+        at construction (eval mode, no gradients, hooks removed afterwards) and every block whose
+        output shape differs from its input's is refused then. Without it, blocks whose
+        structure says they change shape (:func:`layerflow.hooks.shape_change`: torchvision's
+        blocks with a downsample shortcut) are refused at construction, other blocks at their
+        first forward pass.
 
     Raises
     ------
     PenaltyError
-        Unknown or repeated block names, a bad ``h`` or ``reduction`` (at construction); a block
-        whose output shape differs from its input's, or that does not run exactly once per pass
-        (during the forward pass); :meth:`cost` before any complete pass or after :meth:`remove`.
+        Unknown or repeated block names, a bad ``h``, ``reduction`` or ``post_add``, a block that
+        changes shape (named with its shapes), a post-add block with ``post_add="refuse"`` (at
+        construction); a block whose output shape differs from its input's, or that does not run
+        exactly once per pass (during the forward pass); :meth:`cost` before any complete pass
+        or after :meth:`remove`.
     """
 
     def __init__(
@@ -103,6 +161,9 @@ class TransportPenalty:
         blocks: Sequence[str] | None = None,
         h: float | Sequence[float] | None = None,
         reduction: str = "mean",
+        *,
+        post_add: str = "pre_activation",
+        example: Any = None,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise PenaltyError(f"model is a {type(model).__name__}; expected a torch.nn.Module")
@@ -118,8 +179,14 @@ class TransportPenalty:
         names = [str(b) for b in blocks]
         if not names:
             raise PenaltyError("blocks is empty; name at least one residual block")
-        named_submodules(model, names, PenaltyError, what="blocks")  # repeated or unknown
+        modules = named_submodules(model, names, PenaltyError, what="blocks")  # repeated, unknown
         check_reduction(reduction, PenaltyError)
+        for name, module in modules.items():
+            change = shape_change(module)
+            if change is not None:
+                raise PenaltyError(_shape_message(name, type(module).__name__, change))
+        if example is not None:
+            _dry_run(model, names, example, post_add)
         self.model = model
         self.blocks = names
         self.h = _steps(h, names, model)
@@ -129,7 +196,9 @@ class TransportPenalty:
         self._removed = False
         self._paused = False
         self._hooks = LayerHooks(model, names, self._record, inputs=True, who="TransportPenalty",
-                                 needs="TransportPenalty needs", error=PenaltyError)
+                                 needs="TransportPenalty needs", error=PenaltyError,
+                                 post_add=post_add)
+        self.pre_activation = dict(self._hooks.pre_activation)
         # closures, not bound methods: ``copy.deepcopy(model)`` would copy a bound method's
         # penalty along with the model, while the block hooks (closures) stay this penalty's;
         # these answer only ``model`` itself, so a copy runs as a plain model

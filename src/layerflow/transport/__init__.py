@@ -10,6 +10,9 @@ states (the longest by default, or ``run=(start, stop)``), each result saying wh
     path_length(traj)             # float, Σ_l mean_i ‖s_l(i)‖
     turning_angles(traj)          # TurningAnglesResult: .per_state (n-1,), .mean
     gw_ot_score(traj, m, seed)    # OTS across different widths via Gromov–Wasserstein (extension)
+    stage_transport(traj, m, seed, projections=None)
+                                  # every transition, whatever the widths: each metric lists the
+                                  # transitions it used and those it left out (with the reason)
     summary(traj, m, seed)        # all of the above (but GW) as one flat dict
     summary_with_results(...)     # the same dict and the result objects (W2 steps, OTS, ...)
 """
@@ -25,6 +28,13 @@ from layerflow.transport.kinetic import (
 )
 from layerflow.transport.lss import LineShapeResult, line_shape_score
 from layerflow.transport.ots import OTScoreResult, ot_score
+from layerflow.transport.stages import (
+    STAGE_METRICS,
+    MetricUse,
+    StageTransport,
+    Transition,
+    stage_transport,
+)
 from layerflow.transport.summary import (
     SUMMARY_KEYS,
     TransportSummary,
@@ -34,13 +44,17 @@ from layerflow.transport.summary import (
 from layerflow.transport.w2path import WassersteinPathResult, wasserstein_path
 
 __all__ = [
+    "STAGE_METRICS",
     "SUMMARY_KEYS",
     "Assignment",
     "GWScoreResult",
     "LineShapeResult",
     "MemoryBudgetError",
+    "MetricUse",
     "OTConvergenceError",
     "OTScoreResult",
+    "StageTransport",
+    "Transition",
     "TransportError",
     "TransportSummary",
     "TurningAnglesResult",
@@ -51,6 +65,7 @@ __all__ = [
     "line_shape_score",
     "ot_score",
     "path_length",
+    "stage_transport",
     "summary",
     "summary_with_results",
     "turning_angles",

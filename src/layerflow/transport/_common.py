@@ -54,7 +54,9 @@ def run_indices(traj: Trajectory, run: tuple[int, int] | None, func: str,
         raise TransportError(
             f"{func}: {exc}. Transport metrics compare states of equal width; for the OT score "
             "between states of different widths use layerflow.transport.gw_ot_score "
-            "(Gromov–Wasserstein, an isometry-invariant notion)"
+            "(Gromov–Wasserstein, an isometry-invariant notion), and for every transition of a "
+            "trajectory whose widths change (each metric listing the transitions it used) "
+            "layerflow.transport.stage_transport"
         ) from exc
 
 
