@@ -156,7 +156,8 @@ def test_config_files_and_builtins(tmp_path: Path) -> None:
 
 
 def test_resolved_config_round_trips() -> None:
-    c = load_config(cfg(arms={"plain": {}, "wd": {"weight_decay": [0.1, 0.2]}}))
+    c = load_config(cfg(arms={"plain": {}, "wd": {"weight_decay": [0.1, 0.2]}},
+                        val_fraction=0.2, tuning={"seeds": [1], "fraction": 1.0}))
     again = load_config(c.to_yaml())
     assert again.to_dict() == c.to_dict()
     assert [r.run_id for r in again.runs()] == [r.run_id for r in c.runs()]
@@ -171,11 +172,13 @@ def test_grid_expansion_counts() -> None:
         training={"lr": [0.01, 0.02], "epochs": [1, 2]},
         arms={"plain": {}, "wd": {"weight_decay": [0.1, 0.01, 0.001]}},
         baselines={"untrained": True, "seeds": 2},
+        val_fraction=0.2, tuning={"seeds": [3], "fraction": 1.0},
     )
     runs = expand_runs(load_config(d))
     n_models = 3 * 2 + 2
     n_train = 2 * 2 * (1 + 3)
-    expected_trained = 2 * n_models * n_train * 3
+    # two test seeds run every setting; the tuning seed 3 only the tuned arm's (wd) settings
+    expected_trained = 2 * n_models * (n_train * 2 + 2 * 2 * 3)
     expected_baseline = 2 * n_models * 2
     assert sum(r.trained for r in runs) == expected_trained
     assert sum(not r.trained for r in runs) == expected_baseline

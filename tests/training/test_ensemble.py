@@ -11,6 +11,7 @@ import torch
 from _train_data import moons, three_blobs
 
 from layerflow._capture import capture
+from layerflow.data import load_dataset
 from layerflow.models import ModelSpec, build_model
 from layerflow.training import TrainConfig, TrainConfigError, train, train_ensemble
 
@@ -130,6 +131,10 @@ def test_member_models_are_ordinary_modules_for_capture() -> None:
         ({"initial_models": []}, "initial_models has 0 models for 2 seeds"),
         ({"initial_models": [build_model(ModelSpec("mlp", width=3, depth=1), 2, 2, seed=0)] * 2},
          "initial_models[0] (MLP) does not have the shape"),
+        ({"dataset": [moons(40)]}, "1 datasets for 2 seeds; give one dataset, or one per seed"),
+        ({"dataset": [moons(40), moons(48)]}, "the members' datasets hold [30, 36] training rows"),
+        ({"dataset": [moons(40), load_dataset("blobs_in_cube", n=40)]},
+         "dataset[1] has 3 features, dataset[0] 2"),
     ],
 )
 def test_ensemble_errors(kwargs: dict[str, object], needle: str) -> None:
@@ -139,6 +144,30 @@ def test_ensemble_errors(kwargs: dict[str, object], needle: str) -> None:
     with pytest.raises(TrainConfigError) as info:
         train_ensemble(**args)  # type: ignore[arg-type]
     assert needle in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["mlp", "resnet-uzawa"])
+def test_members_on_their_own_data_draws_equal_solo_training(name: str) -> None:
+    """One dataset per member (each seed its own data draw, with a validation split): each
+    member ends as training it alone on its own draw does, and is measured on its own splits."""
+    spec, base = next((s, c) for n, s, c in CASES if n == name)
+    sets = [moons(n=80, seed=10 + i).hold_out_validation(0.25, seed=i) for i in range(3)]
+    cfg = dataclasses.replace(base, epochs=3, batch_size=16, device="cpu")
+    results = train_ensemble(spec, sets, cfg, SEEDS, dtype=F64)
+    for seed, ds, res in zip(SEEDS, sets, results, strict=True):
+        solo = train(build_model(spec, ds.n_features, ds.n_classes, seed=seed, dtype=F64), ds,
+                     dataclasses.replace(cfg, seed=seed))
+        assert res.status == solo.status == "ok"
+        _assert_same_weights(res.model, solo.model)
+        np.testing.assert_allclose(res.ce_history, solo.ce_history, rtol=1e-9)
+        np.testing.assert_allclose(res.lambda_history, solo.lambda_history, rtol=1e-9)
+        assert (res.train_acc, res.val_acc, res.test_acc, res.n_val) == \
+            (solo.train_acc, solo.val_acc, solo.test_acc, solo.n_val) == \
+            (solo.train_acc, solo.val_acc, solo.test_acc, len(ds.y_val))
+    # the draws really differ: the same seed on another draw ends elsewhere
+    other = train_ensemble(spec, [sets[1], sets[0], sets[2]], cfg, SEEDS, dtype=F64)
+    assert not torch.equal(next(other[0].model.parameters()),
+                           next(results[0].model.parameters()))
 
 
 def test_transformer_members_are_trained_one_by_one_and_equal_solo_runs() -> None:

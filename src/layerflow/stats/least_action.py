@@ -32,30 +32,33 @@ __all__ = [
     "study_table",
 ]
 
-# role of an arm, derived from its training fields; display order
+# role of an arm; display order
 ARM_ROLES: tuple[str, ...] = ("plain", "weight decay", "transport penalty")
 
 
 def _role(row: pd.Series) -> str:
-    tw = float(row.get("transport_weight", 0.0) or 0.0)
-    uz = bool(row.get("uzawa", False) or False)
-    wd = float(row.get("weight_decay", 0.0) or 0.0) + float(row.get("l2", 0.0) or 0.0)
-    if tw > 0.0 or uz:
-        return "transport penalty"
-    if wd > 0.0:
-        return "weight decay"
-    return "plain"
+    """A row's role for a store written before the runner recorded ``arm_role``: the runner's
+    one definition (:func:`layerflow.sweep.grid.arm_role_of`) applied to its training fields."""
+    from layerflow.sweep.grid import arm_role_of
+
+    fields = ("transport_weight", "uzawa", "weight_decay", "l2")
+    return arm_role_of({f: (None if pd.isna(row.get(f)) else row.get(f)) for f in fields
+                        if f in row.index})
 
 
 def assign_arms(runs: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``runs`` with columns ``arm`` (kept if present, else the role) and ``arm_role``.
 
-    The role (``plain``, ``weight decay``, ``transport penalty``) comes from the training fields,
-    so findings do not depend on what a config chose to call its arms.
+    The role (``plain``, ``weight decay``, ``transport penalty``) is the one the runner recorded
+    in column ``arm_role`` (from the training fields, so findings do not depend on what a config
+    chose to call its arms); a store without that column gets it from the same definition.
     """
     out = runs.copy()
-    roles = out.apply(_role, axis=1) if len(out) else pd.Series([], dtype=object)
-    out["arm_role"] = roles.astype(object) if len(out) else []
+    if "arm_role" in out.columns and out["arm_role"].notna().all():
+        out["arm_role"] = out["arm_role"].astype(str).astype(object)
+    else:
+        roles = out.apply(_role, axis=1) if len(out) else pd.Series([], dtype=object)
+        out["arm_role"] = roles.astype(object) if len(out) else []
     if "arm" not in out.columns:
         out["arm"] = out["arm_role"]
     else:
@@ -159,7 +162,15 @@ def select_on_validation(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
     and the training columns that differ between the settings. Arms with one setting are kept as
     they are. Without ``val_acc`` nothing is chosen (that would be a choice on the test set):
     each setting of such an arm becomes an arm of its own, named by its setting.
+
+    A store whose config declared tuning (columns ``seed_role`` and ``tune_fraction``) is chosen
+    as declared instead: per (dataset spec, model kind, arm), the setting (``setting_id``) with
+    the highest mean ``val_acc`` over the ``tune`` runs at the arm's ``tune_fraction`` is kept at
+    every train fraction, and only ``test`` runs are returned.
     """
+    if "seed_role" in runs.columns and "tune_fraction" in runs.columns and \
+            (runs["seed_role"].astype(str) == "tune").any():
+        return _select_declared(runs)
     keys = [k for k in CHOICE_KEYS if k in runs.columns]
     if runs.empty or "group_id" not in runs.columns or not keys:
         return runs, pd.DataFrame()
@@ -188,6 +199,31 @@ def select_on_validation(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
     for c in varying:
         choices[c] = [first.at[g, c] for g in choices["group_id"]]
     return kept, choices
+
+
+def _select_declared(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`select_on_validation` for a store with a declared tuning design."""
+    spec = "dataset_spec" if "dataset_spec" in runs.columns else "dataset"
+    keys = [k for k in (spec, "model_kind", "arm") if k in runs.columns]
+    role = runs["seed_role"].astype(str)
+    frac = pd.to_numeric(runs["tune_fraction"], errors="coerce")
+    tune = runs[(role == "tune") & np.isclose(pd.to_numeric(runs["train_fraction"]), frac)]
+    val = pd.to_numeric(tune["val_acc"], errors="coerce")
+    means = tune.assign(_v=val).groupby([*keys, "setting_id"], dropna=False)["_v"].mean()
+    means = means.reset_index().sort_values([*keys, "setting_id"], kind="stable")
+    choices = pd.DataFrame()
+    test = runs[role == "test"]
+    if not means.empty:
+        best = means.loc[means.dropna(subset=["_v"]).groupby(keys, dropna=False)["_v"].idxmax()]
+        sizes = means.groupby(keys, dropna=False).size().rename("n_settings")
+        choices = best.rename(columns={"_v": "val_acc"}).merge(
+            sizes, left_on=keys, right_index=True, how="left").reset_index(drop=True)
+        tuned = frac.loc[test.index].notna()
+        # chosen per key: one setting id may be chosen for one data set and not another
+        pick = pd.MultiIndex.from_frame(best[[*keys, "setting_id"]].astype(str))
+        chosen = pd.MultiIndex.from_frame(test[[*keys, "setting_id"]].astype(str)).isin(pick)
+        test = test[~tuned.to_numpy() | chosen]
+    return test, choices
 
 
 def study_table(
@@ -237,11 +273,13 @@ def _setting_columns(runs: pd.DataFrame, keys: list[str]) -> list[str]:
     """Columns that tell an arm's settings apart: the same for every run of a setting
     (``group_id``), different between the settings of one arm; metrics and bookkeeping are not
     settings."""
+    from layerflow.sweep.grid import DESIGN_COLUMNS
     from layerflow.sweep.store import RUN_META
     from layerflow.views import metric_names
 
     skip = {*keys, "group_id", "run_id", "seed", "status", "error", "seconds", *RUN_META,
-            "train_acc", "test_acc", "val_acc", "n_points", *metric_names(runs.columns)}
+            "train_acc", "test_acc", "val_acc", "n_points", *metric_names(runs.columns),
+            *DESIGN_COLUMNS}
     out = []
     for c in runs.columns:
         if c in skip or str(c).endswith("_seconds"):

@@ -61,7 +61,7 @@ def prepare_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """A copy of the runs table with the columns the report groups by.
 
     Adds ``kind`` (plain / residual / bottleneck), ``trained`` (bool, default True), ``penalty``
-    (True when a transport penalty or Uzawa weight was used), ``wd`` (weight decay + L2 > 0) and
+    (the runner's ``penalised`` column: a transport penalty or Uzawa weight was used), ``wd`` (weight decay + L2 > 0) and
     ``variant`` (e.g. ``"residual + wd + transport"``; `` (untrained)`` appended for baselines).
     """
     df = runs.copy()
@@ -72,9 +72,12 @@ def prepare_runs(runs: pd.DataFrame) -> pd.DataFrame:
         df["trained"] = df["trained"].fillna(True).astype(bool)
     else:
         df["trained"] = True
-    tw = _num(df["transport_weight"]) if "transport_weight" in df.columns else 0.0
-    uz = df["uzawa"].fillna(False).astype(bool) if "uzawa" in df.columns else False
-    df["penalty"] = (pd.Series(tw, index=df.index) > 0) | pd.Series(uz, index=df.index)
+    if "penalised" in df.columns and df["penalised"].notna().all():  # the runner's record
+        df["penalty"] = df["penalised"].astype(bool)
+    else:  # a store written before it: the same definition (layerflow.sweep.grid.arm_role_of)
+        tw = _num(df["transport_weight"]) if "transport_weight" in df.columns else 0.0
+        uz = df["uzawa"].fillna(False).astype(bool) if "uzawa" in df.columns else False
+        df["penalty"] = (pd.Series(tw, index=df.index) > 0) | pd.Series(uz, index=df.index)
     wd = _num(df["weight_decay"]) if "weight_decay" in df.columns else 0.0
     l2 = _num(df["l2"]) if "l2" in df.columns else 0.0
     df["wd"] = pd.Series(wd, index=df.index) + pd.Series(l2, index=df.index) > 0

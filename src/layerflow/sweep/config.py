@@ -17,11 +17,21 @@ Schema (every key but ``datasets`` and ``models`` is optional; ``layerflow run N
     datasets:                      # registry names (``layerflow datasets``) or mappings of a name
       - moons                      # and the loader's keyword arguments
       - {name: spirals, n: 2000, noise: 0.1, seed: 0, test_fraction: 0.25}
-    train_fraction: [0.05, 1.0]    # stratified share of each training split (grid; seeded by the
-                                   # dataset seed, so every seed of a group sees the same data)
-    val_fraction: 0.2              # optional: a validation split held out of each training split
-                                   # before the train fraction is taken (the same for every
-                                   # fraction, arm and seed); runs record val_acc
+    train_fraction: [0.05, 1.0]    # stratified share of each training split: the labelled
+                                   # budget (grid; seeded by the run's data draw)
+    val_fraction: 0.2              # optional: a stratified validation split carved from each
+                                   # labelled budget (the same for every arm of a data draw;
+                                   # never trained on); runs record val_acc
+    data_draw: fixed               # fixed: one data draw, the dataset's seed, for every seed;
+                                   # seed: each run seed is its own draw (data_seed = seed): the
+                                   # loader's seed (a generated set's samples, else its
+                                   # train/test split), the budget and the validation split
+    tuning:                        # optional: where arms' settings are chosen (on val_acc)
+      seeds: [0, 1]                # tuning seeds, a subset of ``seeds``; the others are test
+                                   # seeds (reported); tuning seeds run only at the fraction below
+      fraction: 1.0                # the train fraction whose validation accuracy chooses every
+                                   # arm's setting for every fraction
+    low_data: [0.05]               # optional: the train fractions declared low data (< 1)
     models:                        # ModelSpec fields; list values expand as a grid per entry
       - {kind: mlp, width: [25, 50], depth: [5, 11], activation: relu}
       - {kind: resnet, width: 16, depth: 10, h: null}      # h null: 1/depth
@@ -56,7 +66,7 @@ from typing import Any
 
 import yaml
 
-from layerflow.sweep.grid import RunSpec, grid_product, make_run
+from layerflow.sweep.grid import DATA_DRAWS, RunSpec, arm_role_of, grid_product, make_run
 from layerflow.sweep.sections import (
     check_analysis,
     check_backend,
@@ -84,8 +94,9 @@ __all__ = [
     "validate",
 ]
 
-TOP_KEYS = ("name", "out", "seeds", "datasets", "train_fraction", "val_fraction", "models",
-            "training", "arms", "analysis", "baselines", "backend")
+TOP_KEYS = ("name", "out", "seeds", "datasets", "train_fraction", "val_fraction", "data_draw",
+            "tuning", "low_data", "models", "training", "arms", "analysis", "baselines",
+            "backend")
 
 
 # ----------------------------------------------------------------------------- config object
@@ -106,6 +117,9 @@ class SweepConfig:
     baselines: dict[str, Any]
     backend: dict[str, Any]
     source: str = field(default="<dict>", compare=False)
+    data_draw: str = "fixed"
+    tuning: dict[str, Any] | None = None  # {"seeds": (…), "fraction": f}
+    low_data: tuple[float, ...] | None = None
 
     def run_analysis(self) -> dict[str, Any]:
         """The analysis settings that define a run (what is saved does not change numbers)."""
@@ -132,6 +146,13 @@ class SweepConfig:
         out["train_fraction"] = tf[0] if len(tf) == 1 else tf
         if self.val_fraction:
             out["val_fraction"] = self.val_fraction
+        if self.data_draw != "fixed":
+            out["data_draw"] = self.data_draw
+        if self.tuning is not None:
+            out["tuning"] = {"seeds": list(self.tuning["seeds"]),
+                             "fraction": self.tuning["fraction"]}
+        if self.low_data is not None:
+            out["low_data"] = list(self.low_data)
         out["models"] = [unlist(m) for m in self.models]
         out["training"] = unlist(self.training)
         if self.arms is not None:
@@ -193,6 +214,9 @@ def validate(raw: Any, source: str = "<dict>") -> SweepConfig:
                                                 "dataset once (seeds and sizes go in its keys)")
     fractions = check_train_fractions(m.get("train_fraction", 1.0))
     val_fraction = check_val_fraction(m.get("val_fraction", 0.0))
+    data_draw = check_data_draw(m.get("data_draw", "fixed"), datasets)
+    low_data = check_low_data(m["low_data"], fractions) if m.get("low_data") is not None \
+        else None
     models = check_models(m["models"])
     training = check_training(m.get("training", {}), "training", None)
     arms = None
@@ -218,15 +242,104 @@ def validate(raw: Any, source: str = "<dict>") -> SweepConfig:
                  "seeds": None if bm.get("seeds") is None else check_seeds(bm["seeds"],
                                                                       "baselines.seeds")}
     backend = check_backend(m.get("backend", "local"))
+    tuning = check_tuning(m.get("tuning"), seeds, fractions, val_fraction, training, arms)
     return SweepConfig(name=name, out=out, seeds=tuple(seeds), datasets=tuple(datasets),
                        train_fraction=tuple(fractions), val_fraction=val_fraction,
                        models=models, training=training,
                        arms=arms, analysis=analysis, baselines=baselines, backend=backend,
-                       source=source)
+                       source=source, data_draw=data_draw, tuning=tuning, low_data=low_data)
+
+
+def tuned_arms(training: Mapping[str, list[Any]],
+               arms: Mapping[str, Mapping[str, list[Any]]] | None) -> list[str]:
+    """The arms with a knob to choose: those that list several values of a field they set (a
+    grid of the training section is a dimension of the sweep, crossed with every arm)."""
+    return [name for name, over in (arms or {}).items() if len(grid_product(dict(over))) > 1]
+
+
+def check_tuning(raw: Any, seeds: list[int], fractions: list[float], val_fraction: float,
+                 training: Mapping[str, list[Any]],
+                 arms: Mapping[str, Mapping[str, list[Any]]] | None) -> dict[str, Any] | None:
+    """The ``tuning`` section: tuning seeds (a strict subset of ``seeds``) and the train fraction
+    whose validation accuracy chooses each arm's setting. An arm with several settings needs it
+    (a choice made on the seeds it reports would be a choice on the test set); it needs a
+    validation split and an arm to tune."""
+    knobs = tuned_arms(training, arms)
+    if raw is None:
+        if knobs:
+            name = knobs[0]
+            raise ConfigError(f"arms.{name}", "this arm runs several settings, to be chosen on "
+                              "validation accuracy; declare where they are chosen: tuning: "
+                              "{seeds: [...], fraction: F} (the tuning seeds choose, the other "
+                              "seeds are reported)")
+        return None
+    m = check_mapping(raw, "tuning")
+    check_keys(m, ("seeds", "fraction"), "tuning")
+    for k in ("seeds", "fraction"):
+        if k not in m:
+            raise ConfigError(f"tuning.{k}", "missing; tuning needs seeds and a fraction")
+    tune = check_seeds(m["seeds"], "tuning.seeds")
+    if isinstance(m["seeds"], int) and not isinstance(m["seeds"], bool):
+        raise ConfigError("tuning.seeds", f"{m['seeds']!r}: give the tuning seeds as a list "
+                                          f"(a subset of the seeds {seeds})")
+    outside = [s for s in tune if s not in seeds]
+    if outside:
+        raise ConfigError("tuning.seeds", f"seed {outside[0]} is not one of the seeds {seeds}; "
+                                          "tuning seeds are a subset of them")
+    if len(tune) == len(seeds):
+        raise ConfigError("tuning.seeds", f"{tune} is every seed; leave at least one test seed "
+                                          "(test accuracy is reported on seeds not tuned on)")
+    frac = m["fraction"]
+    if isinstance(frac, bool) or not isinstance(frac, int | float) or float(frac) not in \
+            fractions:
+        raise ConfigError("tuning.fraction", f"{frac!r} is not one of the train fractions "
+                                             f"{fractions}")
+    if val_fraction <= 0.0:
+        raise ConfigError("tuning", "settings are chosen on validation accuracy; give "
+                                    "val_fraction > 0")
+    if not knobs:
+        raise ConfigError("tuning", "no arm runs several settings, so there is nothing to "
+                                    "choose; drop tuning or give an arm a list of values")
+    return {"seeds": tuple(tune), "fraction": float(frac)}
+
+
+def check_data_draw(raw: Any, datasets: list[dict[str, Any]]) -> str:
+    """``fixed`` or ``seed`` (:data:`~layerflow.sweep.grid.DATA_DRAWS`); with ``seed`` a dataset
+    may not fix its own ``seed`` (the draw is the run seed)."""
+    if raw not in DATA_DRAWS:
+        raise ConfigError("data_draw", f"{raw!r} is not allowed; expected one of "
+                                       f"{', '.join(DATA_DRAWS)}")
+    if raw == "seed":
+        for i, d in enumerate(datasets):
+            if "seed" in d:
+                raise ConfigError(f"datasets[{i}].seed", f"{d['seed']!r}: with data_draw: seed "
+                                  "each run seed is its own data draw; leave the dataset's seed "
+                                  "out")
+    return str(raw)
+
+
+def check_low_data(raw: Any, fractions: list[float]) -> tuple[float, ...]:
+    """The train fractions declared low data: a non-empty list of distinct train fractions,
+    each below 1."""
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError("low_data", f"expected a non-empty list of train fractions, got "
+                                      f"{type_name(raw)} {raw!r}")
+    out: list[float] = []
+    for i, v in enumerate(raw):
+        if isinstance(v, bool) or not isinstance(v, int | float) or float(v) not in fractions:
+            raise ConfigError(f"low_data[{i}]", f"{v!r} is not one of the train fractions "
+                                                f"{fractions}")
+        if float(v) >= 1.0:
+            raise ConfigError(f"low_data[{i}]", f"{v!r}: the full data is not low data; "
+                                                "expected a fraction below 1")
+        if float(v) in out:
+            raise ConfigError("low_data", f"{raw!r} repeats a fraction")
+        out.append(float(v))
+    return tuple(out)
 
 
 def _penalised(training: Mapping[str, Any]) -> bool:
-    return bool(training.get("transport_weight", 0.0) > 0 or training.get("uzawa"))
+    return arm_role_of(training) == "transport penalty"
 
 
 def _expands(model: Mapping[str, Any], training: Mapping[str, Any]) -> bool:
@@ -272,9 +385,15 @@ def expand_runs(cfg: SweepConfig) -> list[RunSpec]:
     Combinations that put the transport penalty (``transport_weight > 0`` or ``uzawa``) on a
     non-residual model are not expanded (SPEC §4: the cost is that of a residual network), so one
     config can compare plain and residual networks and penalise only the residual ones.
+
+    With ``tuning``, the tuning seeds run only the arms with several settings and only at the
+    tuning fraction (their ``seed_role`` is ``tune``); every other run is a ``test`` run. With
+    ``low_data``, each run records whether its fraction is declared low data.
     """
     analysis = cfg.run_analysis()
     arms = cfg.arms if cfg.arms is not None else {"default": {}}
+    tune = cfg.tuning
+    knobs = set(tuned_arms(cfg.training, cfg.arms)) if tune else set()
     runs: list[RunSpec] = []
     seen: set[str] = set()
 
@@ -283,21 +402,37 @@ def expand_runs(cfg: SweepConfig) -> list[RunSpec]:
             seen.add(r.run_id)
             runs.append(r)
 
+    def design(frac: float, arm_name: str | None, seed: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if tune is not None:
+            out["seed_role"] = "tune" if seed in tune["seeds"] else "test"
+            if arm_name in knobs:
+                out["tune_fraction"] = tune["fraction"]
+        if cfg.low_data is not None:
+            out["low_data"] = frac in cfg.low_data
+        return out
+
+    draw = {"data_draw": "seed"} if cfg.data_draw == "seed" else {}
+    held = {"val_fraction": cfg.val_fraction} if cfg.val_fraction else {}
     for ds in cfg.datasets:
         for model_grid in cfg.models:
             for model in grid_product(model_grid):
-                held = {"val_fraction": cfg.val_fraction} if cfg.val_fraction else {}
                 for frac in cfg.train_fraction:
-                    data = {**ds, **held, "train_fraction": frac}
+                    data = {**ds, **held, **draw, "train_fraction": frac}
                     for arm_name, over in arms.items():
                         for training in grid_product({**cfg.training, **over}):
                             if not _expands(model, training):
                                 continue  # the transport cost is defined for residual nets only
                             for seed in cfg.seeds:
+                                if tune is not None and seed in tune["seeds"] and (
+                                        arm_name not in knobs or frac != tune["fraction"]):
+                                    continue  # a tuning seed only tunes
                                 add(make_run(data, model, training, arm_name, seed, True,
-                                              analysis))
+                                              analysis, design(frac, arm_name, seed)))
                 if cfg.baselines["untrained"]:
                     for seed in cfg.baselines["seeds"] or list(cfg.seeds):
-                        add(make_run({**ds, "train_fraction": 1.0}, model, None, "untrained",
-                                      seed, False, analysis))
+                        add(make_run({**ds, **held, **draw, "train_fraction": 1.0}, model, None,
+                                      "untrained", seed, False, analysis,
+                                      design(1.0, None, seed) if tune is None else
+                                      {**design(1.0, None, seed), "seed_role": "test"}))
     return runs

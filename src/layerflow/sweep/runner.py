@@ -140,9 +140,10 @@ def _row(res: MemberResult) -> dict[str, Any]:
     row["error"] = res.error
     row["seconds"] = float(res.seconds)
     row.setdefault("train_acc", math.nan)
+    row.setdefault("val_acc", math.nan)
     row.setdefault("test_acc", math.nan)
     for k, v in res.metrics.items():
-        if k in row and k not in ("train_acc", "test_acc"):
+        if k in row and k not in ("train_acc", "val_acc", "test_acc"):
             k = f"metric_{k}"
         if v is None:
             v = math.nan
@@ -208,16 +209,34 @@ def versions() -> dict[str, str]:
 
 
 def _check_datasets(cfg: SweepConfig) -> None:
-    """Load every dataset once before any training, so a bad name fails fast with its key."""
-    from layerflow.data import load_dataset
+    """Load every dataset once before any training, so a bad name fails fast with its key; and
+    cut the first seed's draw into each train fraction's budget and validation split, so a budget
+    too small to carve a validation sample from fails before anything is trained."""
+    import numpy as np
+
+    from layerflow.data import DatasetError, load_dataset
     from layerflow.sweep.config import ConfigError
+    from layerflow.sweep.grid import make_run
 
     for i, ds in enumerate(cfg.datasets):
-        kwargs = {k: v for k, v in ds.items() if k != "name"}
+        draw = make_run({**ds, **({"data_draw": "seed"} if cfg.data_draw == "seed" else {})},
+                        {}, None, "", cfg.seeds[0], False, {})
         try:
-            load_dataset(ds["name"], **kwargs)
+            full = load_dataset(ds["name"], **draw.draw_args())
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"datasets[{i}]", f"{ds['name']!r} cannot be loaded: {exc}") from exc
+        if not cfg.val_fraction:
+            continue
+        for frac in cfg.train_fraction:
+            budget = full.subset_train(frac, seed=draw.data_seed) if frac < 1.0 else full
+            try:
+                budget.hold_out_validation(cfg.val_fraction, seed=draw.data_seed)
+            except DatasetError as exc:
+                counts = np.bincount(budget.y_train).tolist()
+                raise ConfigError("val_fraction", f"{cfg.val_fraction!r} cannot be carved from "
+                                  f"the labelled budget of datasets[{i}] ({ds['name']!r}) at "
+                                  f"train_fraction {frac!r}: {counts} samples per class "
+                                  f"({exc}); use a larger dataset or train fraction") from exc
 
 
 # ----------------------------------------------------------------------------- driver

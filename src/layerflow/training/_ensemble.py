@@ -35,6 +35,7 @@ from layerflow.training._config import TrainConfig, TrainConfigError, TrainResul
 from layerflow.training._data import check_dataset, fit_data
 from layerflow.training._fast import ACT_BACKWARD, StackedMLPGrad
 from layerflow.training._loop import (
+    _accuracy,
     _fit,
     _member,
     _resolve_loss,
@@ -49,7 +50,7 @@ __all__ = ["train_ensemble"]
 
 def train_ensemble(
     spec: ModelSpec,
-    dataset: Any,
+    dataset: Any | Sequence[Any],
     cfg: TrainConfig,
     seeds: Sequence[int],
     *,
@@ -68,6 +69,10 @@ def train_ensemble(
     go on unchanged. Returns one :class:`TrainResult` per seed, in order, each holding an ordinary
     ``nn.Module`` (``.model``); ``seconds`` is the ensemble's wall time divided by E.
 
+    ``dataset`` may be a list with one dataset per seed (each member its own data draw; the same
+    number of training rows each): member ``e`` then trains, and is measured, on
+    ``dataset[e]`` exactly as ``train`` on ``dataset[e]`` would.
+
     Kinds without a stacked forward pass (``kind="transformer"``) train their members one after
     the other, each with ``train(build_model(…, seed=s), dataset, replace(cfg, seed=s))`` (or a
     copy of ``initial_models[e]``; the originals are not changed); ``seconds`` is then each
@@ -81,13 +86,20 @@ def train_ensemble(
     if not seeds or any(isinstance(s, bool) or not isinstance(s, int | np.integer) for s in seeds):
         raise TrainConfigError(f"seeds={seeds!r}: expected a non-empty sequence of ints")
     seeds = [int(s) for s in seeds]
-    n_classes = check_dataset(dataset)
+    sets = _member_datasets(dataset, len(seeds))
+    dataset = sets[0]
+    n_classes = max(check_dataset(ds) for ds in sets)
     if cfg.uses_transport and spec.kind not in ModelSpec.RESIDUAL_KINDS:
         raise TrainConfigError(
             f"transport_weight={cfg.transport_weight!r}, uzawa={cfg.uzawa!r}: the transport cost "
             f"needs kind='resnet', not {spec.kind!r} (or kind='transformer', also residual)"
         )
     in_dim = int(np.asarray(dataset.X_train).shape[1])
+    for e, ds in enumerate(sets):
+        if int(np.asarray(ds.X_train).shape[1]) != in_dim:
+            raise TrainConfigError(f"dataset[{e}] has {np.asarray(ds.X_train).shape[1]} "
+                                   f"features, dataset[0] {in_dim}; members of one ensemble "
+                                   "share a shape")
     device = cfg.resolved_device()
     template = model_structure(spec, in_dim, n_classes, dtype)
     names = [n for n, _ in template.named_parameters()]
@@ -117,10 +129,16 @@ def train_ensemble(
         return [
             train(copy.deepcopy(initial_models[e]) if initial_models is not None
                   else build_model(spec, in_dim, n_classes, seed=seed, dtype=dtype),
-                  dataset, dataclasses.replace(cfg, seed=seed))
+                  sets[e], dataclasses.replace(cfg, seed=seed))
             for e, seed in enumerate(seeds)
         ]
-    data = fit_data(dataset, cfg)  # (each solo run above draws its own)
+    shared = all(ds is dataset for ds in sets)
+    fits = [fit_data(ds, cfg) for ds in ([dataset] if shared else sets)]  # (solo runs: their own)
+    data = fits[0]
+    if any(len(f.y) != len(data.y) for f in fits):
+        raise TrainConfigError(
+            f"the members' datasets hold {sorted({len(f.y) for f in fits})} training rows; "
+            "members trained as one ensemble need as many rows each (train the others apart)")
     # all members' parameters live in one flat leaf tensor, so that the optimizer updates them
     # with a handful of whole-tensor operations; the forward pass takes (E, …) views of it.
     # MLPs take the fast path: weights stored transposed, (E, in, out), and hand-written gradients
@@ -154,23 +172,47 @@ def train_ensemble(
     has_transport = isinstance(template, ResidualMLP)
     stack = _Stack([flat], weights, forward, E, stacked=True,
                    has_transport=has_transport, views=views, manual=manual)
-    X, y = _tensors(data, device, dtype, template)
+    if shared:
+        X, y = _tensors(data, device, dtype, template)
+    else:  # each member its own rows: (E, n, …)
+        pairs = [_tensors(f, device, dtype, template) for f in fits]
+        X, y = torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
     t0 = time.perf_counter()
     rec = _fit(stack, X, y, cfg, seeds, n_classes)
     seconds = (time.perf_counter() - t0) / len(seeds)
     final = pstack.named(flat.detach())
-    splits = {"train": (data.X, data.y), "val": (data.X_val, data.y_val),
-              "test": (dataset.X_test, dataset.y_test)}
-    accs = {
-        split: _stacked_accuracy(fwd_stacked, final, Xs, ys, cfg.eval_batch_size)
-        for split, (Xs, ys) in splits.items()
-    }
     results = []
+    if shared:
+        splits = {"train": (data.X, data.y), "val": (data.X_val, data.y_val),
+                  "test": (dataset.X_test, dataset.y_test)}
+        accs = {
+            split: _stacked_accuracy(fwd_stacked, final, Xs, ys, cfg.eval_batch_size)
+            for split, (Xs, ys) in splits.items()
+        }
+        for e, seed in enumerate(seeds):
+            model = pstack.member(e, rec.snapshot.get(e), device=device)
+            member_accs = {split: accs[split][e] for split in splits}
+            results.append(_member(rec, e, seconds, model, cfg, seed, member_accs,
+                                   len(data.y_val)))
+        return results
     for e, seed in enumerate(seeds):
         model = pstack.member(e, rec.snapshot.get(e), device=device)
-        member_accs = {split: accs[split][e] for split in splits}
-        results.append(_member(rec, e, seconds, model, cfg, seed, member_accs, len(data.y_val)))
+        f = fits[e]
+        member_accs = {split: _accuracy(model, Xs, ys, cfg.eval_batch_size) for split, (Xs, ys)
+                       in (("train", (f.X, f.y)), ("val", (f.X_val, f.y_val)),
+                           ("test", (sets[e].X_test, sets[e].y_test)))}
+        results.append(_member(rec, e, seconds, model, cfg, seed, member_accs, len(f.y_val)))
     return results
+
+
+def _member_datasets(dataset: Any, n: int) -> list[Any]:
+    """One dataset per member: ``dataset`` itself for every member, or the ``n`` of a list."""
+    if isinstance(dataset, list | tuple):
+        if len(dataset) != n:
+            raise TrainConfigError(f"{len(dataset)} datasets for {n} seeds; give one dataset, "
+                                   "or one per seed")
+        return list(dataset)
+    return [dataset] * n
 
 
 def _stacked_accuracy(

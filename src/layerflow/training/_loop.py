@@ -91,7 +91,10 @@ def _fit(
     tick: Callable[[int], None] | None = None,
 ) -> _Fit:
     E = stack.n_members
-    n = int(X.shape[0])
+    # X (n, …): one training set for every member; (E, n, …) when y is (E, n): each member its own
+    per_member = y.ndim == 2
+    n = int(X.shape[1] if per_member else X.shape[0])
+    rows = torch.arange(E, device=X.device).unsqueeze(1) if per_member else None
     device = X.device
     # the parameters' dtype (X holds int64 token ids for a model with an embedding)
     dtype = X.dtype if X.is_floating_point() else stack.params[0].dtype
@@ -127,7 +130,7 @@ def _fit(
                     lr = lr * cfg.lr_gamma
                 _set_lr(opt, lr)
             idx = perms[:, start : start + cfg.batch_size]
-            xb, yb = X[idx], y[idx]
+            xb, yb = (X[rows, idx], y[rows, idx]) if rows is not None else (X[idx], y[idx])
             if manual is not None:
                 logits, cost = manual.forward(xb), None
             else:

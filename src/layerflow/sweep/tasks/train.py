@@ -2,10 +2,13 @@
 
 For runs that share dataset, model shape and training config (everything but the seed):
 
-1. load the dataset (cached per worker process; ``train_fraction < 1`` takes a stratified subset
-   seeded by the dataset seed, the same for every member);
-2. ``train_ensemble(spec, ds, cfg, seeds)`` — one batched module, each member identical to
-   training it alone with its seed; untrained baselines are ``build_model(spec, d, c, seed)``;
+1. load each member's data draw (:func:`load_run_dataset`, cached per worker process): the
+   dataset with the loader seed of the draw, its labelled budget (``train_fraction < 1``: a
+   stratified subset seeded by the draw) and the validation split carved from that budget (also
+   seeded by the draw), so every arm of one draw sees the same training and validation samples;
+2. ``train_ensemble(spec, datasets, cfg, seeds)`` — one batched module, each member identical to
+   training it alone with its seed on its own draw (members whose draws differ in size train in
+   separate ensembles); untrained baselines are ``build_model(spec, d, c, seed)``;
 3. for each member: ``capture(model, X_test[:test_points])`` and every view of
    ``analysis.metrics`` (:mod:`layerflow.views`): its scalars become the run's columns, its
    per-layer rows the long table. With ``analysis.per_token`` the capture makes one point per
@@ -29,24 +32,36 @@ from layerflow.sweep.grid import RunSpec, canonical_json
 from layerflow.sweep.tasks import MemberResult, TaskContext, torch_threads
 from layerflow.views import get_view
 
-__all__ = ["analyse_member", "load_group_dataset", "run_task", "token_trajectory"]
+__all__ = ["analyse_member", "load_run_dataset", "run_task", "token_trajectory"]
 
-_DATA_CACHE: dict[str, Any] = {}
+_DATA_CACHE: dict[str, Any] = {}  # a run's draw, cut to its budget and validation split
+_LOADED: dict[str, Any] = {}  # what the loader gave for a draw
 
 
-def load_group_dataset(run: RunSpec) -> Any:
-    """The dataset of a run (cached per process), subset to its train fraction."""
+def load_run_dataset(run: RunSpec) -> Any:
+    """The data draw of a run (cached per process).
+
+    The loader runs with :meth:`~layerflow.sweep.grid.RunSpec.draw_args`; ``train_fraction < 1``
+    keeps a stratified share of the training split (the labelled budget,
+    :meth:`~layerflow.data.Dataset.subset_train`), then ``val_fraction > 0`` carves the
+    validation split out of that budget (:meth:`~layerflow.data.Dataset.hold_out_validation`),
+    both seeded by ``data_seed``. The test split is the loader's.
+    """
     from layerflow.data import load_dataset
 
-    frac = run.train_fraction
-    key = canonical_json(run.dataset)
+    key = canonical_json({"dataset": run.dataset, "data_seed": run.data_seed})
     if key not in _DATA_CACHE:
-        ds = load_dataset(run.dataset["name"], **run.loader_args)
-        if run.val_fraction > 0:  # held out before subsetting: one split for every fraction
-            ds = ds.hold_out_validation(run.val_fraction, seed=int(run.dataset.get("seed", 0)))
-        if frac < 1.0:
-            ds = ds.subset_train(frac, seed=int(run.dataset.get("seed", 0)))
-        if len(_DATA_CACHE) > 16:
+        whole = canonical_json({"name": run.dataset["name"], "args": run.draw_args()})
+        if whole not in _LOADED:  # every fraction of a draw cuts the same loaded set
+            if len(_LOADED) > 64:
+                _LOADED.clear()
+            _LOADED[whole] = load_dataset(run.dataset["name"], **run.draw_args())
+        ds = _LOADED[whole]
+        if run.train_fraction < 1.0:
+            ds = ds.subset_train(run.train_fraction, seed=run.data_seed)
+        if run.val_fraction > 0:  # carved from the labelled budget: the same for every arm
+            ds = ds.hold_out_validation(run.val_fraction, seed=run.data_seed)
+        if len(_DATA_CACHE) > 64:
             _DATA_CACHE.clear()
         _DATA_CACHE[key] = ds
     return _DATA_CACHE[key]
@@ -139,30 +154,42 @@ def _run_task(runs: list[RunSpec], ctx: TaskContext) -> list[MemberResult]:
     from layerflow.training import TrainConfig, train_ensemble
 
     r0 = runs[0]
-    ds = load_group_dataset(r0)
+    data = {r.run_id: load_run_dataset(r) for r in runs}
     spec = ModelSpec(**r0.model)
-    seeds = [r.seed for r in runs]
     t0 = time.perf_counter()
     members: list[tuple[RunSpec, Any, str, str | None, dict[str, float], float]] = []
     if r0.trained:
         assert r0.training is not None
-        cfg = TrainConfig(**r0.training, seed=seeds[0],
-                          device=str(ctx.options.get("device", "cpu")))
-        results = train_ensemble(spec, ds, cfg, seeds)
-        for r, res in zip(runs, results, strict=True):
-            accs = {"train_acc": res.train_acc, "test_acc": res.test_acc}
-            if res.n_val:
-                accs["val_acc"] = res.val_acc
+        # members whose draws hold as many training rows train as one ensemble
+        parts: dict[int, list[RunSpec]] = {}
+        for r in runs:
+            parts.setdefault(len(data[r.run_id].y_train), []).append(r)
+        trained: dict[str, Any] = {}
+        for part in parts.values():
+            cfg = TrainConfig(**r0.training, seed=part[0].seed,
+                              device=str(ctx.options.get("device", "cpu")))
+            sets = [data[r.run_id] for r in part]
+            shared = all(d is sets[0] for d in sets)
+            results = train_ensemble(spec, sets[0] if shared else sets, cfg,
+                                     [r.seed for r in part])
+            trained.update({r.run_id: res for r, res in zip(part, results, strict=True)})
+        for r in runs:
+            res = trained[r.run_id]
+            accs = {"train_acc": res.train_acc, "test_acc": res.test_acc,
+                    "val_acc": res.val_acc}
             members.append((r, res.model, res.status, res.message or None, accs, res.seconds))
     else:
         for r in runs:
+            ds = data[r.run_id]
             model = build_model(spec, ds.n_features, ds.n_classes, seed=r.seed).eval()
             accs = {"train_acc": _accuracy(model, ds.X_train, ds.y_train),
+                    "val_acc": _accuracy(model, ds.X_val, ds.y_val),
                     "test_acc": _accuracy(model, ds.X_test, ds.y_test)}
             members.append((r, model, "ok", None, accs, 0.0))
     train_s = (time.perf_counter() - t0) / max(1, len(runs))
     out: list[MemberResult] = []
     for r, model, status, message, accs, seconds in members:
+        ds = data[r.run_id]
         base = {**{k: float(v) for k, v in accs.items()},
                 "train_seconds": float(seconds or train_s)}
         if status != "ok":
