@@ -64,7 +64,8 @@ def timed_call(label: str, **kwargs: object) -> lf.maps.JacobianDiagnostics:
     work_wall, work_cpu = wall - est.calibration_seconds, cpu - est_cpu
     print(f"{label}: methods {est.methods}; estimate {est.seconds:.2f} s, made in "
           f"{est_wall:.2f} s wall / {est_cpu:.2f} s CPU; measured work {work_wall:.2f} s wall / "
-          f"{work_cpu:.2f} s CPU (estimate/measured CPU {est.seconds / work_cpu:.2f})")
+          f"{work_cpu:.2f} s CPU (estimate/measured: wall {est.seconds / work_wall:.2f}, CPU "
+          f"{est.seconds / work_cpu:.2f})")
     return res
 
 

@@ -92,7 +92,10 @@ tracks = lf.capture(model, X_test[:300], layers=layers, pool="mean")
 res = lf.transport.stage_transport(tracks, m=200)
 print("LSS per equal-width run:", res["lss"].parts)
 print("kinetic energy per step:", [f"{p}: {v:.3g}" for p, v in res["kinetic_energy"].parts])
-jd = lf.maps.jacobian_diagnostics(model, X_test[:4], layers=["layer3.1", "layer4.1"])
+# the time and memory are estimated before the work; a budget a call cannot fit is refused
+jd = lf.maps.jacobian_diagnostics(model, X_test[:2], layers=["layer3.1", "layer4.1"],
+                                  max_seconds=600)
+print(f"estimated {jd.estimate.seconds:.1f} s (calibration {jd.estimate.calibration_seconds:.1f} s)")
 for lay in jd.layers:
     print(f"{lay.name} ({lay.method}, width {lay.in_width}): log|det J| "
           f"{lay.logabsdet.mean():.1f}, invertible share {lay.fraction_invertible}")
