@@ -22,7 +22,10 @@ def analyze(
 ) -> dict[str, dict[str, Any]]:
     """Measure ``traj`` with each view in ``sections`` (default: every view that needs no model).
 
-    Returns ``{view: {column: value}}``. ``options`` are the views' declared options (e.g.
+    Returns ``{view: {column: value}}``, and for a view that measures coefficients at several
+    protocols or ks (the Ricci view's ``ks``, ``protocols``) a section ``"<view> coefficients"``:
+    ``{"<protocol> k=<k>": ρ, or why it is undefined}``. ``options`` are the views' declared
+    options (e.g.
     ``k=30`` for the Ricci view, ``m=1000`` for the transport view); each goes to every chosen
     view that declares it. ``model``/``inputs`` feed views that need a model (``jacobian``).
     """
@@ -39,8 +42,13 @@ def analyze(
             out[name] = {"error": f"the {name} view needs the model and its inputs"}
             continue
         try:
-            out[name] = dict(view.measure_fn(traj, model=model, inputs=inputs,
-                                             **resolved[name]).scalars)
+            res = view.measure_fn(traj, model=model, inputs=inputs, **resolved[name])
         except ValueError as exc:
             out[name] = {"error": str(exc)}
+            continue
+        out[name] = dict(res.scalars)
+        if len(res.coefficients) > 1:
+            out[f"{name} coefficients"] = {
+                f"{c['protocol']} k={c['k']}": c["rho"] if not c["reason"] else c["reason"]
+                for c in res.coefficients}
     return out

@@ -91,23 +91,27 @@ def test_a_network_with_inf_minus_inf_eta_is_left_out() -> None:
     np.testing.assert_allclose(got.interval.mean, np.corrcoef(x, y)[0, 1], rtol=1e-12)
 
 
-def test_coefficient_table_reads_the_long_table_or_refuses() -> None:
-    """The accessor keeps the rows of the given runs; a runs table with Ricci results and no
-    coefficients table is an error naming the fix, never an empty answer."""
+def test_coefficient_table_reads_the_long_table() -> None:
+    """The accessor keeps the rows of the given runs; without a coefficients table, the runs
+    table's own primary coefficients (never an empty answer for a table with Ricci results)."""
     import pytest
 
     from layerflow.stats import StatsError
     from layerflow.stats.ricci import coefficient_table
 
-    runs = pd.DataFrame({"run_id": ["a", "b"], "ricci_rho": [0.5, np.nan], "k": [5, 5]})
+    runs = pd.DataFrame({"run_id": ["a", "b"], "ricci_rho": [0.5, np.nan], "k": [5, 5],
+                         "ricci_protocol": ["baptista"] * 2, "ricci_connected": [True, False],
+                         "status": ["ok", "ok"]})
     coef = pd.DataFrame({"run_id": ["c", "b", "a"], "protocol": ["layerflow"] * 3,
                          "k": [5, 5, 5], "rho": [0.1, np.nan, 0.5], "first_pair": [0, 0, 0],
                          "reason": ["", "disconnected", ""]})
     got = coefficient_table(runs, coef)
     assert list(got["run_id"]) == ["a", "b"] and list(got["reason"]) == ["", "disconnected"]
-    with pytest.raises(StatsError, match=r"no coefficients table was given; pass "
-                                         r"ResultStore\(out\)\.coefficients\(\)"):
-        coefficient_table(runs)
+    own = coefficient_table(runs)
+    assert own[["run_id", "protocol", "k", "first_pair", "reason"]].to_dict("list") == {
+        "run_id": ["a", "b"], "protocol": ["baptista"] * 2, "k": [5, 5], "first_pair": [1, 1],
+        "reason": ["", "disconnected"]}
+    assert own["rho"].iloc[0] == 0.5 and np.isnan(own["rho"].iloc[1])
     with pytest.raises(StatsError, match=r"lacks columns \['reason'\]"):
         coefficient_table(runs, coef.drop(columns="reason"))
     assert coefficient_table(runs.drop(columns="ricci_rho")).empty  # no Ricci results

@@ -61,21 +61,18 @@ def coefficient_table(runs: pd.DataFrame,
     ``"k >= N"``, ``"too few pairs"``, …), sorted by run, protocol and k.
 
     ``coefficients`` is the store's coefficients table
-    (:meth:`~layerflow.sweep.ResultStore.coefficients`). Without it, a runs table in the layout
-    that kept one column per (protocol, k) is read through :mod:`layerflow.sweep.legacy`; a runs
-    table with Ricci results but neither is an error (its coefficients would be lost).
+    (:meth:`~layerflow.sweep.ResultStore.coefficients`, or
+    :func:`~layerflow.sweep.read_coefficients`). Without it, only what the runs table holds:
+    each measured run's primary coefficient (``ricci_rho`` at its ``k`` under its
+    ``ricci_protocol``; a runs table in the layout that kept one column per (protocol, k) gives
+    those too, :mod:`layerflow.sweep.legacy`).
     """
     if coefficients is None:
-        from layerflow.sweep.legacy import is_wide_column, legacy_reasons, split_wide_runs
-
-        if any(is_wide_column(c) for c in runs.columns):
-            coefficients = legacy_reasons(split_wide_runs(runs)[1], pd.DataFrame())
-        elif "ricci_rho" in runs.columns:
-            raise StatsError("the runs table holds Ricci results but no coefficients table was "
-                             "given; pass ResultStore(out).coefficients() (or "
-                             "layerflow.sweep.read_coefficients(out))")
-        else:
+        if "ricci_rho" not in runs.columns:
             return pd.DataFrame(columns=COEFFICIENT_COLUMNS)
+        from layerflow.sweep.legacy import primary_coefficients
+
+        coefficients = primary_coefficients(runs)
     missing = [c for c in COEFFICIENT_COLUMNS if c not in coefficients.columns]
     if missing:
         raise StatsError(f"the coefficients table lacks columns {missing}; expected "

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["is_wide_column", "legacy_reasons", "split_layer_metrics", "split_wide_runs"]
+__all__ = ["is_wide_column", "legacy_reasons", "primary_coefficients", "split_layer_metrics",
+           "split_wide_runs"]
 
 RICCI_LAYER_METRICS = ("scalar_curvature", "geodesic_mass", "eta")
 _SHORT_REASONS = ("zero variance", "non-finite values")
@@ -77,6 +78,19 @@ def split_wide_runs(part: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     wide = {c: w for c in part.columns if (w := _wide(str(c))) is not None}
     if not wide:
         return part, pd.DataFrame()
+    return part.drop(columns=list(wide)), _coefficient_rows(part, wide)
+
+
+def primary_coefficients(runs: pd.DataFrame) -> pd.DataFrame:
+    """The coefficient rows a runs table holds without a coefficients table: each measured
+    run's primary coefficient (``ricci_rho`` at its ``k`` under its ``ricci_protocol``), with
+    its reason; the legacy columns too when the table has them."""
+    wide = {c: w for c in runs.columns if (w := _wide(str(c))) is not None}
+    return legacy_reasons(_coefficient_rows(runs, wide), pd.DataFrame())
+
+
+def _coefficient_rows(part: pd.DataFrame,
+                      wide: dict[Any, tuple[str, str | None, int | None]]) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     for _, r in part.iterrows():
         if str(r.get("status", "ok")) != "ok":
@@ -112,7 +126,7 @@ def split_wide_runs(part: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
             })
     cols = ["run_id", "protocol", "k", "rho", "first_pair", "reason", "attempt", "_primary",
             "_connected", "_layers", "_skipped", "_reason"]
-    return part.drop(columns=list(wide)), pd.DataFrame(rows, columns=cols)
+    return pd.DataFrame(rows, columns=cols)
 
 
 def legacy_reasons(coef: pd.DataFrame, layers: pd.DataFrame) -> pd.DataFrame:
