@@ -9,7 +9,11 @@ a further protocol's metrics ``<metric>_<protocol>``; ``NEW_OUT`` by this one, f
 config. Both are read as plain Parquet (the compacted ``OUT/store/*.parquet``), and the new one
 also through :class:`layerflow.sweep.ResultStore`. Checked, bit for bit (NaN equal to NaN):
 
-1. runs: the same run ids, and every column but the moved ones and the timings;
+1. runs: the same run ids, and every column but the moved ones and the timings. A run whose
+   status differs between the stores (a time budget met in one run and not in the other, e.g.
+   the Jacobian view's on a loaded machine) is listed and left out of every comparison: its
+   two rows are not the same measurement; of a run that failed in both, the error's type is
+   compared, not its text (a budget error quotes the seconds it measured);
 2. layers: every old row is a new row with the protocol split out of the metric name (the
    primary protocol's metrics carry the run's ``ricci_protocol``; other metrics ``""``);
 3. coefficients: one new row per finished run and old ``ricci_rho…_k<k>`` column, with the same
@@ -66,6 +70,17 @@ def _equal(x: object, y: object) -> bool:
     return bool(x == y)
 
 
+def _errors(a: pd.DataFrame, b: pd.DataFrame, col: str) -> tuple[pd.Series, pd.Series]:
+    """Column ``col`` of both tables; for ``error``, a failed run's text cut to its type."""
+    if col != "error":
+        return a[col], b[col]
+    def cut(df: pd.DataFrame) -> pd.Series:
+        failed = df["status"] == "failed"
+        kind = [str(e).split(":")[0] for e in df["error"]]
+        return df["error"].astype(object).where(~failed, pd.Series(kind, index=df.index))
+    return cut(a), cut(b)
+
+
 def moved(col: str) -> bool:
     return bool(WIDE_RHO.fullmatch(col) or OTHER_AT_PRIMARY.fullmatch(col)
                 or FIRST_PAIR.fullmatch(col))
@@ -94,6 +109,17 @@ def compare(old_out: Path, new_out: Path) -> list[str]:
     if list(old_runs["run_id"]) != list(new_runs["run_id"]):
         problems.append("runs: the run ids differ")
         return problems
+    differ = set(old_runs.loc[old_runs["status"] != new_runs["status"], "run_id"])
+    if differ:
+        print(f"left out: {len(differ)} runs whose status differs between the stores: "
+              + "; ".join(f"{r} {o} -> {n}" for r, o, n in zip(
+                  old_runs["run_id"], old_runs["status"], new_runs["status"], strict=True)
+                  if r in differ))
+        old_runs = old_runs[~old_runs["run_id"].isin(differ)].reset_index(drop=True)
+        new_runs = new_runs[~new_runs["run_id"].isin(differ)].reset_index(drop=True)
+        old_layers = old_layers[~old_layers["run_id"].isin(differ)]
+        new_layers = new_layers[~new_layers["run_id"].isin(differ)]
+        new_coef = new_coef[~new_coef["run_id"].isin(differ)]
     wide = [c for c in old_runs.columns if moved(str(c))]
     keep = [c for c in old_runs.columns if c not in wide and c not in TIMINGS]
     extra = sorted(set(new_runs.columns) - set(keep) - TIMINGS)
@@ -102,7 +128,7 @@ def compare(old_out: Path, new_out: Path) -> list[str]:
     missing = sorted(set(keep) - set(new_runs.columns))
     if missing:
         problems.append(f"runs: columns lost {missing}")
-    bad = [c for c in keep if c in new_runs.columns and not same(old_runs[c], new_runs[c])]
+    bad = [c for c in keep if c in new_runs.columns and not same(*_errors(old_runs, new_runs, c))]
     if bad:
         problems.append(f"runs: values differ in {bad}")
     print(f"runs: {len(new_runs)} rows; {len(keep) - len(bad)} of {len(keep)} kept columns "
@@ -207,12 +233,15 @@ def compare(old_out: Path, new_out: Path) -> list[str]:
     o_runs = old.runs()
     o_layers = old.layers(o_runs)
     o_coef = old.coefficients(o_runs, o_layers)
+    o_runs = o_runs[~o_runs["run_id"].isin(differ)]
+    o_layers = o_layers[~o_layers["run_id"].isin(differ)]
+    o_coef = o_coef[~o_coef["run_id"].isin(differ)]
     cols_r = [c for c in new_runs.columns if c not in TIMINGS]
     if sorted(set(o_runs.columns) - TIMINGS) != sorted(cols_r):
         problems.append("migration: the old store's runs columns differ from the new store's")
     else:
         x = o_runs.sort_values("run_id", ignore_index=True)
-        bad = [c for c in cols_r if not same(x[c], new_runs[c])]
+        bad = [c for c in cols_r if not same(*_errors(x, new_runs, c))]
         if bad:
             problems.append(f"migration: runs values differ in {bad}")
     x = o_layers[cols].sort_values(order, ignore_index=True)
