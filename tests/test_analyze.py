@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import layerflow as lf
 from layerflow import Trajectory
 from layerflow.analyze import analyze
 from layerflow.views import VIEWS
@@ -118,3 +119,22 @@ def test_a_view_that_fails_reports_its_reason_and_the_others_still_report() -> N
     assert "ricci_rho" in out["ricci"]
     with pytest.raises(ValueError, match=r"subsample: 0: expected an int >= 1"):
         analyze(traj, subsample=0)
+
+
+def test_coefficients_at_every_protocol_and_k_are_shown() -> None:
+    """The coefficient at each swept k and protocol is in its own section, equal to the
+    library's; one with none names why."""
+    rng = np.random.default_rng(0)
+    states = [rng.normal(size=(40, 3))]
+    for _ in range(4):
+        states.append(np.tanh(states[-1] @ rng.normal(size=(3, 3))))
+    traj = lf.Trajectory(states)
+    out = analyze(traj, sections=["ricci"], k=5, ks=[5, 8, 60], protocols=["layerflow",
+                                                                              "baptista"])
+    got = out["ricci coefficients"]
+    assert list(got) == ["layerflow k=5", "layerflow k=8", "layerflow k=60", "baptista k=5",
+                         "baptista k=8", "baptista k=60"]
+    assert got["layerflow k=60"] == got["baptista k=60"] == "k >= N"
+    rc = lf.ricci.ricci_coefficient(traj, k=8, protocol="baptista")
+    assert got["baptista k=8"] == (rc.coefficient if rc.connected else "disconnected")
+    assert "ricci coefficients" not in analyze(traj, sections=["ricci"], k=5)

@@ -4,6 +4,7 @@ scalars declared, and the same numbers through analyze, the views and the functi
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -47,11 +48,12 @@ def test_option_kinds_and_errors() -> None:
 
 
 def test_columns_expand_from_options_and_match_store_names() -> None:
-    c = Column("ricci_rho_k{ks}", "ρ", "ρ")
-    assert c.expand({"ks": [10, 30]}) == ["ricci_rho_k10", "ricci_rho_k30"]
+    c = Column("w2_k{ks}", "W2", "W2")
+    assert c.expand({"ks": [10, 30]}) == ["w2_k10", "w2_k30"]
+    assert re.match(c.pattern(), "w2_k300") and not re.match(c.pattern(), "w2")
+    # a coefficient at another protocol or k is a row of the coefficients table, not a column
     assert metric_names(["ricci_rho_k30", "lss_mean", "dataset", "ricci_rho_baptista_k300",
-                         "transport_run"]) == ["ricci_rho_k30", "lss_mean",
-                                               "ricci_rho_baptista_k300"]
+                         "ricci_rho", "transport_run"]) == ["lss_mean", "ricci_rho"]
 
 
 def test_every_view_returns_exactly_its_declared_scalars() -> None:
@@ -60,8 +62,7 @@ def test_every_view_returns_exactly_its_declared_scalars() -> None:
     for name, r in res.items():
         view = get_view(name)
         opts = view.resolve({"k": 5} if name == "ricci" else {"m": 60})
-        assert set(r.scalars) == {n for n, _ in view.scalar_columns(opts)} - (
-            {"ricci_rho_baptista"} if name == "ricci" else set())
+        assert set(r.scalars) == {n for n, _ in view.scalar_columns(opts)}
         assert {row["metric"] for row in r.layers} <= {c.name for c in view.layer_metrics()}
     assert r.scalars["ricci_rho"] == lf.ricci.ricci_coefficient(traj, k=5).coefficient or \
         math.isnan(r.scalars["ricci_rho"])

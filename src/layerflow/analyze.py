@@ -27,7 +27,10 @@ def analyze(
 ) -> dict[str, dict[str, Any]]:
     """Measure ``traj`` with each view in ``sections`` (default: every view that needs no model).
 
-    Returns ``{view: {column: value}}``. ``options`` are the views' declared options (e.g.
+    Returns ``{view: {column: value}}``, and for a view that measures coefficients at several
+    protocols or ks (the Ricci view's ``ks``, ``protocols``) a section ``"<view> coefficients"``:
+    ``{"<protocol> k=<k>": ρ, or why it is undefined}``. ``options`` are the views' declared
+    options (e.g.
     ``k=30`` for the Ricci view, ``m=1000`` for the transport view); each goes to every chosen
     view that declares it. ``model``/``inputs`` feed views that need a model (``jacobian``).
     ``subsample=M`` first draws M rows of every state with ``subsample_seed`` (recorded under
@@ -61,4 +64,8 @@ def analyze(
         out[name] = dict(res.scalars)
         if per_layer:
             out[name]["layers"] = [dict(row) for row in res.layers]
+        if len(res.coefficients) > 1:
+            out[f"{name} coefficients"] = {
+                f"{c['protocol']} k={c['k']}": c["rho"] if not c["reason"] else c["reason"]
+                for c in res.coefficients}
     return out

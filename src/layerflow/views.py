@@ -40,6 +40,7 @@ __all__ = [
     "OptionError",
     "View",
     "ViewResult",
+    "coefficient_row",
     "column_declarations",
     "get_view",
     "layer_row",
@@ -161,7 +162,7 @@ class Column:
     """A value a view adds: a scalar column of the runs table or a per-layer ``metric``.
 
     ``name`` may hold ``{option}`` placeholders expanded from the resolved options (e.g.
-    ``ricci_rho_k{ks}`` gives one column per k); ``names``, when given, computes the concrete
+    ``w2_k{ks}`` would give one column per value of a list option ``ks``); ``names``, when given, computes the concrete
     names from the options instead (the template then only describes them, and its placeholders
     match any text). ``kind`` is the stored type (``float``, ``int``,
     ``str``, ``bool``). ``low``/``high`` bound the quantity (e.g. OTS in [0, 1], LSS ≥ 1), so
@@ -198,10 +199,20 @@ class Column:
 
 
 def layer_row(layer: int, layer_name: str, metric: str, value: float,
-              k: int | None = None) -> dict[str, Any]:
-    """One row of the long per-layer table (the sweep adds ``run_id``)."""
+              k: int | None = None, protocol: str = "") -> dict[str, Any]:
+    """One row of the long per-layer table (the sweep adds ``run_id``); ``protocol`` names the
+    Ricci protocol of a Ricci metric (``""`` for every other metric)."""
     return {"layer": int(layer), "layer_name": str(layer_name), "metric": metric, "k": k,
-            "value": float(value)}
+            "protocol": protocol, "value": float(value)}
+
+
+def coefficient_row(protocol: str, k: int, rho: float, first_pair: int,
+                    reason: str = "") -> dict[str, Any]:
+    """One row of the long coefficients table (the sweep adds ``run_id``): the global Ricci
+    coefficient ``rho`` under ``protocol`` at ``k``, the first layer pair it correlates, and why
+    it is undefined (``""`` when it is defined)."""
+    return {"protocol": str(protocol), "k": int(k), "rho": float(rho),
+            "first_pair": int(first_pair), "reason": str(reason)}
 
 
 @dataclass(frozen=True)
@@ -209,14 +220,16 @@ class ViewResult:
     """What a view measured on one trajectory.
 
     ``scalars``: column name -> value (float, int, str or bool; NaN where undefined);
-    ``layers``: per-layer rows (:func:`layer_row`); ``results``: the library's result objects the
-    numbers were read from (for plots and notebooks; never stored).
+    ``layers``: per-layer rows (:func:`layer_row`); ``coefficients``: rows of the long
+    coefficients table (:func:`coefficient_row`, one per protocol and k); ``results``: the
+    library's result objects the numbers were read from (for plots and notebooks; never stored).
     """
 
     view: str
     scalars: dict[str, Any]
     layers: tuple[dict[str, Any], ...] = ()
     results: Mapping[str, Any] = field(default_factory=dict)
+    coefficients: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -324,7 +337,7 @@ def measure_views(traj: Any, names: Sequence[str] | None = None, *, model: Any =
 
 def _specificity(col: Column) -> tuple[bool, int]:
     """Sort key of a declaration, most specific first: no placeholder, then the longest
-    literal part (``ricci_rho_k{ks}`` before ``ricci_rho{protocol}``)."""
+    literal part (``w2_step_k{ks}`` before ``w2{suffix}``)."""
     import re
 
     return ("{" in col.name, -len(re.sub(r"\{\w+\}", "", col.name)))
@@ -333,8 +346,7 @@ def _specificity(col: Column) -> tuple[bool, int]:
 def column_declarations(columns: Sequence[str]) -> dict[str, tuple[str, Column]]:
     """``column -> (view name, declaration)`` for those of ``columns`` (a runs table's) that a
     view declares as a scalar, each given to exactly one declaration: the most specific one it
-    matches (declarations without placeholders first, then by the longest literal part), so
-    ``ricci_rho`` is "ρ" and ``ricci_rho_k10`` "ρ at this k", never also "ρ (other protocol)"."""
+    matches (declarations without placeholders first, then by the longest literal part)."""
     import re
 
     decls = sorted(((name, col) for name in VIEWS for col in get_view(name).columns
@@ -349,8 +361,8 @@ def column_declarations(columns: Sequence[str]) -> dict[str, tuple[str, Column]]
 
 
 def metric_names(columns: Sequence[str]) -> list[str]:
-    """Those of ``columns`` that a view declares as a float scalar (templates such as
-    ``ricci_rho_k{ks}`` match ``ricci_rho_k30``; each column read by its most specific
-    declaration, :func:`column_declarations`)."""
+    """Those of ``columns`` that a view declares as a float scalar (a template such as
+    ``w2_k{ks}`` matches ``w2_k30``; each column read by its most specific declaration,
+    :func:`column_declarations`)."""
     decl = column_declarations(columns)
     return [c for c in columns if str(c) in decl and decl[str(c)][1].kind == "float"]

@@ -56,8 +56,7 @@ def make_runs(rng: np.random.Generator, residual_straighter: bool = True) -> pd.
                 "ricci_rho": rng.uniform(-1, 1), "k": 10,
             }
         )
-    df = pd.DataFrame(rows)
-    return df.assign(ricci_rho_k10=df["ricci_rho"])  # the store's per-k column at the primary k
+    return pd.DataFrame(rows)  # the coefficients table: each run's ricci_rho at k = 10
 
 
 def make_least_action(
@@ -90,22 +89,22 @@ def make_layers(runs: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     for rid, kind in zip(runs["run_id"], runs["model_kind"], strict=True):
         for layer in range(N_LAYERS + 1):
             rows.append({"run_id": rid, "layer": layer, "layer_name": f"l{layer}",
-                         "metric": "scalar_curvature", "k": 10, "value": rng.normal(-100, 10)})
+                         "metric": "scalar_curvature", "k": 10, "protocol": "layerflow", "value": rng.normal(-100, 10)})
             rows.append({"run_id": rid, "layer": layer, "layer_name": f"l{layer}",
-                         "metric": "geodesic_mass", "k": 10, "value": rng.uniform(1e3, 2e3)})
+                         "metric": "geodesic_mass", "k": 10, "protocol": "layerflow", "value": rng.uniform(1e3, 2e3)})
             if layer < N_LAYERS:
                 rows.append({"run_id": rid, "layer": layer, "layer_name": f"l{layer}",
-                             "metric": "w2_step", "k": None, "value": rng.uniform(0, 1)})
+                             "metric": "w2_step", "k": None, "protocol": "", "value": rng.uniform(0, 1)})
                 frac = rng.uniform(0.9, 1.0) if kind == "resnet" else rng.uniform(0.3, 0.6)
                 rows.append({"run_id": rid, "layer": layer, "layer_name": f"l{layer}",
-                             "metric": "orientation_fraction", "k": None,
+                             "metric": "orientation_fraction", "k": None, "protocol": "",
                              "value": frac})
     # η_l = g_{l+1} − g_l from the geodesic masses drawn above (no further random draws)
     mass = {(r["run_id"], r["layer"]): r["value"] for r in rows if r["metric"] == "geodesic_mass"}
     for (rid, layer), g in list(mass.items()):
         if layer < N_LAYERS:
             rows.append({"run_id": rid, "layer": layer, "layer_name": f"l{layer}",
-                         "metric": "eta", "k": 10, "value": mass[(rid, layer + 1)] - g})
+                         "metric": "eta", "k": 10, "protocol": "layerflow", "value": mass[(rid, layer + 1)] - g})
     return pd.DataFrame(rows)
 
 

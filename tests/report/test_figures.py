@@ -19,7 +19,8 @@ def _spec(name: str):
 
 
 def _table(store: ReportInput, name: str) -> pd.DataFrame:
-    return _spec(name).table(store.runs, select_k(store.layers, store.runs), store.trajectories)
+    return _spec(name).table(store.runs, select_k(store.layers, store.runs), store.trajectories,
+                             store.coefficients)
 
 
 def _pca(states: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -24,49 +24,23 @@ def _runs(rho: np.ndarray, acc: np.ndarray, connected: list[float | None]) -> pd
     return prepare_runs(pd.DataFrame({
         "run_id": [f"r{i}" for i in range(n)], "dataset": ["a", "b"] * (n // 2),
         "model_kind": "resnet", "status": "ok", "trained": True, "test_acc": acc,
-        "ricci_rho": rho, "ricci_rho_k10": rho, "k": 10, "ricci_connected": connected,
-        "ricci_skipped_ks": ""}))
+        "ricci_rho": rho, "k": 10, "ricci_connected": connected, "ricci_skipped_ks": ""}))
 
 
 def test_undefined_rho_splits_the_causes_the_store_records() -> None:
     nan = np.nan
-    df = pd.DataFrame({"ricci_rho": [0.1, nan, nan, nan, nan, nan],
-                       "ricci_rho_k10": [0.1, nan, nan, nan, nan, nan],
-                       "ricci_rho_k30": [0.1, nan, nan, nan, nan, nan],
-                       "ricci_connected": [1.0, 0.0, 0.0, 1.0, None, 1.0],
-                       "k": [10, 10, 10, 10, 10, 30],
-                       "ricci_skipped_ks": ["", "", "", "", "", "k=10 (N=8)"]})
-    assert undefined_rho(df) == (2, 2, 1)
-    # at k = 10 the last run had no graph (k >= N): not counted
-    assert undefined_rho(df, "ricci_rho_k10") == (2, 1, 1)
-    # at k = 30 only the last run's cause is recorded (its primary k)
-    assert undefined_rho(df, "ricci_rho_k30") == (0, 1, 4)
-    assert undefined_rho(df, "ricci_rho_baptista_k10") == (0, 0, 0)  # no such column
-
-
-def test_undefined_rho_reads_the_cause_from_the_layer_rows_where_the_columns_do_not() -> None:
-    nan, inf = np.nan, np.inf
-    # four runs without ρ at k = 30 under the baptista protocol (not the primary): run 1's
-    # graph is disconnected in layer 2, run 2's is connected everywhere, run 3 has no layer
-    # rows at that k, run 4's k = 30 rows belong to the other protocol only
-    df = pd.DataFrame({"run_id": ["r0", "r1", "r2", "r3", "r4"],
-                       "ricci_rho_baptista_k30": [0.2, nan, nan, nan, nan],
-                       "ricci_connected": [1.0, 1.0, 1.0, 1.0, 1.0], "k": 10,
-                       "ricci_skipped_ks": ""})
-    rows = []
-    for rid, masses in (("r0", [5.0, 6.0, 7.0]), ("r1", [5.0, 6.0, inf]),
-                        ("r2", [5.0, 6.0, 7.0])):
-        rows += [{"run_id": rid, "metric": "geodesic_mass_baptista", "k": 30, "layer": i,
-                  "value": v} for i, v in enumerate(masses)]
-    rows += [{"run_id": "r3", "metric": "geodesic_mass_baptista", "k": 10, "layer": 0,
-              "value": 1.0},
-             {"run_id": "r4", "metric": "geodesic_mass", "k": 30, "layer": 0, "value": inf}]
-    layers = pd.DataFrame(rows)
-    assert undefined_rho(df, "ricci_rho_baptista_k30") == (0, 0, 4)  # no layer rows given
-    assert undefined_rho(df, "ricci_rho_baptista_k30", layers) == (1, 1, 2)
-    # the primary protocol's column at k = 30: run 4's infinite mass says disconnected
-    df2 = df.rename(columns={"ricci_rho_baptista_k30": "ricci_rho_k30"})
-    assert undefined_rho(df2, "ricci_rho_k30", layers) == (1, 0, 3)
+    df = pd.DataFrame({"run_id": [f"r{i}" for i in range(6)],
+                       "ricci_rho": [0.1, nan, nan, nan, nan, nan],
+                       "ricci_connected": [1.0, 0.0, 0.0, 1.0, None, 1.0]})
+    assert undefined_rho(df) == (2, 2, 1)  # the primary coefficient: ricci_connected
+    # one protocol and k of the coefficients table: its reasons; k >= N is not counted, a run
+    # without a row (or an old store's "unrecorded") is a cause the store does not record
+    coef = pd.DataFrame({"run_id": ["r0", "r1", "r2", "r3", "r4"], "protocol": "baptista",
+                         "k": 30, "rho": [0.1, nan, nan, nan, nan], "first_pair": 1,
+                         "reason": ["", "disconnected", "too few pairs", "k >= N",
+                                    "unrecorded"]})
+    assert undefined_rho(df, coef) == (1, 1, 2)
+    assert undefined_rho(df, coef.iloc[0:0]) == (0, 0, 6)  # no row: not recorded
 
 
 def test_the_sentence_names_one_cause_or_each() -> None:
@@ -127,17 +101,22 @@ def test_transformer_sentence_counts_each_cause() -> None:
 
 
 def test_protocol_sentence_counts_each_cause(store: ReportInput) -> None:
-    runs = store.runs.assign(ricci_rho_k5=store.runs["ricci_rho"] * 0.9,
-                             ricci_connected=1.0)
+    runs = store.runs.assign(ricci_connected=1.0)
     acc = runs["test_acc"]
     well = runs.index[runs["trained"] & (acc >= 0.98)]
     runs.loc[well[:3], "ricci_rho"] = np.nan
-    runs.loc[well[:3], "ricci_rho_k10"] = np.nan
     runs.loc[well[:2], "ricci_connected"] = 0.0
-    runs.loc[well[3:5], "ricci_rho_k5"] = np.nan
-    found = {f.numbers["k"]: f for f in rho_by_protocol_and_k(prepare_runs(runs), store.layers)}
+    at10 = pd.DataFrame({"run_id": runs["run_id"], "protocol": "layerflow", "k": 10,
+                         "rho": runs["ricci_rho"], "first_pair": 0, "reason": ""})
+    at10.loc[well[:2], "reason"] = "disconnected"
+    at10.loc[well[2], "reason"] = "zero variance"
+    at5 = at10.assign(k=5, rho=store.runs["ricci_rho"] * 0.9, reason="")
+    at5.loc[well[3:5], ["rho", "reason"]] = [np.nan, "unrecorded"]
+    coef = pd.concat([at10, at5], ignore_index=True)
+    found = {f.numbers["k"]: f for f in rho_by_protocol_and_k(prepare_runs(runs), store.layers,
+                                                              coef)}
     assert (f"; 3 well-trained networks had no coefficient (2 a disconnected kNN graph; 1 "
             f"{OTHER})") in found[10].text
-    # k = 5 is not the runs' primary k: the store does not record why
+    # a store that did not record why (read from the old layout): said so
     assert ("; 2 well-trained networks had no coefficient (a cause the store does not "
             "record)") in found[5].text

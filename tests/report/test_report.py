@@ -93,7 +93,7 @@ def test_missing_data_skips_figures_with_a_reason(rendered: Rendered, tmp_path: 
     out = tmp_path / "out"
     shutil.copytree(rendered.out, out)  # an earlier build's PNGs are there
     assert (out / "fig-w2_path.png").exists()
-    bare = ReportInput(runs=rendered.store.runs.drop(columns=["ricci_rho", "ricci_rho_k10"]))
+    bare = ReportInput(runs=rendered.store.runs.drop(columns=["ricci_rho"]))
     rep, page = _render(bare, out)
     assert set(rep.skipped) == {"tracks", "w2_path", "curvature", "ricci_rho", "jacobian",
                                 "geodesic", "ricci_eta_ric", "ricci_rho_accuracy"}

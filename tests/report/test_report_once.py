@@ -50,8 +50,11 @@ def test_the_shared_table_gives_the_sentences_of_the_prepared_runs(store: Report
     from layerflow.stats.ricci import protocol_table
     from layerflow.stats.tables import prepare_runs
 
-    runs = store.runs.assign(ricci_rho_k5=store.runs["ricci_rho"] * 0.9)
-    want = rho_by_protocol_and_k(prepare_runs(runs), store.layers)
+    runs = store.runs
+    at10 = pd.DataFrame({"run_id": runs["run_id"], "protocol": "layerflow", "k": 10,
+                         "rho": runs["ricci_rho"], "first_pair": 0, "reason": ""})
+    coef = pd.concat([at10, at10.assign(k=5, rho=at10["rho"] * 0.9)], ignore_index=True)
+    want = rho_by_protocol_and_k(prepare_runs(runs), store.layers, coef)
     assert want  # two ks: the sentences exist
-    got = protocol_findings(protocol_table(runs, store.layers), prepare_runs(runs), store.layers)
+    got = protocol_findings(protocol_table(runs, store.layers, coef), prepare_runs(runs), coef)
     assert [repr(f) for f in got] == [repr(f) for f in want]  # repr: nan == nan

@@ -12,7 +12,7 @@ from layerflow.stats.ricci import protocol_table
 
 
 def test_one_finding_per_protocol_and_k_with_the_tables_numbers() -> None:
-    runs, rows = [], []
+    runs, rows, coef = [], [], []
     for m in range(8):
         rng = np.random.default_rng(m)
         X = rng.normal(size=(60, 3))
@@ -25,9 +25,10 @@ def test_one_finding_per_protocol_and_k_with_the_tables_numbers() -> None:
         runs.append({"run_id": f"r{m}", "trained": trained, "status": "ok",
                      "test_acc": 0.99 if trained else 0.5, "k": 12, **res.scalars})
         rows += [{"run_id": f"r{m}", **row} for row in res.layers]
-    runs_df, layers = pd.DataFrame(runs), pd.DataFrame(rows)
-    found = rho_by_protocol_and_k(runs_df, layers)
-    tab = protocol_table(runs_df, layers)
+        coef += [{"run_id": f"r{m}", **row} for row in res.coefficients]
+    runs_df, layers, coefs = pd.DataFrame(runs), pd.DataFrame(rows), pd.DataFrame(coef)
+    found = rho_by_protocol_and_k(runs_df, layers, coefs)
+    tab = protocol_table(runs_df, layers, coefs)
     assert {(f.numbers["protocol"], f.numbers["k"]) for f in found} == {
         (p, k) for p in ("layerflow", "baptista") for k in (12, 20)}
     for f in found:

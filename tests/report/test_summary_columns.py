@@ -12,22 +12,20 @@ from layerflow.views import column_declarations, metric_names
 DEFAULT_STORE = {
     "transport": ["lss_mean", "lss_median", "ots", "ot_cost_ratio", "w2_geodesic_ratio",
                   "w2_speed_cv", "kinetic_energy", "path_length", "turning_angle_mean"],
-    "ricci": ["ricci_rho_k10", "ricci_rho"],
+    "ricci": ["ricci_rho"],
     "jacobian": ["jacobian_orientation_min", "jacobian_orientation_mean",
                  "jacobian_diffeomorphic_min", "jacobian_fraction_all"],
 }
 
 
-def test_each_column_goes_to_its_most_specific_declaration() -> None:
+def test_each_column_goes_to_its_declaration() -> None:
+    """Only the primary coefficient is a runs column; the old per-(protocol, k) names are no
+    declaration's (their values are rows of the coefficients table)."""
     decl = column_declarations(["ricci_rho", "ricci_rho_k10", "ricci_rho_baptista",
                                 "ricci_rho_baptista_k30", "ricci_first_pair", "dataset"])
-    assert {c: d.label for c, (_, d) in decl.items()} == {
-        "ricci_rho": "ρ", "ricci_rho_k10": "ρ at this k",
-        "ricci_rho_baptista": "ρ (other protocol)", "ricci_rho_baptista_k30": "ρ at this k",
-        "ricci_first_pair": "first pair"}
-    assert {v for v, _ in decl.values()} == {"ricci"}
+    assert {c: d.label for c, (_, d) in decl.items()} == {"ricci_rho": "ρ"}
     assert metric_names(["dataset", "ricci_first_pair", "ricci_rho_k10", "ricci_rho"]) == [
-        "ricci_rho_k10", "ricci_rho"]
+        "ricci_rho"]
 
 
 def test_the_summary_lists_each_column_of_the_default_store_once() -> None:
@@ -42,6 +40,6 @@ def test_the_summary_lists_each_column_of_the_default_store_once() -> None:
         _, table = tables[view]
         assert sorted(table["metric"]) == sorted(want)  # each once
     ricci = tables["ricci"][1].set_index("metric")["label"]
-    assert ricci.to_dict() == {"ricci_rho_k10": "ρ at this k", "ricci_rho": "ρ"}
+    assert ricci.to_dict() == {"ricci_rho": "ρ"}
     means = tables["ricci"][1].set_index("metric")["mean"]
     np.testing.assert_allclose(means["ricci_rho"], runs["ricci_rho"].mean())

@@ -1,8 +1,10 @@
-"""The Ricci view: its columns equal the library's functions, per protocol and k."""
+"""The Ricci view: its coefficient rows and columns equal the library's functions, per protocol
+and k."""
 
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -25,25 +27,53 @@ def test_columns_equal_ricci_coefficient_for_each_protocol_and_k() -> None:
     traj = _traj()
     opts = view.resolve({"k": 10, "ks": [10, 20], "protocols": ["layerflow", "baptista"]})
     res = view.measure(traj, **opts)
-    for proto, sfx in (("layerflow", ""), ("baptista", "_baptista")):
+    rows = {(c["protocol"], c["k"]): c for c in res.coefficients}
+    assert list(rows) == [("layerflow", 10), ("layerflow", 20), ("baptista", 10),
+                          ("baptista", 20)]
+    for proto, first in (("layerflow", 0), ("baptista", 1)):
         for k in (10, 20):
             rc = lf.ricci.ricci_coefficient(traj, k=k, protocol=proto)
-            got = res.scalars[f"ricci_rho{sfx}_k{k}"]
-            assert (math.isnan(got) and math.isnan(rc.coefficient)) or got == rc.coefficient
-            eta = [r["value"] for r in res.layers if r["metric"] == f"eta{sfx}" and r["k"] == k]
+            got = rows[(proto, k)]
+            assert got["rho"] == rc.coefficient and got["reason"] == ""
+            assert got["first_pair"] == first
+            eta = [r["value"] for r in res.layers
+                   if r["metric"] == "eta" and r["protocol"] == proto and r["k"] == k]
             np.testing.assert_array_equal(eta, rc.eta)
-    assert res.scalars["ricci_rho"] == res.scalars["ricci_rho_k10"]
-    assert res.scalars["ricci_rho_baptista"] == res.scalars["ricci_rho_baptista_k10"]
+    assert res.scalars["ricci_rho"] == rows[("layerflow", 10)]["rho"]
     assert res.scalars["ricci_protocol"] == "layerflow"
     names = [n for n, _ in view.scalar_columns(opts)]
     assert set(res.scalars) <= set(names)
+    assert not [n for n in names if re.search(r"_k\d|baptista", n)]  # no structure in a name
+    assert {r["protocol"] for r in res.layers} == {"layerflow", "baptista"}
 
 
 def test_ks_that_do_not_fit_are_nan_and_named() -> None:
-    res = get_view("ricci").measure(_traj(n=40), k=10, ks=[10, 50])
-    assert math.isnan(res.scalars["ricci_rho_k50"])
+    res = get_view("ricci").measure(_traj(n=40), k=10, ks=[10, 50],
+                                    protocols=["layerflow", "baptista"])
+    rows = {(c["protocol"], c["k"]): c for c in res.coefficients}
+    for proto, first in (("layerflow", 0), ("baptista", 1)):
+        assert math.isnan(rows[(proto, 50)]["rho"])
+        assert rows[(proto, 50)]["reason"] == "k >= N"
+        assert rows[(proto, 50)]["first_pair"] == first
+        assert not math.isnan(rows[(proto, 10)]["rho"]) and rows[(proto, 10)]["reason"] == ""
     assert res.scalars["ricci_skipped_ks"] == "k=50 (N=40)"
-    assert not math.isnan(res.scalars["ricci_rho_k10"])
+    assert not [r for r in res.layers if r["k"] == 50]
+
+
+def test_undefined_coefficients_say_why() -> None:
+    """A disconnected graph and too few layer pairs are named in the rows' reason (the library's
+    own verdicts: ``connected`` and the number of pairs)."""
+    rng = np.random.default_rng(1)
+    two = np.concatenate([rng.normal(size=(20, 2)), rng.normal(size=(20, 2)) + 100.0])
+    apart = lf.Trajectory([two, two * 2.0, two * 3.0, two * 4.0, two * 5.0])
+    res = get_view("ricci").measure(apart, k=3)
+    (row,) = res.coefficients
+    assert not lf.ricci.ricci_coefficient(apart, k=3).connected
+    assert math.isnan(row["rho"]) and row["reason"] == "disconnected"
+    short = lf.Trajectory([rng.normal(size=(30, 2)) for _ in range(3)])  # L = 2 pairs
+    res = get_view("ricci").measure(short, k=5)
+    (row,) = res.coefficients
+    assert math.isnan(row["rho"]) and row["reason"] == "too few pairs"
 
 
 def test_options_are_checked_against_the_declaration() -> None:

@@ -108,12 +108,13 @@ def test_rho_finding_counts_networks_without_a_coefficient() -> None:
 
 def test_rho_finding_gives_the_difference_at_every_other_swept_k() -> None:
     runs = _runs(1.9, 0.0)
-    runs["ricci_rho_k150"] = runs["ricci_rho"]
-    runs["ricci_rho_k200"] = runs["ricci_rho"] + np.where(runs["trained"], 0.4, 0.0)
-    f = {f.key: f for f in compute_findings(runs)}["token_ricci_rho"]
+    at = pd.DataFrame({"run_id": runs["run_id"], "protocol": "layerflow", "k": 150,
+                       "rho": runs["ricci_rho"], "first_pair": 0, "reason": ""})
+    shifted = runs["ricci_rho"] + np.where(runs["trained"], 0.4, 0.0)
+    coef = pd.concat([at, at.assign(k=200, rho=shifted)], ignore_index=True)
+    f = {f.key: f for f in compute_findings(runs, coefficients=coef)}["token_ricci_rho"]
     tf = runs[(runs["model_kind"] == "transformer") & (runs["status"] == "ok")]
-    want = (tf.loc[tf["trained"], "ricci_rho_k200"].mean()
-            - tf.loc[~tf["trained"], "ricci_rho_k200"].mean())
+    want = (shifted[tf.index][tf["trained"]].mean() - shifted[tf.index][~tf["trained"]].mean())
     np.testing.assert_allclose(f.numbers["difference_k200"], want, rtol=1e-12)
     assert "difference_k150" not in f.numbers  # the primary k is the sentence itself
     assert "at the other swept k: k = 200: " in f.text

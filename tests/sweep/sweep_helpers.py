@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from layerflow.sweep import ResultStore, expand_runs, load_config
-from layerflow.sweep.tasks.toy import toy_metrics
+from layerflow.sweep.tasks.toy import toy_coefficients, toy_metrics
 
 
 def toy_config(**over: Any) -> dict[str, Any]:
@@ -49,6 +49,18 @@ def check_store(out: Path, cfg: dict[str, Any], statuses: dict[str, str] | None 
         if want == "ok":
             np.testing.assert_allclose(row["test_acc"], exp[row["run_id"]]["test_acc"])
             np.testing.assert_allclose(row["ricci_rho"], exp[row["run_id"]]["ricci_rho"])
+    # every coefficient row of every finished run, once (pandas on the compacted table too)
+    ok = set(df.loc[df["status"] == "ok", "run_id"])
+    runs = {r.run_id: r for r in expand_runs(load_config(cfg))}
+    want = pd.DataFrame([c for rid in sorted(ok) for c in toy_coefficients(runs[rid])])
+    for coef in (ResultStore(out).coefficients(),
+                 pd.read_parquet(out / "store" / "coefficients.parquet")):
+        got = coef.sort_values(["run_id", "k"], ignore_index=True)
+        if want.empty:
+            assert got.empty
+            continue
+        pd.testing.assert_frame_equal(got, want.sort_values(["run_id", "k"], ignore_index=True),
+                                      check_exact=True)
     # nothing counted twice: no run has two finished attempts
     att = ResultStore(out).all_attempts()
     fin = att[att["status"].isin(["ok", "diverged"])]

@@ -34,6 +34,8 @@ def test_ensemble_rows_equal_solo_training(tmp_path: Path) -> None:
     res = run_sweep(CFG, tmp_path, backend="serial")
     assert res.statuses == {"ok": 3}
     df = ResultStore(tmp_path).runs().set_index("seed")
+    coef = ResultStore(tmp_path).coefficients().set_index(["run_id", "protocol", "k"])
+    assert len(coef) == 3 * 2  # one row per network and k
     ds = load_dataset("moons", n=160, noise=0.1, seed=3)
     spec = ModelSpec("mlp", width=6, depth=3)
     for seed in (0, 1, 2):
@@ -44,11 +46,15 @@ def test_ensemble_rows_equal_solo_training(tmp_path: Path) -> None:
         assert df.loc[seed, "train_acc"] == solo.train_acc
         with torch.no_grad():
             traj = capture(solo.model, ds.X_test[:30])
+        rid = df.loc[seed, "run_id"]
         for k in (5, 8):
             rc = ricci_coefficient(traj, k=k)
-            np.testing.assert_allclose(df.loc[seed, f"ricci_rho_k{k}"], rc.coefficient,
-                                       rtol=1e-6, atol=1e-9)
-        np.testing.assert_allclose(df.loc[seed, "ricci_rho"], df.loc[seed, "ricci_rho_k5"])
+            row = coef.loc[(rid, "layerflow", k)]
+            np.testing.assert_allclose(row["rho"], rc.coefficient, rtol=1e-6, atol=1e-9)
+            assert row["first_pair"] == rc.first_pair
+            assert row["reason"] == ("" if np.isfinite(rc.coefficient) else "disconnected")
+        np.testing.assert_array_equal(df.loc[seed, "ricci_rho"],
+                                      coef.loc[(rid, "layerflow", 5), "rho"])  # NaN == NaN
         flat = ricci_summary(traj, k=5)  # the store's columns read like `layerflow analyze`
         assert bool(df.loc[seed, "ricci_connected"]) == flat["ricci_connected"]
         assert df.loc[seed, "ricci_disconnected_layers"] == flat["ricci_disconnected_layers"]
@@ -118,11 +124,14 @@ def _dask_vs(tmp_path: Path, other: str) -> None:
     run_sweep(cfg, tmp_path / "dask", backend="dask", workers=2,
               backend_options={"processes": False})
     run_sweep(cfg, tmp_path / other, backend=other, workers=2)
-    cols = ["run_id", "status", "train_acc", "test_acc", "ricci_rho", "ricci_rho_k8"]
+    cols = ["run_id", "status", "train_acc", "test_acc", "ricci_rho"]
     a = ResultStore(tmp_path / "dask").runs()[cols]
     b = ResultStore(tmp_path / other).runs()[cols]
     assert sorted(a["run_id"]) == sorted(r.run_id for r in expand_runs(load_config(cfg)))
     pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-6)
+    pd.testing.assert_frame_equal(ResultStore(tmp_path / "dask").coefficients(),
+                                  ResultStore(tmp_path / other).coefficients(),
+                                  check_exact=False, rtol=1e-6)
 
 
 def test_dask_backend_gives_the_same_rows(tmp_path: Path) -> None:

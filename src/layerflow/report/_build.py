@@ -88,11 +88,12 @@ def render_report(inp: ReportInput, out_dir: str | Path, title: str = "layerflow
     all_layers = inp.layers if inp.layers is not None else pd.DataFrame()
     layers = select_k(all_layers, inp.runs)
     # computed once (2,000-resample bootstraps): the sentences and the table print the same rows
-    shared = {"ricci_protocols": protocol_table(inp.runs, all_layers)}
+    coef = inp.coefficients
+    shared = {"ricci_protocols": protocol_table(inp.runs, all_layers, coef)}
     findings = compute_findings(runs, all_layers, overrides={
         "rho_by_protocol_and_k": lambda r, lay: protocol_findings(shared["ricci_protocols"], r,
-                                                                  lay)})
-    claims = compute_claims(runs, all_layers)
+                                                                  coef)}, coefficients=coef)
+    claims = compute_claims(runs, all_layers, coef)
 
     blocks: dict[str, list[FigureBlock]] = {k: [] for k in SECTIONS}
     written: dict[str, Path] = {}
@@ -100,7 +101,7 @@ def render_report(inp: ReportInput, out_dir: str | Path, title: str = "layerflow
     for spec in F.FIGURES:
         png_path = out / f"fig-{spec.name}.png"
         try:
-            table = spec.table(inp.runs, layers, inp.trajectories)
+            table = spec.table(inp.runs, layers, inp.trajectories, coef)
         except ValueError as exc:  # a malformed file or table: say so instead of failing
             table, reason = pd.DataFrame(), f"its data could not be read ({exc})"
         else:
@@ -124,7 +125,7 @@ def render_report(inp: ReportInput, out_dir: str | Path, title: str = "layerflow
 
     for tspec in F.TABLES:
         extra = (shared[tspec.name] if tspec.name in shared
-                 else tspec.table(inp.runs, all_layers))
+                 else tspec.table(inp.runs, all_layers, coef))
         if not extra.empty:
             blocks[tspec.view].append(FigureBlock(tspec.name, tspec.title, "", None, extra,
                                                   table_only=True))

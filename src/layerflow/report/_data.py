@@ -1,7 +1,8 @@
-"""What the report reads: the results store as two tables plus the files beside them.
+"""What the report reads: the results store as three tables plus the files beside them.
 
-The report never trains or measures; it reads the sweep store (``ResultStore(out).runs()`` and
-``.layers()``), ``OUT/config.yaml``, ``OUT/versions.json`` and ``OUT/trajectories/<run_id>.npz``.
+The report never trains or measures; it reads the sweep store (``ResultStore(out).runs()``,
+``.layers()`` and ``.coefficients()``), ``OUT/config.yaml``, ``OUT/versions.json`` and
+``OUT/trajectories/<run_id>.npz``.
 :class:`ReportInput` holds exactly that, so a test (or a notebook) can build one by hand.
 """
 
@@ -29,13 +30,16 @@ class ReportInput:
     """Everything a report is built from.
 
     ``runs``: one row per network (SPEC: run_id, dataset, model_kind, …, test_acc, metrics);
-    ``layers``: long table (run_id, layer, layer_name, metric, k, value);
+    ``layers``: long table (run_id, layer, layer_name, metric, k, protocol, value);
+    ``coefficients``: long table (run_id, protocol, k, rho, first_pair, reason), every Ricci
+    coefficient (None: read from a runs table that still holds one column per protocol and k);
     ``trajectories``: run_id -> path of a saved :class:`~layerflow.Trajectory`;
     ``config_text``: the YAML the study ran; ``versions``: package versions recorded by the runner.
     """
 
     runs: pd.DataFrame
     layers: pd.DataFrame = field(default_factory=pd.DataFrame)
+    coefficients: pd.DataFrame | None = None
     trajectories: Mapping[str, Path] = field(default_factory=dict)
     config_text: str = ""
     versions: Mapping[str, Any] = field(default_factory=dict)
@@ -43,16 +47,22 @@ class ReportInput:
 
 
 def select_k(layers: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
-    """Per-layer rows at each run's own primary ``k`` (the store's ``k`` column); rows without
-    a k (W2 steps, Jacobians) are all kept. Runs without a ``k`` keep all their rows."""
-    if layers is None or layers.empty or "k" not in layers.columns:
+    """Per-layer rows at each run's own primary ``k`` (the store's ``k`` column) and primary
+    protocol (``ricci_protocol``); rows without a k (W2 steps, Jacobians) or a protocol are all
+    kept. Runs without a ``k`` (a ``ricci_protocol``) keep all their ks (protocols)."""
+    if layers is None or layers.empty:
         return layers
-    ks = pd.to_numeric(layers["k"], errors="coerce")
-    if "k" not in runs.columns:
-        return layers
-    primary = pd.to_numeric(runs.set_index("run_id")["k"], errors="coerce")
-    want = layers["run_id"].map(primary)
-    return layers[ks.isna() | want.isna() | (ks == want)]
+    keep = pd.Series(True, index=layers.index)
+    if "k" in layers.columns and "k" in runs.columns:
+        ks = pd.to_numeric(layers["k"], errors="coerce")
+        want = layers["run_id"].map(pd.to_numeric(runs.set_index("run_id")["k"],
+                                                  errors="coerce"))
+        keep &= ks.isna() | want.isna() | (ks == want)
+    if "protocol" in layers.columns and "ricci_protocol" in runs.columns:
+        proto = layers["protocol"].fillna("").astype(str)
+        want_p = layers["run_id"].map(runs.set_index("run_id")["ricci_protocol"])
+        keep &= (proto == "") | want_p.isna() | (proto == want_p)
+    return layers[keep]
 
 
 def load_input(out_dir: str | Path) -> ReportInput:
@@ -69,6 +79,7 @@ def load_input(out_dir: str | Path) -> ReportInput:
         store = ResultStore(out)
         runs = store.runs()
         layers = store.layers(runs)  # the runs just read, not a second read of every part
+        coefficients = store.coefficients(runs, layers)
     except (OSError, ValueError) as exc:
         raise ReportError(
             f"{str(out)!r} holds no readable layerflow results store ({exc}); "
@@ -95,6 +106,7 @@ def load_input(out_dir: str | Path) -> ReportInput:
     return ReportInput(
         runs=runs,
         layers=layers if layers is not None else pd.DataFrame(),
+        coefficients=coefficients,
         trajectories=trajs,
         config_text=config_text,
         versions=versions,
@@ -105,7 +117,7 @@ def load_input(out_dir: str | Path) -> ReportInput:
 def layer_metric(layers: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Rows of the long layers table for one per-layer ``metric`` a view declares (empty when
     the store has none), values as floats."""
-    cols = ["run_id", "layer", "layer_name", "metric", "k", "value"]
+    cols = ["run_id", "layer", "layer_name", "metric", "k", "protocol", "value"]
     if layers is None or layers.empty or "metric" not in layers.columns:
         return pd.DataFrame(columns=cols)
     sel = layers[layers["metric"].astype(str) == metric].copy()

@@ -2,8 +2,10 @@
 
 ``measure_ricci`` runs :func:`~layerflow.ricci.ricci_sweeps` (one neighbour search shared
 by every k and every protocol) and reports, for the primary ``k``, the global coefficient and its
-diagnostics, plus ``ricci_rho_k{k}`` for every swept k and, per layer, the scalar curvature,
-geodesic mass and η.
+diagnostics as scalars; the coefficient under every protocol at every swept k as rows of the
+long coefficients table (:func:`~layerflow.views.coefficient_row`: protocol, k, ρ, first pair,
+why undefined); and, per layer, the scalar curvature, geodesic mass and η, each row carrying its
+protocol and k.
 The curvature kinds are read from :data:`~layerflow.ricci.CURVATURES`, so a kind added there
 reaches ``layerflow analyze``, sweeps and the report.
 """
@@ -16,14 +18,24 @@ import numpy as np
 
 from layerflow.ricci.coefficients import PROTOCOLS, ricci_sweeps
 from layerflow.ricci.curvature import CURVATURES
-from layerflow.views import Column, Option, OptionError, View, ViewResult, layer_row
+from layerflow.views import (
+    Column,
+    Option,
+    OptionError,
+    View,
+    ViewResult,
+    coefficient_row,
+    layer_row,
+)
 
-__all__ = ["DEFAULT_K", "VIEW", "measure_ricci", "protocol_suffix"]
+__all__ = ["DEFAULT_K", "K_TOO_LARGE", "VIEW", "measure_ricci"]
 
 DEFAULT_K = 30  # the primary k of a sweep when its ks hold 30 (or none given)
 #: points of the kNN graphs by default: a trajectory with more rows is read on a seeded
 #: subsample of this many (a corpus of tokens; exact kNN graphs grow as N²)
 MAX_POINTS = 20_000
+#: the reason code of a swept k left out because the graph needs k < N
+K_TOO_LARGE = "k >= N"
 
 
 def _finalize(opts: dict[str, Any]) -> dict[str, Any]:
@@ -50,18 +62,18 @@ def _n_points(traj: Any) -> int | None:
             return None
 
 
-def protocol_suffix(protocol: str, primary: str) -> str:
-    """Column suffix of a protocol's values: none for the primary one, ``_<name>`` otherwise."""
-    return "" if protocol == primary else f"_{protocol}"
-
-
-def _names(prefix: str, per_k: bool, extra_only: bool = False) -> Any:
-    def names(o: Any) -> list[str]:
-        protos = o["protocols"][1:] if extra_only else o["protocols"]
-        sfx = [protocol_suffix(p, o["protocols"][0]) for p in protos]
-        return [f"{prefix}{s}_k{k}" for s in sfx for k in o["ks"]] if per_k else [
-            f"{prefix}{s}" for s in sfx]
-    return names
+def _why_undefined(rc: Any) -> str:
+    """Why a coefficient is undefined, as a short code: ``""`` (defined), ``"disconnected"`` (a
+    kNN graph falls apart; geodesic mass is infinite), ``"too few pairs"`` (fewer than 3 layer
+    pairs under the protocol), else the correlation's own reason (``"zero variance"``,
+    ``"non-finite values"``)."""
+    if np.isfinite(rc.coefficient):
+        return ""
+    if not rc.connected:
+        return "disconnected"
+    if len(rc.scalar_curvature) - 1 - rc.first_pair < 3:
+        return "too few pairs"
+    return str(rc.reason)
 
 
 def measure_ricci(traj: Any, *, model: Any = None, inputs: Any = None, k: int = DEFAULT_K,
@@ -70,8 +82,9 @@ def measure_ricci(traj: Any, *, model: Any = None, inputs: Any = None, k: int = 
                   protocols: list[str] | None = None, max_points: int | None = MAX_POINTS,
                   final_norm: bool = False) -> ViewResult:
     """Ricci coefficients of ``traj`` for every k in ``ks`` (primary ``k``) under every protocol
-    in ``protocols`` (the first is primary; the others' columns and per-layer metrics carry the
-    suffix ``_<protocol>``); see :data:`VIEW`. A trajectory of more than ``max_points`` rows is
+    in ``protocols`` (the first is primary): one coefficient row per (protocol, k), per-layer
+    rows carrying their protocol and k, and the primary coefficient with its diagnostics as
+    scalars; see :data:`VIEW`. A trajectory of more than ``max_points`` rows is
     read on a subsample of ``max_points`` rows drawn with ``seed`` (``ricci_note`` says so);
     token ids, and the final norm unless ``final_norm``, are left out (``ricci_note`` names
     them)."""
@@ -91,31 +104,30 @@ def measure_ricci(traj: Any, *, model: Any = None, inputs: Any = None, k: int = 
     too_big = [kv for kv in kk if n is not None and kv >= n and kv != k]
     kk = [kv for kv in kk if kv not in too_big]  # a swept k needs k < N; the primary k must fit
     protos = list(dict.fromkeys(protocols or ["layerflow"]))  # each protocol once
-    scalars: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
+    coefficients: list[dict[str, Any]] = []
     results: dict[str, Any] = {}
     sweeps = ricci_sweeps(traj, ks=tuple(kk), curvature=curvature, local=False,
                           protocols=protos, degrees=[degree] + [None] * (len(protos) - 1),
                           geodesics=geodesics, seed=seed, final_norm=final_norm)
     for proto in protos:
-        sfx = protocol_suffix(proto, protos[0])
         res = sweeps[proto]
         results[proto] = res
         for kv, rc in sorted(res.global_.items()):
-            scalars[f"ricci_rho{sfx}_k{kv}"] = float(rc.coefficient)
+            coefficients.append(coefficient_row(proto, kv, float(rc.coefficient),
+                                                int(rc.first_pair), _why_undefined(rc)))
             for metric, values in (("scalar_curvature", rc.scalar_curvature),
                                    ("geodesic_mass", rc.geodesic_mass), ("eta", rc.eta)):
                 for layer, v in enumerate(np.asarray(values, dtype=float).reshape(-1)):
-                    rows.append(layer_row(layer, rc.layer_names[layer], metric + sfx, float(v),
-                                          k=kv))
-        for kv in too_big:
-            scalars[f"ricci_rho{sfx}_k{kv}"] = float("nan")
-        if sfx:
-            scalars[f"ricci_rho{sfx}"] = float(res.global_[k].coefficient)
-        scalars[f"ricci_first_pair{sfx}"] = int(res.global_[k].first_pair)
+                    rows.append(layer_row(layer, rc.layer_names[layer], metric, float(v),
+                                          k=kv, protocol=proto))
+        coefficients.extend(coefficient_row(proto, kv, float("nan"),
+                                            PROTOCOLS[proto].first_pair, K_TOO_LARGE)
+                            for kv in too_big)
+    coefficients.sort(key=lambda c: (protos.index(c["protocol"]), c["k"]))
     res = results[protos[0]]
     rc = res.global_[k]
-    scalars.update({
+    scalars = {
         "ricci_rho": float(rc.coefficient),
         "ricci_connected": bool(rc.connected),
         "ricci_disconnected_layers": rc.disconnected_description(),
@@ -128,9 +140,10 @@ def measure_ricci(traj: Any, *, model: Any = None, inputs: Any = None, k: int = 
         "ricci_protocol": rc.protocol,
         "ricci_skipped_ks": ", ".join(f"k={kv} (N={n})" for kv in too_big),
         "ricci_note": "; ".join(notes),
-    })
+    }
     return ViewResult("ricci", scalars, tuple(rows),
-                      {"sweep": res, "coefficient": rc, "protocols": results})
+                      {"sweep": res, "coefficient": rc, "protocols": results},
+                      tuple(coefficients))
 
 
 VIEW = View(
@@ -153,7 +166,8 @@ VIEW = View(
                low=0),
         Option("protocols", "strs", ["layerflow"], "protocols of the coefficient (SPEC §3): "
                "layerflow (union graphs, every pair) and/or baptista (the authors' R code); the "
-               "first is primary, the others add columns suffixed _<protocol>",
+               "first is primary (its coefficient at k is the run's ricci_rho); every protocol's "
+               "coefficients are rows of the coefficients table",
                choices=lambda: tuple(PROTOCOLS)),
         Option("max_points", "int", MAX_POINTS, "points of the kNN graphs: a trajectory with "
                "more rows is read on a seeded subsample of this many (null: all)", low=4,
@@ -162,11 +176,6 @@ VIEW = View(
                "out by default; token ids are always left out)"),
     ),
     columns=(
-        Column("ricci_rho{protocol}_k{ks}", "ρ at this k", "global Ricci coefficient at one "
-               "swept k (per protocol)", low=-1.0, high=1.0, names=_names("ricci_rho", True)),
-        Column("ricci_rho{protocol}", "ρ (other protocol)", "global Ricci coefficient at the "
-               "primary k under each further protocol", low=-1.0, high=1.0,
-               names=_names("ricci_rho", False, extra_only=True)),
         Column("ricci_rho", "ρ", "global Ricci coefficient corr_l(η_l, Ric_l) at the primary k "
                "(< 0: Ricci-flow-like)", low=-1.0, high=1.0, headline=True),
         Column("ricci_connected", "connected", "every layer's kNN graph is connected",
@@ -183,11 +192,8 @@ VIEW = View(
         Column("ricci_layers", "layer pairs", "L (pairs of consecutive states)", kind="int",
                low=0),
         Column("ricci_protocol", "protocol", "protocol of the primary coefficient", kind="str"),
-        Column("ricci_first_pair{protocol}", "first pair", "first layer pair l the protocol "
-               "correlates (0: the input pair included; 1: left out)", kind="int", low=0,
-               names=_names("ricci_first_pair", False)),
-        Column("ricci_skipped_ks", "skipped ks", "swept ks left out because k >= N (NaN "
-               "columns)", kind="str"),
+        Column("ricci_skipped_ks", "skipped ks", "swept ks left out because k >= N (their "
+               "coefficient rows say why)", kind="str"),
         Column("ricci_note", "Ricci note", "states left out and the subsample used, or empty",
                kind="str"),
         Column("scalar_curvature", "scalar curvature", "Ric_l = Σ over edges of the curvature",
@@ -195,12 +201,6 @@ VIEW = View(
         Column("geodesic_mass", "geodesic mass", "g_l = Σ_{i<j} hop distance", per_layer=True,
                low=0.0),
         Column("eta", "η", "η_l = g_l+1 − g_l", per_layer=True),
-        Column("scalar_curvature{protocol}", "scalar curvature (other protocol)", "Ric_l under "
-               "each further protocol", per_layer=True),
-        Column("geodesic_mass{protocol}", "geodesic mass (other protocol)", "g_l under each "
-               "further protocol", per_layer=True, low=0.0),
-        Column("eta{protocol}", "η (other protocol)", "η_l under each further protocol",
-               per_layer=True),
     ),
     measure_fn=measure_ricci,
     finalize=_finalize,

@@ -270,11 +270,16 @@ CLAIMS: dict[str, Callable[[pd.DataFrame, pd.DataFrame], Claim | list[Claim] | N
 }
 
 
-def compute_claims(runs: pd.DataFrame, layers: pd.DataFrame | None = None) -> list[Claim]:
-    """Every claim the store can speak to, in registry order (``runs`` prepared)."""
+def compute_claims(runs: pd.DataFrame, layers: pd.DataFrame | None = None,
+                   coefficients: pd.DataFrame | None = None) -> list[Claim]:
+    """Every claim the store can speak to, in registry order (``runs`` prepared). A claim
+    function that declares a ``coefficients`` parameter gets the store's coefficients table."""
+    import inspect
+
     lay = layers if layers is not None else pd.DataFrame()
     out: list[Claim] = []
     for fn in CLAIMS.values():
-        c = fn(runs, lay)
+        reads = "coefficients" in inspect.signature(fn).parameters
+        c = fn(runs, lay, coefficients=coefficients) if reads else fn(runs, lay)  # type: ignore[call-arg]
         out.extend(c if isinstance(c, list) else [] if c is None else [c])
     return out

@@ -1,9 +1,9 @@
 """The Ricci accuracy study per protocol and k, from a sweep's store (SPEC §3, Baptista et al.).
 
-For every protocol and k the store holds (the primary protocol's columns are ``ricci_rho_k{k}``,
-another protocol's ``ricci_rho_<protocol>_k{k}``; per-layer ``eta[_<protocol>]`` and
-``scalar_curvature[_<protocol>]`` rows at that k), and for well-trained networks and the
-untrained baselines separately:
+The store's coefficients table holds one row per network, protocol and k
+(:func:`coefficient_table`: ``run_id, protocol, k, rho, first_pair, reason``); its layers table
+the per-layer ``eta`` and ``scalar_curvature`` rows of each protocol and k. For every protocol
+and k, and for well-trained networks and the untrained baselines separately:
 
 - the share of networks with ρ < 0 (Wilson interval), over the networks with a coefficient;
 - the **pooled coefficient** of the authors' R code: one Pearson correlation of ``η_l`` and
@@ -29,11 +29,16 @@ import pandas as pd
 
 from layerflow.stats.accuracy import WELL_TRAINED, well_trained
 from layerflow.stats.correlation import bootstrap_pearson, pearson
-from layerflow.stats.intervals import Interval, wilson_interval
+from layerflow.stats.intervals import Interval, StatsError, wilson_interval
 from layerflow.stats.tables import finished
 
-__all__ = ["PooledStat", "first_pair_of", "pooled_from_layers", "protocol_table",
-           "protocols_in_store"]
+__all__ = ["COEFFICIENT_COLUMNS", "PooledStat", "coefficient_table", "first_pair_of",
+           "pooled_from_layers", "protocol_rho", "protocol_table", "protocols_in_store"]
+
+#: the columns of the coefficients table, one row per network, protocol and k
+COEFFICIENT_COLUMNS = ["run_id", "protocol", "k", "rho", "first_pair", "reason"]
+#: the reason of a coefficient at a swept k the network's test set is too small for
+K_TOO_LARGE = "k >= N"
 
 
 @dataclass(frozen=True)
@@ -49,51 +54,87 @@ class PooledStat:
     bootstrap: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
-def _suffix(protocol: str, primary: str) -> str:
-    return "" if protocol == primary else f"_{protocol}"
+def coefficient_table(runs: pd.DataFrame,
+                      coefficients: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every Ricci coefficient of the networks in ``runs``: ``run_id, protocol, k, rho,
+    first_pair, reason`` (``reason`` ``""`` when ρ is defined, else why not: ``"disconnected"``,
+    ``"k >= N"``, ``"too few pairs"``, …), sorted by run, protocol and k.
+
+    ``coefficients`` is the store's coefficients table
+    (:meth:`~layerflow.sweep.ResultStore.coefficients`, or
+    :func:`~layerflow.sweep.read_coefficients`). Without it, only what the runs table holds:
+    each measured run's primary coefficient (``ricci_rho`` at its ``k`` under its
+    ``ricci_protocol``; a runs table in the layout that kept one column per (protocol, k) gives
+    those too, :mod:`layerflow.sweep.legacy`).
+    """
+    if coefficients is None:
+        if "ricci_rho" not in runs.columns:
+            return pd.DataFrame(columns=COEFFICIENT_COLUMNS)
+        from layerflow.sweep.legacy import primary_coefficients
+
+        coefficients = primary_coefficients(runs)
+    missing = [c for c in COEFFICIENT_COLUMNS if c not in coefficients.columns]
+    if missing:
+        raise StatsError(f"the coefficients table lacks columns {missing}; expected "
+                         f"{COEFFICIENT_COLUMNS}")
+    ids = set(runs["run_id"]) if "run_id" in runs.columns else set()
+    out = coefficients.loc[coefficients["run_id"].isin(ids), COEFFICIENT_COLUMNS]
+    return out.sort_values(["run_id", "protocol", "k"], kind="mergesort").reset_index(drop=True)
 
 
-def first_pair_of(runs: pd.DataFrame, sfx: str) -> int:
-    """The first layer pair a protocol correlates, read back from the store
-    (``ricci_first_pair<sfx>``; 0 when the store predates the column)."""
-    col = f"ricci_first_pair{sfx}"
-    fp = pd.to_numeric(runs[col], errors="coerce") if col in runs.columns else None
-    return int(fp.max()) if fp is not None and fp.notna().any() else 0
+def protocol_rho(runs: pd.DataFrame, coefficients: pd.DataFrame, protocol: str,
+                 k: int | None = None) -> pd.Series:
+    """ρ of each run of ``runs`` (aligned with its index) under ``protocol`` at ``k`` (None: each
+    run's own primary k, the runs table's ``k``); NaN where the table holds no value."""
+    coef = coefficients[coefficients["protocol"] == protocol]
+    if k is None:
+        want = pd.to_numeric(runs["k"], errors="coerce") if "k" in runs.columns else \
+            pd.Series(np.nan, index=runs.index)
+        table = coef.set_index(["run_id", "k"])["rho"]
+        keys = list(zip(runs["run_id"], want, strict=True))
+        vals = [float(table.get((rid, int(kv)), np.nan)) if pd.notna(kv) else np.nan
+                for rid, kv in keys]
+        return pd.Series(vals, index=runs.index, dtype=np.float64)
+    at_k = coef[coef["k"] == k].set_index("run_id")["rho"]
+    return runs["run_id"].map(at_k).astype(np.float64)
 
 
-def protocols_in_store(runs: pd.DataFrame) -> tuple[str, list[str], list[int]]:
-    """``(primary protocol, every protocol, every k)`` whose columns the runs table holds."""
-    import re
+def first_pair_of(coefficients: pd.DataFrame, protocol: str) -> int:
+    """The first layer pair ``protocol`` correlates, read from the coefficients table (0 when it
+    holds no row of that protocol)."""
+    fp = pd.to_numeric(coefficients.loc[coefficients["protocol"] == protocol, "first_pair"],
+                       errors="coerce")
+    return int(fp.max()) if fp.notna().any() else 0
 
+
+def protocols_in_store(runs: pd.DataFrame,
+                       coefficients: pd.DataFrame) -> tuple[str, list[str], list[int]]:
+    """``(primary protocol, every protocol, every k)`` of the coefficients table: the primary
+    (the runs table's ``ricci_protocol``) first, then the others by name."""
     primary = "layerflow"
     if "ricci_protocol" in runs.columns and runs["ricci_protocol"].notna().any():
         primary = str(runs["ricci_protocol"].dropna().iloc[0])
-    protos, ks = [primary], set()
-    for c in runs.columns:
-        m = re.fullmatch(r"ricci_rho(?:_([a-z]+))?_k(\d+)", str(c))
-        if m:
-            ks.add(int(m.group(2)))
-            if m.group(1) and m.group(1) not in protos:
-                protos.append(m.group(1))
-    return primary, protos, sorted(ks)
+    others = sorted({str(p) for p in coefficients["protocol"]} - {primary})
+    ks = sorted({int(k) for k in pd.to_numeric(coefficients["k"], errors="coerce").dropna()})
+    return primary, [primary, *others], ks
 
 
-def pooled_from_layers(layers: pd.DataFrame, run_ids: Any, protocol: str, primary: str,
-                       k: int, first: int, n_boot: int = 2000, seed: int = 0) -> PooledStat:
+def pooled_from_layers(layers: pd.DataFrame, run_ids: Any, protocol: str, k: int, first: int,
+                       n_boot: int = 2000, seed: int = 0) -> PooledStat:
     """The pooled coefficient of the runs ``run_ids`` at ``k`` under ``protocol``, over the pairs
-    l = ``first`` … L−1 of each (the store's ``ricci_first_pair[_<protocol>]``)."""
-    sfx = _suffix(protocol, primary)
-    if layers is None or layers.empty or not {"run_id", "metric", "k"} <= set(layers.columns):
+    l = ``first`` … L−1 of each (the coefficients table's ``first_pair``)."""
+    if layers is None or layers.empty or not {"run_id", "metric", "k",
+                                              "protocol"} <= set(layers.columns):
         return PooledStat(Interval(math.nan, math.nan, math.nan, 0, math.nan), 0, 0, ())
     lay = layers[layers["run_id"].isin(set(run_ids))]
     ks = pd.to_numeric(lay["k"], errors="coerce")
-    lay = lay[ks == k]
+    lay = lay[(ks == k) & (lay["protocol"] == protocol)]
     ric = {rid: g.sort_values("layer")["value"].to_numpy(dtype=np.float64)
-           for rid, g in lay[lay["metric"] == f"scalar_curvature{sfx}"].groupby("run_id")}
+           for rid, g in lay[lay["metric"] == "scalar_curvature"].groupby("run_id")}
     xs: list[np.ndarray] = []
     ys: list[np.ndarray] = []
     excluded: list[Hashable] = []
-    for rid, g in lay[lay["metric"] == f"eta{sfx}"].groupby("run_id"):
+    for rid, g in lay[lay["metric"] == "eta"].groupby("run_id"):
         e = g.sort_values("layer")["value"].to_numpy(dtype=np.float64)
         # an infinite geodesic mass makes some η inf (or inf − inf = NaN): the network is left out
         if rid not in ric or not np.isfinite(e).all():
@@ -137,14 +178,17 @@ def _network_bootstrap(xs: list[np.ndarray], ys: list[np.ndarray], mx: float, my
 
 
 def protocol_table(runs: pd.DataFrame, layers: pd.DataFrame,
+                   coefficients: pd.DataFrame | None = None,
                    threshold: float = WELL_TRAINED) -> pd.DataFrame:
     """One row per (protocol, k, networks ∈ {well-trained, untrained}); see the module
     docstring. ``n_excluded`` counts networks with a disconnected graph, ``n_not_applicable``
     those whose test set is too small for this k (k >= N). Columns: ``protocol, k, networks, n,
     n_excluded, n_not_applicable, share_negative,
     share_low, share_high, pooled, pooled_low, pooled_high, n_pairs, r_accuracy, r_low, r_high,
-    excluded_why``."""
-    primary, protos, ks = protocols_in_store(runs)
+    excluded_why``. ``coefficients``: the store's coefficients table (see
+    :func:`coefficient_table`)."""
+    coef = coefficient_table(runs, coefficients)
+    _, protos, ks = protocols_in_store(runs, coef)
     df = finished(runs)
     cols = ["protocol", "k", "networks", "n", "n_excluded", "n_not_applicable",
             "share_negative", "share_low",
@@ -158,18 +202,16 @@ def protocol_table(runs: pd.DataFrame, layers: pd.DataFrame,
               "untrained": df[~df["trained"].astype(bool)]}
     rows = []
     for proto in protos:
-        sfx = _suffix(proto, primary)
         for k in ks:
-            col = f"ricci_rho{sfx}_k{k}"
-            if col not in df.columns:
+            at = coef[(coef["protocol"] == proto) & (coef["k"] == k)].set_index("run_id")
+            if at.empty:
                 continue
             for label, g in groups.items():
                 if g.empty:
                     continue
-                rho = pd.to_numeric(g[col], errors="coerce")
+                rho = g["run_id"].map(at["rho"]).astype(np.float64)
                 defined = rho.notna()
-                skipped = (g["ricci_skipped_ks"].astype(str).str.contains(f"k={k} ", regex=False)
-                           if "ricci_skipped_ks" in g.columns else pd.Series(False, g.index))
+                skipped = g["run_id"].map(at["reason"]) == K_TOO_LARGE
                 n_na = int((~defined & skipped).sum())  # k >= N: no graph, not a disconnection
                 defined_or_na = defined | skipped
                 n_ex = int((~defined_or_na).sum())
@@ -184,8 +226,8 @@ def protocol_table(runs: pd.DataFrame, layers: pd.DataFrame,
                 rv = rho[defined].to_numpy(dtype=np.float64)
                 share = (wilson_interval(int((rv < 0).sum()), int(rv.size)) if rv.size else
                          Interval(math.nan, math.nan, math.nan, 0, math.nan))
-                first = first_pair_of(g, sfx)
-                pooled = pooled_from_layers(layers, g["run_id"], proto, primary, k, first)
+                first = first_pair_of(at[at.index.isin(set(g["run_id"]))], proto)
+                pooled = pooled_from_layers(layers, g["run_id"], proto, k, first)
                 r_acc = r_lo = r_hi = math.nan
                 if label == "well-trained" and rv.size >= 3:
                     a = pd.to_numeric(g.loc[defined, "test_acc"], errors="coerce").to_numpy(

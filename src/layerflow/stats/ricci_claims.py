@@ -20,7 +20,13 @@ from layerflow.stats.claim import (
 )
 from layerflow.stats.correlation import bootstrap_pearson, pearson
 from layerflow.stats.intervals import Interval, wilson_interval
-from layerflow.stats.ricci import first_pair_of, pooled_from_layers, protocols_in_store
+from layerflow.stats.ricci import (
+    coefficient_table,
+    first_pair_of,
+    pooled_from_layers,
+    protocol_rho,
+    protocols_in_store,
+)
 from layerflow.stats.tables import finished
 
 __all__ = ["AUTHORS_KS", "k_text", "pooled_claims", "rho_accuracy_claim", "rho_sign_claim",
@@ -32,22 +38,24 @@ AUTHORS_KS: tuple[int, ...] = (30, 120, 300)
 AUTHORS_PROTOCOL = "baptista"
 
 
-def _protocol_columns(runs: pd.DataFrame) -> list[tuple[str, str]]:
-    """``(protocol, column suffix)`` of every protocol whose primary-k column the store holds."""
-    primary, protos, _ = protocols_in_store(runs)
-    out = []
-    for p in protos:
-        sfx = "" if p == primary else f"_{p}"
-        if f"ricci_rho{sfx}" in runs.columns:
-            out.append((p, sfx))
-    return out
+def _protocol_columns(runs: pd.DataFrame, coef: pd.DataFrame) -> list[tuple[str, str]]:
+    """``(protocol, claim-key suffix)`` of every protocol the coefficients table holds (the
+    primary first; its suffix is empty)."""
+    if coef.empty:
+        return []
+    primary, protos, _ = protocols_in_store(runs, coef)
+    return [(p, "" if p == primary else f"_{p}") for p in protos
+            if p == primary or (coef["protocol"] == p).any()]
 
 
-def _well_trained(runs: pd.DataFrame, col: str = "ricci_rho") -> pd.DataFrame:
+def _well_trained(runs: pd.DataFrame, rho: pd.Series | None = None) -> pd.DataFrame:
+    """Finished, trained, well-trained runs with ``_rho`` (default: the primary ``ricci_rho``;
+    else ``rho``, aligned with ``runs``)."""
     df = finished(runs)
-    if col not in df.columns or "test_acc" not in df.columns:
+    if (rho is None and "ricci_rho" not in df.columns) or "test_acc" not in df.columns:
         return df.iloc[0:0]
-    df = df.assign(_rho=column_values(df, col), test_acc=column_values(df, "test_acc"))
+    values = column_values(df, "ricci_rho") if rho is None else rho.loc[df.index]
+    df = df.assign(_rho=values, test_acc=column_values(df, "test_acc"))
     return df[df["trained"] & well_trained(df["test_acc"])]
 
 
@@ -66,10 +74,12 @@ def _where(proto: str, primary: bool) -> str:
     return "" if primary else f" (protocol {proto})"
 
 
-def rho_sign_claim(runs: pd.DataFrame, layers: pd.DataFrame) -> list[Claim]:
+def rho_sign_claim(runs: pd.DataFrame, layers: pd.DataFrame,
+                   coefficients: pd.DataFrame | None = None) -> list[Claim]:
     out = []
-    for i, (proto, sfx) in enumerate(_protocol_columns(runs)):
-        df = _well_trained(runs, f"ricci_rho{sfx}")
+    coef = coefficient_table(runs, coefficients)
+    for i, (proto, sfx) in enumerate(_protocol_columns(runs, coef)):
+        df = _well_trained(runs, protocol_rho(runs, coef, proto))
         rho = df["_rho"].dropna().to_numpy(dtype=np.float64) if not df.empty else np.zeros(0)
         if rho.size == 0:
             continue
@@ -100,10 +110,13 @@ def rho_vs_untrained_claim(runs: pd.DataFrame, layers: pd.DataFrame) -> Claim | 
                             "share ρ < 0 (well-trained) − share ρ < 0 (untrained)", a, b)
 
 
-def rho_accuracy_claim(runs: pd.DataFrame, layers: pd.DataFrame) -> list[Claim]:
+def rho_accuracy_claim(runs: pd.DataFrame, layers: pd.DataFrame,
+                       coefficients: pd.DataFrame | None = None) -> list[Claim]:
     out = []
-    for i, (proto, sfx) in enumerate(_protocol_columns(runs)):
-        df = _well_trained(runs, f"ricci_rho{sfx}").dropna(subset=["_rho", "test_acc"])
+    coef = coefficient_table(runs, coefficients)
+    for i, (proto, sfx) in enumerate(_protocol_columns(runs, coef)):
+        df = _well_trained(runs, protocol_rho(runs, coef, proto)).dropna(
+            subset=["_rho", "test_acc"])
         if len(df) < 3:
             continue
         x = df["_rho"].to_numpy(dtype=np.float64)
@@ -118,26 +131,26 @@ def rho_accuracy_claim(runs: pd.DataFrame, layers: pd.DataFrame) -> list[Claim]:
     return out
 
 
-def pooled_claims(runs: pd.DataFrame, layers: pd.DataFrame) -> list[Claim]:
+def pooled_claims(runs: pd.DataFrame, layers: pd.DataFrame,
+                  coefficients: pd.DataFrame | None = None) -> list[Claim]:
     """The authors' estimate: R's pooled coefficient of the well-trained networks under their
     protocol, at each of their ks the store holds; and the same against untrained networks."""
     if layers is None or layers.empty or "trained" not in runs.columns:
         return []
-    primary, protos, ks = protocols_in_store(runs)
-    if AUTHORS_PROTOCOL not in protos:
+    coef = coefficient_table(runs, coefficients)
+    _, protos, ks = protocols_in_store(runs, coef)
+    if AUTHORS_PROTOCOL not in protos or not (coef["protocol"] == AUTHORS_PROTOCOL).any():
         return []
-    sfx = "" if AUTHORS_PROTOCOL == primary else f"_{AUTHORS_PROTOCOL}"
     df = finished(runs)
     # the R code's rule: well-trained means test accuracy strictly above 0.98
     well = df[df["trained"].astype(bool) & well_trained(column_values(df, "test_acc"),
                                                         strict=True)]
     base = df[~df["trained"].astype(bool)]
-    first = first_pair_of(df, sfx)
+    first = first_pair_of(coef[coef["run_id"].isin(set(df["run_id"]))], AUTHORS_PROTOCOL)
     out = []
     for k in [k for k in AUTHORS_KS if k in ks] or ks[:1]:
         # the two groups resample their networks independently (seeds 0 and 1)
-        a = pooled_from_layers(layers, well["run_id"], AUTHORS_PROTOCOL, primary, k, first,
-                               seed=0)
+        a = pooled_from_layers(layers, well["run_id"], AUTHORS_PROTOCOL, k, first, seed=0)
         if a.n_pairs < 3:
             continue
         proto = protocol_of(well, f"k = {k}; protocol {AUTHORS_PROTOCOL}, pairs l ≥ {first}; "
@@ -150,8 +163,7 @@ def pooled_claims(runs: pd.DataFrame, layers: pd.DataFrame) -> list[Claim]:
                               f"R's pooled ρ at k = {k} over (layer, network) pairs, networks "
                               "resampled",
                               a.interval, 0.0, -1))
-        b = pooled_from_layers(layers, base["run_id"], AUTHORS_PROTOCOL, primary, k, first,
-                               seed=1)
+        b = pooled_from_layers(layers, base["run_id"], AUTHORS_PROTOCOL, k, first, seed=1)
         if b.n_pairs < 3 or a.bootstrap.size == 0 or b.bootstrap.size == 0:
             continue
         n = min(a.bootstrap.size, b.bootstrap.size)

@@ -6,6 +6,7 @@
     run_sweep("paper-ricci", out="results/paper-ricci")          # or a YAML path / a dict
     runs = ResultStore("results/paper-ricci").runs()              # one row per network
     layers = ResultStore("results/paper-ricci").layers()          # long per-layer table
+    coefficients = read_coefficients("results/paper-ricci")      # every (protocol, k) ρ
 
 Importing this package never imports Dask or Ray; their backends load them when chosen.
 """
@@ -17,7 +18,7 @@ from layerflow.sweep.config import ConfigError, SweepConfig, expand_runs, load_c
 from layerflow.sweep.grid import RunSpec, run_id_of
 from layerflow.sweep.runner import SweepProgress, SweepResult, run_sweep
 from layerflow.sweep.source import builtin_configs
-from layerflow.sweep.store import ResultStore
+from layerflow.sweep.store import ResultStore, read_coefficients
 
 __all__ = [
     "BACKENDS",
@@ -32,6 +33,7 @@ __all__ = [
     "expand_runs",
     "load_config",
     "make_backend",
+    "read_coefficients",
     "run_id_of",
     "run_sweep",
 ]

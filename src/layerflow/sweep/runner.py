@@ -185,7 +185,8 @@ def execute_task(task: Task, out: str, task_name: str = "train",
         env = {f"env_{k}": v for k, v in environment().items()}  # threads, device, versions
         rows = [{**_row(res), **env} for res in results]
         layers = [dict(lr) for res in results for lr in res.layers]
-        store.write_task(task.task_id, rows, layers)
+        coefficients = [dict(c) for res in results for c in res.coefficients]
+        store.write_task(task.task_id, rows, layers, coefficients)
     counts = Counter(res.status for res in results)
     return TaskOutcome(task.task_id, dict(counts), len(task.runs) - len(pending),
                        time.perf_counter() - t0)

@@ -45,14 +45,16 @@ __all__ = ["FIGURES", "TABLES", "FigureSpec", "TableSpec"]
 class FigureSpec:
     """One figure of the report: where its numbers come from, how it is drawn, why it may be absent.
 
-    ``table(runs, layers, trajectories) -> DataFrame``; ``plot(table) -> Figure``; ``needs``
-    explains what the store must hold when the table is empty.
+    ``table(runs, layers, trajectories, coefficients) -> DataFrame`` (``coefficients``: the
+    store's coefficients table, or None); ``plot(table) -> Figure``; ``needs`` explains what the
+    store must hold when the table is empty.
     """
 
     name: str
     view: str
     title: str
-    table: Callable[[pd.DataFrame, pd.DataFrame, Mapping[str, Path]], pd.DataFrame]
+    table: Callable[[pd.DataFrame, pd.DataFrame, Mapping[str, Path], pd.DataFrame | None],
+                    pd.DataFrame]
     plot: Callable[[pd.DataFrame], Any]
     needs: str
     caption: str = ""
@@ -62,7 +64,7 @@ class FigureSpec:
 FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec(
         "tracks", "geometry", "Data tracks through the layers",
-        lambda r, lay, t: tracks_table(r, t), figure_tracks,
+        lambda r, lay, t, c: tracks_table(r, t), figure_tracks,
         "saved trajectories (OUT/trajectories/<run_id>.npz) of finished runs",
         "Rows: one residual and one plain network per data set (trained on all the data, no "
         "penalty or weight decay where available, lowest seed). The table gives the share of variance the 2-D projection of each drawn layer "
@@ -71,14 +73,14 @@ FIGURES: tuple[FigureSpec, ...] = (
     ),
     FigureSpec(
         "lss_ots", "transport", "LSS and OTS: residual vs plain",
-        lambda r, lay, t: lss_ots_table(r), figure_lss_ots,
+        lambda r, lay, t, c: lss_ots_table(r), figure_lss_ots,
         "run metrics lss_mean / ots (transport analysis)",
         "Mean over networks with 95 % bootstrap interval. LSS = 1 on a straight track; OTS = 1 "
         "when the network's own pairing of inputs and outputs is the optimal transport map.",
     ),
     FigureSpec(
         "geodesic", "transport", "Weight decay and the geodesic",
-        lambda r, lay, t: geodesic_table(r), figure_geodesic,
+        lambda r, lay, t, c: geodesic_table(r), figure_geodesic,
         "networks of one data set and kind trained at three or more weight decays",
         "LSS, OTS, OT cost ratio and W2 geodesic ratio per weight decay γ, mean over seeds with "
         "95 % bootstrap intervals; the bands are Gai & Zhang's CIFAR-100 ranges (their networks "
@@ -86,14 +88,14 @@ FIGURES: tuple[FigureSpec, ...] = (
     ),
     FigureSpec(
         "w2_path", "transport", "W2 path per layer",
-        lambda r, lay, t: w2_table(r, lay), figure_w2,
+        lambda r, lay, t, c: w2_table(r, lay), figure_w2,
         "per-layer W2 steps in the layers table (transport analysis)",
         "W2 distance between the empirical measures of consecutive states, mean over networks; "
         "the band is its 95 % bootstrap interval.",
     ),
     FigureSpec(
         "curvature", "ricci", "Curvature and geodesic mass per layer",
-        lambda r, lay, t: curvature_table(r, lay), figure_curvature,
+        lambda r, lay, t, c: curvature_table(r, lay), figure_curvature,
         "per-layer scalar curvature / geodesic mass in the layers table (Ricci analysis)",
         "Scalar curvature Ric_l (the kind in the table's curvature column) and geodesic mass g_l of "
         "each layer's kNN graph, mean "
@@ -101,35 +103,35 @@ FIGURES: tuple[FigureSpec, ...] = (
     ),
     FigureSpec(
         "ricci_rho", "ricci", "Ricci coefficients and accuracy",
-        lambda r, lay, t: ricci_table(r), figure_ricci,
+        lambda r, lay, t, c: ricci_table(r), figure_ricci,
         "run metric ricci_rho (Ricci analysis)",
         "ρ = Pearson correlation over layers of η_l = g_{l+1} − g_l and Ric_l; untrained "
         "networks of the same shapes are the baseline.",
     ),
     FigureSpec(
         "ricci_eta_ric", "ricci", "η against Ric for one well-trained network",
-        lambda r, lay, t: eta_ric_table(r, lay), figure_eta_ric,
+        lambda r, lay, t, c: eta_ric_table(r, lay, c), figure_eta_ric,
         "per-layer η and scalar curvature of a well-trained network (Ricci analysis)",
         "Each point a pair of consecutive states (labelled l); filled points are the pairs the "
         "protocol correlates (the authors' protocol leaves the input pair out).",
     ),
     FigureSpec(
         "ricci_rho_accuracy", "ricci", "ρ against accuracy, per data set and k",
-        lambda r, lay, t: rho_accuracy_table(r), figure_rho_accuracy,
-        "run columns ricci_rho_k<k> (Ricci analysis)",
+        lambda r, lay, t, c: rho_accuracy_table(r, c), figure_rho_accuracy,
+        "coefficients at each protocol and k (Ricci analysis)",
         "Every network's global coefficient at each swept k against its test accuracy, a colour "
         "per protocol.",
     ),
     FigureSpec(
         "least_action", "least_action", "Least action: the low-data study",
-        lambda r, lay, t: least_action_table(r), figure_least_action,
+        lambda r, lay, t, c: least_action_table(r), figure_least_action,
         "low-data study (runs of one data set and model kind at two or more train fractions)",
         "Mean test accuracy and kinetic energy with 95 % bootstrap intervals over seeds, per "
         "training arm and fraction of the training data.",
     ),
     FigureSpec(
         "jacobian", "maps", "Jacobian diagnostics",
-        lambda r, lay, t: jacobian_table(r, lay), figure_jacobian,
+        lambda r, lay, t, c: jacobian_table(r, lay), figure_jacobian,
         "per-layer Jacobian orientation fractions in the layers table (maps analysis)",
         "Fraction of samples at which an equal-width layer has det J > 0 (a local "
         "orientation-preserving diffeomorphism), mean over networks; the band is its 95 % "
@@ -140,25 +142,27 @@ FIGURES: tuple[FigureSpec, ...] = (
 
 @dataclass(frozen=True)
 class TableSpec:
-    """A table the report prints without a figure: ``table(runs, layers) -> DataFrame`` (left
-    out when empty)."""
+    """A table the report prints without a figure: ``table(runs, layers, coefficients) ->
+    DataFrame`` (left out when empty)."""
 
     name: str
     view: str
     title: str
-    table: Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame]
+    table: Callable[[pd.DataFrame, pd.DataFrame, pd.DataFrame | None], pd.DataFrame]
 
 
-def _choices(runs: pd.DataFrame, layers: pd.DataFrame) -> pd.DataFrame:
+def _choices(runs: pd.DataFrame, layers: pd.DataFrame,
+             coefficients: pd.DataFrame | None = None) -> pd.DataFrame:
     from layerflow.stats.least_action import ok_trained_arms, select_on_validation
 
     return select_on_validation(ok_trained_arms(runs))[1]
 
 
-def _ricci_protocols(runs: pd.DataFrame, layers: pd.DataFrame) -> pd.DataFrame:
+def _ricci_protocols(runs: pd.DataFrame, layers: pd.DataFrame,
+                     coefficients: pd.DataFrame | None = None) -> pd.DataFrame:
     from layerflow.stats.ricci import protocol_table
 
-    return protocol_table(runs, layers)
+    return protocol_table(runs, layers, coefficients)
 
 
 TABLES: tuple[TableSpec, ...] = (

@@ -3,7 +3,6 @@ against test accuracy per data set for each k (Baptista et al.'s Figures)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
@@ -11,15 +10,17 @@ import pandas as pd
 
 from layerflow.report.figures._common import MAX_PANELS, figure_grid
 from layerflow.stats.accuracy import WELL_TRAINED
-from layerflow.stats.ricci import protocols_in_store
+from layerflow.stats.ricci import coefficient_table, first_pair_of, protocols_in_store
 from layerflow.stats.tables import finished
 
 __all__ = ["eta_ric_table", "figure_eta_ric", "figure_rho_accuracy", "rho_accuracy_table"]
 
 
-def eta_ric_table(runs: pd.DataFrame, layers: pd.DataFrame) -> pd.DataFrame:
+def eta_ric_table(runs: pd.DataFrame, layers: pd.DataFrame,
+                  coefficients: pd.DataFrame | None = None) -> pd.DataFrame:
     """(η_l, Ric_l) per layer pair of one well-trained network (the most accurate with a
-    coefficient, first data set) at its primary k, for every protocol the store holds."""
+    coefficient, first data set) at its primary k, for every protocol the store holds
+    (``coefficients``: the store's coefficients table)."""
     if layers is None or layers.empty or "ricci_rho" not in runs.columns:
         return pd.DataFrame()
     df = finished(runs)
@@ -29,16 +30,17 @@ def eta_ric_table(runs: pd.DataFrame, layers: pd.DataFrame) -> pd.DataFrame:
     if df.empty:
         return pd.DataFrame()
     best = df.sort_values(["dataset", "test_acc", "run_id"], ascending=[True, False, True]).iloc[0]
-    primary, protos, _ = protocols_in_store(runs)
+    coef = coefficient_table(runs, coefficients)
+    _, protos, _ = protocols_in_store(runs, coef)
+    mine = coef[coef["run_id"] == best["run_id"]]
     lay = layers[(layers["run_id"] == best["run_id"])
                  & (pd.to_numeric(layers["k"], errors="coerce") == best["k"])]
     rows = []
     for proto in protos:
-        sfx = "" if proto == primary else f"_{proto}"
-        first = int(best.get(f"ricci_first_pair{sfx}", 0) or 0) if f"ricci_first_pair{sfx}" in \
-            best.index and pd.notna(best.get(f"ricci_first_pair{sfx}")) else 0
-        eta = lay[lay["metric"] == f"eta{sfx}"].set_index("layer")["value"]
-        ric = lay[lay["metric"] == f"scalar_curvature{sfx}"].set_index("layer")["value"]
+        first = first_pair_of(mine, proto)
+        at = lay[lay["protocol"] == proto]
+        eta = at[at["metric"] == "eta"].set_index("layer")["value"]
+        ric = at[at["metric"] == "scalar_curvature"].set_index("layer")["value"]
         for layer in eta.index:
             rows.append({"run_id": best["run_id"], "dataset": best["dataset"],
                          "test_acc": float(best["test_acc"]), "k": int(best["k"]),
@@ -73,21 +75,24 @@ def figure_eta_ric(table: pd.DataFrame) -> Any:
     return fig
 
 
-def rho_accuracy_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per network, protocol and k: dataset, trained flag, test accuracy and ρ."""
-    primary, _, ks = protocols_in_store(runs)
+def rho_accuracy_table(runs: pd.DataFrame,
+                       coefficients: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per network, protocol and k: dataset, trained flag, test accuracy and ρ
+    (``coefficients``: the store's coefficients table)."""
+    coef = coefficient_table(runs, coefficients)
+    _, protos, ks = protocols_in_store(runs, coef)
     df = finished(runs)
     if not ks or "test_acc" not in df.columns:
         return pd.DataFrame()
     rows = []
-    for c in df.columns:
-        m = re.fullmatch(r"ricci_rho(?:_([a-z]+))?_k(\d+)", str(c))
-        if not m:
-            continue
-        proto = m.group(1) or primary
-        part = df[["run_id", "dataset", "trained", "test_acc"]].assign(
-            protocol=proto, k=int(m.group(2)), rho=pd.to_numeric(df[c], errors="coerce"))
-        rows.append(part.dropna(subset=["rho"]))
+    for proto in protos:
+        for k in ks:
+            at = coef[(coef["protocol"] == proto) & (coef["k"] == k)].set_index("run_id")["rho"]
+            if at.empty:
+                continue
+            part = df[["run_id", "dataset", "trained", "test_acc"]].assign(
+                protocol=proto, k=k, rho=df["run_id"].map(at).astype(np.float64))
+            rows.append(part.dropna(subset=["rho"]))
     if not rows:
         return pd.DataFrame()
     return pd.concat(rows, ignore_index=True)

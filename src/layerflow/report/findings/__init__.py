@@ -68,18 +68,25 @@ FINDINGS: dict[str, FindingFn] = {
 
 
 def compute_findings(runs: pd.DataFrame, layers: pd.DataFrame | None = None,
-                     overrides: Mapping[str, FindingFn] | None = None) -> list[Finding]:
+                     overrides: Mapping[str, FindingFn] | None = None,
+                     coefficients: pd.DataFrame | None = None) -> list[Finding]:
     """Every finding the store supports, in registry order.
 
     ``runs`` is the store's runs table (raw or already passed through ``prepare_runs``).
     ``overrides`` replaces registry entries by name (the report passes sentences built from a
-    table it computed once).
+    table it computed once). A finding function that declares a ``coefficients`` parameter gets
+    the store's coefficients table.
     """
+    import inspect
+
     df = prepare_runs(runs) if "variant" not in runs.columns else runs
     lay = layers if layers is not None else pd.DataFrame()
     out: list[Finding] = []
     for name, func in FINDINGS.items():
-        out.extend((overrides or {}).get(name, func)(df, lay))
+        fn = (overrides or {}).get(name, func)
+        reads = "coefficients" in inspect.signature(fn).parameters
+        out.extend(fn(df, lay, coefficients=coefficients) if reads  # type: ignore[call-arg]
+                   else fn(df, lay))
     return out
 
 

@@ -9,56 +9,39 @@ import pandas as pd
 
 from layerflow.report.findings.base import Finding, Number, fmt, fmt_percent
 from layerflow.stats.accuracy import WELL_TRAINED, accuracy_study
+from layerflow.stats.ricci import K_TOO_LARGE
 from layerflow.stats.tables import finished
 
 __all__ = ["no_coefficient", "protocol_findings", "rho_by_protocol_and_k", "rho_sign", "rho_trained_vs_untrained", "rho_vs_accuracy",
            "undefined_rho"]
 
 
-def undefined_rho(df: pd.DataFrame, column: str = "ricci_rho",
-                  layers: pd.DataFrame | None = None) -> tuple[int, int, int]:
-    """Networks (rows of ``df``) with no coefficient in ``column``, by cause:
-    ``(disconnected, other, unrecorded)``.
+def undefined_rho(df: pd.DataFrame,
+                  coefficients: pd.DataFrame | None = None) -> tuple[int, int, int]:
+    """Networks (rows of ``df``) with no coefficient, by cause: ``(disconnected, other,
+    unrecorded)``.
 
-    ρ is NaN for a disconnected kNN graph and also, on connected graphs, for too few layer
-    pairs or zero variance (``ricci_reason``). The run columns record the cause of the primary
-    coefficient only (``ricci_connected``: ``ricci_rho``, and ``ricci_rho_k<k>`` of the runs
-    whose primary ``k`` is k). For any other protocol or k the layer rows tell it: a network
-    whose geodesic mass (``geodesic_mass[_<protocol>]`` at that k) is infinite in some layer
-    had a disconnected graph, one whose masses are all finite a connected one. What neither
-    records is counted as unrecorded. Runs that left this k out because k >= N
-    (``ricci_skipped_ks``) are not counted: they had no graph.
+    Without ``coefficients``: the primary coefficient ``ricci_rho``, its cause read from
+    ``ricci_connected``. With ``coefficients`` (the coefficients table's rows at one protocol
+    and k): each network's ``rho`` and ``reason`` there — ``"disconnected"``; a connected graph
+    but too few layer pairs or no variance (any other reason); no row or ``"unrecorded"``
+    (a store that did not record it). Networks that left this k out because k >= N had no
+    graph and are not counted.
     """
-    import re
-
-    if column not in df.columns:
-        return 0, 0, 0
-    nan = pd.to_numeric(df[column], errors="coerce").isna()
-    m = re.fullmatch(r"ricci_rho(.*?)(?:_k(\d+))?", column)  # suffix _<protocol>, then _k<k>
-    sfx = (m.group(1) or "") if m else ""
-    k = int(m.group(2)) if m and m.group(2) else None
-    if k is not None and "ricci_skipped_ks" in df.columns:
-        nan &= ~df["ricci_skipped_ks"].astype(str).str.contains(f"k={k} ", regex=False)
-    if column == "ricci_rho":
-        known = pd.Series(True, index=df.index)
-    elif m and not sfx and k is not None and "k" in df.columns:
-        known = pd.to_numeric(df["k"], errors="coerce") == k
+    if coefficients is None:
+        if "ricci_rho" not in df.columns:
+            return 0, 0, 0
+        nan = pd.to_numeric(df["ricci_rho"], errors="coerce").isna()
+        flag = (pd.to_numeric(df["ricci_connected"], errors="coerce")
+                if "ricci_connected" in df.columns else pd.Series(np.nan, index=df.index))
+        known = flag.notna()
+        connected = flag != 0
     else:
-        known = pd.Series(False, index=df.index)
-    flag = (pd.to_numeric(df["ricci_connected"], errors="coerce")
-            if "ricci_connected" in df.columns else pd.Series(np.nan, index=df.index))
-    known &= flag.notna()
-    connected = flag != 0
-    if layers is not None and not layers.empty and "run_id" in df.columns and k is not None \
-            and {"run_id", "metric", "k", "value"} <= set(layers.columns):
-        rows = layers[(layers["metric"] == f"geodesic_mass{sfx}")
-                      & (pd.to_numeric(layers["k"], errors="coerce") == k)]
-        finite = rows.assign(_f=np.isfinite(pd.to_numeric(rows["value"], errors="coerce")))
-        all_finite = finite.groupby("run_id")["_f"].all()
-        from_rows = df["run_id"].map(all_finite)
-        use = ~known & from_rows.notna()
-        connected = connected.where(~use, from_rows.astype(bool))
-        known |= use
+        at = coefficients.set_index("run_id")
+        reason = df["run_id"].map(at["reason"])
+        nan = df["run_id"].map(at["rho"]).isna() & (reason != K_TOO_LARGE)
+        known = reason.notna() & (reason != "unrecorded")
+        connected = reason != "disconnected"
     n_disc = int((nan & known & ~connected).sum())
     n_other = int((nan & known & connected).sum())
     return n_disc, n_other, int((nan & ~known).sum())
@@ -211,32 +194,33 @@ def rho_vs_accuracy(runs: pd.DataFrame, layers: pd.DataFrame) -> list[Finding]:
     ]
 
 
-def rho_by_protocol_and_k(runs: pd.DataFrame, layers: pd.DataFrame) -> list[Finding]:
+def rho_by_protocol_and_k(runs: pd.DataFrame, layers: pd.DataFrame,
+                          coefficients: pd.DataFrame | None = None) -> list[Finding]:
     """SPEC §3 / issue 12, for each protocol and k the store holds: the per-network share of
     ρ < 0, R's pooled coefficient, r(ρ, accuracy) among well-trained networks, the untrained
     baseline beside them, and how many networks had no coefficient and why."""
     from layerflow.stats.ricci import protocol_table
 
-    return protocol_findings(protocol_table(runs, layers), runs, layers)
+    return protocol_findings(protocol_table(runs, layers, coefficients), runs, coefficients)
 
 
 def protocol_findings(tab: pd.DataFrame, runs: pd.DataFrame,
-                      layers: pd.DataFrame | None = None) -> list[Finding]:
+                      coefficients: pd.DataFrame | None = None) -> list[Finding]:
     """:func:`rho_by_protocol_and_k` from an already computed
     :func:`layerflow.stats.ricci.protocol_table` of ``runs`` (the report computes that table
-    once, for these sentences and for its table); ``layers`` tell why a coefficient is missing
-    where the run columns do not (:func:`undefined_rho`)."""
+    once, for these sentences and for its table); the coefficients table tells why a
+    coefficient is missing (:func:`undefined_rho`)."""
     from layerflow.stats.accuracy import well_trained
-    from layerflow.stats.ricci import protocols_in_store
+    from layerflow.stats.ricci import coefficient_table
 
     df = finished(runs)
     acc = (pd.to_numeric(df["test_acc"], errors="coerce") if "test_acc" in df.columns
            else pd.Series(np.nan, index=df.index))
     well = df[df["trained"].astype(bool) & well_trained(acc)] if "trained" in df.columns \
         else df.iloc[0:0]
-    primary = protocols_in_store(runs)[0] if not tab.empty else ""
     if tab.empty or (tab["protocol"].nunique() < 2 and tab["k"].nunique() < 2):
         return []
+    coef = coefficient_table(runs, coefficients)
     out = []
     for (proto, k), g in tab.groupby(["protocol", "k"], sort=False):
         w = g[g["networks"] == "well-trained"]
@@ -264,8 +248,8 @@ def protocol_findings(tab: pd.DataFrame, runs: pd.DataFrame,
             numbers.update({"share_negative_untrained": float(b["share_negative"]),
                             "pooled_untrained": float(b["pooled"])})
         if r["n_excluded"]:
-            sfx = "" if proto == primary else f"_{proto}"
-            counts = undefined_rho(well, f"ricci_rho{sfx}_k{int(k)}", layers)
+            counts = undefined_rho(well, coef[(coef["protocol"] == proto)
+                                              & (coef["k"] == int(k))])
             if sum(counts) != int(r["n_excluded"]):  # not the table's networks: say no cause
                 counts = (0, 0, int(r["n_excluded"]))
             text += "; " + no_coefficient(counts, "well-trained networks")

@@ -9,7 +9,6 @@ intervals over networks, and the difference trained − untrained with its inter
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 import pandas as pd
@@ -39,10 +38,13 @@ def _iv(iv: Interval) -> str:
     return f"{fmt(iv.mean)} [{fmt(iv.low)}, {fmt(iv.high)}]"
 
 
-def _rho_details(runs: pd.DataFrame, df: pd.DataFrame,
-                 text: str) -> tuple[str, dict[str, Number]]:
-    """How many networks had no ρ, and the difference at every other swept k (``ricci_rho_kK``
-    columns): a verdict that holds at one k only should be read as such."""
+def _rho_details(runs: pd.DataFrame, df: pd.DataFrame, text: str,
+                 coefficients: pd.DataFrame | None) -> tuple[str, dict[str, Number]]:
+    """How many networks had no ρ, and the difference at every other swept k of the primary
+    protocol (the coefficients table): a verdict that holds at one k only should be read as
+    such."""
+    from layerflow.stats.ricci import coefficient_table, protocol_rho, protocols_in_store
+
     numbers: dict[str, Number] = {}
     undefined = int(np.isnan(pd.to_numeric(df["ricci_rho"], errors="coerce")).sum())
     counts = undefined_rho(df)
@@ -51,12 +53,14 @@ def _rho_details(runs: pd.DataFrame, df: pd.DataFrame,
     if undefined:
         text = text[:-1] + f"; {no_coefficient(counts, 'networks')} and are not counted."
     primary = pd.to_numeric(df["k"], errors="coerce").dropna() if "k" in df.columns else None
-    ks = sorted(int(m.group(1)) for c in df.columns
-                if (m := re.fullmatch(r"ricci_rho_k(\d+)", str(c))))
+    coef = coefficient_table(runs, coefficients)
+    protocol = protocols_in_store(runs, coef)[0]
+    ks = sorted({int(k) for k in coef.loc[coef["protocol"] == protocol, "k"]})
     others = [k for k in ks if primary is None or k not in set(primary.astype(int))]
     parts = []
     for k in others:
-        cmp = trained_vs_untrained(runs, f"ricci_rho_k{k}")
+        cmp = trained_vs_untrained(runs.assign(_rho_at_k=protocol_rho(runs, coef, protocol, k)),
+                                   "_rho_at_k")
         if cmp is None:
             parts.append(f"k = {k}: too few networks with a coefficient")
             continue
@@ -69,7 +73,8 @@ def _rho_details(runs: pd.DataFrame, df: pd.DataFrame,
     return text, numbers
 
 
-def token_findings(runs: pd.DataFrame, layers: pd.DataFrame) -> list[Finding]:
+def token_findings(runs: pd.DataFrame, layers: pd.DataFrame,
+                   coefficients: pd.DataFrame | None = None) -> list[Finding]:
     """Trained vs untrained transformers, one finding per metric the store holds for both."""
     df = transformer_runs(runs)
     if df.empty:
@@ -95,7 +100,7 @@ def token_findings(runs: pd.DataFrame, layers: pd.DataFrame) -> list[Finding]:
             "difference_high": d.high, "n_trained": a.n, "n_untrained": b.n,
         }
         if metric == "ricci_rho":
-            text, more = _rho_details(runs, df, text)
+            text, more = _rho_details(runs, df, text, coefficients)
             numbers.update(more)
         out.append(Finding(f"token_{metric}", view, text, numbers))
     return out

@@ -39,7 +39,8 @@ class TaskContext:
 
 @dataclass
 class MemberResult:
-    """The outcome of one network: status, error text, scalar metrics and per-layer rows."""
+    """The outcome of one network: status, error text, scalar metrics, per-layer rows and
+    coefficient rows (one per protocol and k; :func:`layerflow.views.coefficient_row`)."""
 
     run: RunSpec
     status: str  # "ok" | "diverged" | "failed"
@@ -47,6 +48,7 @@ class MemberResult:
     metrics: dict[str, Any]
     layers: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    coefficients: list[dict[str, Any]] = field(default_factory=list)
 
 
 @contextlib.contextmanager

@@ -21,7 +21,7 @@ from typing import Any
 from layerflow.sweep.grid import RunSpec
 from layerflow.sweep.tasks import MemberResult
 
-__all__ = ["run_task", "toy_metrics"]
+__all__ = ["run_task", "toy_coefficients", "toy_metrics"]
 
 
 def toy_metrics(run: RunSpec) -> dict[str, float]:
@@ -33,8 +33,19 @@ def toy_metrics(run: RunSpec) -> dict[str, float]:
         "train_acc": min(1.0, acc + 0.005),
         "test_acc": acc,
         "ricci_rho": math.sin(s + w + d + 1000 * lr),
-        "ricci_rho_k" + str(run.analysis["k"]): math.sin(s + w + d + 1000 * lr),
     }
+
+
+def toy_coefficients(run: RunSpec) -> list[dict[str, Any]]:
+    """The coefficient rows the toy task reports for ``run``: its ``ricci_rho`` at its k, and
+    ``cos`` of the same argument at k + 1 (a closed form the tests can recompute)."""
+    s, w, d = run.seed, run.model["width"], run.model["depth"]
+    x = s + w + d + 1000 * (run.training or {}).get("lr", 0.0)
+    k = int(run.analysis["k"])
+    return [{"run_id": run.run_id, "protocol": "layerflow", "k": k, "rho": math.sin(x),
+             "first_pair": 0, "reason": ""},
+            {"run_id": run.run_id, "protocol": "layerflow", "k": k + 1, "rho": math.cos(x),
+             "first_pair": 0, "reason": ""}]
 
 
 def run_task(runs: list[RunSpec], ctx: Any) -> list[Any]:
@@ -61,8 +72,10 @@ def run_task(runs: list[RunSpec], ctx: Any) -> list[Any]:
         m = toy_metrics(r)
         layers = [
             {"run_id": r.run_id, "layer": layer, "layer_name": f"layer{layer}",
-             "metric": "scalar_curvature", "k": r.analysis["k"], "value": float(layer * r.seed)}
+             "metric": "scalar_curvature", "k": r.analysis["k"], "protocol": "layerflow",
+             "value": float(layer * r.seed)}
             for layer in range(r.model["depth"] + 1)
         ]
-        out.append(MemberResult(r, "ok", None, m, layers, time.perf_counter() - t0))
+        out.append(MemberResult(r, "ok", None, m, layers, time.perf_counter() - t0,
+                                toy_coefficients(r)))
     return out

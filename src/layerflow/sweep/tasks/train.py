@@ -114,10 +114,11 @@ def token_trajectory(model: Any, X: np.ndarray, labels: np.ndarray,
 
 
 def analyse_member(model: Any, ds: Any, run: RunSpec, ctx: TaskContext) -> tuple[
-        dict[str, Any], list[dict[str, Any]]]:
+        dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
     """Capture ``model`` on the first ``test_points`` test samples and run the analyses
     (``analysis.per_token``: on their tokens, ``n_points`` then counting tokens and
-    ``n_sequences`` the sequences)."""
+    ``n_sequences`` the sequences). Returns the run's scalars, its per-layer rows and its
+    coefficient rows."""
     from layerflow._capture import capture
 
     a = run.analysis
@@ -133,13 +134,15 @@ def analyse_member(model: Any, ds: Any, run: RunSpec, ctx: TaskContext) -> tuple
         traj = capture(model, X, labels=y, metadata=meta)
     metrics["n_points"] = traj.n_samples
     layers: list[dict[str, Any]] = []
+    coefficients: list[dict[str, Any]] = []
     for name in a["metrics"]:
         res = get_view(name).measure_fn(traj, model=model, inputs=X, **_view_options(a, name))
         metrics.update(res.scalars)
         layers.extend({"run_id": run.run_id, **row} for row in res.layers)
+        coefficients.extend({"run_id": run.run_id, **row} for row in res.coefficients)
     if run.run_id in ctx.save_ids:
         traj.save(ctx.trajectories / f"{run.run_id}.npz")
-    return metrics, layers
+    return metrics, layers, coefficients
 
 
 def run_task(runs: list[RunSpec], ctx: TaskContext) -> list[MemberResult]:
@@ -198,7 +201,7 @@ def _run_task(runs: list[RunSpec], ctx: TaskContext) -> list[MemberResult]:
             continue
         t1 = time.perf_counter()
         try:
-            metrics, layers = analyse_member(model, ds, r, ctx)
+            metrics, layers, coefficients = analyse_member(model, ds, r, ctx)
         except Exception as exc:  # one member's analysis must not lose the others
             out.append(MemberResult(r, "failed", f"{type(exc).__name__}: {exc}",
                                     {**_nan_metrics(r.analysis), **base}, [],
@@ -207,5 +210,5 @@ def _run_task(runs: list[RunSpec], ctx: TaskContext) -> list[MemberResult]:
         metrics.update(base)
         metrics["analysis_seconds"] = time.perf_counter() - t1
         out.append(MemberResult(r, "ok", None, metrics, layers,
-                                train_s + metrics["analysis_seconds"]))
+                                train_s + metrics["analysis_seconds"], coefficients))
     return out
