@@ -31,13 +31,13 @@ _SHORT_REASONS = ("zero variance", "non-finite values")
 
 
 def _protocols() -> tuple[str, ...]:
-    from layerflow.ricci.protocols import PROTOCOLS
+    from layerflow.ricci.coefficients import PROTOCOLS
 
     return tuple(PROTOCOLS)
 
 
 def _first_pair(protocol: str) -> int:
-    from layerflow.ricci.protocols import PROTOCOLS
+    from layerflow.ricci.coefficients import PROTOCOLS
 
     return PROTOCOLS[protocol].first_pair if protocol in PROTOCOLS else 0
 
