@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from layerflow.data.provenance import data_source
+
 __all__ = ["RunSpec", "canonical_json", "grid_product", "make_run", "run_id_of"]
 
 
@@ -83,7 +85,7 @@ class RunSpec:
     def loader_args(self) -> dict[str, Any]:
         """The keyword arguments of the dataset's loader (name and the splits removed)."""
         return {k: v for k, v in self.dataset.items()
-                if k not in ("name", "train_fraction", "val_fraction")}
+                if k not in ("name", "train_fraction", "val_fraction", "stands_for")}
 
     def columns(self, training_fields: tuple[str, ...] = ()) -> dict[str, Any]:
         """The config fields of this run as flat table columns.
@@ -97,6 +99,7 @@ class RunSpec:
             "group_id": self.group_key[:16],
             "dataset": self.dataset["name"],
             "dataset_args": canonical_json(self.loader_args),
+            **data_source(self.dataset),
             "model_kind": self.model["kind"],
         }
         cols.update({k: v for k, v in self.model.items() if k != "kind"})

@@ -211,7 +211,7 @@ def _check_datasets(cfg: SweepConfig) -> None:
     from layerflow.sweep.config import ConfigError
 
     for i, ds in enumerate(cfg.datasets):
-        kwargs = {k: v for k, v in ds.items() if k != "name"}
+        kwargs = {k: v for k, v in ds.items() if k not in ("name", "stands_for")}
         try:
             load_dataset(ds["name"], **kwargs)
         except (TypeError, ValueError) as exc:

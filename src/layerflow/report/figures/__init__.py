@@ -161,7 +161,18 @@ def _ricci_protocols(runs: pd.DataFrame, layers: pd.DataFrame) -> pd.DataFrame:
     return protocol_table(runs, layers)
 
 
+def _data_sources(runs: pd.DataFrame, layers: pd.DataFrame) -> pd.DataFrame:
+    from layerflow.data.provenance import data_source_table
+
+    if not any(str(c).startswith("ricci_rho") for c in runs.columns):
+        return pd.DataFrame()
+    return data_source_table(runs)
+
+
 TABLES: tuple[TableSpec, ...] = (
+    TableSpec("data_sources", "ricci",
+              "Data: the papers' own data sets (authors) and the ones standing in for them "
+              "(substitute), with the networks and test points of each", _data_sources),
     TableSpec("ricci_protocols", "ricci",
               "Per protocol and k: ρ < 0 (Wilson), the pooled coefficient (networks "
               "resampled), r(ρ, accuracy), networks left out for a disconnected graph",
