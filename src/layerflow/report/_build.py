@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from layerflow._atomic import atomic_write_bytes
+from layerflow.data.provenance import data_sources_text
 from layerflow.report._data import ReportInput, load_input, select_k
 from layerflow.report.findings import (
     Finding,
@@ -143,7 +144,7 @@ def render_report(inp: ReportInput, out_dir: str | Path, title: str = "layerflow
         "networks in the store": len(runs),
         "finished (status ok)": len(done),
         "trained / untrained": f"{int(done['trained'].sum())} / {int((~done['trained']).sum())}",
-        "data sets": ", ".join(dict.fromkeys(runs["dataset"].astype(str))),
+        "data sets": data_sources_text(runs),
         "figures drawn / skipped": f"{len(written)} / {len(skipped)}",
         "layerflow": __version__,
     }

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from layerflow.data.provenance import data_sources_text
 from layerflow.stats.intervals import Interval, bootstrap_diff_interval
 
 __all__ = ["PAPERS", "Claim", "column_values", "difference_claim", "make_claim", "protocol_of",
@@ -77,7 +78,7 @@ def column_values(df: pd.DataFrame, col: str) -> pd.Series:
 
 def protocol_of(runs: pd.DataFrame, extra: str = "") -> str:
     """Data, N, k, steps and seeds of the runs behind a claim, read from the store."""
-    parts = [", ".join(dict.fromkeys(runs["dataset"].astype(str)))]
+    parts = [data_sources_text(runs)]
     if "n_points" in runs.columns and runs["n_points"].notna().any():
         ns = sorted({int(v) for v in column_values(runs, "n_points").dropna()})
         parts.append("N = " + ("/".join(map(str, ns)) if len(ns) <= 3 else f"{ns[0]}–{ns[-1]}"))

@@ -17,6 +17,8 @@ Schema (every key but ``datasets`` and ``models`` is optional; ``layerflow run N
     datasets:                      # registry names (``layerflow datasets``) or mappings of a name
       - moons                      # and the loader's keyword arguments
       - {name: spirals, n: 2000, noise: 0.1, seed: 0, test_fraction: 0.25}
+      - {name: "mnist:7,1", substitute: {name: "mnist5k:7,1"}}   # the substitute runs when
+                                   # MNIST's files are not in the data cache (--fetch-data)
     train_fraction: [0.05, 1.0]    # stratified share of each training split: the labelled
                                    # budget (grid; seeded by the run's data draw)
     val_fraction: 0.2              # optional: a stratified validation split carved from each
@@ -169,8 +171,14 @@ class SweepConfig:
         return expand_runs(self)
 
 
-def load_config(source: str | Path | Mapping[str, Any] | SweepConfig) -> SweepConfig:
+def load_config(source: str | Path | Mapping[str, Any] | SweepConfig, *,
+                fetch_data: bool = False, progress: Any = None) -> SweepConfig:
     """Read and validate a config: a YAML path, a built-in name, a YAML string, or a mapping.
+
+    A dataset entry with a ``substitute`` resolves to itself when its files are in the data
+    cache and to the substitute otherwise; ``fetch_data=True`` fetches them first (``progress``
+    as :func:`layerflow.data.remote.fetch` takes it). See
+    :func:`layerflow.data.provenance.resolve_entry`.
 
     Raises
     ------
@@ -189,10 +197,11 @@ def load_config(source: str | Path | Mapping[str, Any] | SweepConfig) -> SweepCo
         else:
             text, desc = resolve_source(source)
         raw = parse_yaml(text, desc)
-    return validate(raw, desc)
+    return validate(raw, desc, fetch_data=fetch_data, progress=progress)
 
 
-def validate(raw: Any, source: str = "<dict>") -> SweepConfig:
+def validate(raw: Any, source: str = "<dict>", *, fetch_data: bool = False,
+             progress: Any = None) -> SweepConfig:
     """Validate parsed config data (see the module docstring for the schema)."""
     m = check_mapping(raw, "")
     check_keys(m, TOP_KEYS, "")
@@ -206,6 +215,8 @@ def validate(raw: Any, source: str = "<dict>") -> SweepConfig:
     if not isinstance(dsv, list) or not dsv:
         raise ConfigError("datasets", f"expected a non-empty list, got {type_name(dsv)} {dsv!r}")
     datasets = [check_dataset_entry(d, f"datasets[{i}]") for i, d in enumerate(dsv)]
+    datasets = [_resolve(d, f"datasets[{i}]", fetch_data, progress)
+                for i, d in enumerate(datasets)]
     first: dict[str, int] = {}
     for i, d in enumerate(datasets):
         j = first.setdefault(json.dumps(d, sort_keys=True), i)
@@ -336,6 +347,16 @@ def check_low_data(raw: Any, fractions: list[float]) -> tuple[float, ...]:
             raise ConfigError("low_data", f"{raw!r} repeats a fraction")
         out.append(float(v))
     return tuple(out)
+
+
+def _resolve(entry: dict[str, Any], key: str, fetch_data: bool, progress: Any) -> dict[str, Any]:
+    """The entry a study runs: itself, or its substitute when its files are not in the cache."""
+    from layerflow.data.provenance import resolve_entry
+
+    try:
+        return resolve_entry(entry, fetch=fetch_data, progress=progress)
+    except ValueError as exc:
+        raise ConfigError(key, str(exc)) from exc
 
 
 def _penalised(training: Mapping[str, Any]) -> bool:

@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from layerflow.data.provenance import data_source
+
 __all__ = [
     "ARM_ROLES",
     "DATA_DRAWS",
@@ -48,7 +50,7 @@ DESIGN_COLUMNS: tuple[str, ...] = ("dataset_spec", "data_seed", "arm_role", "pen
                                    "setting_id", "seed_role", "tune_fraction", "low_data")
 
 #: keys of a run's ``dataset`` mapping that are not loader arguments
-_SPLIT_KEYS = ("name", "train_fraction", "val_fraction", "data_draw")
+_SPLIT_KEYS = ("name", "train_fraction", "val_fraction", "data_draw", "stands_for")
 
 
 def arm_role_of(training: Mapping[str, Any] | None) -> str:
@@ -217,6 +219,7 @@ class RunSpec:
             "dataset_args": canonical_json(self.loader_args),
             "dataset_spec": dataset_spec_of(self.dataset["name"], self.loader_args),
             "data_seed": self.data_seed,
+            **data_source(self.dataset),
             "model_kind": self.model["kind"],
         }
         cols.update({k: v for k, v in self.model.items() if k != "kind"})

@@ -287,12 +287,23 @@ def check_combos(training: Mapping[str, list[Any]],
             _build(TrainConfig, combo, key, per_field, prefer=tuple(over))
 
 
-def check_dataset_entry(raw: Any, key: str) -> dict[str, Any]:
+def check_dataset_entry(raw: Any, key: str, substitute: bool = True) -> dict[str, Any]:
+    """A dataset entry: a registry name or a mapping of a name and its loader's arguments, plus
+    optionally ``substitute`` (an entry used when the data set's files are not in the cache;
+    :func:`layerflow.data.provenance.resolve_entry`) and ``stands_for`` (the name it replaces)."""
     from layerflow.data import check_dataset
 
     if isinstance(raw, str):
         raw = {"name": raw}
-    m = check_mapping(raw, key)
+    m = dict(check_mapping(raw, key))
+    extra: dict[str, Any] = {}
+    if "substitute" in m:
+        if not substitute:
+            raise ConfigError(f"{key}.substitute", "a substitute cannot have a substitute")
+        extra["substitute"] = check_dataset_entry(m.pop("substitute"), f"{key}.substitute",
+                                                  substitute=False)
+    if "stands_for" in m:
+        extra["stands_for"] = check_text(m.pop("stands_for"), f"{key}.stands_for")
     if "name" not in m:
         raise ConfigError(f"{key}.name", "missing; every dataset needs a name")
     out: dict[str, Any] = {"name": check_text(m["name"], f"{key}.name")}
@@ -317,7 +328,7 @@ def check_dataset_entry(raw: Any, key: str) -> dict[str, Any]:
         except ValueError as exc:
             where = f"{key}.args.{k}" if k in args else f"{key}.{k}"
             raise ConfigError(where, f"unknown key: {exc}") from exc
-    return out
+    return {**out, **extra}
 
 
 def check_analysis(raw: Any) -> dict[str, Any]:

@@ -165,7 +165,19 @@ def _ricci_protocols(runs: pd.DataFrame, layers: pd.DataFrame,
     return protocol_table(runs, layers, coefficients)
 
 
+def _data_sources(runs: pd.DataFrame, layers: pd.DataFrame,
+                  coefficients: pd.DataFrame | None = None) -> pd.DataFrame:
+    from layerflow.data.provenance import data_source_table
+
+    if "ricci_rho" not in runs.columns:
+        return pd.DataFrame()
+    return data_source_table(runs)
+
+
 TABLES: tuple[TableSpec, ...] = (
+    TableSpec("data_sources", "ricci",
+              "Data: the papers' own data sets (authors) and the ones standing in for them "
+              "(substitute), with the networks and test points of each", _data_sources),
     TableSpec("ricci_protocols", "ricci",
               "Per protocol and k: ρ < 0 (Wilson), the pooled coefficient (networks "
               "resampled), r(ρ, accuracy), networks left out for a disconnected graph",
