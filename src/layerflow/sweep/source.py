@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from layerflow._suggest import did_you_mean
 from layerflow.errors import LayerflowError
 
 __all__ = ["ConfigError", "builtin_configs", "parse_yaml", "resolve_source"]
@@ -98,6 +99,7 @@ def resolve_source(source: str | Path) -> tuple[str, str]:
     if str(source) in builtins:
         return builtins[str(source)].read_text(encoding="utf-8"), f"built-in {source!r}"
     raise ConfigError(
-        "", f"config {str(source)!r} is neither a YAML file nor a built-in config; built-ins: "
+        "", f"config {str(source)!r} is neither a YAML file nor a built-in config"
+        f"{did_you_mean(str(source), builtins)}; built-ins: "
         f"{sorted(builtins)}"
     )
