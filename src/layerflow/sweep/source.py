@@ -3,13 +3,13 @@ duplicate keys, ``1e-3`` read as a number) and the built-in configs shipped with
 
 from __future__ import annotations
 
-import importlib.resources
 import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from layerflow._studies import builtin_configs
 from layerflow._suggest import did_you_mean
 from layerflow.errors import LayerflowError
 
@@ -74,20 +74,6 @@ def parse_yaml(text: str, source: str = "<string>") -> Any:
 
 
 # ----------------------------------------------------------------------------- built-ins
-def builtin_configs() -> dict[str, Path]:
-    """Built-in config names -> their YAML files (``src/layerflow/configs/*.yaml``)."""
-    root = importlib.resources.files("layerflow") / "configs"
-    out: dict[str, Path] = {}
-    try:
-        entries = list(root.iterdir())
-    except (FileNotFoundError, NotADirectoryError):
-        return out
-    for entry in entries:
-        if entry.name.endswith(".yaml"):
-            out[entry.name[: -len(".yaml")]] = Path(str(entry))
-    return dict(sorted(out.items()))
-
-
 def resolve_source(source: str | Path) -> tuple[str, str]:
     """A YAML path or a built-in name -> (text, description)."""
     path = Path(source)
