@@ -107,7 +107,7 @@ def test_report_numbers_equal_the_store(tiny_run: tuple[Path, str]) -> None:
             if pd.isna(v):
                 assert got in ("—", "")
             else:
-                np.testing.assert_allclose(float(got), v, rtol=1e-5, atol=1e-12)
+                np.testing.assert_allclose(float(got), v, rtol=5e-3, atol=1e-12)  # 3 sig. fig.
     # the W2 figure's table: mean over finished networks per (variant, layer), by hand
     w2 = layers[layers["metric"] == "w2_step"].merge(runs[runs["status"] == "ok"], on="run_id")
     table = table_records(page.tables["table-w2_path"])
@@ -118,7 +118,7 @@ def test_report_numbers_equal_the_store(tiny_run: tuple[Path, str]) -> None:
             continue
         sel = w2[(w2["model_kind"].map(kind) == r["variant"]) & (w2["layer"] == int(r["layer"]))
                  & w2["trained"] & (w2["transport_weight"] == 0)]
-        np.testing.assert_allclose(float(r["mean"]), sel["value"].mean(), rtol=1e-5)
+        np.testing.assert_allclose(float(r["mean"]), sel["value"].mean(), rtol=5e-3)  # 3 sig. fig.
         assert int(r["n"]) == len(sel)
         checked += 1
     assert checked > 0

@@ -45,7 +45,7 @@ def test_build_report_reads_the_sweep_store(toy_store: Path) -> None:
     rows = {r["run_id"]: r for r in table_records(page.tables["table-ricci_rho"])}
     assert set(rows) == set(runs["run_id"])
     for rid, rho in zip(runs["run_id"], runs["ricci_rho"], strict=True):
-        np.testing.assert_allclose(float(rows[rid]["ricci_rho"]), rho, rtol=1e-5, atol=1e-12)
+        np.testing.assert_allclose(float(rows[rid]["ricci_rho"]), rho, rtol=5e-3, atol=1e-12)  # 3 sig. fig.
     # config and versions come from the folder the runner wrote
     text = path.read_text(encoding="utf-8")
     assert "toy-report" in text

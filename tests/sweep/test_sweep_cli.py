@@ -108,3 +108,20 @@ def test_study_summary_of_a_config_without_comment(tmp_path: Path) -> None:
     assert study_summary(p) == "(no description)"
     p.write_text("# mine: a study of things. More text.\nname: mine\n")
     assert study_summary(p) == "a study of things"
+
+
+def test_saved_trajectories_are_named_by_run_and_found_by_the_report(tmp_path: Path) -> None:
+    from layerflow.report import load_input
+    from layerflow.sweep import run_sweep
+
+    cfg = yaml.safe_load(TINY)
+    run_sweep(cfg, tmp_path, backend="serial")
+    runs = ResultStore(tmp_path).runs()
+    saved = sorted((tmp_path / "trajectories").glob("*.npz"))
+    assert saved  # the first seed of each group
+    for path in saved:
+        rid = path.stem.rsplit("-", 1)[1]
+        row = runs[runs["run_id"] == rid].iloc[0]
+        arm = row["arm"] if row["trained"] else "untrained"
+        assert path.name == f"moons-mlp-w4d2-{arm}-f1-seed{row['seed']}-{rid}.npz"
+    assert load_input(tmp_path).trajectories == {p.stem.rsplit("-", 1)[1]: p for p in saved}
