@@ -211,5 +211,10 @@ def test_site_builds_strictly_and_offline(tmp_path: Path) -> None:
         assert f'id="{anchor}"' in (site / "api" / page / "index.html").read_text(), anchor
     studies = (site / "studies" / "index.html").read_text()
     assert "layerflow run paper-ricci" in studies
-    assert "fonts.googleapis" not in (site / "index.html").read_text()
+    home = (site / "index.html").read_text()
+    assert "fonts.googleapis" not in home
+    # the nav lists each page once, and code blocks wrap instead of being cut off
+    assert home.count('href="architecture/"') == 1, home.count('href="architecture/"')
+    css = (site / "stylesheets" / "extra.css").read_text()
+    assert "pre-wrap" in css and 'stylesheets/extra.css' in home
     assert np.all([(site / "gallery" / f"{p.stem}.py").exists() for p in EXAMPLES.glob("*.py")])
