@@ -31,7 +31,8 @@ figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}
 figcaption{font-size:.9em;color:#555}
 table{border-collapse:collapse;font-size:.8em;margin:.5em 0}
 td,th{border:1px solid #ddd;padding:2px 6px;text-align:right}th{background:#f4f4f4}
-td.s{text-align:left}
+td.s{text-align:left}div.long{width:28em;white-space:normal}
+.tw{overflow-x:auto;max-width:100%}.tw table{width:max-content}
 .finding{background:#f6f9ff;border-left:4px solid #4a78c2;padding:.4em .8em;margin:.4em 0}
 .skips{color:#666;font-size:.9em}
 pre{background:#f6f6f6;padding:.8em;overflow-x:auto;font-size:.8em}
@@ -74,22 +75,29 @@ def format_value(v: Any) -> str:
     return format_number(v)
 
 
+#: a cell longer than this many characters wraps (the table scrolls sideways when wide)
+LONG_TEXT = 60
+
+
 def table_html(df: pd.DataFrame, table_id: str = "", max_rows: int | None = None,
                hidden: Sequence[str] = ()) -> str:
     """An HTML table of ``df`` (every row unless ``max_rows``; a note says how many are omitted)."""
     cols = [c for c in df.columns if c not in set(hidden)]
     shown = df if max_rows is None or len(df) <= max_rows else df.iloc[:max_rows]
     attr = f' id="{html.escape(table_id)}"' if table_id else ""
-    parts = [f"<table{attr}><thead><tr>"]
+    parts = [f"<div class=tw><table{attr}><thead><tr>"]
     parts += [f"<th>{html.escape(str(c))}</th>" for c in cols]
     parts.append("</tr></thead><tbody>")
     for row in shown[cols].itertuples(index=False, name=None):
         parts.append("<tr>")
         for v in row:
             cls = ' class="s"' if isinstance(v, str) else ""
-            parts.append(f"<td{cls}>{html.escape(format_value(v))}</td>")
+            text = html.escape(format_value(v))
+            if len(text) > LONG_TEXT:  # a sentence wraps in its own column width
+                text = f"<div class=long>{text}</div>"
+            parts.append(f"<td{cls}>{text}</td>")
         parts.append("</tr>")
-    parts.append("</tbody></table>")
+    parts.append("</tbody></table></div>")
     if len(shown) < len(df):
         parts.append(
             f"<p class=meta>{len(df) - len(shown)} more rows are in the Parquet store.</p>"
