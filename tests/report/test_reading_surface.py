@@ -110,3 +110,31 @@ def test_equal_consecutive_layers_are_one_row() -> None:
         ("residual", "1–3", 1.0), ("residual", "4", 0.5), ("residual", "5", 1.0),
         ("plain", "1–3", 0.0)]
     assert list(shown.columns) == list(table.columns)
+
+
+def test_a_transformer_study_draws_token_tracks_of_a_trained_and_an_untrained_network(
+        tmp_path: object) -> None:
+    from pathlib import Path
+
+    import layerflow as lf
+    from layerflow.report.figures.tracks import figure_tracks, tracks_table
+    from layerflow.sweep.tasks.train import token_trajectory
+
+    ds = lf.load_dataset("tokens:sorted", n=200)
+    paths, rows = {}, []
+    for i, trained in enumerate((True, False, True)):
+        model = lf.build_model(lf.ModelSpec("transformer", width=8, depth=2, vocab=10),
+                               in_dim=8, n_classes=2, seed=i)
+        traj = token_trajectory(model, ds.X_test[:10], ds.y_test[:10], {})
+        rid = f"{i:016x}"
+        paths[rid] = traj.save(Path(str(tmp_path)) / f"tokens-transformer-seed{i}-{rid}.npz")
+        rows.append({"run_id": rid, "dataset": "tokens:sorted", "model_kind": "transformer",
+                     "status": "ok", "trained": trained, "seed": i, "weight_decay": 0.0,
+                     "transport_weight": 0.0, "uzawa": False, "arm": "plain"})
+    table = tracks_table(pd.DataFrame(rows), paths)
+    # one row of panels per network: the first trained seed, then its untrained baseline
+    assert list(dict.fromkeys(table["run_id"])) == [f"{0:016x}", f"{1:016x}"]
+    assert list(dict.fromkeys(table["variant"])) == ["transformer", "transformer (untrained)"]
+    assert set(table["n_points"]) == {80}  # 10 sequences x 8 tokens
+    fig = figure_tracks(table)
+    assert len(fig.axes) >= 2
