@@ -85,10 +85,10 @@ def reference(states: list[np.ndarray], k: int) -> tuple[float, np.ndarray, np.n
 
 
 def clear_input_memo() -> None:
-    """Forget the memoised input states, so that a repeat pays for every state."""
-    from layerflow.ricci.measures import clear_input_memo as clear
+    """Forget the input states kept between calls, so that a repeat pays for every state."""
+    from layerflow.ricci import INPUT_CACHE
 
-    clear()
+    INPUT_CACHE.clear()
 
 
 def timed(fn, *args, **kw):  # type: ignore[no-untyped-def]
@@ -158,40 +158,38 @@ def wide_knn(n: int, d: int, k: int) -> None:
     candidate path, and scikit-learn; layerflow's paths checked equal."""
     from sklearn.neighbors import NearestNeighbors
 
-    from layerflow.ricci import knn, knn_blas, threads
+    from layerflow.ricci import _knn as knn
+    from layerflow.ricci import _threads as threads
 
     X = np.ascontiguousarray(
         np.random.default_rng(0).normal(size=(n, d)).astype(np.float32), dtype=np.float64
     )
     print(f"\n== kNN of one wide state: {n} x {d} (float32 values), k = {k}; one thread each")
-    knn_blas.blas_knn(X[:1500], 5)  # compile / load kernels
-    knn_blas.blas_knn(X[:1500], 5, symmetric=True)
-    path = "symmetric keys" if knn.use_symmetric(n, d, k) else (
-        "faiss" if knn.use_faiss(n, d) else "row keys")
+    knn.blas_knn(X[:1500], 5)  # compile / load kernels
+    knn.blas_knn(X[:1500], 5, symmetric=True)
+    path = knn.choose_knn("auto", n, d, k)
     with threads.blas_one_thread(n):
         (idx, sqd), t_a, c_a = timed(knn.exact_knn, X, k)
     print(f"layerflow, automatic ({path}): {t_a:.1f} s (CPU {c_a:.1f} s); load {loadavg()}")
     with threads.blas_one_thread(n):
-        (idx_b, sqd_b), t_b, c_b = timed(knn_blas.blas_knn, X, k)
+        (idx_b, sqd_b), t_b, c_b = timed(knn.blas_knn, X, k)
     np.testing.assert_array_equal(idx_b, idx)
     np.testing.assert_array_equal(sqd_b, sqd)
-    print(f"layerflow row-by-row BLAS keys (blocks of >= {knn_blas._MIN_BLOCK_ROWS} rows): {t_b:.1f} s "
+    print(f"layerflow row-by-row BLAS keys (blocks of >= {knn._MIN_BLOCK_ROWS} rows): {t_b:.1f} s "
           f"(CPU {c_b:.1f} s); load {loadavg()}")
-    old = knn_blas._MIN_BLOCK_ROWS
-    knn_blas._MIN_BLOCK_ROWS = 0  # the rule before issue 14: blocks of 256K keys (13 rows here)
+    old = knn._MIN_BLOCK_ROWS
+    knn._MIN_BLOCK_ROWS = 0  # the rule before issue 14: blocks of 256K keys (13 rows here)
     try:
         with threads.blas_one_thread(n):
-            (idx_o, _), t_o, c_o = timed(knn_blas.blas_knn, X, k)
+            (idx_o, _), t_o, c_o = timed(knn.blas_knn, X, k)
     finally:
-        knn_blas._MIN_BLOCK_ROWS = old
+        knn._MIN_BLOCK_ROWS = old
     np.testing.assert_array_equal(idx_o, idx)
-    print(f"layerflow before (row keys, {max(1, knn_blas._BLOCK_ENTRIES // n)}-row blocks): "
+    print(f"layerflow before (row keys, {max(1, knn._BLOCK_ENTRIES // n)}-row blocks): "
           f"{t_o:.1f} s (CPU {c_o:.1f} s); load {loadavg()}")
     if knn.faiss_installed():
-        from layerflow.ricci.knn_faiss import faiss_knn
-
-        faiss_knn(X[:1500], 5)
-        (idx_f, sqd_f), t_f, c_f = timed(faiss_knn, X, k)
+        knn.faiss_knn(X[:1500], 5)
+        (idx_f, sqd_f), t_f, c_f = timed(knn.faiss_knn, X, k)
         np.testing.assert_array_equal(idx_f, idx)
         np.testing.assert_array_equal(sqd_f, sqd)
         print(f"layerflow faiss candidates + exact re-rank: {t_f:.1f} s (CPU {c_f:.1f} s); "

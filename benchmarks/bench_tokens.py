@@ -110,11 +110,10 @@ def main() -> int:
     import numba
 
     import layerflow as lf
-    from layerflow.ricci import knn, ricci_coefficient
+    from layerflow.ricci import _knn, ricci_coefficient
     from layerflow.transport import line_shape_score
 
-    path = "symmetric keys" if knn.use_symmetric(n, args.width, k) else (
-        "faiss" if knn.use_faiss(n, args.width) else "row keys")
+    path = _knn.choose_knn("auto", n, args.width, k)
     print(f"numba threads {numba.get_num_threads()}; kNN candidates: {path}; "
           f"load before: {loadavg()} (on {os.cpu_count()} CPUs)")
     # warm the kernels (Numba on-disk cache) on a small case

@@ -13,21 +13,45 @@ Baptista et al. 2024, "Deep Learning as Ricci Flow" (SPEC §3)::
     ricci_sweep(traj, ks=(10, 20, 30))            # several k from one neighbour search
     ricci_sweeps(traj, ks, protocols=("layerflow", "baptista"))  # and several protocols
     summary(traj, k=30)                           # flat dict for `layerflow analyze` and sweeps
+
+Modules, as the paper reads: :mod:`~layerflow.ricci.graphs` (kNN graphs, input checks),
+:mod:`~layerflow.ricci.curvature` (the :data:`CURVATURES` registry), :mod:`~layerflow.ricci.geodesics`
+(geodesic mass), :mod:`~layerflow.ricci.coefficients` (global ρ, the protocols, the k family),
+:mod:`~layerflow.ricci.local` (per sample and per layer), :mod:`~layerflow.ricci.pooled` (R's
+pooled coefficient), :mod:`~layerflow.ricci.view` (the view's declaration). Below them, private:
+``_core`` (states → per-layer measures, one frozen options object), ``_knn/`` (exact neighbour
+search; the back-ends of the ``knn=`` argument, :data:`KNN_METHODS`), ``_geodesic/`` (BFS,
+geodesic mass, the nested graphs of every k), ``_curvature`` (triangle and Ollivier kernels),
+``_threads`` (which work runs on how many threads).
+
+State kept between calls, both visible: :data:`INPUT_CACHE` (the measures of the last input
+states, shared by every network analysed on one data set; ``INPUT_CACHE.clear()``) and the layer
+thread pool; :func:`clear_caches` clears both.
 """
 
 from __future__ import annotations
 
-from layerflow.ricci.checks import RicciInputError
+from layerflow.ricci._core import INPUT_CACHE
+from layerflow.ricci._threads import LAYER_POOL
 from layerflow.ricci.coefficients import (
+    PROTOCOLS,
     DisconnectedGraphError,
     RicciCoefficient,
+    RicciSweep,
     ricci_coefficient,
+    ricci_sweep,
+    ricci_sweeps,
     summary,
 )
 from layerflow.ricci.curvature import CURVATURES, edge_curvature, scalar_curvature
 from layerflow.ricci.geodesics import AUTO_EXACT_MAX_N, GeodesicMass, geodesic_mass
-from layerflow.ricci.graphs import knn_graph
-from layerflow.ricci.knn import TIE_RULES, knn_indices
+from layerflow.ricci.graphs import (
+    KNN_METHODS,
+    TIE_RULES,
+    RicciInputError,
+    knn_graph,
+    knn_indices,
+)
 from layerflow.ricci.local import (
     LayerCoefficients,
     LocalCoefficients,
@@ -35,12 +59,20 @@ from layerflow.ricci.local import (
     local_coefficients,
 )
 from layerflow.ricci.pooled import PooledCoefficient, pooled_coefficient
-from layerflow.ricci.protocols import PROTOCOLS
-from layerflow.ricci.sweep import RicciSweep, ricci_sweep, ricci_sweeps
+
+
+def clear_caches() -> None:
+    """Forget the input states' measures kept between calls (:data:`INPUT_CACHE`) and shut the
+    layer thread pool down; the next call starts afresh (the same results, more work)."""
+    INPUT_CACHE.clear()
+    LAYER_POOL.shutdown()
+
 
 __all__ = [
     "AUTO_EXACT_MAX_N",
     "CURVATURES",
+    "INPUT_CACHE",
+    "KNN_METHODS",
     "PROTOCOLS",
     "TIE_RULES",
     "DisconnectedGraphError",
@@ -51,6 +83,7 @@ __all__ = [
     "RicciCoefficient",
     "RicciInputError",
     "RicciSweep",
+    "clear_caches",
     "edge_curvature",
     "geodesic_mass",
     "knn_graph",

@@ -7,7 +7,7 @@ the number of connected components.
 
 Exact: bit-parallel breadth-first search from every node (one bit per source; one pass over the
 triangle s < v up to 4,096 nodes, batches of 2,048 sources above, in parallel with Numba from
-:data:`~layerflow.ricci.threads.PARALLEL_MIN_N` nodes on; :mod:`layerflow.ricci.mass_kernels`),
+:data:`~layerflow.ricci._threads.PARALLEL_MIN_N` nodes on; :mod:`layerflow.ricci._geodesic.mass`),
 summing ``level × popcount`` of each level's new bits on a breadth-first numbering of the nodes —
 no N×N matrix is ever formed; memory is O(N·W) words. Time is O(N/64 · E · diameter) in the worst
 case, far less where a node's frontier sits in few words.
@@ -27,8 +27,7 @@ from typing import Any
 import numpy as np
 
 from layerflow._display import ResultDisplay
-from layerflow.ricci.checks import RicciInputError, check_choice
-from layerflow.ricci.graphs import as_graph, union_graph
+from layerflow.ricci.graphs import RicciInputError, as_graph, check_choice, union_graph
 
 __all__ = [
     "AUTO_EXACT_MAX_N",
@@ -125,18 +124,18 @@ def geodesic_from_arrays(
     seed: int | None,
 ) -> GeodesicMass:
     """:func:`geodesic_mass` of a checked symmetric CSR graph (int64 arrays, N >= 1)."""
-    from layerflow.ricci import bfs, graph_kernels
+    from layerflow.ricci._geodesic import bfs, bfs_order, n_components, renumber
 
     n = int(indptr.shape[0] - 1)
-    ncomp = int(graph_kernels.n_components(indptr, indices))
+    ncomp = int(n_components(indptr, indices))
     if ncomp > 1:
         return GeodesicMass(np.inf, 0.0, 0, True, ncomp, n)
     if exact_geodesics(method, n, n_sources):
-        from layerflow.ricci import mass_kernels
+        from layerflow.ricci._geodesic.mass import mass_total
 
-        order = graph_kernels.bfs_order(indptr[:-1], indptr[1:], indices)
-        ip, ix = graph_kernels.renumber(indptr, indices, order)
-        total = mass_kernels.mass_total(ip[:-1], ip[1:], ix)
+        order = bfs_order(indptr[:-1], indptr[1:], indices)
+        ip, ix = renumber(indptr, indices, order)
+        total = mass_total(ip[:-1], ip[1:], ix)
         return GeodesicMass(total / 2.0, 0.0, n, True, 1, n)
     s = DEFAULT_N_SOURCES if n_sources is None else int(n_sources)
     rng = np.random.default_rng(seed)
@@ -210,7 +209,7 @@ def bfs_pair_distances(G: Any, sources: np.ndarray, targets: list[np.ndarray] | 
     ``targets`` is either a list of index arrays (one per source) or a CSR-like pair
     ``(ptr, idx)``. Returns the distances flattened in the same order (int64).
     """
-    from layerflow.ricci import bfs
+    from layerflow.ricci._geodesic import bfs
 
     indptr, indices, _ = _csr_arrays(G)
     return bfs.pair_distances(indptr, indices, sources, targets)

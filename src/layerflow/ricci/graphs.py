@@ -2,7 +2,8 @@
 
 For each state ``X_l`` of a trajectory the Ricci view builds the graph ``G_l`` that joins every
 point to its k nearest neighbours (Euclidean distance, the point itself excluded; the ranks are
-exact, see :mod:`layerflow.ricci.knn`).
+exact, whichever back-end nominates the candidates: :data:`KNN_METHODS`, the ``knn=`` argument;
+see :mod:`layerflow.ricci._knn`).
 
 Two conventions (SPEC §3):
 
@@ -16,31 +17,53 @@ Two conventions (SPEC §3):
   arcs, and hop distances ignore the direction (igraph's ``distances(mode="all")``), i.e. they are
   the distances of the union graph.
 
-Ties at the k-th distance (``ties``, :data:`~layerflow.ricci.knn.TIE_RULES`): ``"by_index"``
+Ties at the k-th distance (``ties``, :data:`TIE_RULES`): ``"by_index"``
 (default) keeps exactly k neighbours, ties to the smaller index; ``"keep"`` keeps every point tied
 at the k-th distance, the rule of ``cccd::nng`` (an out-degree may then exceed k). The authors'
 graph is ``knn_graph(X, k, degree="directed", ties="keep")``: on the same points it has exactly
-the arcs of ``cccd::nng(X, k=k, method="Euclidean")`` (see :mod:`layerflow.ricci.knn` for the one
-case, distances one rounding unit apart, where cccd's square roots could merge two of them).
+the arcs of ``cccd::nng(X, k=k, method="Euclidean")`` (see :mod:`layerflow.ricci._knn` for the
+one case, distances one rounding unit apart, where cccd's square roots could merge two of them).
+
+Inputs are validated here, once, at the public edge (:func:`check_points`, :func:`check_k`, …):
+the rest of the package gets C-contiguous float64 ``(N, d)`` arrays, ints ``1 ≤ k ≤ N − 1`` and
+option strings from their lists; errors repeat the bad value and say what was expected.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
 
-from layerflow.ricci import threads
-from layerflow.ricci.checks import RicciInputError, check_choice, check_k, check_points
-from layerflow.ricci.knn import TIE_RULES, exact_knn, neighbour_arcs, table_width
+from layerflow.errors import LayerflowError
+from layerflow.ricci import _threads
+from layerflow.ricci._knn import (
+    KNN_METHODS,
+    TIE_RULES,
+    exact_knn,
+    faiss_installed,
+    neighbour_arcs,
+    table_width,
+)
+from layerflow.trajectory import nonfinite_rows
 
 __all__ = [
     "DEGREE_MODES",
+    "KNN_METHODS",
+    "TIE_RULES",
+    "RicciInputError",
     "as_graph",
+    "check_choice",
+    "check_k",
+    "check_k_type",
+    "check_knn",
+    "check_points",
     "edge_rows",
     "graph_from_arcs",
     "knn_graph",
+    "knn_indices",
     "union_graph",
 ]
 
@@ -49,15 +72,128 @@ DegreeMode = Literal["union", "directed"]
 TieRule = Literal["by_index", "keep"]
 
 
+class RicciInputError(LayerflowError):
+    """Bad input to the Ricci view (k out of range, NaN in a state, unknown option, …)."""
+
+
+def _where(layer: str | None) -> str:
+    return f" ({layer})" if layer else ""
+
+
+def check_points(X: Any, *, layer: str | None = None) -> np.ndarray:
+    """Validate a point cloud and return it as a C-contiguous float64 array of shape ``(N, d)``.
+
+    A 1-D array is one feature per point. Raises :class:`RicciInputError` for non-numeric data,
+    NaN or infinite values (naming the first bad row), or no points.
+    """
+    if hasattr(X, "detach") and hasattr(X, "cpu"):
+        X = X.detach().cpu().numpy()
+    try:
+        arr = np.asarray(X)
+    except Exception as exc:
+        raise RicciInputError(
+            f"points{_where(layer)} could not be read as an array: {exc}"
+        ) from exc
+    if arr.dtype.kind not in "biuf":
+        raise RicciInputError(
+            f"points{_where(layer)} have dtype {arr.dtype}; expected a real numeric array (N, d)"
+        )
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    elif arr.ndim != 2:
+        raise RicciInputError(
+            f"points{_where(layer)} have shape {arr.shape}; expected a 2-D array (N, d)"
+        )
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise RicciInputError(f"points{_where(layer)} have shape {arr.shape}; expected N, d >= 1")
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    bad = nonfinite_rows(arr)
+    if bad:
+        raise RicciInputError(
+            f"points{_where(layer)} have {bad}; the Ricci view needs finite coordinates"
+        )
+    return arr
+
+
+def check_k_type(k: Any) -> int:
+    """k is an int ≥ 1 (not a bool)."""
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        raise RicciInputError(f"k={k!r}: expected an int >= 1")
+    return int(k)
+
+
+def check_k(k: Any, n: int, *, layer: str | None = None) -> int:
+    """Validate k against the number of points N (1 ≤ k ≤ N−1)."""
+    if isinstance(k, bool) or not isinstance(k, int | np.integer):
+        raise RicciInputError(f"k={k!r}: expected an int >= 1")
+    k = int(k)
+    if k < 1:
+        raise RicciInputError(f"k={k}: expected k >= 1 neighbours")
+    if k >= n:
+        raise RicciInputError(
+            f"k={k} needs more than {k} points; {layer or 'the point cloud'} has {n}"
+        )
+    return k
+
+
+def check_choice(name: str, value: Any, allowed: Sequence[str]) -> str:
+    """``value`` is one of ``allowed`` (``"degree='x': expected one of [...]"`` otherwise)."""
+    if value not in allowed:
+        raise RicciInputError(f"{name}={value!r}: expected one of {list(allowed)}")
+    return str(value)
+
+def check_knn(knn: Any) -> str:
+    """``knn`` is a key of :data:`KNN_METHODS`; ``"faiss"`` needs faiss installed."""
+    check_choice("knn", knn, tuple(KNN_METHODS))
+    if knn == "faiss" and not faiss_installed():
+        raise RicciInputError(
+            "knn='faiss' needs faiss-cpu (the faiss extra: pip install 'layerflow[faiss]'); "
+            f"the other back-ends give the same answer: {[m for m in KNN_METHODS if m != 'faiss']}"
+        )
+    return str(knn)
+
+
+def knn_indices(
+    X: Any, k: int = 30, *, knn: str = "auto", layer: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The k nearest neighbours of every point, nearest first.
+
+    Parameters
+    ----------
+    X
+        Points, shape ``(N, d)``.
+    k
+        Number of neighbours, ``1 ≤ k ≤ N − 1``.
+    knn
+        The back-end that nominates the candidates (:data:`KNN_METHODS`): ``"auto"`` (default),
+        ``"blas"``, ``"symmetric"`` or ``"faiss"``; every back-end gives the same exact answer.
+    layer
+        Optional description used in error messages (e.g. ``"layer 3 ('fc3')"``).
+
+    Returns
+    -------
+    (indices, sqdist)
+        ``indices`` int64 of shape ``(N, k)``: row i lists the neighbours of i by increasing
+        exact squared distance, ties to the smaller index, self excluded; ``sqdist`` float64
+        ``(N, k)`` the matching squared Euclidean distances.
+    """
+    method = check_knn(knn)
+    arr = check_points(X, layer=layer)
+    n = arr.shape[0]
+    k = check_k(k, n, layer=layer)
+    with _threads.blas_one_thread(n):
+        return exact_knn(arr, k, method)
+
+
 def graph_from_arcs(ptr: np.ndarray, arcs: np.ndarray, degree: str = "union") -> sp.csr_matrix:
     """The kNN graph (CSR, 0/1 int8, sorted indices) of the arcs ``i → arcs[ptr[i]:ptr[i+1]]``
     (no self-arcs, no repeated arc): ``degree="union"`` symmetric, the union of the arcs;
     ``"directed"`` the arcs themselves."""
-    from layerflow.ricci import graph_kernels
+    from layerflow.ricci._geodesic import union_csr
 
     n = ptr.shape[0] - 1
     if degree == "union":
-        indptr, cols = graph_kernels.union_csr(ptr, arcs)
+        indptr, cols = union_csr(ptr, arcs)
     else:
         rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(ptr))
         cols = arcs[np.lexsort((arcs, rows))]
@@ -74,6 +210,7 @@ def knn_graph(
     degree: DegreeMode = "union",
     *,
     ties: TieRule = "by_index",
+    knn: str = "auto",
     layer: str | None = None,
 ) -> sp.csr_matrix:
     """k-nearest-neighbour graph of a point cloud (SPEC §3; Baptista et al. 2024).
@@ -93,6 +230,8 @@ def knn_graph(
         distance to the smaller index. ``"keep"``: every j with ``d(i, j) ≤ τ_i`` (τ_i the k-th
         smallest distance from i), cccd's ``nng`` rule used by the authors' R code. Ties are
         decided on exact float64 squared distances.
+    knn
+        The kNN back-end (:data:`KNN_METHODS`; ``"auto"`` by default): the same graph either way.
     layer
         Optional description for error messages.
 
@@ -104,15 +243,16 @@ def knn_graph(
     Raises
     ------
     RicciInputError
-        k < 1 or k ≥ N, NaN/Inf in X, unknown ``degree`` or ``ties``.
+        k < 1 or k ≥ N, NaN/Inf in X, unknown ``degree``, ``ties`` or ``knn``.
     """
     mode = check_choice("degree", degree, DEGREE_MODES)
     rule = check_choice("ties", ties, TIE_RULES)
+    method = check_knn(knn)
     arr = check_points(X, layer=layer)
     n = arr.shape[0]
     k = check_k(k, n, layer=layer)
-    with threads.blas_one_thread(n):
-        idx, sqd = exact_knn(arr, table_width(k, n, rule))
+    with _threads.blas_one_thread(n):
+        idx, sqd = exact_knn(arr, table_width(k, n, rule), method)
     return graph_from_arcs(*neighbour_arcs(arr, idx, sqd, k, rule), mode)
 
 

@@ -23,14 +23,9 @@ from typing import Any
 import numpy as np
 
 from layerflow._display import ResultDisplay
-from layerflow.ricci.checks import RicciInputError, check_k_type
+from layerflow.ricci._core import LayerGraph, layer_graphs, neighbour_tables, trajectory_states
 from layerflow.ricci.curvature import CURVATURES, check_kind
-from layerflow.ricci.network import (
-    LayerGraph,
-    layer_graphs,
-    neighbour_tables,
-    trajectory_states,
-)
+from layerflow.ricci.graphs import RicciInputError, check_k_type, check_knn
 from layerflow.stats.correlation import pearson_rows
 from layerflow.trajectory import Trajectory
 
@@ -120,7 +115,8 @@ class LayerCoefficients(_ArrayOfValues, ResultDisplay, headline=("k", "curvature
 
 
 def local_quantities(graphs: list[LayerGraph], curvature: str, alpha: float) -> LocalQuantities:
-    from layerflow.ricci import bfs
+    """``c_l(x)`` and ``δ_l(x)`` of the union graphs of a network's states."""
+    from layerflow.ricci._geodesic import bfs
 
     L = len(graphs) - 1
     n = graphs[0].n
@@ -159,10 +155,11 @@ def layer_from_quantities(
 
 
 def _prepare_local(
-    traj: Any, k: Any, curvature: Any, min_pairs: int, what: str
+    traj: Any, k: Any, curvature: Any, min_pairs: int, what: str, knn: Any
 ) -> tuple[list[LayerGraph], tuple[str, ...], int, str]:
     curvature = check_kind(curvature)
     k = check_k_type(k)
+    knn = check_knn(knn)
     states, names = trajectory_states(traj)
     L = len(states) - 1
     if L < min_pairs:
@@ -170,7 +167,7 @@ def _prepare_local(
             f"{what} need at least {min_pairs} layer pairs ({min_pairs + 1} states); got "
             f"{len(states)} states"
         )
-    nbrs = neighbour_tables(states, names, k)
+    nbrs = neighbour_tables(states, names, k, knn=knn)
     return layer_graphs(nbrs, k, "union"), names, k, curvature
 
 
@@ -180,6 +177,7 @@ def local_coefficients(
     curvature: str = "forman",
     *,
     alpha: float = 0.5,
+    knn: str = "auto",
 ) -> LocalCoefficients:
     """Per-sample Ricci coefficient ``corr_l(c_l(x), δ_l(x))`` (SPEC §3), union kNN graphs.
 
@@ -193,17 +191,18 @@ def local_coefficients(
     LocalCoefficients
         ``.values`` (N,), ``.curvature`` and ``.delta`` (L, N), NaN counts.
     """
-    graphs, _, k, curvature = _prepare_local(traj, k, curvature, 3, "local coefficients")
+    graphs, _, k, curvature = _prepare_local(traj, k, curvature, 3, "local coefficients", knn)
     return local_from_quantities(local_quantities(graphs, curvature, alpha), k, curvature)
 
 
 def layer_coefficients(traj: Trajectory | Sequence[Any], k: int = 30, curvature: str = "forman",
-                       *, alpha: float = 0.5) -> LayerCoefficients:
+                       *, alpha: float = 0.5, knn: str = "auto") -> LayerCoefficients:
     """Per-layer Ricci coefficient ``corr_x(c_l(x), δ_l(x))`` over the N samples (SPEC §3).
 
     Same quantities as :func:`local_coefficients`; one value per l = 0 … L−1 (needs L ≥ 1).
     NaN where either quantity has zero variance over the samples (e.g. every point has the same
     mean curvature) or a neighbour is unreachable in ``G_{l+1}``.
     """
-    graphs, names, k, curvature = _prepare_local(traj, k, curvature, 1, "layer coefficients")
+    graphs, names, k, curvature = _prepare_local(traj, k, curvature, 1, "layer coefficients",
+                                                 knn)
     return layer_from_quantities(local_quantities(graphs, curvature, alpha), k, curvature, names)

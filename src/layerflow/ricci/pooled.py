@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from layerflow._display import ResultDisplay
-from layerflow.ricci.checks import RicciInputError
-from layerflow.ricci.rho import RicciCoefficient
+from layerflow.ricci.coefficients import RicciCoefficient
+from layerflow.ricci.graphs import RicciInputError
 from layerflow.stats.correlation import pearson_with_reason
 
 __all__ = ["PooledCoefficient", "pooled_coefficient"]

@@ -1,6 +1,6 @@
 """The Ricci view's declaration (see :mod:`layerflow.views`) and its one measurement.
 
-``measure_ricci`` runs :func:`~layerflow.ricci.sweep.ricci_sweeps` (one neighbour search shared
+``measure_ricci`` runs :func:`~layerflow.ricci.ricci_sweeps` (one neighbour search shared
 by every k and every protocol) and reports, for the primary ``k``, the global coefficient and its
 diagnostics, plus ``ricci_rho_k{k}`` for every swept k and, per layer, the scalar curvature,
 geodesic mass and η.
@@ -14,9 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from layerflow.ricci.coefficients import PROTOCOLS, ricci_sweeps
 from layerflow.ricci.curvature import CURVATURES
-from layerflow.ricci.protocols import PROTOCOLS
-from layerflow.ricci.sweep import ricci_sweeps
 from layerflow.views import Column, Option, OptionError, View, ViewResult, layer_row
 
 __all__ = ["DEFAULT_K", "VIEW", "measure_ricci", "protocol_suffix"]

@@ -1,0 +1,170 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.neighbors import NearestNeighbors
+
+from layerflow.ricci import knn_indices
+
+from ..reference import ref_knn
+
+
+@pytest.mark.parametrize(("n", "d", "k"), [(20, 2, 3), (150, 5, 10), (400, 30, 30), (64, 1, 7)])
+def test_knn_indices_match_sklearn_and_brute_force(n: int, d: int, k: int) -> None:
+    X = np.random.default_rng(n + d).normal(size=(n, d))
+    idx, sqd = knn_indices(X, k)
+    np.testing.assert_array_equal(idx, ref_knn(X, k))
+    dist, nn = NearestNeighbors(n_neighbors=k + 1, algorithm="brute").fit(X).kneighbors(X)
+    np.testing.assert_array_equal(idx, nn[:, 1:])  # no ties in continuous data: self first
+    np.testing.assert_allclose(np.sqrt(sqd), dist[:, 1:], rtol=1e-9, atol=1e-12)
+
+
+def test_ties_and_duplicates_follow_the_documented_rule() -> None:
+    # integer grid with many equal distances and exact duplicates
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 3, size=(60, 2)).astype(float)
+    for k in (1, 5, 20):
+        idx, sqd = knn_indices(X, k)
+        np.testing.assert_array_equal(idx, ref_knn(X, k))
+        assert (idx != np.arange(60)[:, None]).all()  # self excluded by index
+    # all points equal: neighbours are the lowest other indices
+    idx, sqd = knn_indices(np.zeros((6, 2)), 3)
+    np.testing.assert_array_equal(idx[0], [1, 2, 3])
+    np.testing.assert_array_equal(idx[4], [0, 1, 2])
+    np.testing.assert_array_equal(sqd, 0.0)
+
+
+def test_near_ties_from_cancellation_are_resolved_exactly() -> None:
+    # far-off-centre data where BLAS ‖x‖²+‖y‖²−2xy loses digits
+    rng = np.random.default_rng(1)
+    X = 1e6 + rng.normal(size=(120, 3)) * 1e-3
+    idx, _ = knn_indices(X, 8)
+    np.testing.assert_array_equal(idx, ref_knn(X, 8))
+
+
+def test_one_dimensional_input_and_torch_like_input() -> None:
+    x = np.arange(10.0)
+    idx, _ = knn_indices(x, 2)
+    np.testing.assert_array_equal(idx[0], [1, 2])
+    np.testing.assert_array_equal(idx[5], [4, 6])
+
+
+def _record_key_dtypes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """Record (BLAS key dtype, rows sent to the exact second pass) of every selection call."""
+    from layerflow.ricci._knn import kernels as knn_kernels
+
+    seen: list[tuple[str, int]] = []
+    real = knn_kernels.knn_select
+
+    def spy(X, G, *args, **kw):  # type: ignore[no-untyped-def]
+        out = real(X, G, *args, **kw)
+        seen.append((str(G.dtype), int(out)))
+        return out
+
+    monkeypatch.setattr(knn_kernels, "knn_select", spy)
+    return seen
+
+
+def test_float32_and_float64_keys_give_identical_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    from layerflow.ricci import _knn
+
+    rng = np.random.default_rng(7)
+    for X in (rng.normal(size=(300, 12)), 1e6 + rng.normal(size=(150, 3)) * 1e-3):
+        seen = _record_key_dtypes(monkeypatch)
+        idx32, d32 = knn_indices(X, 9)
+        assert {dt for dt, _ in seen} == {"float32"}
+        seen.clear()
+        idx64, d64 = _knn.blas_knn(np.ascontiguousarray(X, dtype=np.float64), 9, single=False)
+        assert {dt for dt, _ in seen} == {"float64"}
+        np.testing.assert_array_equal(idx32, idx64)
+        np.testing.assert_array_equal(d32, d64)
+        np.testing.assert_array_equal(idx32, ref_knn(X, 9))
+
+
+@pytest.mark.parametrize("scale", [1e-150, 1e150, 1e-30, 1e30])
+def test_extreme_scales_are_exact(scale: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    # beyond 2^±400 the keys are float64 (float32 could over- or underflow); within, float32
+    X = np.random.default_rng(3).normal(size=(120, 4)) * scale
+    seen = _record_key_dtypes(monkeypatch)
+    idx, sqd = knn_indices(X, 6)
+    expected = "float64" if scale in (1e-150, 1e150) else "float32"
+    assert {dt for dt, _ in seen} == {expected}
+    np.testing.assert_array_equal(idx, ref_knn(X, 6))
+    ref_d = ((X[:, None, :] - X[idx]) ** 2).sum(axis=2)
+    np.testing.assert_allclose(sqd, ref_d, rtol=1e-12)
+
+
+def test_near_equidistant_points_take_the_exact_second_pass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # one-hot rows plus 1e-7 noise: all distances are ~sqrt(2) and differ by far less than the
+    # float32 rounding bound, so rows go to the exact second pass and the remaining blocks
+    # switch to float64 keys; the result is still the brute-force one
+    from layerflow.ricci import _knn
+
+    monkeypatch.setattr(_knn, "_BLOCK_ENTRIES", 100 * 500)  # blocks of 100 rows
+    n = 500
+    X = np.eye(n) + 1e-7 * np.random.default_rng(5).normal(size=(n, n))
+    seen = _record_key_dtypes(monkeypatch)
+    idx, _ = knn_indices(X, 5)
+    np.testing.assert_array_equal(idx, ref_knn(X, 5))
+    assert seen[0][0] == "float32" and seen[0][1] > 0
+    assert seen[-1][0] == "float64"
+
+
+def test_block_rows_rule_gives_the_same_neighbours(monkeypatch: pytest.MonkeyPatch) -> None:
+    # wide points that do not fit in cache get blocks of >= 256 rows; the answer is unchanged
+    from layerflow.ricci import _knn
+
+    assert _knn.block_rows(20_000, 768) == 256 and _knn.block_rows(20_000, 50) == 13
+    assert _knn.block_rows(300, 5) == 300
+    X = np.random.default_rng(4).normal(size=(600, 20))
+    small = knn_indices(X, 6, knn="blas")
+    monkeypatch.setattr(_knn, "_BLOCK_ENTRIES", 600 * 3)  # 3-row blocks
+    monkeypatch.setattr(_knn, "_CACHE_BYTES", 0)
+    monkeypatch.setattr(_knn, "_MIN_BLOCK_ROWS", 7)
+    assert _knn.block_rows(600, 20) == 7
+    big = knn_indices(X, 6, knn="blas")
+    np.testing.assert_array_equal(small[0], big[0])
+    np.testing.assert_array_equal(small[0], ref_knn(X, 6))
+
+
+@pytest.mark.parametrize("k", [47, 48, 150, 300, 399])
+def test_large_k_sorts_by_radix_and_stays_exact(k: int) -> None:
+    # from 48 candidates on, the re-rank sorts by radix (sort_kernels), and a row keeps all of
+    # its few extra nominated candidates instead of selecting exactly k + margin
+    rng = np.random.default_rng(k)
+    for X in (rng.normal(size=(400, 6)), np.round(rng.normal(size=(400, 3)) * 2) / 2):
+        idx, sqd = knn_indices(X, k)
+        np.testing.assert_array_equal(idx, ref_knn(X, k))
+        ref_d = np.zeros(idx.shape)
+        for t in range(X.shape[1]):  # left-to-right sums, as the exact ranks are defined
+            ref_d += (X[:, None, t] - X[idx, t]) ** 2
+        np.testing.assert_array_equal(sqd, ref_d)
+
+
+def test_back_ends_are_chosen_by_argument() -> None:
+    from layerflow.ricci import KNN_METHODS, RicciInputError, _knn
+
+    assert set(KNN_METHODS) == {"auto", "blas", "symmetric", "faiss"}
+    # "auto": half the Gram matrix for wide, large states; the row keys for small or narrow ones
+    assert _knn.choose_knn("auto", 20_000, 768, 30) == "symmetric"
+    assert _knn.choose_knn("auto", 1_000, 3_000, 30) == "blas"
+    assert _knn.choose_knn("auto", 2_000, 50, 30) == "blas"
+    assert _knn.choose_knn("symmetric", 50, 3, 5) == "symmetric"
+    X = np.random.default_rng(8).normal(size=(80, 4))
+    for method in ("auto", "blas", "symmetric"):
+        np.testing.assert_array_equal(knn_indices(X, 5, knn=method)[0], ref_knn(X, 5))
+    with pytest.raises(RicciInputError, match=r"knn='brute': expected one of \['auto'"):
+        knn_indices(X, 5, knn="brute")
+
+
+def test_faiss_back_end_needs_faiss(monkeypatch: pytest.MonkeyPatch) -> None:
+    from layerflow.ricci import RicciInputError, graphs, knn_graph, ricci_coefficient
+
+    monkeypatch.setattr(graphs, "faiss_installed", lambda: False)  # as if not installed
+    X = np.random.default_rng(8).normal(size=(40, 3))
+    with pytest.raises(RicciInputError, match="knn='faiss' needs faiss-cpu"):
+        knn_graph(X, 5, knn="faiss")
+    with pytest.raises(RicciInputError, match="knn='faiss' needs faiss-cpu"):
+        ricci_coefficient([X, X, X, X], 5, knn="faiss")

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import numpy as np
+
+from layerflow.ricci import (
+    layer_coefficients,
+    local_coefficients,
+    ricci_coefficient,
+    ricci_sweep,
+)
+
+from .reference import random_relu_states
+
+
+def test_sweep_equals_separate_runs() -> None:
+    states = random_relu_states(100, 6)
+    sw = ricci_sweep(states, ks=(4, 9, 6))
+    assert sw.ks == (4, 9, 6)
+    for k in (4, 6, 9):
+        one = ricci_coefficient(states, k=k)
+        np.testing.assert_array_equal(sw.global_[k].geodesic_mass, one.geodesic_mass)
+        np.testing.assert_array_equal(sw.global_[k].scalar_curvature, one.scalar_curvature)
+        assert sw.global_[k].coefficient == one.coefficient or np.isnan(one.coefficient)
+        np.testing.assert_array_equal(sw.local[k].values, local_coefficients(states, k=k).values)
+        np.testing.assert_array_equal(sw.layer[k].values, layer_coefficients(states, k=k).values)
+    sw_d = ricci_sweep(states, ks=(5,), degree="directed", local=False)
+    assert sw_d.local == {} and sw_d.layer == {}
+    assert sw_d.global_[5].degree == "directed"
+
+
+def test_sweeps_of_several_protocols_equal_separate_sweeps() -> None:
+    import pytest
+
+    from layerflow.ricci import RicciInputError, ricci_sweeps
+
+    states = [np.round(s / 0.25) * 0.25 for s in random_relu_states(110, 9)]  # with ties
+    both = ricci_sweeps(states, ks=(3, 8), protocols=("baptista", "layerflow"),
+                        degrees=(None, "directed"))
+    assert list(both) == ["baptista", "layerflow"]
+    for proto, degree in (("baptista", None), ("layerflow", "directed")):
+        one = ricci_sweep(states, ks=(3, 8), protocol=proto, degree=degree)
+        for k in (3, 8):
+            a, b = both[proto].global_[k], one.global_[k]
+            assert (a.protocol, a.degree) == (b.protocol, b.degree)
+            np.testing.assert_array_equal(a.geodesic_mass, b.geodesic_mass)
+            np.testing.assert_array_equal(a.scalar_curvature, b.scalar_curvature)
+            np.testing.assert_array_equal(both[proto].local[k].values, one.local[k].values)
+            np.testing.assert_array_equal(both[proto].layer[k].values, one.layer[k].values)
+    for kwargs, match in (
+        ({"protocols": ()}, "distinct protocol names"),
+        ({"protocols": ("layerflow", "layerflow")}, "distinct protocol names"),
+        ({"protocols": ("layerflow",), "degrees": (None, None)}, "one each"),
+        ({"protocols": ("nope",)}, "protocol"),
+        ({"ks": ()}, "ks is empty"),
+    ):
+        with pytest.raises(RicciInputError, match=match):
+            ricci_sweeps(states, **{"ks": (3,), **kwargs})  # type: ignore[arg-type]
