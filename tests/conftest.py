@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import numpy as np
 import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
+# the CLI keeps the views' option declarations in the user's cache folder: tests use their own
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="layerflow-test-cache-")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

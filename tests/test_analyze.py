@@ -37,11 +37,11 @@ def test_cli_analyze_refuses_a_file_that_is_not_a_trajectory(tmp_path: Path) -> 
 def test_the_k_flag_shows_the_views_default(monkeypatch: pytest.MonkeyPatch) -> None:
     """``--k``'s help reads its default from ricci.view.DEFAULT_K (not a typed-in 30)."""
     import layerflow.ricci.view as ricci_view
-    from layerflow.cli import _view_params
+    from layerflow.cli import _live_view_options
 
     monkeypatch.setattr(ricci_view, "DEFAULT_K", 17)
-    (k,) = [p for p in _view_params() if p.name == "k"]
-    assert k.help is not None and k.help.endswith("default: 17]")
+    (k,) = [o for o in _live_view_options() if o["name"] == "k"]
+    assert k["default"] == 17
 
 
 def _corpus(n: int = 40_000, d: int = 4) -> Trajectory:
@@ -138,3 +138,32 @@ def test_coefficients_at_every_protocol_and_k_are_shown() -> None:
     rc = lf.ricci.ricci_coefficient(traj, k=8, protocol="baptista")
     assert got["baptista k=8"] == (rc.coefficient if rc.connected else "disconnected")
     assert "ricci coefficients" not in analyze(traj, sections=["ricci"], k=5)
+
+
+def test_help_lists_the_view_options_from_a_cache_keyed_on_the_modules(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``analyze --help`` lists every declared option; the declarations are kept in the cache
+    folder, read back as written, and read again from the views when the file is unreadable."""
+    import json
+    import subprocess
+    import sys
+
+    from layerflow.cli import _live_view_options, _view_options
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    live = _live_view_options()
+    assert _view_options() == json.loads(json.dumps(live))
+    (cached,) = (tmp_path / "layerflow").glob("cli-view-options-*.json")
+    assert json.loads(cached.read_text()) == json.loads(json.dumps(live))
+    cached.write_text("{not json")
+    assert _view_options() == json.loads(json.dumps(live))
+    # with the cache warm, --help imports none of the views' heavy dependencies
+    code = ("import sys; from click.testing import CliRunner; from layerflow.cli import cli; "
+            "r = CliRunner().invoke(cli, ['analyze', '--help']); print(r.output); "
+            "print(sorted(m for m in ('numpy', 'torch', 'scipy', 'numba') if m in sys.modules))")
+    env = {**__import__("os").environ, "XDG_CACHE_HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         check=True).stdout
+    assert out.rstrip().endswith("[]")
+    for opt in live:
+        assert f"--{opt['name'].replace('_', '-')}" in out

@@ -79,9 +79,13 @@ def test_run_writes_a_store_and_a_self_contained_report(tiny_run: tuple[Path, st
     report = out / "report.html"
     assert report.is_file()
     assert str(report) in output
-    # the run prints every finding of the report
-    for f in findings_json(page := parse(report.read_text(encoding="utf-8"))):
-        assert f"  - {f['text']}" in output
+    # the run prints the claims and where the report is, not the findings the report holds
+    page = parse(report.read_text(encoding="utf-8"))
+    n_findings = len(findings_json(page))
+    assert f"report: {report} ({n_findings} findings, " in output
+    for f in findings_json(page):
+        assert f["text"] not in output
+    assert output.splitlines()[-1].startswith("report: ")
     assert external_references(page) == []
     assert {"tracks", "lss_ots", "w2_path", "curvature", "ricci_rho", "least_action",
             "jacobian"} <= set(page.images)
@@ -101,9 +105,9 @@ def test_report_numbers_equal_the_store(tiny_run: tuple[Path, str]) -> None:
         for rid, v in zip(runs["run_id"], runs[col], strict=True):
             got = rows[rid][col]
             if pd.isna(v):
-                assert got in ("nan", "")
+                assert got in ("—", "")
             else:
-                np.testing.assert_allclose(float(got), v, rtol=1e-5, atol=1e-12)
+                np.testing.assert_allclose(float(got), v, rtol=5e-3, atol=1e-12)  # 3 sig. fig.
     # the W2 figure's table: mean over finished networks per (variant, layer), by hand
     w2 = layers[layers["metric"] == "w2_step"].merge(runs[runs["status"] == "ok"], on="run_id")
     table = table_records(page.tables["table-w2_path"])
@@ -114,7 +118,7 @@ def test_report_numbers_equal_the_store(tiny_run: tuple[Path, str]) -> None:
             continue
         sel = w2[(w2["model_kind"].map(kind) == r["variant"]) & (w2["layer"] == int(r["layer"]))
                  & w2["trained"] & (w2["transport_weight"] == 0)]
-        np.testing.assert_allclose(float(r["mean"]), sel["value"].mean(), rtol=1e-5)
+        np.testing.assert_allclose(float(r["mean"]), sel["value"].mean(), rtol=5e-3)  # 3 sig. fig.
         assert int(r["n"]) == len(sel)
         checked += 1
     assert checked > 0
@@ -132,5 +136,5 @@ def test_report_command_rebuilds_the_same_findings(tiny_run: tuple[Path, str]) -
     assert result.exit_code == 0, result.output
     after = findings_json(parse((out / "report.html").read_text(encoding="utf-8")))
     assert [a["text"] for a in after] == [b["text"] for b in before]
-    for f in after:
-        assert f"  - {f['text']}" in result.output
+    assert result.output.splitlines()[-1].startswith(f"report: {out / 'report.html'} (")
+    assert not any(a["text"] in result.output for a in after)

@@ -209,13 +209,14 @@ def _key(path: Path) -> str:
 # ------------------------------------------------------------------------------- mkdocs hooks
 def on_config(config: Any) -> Any:
     """Expand the nav's Gallery entry into the gallery's pages (so none is left out of it), and
-    add ``architecture.md`` when the docs hold it."""
+    add ``architecture.md`` when the docs hold it and the nav does not list it yet."""
     nav = config.get("nav") or []
     pages = [{title_of(p): f"gallery/{p.stem}.md"} for p in examples() if p.stem != "tutorial"]
     for i, entry in enumerate(nav):
         if isinstance(entry, dict) and entry.get("Gallery") == "gallery/index.md":
             nav[i] = {"Gallery": ["gallery/index.md", *pages]}
-    if (Path(config["docs_dir"]) / "architecture.md").exists():
+    listed = any(isinstance(e, dict) and "architecture.md" in e.values() for e in nav)
+    if not listed and (Path(config["docs_dir"]) / "architecture.md").exists():
         nav.append({"Architecture": "architecture.md"})
     return config
 

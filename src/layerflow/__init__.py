@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from layerflow._version import __version__
 from layerflow.errors import LayerflowError
-from layerflow.trajectory import Trajectory, TrajectoryError
 
 # public name -> module that defines it (imported on first access)
 _LAZY_NAMES: dict[str, str] = {
+    "Trajectory": "layerflow.trajectory",
+    "TrajectoryError": "layerflow.trajectory",
     "capture": "layerflow._capture",
     "CaptureError": "layerflow._capture",
     "Dataset": "layerflow.data",
@@ -47,7 +48,7 @@ _SUBMODULES = {
     "views",
 }
 
-__all__ = ["LayerflowError", "Trajectory", "TrajectoryError", "__version__", *_LAZY_NAMES, *sorted(_SUBMODULES)]
+__all__ = ["LayerflowError", "__version__", *_LAZY_NAMES, *sorted(_SUBMODULES)]
 
 
 def __getattr__(name: str) -> Any:
@@ -80,3 +81,4 @@ if TYPE_CHECKING:  # pragma: no cover
         train,
         train_ensemble,
     )
+    from layerflow.trajectory import Trajectory, TrajectoryError  # noqa: F401

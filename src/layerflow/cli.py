@@ -112,48 +112,94 @@ class _byte_progress:
 
 
 def _echo_report(rep: Any) -> None:
-    """The claims table first, then the detailed findings (what every report opens with)."""
+    """The claims (what every report opens with), then where the report is: the findings and
+    figures are in the report, not repeated here."""
     if rep.claims:
         click.echo("claims:")
         for c in rep.claims:
             lo, hi = c.interval
             click.echo(f"  - [{c.verdict}] {c.paper}: {c.claim} — {c.quantity} = "
                        f"{c.estimate:.3g} [{lo:.3g}, {hi:.3g}], n = {c.n}")
-    if rep.findings:
-        click.echo("findings:")
-        for f in rep.findings:
-            click.echo(f"  - {f.text}")
+    else:
+        click.echo("claims: none (the store holds no data any claim can be estimated from)")
+    click.echo(f"report: {rep.path} ({len(rep.findings)} findings, {len(rep.figures)} figures)")
 
 
-def _view_params() -> list[click.Option]:
-    """One ``--name`` flag per option of the views that need no model, generated from their
-    declarations in :mod:`layerflow.views` (a flag left out keeps the view's default)."""
+def _live_view_options() -> list[dict[str, Any]]:
+    """The options of the views that need no model, read from their declarations in
+    :mod:`layerflow.views`: name, kind, default, help, allowed values and the views owning it."""
     from layerflow.ricci.view import DEFAULT_K
     from layerflow.views import VIEWS, get_view
 
-    seen: dict[str, Any] = {}
+    seen: dict[str, dict[str, Any]] = {}
     for name in VIEWS:
         view = get_view(name)
         if view.needs_model:
             continue
         for opt in view.options:
-            seen.setdefault(opt.name, (opt, []))[1].append(view.name)
+            if opt.name not in seen:
+                allowed = opt.allowed()
+                default = DEFAULT_K if opt.name == "k" and opt.default is None else opt.default
+                seen[opt.name] = {"name": opt.name, "kind": opt.kind, "default": default,
+                                  "help": opt.help, "owners": [],
+                                  "allowed": None if allowed is None else list(allowed)}
+            seen[opt.name]["owners"].append(view.name)
+    return list(seen.values())
+
+
+def _view_options() -> list[dict[str, Any]]:
+    """:func:`_live_view_options`, kept in the user's cache folder (``$XDG_CACHE_HOME`` or
+    ``~/.cache``, ``layerflow/cli-view-options-*.json``) under a key made of the version and the
+    size and modification time of every module of the package: the declarations are read again
+    whenever any module changes, and ``--help`` does not import the views (NumPy, SciPy, Numba,
+    torch) to list their options. At most eight such files are kept; delete them to clear the
+    cache; an unwritable folder only means no cache."""
+    import hashlib
+    import os
+
+    pkg = Path(__file__).resolve().parent
+    h = hashlib.sha256(__version__.encode())
+    for f in sorted(pkg.rglob("*.py")):
+        st = f.stat()
+        h.update(f"{f.relative_to(pkg)}:{st.st_size}:{st.st_mtime_ns};".encode())
+    folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "layerflow"
+    path = folder / f"cli-view-options-{h.hexdigest()[:20]}.json"
+    try:
+        return list(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        pass
+    records = _live_view_options()
+    try:
+        from layerflow._atomic import atomic_write_bytes
+
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, json.dumps(records).encode("utf-8"))
+        kept = sorted(folder.glob("cli-view-options-*.json"), key=lambda f: f.stat().st_mtime)
+        for old in kept[:-8]:  # the newest eight (several installs may share the folder)
+            old.unlink(missing_ok=True)
+    except (OSError, TypeError, ValueError):
+        pass
+    return records
+
+
+def _view_params() -> list[click.Option]:
+    """One ``--name`` flag per option of the views that need no model, generated from their
+    declarations in :mod:`layerflow.views` (a flag left out keeps the view's default)."""
     params = []
-    for opt, owners in seen.values():
-        allowed = opt.allowed()
+    for opt in _view_options():
+        allowed, default = opt["allowed"], opt["default"]
         ptype: Any = {"int": int, "float": float, "bool": bool, "str": str, "ints": str,
-                      "strs": str}[opt.kind]
-        listed = opt.kind in ("ints", "strs")
+                      "strs": str}[opt["kind"]]
+        listed = opt["kind"] in ("ints", "strs")
         if allowed is not None and not listed:
             ptype = click.Choice([str(a) for a in allowed])
-        default = DEFAULT_K if opt.name == "k" and opt.default is None else opt.default
         if isinstance(default, list):
             default = ",".join(map(str, default))
         extra = " (comma-separated" + (f": {', '.join(map(str, allowed))})" if allowed else ")") \
             if listed else ""
-        params.append(click.Option([f"--{opt.name.replace('_', '-')}", opt.name], type=ptype,
-                                   default=None, help=f"{opt.help}{extra} "
-                                   f"[{'/'.join(owners)}; default: {default}]"))
+        params.append(click.Option([f"--{opt['name'].replace('_', '-')}", opt["name"]],
+                                   type=ptype, default=None, help=f"{opt['help']}{extra} "
+                                   f"[{'/'.join(opt['owners'])}; default: {default}]"))
     return params
 
 
@@ -169,9 +215,7 @@ class _ViewCommand(click.Command):
 
 
 def _parse_view_options(raw: dict[str, Any]) -> dict[str, Any]:
-    from layerflow.views import VIEWS, get_view
-
-    kinds = {o.name: o.kind for n in VIEWS for o in get_view(n).options}
+    kinds = {o["name"]: o["kind"] for o in _view_options()}
     out: dict[str, Any] = {}
     for key, value in raw.items():
         if value is None:
@@ -261,15 +305,23 @@ def report(directory: Path) -> None:
         rep = render_report(load_input(directory), directory)
     except ReportError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"report: {rep.path}")
-    for name, path in rep.figures.items():
-        click.echo(f"  figure {name}: {path}")
-    for name, why in rep.skipped.items():
-        click.echo(f"  figure {name} skipped: {why}")
     _echo_report(rep)
 
 
-@cli.command()
+class _RunCommand(click.Command):
+    """``run --help`` ends with the built-in studies, one line each (read from their YAML)."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from layerflow._studies import builtin_configs, study_summary
+
+        rows = [(name, study_summary(path)) for name, path in builtin_configs().items()]
+        if rows:
+            with formatter.section("Built-in studies (layerflow run NAME)"):
+                formatter.write_dl(rows)
+        super().format_epilog(ctx, formatter)
+
+
+@cli.command(cls=_RunCommand)
 @click.argument("config", required=False, default="default")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="output folder (default: the config's `out`, else results/<name>)")
@@ -285,7 +337,7 @@ def report(directory: Path) -> None:
                    "into the data cache first, so they run instead of their substitutes")
 def run(config: str, out: Path | None, backend: str | None, address: str | None,
         workers: int | None, print_config: bool, no_report: bool, fetch_data: bool) -> None:
-    """Run a sweep: CONFIG is a YAML file or a built-in name (default: `default`).
+    """Run a study: CONFIG is a YAML file or a built-in study's name (default: `default`).
 
     Finished networks in the output folder are skipped, so an interrupted run resumes. A data
     set the config names that must be fetched (MNIST, Fashion-MNIST, CIFAR) is fetched into the
@@ -302,7 +354,8 @@ def run(config: str, out: Path | None, backend: str | None, address: str | None,
         TimeRemainingColumn,
     )
 
-    from layerflow.sweep import BackendError, ConfigError, builtin_configs, load_config, run_sweep
+    from layerflow._studies import builtin_configs
+    from layerflow.sweep import BackendError, ConfigError, load_config, run_sweep
 
     if config == "default" and "default" not in builtin_configs():
         config = "paper-ricci"
@@ -354,7 +407,6 @@ def run(config: str, out: Path | None, backend: str | None, address: str | None,
             rep = render_report(load_input(result.out), result.out)
         except ReportError as exc:
             raise click.ClickException(f"no report: {exc}") from exc
-        click.echo(f"report: {rep.path}")
         _echo_report(rep)
 
 

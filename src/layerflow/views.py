@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from layerflow._suggest import did_you_mean
 from layerflow.errors import LayerflowError
 
 __all__ = [
@@ -153,7 +154,8 @@ class Option:
             raise OptionError(key, f"{v!r} is too small; expected {self._expected(kind)}")
         allowed = self.allowed()
         if allowed is not None and out not in allowed:
-            raise OptionError(key, f"{v!r} is not allowed; expected {self._expected(kind)}")
+            raise OptionError(key, f"{v!r} is not allowed{did_you_mean(v, allowed)}; expected "
+                                  f"{self._expected(kind)}")
         return out
 
 
@@ -259,7 +261,8 @@ class View:
         unknown = sorted(set(given) - set(self.option_names))
         if unknown:
             raise OptionError(_dotted(where, unknown[0]),
-                              f"unknown option of the {self.name} view; its options: "
+                              f"unknown option of the {self.name} view"
+                              f"{did_you_mean(unknown[0], self.option_names)}; its options: "
                               f"{', '.join(self.option_names) or '(none)'}")
         out = {o.name: o.check(given[o.name], _dotted(where, o.name)) if o.name in given
                else o.default for o in self.options}
@@ -298,7 +301,8 @@ def _dotted(where: str, key: str) -> str:
 def get_view(name: str) -> View:
     """The declared view called ``name`` (see :data:`VIEWS`)."""
     if name not in VIEWS:
-        raise OptionError("", f"unknown view {name!r}; views: {', '.join(VIEWS)}")
+        raise OptionError("", f"unknown view {name!r}{did_you_mean(name, VIEWS)}; views: "
+                              f"{', '.join(VIEWS)}")
     module, attr = VIEWS[name].split(":")
     view = getattr(importlib.import_module(module), attr)
     if not isinstance(view, View):  # pragma: no cover - a broken registry entry
@@ -319,7 +323,8 @@ def resolve_options(names: Sequence[str], options: Mapping[str, Any] | None = No
     unknown = sorted(set(given) - known)
     if unknown:
         raise OptionError(_dotted(where, unknown[0]),
-                          f"no chosen view ({', '.join(names)}) has this option; their options: "
+                          f"no chosen view ({', '.join(names)}) has this option"
+                          f"{did_you_mean(unknown[0], known)}; their options: "
                           f"{', '.join(sorted(known)) or '(none)'}")
     return {v.name: v.resolve({k: x for k, x in given.items() if k in v.option_names}, where)
             for v in views}

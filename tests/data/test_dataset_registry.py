@@ -30,7 +30,8 @@ def test_public_names() -> None:
 
 
 def test_unknown_name_lists_available() -> None:
-    with pytest.raises(DatasetError, match="unknown dataset 'mnsit'; available: moons, circles") as info:
+    with pytest.raises(DatasetError, match=r"unknown dataset 'mnsit' \(did you mean 'mnist'[^)]*\); "
+                       "available: moons, circles") as info:
         load_dataset("mnsit:7,1@/x")
     for name in REQUIRED:
         assert name in str(info.value)

@@ -211,5 +211,25 @@ def test_site_builds_strictly_and_offline(tmp_path: Path) -> None:
         assert f'id="{anchor}"' in (site / "api" / page / "index.html").read_text(), anchor
     studies = (site / "studies" / "index.html").read_text()
     assert "layerflow run paper-ricci" in studies
-    assert "fonts.googleapis" not in (site / "index.html").read_text()
+    home = (site / "index.html").read_text()
+    assert "fonts.googleapis" not in home
+    # the nav lists each page once, and code blocks wrap instead of being cut off
+    assert home.count('href="architecture/"') == 1, home.count('href="architecture/"')
+    css = (site / "stylesheets" / "extra.css").read_text()
+    assert "pre-wrap" in css and 'stylesheets/extra.css' in home
     assert np.all([(site / "gallery" / f"{p.stem}.py").exists() for p in EXAMPLES.glob("*.py")])
+
+
+def test_the_nav_lists_architecture_once_and_code_blocks_wrap() -> None:
+    import yaml
+
+    gallery = _load("gallery")
+    text = (ROOT / "mkdocs.yml").read_text()
+    nav = yaml.safe_load(text.split("\nnav:\n", 1)[1].join(["nav:\n", ""]))["nav"]
+    config = gallery.on_config({"nav": nav, "docs_dir": str(ROOT / "docs")})
+    pages = [v for e in config["nav"] if isinstance(e, dict) for v in e.values()]
+    assert pages.count("architecture.md") == 1
+    assert gallery.on_config({"nav": [{"Home": "index.md"}], "docs_dir": str(ROOT / "docs")})[
+        "nav"] == [{"Home": "index.md"}, {"Architecture": "architecture.md"}]
+    assert "stylesheets/extra.css" in text
+    assert "white-space: pre-wrap" in (ROOT / "docs" / "stylesheets" / "extra.css").read_text()

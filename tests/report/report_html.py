@@ -46,7 +46,7 @@ class ReportParser(HTMLParser):
         elif tag == "p" and self._finding_depth:
             self._in_finding_p = True
             self._text = []
-        elif tag == "div" and a.get("class") == "skip":
+        elif tag in ("div", "span") and a.get("class") == "skip":
             self._skip = a.get("data-figure", "")
             self._text = []
         elif tag == "script":
@@ -65,7 +65,7 @@ class ReportParser(HTMLParser):
             self.findings.append("".join(self._text))
             self._in_finding_p = False
             self._finding_depth = 0
-        elif tag == "div" and self._skip is not None:
+        elif tag in ("div", "span") and self._skip is not None:
             self.skips[self._skip] = "".join(self._text)
             self._skip = None
         elif tag == "script":

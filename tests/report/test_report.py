@@ -76,7 +76,7 @@ def test_figure_tables_hold_the_numbers_of_the_store(rendered: Rendered) -> None
         assert v.min() <= lo <= hi <= v.max()
         assert int(r["n"]) == v.size
         np.testing.assert_allclose(
-            [float(r["mean"]), float(r["low"]), float(r["high"])], [v.mean(), lo, hi], rtol=1e-5
+            [float(r["mean"]), float(r["low"]), float(r["high"])], [v.mean(), lo, hi], rtol=5e-3  # printed to 3 significant figures
         )
         checked += 1
     assert checked == 2  # one per data set
@@ -86,7 +86,7 @@ def test_figure_tables_hold_the_numbers_of_the_store(rendered: Rendered) -> None
     got = {r["run_id"]: float(r["test_acc"]) for r in run_rows}
     want = dict(zip(runs["run_id"], runs["test_acc"], strict=True))
     assert got.keys() == want.keys()
-    np.testing.assert_allclose([got[k] for k in want], list(want.values()), rtol=1e-5)
+    np.testing.assert_allclose([got[k] for k in want], list(want.values()), rtol=5e-3)  # 3 sig. figures
 
 
 def test_missing_data_skips_figures_with_a_reason(rendered: Rendered, tmp_path: Path) -> None:
@@ -100,7 +100,7 @@ def test_missing_data_skips_figures_with_a_reason(rendered: Rendered, tmp_path: 
     for name in rep.skipped:
         assert name not in page.images
         assert not (out / f"fig-{name}.png").exists()  # no stale picture left behind
-        assert "Figure skipped: the store holds no" in page.skips[name]
+        assert "(not drawn: the store holds no" in page.skips[name]
     assert "ricci_rho" in page.skips["ricci_rho"]
     assert set(page.images) == {"lss_ots", "least_action"}
 

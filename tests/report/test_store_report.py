@@ -45,7 +45,7 @@ def test_build_report_reads_the_sweep_store(toy_store: Path) -> None:
     rows = {r["run_id"]: r for r in table_records(page.tables["table-ricci_rho"])}
     assert set(rows) == set(runs["run_id"])
     for rid, rho in zip(runs["run_id"], runs["ricci_rho"], strict=True):
-        np.testing.assert_allclose(float(rows[rid]["ricci_rho"]), rho, rtol=1e-5, atol=1e-12)
+        np.testing.assert_allclose(float(rows[rid]["ricci_rho"]), rho, rtol=5e-3, atol=1e-12)  # 3 sig. fig.
     # config and versions come from the folder the runner wrote
     text = path.read_text(encoding="utf-8")
     assert "toy-report" in text
@@ -59,14 +59,14 @@ def test_build_report_reads_the_sweep_store(toy_store: Path) -> None:
     assert not math.isnan(tr)
 
 
-def test_cli_report_rebuilds_and_prints_findings(toy_store: Path) -> None:
+def test_cli_report_rebuilds_and_says_where_it_is(toy_store: Path) -> None:
     (toy_store / "report.html").unlink(missing_ok=True)
     result = CliRunner().invoke(cli, ["report", str(toy_store)])
     assert result.exit_code == 0, result.output
     assert (toy_store / "report.html").is_file()
-    assert "figure ricci_rho:" in result.output
-    assert "skipped: the store holds no" in result.output
-    assert "Trained networks had" in result.output
+    assert (toy_store / "fig-ricci_rho.png").is_file()
+    assert f"report: {toy_store / 'report.html'} (" in result.output
+    assert "Trained networks had" not in result.output  # the findings are in the report
 
 
 def test_cli_report_on_a_folder_without_a_store_fails_clearly(tmp_path: Path) -> None:

@@ -76,3 +76,52 @@ def test_run_time_errors_are_clean_cli_errors(tmp_path: Path) -> None:
     assert res.exit_code == 1
     assert "Error: datasets[0]: 'digits:6,6' cannot be loaded" in res.output
     assert not (out / "store").exists()
+
+
+def test_run_help_lists_every_builtin_study_with_its_line() -> None:
+    from layerflow._studies import builtin_configs, study_summary
+
+    res = CliRunner(env={"COLUMNS": "200"}).invoke(cli, ["run", "--help"])
+    assert res.exit_code == 0, res.output
+    studies = res.output.split("Built-in studies (layerflow run NAME):", 1)[1]
+    names = [ln.split()[0] for ln in studies.splitlines() if ln[:2] == "  " and ln[2:3] != " "]
+    assert names == sorted(p.stem for p in (Path(__file__).parents[2] / "src" / "layerflow"
+                                            / "configs").glob("*.yaml"))
+    for name, path in builtin_configs().items():
+        # the line is the opening comment's first clause, read here by hand
+        assert f"{name}  " in studies and study_summary(path) in " ".join(studies.split())
+    assert study_summary(builtin_configs()["least-action"]) == \
+        "the low-data study of Karkar et al. 2020"
+
+
+def test_a_misspelt_study_is_answered_with_the_name_meant() -> None:
+    res = CliRunner().invoke(cli, ["run", "paper-rici", "--print-config"])
+    assert res.exit_code != 0
+    assert "did you mean 'paper-ricci'?" in res.output
+
+
+def test_study_summary_of_a_config_without_comment(tmp_path: Path) -> None:
+    from layerflow._studies import study_summary
+
+    p = tmp_path / "mine.yaml"
+    p.write_text("name: mine\n")
+    assert study_summary(p) == "(no description)"
+    p.write_text("# mine: a study of things. More text.\nname: mine\n")
+    assert study_summary(p) == "a study of things"
+
+
+def test_saved_trajectories_are_named_by_run_and_found_by_the_report(tmp_path: Path) -> None:
+    from layerflow.report import load_input
+    from layerflow.sweep import run_sweep
+
+    cfg = yaml.safe_load(TINY)
+    run_sweep(cfg, tmp_path, backend="serial")
+    runs = ResultStore(tmp_path).runs()
+    saved = sorted((tmp_path / "trajectories").glob("*.npz"))
+    assert saved  # the first seed of each group
+    for path in saved:
+        rid = path.stem.rsplit("-", 1)[1]
+        row = runs[runs["run_id"] == rid].iloc[0]
+        arm = row["arm"] if row["trained"] else "untrained"
+        assert path.name == f"moons-mlp-w4d2-{arm}-f1-seed{row['seed']}-{rid}.npz"
+    assert load_input(tmp_path).trajectories == {p.stem.rsplit("-", 1)[1]: p for p in saved}

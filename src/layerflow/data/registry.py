@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from layerflow._suggest import did_you_mean
 from layerflow.data.dataset import Dataset, DatasetError
 
 __all__ = [
@@ -126,7 +127,8 @@ def check_dataset(name: str, **kwargs: Any) -> tuple[DatasetEntry, str | None]:
     base, arg = _parse(name)
     entry = _REGISTRY.get(base)
     if entry is None:
-        raise DatasetError(f"unknown dataset {base!r}; available: {', '.join(_REGISTRY)}")
+        raise DatasetError(f"unknown dataset {base!r}{did_you_mean(base, _REGISTRY)}; available: "
+                           f"{', '.join(_REGISTRY)}")
     if arg is not None and not entry.takes_arg:
         raise DatasetError(f"dataset {base!r} takes no ':…' or '@…' part; got {name!r}")
     if arg is None and entry.needs_arg:

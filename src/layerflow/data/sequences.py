@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from layerflow._suggest import did_you_mean
 from layerflow.data._split import check_n, check_seed, check_test_fraction, make_dataset
 from layerflow.data.dataset import Dataset, DatasetError
 
@@ -125,7 +126,8 @@ def load_sequences(
     """
     task_name = "sorted" if arg is None or arg == "" else arg
     if task_name not in SEQUENCE_TASKS:
-        raise DatasetError(f"tokens: unknown task {task_name!r}; expected one of "
+        raise DatasetError(f"tokens: unknown task {task_name!r}"
+                           f"{did_you_mean(task_name, SEQUENCE_TASKS)}; expected one of "
                            f"{', '.join(SEQUENCE_TASKS)}")
     task = SEQUENCE_TASKS[task_name]
     name = f"tokens:{task_name}"

@@ -75,7 +75,7 @@ def _png(fig: object) -> bytes:
 def render_report(inp: ReportInput, out_dir: str | Path, title: str = "layerflow report") -> Report:
     """Write ``report.html``, ``fig-<name>.png`` and ``findings.json`` into ``out_dir``.
 
-    A figure whose data the store lacks is not drawn; the report says why in its place.
+    A figure whose data the store lacks is not drawn; one line of the report says why.
     """
     from layerflow._version import __version__
     from layerflow.report import figures as F
@@ -121,7 +121,8 @@ def render_report(inp: ReportInput, out_dir: str | Path, title: str = "layerflow
         written[spec.name] = png_path
         blocks[spec.view].append(
             FigureBlock(spec.name, spec.title, spec.caption, png, table,
-                        hidden_columns=spec.hidden_columns)
+                        hidden_columns=spec.hidden_columns,
+                        shown=None if spec.shown is None else spec.shown(table))
         )
 
     for tspec in F.TABLES:
@@ -134,11 +135,13 @@ def render_report(inp: ReportInput, out_dir: str | Path, title: str = "layerflow
         Section(key, t, intro, blocks[key], [f for f in findings if f.view == key])
         for key, (t, intro) in SECTIONS.items()
     ]
-    for name, (vtitle, vtable) in view_summaries(runs).items():
+    every = [FigureBlock(f"view-{name}", vtitle, "", None, vtable, table_only=True)
+             for name, (vtitle, vtable) in view_summaries(runs).items()]
+    if every:
         sections.append(Section(
-            f"view-{name}", vtitle, "The mean of every metric this view declares, with its 95 % "
-            "interval over networks (percentile bootstrap), per data set and variant.",
-            [FigureBlock(f"view-{name}", vtitle, "", None, vtable, table_only=True)], []))
+            "every-metric", "Every metric, per view", "The mean of every metric each view "
+            "declares, with its 95 % interval over networks (percentile bootstrap), per data set "
+            "and variant; one table per view, sorted by metric, data set and variant.", every, []))
     done = finished(runs)
     summary = {
         "networks in the store": len(runs),

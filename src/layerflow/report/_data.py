@@ -1,14 +1,15 @@
 """What the report reads: the results store as three tables plus the files beside them.
 
 The report never trains or measures; it reads the sweep store (``ResultStore(out).runs()``,
-``.layers()`` and ``.coefficients()``), ``OUT/config.yaml``, ``OUT/versions.json`` and
-``OUT/trajectories/<run_id>.npz``.
+``.layers()`` and ``.coefficients()``), ``OUT/config.yaml``, ``OUT/versions.json`` and the
+trajectories saved in ``OUT/trajectories/`` (each file's name ends with its run's id).
 :class:`ReportInput` holds exactly that, so a test (or a notebook) can build one by hand.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,13 @@ def select_k(layers: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     return layers[keep]
 
 
+def _run_id_of_file(path: Path) -> str:
+    """The run a saved trajectory belongs to: the 16-hex-digit id its name ends with
+    (``moons-resnet-…-seed0-3f2a9c0d1e4b5a6c.npz``), or the whole stem (``<run_id>.npz``)."""
+    m = re.search(r"(?:^|-)([0-9a-f]{16})$", path.stem)
+    return m.group(1) if m else path.stem
+
+
 def load_input(out_dir: str | Path) -> ReportInput:
     """Read a results folder written by :func:`layerflow.sweep.run_sweep`.
 
@@ -92,7 +100,8 @@ def load_input(out_dir: str | Path) -> ReportInput:
         )
     traj_dir = out / "trajectories"
     trajs = (
-        {p.stem: p for p in sorted(traj_dir.glob("*.npz"))} if traj_dir.is_dir() else {}
+        {_run_id_of_file(p): p for p in sorted(traj_dir.glob("*.npz"))} if traj_dir.is_dir()
+        else {}
     )
     cfg = out / "config.yaml"
     ver = out / "versions.json"

@@ -9,17 +9,18 @@ from __future__ import annotations
 import base64
 import html
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
+from layerflow.report._format import format_number
 from layerflow.report.findings import Finding, as_records
 from layerflow.stats.claims import Claim
 
-__all__ = ["FigureBlock", "Section", "format_value", "render_html", "table_html"]
+__all__ = ["FOLD_ROWS", "FigureBlock", "Section", "findings_html", "format_value", "render_html",
+           "table_html"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;
@@ -30,9 +31,10 @@ figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}
 figcaption{font-size:.9em;color:#555}
 table{border-collapse:collapse;font-size:.8em;margin:.5em 0}
 td,th{border:1px solid #ddd;padding:2px 6px;text-align:right}th{background:#f4f4f4}
-td.s{text-align:left}
+td.s{text-align:left}div.long{width:28em;white-space:normal}
+.tw{overflow-x:auto;max-width:100%}.tw table{width:max-content}
 .finding{background:#f6f9ff;border-left:4px solid #4a78c2;padding:.4em .8em;margin:.4em 0}
-.skip{background:#fff7e6;border-left:4px solid #e0a030;padding:.4em .8em;margin:.6em 0}
+.skips{color:#666;font-size:.9em}
 pre{background:#f6f6f6;padding:.8em;overflow-x:auto;font-size:.8em}
 details{margin:.4em 0}summary{cursor:pointer;color:#345}
 .meta{color:#666;font-size:.9em}
@@ -53,6 +55,7 @@ class FigureBlock:
     skip_reason: str = ""
     hidden_columns: tuple[str, ...] = ()
     table_only: bool = False
+    shown: pd.DataFrame | None = None  # what is printed under the figure (default: ``table``)
 
 
 @dataclass(frozen=True)
@@ -67,26 +70,13 @@ class Section:
 
 
 def format_value(v: Any) -> str:
-    """A table cell: floats with 6 significant digits, everything else as ``str``."""
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return str(v)
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "nan"
-        return f"{v:.6g}"
-    try:
-        if pd.isna(v):
-            return ""
-    except (TypeError, ValueError):
-        pass
-    if hasattr(v, "item") and not isinstance(v, str):
-        try:
-            return format_value(v.item())
-        except (ValueError, AttributeError):
-            pass
-    return str(v)
+    """A table cell: :func:`~layerflow.report._format.format_number` (three significant figures,
+    "—" for an undefined value)."""
+    return format_number(v)
+
+
+#: a cell longer than this many characters wraps (the table scrolls sideways when wide)
+LONG_TEXT = 60
 
 
 def table_html(df: pd.DataFrame, table_id: str = "", max_rows: int | None = None,
@@ -95,16 +85,19 @@ def table_html(df: pd.DataFrame, table_id: str = "", max_rows: int | None = None
     cols = [c for c in df.columns if c not in set(hidden)]
     shown = df if max_rows is None or len(df) <= max_rows else df.iloc[:max_rows]
     attr = f' id="{html.escape(table_id)}"' if table_id else ""
-    parts = [f"<table{attr}><thead><tr>"]
+    parts = [f"<div class=tw><table{attr}><thead><tr>"]
     parts += [f"<th>{html.escape(str(c))}</th>" for c in cols]
     parts.append("</tr></thead><tbody>")
     for row in shown[cols].itertuples(index=False, name=None):
         parts.append("<tr>")
         for v in row:
             cls = ' class="s"' if isinstance(v, str) else ""
-            parts.append(f"<td{cls}>{html.escape(format_value(v))}</td>")
+            text = html.escape(format_value(v))
+            if len(text) > LONG_TEXT:  # a sentence wraps in its own column width
+                text = f"<div class=long>{text}</div>"
+            parts.append(f"<td{cls}>{text}</td>")
         parts.append("</tr>")
-    parts.append("</tbody></table>")
+    parts.append("</tbody></table></div>")
     if len(shown) < len(df):
         parts.append(
             f"<p class=meta>{len(df) - len(shown)} more rows are in the Parquet store.</p>"
@@ -119,6 +112,29 @@ def _finding_html(f: Finding) -> str:
         f"<details><summary>numbers behind this sentence</summary>{table_html(nums)}"
         "</details></div>"
     )
+
+
+def _is_detail(f: Finding) -> bool:
+    """A finding about one data set (its numbers name the ``dataset``): folded under the
+    section's headline findings."""
+    return "dataset" in f.numbers
+
+
+def findings_html(findings: Sequence[Finding]) -> str:
+    """A section's findings: the headline sentences, then the per-data-set ones folded."""
+    head = [f for f in findings if not _is_detail(f)]
+    detail = [f for f in findings if _is_detail(f)]
+    out = [_finding_html(f) for f in head]
+    if detail:
+        sets = len({str(f.numbers["dataset"]) for f in detail})
+        out.append(f"<details class=detail><summary>Per data set: {len(detail)} more findings "
+                   f"on {sets} data set{'s' if sets != 1 else ''}</summary>"
+                   + "".join(_finding_html(f) for f in detail) + "</details>")
+    return "".join(out)
+
+
+#: a table longer than this is folded (its title stays visible)
+FOLD_ROWS = 12
 
 
 def claims_html(claims: Sequence[Claim]) -> str:
@@ -139,23 +155,41 @@ def claims_html(claims: Sequence[Claim]) -> str:
 
 
 def _figure_html(b: FigureBlock) -> str:
+    """A drawn figure with its numbers folded under it, or a table (folded when long); a
+    figure that is not drawn gives no block (:func:`_not_drawn_html` says why, in one line)."""
+    shown = b.table if b.shown is None else b.shown
     if b.table_only:
+        table = table_html(shown, table_id=f"table-{b.name}", hidden=b.hidden_columns)
+        if len(shown) > FOLD_ROWS:
+            return (f'<details id="tbl-{html.escape(b.name)}"><summary>{html.escape(b.title)} '
+                    f"({len(shown)} rows)</summary>{table}</details>")
         head = f'<h3 id="tbl-{html.escape(b.name)}">{html.escape(b.title)}</h3>' if b.title else ""
-        return head + table_html(b.table, table_id=f"table-{b.name}", hidden=b.hidden_columns)
-    head = f'<h3 id="fig-{html.escape(b.name)}">{html.escape(b.title)}</h3>'
+        return head + table
     if b.png is None:
-        return (
-            head + f'<div class="skip" data-figure="{html.escape(b.name)}">Figure skipped: '
-            f"{html.escape(b.skip_reason)}</div>"
-        )
+        return ""
+    head = f'<h3 id="fig-{html.escape(b.name)}">{html.escape(b.title)}</h3>'
     data = base64.b64encode(b.png).decode("ascii")
     return (
         head + f'<figure><img alt="{html.escape(b.title)}" data-figure="{html.escape(b.name)}" '
         f'src="data:image/png;base64,{data}"><figcaption>{html.escape(b.caption)} '
         f"(also saved as fig-{html.escape(b.name)}.png)</figcaption></figure>"
-        f"<details><summary>numbers behind this figure ({len(b.table)} rows)</summary>"
-        f"{table_html(b.table, table_id=f'table-{b.name}', hidden=b.hidden_columns)}</details>"
+        f"<details><summary>numbers behind this figure ({len(shown)} rows)</summary>"
+        f"{table_html(shown, table_id=f'table-{b.name}', hidden=b.hidden_columns)}</details>"
     )
+
+
+def _not_drawn_html(blocks: Sequence[FigureBlock]) -> str:
+    """One line naming the figures this store has no data for, each with its reason."""
+    skipped = [b for b in blocks if b.png is None and not b.table_only]
+    if not skipped:
+        return ""
+    parts = [f'<span class="skip" data-figure="{html.escape(b.name)}">{html.escape(b.title)} '
+             f"(not drawn: {html.escape(b.skip_reason)})</span>" for b in skipped]
+    return f"<p class=skips>Not drawn for this store: {'; '.join(parts)}.</p>"
+
+
+def _has_content(s: Section) -> bool:
+    return bool(s.findings) or any(b.png is not None or b.table_only for b in s.figures)
 
 
 def render_html(
@@ -190,13 +224,18 @@ def render_html(
         out.append(claims_html(claims))
     else:
         out.append("<p>The store holds no data any claim can be estimated from.</p>")
-    out.append(f"<p class=meta>{len(findings)} detailed findings follow, by paper; each "
-               "sentence was computed from the store (open one for the numbers behind it).</p>")
+    out.append(f"<p class=meta>{len(findings)} findings follow, by paper (those about one data "
+               "set folded); each sentence was computed from the store (open one for the numbers "
+               "behind it).</p>")
     for s in sections:
+        if not _has_content(s):
+            continue
         out.append(f'<h2 id="{html.escape(s.key)}">{html.escape(s.title)}</h2>')
-        out.append(f"<p>{html.escape(s.intro)}</p>")
-        out += [_finding_html(f) for f in s.findings]
+        if s.intro:
+            out.append(f"<p>{html.escape(s.intro)}</p>")
+        out.append(findings_html(s.findings))
         out += [_figure_html(b) for b in s.figures]
+    out.append(_not_drawn_html([b for s in sections for b in s.figures]))
     out.append("<h2 id=runs>All runs</h2>")
     out.append(f"<details><summary>{len(runs)} runs</summary>")
     out.append(table_html(runs, table_id="table-runs", max_rows=max_run_rows))

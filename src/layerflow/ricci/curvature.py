@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from layerflow._suggest import did_you_mean
 from layerflow.ricci.graphs import RicciInputError, as_graph, edge_rows, union_graph
 
 __all__ = ["CURVATURES", "Forman", "check_kind", "edge_curvature", "scalar_curvature"]
@@ -117,7 +118,8 @@ def check_kind(kind: Any) -> str:
     """``kind`` is a key of :data:`CURVATURES` (else :class:`RicciInputError` listing them)."""
     if kind not in CURVATURES:
         raise RicciInputError(
-            f"unknown curvature kind {kind!r}; available kinds: {sorted(CURVATURES)}"
+            f"unknown curvature kind {kind!r}{did_you_mean(kind, CURVATURES)}; available kinds: "
+            f"{sorted(CURVATURES)}"
         )
     return str(kind)
 

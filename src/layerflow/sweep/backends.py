@@ -17,6 +17,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from layerflow._suggest import did_you_mean
 from layerflow.errors import LayerflowError
 
 __all__ = ["BACKENDS", "Backend", "BackendError", "make_backend"]
@@ -239,5 +240,6 @@ def make_backend(name: str, workers: int | None = None, address: str | None = No
                  **options: Any) -> Backend:
     """A backend by name (see :data:`BACKENDS`)."""
     if name not in BACKENDS:
-        raise BackendError(f"unknown backend {name!r}; expected one of {', '.join(BACKENDS)}")
+        raise BackendError(f"unknown backend {name!r}{did_you_mean(name, BACKENDS)}; expected one "
+                           f"of {', '.join(BACKENDS)}")
     return BACKENDS[name](workers=workers, address=address, **options)

@@ -14,6 +14,7 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from layerflow._suggest import did_you_mean
 from layerflow.sweep.grid import grid_product
 from layerflow.sweep.source import ConfigError
 
@@ -68,7 +69,8 @@ def check_keys(m: Mapping[str, Any], allowed: tuple[str, ...] | list[str], key: 
     for k in m:
         if k not in allowed:
             path = f"{key}.{k}" if key else k
-            raise ConfigError(path, f"unknown key; allowed keys here: {', '.join(allowed)}")
+            raise ConfigError(path, f"unknown key{did_you_mean(k, allowed)}; allowed keys here: "
+                                   f"{', '.join(allowed)}")
 
 
 def _int(v: Any, key: str, lo: int, null: bool = False) -> int | None:

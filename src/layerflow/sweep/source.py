@@ -3,13 +3,14 @@ duplicate keys, ``1e-3`` read as a number) and the built-in configs shipped with
 
 from __future__ import annotations
 
-import importlib.resources
 import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from layerflow._studies import builtin_configs
+from layerflow._suggest import did_you_mean
 from layerflow.errors import LayerflowError
 
 __all__ = ["ConfigError", "builtin_configs", "parse_yaml", "resolve_source"]
@@ -73,20 +74,6 @@ def parse_yaml(text: str, source: str = "<string>") -> Any:
 
 
 # ----------------------------------------------------------------------------- built-ins
-def builtin_configs() -> dict[str, Path]:
-    """Built-in config names -> their YAML files (``src/layerflow/configs/*.yaml``)."""
-    root = importlib.resources.files("layerflow") / "configs"
-    out: dict[str, Path] = {}
-    try:
-        entries = list(root.iterdir())
-    except (FileNotFoundError, NotADirectoryError):
-        return out
-    for entry in entries:
-        if entry.name.endswith(".yaml"):
-            out[entry.name[: -len(".yaml")]] = Path(str(entry))
-    return dict(sorted(out.items()))
-
-
 def resolve_source(source: str | Path) -> tuple[str, str]:
     """A YAML path or a built-in name -> (text, description)."""
     path = Path(source)
@@ -98,6 +85,7 @@ def resolve_source(source: str | Path) -> tuple[str, str]:
     if str(source) in builtins:
         return builtins[str(source)].read_text(encoding="utf-8"), f"built-in {source!r}"
     raise ConfigError(
-        "", f"config {str(source)!r} is neither a YAML file nor a built-in config; built-ins: "
+        "", f"config {str(source)!r} is neither a YAML file nor a built-in config"
+        f"{did_you_mean(str(source), builtins)}; built-ins: "
         f"{sorted(builtins)}"
     )

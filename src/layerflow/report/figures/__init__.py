@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from layerflow.report.figures._common import collapse_equal_layers
 from layerflow.report.figures.geodesic import figure_geodesic, geodesic_table
 from layerflow.report.figures.least_action import figure_least_action, least_action_table
 from layerflow.report.figures.maps import figure_jacobian, jacobian_table
@@ -47,7 +48,8 @@ class FigureSpec:
 
     ``table(runs, layers, trajectories, coefficients) -> DataFrame`` (``coefficients``: the
     store's coefficients table, or None); ``plot(table) -> Figure``; ``needs`` explains what the
-    store must hold when the table is empty.
+    store must hold when the table is empty; ``shown(table)``, when given, is the table as
+    printed under the figure.
     """
 
     name: str
@@ -59,16 +61,19 @@ class FigureSpec:
     needs: str
     caption: str = ""
     hidden_columns: tuple[str, ...] = field(default_factory=tuple)
+    #: how the table is printed under the figure (``None``: as it is)
+    shown: Callable[[pd.DataFrame], pd.DataFrame] | None = None
 
 
 FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec(
         "tracks", "geometry", "Data tracks through the layers",
         lambda r, lay, t, c: tracks_table(r, t), figure_tracks,
-        "saved trajectories (OUT/trajectories/<run_id>.npz) of finished runs",
+        "saved trajectories (OUT/trajectories/*.npz) of finished runs",
         "Rows: one residual and one plain network per data set (trained on all the data, no "
-        "penalty or weight decay where available, lowest seed). The table gives the share of variance the 2-D projection of each drawn layer "
-        "keeps.",
+        "penalty or weight decay where available, lowest seed); for a study of one kind (a "
+        "transformer's token tracks), a trained network and its untrained baseline. The table "
+        "gives the share of variance the 2-D projection of each drawn layer keeps.",
         hidden_columns=("path",),
     ),
     FigureSpec(
@@ -135,7 +140,8 @@ FIGURES: tuple[FigureSpec, ...] = (
         "per-layer Jacobian orientation fractions in the layers table (maps analysis)",
         "Fraction of samples at which an equal-width layer has det J > 0 (a local "
         "orientation-preserving diffeomorphism), mean over networks; the band is its 95 % "
-        "bootstrap interval.",
+        "bootstrap interval. The table lists consecutive layers with equal values as one row.",
+        shown=collapse_equal_layers,
     ),
 )
 

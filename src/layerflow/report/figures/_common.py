@@ -186,3 +186,38 @@ def label_of(metric: str) -> str:
             if col.per_layer and col.name == metric:
                 return col.label
     return metric
+
+
+def collapse_equal_layers(table: pd.DataFrame,
+                          values: tuple[str, ...] = ("n", "mean", "std", "low", "high",
+                                                     "n_infinite")) -> pd.DataFrame:
+    """A per-layer table as printed: consecutive layers of one group (every column but ``layer``
+    and ``values``) whose ``values`` are all equal are one row, ``layer`` ``"2–7"`` — e.g. an
+    orientation share that is 1 at every layer of every network is summarised, not listed."""
+    if table.empty or "layer" not in table.columns:
+        return table
+    vals = [c for c in values if c in table.columns]
+    keys = [c for c in table.columns if c != "layer" and c not in vals]
+    rows: list[dict[str, Any]] = []
+    for _, grp in table.groupby(keys, sort=False, dropna=False) if keys else [((), table)]:
+        grp = grp.sort_values("layer", kind="stable")
+        run: list[dict[str, Any]] = []
+        for rec in grp.to_dict("records"):
+            same = run and all(_same(run[-1][c], rec[c]) for c in vals) \
+                and int(rec["layer"]) == int(run[-1]["layer"]) + 1
+            if run and not same:
+                rows.append(_merged(run))
+                run = []
+            run.append(rec)
+        if run:
+            rows.append(_merged(run))
+    return pd.DataFrame(rows, columns=list(table.columns))
+
+
+def _same(a: Any, b: Any) -> bool:
+    return bool(a == b) or bool(pd.isna(a) and pd.isna(b))
+
+
+def _merged(run: list[dict[str, Any]]) -> dict[str, Any]:
+    first, last = int(run[0]["layer"]), int(run[-1]["layer"])
+    return {**run[0], "layer": str(first) if first == last else f"{first}–{last}"}

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from layerflow.report._format import format_number
 from layerflow.report.figures._common import MAX_PANELS, figure_grid
 from layerflow.stats.accuracy import WELL_TRAINED
 from layerflow.stats.ricci import coefficient_table, first_pair_of, protocols_in_store
@@ -66,12 +67,12 @@ def figure_eta_ric(table: pd.DataFrame) -> Any:
             ax.annotate(str(int(r["layer"])), (r["ric"], r["eta"]), fontsize=6,
                         xytext=(2, 2), textcoords="offset points")
         rho = pearson(used["ric"].to_numpy(np.float64), used["eta"].to_numpy(np.float64))
-        ax.set_title(f"{proto}: ρ = {rho:.2f} (pairs l ≥ {first})", fontsize=8)
+        ax.set_title(f"{proto}: ρ = {format_number(rho)} (pairs l ≥ {first})", fontsize=8)
         ax.set_xlabel("Ric_l (scalar curvature)")
         ax.set_ylabel("η_l = g_l+1 − g_l")
     r0 = table.iloc[0]
     fig.suptitle(f"One well-trained network ({r0['dataset']}, test accuracy "
-                 f"{r0['test_acc']:.3f}, k = {r0['k']}): η_l against Ric_l", fontsize=9)
+                 f"{format_number(r0['test_acc'])}, k = {r0['k']}): η_l against Ric_l", fontsize=9)
     return fig
 
 

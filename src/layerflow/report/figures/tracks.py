@@ -42,12 +42,23 @@ def _pick_tracks(runs: pd.DataFrame, trajectories: Mapping[str, Path],
     picked: list[_Track] = []
     for ds in list(dict.fromkeys(df["dataset"]))[:max_datasets]:
         sub = df[df["dataset"] == ds].sort_values(sort_cols, kind="stable")
-        for kind in ("residual", "plain", "bottleneck"):
+        known = ("residual", "plain", "bottleneck")
+        kinds = [*known, *sorted(set(sub["kind"].astype(str)) - set(known))]
+        for kind in kinds:
             s = sub[sub["kind"] == kind]
             if len([p for p in picked if p.dataset == ds]) >= per_dataset:
                 break
             if not s.empty:
                 r = s.iloc[0]
+                rid = str(r["run_id"])
+                picked.append(_Track(rid, str(ds), str(r["variant"]), Path(trajectories[rid])))
+        # one kind only (a transformer study): its untrained baseline is the second row
+        mine = [p for p in picked if p.dataset == ds]
+        if mine and len(mine) < per_dataset:
+            first = sub[sub["run_id"].astype(str) == mine[0].run_id].iloc[0]
+            base = sub[(sub["kind"] == first["kind"]) & ~sub["trained"]]
+            if bool(first["trained"]) and not base.empty:
+                r = base.iloc[0]
                 rid = str(r["run_id"])
                 picked.append(_Track(rid, str(ds), str(r["variant"]), Path(trajectories[rid])))
     return picked

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from layerflow.report._format import format_number
 
 __all__ = ["Finding", "Number", "fmt", "fmt_fraction", "fmt_percent"]
 
@@ -25,10 +26,9 @@ class Finding:
 
 
 def fmt(v: float, digits: int = 3) -> str:
-    """A number as the findings print it (``digits`` significant digits; ``nan`` stays ``nan``)."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "nan"
-    return f"{float(v):.{digits}g}"
+    """A number as the findings print it: :func:`~layerflow.report._format.format_number`
+    (``digits`` significant figures; an undefined value as "—")."""
+    return format_number(v, digits)
 
 
 def fmt_percent(share: float) -> str:

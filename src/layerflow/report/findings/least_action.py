@@ -79,7 +79,7 @@ def least_action_findings(runs: pd.DataFrame, level: float = 0.95) -> list[Findi
                 f"{label}: {arm} ({role}) had {head}; at {fmt_fraction(f0)} of the training "
                 f"data, {arm} {_fmt_iv(ia)} vs {base} {_fmt_iv(ib)} "
                 f"({100 * level:.0f} % bootstrap intervals{overlap_txt}; n = {ia.n} and {ib.n} seeds). "
-                f"The largest difference {arm} − {base} was {gains[best]:+.3f}, at "
+                f"The largest difference {arm} − {base} was {fmt(gains[best])}, at "
                 f"{fmt_fraction(best)}."
             )
             numbers: dict[str, float | int | str | bool] = {

@@ -22,6 +22,7 @@ are unaffected. Options (``ctx.options``): ``device`` (default ``"cpu"``).
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -32,7 +33,8 @@ from layerflow.sweep.grid import RunSpec, canonical_json
 from layerflow.sweep.tasks import MemberResult, TaskContext, torch_threads
 from layerflow.views import get_view
 
-__all__ = ["analyse_member", "load_run_dataset", "run_task", "token_trajectory"]
+__all__ = ["analyse_member", "load_run_dataset", "run_task", "token_trajectory",
+           "trajectory_filename"]
 
 _DATA_CACHE: dict[str, Any] = {}  # a run's draw, cut to its budget and validation split
 _LOADED: dict[str, Any] = {}  # what the loader gave for a draw
@@ -113,6 +115,19 @@ def token_trajectory(model: Any, X: np.ndarray, labels: np.ndarray,
     return traj
 
 
+def trajectory_filename(run: RunSpec) -> str:
+    """The file a run's saved trajectory gets: what the run is, then its id, e.g.
+    ``moons-resnet-w16d4-plain-f0.05-seed0-3f2a9c0d1e4b5a6c.npz`` (``untrained`` for a baseline).
+    The report finds the run by the trailing 16-hex-digit id."""
+    m = run.model
+    shape = f"w{m['width']}d{m['depth']}" if "width" in m and "depth" in m else ""
+    parts = [str(run.dataset["name"]), str(m["kind"]), shape,
+             str(run.arm) if run.trained else "untrained", f"f{run.train_fraction:g}",
+             f"seed{run.seed}", run.run_id]
+    name = "-".join(p for p in parts if p)
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name) + ".npz"
+
+
 def analyse_member(model: Any, ds: Any, run: RunSpec, ctx: TaskContext) -> tuple[
         dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
     """Capture ``model`` on the first ``test_points`` test samples and run the analyses
@@ -141,7 +156,7 @@ def analyse_member(model: Any, ds: Any, run: RunSpec, ctx: TaskContext) -> tuple
         layers.extend({"run_id": run.run_id, **row} for row in res.layers)
         coefficients.extend({"run_id": run.run_id, **row} for row in res.coefficients)
     if run.run_id in ctx.save_ids:
-        traj.save(ctx.trajectories / f"{run.run_id}.npz")
+        traj.save(ctx.trajectories / trajectory_filename(run))
     return metrics, layers, coefficients
 
 
