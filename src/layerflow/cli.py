@@ -55,10 +55,12 @@ def _echo_report(rep: Any) -> None:
     """The claims table first, then the detailed findings (what every report opens with)."""
     if rep.claims:
         click.echo("claims:")
+        from layerflow.report.html import estimate_text, p_text
+
         for c in rep.claims:
-            lo, hi = c.interval
-            click.echo(f"  - [{c.verdict}] {c.paper}: {c.claim} — {c.quantity} = "
-                       f"{c.estimate:.3g} [{lo:.3g}, {hi:.3g}], n = {c.n}")
+            tag = "" if c.kind == "claim" else " (check)"
+            click.echo(f"  - [{c.verdict}]{tag} {c.paper}: {c.claim} — {estimate_text(c)}, "
+                       f"p (Holm) {p_text(c.p_adjusted)}; {c.counts}")
     if rep.findings:
         click.echo("findings:")
         for f in rep.findings:

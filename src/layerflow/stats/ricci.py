@@ -32,7 +32,7 @@ from layerflow.stats.correlation import bootstrap_pearson, pearson
 from layerflow.stats.intervals import Interval, wilson_interval
 from layerflow.stats.tables import finished
 
-__all__ = ["PooledStat", "first_pair_of", "pooled_from_layers", "protocol_table",
+__all__ = ["COEFFICIENT_COLUMNS", "PooledStat", "coefficient_table", "first_pair_of", "pooled_from_layers", "protocol_table",
            "protocols_in_store"]
 
 
@@ -200,3 +200,88 @@ def protocol_table(runs: pd.DataFrame, layers: pd.DataFrame,
                              "r_accuracy": r_acc, "r_low": r_lo, "r_high": r_hi,
                              "excluded_why": why})
     return pd.DataFrame(rows, columns=cols)
+
+
+#: the columns of :func:`coefficient_table`
+COEFFICIENT_COLUMNS: tuple[str, ...] = ("run_id", "protocol", "k", "rho", "first_pair", "reason")
+
+
+def coefficient_table(runs: pd.DataFrame, layers: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every network's global Ricci coefficient per (protocol, k), one row each: ``run_id,
+    protocol, k, rho, first_pair, reason``.
+
+    This is the one place the per-(protocol, k) coefficients are read from a store; everything
+    else in :mod:`layerflow.stats` and the report takes them from here. ``rho`` is NaN where the
+    coefficient is undefined and ``reason`` says why: ``""`` (defined), ``"k >= N"`` (the run
+    left this k out: its test set is too small, so there is no graph), ``"disconnected"`` (an
+    infinite geodesic mass in some layer; read from ``ricci_connected`` at the run's primary k,
+    else from the layer rows' ``geodesic_mass[_<protocol>]`` at that k), ``"too few layer pairs
+    or no variance"`` (a connected graph with no coefficient), ``"unrecorded"`` (the store does
+    not say). ``first_pair`` is the first layer pair the protocol correlates
+    (``ricci_first_pair[_<protocol>]``; 0 when the store predates it).
+    """
+    primary, protos, ks = protocols_in_store(runs)
+    df = finished(runs)
+    if df.empty or "run_id" not in df.columns:
+        return pd.DataFrame(columns=list(COEFFICIENT_COLUMNS))
+    if not ks:
+        return _primary_only(df, primary)
+    flag = (pd.to_numeric(df["ricci_connected"], errors="coerce")
+            if "ricci_connected" in df.columns else pd.Series(np.nan, index=df.index))
+    run_k = (pd.to_numeric(df["k"], errors="coerce") if "k" in df.columns
+             else pd.Series(np.nan, index=df.index))
+    skipped_text = (df["ricci_skipped_ks"].astype(str) if "ricci_skipped_ks" in df.columns
+                    else pd.Series("", index=df.index))
+    parts = []
+    for proto in protos:
+        sfx = _suffix(proto, primary)
+        first = first_pair_of(df, sfx)
+        for k in ks:
+            col = f"ricci_rho{sfx}_k{k}"
+            if col not in df.columns:
+                continue
+            rho = pd.to_numeric(df[col], errors="coerce")
+            # what the run columns record: the connectivity of the primary protocol at run's k
+            known = (run_k == k) & flag.notna() if not sfx else pd.Series(False, index=df.index)
+            connected = flag != 0
+            if layers is not None and not layers.empty and \
+                    {"run_id", "metric", "k", "value"} <= set(layers.columns):
+                rows = layers[(layers["metric"] == f"geodesic_mass{sfx}")
+                              & (pd.to_numeric(layers["k"], errors="coerce") == k)]
+                fin = rows.assign(_f=np.isfinite(pd.to_numeric(rows["value"], errors="coerce")))
+                from_rows = df["run_id"].map(fin.groupby("run_id")["_f"].all())
+                use = ~known & from_rows.notna()
+                connected = connected.where(~use, from_rows.astype(bool))
+                known = known | use
+            skipped = skipped_text.str.contains(f"k={k} ", regex=False)
+            reason = np.where(rho.notna(), "",
+                              np.where(skipped, "k >= N",
+                                       np.where(known & ~connected, "disconnected",
+                                                np.where(known, "too few layer pairs or no "
+                                                         "variance", "unrecorded"))))
+            parts.append(pd.DataFrame({"run_id": df["run_id"].to_numpy(), "protocol": proto,
+                                       "k": int(k), "rho": rho.to_numpy(dtype=np.float64),
+                                       "first_pair": int(first), "reason": reason}))
+    if not parts:
+        return pd.DataFrame(columns=list(COEFFICIENT_COLUMNS))
+    out = pd.concat(parts, ignore_index=True)
+    return out[list(COEFFICIENT_COLUMNS)]
+
+
+def _primary_only(df: pd.DataFrame, primary: str) -> pd.DataFrame:
+    """A store with only ``ricci_rho`` (no per-k columns): each run's coefficient at its own
+    ``k``; runs without a recorded k are left out (a coefficient needs its k)."""
+    if "ricci_rho" not in df.columns or "k" not in df.columns:
+        return pd.DataFrame(columns=list(COEFFICIENT_COLUMNS))
+    k = pd.to_numeric(df["k"], errors="coerce")
+    d = df[k.notna()]
+    rho = pd.to_numeric(d["ricci_rho"], errors="coerce").to_numpy(dtype=np.float64)
+    flag = (pd.to_numeric(d["ricci_connected"], errors="coerce") if "ricci_connected" in
+            d.columns else pd.Series(np.nan, index=d.index)).to_numpy()
+    reason = np.where(np.isfinite(rho), "", np.where(flag == 0, "disconnected",
+                      np.where(np.isfinite(flag), "too few layer pairs or no variance",
+                               "unrecorded")))
+    out = pd.DataFrame({"run_id": d["run_id"].to_numpy(), "protocol": primary,
+                        "k": k[k.notna()].astype(int).to_numpy(), "rho": rho,
+                        "first_pair": first_pair_of(d, ""), "reason": reason})
+    return out[list(COEFFICIENT_COLUMNS)]
