@@ -87,7 +87,7 @@ def test_lss_claim_is_a_mean_over_cells_and_follows_the_data(residual_lss: float
     # by hand: per data set (the cell), per weight decay the seed means, plain − residual,
     # averaged over the weight decays; then a one-sample t over the 4 cells
     diffs = []
-    for ds, g in runs.groupby("dataset"):
+    for _ds, g in runs.groupby("dataset"):
         per = g.groupby(["weight_decay", "kind"])["lss_mean"].mean().unstack()
         diffs.append(float((per["plain"] - per["residual"]).mean()))
     t = stats.ttest_1samp(diffs, 0.0)

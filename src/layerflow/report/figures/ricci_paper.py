@@ -3,7 +3,6 @@ against test accuracy per data set for each k (Baptista et al.'s Figures)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
@@ -11,7 +10,7 @@ import pandas as pd
 
 from layerflow.report.figures._common import MAX_PANELS, figure_grid
 from layerflow.stats.accuracy import WELL_TRAINED
-from layerflow.stats.ricci import protocols_in_store
+from layerflow.stats.ricci import coefficient_table, protocols_in_store
 from layerflow.stats.tables import finished
 
 __all__ = ["eta_ric_table", "figure_eta_ric", "figure_rho_accuracy", "rho_accuracy_table"]
@@ -75,22 +74,17 @@ def figure_eta_ric(table: pd.DataFrame) -> Any:
 
 def rho_accuracy_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Per network, protocol and k: dataset, trained flag, test accuracy and ρ."""
-    primary, _, ks = protocols_in_store(runs)
     df = finished(runs)
-    if not ks or "test_acc" not in df.columns:
+    if "test_acc" not in df.columns:
         return pd.DataFrame()
-    rows = []
-    for c in df.columns:
-        m = re.fullmatch(r"ricci_rho(?:_([a-z]+))?_k(\d+)", str(c))
-        if not m:
-            continue
-        proto = m.group(1) or primary
-        part = df[["run_id", "dataset", "trained", "test_acc"]].assign(
-            protocol=proto, k=int(m.group(2)), rho=pd.to_numeric(df[c], errors="coerce"))
-        rows.append(part.dropna(subset=["rho"]))
-    if not rows:
+    coef = coefficient_table(runs).dropna(subset=["rho"])
+    if coef.empty:
         return pd.DataFrame()
-    return pd.concat(rows, ignore_index=True)
+    meta = df[["run_id", "dataset", "trained", "test_acc"]]
+    out = meta.merge(coef[["run_id", "protocol", "k", "rho"]], on="run_id", how="inner")
+    order = {p: i for i, p in enumerate(dict.fromkeys(coef["protocol"]))}
+    out = out.assign(_p=out["protocol"].map(order)).sort_values(["_p", "k"], kind="stable")
+    return out.drop(columns="_p").reset_index(drop=True)
 
 
 def figure_rho_accuracy(table: pd.DataFrame) -> Any:

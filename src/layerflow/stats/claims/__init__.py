@@ -158,9 +158,9 @@ def compute_claims(runs: pd.DataFrame, layers: pd.DataFrame | None = None) -> li
     for fam in dict.fromkeys(r.decl.family for r in rows):
         idx = [i for i, r in enumerate(rows) if r.decl.family == fam
                and r.est.n_units >= r.decl.min_units]
-        pa = holm([rows[i].est.p for i in idx])
-        pe = holm([rows[i].est.p_equivalence for i in idx])
-        p_adj.update({i: (a, e) for i, a, e in zip(idx, pa, pe, strict=True)})
+        adj_p = holm([rows[i].est.p for i in idx])
+        adj_e = holm([rows[i].est.p_equivalence for i in idx])
+        p_adj.update({i: (a, e) for i, a, e in zip(idx, adj_p, adj_e, strict=True)})
     out = []
     for i, r in enumerate(rows):
         d, o, e = r.decl, r.obs, r.est

@@ -46,7 +46,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from layerflow.stats.correlation import pearson
-from layerflow.stats.intervals import StatsError
+from layerflow.stats.intervals import StatsError, wilson_interval
 
 __all__ = ["ESTIMATORS", "CellEstimate", "Estimate", "estimator", "holm", "tost_p"]
 
@@ -168,8 +168,7 @@ def cluster_share(obs: pd.DataFrame, null: float, sesoi: float) -> Estimate:
     cells = []
     for i, r in u.iterrows():
         x, n = float(r["mean"]) * r["n"], int(r["n"])
-        from layerflow.stats.intervals import wilson_interval
-        w = wilson_interval(int(round(x)), n)
+        w = wilson_interval(round(x), n)
         cells.append(CellEstimate(str(i), float(r["mean"]), w.low, w.high, n))
     if m < 2:
         return _nan_estimate(m, f"{m} unit; an interval needs at least 2", tuple(cells),
@@ -209,15 +208,15 @@ def meta_fisher_z(obs: pd.DataFrame, null: float, sesoi: float, min_n: int = 4) 
         return _nan_estimate(k, f"{k} cell with a within-cell correlation; a meta-analysis "
                                 "needs at least 2", tuple(cells),
                              cells[0].estimate if cells else math.nan)
-    z, v = np.asarray(zs), np.asarray(vs)
+    z_arr, v = np.asarray(zs), np.asarray(vs)
     w = 1.0 / v
-    mu_f = float(np.sum(w * z) / np.sum(w))
-    qstat = float(np.sum(w * (z - mu_f) ** 2))
+    mu_f = float(np.sum(w * z_arr) / np.sum(w))
+    qstat = float(np.sum(w * (z_arr - mu_f) ** 2))
     c = float(np.sum(w) - np.sum(w**2) / np.sum(w))
     tau2 = max(0.0, (qstat - (k - 1)) / c) if c > 0 else 0.0
     wr = 1.0 / (v + tau2)
-    mu = float(np.sum(wr * z) / np.sum(wr))
-    hk = float(np.sum(wr * (z - mu) ** 2)) / (k - 1)
+    mu = float(np.sum(wr * z_arr) / np.sum(wr))
+    hk = float(np.sum(wr * (z_arr - mu) ** 2)) / (k - 1)
     se = math.sqrt(max(hk, 1.0) / float(np.sum(wr)))
     i2 = max(0.0, (qstat - (k - 1)) / qstat) if qstat > 0 else 0.0
     out = _t_result(mu, se, k - 1, math.atanh(null),
@@ -283,9 +282,9 @@ def cluster_bootstrap(obs: pd.DataFrame, null: float, sesoi: float, n_boot: int 
         boot[b] = np.mean([groups[i][rng.integers(0, groups[i].size, groups[i].size)].mean()
                            for i in picks[b]])
     est = float(u["mean"].mean())
-    lo, hi = np.quantile(boot, [0.5 - LEVEL / 2, 0.5 + LEVEL / 2])
-    p = float(min(1.0, 2 * min(np.mean(boot <= null), np.mean(boot >= null))))
-    return Estimate(est, float(lo), float(hi), p, math.nan, m, math.nan, cells)
+    lo, hi = (float(q) for q in np.quantile(boot, [0.5 - LEVEL / 2, 0.5 + LEVEL / 2]))
+    p = min(1.0, 2.0 * min(float(np.mean(boot <= null)), float(np.mean(boot >= null))))
+    return Estimate(est, lo, hi, p, math.nan, m, math.nan, cells)
 
 
 #: estimator name -> function ``(observations, null, sesoi) -> Estimate``
