@@ -1,7 +1,7 @@
 """Calibration of the claims' estimators: coverage ≥ 93 % at 95 % and false verdicts ≤ 5 %
 under the null, for every design the claims use, at the fewest units a claim may be judged on.
 
-The default tests run a few hundred simulations per design (bounds widened by the Monte Carlo
+The default tests run 300 simulations per design (bounds widened by the Monte Carlo
 error); ``--runslow`` runs 2,000 (bounds: 93 % − 2 MC s.e., 5 % + 2 MC s.e.).
 """
 
@@ -24,7 +24,7 @@ def _check(row: dict, n: int, k: float) -> None:
 
 @pytest.mark.parametrize("design", USED, ids=[d.estimator + ":" + d.name[:20] for d in USED])
 def test_calibration_small(design) -> None:  # type: ignore[no-untyped-def]
-    n = 150
+    n = 300
     _check(calibrate(design, n, seed=7), n, 3.0)
 
 

@@ -131,15 +131,20 @@ def test_meta_fisher_z_ignores_the_cells_means() -> None:
     assert "at least 2" in meta_fisher_z(few, 0.0, 0.1).reason
 
 
-def test_welch_strata_with_one_cell_is_welchs_test() -> None:
+def test_welch_strata_with_one_cell_is_welchs_statistic_on_hsus_df() -> None:
     a, b = np.array([1.0, 1.4, 0.7, 1.9]), np.array([0.1, 0.2, -0.1])
     obs = pd.DataFrame({"unit": "c", "group": ["a"] * 4 + ["b"] * 3,
                         "value": np.concatenate([a, b])})
     e = welch_strata(obs, 0.0, 0.05)
-    t = stats.ttest_ind(a, b, equal_var=False)
-    ci = t.confidence_interval(0.95)
-    np.testing.assert_allclose([e.estimate, e.low, e.high, e.p],
-                               [a.mean() - b.mean(), ci.low, ci.high, t.pvalue], rtol=1e-9)
+    t = stats.ttest_ind(a, b, equal_var=False)  # Welch's statistic, Satterthwaite's df
+    se = (a.mean() - b.mean()) / t.statistic
+    hsu = 2  # min(4, 3) − 1
+    q = stats.t.ppf(0.975, hsu)
+    np.testing.assert_allclose([e.estimate, e.low, e.high, e.p, e.df],
+                               [a.mean() - b.mean(), a.mean() - b.mean() - q * se,
+                                a.mean() - b.mean() + q * se,
+                                2 * stats.t.sf(abs(t.statistic), hsu), hsu], rtol=1e-9)
+    assert e.p > t.pvalue  # more conservative than Satterthwaite's
     assert e.n_units == 7
     assert "no cell" in welch_strata(obs[obs["group"] == "a"], 0.0, 0.1).reason
 

@@ -22,9 +22,10 @@ inside it first; the interval is computed over units, never over networks that s
   Q and I² reported. Every cell's r is within the cell: an association between the cells'
   means does not enter.
 - ``welch_strata``: two groups of independent networks (``group`` ``"a"`` and ``"b"``)
-  compared within each cell (Welch), the cell differences averaged with equal weights;
-  variance the sum of the cells' Welch variances, degrees of freedom by Satterthwaite. Here
-  the network is the unit (``n_units`` counts networks).
+  compared within each cell (Welch's unpooled variance, Hsu's conservative degrees of freedom
+  ``min(n_a, n_b) − 1``), the cell differences averaged with equal weights; variance the sum
+  of the cells' variances, degrees of freedom combined by Satterthwaite. Here the network is
+  the unit (``n_units`` counts networks).
 - ``cluster_bootstrap``: the two-stage percentile bootstrap (units resampled, then networks
   within each), kept for the calibration table; it under-covers with few units, so no claim
   uses it.
@@ -242,7 +243,9 @@ def welch_strata(obs: pd.DataFrame, null: float, sesoi: float, min_n: int = 2) -
         d = float(a.mean() - b.mean())
         va, vb = float(a.var(ddof=1)) / a.size, float(b.var(ddof=1)) / b.size
         var = va + vb
-        df = (var**2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))) if var > 0 else math.nan
+        # Hsu's conservative degrees of freedom: Welch–Satterthwaite's are liberal at 3 vs 3
+        # with unequal variances (5.7 % false verdicts in the calibration)
+        df = float(min(a.size, b.size) - 1)
         h = float(sps.t.ppf(0.5 + LEVEL / 2, df)) * math.sqrt(var) if var > 0 else math.nan
         cells.append(CellEstimate(str(unit), d, d - h, d + h, int(a.size + b.size)))
         n_used += int(a.size + b.size)
