@@ -52,8 +52,13 @@ def figure_forest(table: pd.DataFrame, title: str = "", null: float = 0.0) -> An
             ax.plot([r["estimate"]], [y], marker=marker, color=colour, ms=5)
     ax.axvline(null, color="#888", lw=0.8, ls="--")
     ax.set_yticks(ys)
-    ax.set_yticklabels([str(v)[:48] for v in shown["label"]], fontsize=7)
+    ax.set_yticklabels([_short(str(v)) for v in shown["label"]], fontsize=7)
     ax.tick_params(axis="x", labelsize=8)
     if title:
         ax.set_title(title[:90], fontsize=8)
     return fig
+
+
+def _short(label: str, size: int = 48) -> str:
+    """A label cut in the middle (the data set's arguments), keeping its start and its shape."""
+    return label if len(label) <= size else label[: size // 2 - 2] + "…" + label[-(size // 2 + 1):]
