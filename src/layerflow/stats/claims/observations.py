@@ -425,6 +425,14 @@ def _draws(runs: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     return df.assign(_task=task, _draw=draw, _frac=_num(df, "train_fraction")), note
 
 
+def _eligible(df: pd.DataFrame, a: str, b: str) -> int:
+    """Networks of arms ``a`` and ``b`` in the tasks that ran both (a plain network of a task
+    with no penalty arm, e.g. a plain MLP, is not eligible for a penalty comparison)."""
+    both = df.groupby("_task")["arm_role"].agg(lambda r: {a, b} <= set(r))
+    tasks = set(both[both].index)
+    return int((df["arm_role"].isin([a, b]) & df["_task"].isin(tasks)).sum())
+
+
 def _paired(df: pd.DataFrame, metric: str, a: str, b: str) -> pd.DataFrame:
     """``a − b`` arms paired by (draw, fraction, seed): columns ``_task, _draw, _frac, seed,
     a, b``."""
@@ -446,7 +454,7 @@ def _arm_obs(runs: pd.DataFrame, metric: str, a: str, b: str, low_only: bool,
     pairs = _paired(df, metric, a, b)
     if pairs.empty or pairs["_frac"].nunique() < (2 if low_only else 1):
         return []
-    eligible = int(df["arm_role"].isin([a, b]).sum())
+    eligible = _eligible(df, a, b)
     if low_only:
         full = float(pairs["_frac"].max())
         pairs = pairs[pairs["_frac"] < full]
@@ -495,7 +503,7 @@ def penalty_most_obs(runs: pd.DataFrame, layers: pd.DataFrame) -> list[Observati
     if True not in per.columns or False not in per.columns:
         return []
     per = per.dropna(subset=[True, False])
-    eligible = int(df["arm_role"].isin(["transport penalty", "plain"]).sum())
+    eligible = _eligible(df, "transport penalty", "plain")
     n_net = 2 * int(pairs["_draw"].isin(set(per.index)).sum())
     obs = pd.DataFrame({"unit": per.index.astype(str), "value": (per[True] - per[False])
                         .to_numpy()})
