@@ -116,10 +116,12 @@ def _echo_report(rep: Any) -> None:
     figures are in the report, not repeated here."""
     if rep.claims:
         click.echo("claims:")
+        from layerflow.report.html import estimate_text, p_text
+
         for c in rep.claims:
-            lo, hi = c.interval
-            click.echo(f"  - [{c.verdict}] {c.paper}: {c.claim} — {c.quantity} = "
-                       f"{c.estimate:.3g} [{lo:.3g}, {hi:.3g}], n = {c.n}")
+            tag = "" if c.kind == "claim" else " (check)"
+            click.echo(f"  - [{c.verdict}]{tag} {c.paper}: {c.claim} — {estimate_text(c)}, "
+                       f"p (Holm) {p_text(c.p_adjusted)}; {c.counts}")
     else:
         click.echo("claims: none (the store holds no data any claim can be estimated from)")
     click.echo(f"report: {rep.path} ({len(rep.findings)} findings, {len(rep.figures)} figures)")

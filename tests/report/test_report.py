@@ -42,11 +42,12 @@ def test_report_is_self_contained_and_embeds_every_figure(rendered: Rendered) ->
     # every figure of the registry is drawn from this complete store, as PNG, equal to the file
     expected = {"tracks", "lss_ots", "w2_path", "curvature", "ricci_rho", "least_action",
                 "jacobian", "ricci_eta_ric", "ricci_rho_accuracy"}
-    assert set(rep.figures) == expected
+    forests = {f"forest-{c.key}" for c in rep.claims if c.cells}
+    assert forests and set(rep.figures) == expected | forests
     # the hand-built store has two weight decays, not a sweep: the γ-sweep figure says so
     assert set(rep.skipped) == {"geodesic"}
     assert "three or more weight decays" in rep.skipped["geodesic"]
-    assert set(page.images) == expected
+    assert set(page.images) == expected | forests
     for name, uri in page.images.items():
         png = decode_png(uri)
         assert png == (out / f"fig-{name}.png").read_bytes()
@@ -102,7 +103,10 @@ def test_missing_data_skips_figures_with_a_reason(rendered: Rendered, tmp_path: 
         assert not (out / f"fig-{name}.png").exists()  # no stale picture left behind
         assert "(not drawn: the store holds no" in page.skips[name]
     assert "ricci_rho" in page.skips["ricci_rho"]
-    assert set(page.images) == {"lss_ots", "least_action"}
+    assert {n for n in page.images if not n.startswith("forest-")} == {"lss_ots", "least_action"}
+    # a forest plot per claims row with per-unit estimates
+    assert {n for n in page.images if n.startswith("forest-")} == {
+        f"forest-{c.key}" for c in rep.claims if c.cells}
 
 
 def test_report_html_findings_are_the_computed_ones(rendered: Rendered) -> None:
@@ -115,7 +119,12 @@ def test_report_html_findings_are_the_computed_ones(rendered: Rendered) -> None:
     claims = claims_json(page)
     assert [c["key"] for c in claims] == [c.key for c in rep.claims] and claims
     rows = table_records(page.tables["table-claims"])
-    assert [r["verdict"] for r in rows] == [c.verdict for c in rep.claims]
+    assert [r["verdict"] for r in rows] == [c.verdict for c in rep.claims if c.kind == "claim"]
+    checks = [c.verdict for c in rep.claims if c.kind == "check"]
+    if checks:
+        assert [r["verdict"] for r in table_records(page.tables["table-checks"])] == checks
+    assert {"definition", "unit", "n_units", "n_networks", "n_eligible", "family", "p_adjusted",
+            "kind"} <= set(claims[0])
     payload = findings_json(page)
     assert [p["text"] for p in payload] == texts
     assert [p["numbers"] for p in payload] == [

@@ -1,70 +1,247 @@
-"""The claims table: verdicts computed from the numbers, flipping when the data flip."""
+"""The claims table: declarations, units, the paper's estimand, counts and verdicts."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import math
 
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
-from layerflow.stats.claims import Claim, compute_claims, verdict
-from layerflow.stats.intervals import Interval
+from layerflow.stats.claims import (
+    CLAIMS,
+    DECLARATIONS,
+    Claim,
+    compute_claims,
+    judge,
+    verdict,
+)
+from layerflow.stats.claims.observations import BUILDERS
+from layerflow.stats.claims.registry import ClaimDeclaration, declaration
+from layerflow.stats.intervals import Interval, StatsError
 from layerflow.stats.tables import prepare_runs
 
 
-def test_verdict_rule() -> None:
+def test_verdict_rule_of_one_interval() -> None:
     iv = lambda lo, hi: Interval(0.5 * (lo + hi), lo, hi, 10, 0.1)  # noqa: E731
     assert verdict(iv(0.1, 0.3), 0.0, +1) == "supported"
     assert verdict(iv(0.1, 0.3), 0.0, -1) == "contradicted"
     assert verdict(iv(-0.3, -0.1), 0.0, -1) == "supported"
     assert verdict(iv(-0.1, 0.3), 0.0, +1) == "inconclusive"
     assert verdict(Interval(0.2, np.nan, np.nan, 1, np.nan), 0.0, +1) == "inconclusive"
-    assert verdict(iv(0.55, 0.7), 0.5, +1) == "supported"
 
 
-def _runs(residual_lss: float, rho_shift: float, rng: np.random.Generator) -> pd.DataFrame:
+def test_judge_reads_holm_p_equivalence_and_units() -> None:
+    assert judge(0.3, 0.0, +1, 0.01, 0.9, 5, 3) == "supported"
+    assert judge(0.3, 0.0, -1, 0.01, 0.9, 5, 3) == "contradicted"
+    assert judge(0.7, 0.5, +1, 0.01, 0.9, 5, 3) == "supported"
+    assert judge(0.01, 0.0, +1, 0.6, 0.01, 5, 3) == "no effect"
+    assert judge(0.01, 0.0, +1, 0.6, 0.2, 5, 3) == "inconclusive"
+    assert judge(0.3, 0.0, +1, 0.001, 0.9, 2, 3) == "too few"
+    assert judge(0.3, 0.0, +1, math.nan, math.nan, 5, 3) == "inconclusive"
+
+
+def test_every_declaration_has_a_builder_and_bad_declarations_are_refused() -> None:
+    assert list(CLAIMS) == list(BUILDERS) == [d.key for d in DECLARATIONS]
+    assert {d.kind for d in DECLARATIONS} == {"claim", "check"}
+    assert all(d.family == "checks" for d in DECLARATIONS if d.kind == "check")
+    d = DECLARATIONS[0]
+    for field, bad, msg in (("paper", "x", "paper='x'"), ("kind", "x", "kind='x'"),
+                            ("predicted", 0, "predicted=0"), ("estimator", "x", "estimator='x'"),
+                            ("sesoi", 0.0, "sesoi=0.0"), ("min_units", 1, "min_units=1")):
+        with pytest.raises(StatsError, match=msg):
+            dataclasses.replace(d, **{field: bad})
+    with pytest.raises(StatsError, match="claim 'nope'"):
+        declaration("nope")
+    assert declaration("rho_vs_accuracy").estimator == "meta_fisher_z"
+    assert "unit:" in d.definition and "null 0" in d.definition
+
+
+# ------------------------------------------------------------------------ Gai & Zhang
+def _gz_runs(residual_lss: float, rng: np.random.Generator, n_sets: int = 4,
+             noise: float = 0.05) -> pd.DataFrame:
     rows = []
-    for ds, kind, seed, trained in itertools.product(("a", "b", "c"), ("resnet", "mlp"),
-                                                      range(6), (True, False)):
-        lss = residual_lss if kind == "resnet" else 2.0
-        acc = rng.uniform(0.985, 1.0) if trained else 0.5
-        rho = -0.5 + rho_shift + 0.05 * rng.normal() if trained else rng.uniform(-1, 1)
-        rows.append({"run_id": f"{ds}{kind}{seed}{trained}", "dataset": ds, "model_kind": kind,
-                     "width": 8, "depth": 4, "seed": seed, "trained": trained, "status": "ok",
-                     "weight_decay": 0.0, "transport_weight": 0.0, "uzawa": False,
-                     "train_fraction": 1.0, "n_points": 200, "k": 30,
-                     "lss_mean": lss + 0.05 * rng.normal(), "ots": rng.uniform(0, 1),
-                     "test_acc": acc, "ricci_rho": rho})
+    for i, kind, seed, wd in itertools.product(range(n_sets), ("resnet", "mlp"), range(3),
+                                               (0.0, 0.001)):
+        ds = f"d{i}"
+        cell = 0.1 * i  # a cell effect shared by both kinds
+        lss = (residual_lss if kind == "resnet" else 2.0) + cell + noise * rng.normal()
+        rows.append({"run_id": f"{ds}{kind}{seed}{wd}", "dataset": ds, "model_kind": kind,
+                     "width": 8, "depth": 4, "seed": seed, "trained": True, "status": "ok",
+                     "weight_decay": wd, "transport_weight": 0.0, "uzawa": False,
+                     "train_fraction": 1.0, "n_points": 200, "lss_mean": lss,
+                     "test_acc": 0.9})
     return prepare_runs(pd.DataFrame(rows))
 
 
 @pytest.mark.parametrize(("residual_lss", "want"), [(1.2, "supported"), (3.0, "contradicted"),
-                                                    (2.0, "inconclusive")])
-def test_lss_claim_follows_the_data(residual_lss: float, want: str) -> None:
-    runs = _runs(residual_lss, 0.0, np.random.default_rng(0))
+                                                    (2.0, "no effect")])
+def test_lss_claim_is_a_mean_over_cells_and_follows_the_data(residual_lss: float,
+                                                             want: str) -> None:
+    runs = _gz_runs(residual_lss, np.random.default_rng(0), noise=0.01)
     (c,) = [c for c in compute_claims(runs) if c.key == "lss_residual_vs_plain"]
     assert isinstance(c, Claim) and c.verdict == want
-    # estimate recomputed by hand: per (dataset) setting, mean plain − mean residual
-    t = runs[runs["trained"]]
-    diffs = [t[(t.dataset == d) & (t.kind == "plain")].lss_mean.mean()
-             - t[(t.dataset == d) & (t.kind == "residual")].lss_mean.mean() for d in "abc"]
-    np.testing.assert_allclose(c.estimate, np.mean(diffs), rtol=1e-12)
-    assert c.interval[0] <= c.estimate <= c.interval[1] and c.n == 3
-    assert "a, b, c" in c.protocol and "N = 200" in c.protocol and "6 seeds" in c.protocol
+    # by hand: per data set (the cell), per weight decay the seed means, plain − residual,
+    # averaged over the weight decays; then a one-sample t over the 4 cells
+    diffs = []
+    for _ds, g in runs.groupby("dataset"):
+        per = g.groupby(["weight_decay", "kind"])["lss_mean"].mean().unstack()
+        diffs.append(float((per["plain"] - per["residual"]).mean()))
+    t = stats.ttest_1samp(diffs, 0.0)
+    np.testing.assert_allclose([c.estimate, *c.interval], [np.mean(diffs),
+                                                           *t.confidence_interval(0.95)])
+    assert c.n_units == 4 and c.n_networks == 48 and c.n_eligible == 48
+    assert c.counts.startswith("4 cells, 48 of 48 networks")
+    assert c.family == "gai-zhang" and c.kind == "claim" and c.definition
+    assert [cell.label for cell in c.cells] == [f"d{i} · 8×4" for i in range(4)]
 
 
-@pytest.mark.parametrize(("shift", "want"), [(0.0, "supported"), (1.0, "contradicted")])
-def test_rho_sign_claim_is_a_wilson_proportion(shift: float, want: str) -> None:
-    runs = _runs(1.2, shift, np.random.default_rng(1))
-    (c,) = [c for c in compute_claims(runs) if c.key == "rho_negative"]
-    well = runs[runs["trained"] & (runs["test_acc"] >= 0.98)]
-    assert c.n == len(well) and c.estimate == np.mean(well["ricci_rho"] < 0)
-    assert 0.0 <= c.interval[0] <= c.interval[1] <= 1.0 and c.null == 0.5
-    assert c.verdict == want and "k = 30" in c.protocol
+def test_two_cells_are_too_few() -> None:
+    (c,) = [c for c in compute_claims(_gz_runs(1.2, np.random.default_rng(0), n_sets=2))
+            if c.key == "lss_residual_vs_plain"]
+    assert c.verdict == "too few" and "2 cells of the 3 a verdict needs" in c.reason
+
+
+# ------------------------------------------------------------------------ Baptista
+def _ricci_store(within_r: float, between: float, rng: np.random.Generator,
+                 n_sets: int = 9, n_per: int = 10, permute: bool = False,
+                 val: bool = True, disconnected: int = 0) -> pd.DataFrame:
+    """9 data sets × one shape, n_per well-trained networks each: within a data set ρ and test
+    accuracy correlate at ``within_r``; the data sets' mean ρ and mean accuracy move together
+    by ``between`` (a strong between-cell association when large)."""
+    rows = []
+    for i in range(n_sets):
+        centre = (i - n_sets / 2) / n_sets
+        mr, ma = between * centre, 0.99 + 0.004 * centre * np.sign(between or 1)
+        x = rng.normal(size=n_per)
+        y = within_r * x + math.sqrt(1 - within_r**2) * rng.normal(size=n_per)
+        rho = mr + 0.05 * x
+        if permute:
+            rho = rng.permutation(rho)
+        for s in range(n_per):
+            rows.append({"run_id": f"{i}-{s}", "dataset": f"set{i}", "model_kind": "mlp",
+                         "width": 25, "depth": 5, "seed": s, "trained": True, "status": "ok",
+                         "test_acc": ma + 0.001 * y[s], "k": 30,
+                         "ricci_rho_k30": rho[s] if s >= disconnected else np.nan,
+                         "ricci_rho": rho[s] if s >= disconnected else np.nan,
+                         "ricci_connected": 0 if s < disconnected else 1,
+                         **({"val_acc": 0.99} if val else {})})
+    return prepare_runs(pd.DataFrame(rows))
+
+
+def _row(claims: list[Claim], key: str) -> Claim:
+    (c,) = [c for c in claims if c.key == key]
+    return c
+
+
+def test_within_cell_correlation_is_not_the_pooled_one() -> None:
+    """Every data set's r is negative while the pooled r over all networks is positive: the
+    claim reads the within-cell r (supported), the between-cell r is reported apart."""
+    runs = _ricci_store(-0.7, 1.0, np.random.default_rng(1))
+    pooled = stats.pearsonr(runs["ricci_rho_k30"], runs["test_acc"]).statistic
+    assert pooled > 0.5
+    c = _row(compute_claims(runs), "rho_vs_accuracy_k30")
+    assert c.verdict == "supported" and c.estimate < -0.4 and c.n_units == 9
+    assert "between cells (not judged): r(mean ρ, mean accuracy) = +" in c.notes
+    assert c.heterogeneity and {"tau2", "I2", "Q", "Q_p"} <= set(c.heterogeneity)
+    within = [stats.pearsonr(g["ricci_rho_k30"], g["test_acc"]).statistic
+              for _, g in runs.groupby("dataset")]
+    np.testing.assert_allclose(sorted(cell.estimate for cell in c.cells), sorted(within))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_permuting_rho_within_cells_leaves_no_verdict(seed: int) -> None:
+    """The acceptance test: ρ permuted at random within each (data set, shape) cell of a store
+    with a strong between-cell association and none within reads 'inconclusive' or 'no
+    effect', never support or contradiction."""
+    runs = _ricci_store(-0.7, 1.0, np.random.default_rng(seed), permute=True)
+    assert stats.pearsonr(runs["ricci_rho_k30"], runs["test_acc"]).statistic > 0.5
+    c = _row(compute_claims(runs), "rho_vs_accuracy_k30")
+    assert c.verdict in {"inconclusive", "no effect"}, (c.estimate, c.interval)
+
+
+def test_counts_say_who_was_left_out_and_why() -> None:
+    runs = _ricci_store(-0.7, 0.0, np.random.default_rng(0), n_sets=3, disconnected=3)
+    claims = compute_claims(runs)
+    c = _row(claims, "rho_negative_k30")
+    assert (c.n_networks, c.n_eligible) == (21, 30)
+    assert c.counts == "3 cells, 21 of 30 networks; 9 disconnected at k = 30"
+    c = _row(claims, "rho_vs_accuracy_k30")
+    assert c.verdict == "too few" or c.n_units == 3
+    assert "well-trained: validation accuracy" in c.notes
+
+
+def test_well_trained_on_test_accuracy_is_labelled() -> None:
+    runs = _ricci_store(-0.7, 0.0, np.random.default_rng(0), n_sets=3, val=False)
+    c = _row(compute_claims(runs), "rho_vs_accuracy_k30")
+    assert "TEST accuracy" in c.notes
+
+
+def test_shares_are_over_cells() -> None:
+    runs = _ricci_store(-0.7, 0.0, np.random.default_rng(0), n_sets=4)
+    runs.loc[runs["dataset"] == "set0", "ricci_rho_k30"] = 0.5  # one cell all positive
+    runs.loc[runs["dataset"] != "set0", "ricci_rho_k30"] = -0.5
+    c = _row(compute_claims(runs), "rho_negative_k30")
+    assert c.estimate == 0.75 and c.n_units == 4 and c.unit_word == "cells"
+
+
+# ------------------------------------------------------------------------- Karkar
+def _la_runs(gain: float, draws: int | None, rng: np.random.Generator) -> pd.DataFrame:
+    rows = []
+    for task, frac, seed in itertools.product(("moons", "circles"), (0.05, 0.2, 1.0), range(3)):
+        for d in range(draws or 1):
+            shift = 0.02 * rng.normal()
+            for arm, tw, wd in (("plain", 0.0, 0.0), ("transport", 1.0, 0.0),
+                                ("weight_decay", 0.0, 1e-3)):
+                acc = 0.8 + shift + (gain if (tw and frac < 1) else 0) + 0.005 * rng.normal()
+                rows.append({"run_id": f"{task}{frac}{seed}{d}{arm}", "dataset": task,
+                             "model_kind": "resnet", "width": 8, "depth": 4, "seed": seed,
+                             "trained": True, "status": "ok", "train_fraction": frac,
+                             "arm": arm, "transport_weight": tw, "uzawa": False,
+                             "weight_decay": wd, "test_acc": acc,
+                             "kinetic_energy": (10.0 if tw else 20.0) * (1 + 0.1 * rng.random()),
+                             **({"data_seed": d} if draws else {})})
+    return prepare_runs(pd.DataFrame(rows))
+
+
+def test_least_action_units_are_data_draws() -> None:
+    claims = compute_claims(_la_runs(0.05, 3, np.random.default_rng(0)))
+    c = _row(claims, "penalty_low_data")
+    assert c.n_units == 6 and c.unit_word == "data draws" and c.verdict == "supported"
+    assert c.n_networks == 2 * 2 * 2 * 3 * 3  # tasks × low fractions × seeds × draws × arms
+    assert _row(claims, "penalty_vs_weight_decay").verdict == "supported"
+    k = _row(claims, "penalty_kinetic_energy")
+    assert k.kind == "check" and k.family == "checks" and k.verdict == "supported"
+
+
+def test_least_action_without_data_seed_has_one_unit_per_task() -> None:
+    c = _row(compute_claims(_la_runs(0.05, None, np.random.default_rng(0))), "penalty_low_data")
+    assert c.n_units == 2 and c.verdict == "too few"
+    assert "no data_seed" in c.notes and "no data_seed" in c.reason
+
+
+def test_holm_adjusts_within_a_family() -> None:
+    claims = compute_claims(_la_runs(0.05, 3, np.random.default_rng(0)))
+    karkar = [c for c in claims if c.family == "karkar"]
+    assert len(karkar) >= 2
+    assert all(c.p_adjusted >= c.p for c in karkar)
+    ordered = sorted(karkar, key=lambda c: c.p)
+    np.testing.assert_allclose(ordered[0].p_adjusted, min(1.0, len(karkar) * ordered[0].p))
 
 
 def test_no_data_no_claims() -> None:
     runs = prepare_runs(pd.DataFrame({"run_id": ["x"], "dataset": ["a"], "model_kind": ["mlp"],
                                       "status": ["ok"], "trained": [True], "test_acc": [0.9]}))
     assert compute_claims(runs) == []
+
+
+def test_record_has_the_findings_fields() -> None:
+    c = _row(compute_claims(_gz_runs(1.2, np.random.default_rng(0))), "lss_residual_vs_plain")
+    rec = c.record()
+    assert {"key", "paper", "claim", "definition", "protocol", "estimate", "interval", "unit",
+            "n_units", "n_networks", "n_eligible", "family", "p_adjusted", "kind",
+            "verdict"} <= set(rec)
+    assert isinstance(ClaimDeclaration, type)

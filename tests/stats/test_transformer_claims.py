@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from layerflow.report.findings import compute_findings
 from layerflow.stats.claims import compute_claims
@@ -38,44 +39,43 @@ def _runs(trained_lss: float, rho_shift: float, seed: int = 0,
     return prepare_runs(pd.DataFrame(rows))
 
 
-def _by_hand_bootstrap(a: np.ndarray, b: np.ndarray, n_boot: int = 2000) -> tuple[float, float]:
-    """Percentile bootstrap of mean(a) − mean(b), the two samples resampled independently."""
-    rng = np.random.default_rng(0)
-    ia = rng.integers(0, a.size, size=(n_boot, a.size))
-    ib = rng.integers(0, b.size, size=(n_boot, b.size))
-    d = a[ia].mean(axis=1) - b[ib].mean(axis=1)
-    lo, hi = np.quantile(d, [0.025, 0.975])
-    return float(lo), float(hi)
-
-
 @pytest.mark.parametrize(("trained_lss", "want"), [(1.9, "supported"), (3.1, "contradicted"),
                                                    (2.5, "inconclusive")])
-def test_lss_claim_is_the_difference_of_means_and_follows_the_data(trained_lss: float,
-                                                                    want: str) -> None:
+def test_lss_claim_is_welchs_difference_and_follows_the_data(trained_lss: float,
+                                                              want: str) -> None:
     runs = _runs(trained_lss, 0.0)
     claims = {c.key: c for c in compute_claims(runs)}
-    assert TOKEN_KEYS <= set(claims)
+    assert TOKEN_KEYS <= {c.base_key for c in claims.values()}
     c = claims["token_lss_trained"]
     tf = runs[(runs["model_kind"] == "transformer") & (runs["status"] == "ok")]
     a = tf.loc[tf["trained"], "lss_mean"].to_numpy(dtype=float)
     b = tf.loc[~tf["trained"], "lss_mean"].to_numpy(dtype=float)
-    np.testing.assert_allclose(c.estimate, a.mean() - b.mean(), rtol=1e-12)
-    np.testing.assert_allclose(c.interval, _by_hand_bootstrap(a, b), rtol=1e-12)
-    assert c.verdict == want and c.n == 6 and c.paper == "Hosseini & Fedorenko 2023"
+    se = np.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
+    q = stats.t.ppf(0.975, 5)  # Hsu's df: min(6, 6) − 1
+    d = a.mean() - b.mean()
+    np.testing.assert_allclose([c.estimate, *c.interval], [d, d - q * se, d + q * se],
+                               rtol=1e-9)
+    assert c.verdict == want and c.n_units == 12 and c.unit_word == "networks"
+    assert c.paper == "Hosseini & Fedorenko 2023"
     assert "per token of 150 sequences" in c.protocol and "6 trained vs 6 untrained" in c.protocol
     assert "tokens:sorted" in c.protocol and "moons" not in c.protocol
 
 
 @pytest.mark.parametrize(("shift", "want"), [(0.0, "supported"), (0.9, "contradicted")])
-def test_rho_claim_follows_the_data(shift: float, want: str) -> None:
-    c = {c.key: c for c in compute_claims(_runs(1.9, shift))}["token_rho_trained"]
-    assert c.verdict == want and c.paper == "Baptista et al. 2024" and "k = 150" in c.protocol
+def test_rho_claim_is_made_at_every_declared_k(shift: float, want: str) -> None:
+    runs = _runs(1.9, shift)
+    runs["ricci_rho_k150"] = runs["ricci_rho"]
+    runs["ricci_rho_k60"] = runs["ricci_rho"]
+    rows = [c for c in compute_claims(runs) if c.base_key == "token_rho_trained"]
+    assert sorted(c.key for c in rows) == ["token_rho_trained_k150", "token_rho_trained_k60"]
+    assert all(c.verdict == want and c.paper == "Baptista et al. 2024" for c in rows)
+    assert all("k = " in c.claim for c in rows)
 
 
 def test_no_transformer_runs_no_token_rows_or_findings() -> None:
     runs = _runs(1.9, 0.0)
     others = runs[runs["model_kind"] != "transformer"]
-    assert not TOKEN_KEYS & {c.key for c in compute_claims(others)}
+    assert not TOKEN_KEYS & {c.base_key for c in compute_claims(others)}
     assert not [f for f in compute_findings(others) if f.key.startswith("token_")]
     only_trained = runs[runs["trained"]]
     assert trained_vs_untrained(only_trained, "lss_mean") is None

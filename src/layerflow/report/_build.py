@@ -6,6 +6,7 @@ import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -151,9 +152,10 @@ def render_report(inp: ReportInput, out_dir: str | Path, title: str = "layerflow
         "figures drawn / skipped": f"{len(written)} / {len(skipped)}",
         "layerflow": __version__,
     }
+    forests = _forest_blocks(claims, out, written)
     text = render_html(
         title=title, source=inp.source or str(out), sections=sections, findings=findings,
-        claims=claims,
+        claims=claims, forests=forests,
         runs=inp.runs, config_text=inp.config_text, versions=inp.versions, summary=summary,
     )
     path = out / "report.html"
@@ -164,6 +166,27 @@ def render_report(inp: ReportInput, out_dir: str | Path, title: str = "layerflow
                    indent=2, default=str, allow_nan=True).encode("utf-8"),
     )
     return Report(path, written, skipped, tuple(findings), tuple(claims))
+
+
+def _forest_blocks(claims: list[Claim], out: Path, written: dict[str, Path]) -> list[Any]:
+    """One forest plot per claim row with per-unit estimates (``fig-forest-<key>.png``)."""
+    from layerflow.report.figures.claims import figure_forest, forest_table
+    from layerflow.report.html import FigureBlock
+
+    for old in out.glob("fig-forest-*.png"):
+        old.unlink()  # never leave a stale picture from an earlier build
+    blocks = []
+    for c in claims:
+        table = forest_table(c)
+        if table.empty:
+            continue
+        name = f"forest-{c.key}"
+        png = _png(figure_forest(table, f"{c.key}: {c.verdict}", c.null))
+        path = out / f"fig-{name}.png"
+        atomic_write_bytes(path, png)
+        written[name] = path
+        blocks.append(FigureBlock(name, f"{c.key} ({c.verdict})", c.quantity, png, table))
+    return blocks
 
 
 def build_report(out_dir: str | Path) -> Path:

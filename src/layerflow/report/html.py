@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,8 +20,8 @@ from layerflow.report._format import format_number
 from layerflow.report.findings import Finding, as_records
 from layerflow.stats.claims import Claim
 
-__all__ = ["FOLD_ROWS", "FigureBlock", "Section", "findings_html", "format_value", "render_html",
-           "table_html"]
+__all__ = ["FOLD_ROWS", "FigureBlock", "Section", "claims_html", "estimate_text", "findings_html",
+           "format_value", "p_text", "render_html", "table_html"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;
@@ -39,7 +40,11 @@ pre{background:#f6f6f6;padding:.8em;overflow-x:auto;font-size:.8em}
 details{margin:.4em 0}summary{cursor:pointer;color:#345}
 .meta{color:#666;font-size:.9em}
 td.supported{background:#e8f5e9}td.contradicted{background:#fdecea}
-td.inconclusive{background:#f4f4f4}
+td.inconclusive{background:#f4f4f4}td.no-effect{background:#eef3fb}td.too-few{background:#fff7e6}
+table.claims{table-layout:fixed;width:100%}table.claims td{overflow-wrap:anywhere}
+table.claims th:nth-child(1){width:9%}table.claims th:nth-child(2){width:33%}
+table.claims th:nth-child(3){width:20%}table.claims th:nth-child(4){width:22%}
+table.claims th:nth-child(5){width:7%}table.claims th:nth-child(6){width:9%}
 """
 
 
@@ -137,21 +142,52 @@ def findings_html(findings: Sequence[Finding]) -> str:
 FOLD_ROWS = 12
 
 
-def claims_html(claims: Sequence[Claim]) -> str:
-    """The claims table: a row per paper's claim, its estimate, 95 % interval, n and verdict."""
-    head = ("<tr><th>paper</th><th>claim</th><th>quantity</th><th>estimate [95 % interval]</th>"
-            "<th>n</th><th>verdict</th><th>protocol</th></tr>")
+def fmt3(v: float) -> str:
+    """A claims-table number: three significant figures."""
+    return f"{float(v):.3g}"
+
+
+def estimate_text(c: Claim) -> str:
+    """``"0.123 [0.0456, 0.201]"``, or ``"—"`` with the reason when undefined."""
+    est, (lo, hi) = c.estimate, c.interval
+    if not math.isfinite(est):
+        return "— (" + (c.reason or "no estimate") + ")"
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return f"{fmt3(est)} [—] (" + (c.reason or "no interval") + ")"
+    return f"{fmt3(est)} [{fmt3(lo)}, {fmt3(hi)}]"
+
+
+def p_text(p: float) -> str:
+    """A Holm-adjusted p-value (three significant figures; "—" when none)."""
+    if not math.isfinite(p):
+        return "—"
+    return "< 0.001" if p < 0.001 else fmt3(p)
+
+
+def claims_html(claims: Sequence[Claim], table_id: str = "table-claims") -> str:
+    """The claims table: per row the claim and its definition, the estimate with its 95 %
+    interval, the units and networks it rests on (and why the rest were left out), the
+    Holm-adjusted p-value and the verdict."""
+    head = ("<tr><th>paper</th><th>claim</th><th>estimate [95 % interval]</th>"
+            "<th>units · networks used of eligible</th><th>p (Holm)</th><th>verdict</th></tr>")
     rows = []
     for c in claims:
-        lo, hi = c.interval
-        est = f"{format_value(c.estimate)} [{format_value(lo)}, {format_value(hi)}]"
+        notes = f"<br><span class=meta>{html.escape(c.notes)}</span>" if c.notes else ""
+        het = ""
+        if c.heterogeneity:
+            h = c.heterogeneity
+            het = (f"<br><span class=meta>τ² = {fmt3(h['tau2'])}, I² = {fmt3(100 * h['I2'])} %, "
+                   f"Q = {fmt3(h['Q'])} (p = {p_text(h['Q_p'])})</span>")
         rows.append(
             f'<tr data-key="{html.escape(c.key)}"><td class=s>{html.escape(c.paper)}</td>'
-            f"<td class=s>{html.escape(c.claim)}</td><td class=s>{html.escape(c.quantity)}</td>"
-            f"<td>{html.escape(est)}</td><td>{c.n}</td>"
-            f'<td class="s {html.escape(c.verdict)}">{html.escape(c.verdict)}</td>'
-            f"<td class=s>{html.escape(c.protocol)}</td></tr>")
-    return f'<table id="table-claims">{head}{"".join(rows)}</table>'
+            f"<td class=s>{html.escape(c.claim)}<details><summary>definition and protocol"
+            f"</summary><span class=meta>{html.escape(c.definition)}<br>family "
+            f"{html.escape(c.family)}; runs: {html.escape(c.protocol)}</span></details></td>"
+            f"<td>{html.escape(estimate_text(c))}{het}{notes}</td>"
+            f"<td class=s>{html.escape(c.counts)}</td><td>{html.escape(p_text(c.p_adjusted))}</td>"
+            f'<td class="s {html.escape(c.verdict.replace(" ", "-"))}">'
+            f"{html.escape(c.verdict)}</td></tr>")
+    return (f'<table id="{table_id}" class=claims>{head}{"".join(rows)}</table>')
 
 
 def _figure_html(b: FigureBlock) -> str:
@@ -204,6 +240,7 @@ def render_html(
     versions: Mapping[str, Any],
     summary: Mapping[str, Any],
     max_run_rows: int = 2000,
+    forests: Sequence[FigureBlock] = (),
 ) -> str:
     """The whole report as one HTML string (UTF-8, self-contained)."""
     out: list[str] = [
@@ -214,16 +251,34 @@ def render_html(
         table_html(pd.DataFrame({"": list(summary), "value": list(summary.values())})),
         "<h2 id=claims>Claims</h2>",
     ]
-    if claims:
+    main = [c for c in claims if c.kind == "claim"]
+    checks = [c for c in claims if c.kind != "claim"]
+    if main:
         out.append(
-            "<p class=meta>One row per claim of the papers this store can speak to. The verdict "
-            "is computed from the interval: <i>supported</i> when it excludes the null value on "
-            "the side the paper predicts, <i>contradicted</i> on the other side, "
-            "<i>inconclusive</i> when it contains it. Intervals are percentile bootstrap (Wilson "
-            "for a proportion), so they stay inside each quantity's range.</p>")
-        out.append(claims_html(claims))
+            "<p class=meta>One row per claim of the papers this store can speak to, each "
+            "declared before the data were read (open a claim for its definition). The interval "
+            "(95 %) is over independent units — (data set, shape) cells, data draws or networks, "
+            "as the row says — never over networks that share one. The verdict is read from the "
+            "Holm-adjusted p-value within the claim's family: <i>supported</i> when it is below "
+            "0.05 and the estimate lies on the side the paper predicts, <i>contradicted</i> on "
+            "the other side; <i>no effect</i> when the equivalence test puts the effect within "
+            "the declared smallest effect of interest; <i>inconclusive</i> otherwise; <i>too "
+            "few</i> when fewer units than the claim needs.</p>")
+        out.append(claims_html(main))
     else:
         out.append("<p>The store holds no data any claim can be estimated from.</p>")
+    if checks:
+        out.append("<h3 id=checks>Manipulation and sanity checks</h3>")
+        out.append("<p class=meta>Rows that test whether a manipulation did what it must (the "
+                   "transport penalty lowers the kinetic energy it penalises) or that cannot "
+                   "fail by construction. They are estimated like the claims but never count as "
+                   "support for a paper.</p>")
+        out.append(claims_html(checks, "table-checks"))
+    if forests:
+        out.append("<h3 id=forest>Forest plots</h3><p class=meta>Per claim row: each unit's "
+                   "estimate (with its own interval where it has one) and the combined estimate "
+                   "with the row's 95 % interval.</p>")
+        out += [_figure_html(b) for b in forests]
     out.append(f"<p class=meta>{len(findings)} findings follow, by paper (those about one data "
                "set folded); each sentence was computed from the store (open one for the numbers "
                "behind it).</p>")

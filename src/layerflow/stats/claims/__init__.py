@@ -1,0 +1,190 @@
+"""The claims table: one row per declared claim (or manipulation check) a store can speak to.
+
+Each claim is declared before any data are read (:data:`DECLARATIONS`, in
+:mod:`layerflow.stats.claims.registry`): its estimand, unit of analysis, cells, null value,
+predicted direction, smallest effect of interest (SESOI), family, kind and the estimator that
+computes it (:data:`~layerflow.stats.claims.estimators.ESTIMATORS`). :func:`compute_claims`
+gathers each claim's observations (:mod:`layerflow.stats.claims.observations`), runs its
+estimator, adjusts the p-values by Holm within each family, and reads a verdict off them:
+
+- ``too few``: fewer independent units than the declaration's ``min_units``;
+- ``supported`` / ``contradicted``: the Holm-adjusted two-sided p-value against the null is
+  below 0.05, with the estimate on the side the paper predicts / the other side;
+- ``no effect``: otherwise, when the Holm-adjusted equivalence test (TOST) puts the effect
+  within ± the SESOI of the null;
+- ``inconclusive``: neither.
+
+Manipulation checks (``kind == "check"``) are judged the same way in their own family and
+listed apart: they are never support for a paper's claim. Nothing is written in advance: the
+same code gives the opposite verdict on data that say the opposite.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from layerflow.stats.claims.estimators import ESTIMATORS, CellEstimate, Estimate, holm
+from layerflow.stats.claims.observations import BUILDERS, Observations
+from layerflow.stats.claims.registry import DECLARATIONS, PAPERS, ClaimDeclaration
+from layerflow.stats.intervals import Interval
+
+__all__ = ["ALPHA", "CLAIMS", "DECLARATIONS", "VERDICTS", "Claim", "ClaimDeclaration",
+           "compute_claims", "judge", "verdict"]
+
+ALPHA = 0.05
+VERDICTS = ("supported", "contradicted", "no effect", "inconclusive", "too few")
+#: every declared claim by key, in registry order
+CLAIMS: dict[str, ClaimDeclaration] = {d.key: d for d in DECLARATIONS}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One row of the claims table (the fields of ``findings.json``'s ``claims``).
+
+    ``estimate`` and ``interval`` (95 %, unadjusted) are NaN with ``reason`` saying why when
+    undefined; ``p_adjusted`` is the Holm-adjusted two-sided p-value within ``family``;
+    ``n_units`` independent units (``unit``), ``n_networks`` networks used of ``n_eligible``,
+    ``left_out`` why the rest were left out; ``cells`` the per-unit estimates (forest plot);
+    ``notes`` what else the row must say (the between-cell association, which accuracy decided
+    well-trained); ``heterogeneity`` τ², I², Q of a meta-analysis.
+    """
+
+    key: str
+    paper: str
+    claim: str
+    definition: str
+    protocol: str
+    quantity: str
+    estimate: float
+    interval: tuple[float, float]
+    unit: str
+    n_units: int
+    n_networks: int
+    n_eligible: int
+    family: str
+    p_adjusted: float
+    kind: str
+    verdict: str
+    null: float = 0.0
+    p: float = math.nan
+    p_equivalence: float = math.nan
+    left_out: str = ""
+    reason: str = ""
+    notes: str = ""
+    base_key: str = ""
+    cells: tuple[CellEstimate, ...] = ()
+    heterogeneity: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        """The number of independent units (what the row's interval is over)."""
+        return self.n_units
+
+    @property
+    def counts(self) -> str:
+        """``"4 cells, 20 of 50 networks; 30 disconnected at k = 10"``: the row's one count."""
+        text = f"{self.n_units} {self.unit_word}, {self.n_networks} of {self.n_eligible} networks"
+        return text + (f"; {self.left_out}" if self.left_out else "")
+
+    @property
+    def unit_word(self) -> str:
+        return self.unit.split(":", 1)[0] if self.unit else "units"
+
+    def record(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["interval"] = list(self.interval)
+        out["cells"] = [asdict(c) for c in self.cells]
+        out["counts"] = self.counts
+        return out
+
+
+def verdict(iv: Interval, null: float, predicted: int) -> str:
+    """``supported`` / ``contradicted`` / ``inconclusive`` from a 95 % interval alone (no
+    multiplicity adjustment, no equivalence): the rule for a single interval."""
+    if math.isnan(iv.low) or math.isnan(iv.high):
+        return "inconclusive"
+    if iv.low > null:
+        return "supported" if predicted > 0 else "contradicted"
+    if iv.high < null:
+        return "supported" if predicted < 0 else "contradicted"
+    return "inconclusive"
+
+
+def judge(estimate: float, null: float, predicted: int, p_adjusted: float,
+          p_equivalence_adjusted: float, n_units: int, min_units: int,
+          alpha: float = ALPHA) -> str:
+    """The verdict of one row (see the module docstring)."""
+    if n_units < min_units:
+        return "too few"
+    if math.isfinite(p_adjusted) and p_adjusted < alpha and math.isfinite(estimate):
+        above = estimate > null
+        return "supported" if above == (predicted > 0) else "contradicted"
+    if math.isfinite(p_equivalence_adjusted) and p_equivalence_adjusted < alpha:
+        return "no effect"
+    return "inconclusive"
+
+
+@dataclass(frozen=True)
+class _Row:
+    decl: ClaimDeclaration
+    obs: Observations
+    est: Estimate
+
+
+def _estimate(decl: ClaimDeclaration, obs: Observations) -> Estimate:
+    if obs.obs.empty:
+        return Estimate(math.nan, math.nan, math.nan, math.nan, math.nan, 0, math.nan, (),
+                        "no unit holds the data this claim needs")
+    return ESTIMATORS[decl.estimator](obs.obs, decl.null, decl.sesoi)
+
+
+def compute_claims(runs: pd.DataFrame, layers: pd.DataFrame | None = None,
+                   coefficients: pd.DataFrame | None = None) -> list[Claim]:
+    """Every declared claim the store can speak to, in registry order (``runs`` prepared by
+    :func:`~layerflow.stats.tables.prepare_runs`; ``layers`` the long per-layer table;
+    ``coefficients`` the store's coefficients table, one row per network, protocol and k —
+    without it only each run's primary coefficient is known)."""
+    from layerflow.stats.tables import prepare_runs
+
+    df = prepare_runs(runs) if "kind" not in runs.columns else runs
+    lay = layers if layers is not None else pd.DataFrame()
+    rows: list[_Row] = []
+    for decl in DECLARATIONS:
+        for obs in BUILDERS[decl.key](df, lay, coefficients):
+            rows.append(_Row(decl, obs, _estimate(decl, obs)))
+    # Holm within each family, over the rows that reach a verdict (enough units)
+    p_adj: dict[int, tuple[float, float]] = {}
+    for fam in dict.fromkeys(r.decl.family for r in rows):
+        idx = [i for i, r in enumerate(rows) if r.decl.family == fam
+               and r.est.n_units >= r.decl.min_units]
+        adj_p = holm([rows[i].est.p for i in idx])
+        adj_e = holm([rows[i].est.p_equivalence for i in idx])
+        p_adj.update({i: (a, e) for i, a, e in zip(idx, adj_p, adj_e, strict=True)})
+    out = []
+    for i, r in enumerate(rows):
+        d, o, e = r.decl, r.obs, r.est
+        pa, pe = p_adj.get(i, (math.nan, math.nan))
+        v = judge(e.estimate, d.null, d.predicted, pa, pe, e.n_units, d.min_units)
+        reason = e.reason
+        if v == "too few":
+            reason = _join(f"{e.n_units} {o.unit_word} of the {d.min_units} a verdict needs",
+                           reason, o.notes if "no data_seed" in o.notes else "")
+        claim_text = d.wording + (f" ({o.label})" if o.label else "")
+        out.append(Claim(
+            key=d.key + o.suffix, paper=PAPERS[d.paper], claim=claim_text,
+            definition=d.definition, protocol=o.protocol, quantity=d.estimand,
+            estimate=float(e.estimate), interval=(float(e.low), float(e.high)),
+            unit=f"{o.unit_word}: {d.unit}", n_units=int(e.n_units),
+            n_networks=int(o.n_networks), n_eligible=int(o.n_eligible), family=d.family,
+            p_adjusted=float(pa), kind=d.kind, verdict=v, null=d.null, p=float(e.p),
+            p_equivalence=float(pe), left_out=o.left_out, reason=reason, notes=o.notes,
+            base_key=d.key, cells=e.cells, heterogeneity=dict(e.heterogeneity)))
+    return out
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)

@@ -1,0 +1,232 @@
+"""The claims, declared before any data are read: :data:`DECLARATIONS`.
+
+A declaration fixes what a claims row tests — the estimand, the unit of analysis, the cells,
+the null value, the predicted direction, the smallest effect of interest (SESOI), the family
+whose rows share a Holm adjustment, whether the row is a claim or a manipulation check, the
+fewest independent units that may give a verdict, and the estimator (by name, from
+:data:`~layerflow.stats.claims.estimators.ESTIMATORS`). Nothing here reads a store: no k, no
+threshold, no train fraction is chosen from results. Where a row is made per (protocol, k),
+the ks are those the study's config declared (every k the store was analysed at), never one
+picked by looking at the coefficients. A changed definition is a visible change of this file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from layerflow.stats.accuracy import WELL_TRAINED
+from layerflow.stats.claims.estimators import ESTIMATORS
+from layerflow.stats.intervals import StatsError
+
+__all__ = ["DECLARATIONS", "KINDS", "PAPERS", "ClaimDeclaration", "declaration"]
+
+PAPERS = {
+    "gai-zhang": "Gai & Zhang 2021",
+    "baptista": "Baptista et al. 2024",
+    "dong": "Dong et al. 2017",
+    "karkar": "Karkar et al. 2020",
+    "hosseini-fedorenko": "Hosseini & Fedorenko 2023",
+}
+KINDS = ("claim", "check")
+
+#: the fractions below the full data count as the low-data regime (declared: every fraction the
+#: study ran below its largest, which is the full data)
+LOW_DATA = "every train fraction below the study's largest (the full data)"
+
+
+@dataclass(frozen=True)
+class ClaimDeclaration:
+    """One claim (or manipulation check), fixed before the data: see the module docstring.
+
+    ``predicted``: +1 when the paper predicts the estimate above ``null``, −1 below.
+    ``min_units``: fewer independent units than this give the verdict ``too few``.
+    """
+
+    key: str
+    paper: str
+    wording: str
+    estimand: str
+    unit: str
+    cells: str
+    null: float
+    predicted: int
+    sesoi: float
+    family: str
+    kind: str
+    min_units: int
+    estimator: str
+
+    def __post_init__(self) -> None:
+        if self.paper not in PAPERS:
+            raise StatsError(f"paper={self.paper!r}: expected one of {sorted(PAPERS)}")
+        if self.kind not in KINDS:
+            raise StatsError(f"kind={self.kind!r}: expected one of {KINDS}")
+        if self.predicted not in (-1, 1):
+            raise StatsError(f"predicted={self.predicted!r}: expected +1 or -1")
+        if self.estimator not in ESTIMATORS:
+            raise StatsError(f"estimator={self.estimator!r}: expected one of "
+                             f"{sorted(ESTIMATORS)}")
+        if not self.sesoi > 0:
+            raise StatsError(f"sesoi={self.sesoi!r}: expected a positive smallest effect")
+        if self.min_units < 2:
+            raise StatsError(f"min_units={self.min_units!r}: an interval needs at least 2 units")
+
+    @property
+    def definition(self) -> str:
+        """The sentence the report prints under the claim: estimand, unit, null, direction."""
+        side = "above" if self.predicted > 0 else "below"
+        return (f"{self.estimand}; unit: {self.unit}; cells: {self.cells}; null {self.null:g}, "
+                f"predicted {side}; no effect within ±{self.sesoi:g}; at least "
+                f"{self.min_units} units; estimator {self.estimator}")
+
+
+_WT = (f"well-trained: validation accuracy ≥ {WELL_TRAINED:g} (test accuracy, labelled, when "
+       "the store has no validation accuracy)")
+_CELL = "(data set, shape) cell, networks nested"
+_DRAW = ("data draw (data set spec, data_seed): the draw of the training subset and "
+         "validation split, seeds nested; without data_seed a data set is one draw")
+
+DECLARATIONS: tuple[ClaimDeclaration, ...] = (
+    # ------------------------------------------------------------------ Gai & Zhang 2021
+    ClaimDeclaration(
+        "lss_residual_vs_plain", "gai-zhang",
+        "Residual networks move data along straighter tracks than plain ones (lower line-shape "
+        "score)",
+        "mean over matched settings of mean LSS(plain) − mean LSS(residual)", _CELL,
+        "data set × width × depth × training setting", 0.0, +1, 0.05, "gai-zhang", "claim", 3,
+        "cluster_t"),
+    ClaimDeclaration(
+        "ots_residual_vs_plain", "gai-zhang",
+        "Residual networks are closer to the optimal transport map than plain ones (higher OT "
+        "score)",
+        "mean over matched settings of mean OTS(residual) − mean OTS(plain)", _CELL,
+        "data set × width × depth × training setting", 0.0, +1, 0.05, "gai-zhang", "claim", 3,
+        "cluster_t"),
+    ClaimDeclaration(
+        "lss_weight_decay", "gai-zhang",
+        "Weight decay pulls residual networks' tracks toward the geodesic (lower LSS)",
+        "per cell Spearman ρ(γ, LSS) over residual networks (three or more weight decays γ), "
+        "combined as the mean Fisher z over cells",
+        "(data set, shape) cell of residual networks, networks nested", "data set × width × depth",
+        0.0, -1, 0.1, "gai-zhang", "claim", 3, "cluster_z_t"),
+    # ------------------------------------------------------------- Baptista et al. 2024
+    ClaimDeclaration(
+        "rho_negative", "baptista",
+        "Most well-trained networks have a negative global Ricci coefficient",
+        f"mean over cells of the share of well-trained networks with ρ < 0 ({_WT}); one row "
+        "per (protocol, k) the study declared", _CELL, "data set × model × width × depth", 0.5,
+        +1, 0.1, "baptista", "claim", 3, "cluster_share"),
+    ClaimDeclaration(
+        "rho_negative_vs_untrained", "baptista",
+        "Negative coefficients come from training: more common in well-trained than in "
+        "untrained networks of the same shapes",
+        "mean over cells of (share ρ < 0 among well-trained − share ρ < 0 among untrained), "
+        "both taken within the cell; one row per (protocol, k)", _CELL,
+        "data set × model × width × depth, cells with both groups", 0.0, +1, 0.1, "baptista",
+        "claim", 3, "cluster_t"),
+    ClaimDeclaration(
+        "rho_vs_accuracy", "baptista",
+        "The more negative the coefficient, the higher the accuracy (within a data set and "
+        "shape)",
+        f"Pearson r(ρ, test accuracy) over well-trained networks within each cell ({_WT}), "
+        "combined by a random-effects meta-analysis of Fisher z; the between-cell association "
+        "is reported apart and never judged; one row per (protocol, k)",
+        "(data set, shape) cell; networks are the observations of its r",
+        "data set × model × width × depth, cells with ≥ 4 networks", 0.0, -1, 0.1, "baptista",
+        "claim", 3, "meta_fisher_z"),
+    ClaimDeclaration(
+        "rho_pooled", "baptista",
+        "The pooled Ricci coefficient of well-trained networks is negative (the authors' "
+        "estimate)",
+        "R's pooled coefficient (one Pearson r of η_l and Ric_l over the (layer, network) pairs "
+        "of one cell's well-trained networks, as the authors' script does per file; well-"
+        f"trained > {WELL_TRAINED:g}, their rule), combined as the mean Fisher z over cells; "
+        "protocol baptista, at each of the authors' ks (30, 120, 300) the study declared",
+        "(data set, shape) cell, (layer, network) pairs nested",
+        "data set × model × width × depth", 0.0, -1, 0.1, "baptista", "claim", 3,
+        "cluster_z_t"),
+    ClaimDeclaration(
+        "rho_pooled_vs_untrained", "baptista",
+        "Training makes the pooled coefficient more negative than in untrained networks of the "
+        "same shapes",
+        "mean over cells of z(pooled, well-trained) − z(pooled, untrained), both within the "
+        "cell; back-transformed with tanh", "(data set, shape) cell",
+        "data set × model × width × depth, cells with both groups", 0.0, -1, 0.1, "baptista",
+        "claim", 3, "cluster_z_t"),
+    # ------------------------------------------------------------------ Dong et al. 2017
+    ClaimDeclaration(
+        "diffeomorphism_smooth", "dong",
+        "Residual layers act as local orientation-preserving diffeomorphisms; plain layers need "
+        "not (smooth or leaky activations, where a plain layer's Jacobian is not singular by "
+        "construction)",
+        "mean over matched settings of share(det J > 0, residual) − share(det J > 0, plain), "
+        "settings whose activation is not ReLU", _CELL,
+        "data set × width × depth × activation", 0.0, +1, 0.05, "dong", "claim", 3,
+        "cluster_t"),
+    ClaimDeclaration(
+        "diffeomorphism", "dong",
+        "Residual layers preserve orientation more often than plain ReLU layers (a sanity "
+        "check: a plain ReLU layer's Jacobian is singular whenever a unit is off, and a "
+        "residual step is I + hJ with small h, so this cannot fail)",
+        "mean over matched settings of share(det J > 0, residual) − share(det J > 0, plain), "
+        "ReLU settings", _CELL, "data set × width × depth", 0.0, +1, 0.05, "checks", "check",
+        3, "cluster_t"),
+    # ---------------------------------------------------------------- Karkar et al. 2020
+    ClaimDeclaration(
+        "penalty_low_data", "karkar",
+        "The transport penalty improves test accuracy when data are scarce",
+        f"test accuracy, transport penalty − plain, paired by seed within each draw, at {LOW_DATA}",
+        _DRAW, "task (data set spec, model) × train fraction", 0.0, +1, 0.01, "karkar", "claim",
+        4, "cluster_t"),
+    ClaimDeclaration(
+        "penalty_most_low_data", "karkar",
+        "The penalty helps most in low-data regimes",
+        "per draw: the mean gain (penalty − plain) at the low-data fractions − the gain with the "
+        "full data", _DRAW, "task (data set spec, model)", 0.0, +1, 0.01, "karkar", "claim", 4,
+        "cluster_t"),
+    ClaimDeclaration(
+        "penalty_vs_weight_decay", "karkar",
+        "The transport penalty beats weight decay when data are scarce",
+        f"test accuracy, transport penalty − weight decay, paired by seed within each draw, at "
+        f"{LOW_DATA}", _DRAW, "task (data set spec, model) × train fraction", 0.0, +1, 0.01,
+        "karkar", "claim", 4, "cluster_t"),
+    ClaimDeclaration(
+        "penalty_kinetic_energy", "karkar",
+        "Training with the transport penalty lowers the networks' kinetic energy (a "
+        "manipulation check: the penalty minimises it)",
+        "mean log10(kinetic energy, penalty / plain), paired by seed within each draw, every "
+        "fraction", _DRAW, "task (data set spec, model) × train fraction", 0.0, -1, 0.05,
+        "checks", "check", 4, "cluster_t"),
+    # ----------------------------------------------------------------------- transformers
+    ClaimDeclaration(
+        "token_lss_trained", "hosseini-fedorenko",
+        "Training straightens token trajectories: trained transformers' token tracks have a "
+        "lower line-shape score than untrained ones'",
+        "mean LSS of token tracks, trained − untrained, within each shape (Welch), averaged "
+        "over shapes", "network (trained and untrained networks are independent)",
+        "data set × width × depth", 0.0, -1, 0.05, "hosseini-fedorenko", "claim", 6,
+        "welch_strata"),
+    ClaimDeclaration(
+        "token_rho_trained", "baptista",
+        "Training makes a transformer's token flow Ricci-flow-like: a lower global Ricci "
+        "coefficient than untrained transformers",
+        "mean ρ of token graphs, trained − untrained, within each shape (Welch), averaged over "
+        "shapes; one row per (protocol, k) the study declared",
+        "network (trained and untrained networks are independent)", "data set × width × depth",
+        0.0, -1, 0.1, "baptista", "claim", 6, "welch_strata"),
+    ClaimDeclaration(
+        "token_geodesic_trained", "gai-zhang",
+        "Trained transformers move the token distribution closer to a W2 geodesic than "
+        "untrained ones (lower geodesic ratio)",
+        "mean W2 geodesic ratio of token clouds, trained − untrained, within each shape (Welch), "
+        "averaged over shapes", "network (trained and untrained networks are independent)",
+        "data set × width × depth", 0.0, -1, 0.05, "gai-zhang", "claim", 6, "welch_strata"),
+)
+
+
+def declaration(key: str) -> ClaimDeclaration:
+    """The declaration of claim ``key`` (:class:`StatsError` for an unknown key)."""
+    for d in DECLARATIONS:
+        if d.key == key:
+            return d
+    raise StatsError(f"claim {key!r}: expected one of {[d.key for d in DECLARATIONS]}")

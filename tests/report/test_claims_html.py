@@ -1,0 +1,28 @@
+"""The claims table's cells: three significant figures, "—" with the reason when undefined."""
+
+from __future__ import annotations
+
+import math
+
+from layerflow.report.html import claims_html, estimate_text, p_text
+from layerflow.stats.claims import Claim
+
+
+def _claim(est: float, lo: float, hi: float, reason: str = "", kind: str = "claim") -> Claim:
+    return Claim("k", "P", "text", "def", "proto", "q", est, (lo, hi), "cells: cell", 2, 7, 10,
+                 "fam", 0.01234, kind, "too few", left_out="3 disconnected at k = 10",
+                 reason=reason)
+
+
+def test_three_significant_figures_and_dashes() -> None:
+    assert estimate_text(_claim(0.123456, 0.0456789, 0.2)) == "0.123 [0.0457, 0.2]"
+    assert estimate_text(_claim(math.nan, math.nan, math.nan, "no unit")) == "— (no unit)"
+    assert estimate_text(_claim(0.5, math.nan, math.nan, "1 unit")) == "0.5 [—] (1 unit)"
+    assert p_text(math.nan) == "—" and p_text(0.0001) == "< 0.001" and p_text(0.01234) == "0.0123"
+
+
+def test_counts_are_printed_once_per_row() -> None:
+    c = _claim(0.1, 0.0, 0.2)
+    assert c.counts == "2 cells, 7 of 10 networks; 3 disconnected at k = 10"
+    html = claims_html([c])
+    assert c.counts in html and 'class="s too-few"' in html and "definition and protocol" in html
