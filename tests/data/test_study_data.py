@@ -169,7 +169,7 @@ def test_substitute_must_be_an_entry() -> None:
 def test_report_tables_and_claim_protocols_name_the_data_source() -> None:
     from layerflow.data.provenance import data_source_table
     from layerflow.report.figures import TABLES
-    from layerflow.stats.claim import protocol_of
+    from layerflow.stats.claims.observations import protocol_text as protocol_of
 
     runs = pd.DataFrame({
         "dataset": ["mnist:7,1", "mnist:7,1", "mnist5k:6,8", "digits:1,7"],

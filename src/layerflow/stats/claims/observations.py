@@ -110,11 +110,20 @@ def well_trained_runs(df: pd.DataFrame, strict: bool = False) -> tuple[pd.Series
         "accuracy, so the networks are selected on the accuracy ρ is then related to)")
 
 
-def _protocol(df: pd.DataFrame, extra: str = "") -> str:
-    """Data, N, shapes, training and seeds of the runs behind a row, read from the store."""
+def protocol_text(df: pd.DataFrame, extra: str = "") -> str:
+    """Data (each data set's spec, and whether it is the authors' data or a substitute where the
+    store says), N, shapes, training and seeds of the runs behind a row, read from the store."""
     if df.empty:
         return extra
-    parts = [", ".join(dict.fromkeys(dataset_spec(df)))]
+    specs = dataset_spec(df)
+    names = list(dict.fromkeys(specs))
+    if "data_source" in df.columns:
+        src = pd.Series(df["data_source"].astype(str).to_numpy(), index=specs.to_numpy())
+        src = src[~src.index.duplicated()]
+        said = {"authors": "authors'", "substitute": "substitute"}
+        parts = [", ".join(f"{n} ({said.get(src[n], src[n])})" for n in names)]
+    else:
+        parts = [", ".join(names)]
     if "n_points" in df.columns and _num(df, "n_points").notna().any():
         ns = sorted({int(v) for v in _num(df, "n_points").dropna()})
         parts.append("N = " + ("/".join(map(str, ns)) if len(ns) <= 3 else f"{ns[0]}–{ns[-1]}"))
@@ -174,7 +183,7 @@ def _residual_vs_plain(runs: pd.DataFrame, values: pd.Series, residual_minus_pla
                  f"{len(df) - len(used)} with no matched network of the other kind"
                  if len(df) > len(used) else "")
     return [Observations(obs, "cells", len(used), eligible, left,
-                         _protocol(used, f"{len(g)} matched settings in {len(per_cell)} cells"
+                         protocol_text(used, f"{len(g)} matched settings in {len(per_cell)} cells"
                                    + (f"; {what}" if what else "")))]
 
 
@@ -244,7 +253,7 @@ def weight_decay_obs(runs: pd.DataFrame, layers: pd.DataFrame,
                  f"{few} in cells with fewer than {MIN_CORRELATION_N} networks or one γ"
                  if few else "")
     return [Observations(pd.DataFrame(rows, columns=["unit", "value"]), "cells", used, eligible,
-                         left, _protocol(df, f"{n_g} weight decays"))]
+                         left, protocol_text(df, f"{n_g} weight decays"))]
 
 
 # ------------------------------------------------------------------------ Baptista
@@ -287,7 +296,7 @@ def rho_negative_obs(runs: pd.DataFrame, layers: pd.DataFrame,
         obs = pd.DataFrame({"unit": used["_cell"], "value": (used["rho"] < 0).astype(float)})
         sfx, label = _row_label(proto, k, primary)
         out.append(Observations(obs, "cells", len(used), len(well),
-                                _reasons(well["reason"], k), _protocol(well, label),
+                                _reasons(well["reason"], k), protocol_text(well, label),
                                 sfx, label, str(g["_wt_text"].iloc[0])))
     return out
 
@@ -317,7 +326,7 @@ def rho_untrained_obs(runs: pd.DataFrame, layers: pd.DataFrame,
                      f"{len(d) - len(used)} in cells without both groups"
                      if len(d) > len(used) else "")
         out.append(Observations(obs, "cells", len(used), len(elig), left,
-                                _protocol(used, label + f"; {int((~used['trained']).sum())} "
+                                protocol_text(used, label + f"; {int((~used['trained']).sum())} "
                                           "untrained"), sfx, label, str(g["_wt_text"].iloc[0])))
     return out
 
@@ -349,7 +358,7 @@ def rho_accuracy_obs(runs: pd.DataFrame, layers: pd.DataFrame,
                      f"{len(few)} in cells with fewer than {MIN_CORRELATION_N} networks"
                      if len(few) else "")
         out.append(Observations(obs, "cells", len(used), len(well), left,
-                                _protocol(well, label), sfx, label,
+                                protocol_text(well, label), sfx, label,
                                 _join(str(g["_wt_text"].iloc[0]), between)))
     return out
 
@@ -402,7 +411,7 @@ def _pooled_cells(runs: pd.DataFrame, layers: pd.DataFrame, untrained: bool,
             _join(f"{excluded} disconnected at k = {k}" if excluded else "",
                   f"{eligible - len(used_ids) - excluded} in cells without a pooled coefficient"
                   if eligible - len(used_ids) - excluded > 0 else ""),
-            _protocol(src, f"{label}; pairs l ≥ {first}"), sfx, label, wt_text))
+            protocol_text(src, f"{label}; pairs l ≥ {first}"), sfx, label, wt_text))
     return out
 
 
@@ -480,7 +489,7 @@ def _arm_obs(runs: pd.DataFrame, metric: str, a: str, b: str, low_only: bool,
     return [Observations(obs, "data draws", n_net, eligible,
                          f"{eligible - n_net} unpaired or outside these fractions"
                          if eligible > n_net else "",
-                         _protocol(df, f"{fr_text}; {obs['unit'].nunique()} draws of "
+                         protocol_text(df, f"{fr_text}; {obs['unit'].nunique()} draws of "
                                    f"{pairs['_task'].nunique()} tasks; paired by seed"),
                          notes=note)]
 
@@ -523,7 +532,7 @@ def penalty_most_obs(runs: pd.DataFrame, layers: pd.DataFrame,
     return [Observations(obs, "data draws", n_net, eligible,
                          f"{eligible - n_net} unpaired or in draws without both regimes"
                          if eligible > n_net else "",
-                         _protocol(df, f"low-data fractions vs {100 * full:.3g} %; paired by "
+                         protocol_text(df, f"low-data fractions vs {100 * full:.3g} %; paired by "
                                    "seed"), notes=note)]
 
 
@@ -545,7 +554,7 @@ def _token_obs(runs: pd.DataFrame, values: pd.Series, suffix: str = "", label: s
     left = (_reasons(reasons.reindex(df.index).fillna("no value")[v.isna()]) if reasons
             is not None else (f"{int(v.isna().sum())} without a value" if v.isna().any() else ""))
     return [Observations(used, "networks", len(used), len(df), left,
-                         _protocol(df, f"{per_token}{n_a} trained vs {n_b} untrained "
+                         protocol_text(df, f"{per_token}{n_a} trained vs {n_b} untrained "
                                    "transformers" + (f"; {label}" if label else "")),
                          suffix, label)]
 
