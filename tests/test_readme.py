@@ -104,7 +104,8 @@ def _torchvision_importable() -> bool:
                     reason="torchvision is not installed (the vision extra)")
 def test_torchvision_conv_example_runs_as_written(tmp_path: Path) -> None:
     """README's conv block: torchvision's resnet18, the penalty in a loop, stages, Jacobians."""
-    code = _block("python", "### A conv net as torchvision builds it")
+    code = _block("python",
+                  "### A conv net as torchvision builds it: least action in your loop, every view per image")
     out = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True,
                          text=True, cwd=tmp_path, timeout=600,
                          env={**__import__("os").environ, "PYTHONPATH": str(ROOT / "src")})

@@ -342,3 +342,37 @@ def test_cifar_member_size_capped(monkeypatch: pytest.MonkeyPatch, rng: np.rando
     monkeypatch.setattr(cifar, "MAX_MEMBER_BYTES", 3073 * 3)
     with pytest.raises(DatasetError, match="declares 12292 bytes; more than any CIFAR file"):
         read_cifar_archive(p, "cifar10")
+
+
+def test_the_readme_data_block_runs_against_a_local_mirror(
+        monkeypatch: pytest.MonkeyPatch, rng: np.random.Generator, tmp_path: Path) -> None:
+    """README's "## Data" block, command by command, with the official hosts replaced by a
+    loopback server serving generated files (their checksums injected in the table)."""
+    import shlex
+
+    from click.testing import CliRunner
+
+    from layerflow.cli import cli
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("\n## Data\n", 1)[1].split("\n## ", 1)[0]
+    block = re.findall(r"```bash\n(.*?)```", section, re.S)[0]
+    lines = [ln.split("  #")[0].strip() for ln in block.strip().splitlines()]
+    monkeypatch.setenv(F.DATA_ENV, str(tmp_path))
+    with LoopbackServer() as srv:
+        serve_mnist(monkeypatch, rng, srv)
+        serve_mnist(monkeypatch, rng, srv, "fmnist")
+        args = shlex.split(lines[0])
+        assert args[:2] == ["layerflow", "datasets"]
+        res = CliRunner().invoke(cli, args[1:])
+        assert res.exit_code == 0, res.output
+        for name in ("mnist", "fmnist"):
+            assert F.cache_status(name, tmp_path) == {
+                f.name: "verified" for f in F.REMOTE_SETS[name].files}
+    # the second line, with the server gone: the cache serves
+    code = shlex.split(lines[1])
+    assert code[:2] == ["python", "-c"]
+    out: list[object] = []
+    exec(code[2], {"print": out.append})
+    (shape,) = out
+    assert isinstance(shape, tuple) and shape[1] == 784 and shape[0] > 0

@@ -82,17 +82,17 @@ def test_findings_about_one_data_set_are_folded_under_the_headline_ones() -> Non
 def test_every_metric_table_is_sorted_and_lists_identical_columns_once() -> None:
     rng = np.random.default_rng(1)
     n = 6
-    rho = rng.uniform(-1, 1, n)
+    lss = rng.uniform(1, 3, n)
     runs = pd.DataFrame({"run_id": [f"r{i}" for i in range(n)],
                          "dataset": ["moons", "circles"] * 3, "model_kind": "resnet",
-                         "status": "ok", "ricci_rho": rho, "ricci_rho_k10": rho,
-                         "ricci_rho_k20": rng.uniform(-1, 1, n)})
-    _, table = view_summaries(runs)["ricci"]
-    assert sorted(table["metric"].unique()) == ["ricci_rho_k10", "ricci_rho_k20"]
-    merged = table[table["metric"] == "ricci_rho_k10"]
-    assert set(merged["label"]) == {"ρ at this k (= ricci_rho)"}
+                         "status": "ok", "lss_mean": lss, "lss_median": lss,
+                         "ots": rng.uniform(0, 1, n)})
+    _, table = view_summaries(runs)["transport"]
+    assert sorted(table["metric"].unique()) == ["lss_mean", "ots"]
+    merged = table[table["metric"] == "lss_mean"]
+    assert set(merged["label"]) == {"mean LSS (= lss_median)"}
     np.testing.assert_allclose(merged.set_index("dataset").loc["moons", "mean"],
-                               rho[::2].mean())
+                               lss[::2].mean())
     keys = list(zip(table["metric"], table["dataset"], table["variant"], strict=True))
     order = {m: i for i, m in enumerate(dict.fromkeys(table["metric"]))}
     assert keys == sorted(keys, key=lambda k: (order[k[0]], k[1], k[2]))

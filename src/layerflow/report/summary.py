@@ -28,7 +28,7 @@ def view_summaries(runs: pd.DataFrame) -> dict[str, tuple[str, pd.DataFrame]]:
     """``view name -> (title, table)``; the table has a row per (metric, dataset, variant) with
     ``label``, ``n``, ``mean``, ``low``, ``high``, sorted by metric (in the order the view
     declares them), data set and variant. A column holding the same value as an earlier one for
-    every network (``ricci_rho_k30`` beside ``ricci_rho`` at the primary k) is one row, its label
+    every network (``lss_median`` equal to ``lss_mean``) is one row, its label
     naming both. Views with no column in the store are left out."""
     df = finished(prepare_runs(runs)) if "variant" not in runs.columns else finished(runs)
     declared = column_declarations(df.columns)
