@@ -2,7 +2,7 @@
 
 Run:  python benchmarks/bench_jacobian.py [--n 300] [--subset 4] [--probes 32] [--seed 0]
 
-The model is the case of issue 14: a conv ResNet on 16×16 one-channel images, a 3×3 stem to
+The model: a conv ResNet on 16×16 one-channel images, a 3×3 stem to
 8 channels, two residual blocks ``x + conv(relu(conv(x)))`` (``layer1``, ``layer2``; 8·16·16 =
 2,048 numbers in and out, so each has a square 2,048×2,048 Jacobian), a linear head. Random
 weights (seeded): the timing and the accuracy of the estimators do not need training.

@@ -1,4 +1,4 @@
-"""The paper-ricci analysis of one network at the authors' scale, on one thread (issue 12).
+"""The paper-ricci analysis of one network at the authors' scale, on one thread.
 
 Workload (what every member of ``layerflow run paper-ricci`` costs after training):
 ``measure_ricci(traj, k=30, ks=[20, 30, 50, 100, 120, 300], protocols=["layerflow", "baptista"])``
@@ -35,8 +35,8 @@ import numpy as np  # noqa: E402
 
 KS = [20, 30, 50, 100, 120, 300]
 PROTOCOLS = ["layerflow", "baptista"]
-# the R code's time per network for ks (30, 120, 300), one protocol (issue 12, measured by the
-# issue's author with cccd + igraph; R is not run here)
+# the R code's time per network for ks (30, 120, 300), one protocol (timed by hand
+# with cccd + igraph; R is not run here)
 R_SECONDS_THREE_KS = 50.0
 SHAPES = {
     "mlp 50x11": dict(kind="mlp", width=50, depth=11),

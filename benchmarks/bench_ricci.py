@@ -1,6 +1,6 @@
 """Ricci coefficient of one network: layerflow vs a straightforward reference, in one run.
 
-Workload (issue 4): N = 2,000 points, 7 states (3-D input + 6 ReLU layers of width 50, seeded
+Workload: N = 2,000 points, 7 states (3-D input + 6 ReLU layers of width 50, seeded
 random weights so the layers differ), k = 30, Forman curvature, exact geodesic mass.
 
 Reference: scikit-learn ``kneighbors_graph`` (union-symmetrised), ``scipy.sparse.csgraph.
@@ -8,13 +8,13 @@ shortest_path`` per layer (unweighted BFS, N×N matrix), Forman by a Python loop
 ``numpy.corrcoef``. Both results are checked equal before timings are printed.
 
 Then the sweep's use: ``ricci_sweep(traj, ks=(20, 50, 100), local=False)`` on N = 200 points and
-12 states (what every sweep task runs, many networks per worker process); the authors' scale
-(issue 12): one network at N = 2,000 for ks (30, 120, 300) in one call, both protocols, beside
-three separate calls and the R code's own time (about 50 s per network for the three ks, measured
-by the issue's author; R is not run here); N = 20,000 with sampled geodesics (1,024 sources)
-against the exact geodesic mass; and the kNN search of one wide state (20,000 × 768, k = 30,
-issue 14): layerflow's automatic choice (candidates from half the Gram matrix at this width), its
-row-by-row BLAS keys (and the same with the 13-row blocks used before), the faiss candidate path,
+12 states (what every sweep task runs, many networks per worker process); the authors' scale:
+one network at N = 2,000 for ks (30, 120, 300) in one call, both protocols, beside
+three separate calls and the R code's own time (about 50 s per network for the three ks, timed by
+hand with cccd + igraph; R is not run here); N = 20,000 with sampled geodesics (1,024 sources)
+against the exact geodesic mass; and the kNN search of one wide state (20,000 × 768, k = 30):
+layerflow's automatic choice (candidates from half the Gram matrix at this width), its
+row-by-row BLAS keys (and the same with 13-row blocks), the faiss candidate path,
 and scikit-learn; layerflow's paths are checked equal.
 
 Threads: both sides run in the same environment. Set ``NUMBA_NUM_THREADS`` (layerflow spreads the
@@ -124,8 +124,8 @@ def maxrss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-# the R code's time per network for ks (30, 120, 300) at N = 2,000 (issue 12: about 11 s at
-# k = 30, about 50 s for the three ks), measured by the issue's author with cccd + igraph
+# the R code's time per network for ks (30, 120, 300) at N = 2,000 (about 11 s at
+# k = 30, about 50 s for the three ks), timed by hand with cccd + igraph
 R_SECONDS_THREE_KS = 50.0
 
 
@@ -178,7 +178,7 @@ def wide_knn(n: int, d: int, k: int) -> None:
     print(f"layerflow row-by-row BLAS keys (blocks of >= {knn._MIN_BLOCK_ROWS} rows): {t_b:.1f} s "
           f"(CPU {c_b:.1f} s); load {loadavg()}")
     old = knn._MIN_BLOCK_ROWS
-    knn._MIN_BLOCK_ROWS = 0  # the rule before issue 14: blocks of 256K keys (13 rows here)
+    knn._MIN_BLOCK_ROWS = 0  # no minimum block size: blocks of 256K keys (13 rows here)
     try:
         with threads.blas_one_thread(n):
             (idx_o, _), t_o, c_o = timed(knn.blas_knn, X, k)

@@ -4,11 +4,11 @@
     python benchmarks/bench_sweep.py --seeds 4          # a slice: 4 seeds per group
     python benchmarks/bench_sweep.py --out DIR --workers 2 --config paper-ricci
 
-Goal (issue 12): the full grid at the authors' scale (~2,000 test points, ks 20/30/50/100/120/300,
+Goal: the full grid at the authors' scale (~2,000 test points, ks 20/30/50/100/120/300,
 both protocols) in <= 15 minutes on a 2-core machine, training included. Prints networks,
 minutes, networks per second, the split of worker time between training and analysis (from the
 store), and the ratio against the authors' R code, which takes about 50 s per network for its
-three ks at N = 2,000 (11 s at k = 30; measured side by side by an earlier session on this
+three ks at N = 2,000 (11 s at k = 30; timed by hand on this
 machine, fMNIST_kNN_RCoef_eval.r with cccd and igraph): R time = 50 s x networks, analysis only.
 The output folder is a fresh temporary one unless --out is given (then finished runs are skipped,
 so point it at an empty folder to time a full run).

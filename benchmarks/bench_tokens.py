@@ -1,6 +1,6 @@
 """Per-token analysis at transformer scale: layerflow vs a straightforward reference, in one run.
 
-Workload (issue 14): 20,000 tokens × 13 states of width 768 (a residual stream: the embedding and
+Workload: 20,000 tokens × 13 states of width 768 (a residual stream: the embedding and
 12 blocks, one point per token), k = 30: the kNN graph of every state, Forman curvature, the
 sampled geodesic mass (1,024 sources), the global Ricci coefficient ρ, and the line-shape score of
 every token's track (``layerflow.transport.line_shape_score``). Goal: ≤ 60 s on the 2-core

@@ -30,7 +30,7 @@ model = lf.build_model(lf.ModelSpec("resnet", width=8, depth=8), in_dim=2, n_cla
 #
 # With `uzawa=True` the loss is `CE + λ·C`, where `C` is the transport cost (the kinetic energy
 # of the residual flow on the minibatch) and `λ = 1/λ_L` follows the Uzawa rule
-# `λ_L ← λ_L + τ·CE` (SPEC §4). The result records both per optimizer step; it prints its
+# `λ_L ← λ_L + τ·CE`. The result records both per optimizer step; it prints its
 # headline numbers and `to_frame()` gives the per-step table.
 
 # %%

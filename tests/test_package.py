@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -55,3 +57,36 @@ def test_python_dash_m_entry_point() -> None:
         [sys.executable, "-m", "layerflow", "--version"], capture_output=True, text=True, check=True
     )
     assert lf.__version__ in out.stdout
+
+
+_ROOT = Path(__file__).resolve().parents[1]
+_TEXT_SUFFIXES = {".py", ".md", ".yaml", ".yml", ".txt", ".toml", ".html", ".css", ".js", ".cfg"}
+
+
+def _shipped_text_files() -> list[Path]:
+    """The text files of src/, docs/, examples/, benchmarks/ and README.md."""
+    files = [_ROOT / "README.md"]
+    for folder in ("src", "docs", "examples", "benchmarks"):
+        files += [p for p in sorted((_ROOT / folder).rglob("*"))
+                  if p.is_file() and p.suffix in _TEXT_SUFFIXES and "__pycache__" not in p.parts]
+    return files
+
+
+def test_no_reference_to_an_unshipped_spec() -> None:
+    # the repository ships no SPEC.md: code, docs and --help say what a definition is
+    files = _shipped_text_files()
+    assert len(files) > 50  # the walk found the tree
+    hits = [f"{p.relative_to(_ROOT)}:{i}: {line.strip()}"
+            for p in files for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+            if "SPEC §" in line or "SPEC.md" in line or re.search(r"\(SPEC\b", line)]
+    assert hits == [], "\n".join(hits)
+
+
+def test_no_project_history_in_the_code() -> None:
+    # docstrings and comments say what the code does now, not which issue or version led there
+    pattern = re.compile(r"\bissue \d+|\bearlier version\b", re.IGNORECASE)
+    files = [p for p in _shipped_text_files() if p.is_relative_to(_ROOT / "src")]
+    hits = [f"{p.relative_to(_ROOT)}:{i}: {line.strip()}"
+            for p in files for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+            if pattern.search(line)]
+    assert hits == [], "\n".join(hits)

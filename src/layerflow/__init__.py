@@ -1,6 +1,6 @@
 """layerflow: what a deep network does to data, layer by layer, as geometry.
 
-Public names (SPEC §7)::
+Public names::
 
     import layerflow as lf
     ds   = lf.load_dataset("moons", n=2000, noise=0.1, seed=0)

@@ -1,4 +1,4 @@
-"""One point per token: the rows of a per-token trajectory (SPEC §1, images and sequences).
+"""One point per token: the rows of a per-token trajectory (images and sequences).
 
 A transformer's residual stream is a state of shape ``(N, T, d)``: N sequences of T tokens of
 width d. Per token, every token is a point of width d, so the state becomes ``(N·T, d)`` rows

@@ -1,4 +1,4 @@
-"""The one data structure: what a network does to N samples, layer by layer (SPEC §1).
+"""The one data structure: what a network does to N samples, layer by layer.
 
 A :class:`Trajectory` holds the states ``X_0, X_1, …, X_L``, each an array of shape ``(N, d_l)``;
 row ``i`` of every state is the same sample. ``X_0`` is the (flattened) input, then one state per

@@ -1,4 +1,4 @@
-"""Data sets (SPEC §5): synthetic, bundled, procedural, the papers' own (fetched once), IDX files
+"""Data sets: synthetic, bundled, procedural, the papers' own (fetched once), IDX files
 and a user's own arrays.
 
 ::

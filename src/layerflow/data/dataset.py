@@ -1,4 +1,4 @@
-"""The dataset container every loader returns (SPEC §5, §7)."""
+"""The dataset container every loader returns."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""IDX files (the MNIST / Fashion-MNIST format), read defensively (SPEC §5, issue 8).
+"""IDX files (the MNIST / Fashion-MNIST format), read defensively.
 
 Layout (all big-endian)::
 

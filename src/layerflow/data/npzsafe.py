@@ -1,4 +1,4 @@
-"""Reading ``.npz`` archives without pickle and without unbounded allocation (issue 8).
+"""Reading ``.npz`` archives without pickle and without unbounded allocation.
 
 ``numpy.load(allow_pickle=False)`` already refuses object arrays, but it allocates whatever a
 member's ``.npy`` header declares before reading the data, so a 200-byte archive can ask for

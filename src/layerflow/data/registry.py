@@ -1,4 +1,4 @@
-"""One registry from dataset names to loaders (SPEC §5; variants as data, not if/elif).
+"""One registry from dataset names to loaders (variants as data, not if/elif).
 
 A dataset name is ``BASE``, ``BASE:ARG`` or ``BASE@DIR``: the base picks the registry entry, the
 rest (``"6,8"``, ``"7,1@DIR"``, ``"@DIR"``, a path) is handed to its loader as ``arg``. Loaders

@@ -1,4 +1,4 @@
-"""Synthetic binary classification sets (SPEC §5), seeded and written from scratch.
+"""Synthetic binary classification sets, seeded and written from scratch.
 
 Every generator has the signature ``gen(n, noise, rng) -> (X, y)``: ``X`` float64 of shape
 ``(n, d)`` (d = 2 for the planar sets, 3 for the others), ``y`` int64 of shape ``(n,)`` with

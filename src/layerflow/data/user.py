@@ -1,4 +1,4 @@
-"""A user's own data: ``npz:PATH`` and ``csv:PATH`` (SPEC §5).
+"""A user's own data: ``npz:PATH`` and ``csv:PATH``.
 
 Labels of any type (ints, integral floats, strings, booleans) are mapped to ``0 … k−1`` in sorted
 order of the distinct values over both splits; ``info["labels"]`` keeps the original values.

@@ -1,4 +1,4 @@
-"""A network as a curve of maps (Dong et al. 2017, SPEC §2).
+"""A network as a curve of maps (Dong et al. 2017).
 
 ::
 

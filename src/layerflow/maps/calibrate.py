@@ -35,15 +35,13 @@ Cost model (per applicable layer of width d, N samples, computation dtype of ``s
   choice) and plans with it; the upper bound (every probe runs to K) is reported beside it.
 
 Calibration takes a few forward/backward passes of each layer and one ``n_0×n_0`` factorisation
-(a fraction of a second for small layers, 1–3 s for the benchmark's width-2,048 blocks); each
+(its own cost on the benchmark's blocks is in ``benchmarks/README.md``); each
 timing is the fastest of up to three runs after a warm-up, as timings on a shared machine are
 noisy upwards, and an expensive measurement is taken on fewer rows and scaled; layers of the
 same structure (class, input shape, parameter shapes: the blocks of a ResNet stage) are
 measured once. The estimate is a
-model: on the conv ResNet benchmark (``benchmarks/bench_jacobian.py``, 2 shared cores, one torch
-thread, load 3–5) the exact-path estimate was 0.66–1.03× the measured time and the typical
-matrix-free estimate 0.9–1.55× (its upper bound always above); at load 8 with two threads the
-exact estimate was 2.5× high. A measurement that refuses or reroutes a call on time, with an
+model, not a promise: how close it comes to the measured time on the conv ResNet benchmark
+(``benchmarks/bench_jacobian.py``) is recorded in ``benchmarks/README.md``. A measurement that refuses or reroutes a call on time, with an
 estimate within 10 times the budget, is taken twice, keeping the faster figures.
 """
 

@@ -63,9 +63,9 @@ class MatfreeOptions:
     ----------
     probes
         Rademacher probes per sample (≥ 2, for a standard error). The standard error of
-        ``log|det J|`` falls as ``1/√probes``. Default 32, our choice, measured on the conv
-        ResNet benchmark (width 2,048, ``log|det J|`` of about ±10–16): standard errors 1.4–2.4,
-        at about 1/18 of the exact path's time per sample (``benchmarks/bench_jacobian.py``).
+        ``log|det J|`` falls as ``1/√probes``. Default 32, our choice on the conv ResNet
+        benchmark (``benchmarks/bench_jacobian.py``; its standard errors and time against the
+        exact path are in ``benchmarks/README.md``).
     extreme_probes
         Probes per sample that keep running until the extreme Ritz values converge (the others
         stop once their quadrature has). Default 2 (our choice: two independent Krylov spaces).

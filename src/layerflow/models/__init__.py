@@ -1,4 +1,4 @@
-"""Networks whose layers layerflow traces: MLP, bottleneck MLP, the residual MLP of SPEC §4 and a
+"""Networks whose layers layerflow traces: MLP, bottleneck MLP, the residual MLP (Karkar et al. 2020) and a
 small transformer encoder over token ids.
 
     from layerflow.models import ModelSpec, build_model

@@ -1,4 +1,4 @@
-"""The transport cost of a residual network's velocities (SPEC §4): one formula for every caller.
+"""The transport cost of a residual network's velocities: one formula for every caller.
 
 For velocities ``r_k`` (one per residual block, each of shape ``(B, *coords)``: ``(B, d)`` for an
 MLP block, ``(B, C, H, W)`` for a conv block) the cost is
@@ -10,7 +10,7 @@ MLP block, ``(B, C, H, W)`` for a conv block) the cost is
 the authors' code computes it (skander-karkar/LAP, ``main.py``, ``train()``:
 ``transport = sum([torch.mean(torch.abs(r) ** pnorm) for r in rs])`` with ``pnorm = 2``); or
 ``C = Σ_k mean_i ‖r_k(x_i)‖²`` (``reduction="sum"``: summed over the coordinates, d times the
-authors' cost, as an earlier version of the spec defined it).
+authors' cost).
 
 Used by :class:`layerflow.TransportPenalty` (any model, through hooks),
 :meth:`ResidualMLP.forward_with_transport` and the stacked ensemble forward.

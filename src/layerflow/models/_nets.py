@@ -1,4 +1,4 @@
-"""The networks: MLP (plain and bottleneck) and the residual MLP of SPEC §4 (the transformer is in
+"""The networks: MLP (plain and bottleneck) and the residual MLP (the transformer is in
 :mod:`layerflow.models._transformer`; building and initialising any of them in
 :mod:`layerflow.models._build`).
 
@@ -147,14 +147,14 @@ class MLP(nn.Module):
 
 
 class ResidualMLP(nn.Module):
-    """Residual MLP of SPEC §4 (Karkar et al. 2020; Dong et al. 2017).
+    """Residual MLP (Karkar et al. 2020; Dong et al. 2017).
 
     ``x_0 = lift(input)`` (linear, ``in_dim -> width``), ``x_{k+1} = x_k + h·r_k(x_k)`` for
     ``k = 0 … depth-1`` with ``r_k = Linear ∘ act ∘ Linear``, then a linear head. ``h`` defaults to
     ``1/depth`` (a flow over unit time); ``h = 1`` is the usual ResNet. The residual stream
     ``x_0 … x_depth`` (all of width ``width``) is captured by default.
 
-    Transport cost (SPEC §4, :func:`velocity_cost`): ``C = Σ_k mean_{i,j} r_k(x_k^{(i)})_j²``
+    Transport cost (:func:`velocity_cost`): ``C = Σ_k mean_{i,j} r_k(x_k^{(i)})_j²``
     (``reduction="mean"``, the authors' cost) or ``Σ_k mean_i ‖r_k(x_k^{(i)})‖²`` (``"sum"``),
     returned by :meth:`forward_with_transport` from the same forward pass as the logits.
     ``residual_blocks`` names the blocks whose velocity ``r_k = (x_{k+1} − x_k)/h`` it penalises

@@ -80,7 +80,7 @@ class ModelSpec:
         model width ``d_model`` and number of blocks (transformer).
     h
         Step of the residual flow ``x_{k+1} = x_k + h·r_k(x_k)``; ``None`` means ``1/depth``
-        (a flow over unit time, SPEC §4). Only for ``kind="resnet"``.
+        (a flow over unit time). Only for ``kind="resnet"``.
     activation
         Name in :data:`ACTIVATIONS`.
     bottleneck_width
@@ -107,7 +107,7 @@ class ModelSpec:
     heads: int | None = None
     vocab: int | None = None
 
-    #: kinds whose blocks are residual, ``x + f(x)``, so the transport cost of SPEC §4 is defined
+    #: kinds whose blocks are residual, ``x + f(x)``, so the transport cost ``Σ_k mean ‖r_k‖²`` is defined
     #: for them (the sweep's expansion and ``train_ensemble`` read this one tuple)
     RESIDUAL_KINDS: ClassVar[tuple[str, ...]] = ("resnet", "transformer")
 

@@ -42,7 +42,7 @@ def overview(
     traj
         The trajectory.
     k
-        Neighbours of the kNN graphs when ``ricci`` is not given (SPEC §3's default, 30).
+        Neighbours of the kNN graphs when ``ricci`` is not given (layerflow's default, 30).
     lss, path, ricci
         Results of ``traj`` to draw instead of computing them.
     n_tracks, seed

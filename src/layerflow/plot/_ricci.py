@@ -23,7 +23,7 @@ def ricci_coefficient(result: Any, *, annotate: bool = True, ax: Any = None,
     """The pairs ``(Ric_l, η_l)`` of one network, with its global Ricci coefficient.
 
     ``η_l = g_{l+1} − g_l`` (change of geodesic mass) against ``Ric_l`` (scalar curvature of layer
-    l's kNN graph) for l = 0 … L−1; ``ρ = corr_l(η_l, Ric_l)`` (SPEC §3; Baptista et al. 2024).
+    l's kNN graph) for l = 0 … L−1; ``ρ = corr_l(η_l, Ric_l)`` (Baptista et al. 2024).
     Negative ρ is Ricci-flow-like: the more positively curved a layer, the more the next one
     contracts. Points are joined in layer order and numbered l. When the result's protocol leaves
     the input pair out (``protocol="baptista"``), that pair is drawn hollow. Pairs with a
@@ -88,7 +88,7 @@ def local_coefficients(traj: Trajectory, result: LocalCoefficients | None = None
     by default).
 
     The local coefficient of x is ``corr_l(c_l(x), δ_l(x))``: mean curvature of the edges at x
-    against the mean change of distance to its neighbours (SPEC §3; Baptista et al. 2024). Blue
+    against the mean change of distance to its neighbours (Baptista et al. 2024). Blue
     (negative) points are where the network flows like Ricci flow. A 2-D state is drawn as is,
     a wider one through its top-2 principal axes; undefined (NaN) coefficients are grey.
 

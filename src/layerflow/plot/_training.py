@@ -15,7 +15,7 @@ def training(result: Any, *, ax: Any = None) -> list[Any]:
     """The transport cost ``C`` of each optimizer step and the transport weight λ it trained with.
 
     ``C = Σ_k mean_{i,j} r_k(x_i)_j²`` is the kinetic energy of the residual flow on the step's
-    minibatch (SPEC §4; Karkar et al. 2020), read from ``result.transport_cost_history``; λ is
+    minibatch (Karkar et al. 2020), read from ``result.transport_cost_history``; λ is
     ``result.lambda_history`` — fixed, or the adaptive Uzawa weight ``λ = 1/λ_L`` with
     ``λ_L ← λ_L + τ·CE_batch`` every s steps. C is drawn on a log axis when it stays positive,
     λ on a second axis to the right.

@@ -18,7 +18,7 @@ __all__ = ["line_shape", "wasserstein_path"]
 def line_shape(result: Any, *, bins: int = 30, ax: Any = None, **options: Any) -> Any:
     """Histogram of the line-shape score of every track, with its mean and median.
 
-    ``LSS = n' / ‖x̃^(n) − x̃^(0)‖`` per sample (SPEC §2; Gai & Zhang 2021): 1 for a straight
+    ``LSS = n' / ‖x̃^(n) − x̃^(0)‖`` per sample (Gai & Zhang 2021): 1 for a straight
     track, larger the more it turns. NaN tracks (every step vanishes) and infinite ones are left
     out of the histogram and counted in the title.
 
@@ -67,7 +67,7 @@ def line_shape(result: Any, *, bins: int = 30, ax: Any = None, **options: Any) -
 def wasserstein_path(result: Any, *, ax: Any = None, **options: Any) -> Any:
     """The W2 step between consecutive layers, ``w_l = W2(μ_l, μ_{l+1})``, with the geodesic ratio.
 
-    ``geodesic_ratio = Σ_l w_l / W2(μ_start, μ_stop)`` (SPEC §2; Gai & Zhang 2021) is 1 when the
+    ``geodesic_ratio = Σ_l w_l / W2(μ_start, μ_stop)`` (Gai & Zhang 2021) is 1 when the
     network moves its measure along a W2 geodesic. The dashed line is the step a constant-speed
     geodesic between the same end measures would take, ``W2(μ_start, μ_stop) / n``: a path at
     that line all along is a geodesic.

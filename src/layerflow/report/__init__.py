@@ -1,4 +1,4 @@
-"""The HTML report of a results store (issue 7).
+"""The HTML report of a results store.
 
 ``build_report(out_dir)`` reads the store a sweep wrote (runs, layers, trajectories, config,
 versions), draws every figure its data allow, computes the findings from the numbers, and writes

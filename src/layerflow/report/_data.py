@@ -30,7 +30,7 @@ class ReportError(LayerflowError):
 class ReportInput:
     """Everything a report is built from.
 
-    ``runs``: one row per network (SPEC: run_id, dataset, model_kind, …, test_acc, metrics);
+    ``runs``: one row per network (run_id, dataset, model_kind, …, test_acc, metrics);
     ``layers``: long table (run_id, layer, layer_name, metric, k, protocol, value);
     ``coefficients``: long table (run_id, protocol, k, rho, first_pair, reason), every Ricci
     coefficient (None: read from a runs table that still holds one column per protocol and k);

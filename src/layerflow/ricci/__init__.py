@@ -1,6 +1,6 @@
 """The Ricci view: kNN graphs, discrete curvature, geodesic mass and Ricci coefficients.
 
-Baptista et al. 2024, "Deep Learning as Ricci Flow" (SPEC §3)::
+Baptista et al. 2024, "Deep Learning as Ricci Flow"::
 
     G   = knn_graph(X, k=30)                      # symmetric 0/1 CSR, zero diagonal
     F   = edge_curvature(G, kind="forman")        # same sparsity; "augmented", "ollivier"

@@ -223,8 +223,8 @@ def ollivier_problems(
 
 
 def _emd_solver() -> Callable[[np.ndarray, np.ndarray, np.ndarray], float]:
-    """POT's exact network-simplex solver for one small problem: the compiled ``emd_c`` (about
-    5x less overhead per call than ``ot.emd2``), falling back to ``ot.emd2`` if POT's private
+    """POT's exact network-simplex solver for one small problem: the compiled ``emd_c`` (less
+    overhead per call than ``ot.emd2``), falling back to ``ot.emd2`` if POT's private
     API changes or the solver does not report an optimal solution."""
     import ot
 

@@ -1,6 +1,6 @@
 """Threads of the Ricci view: which work runs in parallel, and on how many threads.
 
-Measured choices (``benchmarks/bench_ricci.py``, 2-core machine, loaded and idle):
+Choices made on ``benchmarks/bench_ricci.py`` (figures in ``benchmarks/README.md``):
 
 * a network's layers are the parallel jobs from :data:`LAYER_THREADS_MIN_N` points on
   (:func:`map_layers`): one independent job per layer, no barrier inside, so a busy machine

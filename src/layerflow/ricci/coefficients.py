@@ -1,4 +1,4 @@
-"""Ricci coefficients of a network: does the data flow like a Ricci flow? (SPEC §3)
+"""Ricci coefficients of a network: does the data flow like a Ricci flow?
 
 Baptista et al. 2024, "Deep Learning as Ricci Flow". For a trajectory ``X_0 … X_L`` build the kNN
 graph ``G_l`` of every state once, then
@@ -236,7 +236,7 @@ def ricci_coefficient(
     knn: str = "auto",
     final_norm: bool = False,
 ) -> RicciCoefficient:
-    """Global Ricci coefficient ``ρ = corr_l(η_l, Ric_l)`` of one network (SPEC §3).
+    """Global Ricci coefficient ``ρ = corr_l(η_l, Ric_l)`` of one network.
 
     ``Ric_l = Σ_{edges of G_l} F(e)`` (each arc once for directed graphs),
     ``g_l = Σ_{i<j} d_l(i, j)`` (hop distances, direction ignored), ``η_l = g_{l+1} − g_l``.
@@ -333,7 +333,7 @@ def ricci_sweep(
     alpha: float = 0.5,
     knn: str = "auto",
 ) -> RicciSweep:
-    """All Ricci coefficients for several k in one pass (SPEC §3, "k sweep").
+    """All Ricci coefficients for several k in one pass (a "k sweep").
 
     One neighbour search per state for the largest k (with ``protocol="baptista"`` a few columns
     wider, so that the points tied at each k-th distance join exactly as in a separate call).

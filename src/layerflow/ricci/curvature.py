@@ -1,4 +1,4 @@
-"""Discrete Ricci curvature of the edges of a graph (SPEC §3; Baptista et al. 2024).
+"""Discrete Ricci curvature of the edges of a graph (Baptista et al. 2024).
 
 Kinds (a registry, :data:`CURVATURES`: kind -> function of the validated adjacency matrix and the
 degree mode, returning one value per stored entry, in the order of ``A.data``):

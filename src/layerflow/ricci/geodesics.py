@@ -1,4 +1,4 @@
-"""Geodesic mass of a graph: the sum of all hop distances (SPEC §3; Baptista et al. 2024).
+"""Geodesic mass of a graph: the sum of all hop distances (Baptista et al. 2024).
 
 ``g = Σ_{i<j} d(i, j)`` with d the hop (shortest-path) distance of the unweighted graph; arc
 directions are ignored (igraph's ``distances(mode="all")``), so a directed kNN graph has the
@@ -50,8 +50,8 @@ class GeodesicMass(float, ResultDisplay, headline=("value", "stderr", "n_sources
                                                   "n_components", "n_nodes")):
     """Result of :func:`geodesic_mass`: the geodesic mass itself, as a ``float``.
 
-    It *is* ``Σ_{i<j} d(i, j)`` (exact) or its unbiased estimate, ``inf`` if disconnected (SPEC
-    §7: ``geodesic_mass(G)`` is the sum), so ``float(g)``, arithmetic and comparisons work as on
+    It *is* ``Σ_{i<j} d(i, j)`` (exact) or its unbiased estimate, ``inf`` if disconnected
+    (``geodesic_mass(G)`` is the sum), so ``float(g)``, arithmetic and comparisons work as on
     a number; the diagnostics ride along as read-only attributes:
 
     Attributes

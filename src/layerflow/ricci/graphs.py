@@ -5,7 +5,7 @@ point to its k nearest neighbours (Euclidean distance, the point itself excluded
 exact, whichever back-end nominates the candidates: :data:`KNN_METHODS`, the ``knn=`` argument;
 see :mod:`layerflow.ricci._knn`).
 
-Two conventions (SPEC §3):
+Two conventions:
 
 * ``degree="union"`` (default): the undirected, unweighted graph with an edge {i, j} whenever j is
   among the k nearest neighbours of i *or* i among those of j. Returned as a symmetric 0/1 CSR
@@ -213,7 +213,7 @@ def knn_graph(
     knn: str = "auto",
     layer: str | None = None,
 ) -> sp.csr_matrix:
-    """k-nearest-neighbour graph of a point cloud (SPEC §3; Baptista et al. 2024).
+    """k-nearest-neighbour graph of a point cloud (Baptista et al. 2024).
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Local and per-layer Ricci coefficients (SPEC §3; Baptista et al. 2024).
+"""Local and per-layer Ricci coefficients (Baptista et al. 2024).
 
 **Local coefficient** of a sample x: ``corr_l(c_l(x), δ_l(x))`` over l = 0 … L−1 with
 ``c_l(x)`` the mean curvature of the edges at x in ``G_l`` and
@@ -51,7 +51,7 @@ class LocalQuantities:
 
 
 class _ArrayOfValues:
-    """SPEC §7 calls these results "per sample (N,)" / "per layer": they are array-like over
+    """Results "per sample (N,)" / "per layer": they are array-like over
     their ``values``, so ``np.asarray(result)``, ``len(result)`` and ``result[i]`` work as on the
     plain array while the diagnostics stay attributes."""
 
@@ -179,7 +179,7 @@ def local_coefficients(
     alpha: float = 0.5,
     knn: str = "auto",
 ) -> LocalCoefficients:
-    """Per-sample Ricci coefficient ``corr_l(c_l(x), δ_l(x))`` (SPEC §3), union kNN graphs.
+    """Per-sample Ricci coefficient ``corr_l(c_l(x), δ_l(x))``, union kNN graphs.
 
     ``c_l(x)``: mean curvature of the edges at x in ``G_l``; ``δ_l(x)``: mean over the
     neighbours y of x in ``G_l`` of ``d_{l+1}(x, y) − d_l(x, y)``. Correlated over l = 0 … L−1;
@@ -197,7 +197,7 @@ def local_coefficients(
 
 def layer_coefficients(traj: Trajectory | Sequence[Any], k: int = 30, curvature: str = "forman",
                        *, alpha: float = 0.5, knn: str = "auto") -> LayerCoefficients:
-    """Per-layer Ricci coefficient ``corr_x(c_l(x), δ_l(x))`` over the N samples (SPEC §3).
+    """Per-layer Ricci coefficient ``corr_x(c_l(x), δ_l(x))`` over the N samples.
 
     Same quantities as :func:`local_coefficients`; one value per l = 0 … L−1 (needs L ≥ 1).
     NaN where either quantity has zero variance over the samples (e.g. every point has the same

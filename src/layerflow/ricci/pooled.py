@@ -1,4 +1,4 @@
-"""The authors' pooled Ricci coefficient over (layer, network) pairs (SPEC §3, §7).
+"""The authors' pooled Ricci coefficient over (layer, network) pairs.
 
 Baptista et al.'s R code (anthbapt/Ricci-NN, ``fMNIST_kNN_RCoef_eval.r``) does not correlate per
 network: it stacks, for every well-trained network m and every pair l = 1 … L−1, the point
@@ -113,7 +113,7 @@ def pooled_coefficient(
     its row sums of ``d_l − d_{l−1}`` is ±Inf (a sum taken with ``na.rm = TRUE``), so a network
     whose graphs are disconnected in exactly the same way in consecutive layers (``Inf − Inf``
     dropped) stays in R; here every network with an infinite geodesic mass in any state is left
-    out, as SPEC §3 says, and named in ``.excluded``.
+    out (its ρ is undefined) and named in ``.excluded``.
 
     Parameters
     ----------

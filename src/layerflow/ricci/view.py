@@ -164,7 +164,7 @@ VIEW = View(
                "above 20,000 points)", choices=("auto", "exact", "sampled")),
         Option("seed", "int", 0, "seed of the sampled geodesic mass and of the point subsample",
                low=0),
-        Option("protocols", "strs", ["layerflow"], "protocols of the coefficient (SPEC §3): "
+        Option("protocols", "strs", ["layerflow"], "protocols of the coefficient: "
                "layerflow (union graphs, every pair) and/or baptista (the authors' R code); the "
                "first is primary (its coefficient at k is the run's ricci_rho); every protocol's "
                "coefficients are rows of the coefficients table",

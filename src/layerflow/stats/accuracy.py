@@ -1,4 +1,4 @@
-"""The accuracy study of SPEC §3 (Baptista et al. 2024) over a sweep's run table.
+"""The Ricci accuracy study (Baptista et al. 2024) over a sweep's run table.
 
 Among well-trained networks (``test_acc >= threshold``, default 0.98) the Pearson correlation
 ``r = corr(ρ, test_acc)`` between the global Ricci coefficient and test accuracy, with a seeded
@@ -23,12 +23,12 @@ from layerflow.stats.tables import finished
 
 __all__ = ["WELL_TRAINED", "AccuracyStudy", "accuracy_study", "well_trained"]
 
-# SPEC §3: "well-trained" networks have test accuracy >= 0.98 by default (the R code: > 0.98)
+# "well-trained" networks have test accuracy >= 0.98 by default (the R code: > 0.98)
 WELL_TRAINED = 0.98
 
 
 def well_trained(acc: Any, threshold: float = WELL_TRAINED, strict: bool = False) -> Any:
-    """Which accuracies count as well-trained: ``acc >= threshold`` (SPEC §3's default), or
+    """Which accuracies count as well-trained: ``acc >= threshold`` (layerflow's default), or
     ``acc > threshold`` with ``strict=True`` (the authors' R code: ``acc > 0.98``). ``acc``: an
     array or Series (NaN is never well-trained)."""
     return acc > threshold if strict else acc >= threshold
@@ -54,7 +54,7 @@ class AccuracyStudy:
 def accuracy_study(runs: pd.DataFrame, metric: str = "ricci_rho",
                    threshold: float = WELL_TRAINED, n_boot: int = 2000, seed: int = 0,
                    level: float = 0.95, by: str = "dataset", strict: bool = False) -> AccuracyStudy:
-    """The accuracy study of SPEC §3 over a run table (see the module docstring)."""
+    """The Ricci accuracy study over a run table (see the module docstring)."""
     for col in (metric, "test_acc", by):
         if col not in runs.columns:
             raise StatsError(f"the run table has no column {col!r}; columns: {list(runs.columns)}")

@@ -1,6 +1,6 @@
 """Confidence intervals that respect a quantity's range.
 
-The report states every estimate with a 95 % interval (SPEC §8). An interval must stay inside the
+The report states every estimate with a 95 % interval. An interval must stay inside the
 quantity's range — an accuracy interval inside [0, 1], a kinetic energy interval above 0 — so
 the default is the **percentile bootstrap** of the mean (seeded), whose end points are means of
 resampled values and therefore lie in ``[min(x), max(x)]`` of the data: inside any range the data

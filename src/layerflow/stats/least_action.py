@@ -1,4 +1,4 @@
-"""The least-action low-data study of SPEC §4 (Karkar et al. 2020): its numbers.
+"""The least-action low-data study (Karkar et al. 2020): its numbers.
 
 Input: the sweep store's runs table (one row per trained network) with at least ``train_fraction``,
 ``test_acc`` and either an ``arm`` column (the named training overrides of the config) or the
@@ -152,7 +152,7 @@ CHOICE_KEYS = ("dataset", "model_kind", "train_fraction", "arm")
 
 
 def select_on_validation(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Each arm's setting chosen on the validation split, never on the test set (SPEC §4).
+    """Each arm's setting chosen on the validation split, never on the test set.
 
     When an arm was run at several settings (its grid, e.g. weight decays or Uzawa τ; settings
     are told apart by ``group_id``, which runs differing only in seed share), keep, per

@@ -1,4 +1,4 @@
-"""The Ricci accuracy study per protocol and k, from a sweep's store (SPEC §3, Baptista et al.).
+"""The Ricci accuracy study per protocol and k, from a sweep's store (Baptista et al. 2024).
 
 The store's coefficients table holds one row per network, protocol and k
 (:func:`coefficient_table`: ``run_id, protocol, k, rho, first_pair, reason``); its layers table

@@ -404,7 +404,7 @@ def expand_runs(cfg: SweepConfig) -> list[RunSpec]:
     Order is deterministic. Baselines (``trained=False``, arm ``"untrained"``) take one run per
     dataset × model × baseline seed, on the full data; training fields are null for them.
     Combinations that put the transport penalty (``transport_weight > 0`` or ``uzawa``) on a
-    non-residual model are not expanded (SPEC §4: the cost is that of a residual network), so one
+    non-residual model are not expanded (the cost is that of a residual network's blocks), so one
     config can compare plain and residual networks and penalise only the residual ones.
 
     With ``tuning``, the tuning seeds run only the arms with several settings and only at the

@@ -1,4 +1,4 @@
-"""Training: one loop for single networks and ensembles (SPEC §4, §7).
+"""Training: one loop for single networks and ensembles.
 
     from layerflow.training import TrainConfig, train, train_ensemble
     result = train(model, ds, TrainConfig(optimizer="rmsprop", lr=1e-3, epochs=50, batch_size=32))

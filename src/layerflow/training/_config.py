@@ -46,7 +46,7 @@ def _integer(name: str, value: Any, minimum: int) -> int:
 class TrainConfig:
     """How to train (one loop for single networks and ensembles).
 
-    Objective per minibatch (SPEC §4):
+    Objective per minibatch:
     ``loss = data_loss + λ·C + l2·Σ_W ‖W‖²``, where
 
     - ``data_loss`` is cross-entropy (``"ce"``, softmax over ``n_classes`` logits) or binary
@@ -72,8 +72,8 @@ class TrainConfig:
     ``device="auto"`` uses CUDA when available, else the CPU.
 
     Budget: exactly one of ``epochs`` and ``steps`` decides how long training runs. ``steps``
-    is a number of optimizer steps, whatever the size of the training set (SPEC §4: 5 % of the
-    data must not mean 5 % of the training); training then stops in the middle of an epoch when
+    is a number of optimizer steps, whatever the size of the training set (so that 5 % of the
+    data does not mean 5 % of the training); training then stops in the middle of an epoch when
     the budget is spent. ``epochs`` counts passes over the training set; when neither is given,
     50 epochs (:data:`DEFAULT_EPOCHS`). Giving both is an error.
 
@@ -89,7 +89,7 @@ class TrainConfig:
     ``numpy.random.default_rng(val_seed)``), never trained on; the result reports ``val_acc`` on
     it, so that hyperparameters are chosen on validation, never on the test set. The split
     depends on ``val_seed`` only (default 0), not on ``seed``: every seed and every arm of a study
-    sees the same validation split (SPEC §4).
+    sees the same validation split.
     """
 
     optimizer: str = "adam"

@@ -5,7 +5,7 @@ same as autograd up to floating-point rounding (tested in ``tests/training/test_
 end to end, against solo training in ``test_ensemble.py``). The in-place flat optimizers are in
 ``_optim`` (:class:`layerflow.training._optim.FlatOptimizer`).
 
-- :class:`StackedMLPGrad`: E MLPs (plain or bottleneck, SPEC §4) whose weights live in one flat
+- :class:`StackedMLPGrad`: E MLPs (plain or bottleneck) whose weights live in one flat
   tensor, each weight stored as ``(E, in, out)`` so that the forward pass is ``X @ W`` and the
   backward pass ``dW = Xᵀ dZ``, ``dX = dZ Wᵀ`` with no layout copies. The gradient of the summed
   per-member objective ``Σ_e [loss_e + l2·Σ_W ‖W_e‖²]`` is written straight into one flat
@@ -84,7 +84,7 @@ class StackedMLPGrad:
 
     def _mm(self, a: Tensor, b: Tensor, out: Tensor) -> Tensor:
         """``out = a @ b`` batched over E. On the CPU through NumPy's ``matmul`` (OpenBLAS), which
-        is about twice as fast as ``torch.bmm`` (MKL) for these small matrices on this hardware."""
+        is faster than ``torch.bmm`` (MKL) for these small matrices (``benchmarks/README.md``)."""
         if self._numpy:
             with np.errstate(all="ignore"):  # overflow gives inf (as in torch); no warning
                 np.matmul(a.numpy(), b.numpy(), out=out.numpy())

@@ -1,4 +1,4 @@
-"""The transport cost of any residual network, read from its own forward pass (SPEC §4).
+"""The transport cost of any residual network, read from its own forward pass.
 
 Karkar et al. 2020 ("A principle of least action for the training of neural networks") train a
 residual network ``x_{k+1} = x_k + h·r_k(x_k)`` with the data loss plus ``λ·C``, the kinetic
@@ -108,7 +108,7 @@ class TransportPenalty:
     Each block's term is computed inside its hook, as one fused kernel on its input and output
     (:func:`layerflow.models.displacement_cost`: the mean of ``(x_{k+1} − x_k)²`` over ``h²``,
     without forming ``r_k``), so the penalty adds little to a training step
-    (``benchmarks/bench_penalty.py``). Use as a context manager (hooks removed on exit) or call
+    (``benchmarks/bench_penalty.py``, figures in ``benchmarks/README.md``). Use as a context manager (hooks removed on exit) or call
     :meth:`remove`. The last pass's terms and the blocks' inputs and outputs are held (with their
     graph) until the next pass, :meth:`clear` or :meth:`remove`. Passes under
     ``torch.no_grad()`` are recorded too (their cost has no graph); passes inside

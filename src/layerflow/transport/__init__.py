@@ -1,4 +1,4 @@
-"""Transport view of a network (SPEC §2): Gai & Zhang 2021, Karkar et al. 2020, Dong et al. 2017.
+"""Transport view of a network: Gai & Zhang 2021, Karkar et al. 2020, Dong et al. 2017.
 
 Pure functions over a :class:`~layerflow.Trajectory`, each on the run of consecutive equal-width
 states (the longest by default, or ``run=(start, stop)``), each result saying which run it used::

@@ -1,4 +1,4 @@
-"""Line-shape score (LSS) of each sample's track (Gai & Zhang 2021, SPEC §2)."""
+"""Line-shape score (LSS) of each sample's track (Gai & Zhang 2021)."""
 
 from __future__ import annotations
 

@@ -54,7 +54,7 @@ class OTScoreResult(ResultDisplay, headline=("score", "cost_ratio", "m", "n_matc
 
 
 def resolve_m(m: int | None, n: int, func: str, default: int = DEFAULT_M) -> int:
-    """Samples to use: ``min(N, m)`` (SPEC §2: "m samples, default ``min(N, 1000)``").
+    """Samples to use: ``min(N, m)`` (m samples, default ``min(N, 1000)``).
 
     ``m`` is an upper bound, so one setting (``m=1000``) runs on trajectories of every size; the
     result's ``.m`` reports the number actually used. ``None`` means ``default``. At least 2

@@ -142,7 +142,7 @@ def rho_trained_vs_untrained(runs: pd.DataFrame, layers: pd.DataFrame) -> list[F
 
 
 def rho_vs_accuracy(runs: pd.DataFrame, layers: pd.DataFrame) -> list[Finding]:
-    """SPEC §3's accuracy study: corr(ρ, test accuracy) among well-trained networks.
+    """The Ricci accuracy study: corr(ρ, test accuracy) among well-trained networks.
 
     Pooled over data sets with its seeded bootstrap 95 % interval
     (:func:`layerflow.stats.accuracy_study`), how many data sets have a negative or
@@ -196,7 +196,7 @@ def rho_vs_accuracy(runs: pd.DataFrame, layers: pd.DataFrame) -> list[Finding]:
 
 def rho_by_protocol_and_k(runs: pd.DataFrame, layers: pd.DataFrame,
                           coefficients: pd.DataFrame | None = None) -> list[Finding]:
-    """SPEC §3 / issue 12, for each protocol and k the store holds: the per-network share of
+    """For each protocol and k the store holds: the per-network share of
     ρ < 0, R's pooled coefficient, r(ρ, accuracy) among well-trained networks, the untrained
     baseline beside them, and how many networks had no coefficient and why."""
     from layerflow.stats.ricci import protocol_table

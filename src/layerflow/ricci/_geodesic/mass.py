@@ -3,7 +3,7 @@
 Bit-parallel breadth-first search from every node at once, one bit per source, pulled level by
 level: at level t a node's new bits are the OR of its neighbours' frontier bits minus those it
 has seen, and ``t · popcount(new)`` adds to the sum of distances. What keeps the work near what
-the frontier needs (measured on kNN graphs of N = 2,000 points, ``benchmarks/bench_paper_ricci.py``):
+the frontier needs (``benchmarks/bench_paper_ricci.py``; figures in ``benchmarks/README.md``):
 
 * **word lists.** Every node keeps a mask of the words in which its frontier is fresh and of
   the words it has not yet filled. A node pulls only the words that it misses *and* in which some

@@ -49,8 +49,8 @@ back-end returns the same exact answer.
     ``faiss`` extra); faiss runs on one OpenMP thread per call (the layers of a network are the
     parallel jobs, as for BLAS).
 ``"auto"`` (default)
-    The back-end measured fastest for the shape (``benchmarks/bench_ricci.py``,
-    ``benchmarks/bench_tokens.py``): ``"symmetric"`` for wide, large states (``d ≥``
+    The back-end fastest for the shape in ``benchmarks/bench_ricci.py`` and
+    ``benchmarks/bench_tokens.py`` (figures in ``benchmarks/README.md``): ``"symmetric"`` for wide, large states (``d ≥``
     :data:`SYMMETRIC_MIN_D`, ``N ≥`` :data:`SYMMETRIC_MIN_N`, ``N·d ≥``
     :data:`SYMMETRIC_MIN_SIZE`), ``"faiss"`` for large narrower ones where it is installed
     (``N ≥`` :data:`FAISS_MIN_N`, ``d ≥`` :data:`FAISS_MIN_D`), else ``"blas"``.
@@ -247,8 +247,8 @@ class ScaledPoints:
 def block_rows(n: int, d: int) -> int:
     """Rows per BLAS key block: enough that a block's keys stay in cache for the selection
     (:data:`_BLOCK_ENTRIES`), and at least :data:`_MIN_BLOCK_ROWS` once the transposed points
-    no longer fit in cache (a skinny product re-reads all of them per block: at 20,000 × 768 a
-    13-row block took 3× the CPU time of a 256-row one), within :data:`_MAX_BLOCK_BYTES`."""
+    no longer fit in cache (a skinny product re-reads all of them per block; figures in ``benchmarks/README.md``),
+    within :data:`_MAX_BLOCK_BYTES`."""
     rows = _BLOCK_ENTRIES // max(n, 1)
     if n * d * 4 > _CACHE_BYTES:
         rows = max(rows, min(_MIN_BLOCK_ROWS, _MAX_BLOCK_BYTES // (4 * n)))
