@@ -83,10 +83,10 @@ def cell_of(df: pd.DataFrame, kind: bool = True) -> pd.Series:
     if kind and "model_kind" in df.columns:
         shape = df["model_kind"].astype(str) + " "
     if "width" in df.columns:
-        shape = shape + df["width"].map(_intish)
+        shape = shape + df["width"].map(_intish).astype(str)
     if "depth" in df.columns:
-        shape = shape + "×" + df["depth"].map(_intish)
-    return dataset_spec(df) + " · " + shape.str.strip()
+        shape = shape + "×" + df["depth"].map(_intish).astype(str)
+    return dataset_spec(df).astype(str) + " · " + shape.astype(str).str.strip()
 
 
 def _intish(v: object) -> str:
@@ -266,6 +266,8 @@ def _ricci_frame(runs: pd.DataFrame, coefficients: pd.DataFrame | None) -> pd.Da
     df = df[df["kind"] != "transformer"] if "kind" in df.columns else df
     if "model_kind" in df.columns:
         df = df[df["model_kind"].astype(str) != "transformer"]
+    if df.empty:
+        return coef.iloc[0:0]
     wt, wt_text = well_trained_runs(df)
     meta = df.assign(_well=wt, _cell=cell_of(df), _acc=_num(df, "test_acc"))
     out = coef.merge(meta, on="run_id", how="inner", suffixes=("", "_run"))
