@@ -22,7 +22,7 @@ def test_closest_names_against_difflib_by_hand() -> None:
 def test_misspelt_study_name() -> None:
     from layerflow.sweep import ConfigError, load_config
 
-    with pytest.raises(ConfigError, match=r"'geodesc' is neither .*\(did you mean 'geodesic'\?\)"):
+    with pytest.raises(ConfigError, match=r"'geodesc' is neither .*\(did you mean 'geodesic'( or [^)]*)?\?\)"):
         load_config("geodesc")
 
 

@@ -106,8 +106,9 @@ def test_the_new_store_has_every_coefficient_and_why(stores: tuple[Path, Path]) 
     assert set(bap["first_pair"]) == {1}
     # the primary coefficients against the library, on the network the store saved
     traj_dir = new / "trajectories"
-    for rid in [p.stem for p in traj_dir.glob("*.npz")]:
-        traj = lf.Trajectory.load(traj_dir / f"{rid}.npz")
+    for path in traj_dir.glob("*.npz"):
+        rid = path.stem.rsplit("-", 1)[-1]  # files are named by run, ending with its id
+        traj = lf.Trajectory.load(path)
         for k in (5, 8):
             rc = lf.ricci.ricci_coefficient(traj, k=k)
             row = coef[(coef["run_id"] == rid) & (coef["protocol"] == "layerflow")
