@@ -61,7 +61,7 @@ def test_every_declaration_has_a_builder_and_bad_declarations_are_refused() -> N
 
 
 # ------------------------------------------------------------------------ Gai & Zhang
-def _gz_runs(residual_lss: float, rng: np.random.Generator, n_sets: int = 4,
+def _gz_runs(residual_lss: float, rng: np.random.Generator, n_sets: int = 7,
              noise: float = 0.05) -> pd.DataFrame:
     rows = []
     for i, kind, seed, wd in itertools.product(range(n_sets), ("resnet", "mlp"), range(3),
@@ -85,7 +85,8 @@ def test_lss_claim_is_a_mean_over_cells_and_follows_the_data(residual_lss: float
     (c,) = [c for c in compute_claims(runs) if c.key == "lss_residual_vs_plain"]
     assert isinstance(c, Claim) and c.verdict == want
     # by hand: per data set (the cell), per weight decay the seed means, plain − residual,
-    # averaged over the weight decays; then a one-sample t over the 4 cells
+    # averaged over the weight decays; then a one-sample t over the 7 cells (each data set is
+    # one data draw holding one cell)
     diffs = []
     for _ds, g in runs.groupby("dataset"):
         per = g.groupby(["weight_decay", "kind"])["lss_mean"].mean().unstack()
@@ -93,16 +94,21 @@ def test_lss_claim_is_a_mean_over_cells_and_follows_the_data(residual_lss: float
     t = stats.ttest_1samp(diffs, 0.0)
     np.testing.assert_allclose([c.estimate, *c.interval], [np.mean(diffs),
                                                            *t.confidence_interval(0.95)])
-    assert c.n_units == 4 and c.n_networks == 48 and c.n_eligible == 48
-    assert c.counts.startswith("4 cells, 48 of 48 networks")
+    assert c.n_units == 7 and c.n_networks == 84 and c.n_eligible == 84
+    assert c.counts.startswith("7 data sets, 7 cells, 84 of 84 networks")
     assert c.family == "gai-zhang" and c.kind == "claim" and c.definition
-    assert [cell.label for cell in c.cells] == [f"d{i} · 8×4" for i in range(4)]
+    assert [cell.label for cell in c.cells] == [f"d{i} · 8×4" for i in range(7)]
+    # the row's p is the larger of the t-test's and the exact sign-flip test's (7 units of
+    # one sign: 2 / 2^7)
+    if want != "no effect":
+        np.testing.assert_allclose(c.p_t, t.pvalue)
+        assert c.p_signflip == 2 / 128 and c.p == max(c.p_t, c.p_signflip)
 
 
 def test_two_cells_are_too_few() -> None:
     (c,) = [c for c in compute_claims(_gz_runs(1.2, np.random.default_rng(0), n_sets=2))
             if c.key == "lss_residual_vs_plain"]
-    assert c.verdict == "too few" and "2 cells of the 3 a verdict needs" in c.reason
+    assert c.verdict == "too few" and "2 data sets of the 6 a verdict needs" in c.reason
 
 
 # ------------------------------------------------------------------------ Baptista
@@ -168,7 +174,7 @@ def test_counts_say_who_was_left_out_and_why() -> None:
     claims = compute_claims(runs)
     c = _row(claims, "rho_negative_k30")
     assert (c.n_networks, c.n_eligible) == (21, 30)
-    assert c.counts == "3 cells, 21 of 30 networks; 9 disconnected at k = 30"
+    assert c.counts == "3 data sets, 3 cells, 21 of 30 networks; 9 disconnected at k = 30"
     c = _row(claims, "rho_vs_accuracy_k30")
     assert c.verdict == "too few" or c.n_units == 3
     assert "well-trained: validation accuracy" in c.notes
@@ -185,7 +191,7 @@ def test_shares_are_over_cells() -> None:
     runs.loc[runs["dataset"] == "set0", "ricci_rho_k30"] = 0.5  # one cell all positive
     runs.loc[runs["dataset"] != "set0", "ricci_rho_k30"] = -0.5
     c = _row(compute_claims(runs), "rho_negative_k30")
-    assert c.estimate == 0.75 and c.n_units == 4 and c.unit_word == "cells"
+    assert c.estimate == 0.75 and c.n_units == 4 and c.unit_word == "data sets"
 
 
 # ------------------------------------------------------------------------- Karkar
@@ -208,10 +214,10 @@ def _la_runs(gain: float, draws: int | None, rng: np.random.Generator) -> pd.Dat
 
 
 def test_least_action_units_are_data_draws() -> None:
-    claims = compute_claims(_la_runs(0.05, 3, np.random.default_rng(0)))
+    claims = compute_claims(_la_runs(0.05, 4, np.random.default_rng(0)))
     c = _row(claims, "penalty_low_data")
-    assert c.n_units == 6 and c.unit_word == "data draws" and c.verdict == "supported"
-    assert c.n_networks == 2 * 2 * 2 * 3 * 3  # tasks × low fractions × seeds × draws × arms
+    assert c.n_units == 8 and c.unit_word == "data draws" and c.verdict == "supported"
+    assert c.n_networks == 2 * 2 * 2 * 3 * 4  # tasks × low fractions × arms × seeds × draws
     assert _row(claims, "penalty_vs_weight_decay").verdict == "supported"
     k = _row(claims, "penalty_kinetic_energy")
     assert k.kind == "check" and k.family == "checks" and k.verdict == "supported"
@@ -224,7 +230,7 @@ def test_least_action_without_data_seed_has_one_unit_per_task() -> None:
 
 
 def test_holm_adjusts_within_a_family() -> None:
-    claims = compute_claims(_la_runs(0.05, 3, np.random.default_rng(0)))
+    claims = compute_claims(_la_runs(0.05, 4, np.random.default_rng(0)))
     karkar = [c for c in claims if c.family == "karkar"]
     assert len(karkar) >= 2
     assert all(c.p_adjusted >= c.p for c in karkar)
@@ -245,3 +251,20 @@ def test_record_has_the_findings_fields() -> None:
             "n_units", "n_networks", "n_eligible", "family", "p_adjusted", "kind",
             "verdict"} <= set(rec)
     assert isinstance(ClaimDeclaration, type)
+
+
+def test_cells_sharing_a_data_draw_are_one_unit() -> None:
+    """Two shapes of each data set share its one data draw: the unit is the data set (its two
+    cells averaged within it); a cell whose networks come from several draws of its data set
+    is not nested in one draw, so its data set stays one unit."""
+    a = _gz_runs(1.2, np.random.default_rng(0), n_sets=4)
+    b = a.assign(width=16, run_id=a["run_id"] + "w16")
+    runs = pd.concat([a, b], ignore_index=True)
+    c = _row(compute_claims(runs), "lss_residual_vs_plain")
+    assert (c.n_units, c.n_cells, c.unit_word) == (4, 8, "data sets")
+    assert c.verdict == "too few" and c.counts.startswith("4 data sets, 8 cells, 96 of 96")
+    seeded = pd.concat([runs.assign(data_seed=0), runs.assign(data_seed=1,
+                                                              run_id=runs["run_id"] + "s1")],
+                       ignore_index=True)
+    c = _row(compute_claims(seeded), "lss_residual_vs_plain")
+    assert (c.n_units, c.unit_word) == (4, "data sets") and len(c.cells) == 8

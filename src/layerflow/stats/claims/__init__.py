@@ -9,7 +9,11 @@ estimator, adjusts the p-values by Holm within each family, and reads a verdict 
 
 - ``too few``: fewer independent units than the declaration's ``min_units``;
 - ``supported`` / ``contradicted``: the Holm-adjusted two-sided p-value against the null is
-  below 0.05, with the estimate on the side the paper predicts / the other side;
+  below 0.05, with the estimate on the side the paper predicts / the other side. For a claim
+  over cells or data draws the row's p-value is the larger of the t-test's and the exact
+  sign-flip (randomisation) test's on the units' summaries, so both must reject; the unit of a
+  cell-level claim is the data draw (data set spec and data_seed), its cells averaged within
+  it;
 - ``no effect``: otherwise, when the Holm-adjusted equivalence test (TOST) puts the effect
   within ± the SESOI of the null;
 - ``inconclusive``: neither.
@@ -78,6 +82,9 @@ class Claim:
     base_key: str = ""
     cells: tuple[CellEstimate, ...] = ()
     heterogeneity: dict[str, float] = field(default_factory=dict)
+    n_cells: int = 0
+    p_t: float = math.nan
+    p_signflip: float = math.nan
 
     @property
     def n(self) -> int:
@@ -86,8 +93,12 @@ class Claim:
 
     @property
     def counts(self) -> str:
-        """``"4 cells, 20 of 50 networks; 30 disconnected at k = 10"``: the row's one count."""
-        text = f"{self.n_units} {self.unit_word}, {self.n_networks} of {self.n_eligible} networks"
+        """``"9 data sets, 45 cells, 20 of 50 networks; 30 disconnected at k = 10"``: the row's
+        one count (the cells when the units are data draws holding several)."""
+        cells = (f"{self.n_cells} cells, " if self.n_cells and self.unit_word != "networks"
+                 else "")
+        text = (f"{self.n_units} {self.unit_word}, {cells}{self.n_networks} of "
+                f"{self.n_eligible} networks")
         return text + (f"; {self.left_out}" if self.left_out else "")
 
     @property
@@ -182,7 +193,8 @@ def compute_claims(runs: pd.DataFrame, layers: pd.DataFrame | None = None,
             n_networks=int(o.n_networks), n_eligible=int(o.n_eligible), family=d.family,
             p_adjusted=float(pa), kind=d.kind, verdict=v, null=d.null, p=float(e.p),
             p_equivalence=float(pe), left_out=o.left_out, reason=reason, notes=o.notes,
-            base_key=d.key, cells=e.cells, heterogeneity=dict(e.heterogeneity)))
+            base_key=d.key, cells=e.cells, heterogeneity=dict(e.heterogeneity),
+            n_cells=int(e.n_cells), p_t=float(e.p_t), p_signflip=float(e.p_signflip)))
     return out
 
 

@@ -22,7 +22,7 @@ from layerflow.stats.ricci import coefficient_table, pooled_from_layers, protoco
 from layerflow.stats.tables import finished
 from layerflow.stats.transformer import transformer_runs
 
-__all__ = ["BUILDERS", "Observations", "cell_of", "dataset_spec", "well_trained_runs"]
+__all__ = ["BUILDERS", "Observations", "cell_of", "dataset_spec", "draw_of", "well_trained_runs"]
 
 #: the fewest networks a cell needs for its own correlation (Fisher z's variance is 1/(n − 3))
 MIN_CORRELATION_N = 4
@@ -87,6 +87,41 @@ def cell_of(df: pd.DataFrame, kind: bool = True) -> pd.Series:
     if "depth" in df.columns:
         shape = shape + "×" + df["depth"].map(_intish)
     return dataset_spec(df) + " · " + shape.str.strip()
+
+
+def draw_of(df: pd.DataFrame) -> pd.Series:
+    """The data draw of each run: its data set spec, with ``" · draw <data_seed>"`` when the
+    store records ``data_seed`` (without it every run of a data set shares one draw)."""
+    spec = dataset_spec(df)
+    if "data_seed" in df.columns and df["data_seed"].notna().all():
+        return spec + " · draw " + df["data_seed"].map(_intish)
+    return spec
+
+
+def _cell_draws(df: pd.DataFrame, cells: pd.Series) -> pd.Series:
+    """cell label -> the data draw it is nested in. A data set any of whose cells mixes draws
+    is one unit as a whole (its cells are not nested in single draws)."""
+    tab = pd.DataFrame({"cell": cells.to_numpy(), "draw": draw_of(df).to_numpy(),
+                        "spec": dataset_spec(df).to_numpy()})
+    mixed = tab.groupby("cell")["draw"].nunique() > 1
+    bad_specs = set(tab.loc[tab["cell"].isin(set(mixed[mixed].index)), "spec"])
+    tab["draw"] = tab["draw"].where(~tab["spec"].isin(bad_specs), tab["spec"])
+    return tab.drop_duplicates("cell").set_index("cell")["draw"]
+
+
+def _with_draws(obs: pd.DataFrame, df: pd.DataFrame, cells: pd.Series) -> pd.DataFrame:
+    """``obs`` (one or more rows per cell in ``unit``) with the data draw of each cell."""
+    return obs.assign(draw=obs["unit"].astype(str).map(_cell_draws(df, cells)).astype(object))
+
+
+def _draw_word(df: pd.DataFrame, obs: pd.DataFrame | None = None) -> str:
+    """"data draws" when the units are draws within data sets, else "data sets"."""
+    if "data_seed" not in df.columns or not df["data_seed"].notna().all():
+        return "data sets"
+    if obs is not None and "draw" in obs.columns and len(obs):
+        return ("data draws" if obs["draw"].astype(str).str.contains(" · draw ").all()
+                else "data sets")
+    return "data draws"
 
 
 def _intish(v: object) -> str:
@@ -179,10 +214,11 @@ def _residual_vs_plain(runs: pd.DataFrame, values: pd.Series, residual_minus_pla
     matched = set(map(tuple, g.reset_index()[["_cell", *setting]].to_numpy().tolist()))
     used = df[[tuple(r) in matched for r in df[["_cell", *setting]].to_numpy().tolist()]]
     obs = pd.DataFrame({"unit": per_cell.index.astype(str), "value": per_cell.to_numpy()})
+    obs = _with_draws(obs, df, df["_cell"])
     left = _join(f"{no_value} without a value" if no_value else "",
                  f"{len(df) - len(used)} with no matched network of the other kind"
                  if len(df) > len(used) else "")
-    return [Observations(obs, "cells", len(used), eligible, left,
+    return [Observations(obs, _draw_word(df, obs), len(used), eligible, left,
                          protocol_text(used, f"{len(g)} matched settings in {len(per_cell)} cells"
                                    + (f"; {what}" if what else "")))]
 
@@ -252,7 +288,8 @@ def weight_decay_obs(runs: pd.DataFrame, layers: pd.DataFrame,
     left = _join(f"{eligible - len(df)} without an LSS" if eligible > len(df) else "",
                  f"{few} in cells with fewer than {MIN_CORRELATION_N} networks or one γ"
                  if few else "")
-    return [Observations(pd.DataFrame(rows, columns=["unit", "value"]), "cells", used, eligible,
+    obs = _with_draws(pd.DataFrame(rows, columns=["unit", "value"]), df, df["_cell"])
+    return [Observations(obs, _draw_word(df, obs), used, eligible,
                          left, protocol_text(df, f"{n_g} weight decays"))]
 
 
@@ -294,8 +331,9 @@ def rho_negative_obs(runs: pd.DataFrame, layers: pd.DataFrame,
             continue
         used = well[well["rho"].notna()]
         obs = pd.DataFrame({"unit": used["_cell"], "value": (used["rho"] < 0).astype(float)})
+        obs = _with_draws(obs, g, g["_cell"])
         sfx, label = _row_label(proto, k, primary)
-        out.append(Observations(obs, "cells", len(used), len(well),
+        out.append(Observations(obs, _draw_word(g, obs), len(used), len(well),
                                 _reasons(well["reason"], k), protocol_text(well, label),
                                 sfx, label, str(g["_wt_text"].iloc[0])))
     return out
@@ -321,11 +359,12 @@ def rho_untrained_obs(runs: pd.DataFrame, layers: pd.DataFrame,
         used = d[d["_cell"].isin(set(per.index))]
         obs = pd.DataFrame({"unit": per.index.astype(str), "value": (per[True] - per[False])
                             .to_numpy()})
+        obs = _with_draws(obs, g, g["_cell"])
         sfx, label = _row_label(proto, k, primary)
         left = _join(_reasons(elig["reason"], k),
                      f"{len(d) - len(used)} in cells without both groups"
                      if len(d) > len(used) else "")
-        out.append(Observations(obs, "cells", len(used), len(elig), left,
+        out.append(Observations(obs, _draw_word(g, obs), len(used), len(elig), left,
                                 protocol_text(used, label + f"; {int((~used['trained']).sum())} "
                                           "untrained"), sfx, label, str(g["_wt_text"].iloc[0])))
     return out
@@ -347,6 +386,7 @@ def rho_accuracy_obs(runs: pd.DataFrame, layers: pd.DataFrame,
         few = d[sizes < MIN_CORRELATION_N]
         used = d[sizes >= MIN_CORRELATION_N]
         obs = pd.DataFrame({"unit": used["_cell"], "x": used["rho"], "y": used["_acc"]})
+        obs = _with_draws(obs, g, g["_cell"])
         means = d.groupby("_cell")[["rho", "_acc"]].mean()
         between = ""
         if len(means) >= 3:
@@ -357,7 +397,7 @@ def rho_accuracy_obs(runs: pd.DataFrame, layers: pd.DataFrame,
         left = _join(_reasons(well["reason"], k),
                      f"{len(few)} in cells with fewer than {MIN_CORRELATION_N} networks"
                      if len(few) else "")
-        out.append(Observations(obs, "cells", len(used), len(well), left,
+        out.append(Observations(obs, _draw_word(g, obs), len(used), len(well), left,
                                 protocol_text(well, label), sfx, label,
                                 _join(str(g["_wt_text"].iloc[0]), between)))
     return out
@@ -406,8 +446,9 @@ def _pooled_cells(runs: pd.DataFrame, layers: pd.DataFrame, untrained: bool,
         label = f"protocol {AUTHORS_PROTOCOL}, k = {k}"
         sfx = f"_k{k}"
         src = pd.concat([well, base]) if untrained else well
+        obs = _with_draws(pd.DataFrame(rows, columns=["unit", "value"]), g, g["_cell"])
         out.append(Observations(
-            pd.DataFrame(rows, columns=["unit", "value"]), "cells", len(used_ids), eligible,
+            obs, _draw_word(g, obs), len(used_ids), eligible,
             _join(f"{excluded} disconnected at k = {k}" if excluded else "",
                   f"{eligible - len(used_ids) - excluded} in cells without a pooled coefficient"
                   if eligible - len(used_ids) - excluded > 0 else ""),
