@@ -268,3 +268,12 @@ def test_cells_sharing_a_data_draw_are_one_unit() -> None:
                        ignore_index=True)
     c = _row(compute_claims(seeded), "lss_residual_vs_plain")
     assert (c.n_units, c.unit_word) == (4, "data sets") and len(c.cells) == 8
+
+
+def test_the_smooth_orientation_row_is_a_check() -> None:
+    """det J of σ(Wx + b) with σ' > 0 has the sign of det W, and I + hJ preserves orientation
+    by construction: the row cannot fail, so it is a manipulation check, never a claim."""
+    d = declaration("diffeomorphism_smooth")
+    assert (d.kind, d.family) == ("check", "checks")
+    assert "det W" in d.wording and "cannot fail" in d.wording
+    assert not [x for x in DECLARATIONS if x.paper == "dong" and x.kind == "claim"]
