@@ -195,9 +195,11 @@ def test_shares_are_over_cells() -> None:
 
 
 # ------------------------------------------------------------------------- Karkar
-def _la_runs(gain: float, draws: int | None, rng: np.random.Generator) -> pd.DataFrame:
+def _la_runs(gain: float, draws: int | None, rng: np.random.Generator,
+             fracs: tuple[float, ...] = (0.05, 0.2, 1.0),
+             low_data: tuple[float, ...] | None = None) -> pd.DataFrame:
     rows = []
-    for task, frac, seed in itertools.product(("moons", "circles"), (0.05, 0.2, 1.0), range(3)):
+    for task, frac, seed in itertools.product(("moons", "circles"), fracs, range(3)):
         for d in range(draws or 1):
             shift = 0.02 * rng.normal()
             for arm, tw, wd in (("plain", 0.0, 0.0), ("transport", 1.0, 0.0),
@@ -209,7 +211,8 @@ def _la_runs(gain: float, draws: int | None, rng: np.random.Generator) -> pd.Dat
                              "arm": arm, "transport_weight": tw, "uzawa": False,
                              "weight_decay": wd, "test_acc": acc,
                              "kinetic_energy": (10.0 if tw else 20.0) * (1 + 0.1 * rng.random()),
-                             **({"data_seed": d} if draws else {})})
+                             **({"data_seed": d} if draws else {}),
+                             **({"low_data": frac in low_data} if low_data else {})})
     return prepare_runs(pd.DataFrame(rows))
 
 
@@ -277,3 +280,30 @@ def test_the_smooth_orientation_row_is_a_check() -> None:
     assert (d.kind, d.family) == ("check", "checks")
     assert "det W" in d.wording and "cannot fail" in d.wording
     assert not [x for x in DECLARATIONS if x.paper == "dong" and x.kind == "claim"]
+
+
+def test_low_data_is_the_declared_fractions() -> None:
+    rng = np.random.default_rng(0)
+    c = _row(compute_claims(_la_runs(0.05, 4, rng)), "penalty_low_data")
+    assert "low data: 5, 20 % of the data" in c.claim
+    # the config declared only 5 % low data: 20 % is left out
+    c = _row(compute_claims(_la_runs(0.05, 4, rng, low_data=(0.05,))), "penalty_low_data")
+    assert "low data: 5 % of the data" in c.claim and c.n_networks == 2 * 2 * 3 * 4
+    # no declaration and no task ran the full data: no fraction is low data
+    claims = compute_claims(_la_runs(0.05, 4, rng, fracs=(0.05, 0.2)))
+    assert not [c for c in claims if c.base_key in ("penalty_low_data",
+                                                    "penalty_most_low_data")]
+
+
+def test_the_smallest_declared_fraction_has_its_own_row_in_the_family() -> None:
+    claims = compute_claims(_la_runs(0.05, 4, np.random.default_rng(0),
+                                     fracs=(0.01, 0.2, 1.0)))
+    c = _row(claims, "penalty_smallest_fraction")
+    assert c.family == "karkar" and "low data: 1 % of the data" in c.claim
+    assert c.n_networks == 2 * 2 * 3 * 4 and c.n_units == 8
+    karkar = [x for x in claims if x.family == "karkar"]
+    assert len(karkar) == 4  # Holm over all four rows
+    assert min(x.p_adjusted for x in karkar) >= 4 * min(x.p for x in karkar) - 1e-12 or \
+        min(x.p_adjusted for x in karkar) == 1.0
+    assert "penalty_smallest_fraction" not in {x.key for x in compute_claims(
+        _la_runs(0.05, 4, np.random.default_rng(0)))}

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from layerflow.stats.accuracy import WELL_TRAINED, well_trained
+from layerflow.stats.claims.registry import SMALLEST_FRACTION
 from layerflow.stats.correlation import pearson
 from layerflow.stats.least_action import study_runs
 from layerflow.stats.ricci import coefficient_table, pooled_from_layers, protocols_in_store
@@ -468,20 +469,33 @@ def pooled_untrained_obs(runs: pd.DataFrame, layers: pd.DataFrame,
 
 # ----------------------------------------------------------------------------- Karkar
 def _draws(runs: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """The least-action study's runs with their task and draw (the unit), and a note when the
-    store does not record draws."""
+    """The least-action study's runs with their task and draw (the unit), whether each run's
+    fraction is low data (``_low``: the store's ``low_data`` column, declared in the config;
+    else every fraction below 1.0 of a task that ran the full data, NaN in a task without it)
+    and whether it is the full data (``_full``), and a note when the store does not record
+    draws or a task never ran the full data."""
     df = study_runs(runs)
     if df.empty or "train_fraction" not in df.columns:
         return df.iloc[0:0], ""
     task = dataset_spec(df) + " · " + df["model_kind"].astype(str)
+    notes = []
     if "data_seed" in df.columns and df["data_seed"].notna().all():
         draw = task + " · draw " + df["data_seed"].map(_intish)
-        note = ""
     else:
         draw = task
-        note = ("the store records no data_seed: every run of a data set shares one draw of "
-                "its training subset and validation split, so a task is one unit")
-    return df.assign(_task=task, _draw=draw, _frac=_num(df, "train_fraction")), note
+        notes.append("the store records no data_seed: every run of a data set shares one draw "
+                     "of its training subset and validation split, so a task is one unit")
+    frac = _num(df, "train_fraction")
+    full = pd.Series(np.isclose(frac.fillna(-1.0), 1.0), index=df.index)
+    if "low_data" in df.columns and df["low_data"].notna().all():
+        low = df["low_data"].astype(bool).astype(float)
+    else:
+        has_full = full.groupby(task).transform("any")
+        low = (frac < 1.0).astype(float).where(has_full, np.nan)
+        if not has_full.all():
+            notes.append(f"{int((~has_full).sum())} runs in tasks that never ran the full data "
+                         "(fraction 1.0): no low data is declared for them")
+    return df.assign(_task=task, _draw=draw, _frac=frac, _low=low, _full=full), _join(*notes)
 
 
 def _eligible(df: pd.DataFrame, a: str, b: str) -> int:
@@ -498,7 +512,9 @@ def _paired(df: pd.DataFrame, metric: str, a: str, b: str) -> pd.DataFrame:
     if metric not in df.columns:
         return pd.DataFrame()
     d = df[df["arm_role"].isin([a, b])].assign(_v=_num(df, metric))
-    keys = ["_task", "_draw", "_frac", *(["seed"] if "seed" in d.columns else [])]
+    d = d[d["_low"].notna()]
+    keys = ["_task", "_draw", "_frac", "_low", "_full",
+            *(["seed"] if "seed" in d.columns else [])]
     wide = d.pivot_table(index=keys, columns="arm_role", values="_v", aggfunc="mean")
     if not {a, b} <= set(wide.columns):
         return pd.DataFrame()
@@ -506,17 +522,20 @@ def _paired(df: pd.DataFrame, metric: str, a: str, b: str) -> pd.DataFrame:
 
 
 def _arm_obs(runs: pd.DataFrame, metric: str, a: str, b: str, low_only: bool,
-             log_ratio: bool = False) -> list[Observations]:
+             log_ratio: bool = False, fraction: float | None = None) -> list[Observations]:
     df, note = _draws(runs)
     if df.empty:
         return []
     pairs = _paired(df, metric, a, b)
-    if pairs.empty or pairs["_frac"].nunique() < (2 if low_only else 1):
+    if pairs.empty:
         return []
     eligible = _eligible(df, a, b)
     if low_only:
-        full = float(pairs["_frac"].max())
-        pairs = pairs[pairs["_frac"] < full]
+        pairs = pairs[pairs["_low"] == 1.0]
+    if fraction is not None:
+        pairs = pairs[np.isclose(pairs["_frac"], fraction)]
+    if pairs.empty:
+        return []
     if log_ratio:
         ok = (pairs[a] > 0) & (pairs[b] > 0)
         pairs = pairs[ok]
@@ -527,17 +546,24 @@ def _arm_obs(runs: pd.DataFrame, metric: str, a: str, b: str, low_only: bool,
     fr = sorted(set(pairs["_frac"]))
     fr_text = ", ".join(f"{100 * f:.3g}" for f in fr) + " % of the data"
     n_net = 2 * len(pairs)
+    label = ("low data: " if low_only else "") + fr_text if (low_only or fraction) else ""
     return [Observations(obs, "data draws", n_net, eligible,
                          f"{eligible - n_net} unpaired or outside these fractions"
                          if eligible > n_net else "",
                          protocol_text(df, f"{fr_text}; {obs['unit'].nunique()} draws of "
                                    f"{pairs['_task'].nunique()} tasks; paired by seed"),
-                         notes=note)]
+                         label=label, notes=note)]
 
 
 def penalty_low_obs(runs: pd.DataFrame, layers: pd.DataFrame,
                     coefficients: pd.DataFrame | None = None) -> list[Observations]:
     return _arm_obs(runs, "test_acc", "transport penalty", "plain", low_only=True)
+
+
+def penalty_smallest_obs(runs: pd.DataFrame, layers: pd.DataFrame,
+                         coefficients: pd.DataFrame | None = None) -> list[Observations]:
+    return _arm_obs(runs, "test_acc", "transport penalty", "plain", low_only=True,
+                    fraction=SMALLEST_FRACTION)
 
 
 def penalty_wd_obs(runs: pd.DataFrame, layers: pd.DataFrame,
@@ -557,11 +583,12 @@ def penalty_most_obs(runs: pd.DataFrame, layers: pd.DataFrame,
     if df.empty:
         return []
     pairs = _paired(df, "test_acc", "transport penalty", "plain")
-    if pairs.empty or pairs["_frac"].nunique() < 2:
+    if pairs.empty:
         return []
-    full = float(pairs["_frac"].max())
+    pairs = pairs[(pairs["_low"] == 1.0) | pairs["_full"].astype(bool)]
     pairs = pairs.assign(_gain=pairs["transport penalty"] - pairs["plain"],
-                         _low=pairs["_frac"] < full)
+                         _low=pairs["_low"] == 1.0)
+    low_fr = sorted(set(pairs.loc[pairs["_low"], "_frac"]))
     per = pairs.groupby(["_draw", "_low"])["_gain"].mean().unstack("_low")
     if True not in per.columns or False not in per.columns:
         return []
@@ -573,8 +600,11 @@ def penalty_most_obs(runs: pd.DataFrame, layers: pd.DataFrame,
     return [Observations(obs, "data draws", n_net, eligible,
                          f"{eligible - n_net} unpaired or in draws without both regimes"
                          if eligible > n_net else "",
-                         protocol_text(df, f"low-data fractions vs {100 * full:.3g} %; paired by "
-                                   "seed"), notes=note)]
+                         protocol_text(df, "low data " + ", ".join(f"{100 * f:.3g}" for f in
+                                                                 low_fr)
+                                       + " % vs 100 % of the data; paired by seed"),
+                         label="low data: " + ", ".join(f"{100 * f:.3g}" for f in low_fr)
+                         + " % vs the full data", notes=note)]
 
 
 # ----------------------------------------------------------------------------- transformers
@@ -643,6 +673,7 @@ BUILDERS: dict[str, Callable[..., list[Observations]]] = {
     "diffeomorphism_smooth": diffeo_smooth_obs,
     "diffeomorphism": diffeo_check_obs,
     "penalty_low_data": penalty_low_obs,
+    "penalty_smallest_fraction": penalty_smallest_obs,
     "penalty_most_low_data": penalty_most_obs,
     "penalty_vs_weight_decay": penalty_wd_obs,
     "penalty_kinetic_energy": kinetic_obs,
