@@ -307,3 +307,32 @@ def test_the_smallest_declared_fraction_has_its_own_row_in_the_family() -> None:
         min(x.p_adjusted for x in karkar) == 1.0
     assert "penalty_smallest_fraction" not in {x.key for x in compute_claims(
         _la_runs(0.05, 4, np.random.default_rng(0)))}
+
+
+def test_settings_tuned_on_the_reported_seeds_give_no_verdict() -> None:
+    base = _la_runs(0.05, 4, np.random.default_rng(0))
+    pen = base[base["arm"] == "transport"]
+    two = pd.concat([base, pen.assign(transport_weight=2.0, run_id=pen["run_id"] + "tw2")],
+                    ignore_index=True)
+    two = prepare_runs(two.drop(columns=[c for c in ("group_id",) if c in two.columns]))
+    claims = compute_claims(two)
+    for key in ("penalty_low_data", "penalty_most_low_data", "penalty_vs_weight_decay"):
+        c = _row(claims, key)
+        assert c.verdict == "inconclusive" and "tuned on the reported seeds" in c.reason, key
+        assert math.isnan(c.p_adjusted)
+    # one setting per arm: a verdict as before
+    assert _row(compute_claims(base), "penalty_low_data").verdict == "supported"
+
+
+def test_settings_are_told_apart_per_data_set_spec() -> None:
+    """Two data sets of one name (two specs), each arm at one setting per spec: not tuned."""
+    from layerflow.stats.least_action import tuned_on_reported_seeds
+
+    base = _la_runs(0.05, 4, np.random.default_rng(0))
+    a = base.assign(dataset_spec=base["dataset"] + "(noise=0.1)")
+    b = base.assign(dataset_spec=base["dataset"] + "(noise=0.2)", run_id=base["run_id"] + "b",
+                    transport_weight=base["transport_weight"] * 2)
+    runs = pd.concat([a, b], ignore_index=True)
+    assert not tuned_on_reported_seeds(runs)
+    assert tuned_on_reported_seeds(runs.drop(columns="dataset_spec"))
+    assert not tuned_on_reported_seeds(runs.drop(columns="dataset_spec").assign(seed_role="test"))

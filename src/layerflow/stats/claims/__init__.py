@@ -16,7 +16,9 @@ estimator, adjusts the p-values by Holm within each family, and reads a verdict 
   it;
 - ``no effect``: otherwise, when the Holm-adjusted equivalence test (TOST) puts the effect
   within ± the SESOI of the null;
-- ``inconclusive``: neither.
+- ``inconclusive``: neither, or a row that may give no verdict whatever its estimate (its
+  reason says why: e.g. an arm run at several settings with no declared tuning seeds, so the
+  setting was chosen on the seeds the row reports).
 
 Manipulation checks (``kind == "check"``) are judged the same way in their own family and
 listed apart: they are never support for a paper's claim. Nothing is written in advance: the
@@ -171,7 +173,7 @@ def compute_claims(runs: pd.DataFrame, layers: pd.DataFrame | None = None,
     p_adj: dict[int, tuple[float, float]] = {}
     for fam in dict.fromkeys(r.decl.family for r in rows):
         idx = [i for i, r in enumerate(rows) if r.decl.family == fam
-               and r.est.n_units >= r.decl.min_units]
+               and r.est.n_units >= r.decl.min_units and not r.obs.no_verdict]
         adj_p = holm([rows[i].est.p for i in idx])
         adj_e = holm([rows[i].est.p_equivalence for i in idx])
         p_adj.update({i: (a, e) for i, a, e in zip(idx, adj_p, adj_e, strict=True)})
@@ -181,6 +183,8 @@ def compute_claims(runs: pd.DataFrame, layers: pd.DataFrame | None = None,
         pa, pe = p_adj.get(i, (math.nan, math.nan))
         v = judge(e.estimate, d.null, d.predicted, pa, pe, e.n_units, d.min_units)
         reason = e.reason
+        if o.no_verdict and v != "too few":
+            v, reason = "inconclusive", _join(f"no verdict: {o.no_verdict}", reason)
         if v == "too few":
             reason = _join(f"{e.n_units} {o.unit_word} of the {d.min_units} a verdict needs",
                            reason, o.notes if "no data_seed" in o.notes else "")

@@ -18,7 +18,7 @@ import pandas as pd
 from layerflow.stats.accuracy import WELL_TRAINED, well_trained
 from layerflow.stats.claims.registry import SMALLEST_FRACTION
 from layerflow.stats.correlation import pearson
-from layerflow.stats.least_action import study_runs
+from layerflow.stats.least_action import study_runs, tuned_on_reported_seeds
 from layerflow.stats.ricci import coefficient_table, pooled_from_layers, protocols_in_store
 from layerflow.stats.tables import finished
 from layerflow.stats.transformer import transformer_runs
@@ -42,7 +42,8 @@ class Observations:
     draws", "networks"); ``n_networks`` used of ``n_eligible``; ``left_out``: why the rest were
     left out; ``protocol``: the runs behind the row; ``notes``: anything the row must say beside
     its estimate (the between-cell association, the accuracy used to call a network
-    well-trained).
+    well-trained); ``no_verdict``: why the row may give no verdict whatever its estimate
+    (e.g. settings tuned on the reported seeds).
     """
 
     obs: pd.DataFrame
@@ -54,6 +55,7 @@ class Observations:
     suffix: str = ""
     label: str = ""
     notes: str = ""
+    no_verdict: str = ""
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -498,6 +500,14 @@ def _draws(runs: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     return df.assign(_task=task, _draw=draw, _frac=frac, _low=low, _full=full), _join(*notes)
 
 
+TUNED = "tuned on the reported seeds"
+
+
+def _tuned(runs: pd.DataFrame) -> str:
+    """``TUNED`` when an arm ran several settings and the store declares no tuning seeds."""
+    return TUNED if tuned_on_reported_seeds(runs) else ""
+
+
 def _eligible(df: pd.DataFrame, a: str, b: str) -> int:
     """Networks of arms ``a`` and ``b`` in the tasks that ran both (a plain network of a task
     with no penalty arm, e.g. a plain MLP, is not eligible for a penalty comparison)."""
@@ -552,7 +562,7 @@ def _arm_obs(runs: pd.DataFrame, metric: str, a: str, b: str, low_only: bool,
                          if eligible > n_net else "",
                          protocol_text(df, f"{fr_text}; {obs['unit'].nunique()} draws of "
                                    f"{pairs['_task'].nunique()} tasks; paired by seed"),
-                         label=label, notes=note)]
+                         label=label, notes=note, no_verdict=_tuned(runs))]
 
 
 def penalty_low_obs(runs: pd.DataFrame, layers: pd.DataFrame,
@@ -604,7 +614,7 @@ def penalty_most_obs(runs: pd.DataFrame, layers: pd.DataFrame,
                                                                  low_fr)
                                        + " % vs 100 % of the data; paired by seed"),
                          label="low data: " + ", ".join(f"{100 * f:.3g}" for f in low_fr)
-                         + " % vs the full data", notes=note)]
+                         + " % vs the full data", notes=note, no_verdict=_tuned(runs))]
 
 
 # ----------------------------------------------------------------------------- transformers
