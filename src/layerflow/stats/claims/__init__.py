@@ -112,6 +112,7 @@ class Claim:
         out["interval"] = list(self.interval)
         out["cells"] = [asdict(c) for c in self.cells]
         out["counts"] = self.counts
+        out["interval_level"] = "95 %, unadjusted (the verdict reads the Holm-adjusted p)"
         return out
 
 
