@@ -46,8 +46,15 @@ def test_cluster_t_is_the_one_sample_t_of_the_unit_means() -> None:
 def test_cluster_t_with_one_unit_or_no_spread_says_why() -> None:
     e = cluster_t(_obs({"a": [1.0, 2.0]}), 0.0, 0.1)
     assert e.estimate == 1.5 and math.isnan(e.low) and "at least 2" in e.reason
+    # units that agree exactly: the standard error is floored, so the t-test rejects and the
+    # sign-flip test (2 / 2^m) decides
     e = cluster_t(_obs({"a": [1.0], "b": [1.0]}), 0.0, 0.1)
-    assert math.isnan(e.p) and "no spread" in e.reason
+    assert e.p_t < 1e-6 and e.p == e.p_signflip == 0.5 and not e.reason
+    np.testing.assert_allclose([e.low, e.high], [1.0, 1.0], atol=1e-6)
+    e = cluster_t(_obs({f"u{i}": [1.0] for i in range(6)}), 0.0, 0.1)
+    assert e.p == 2 / 64
+    e = cluster_t(_obs({f"u{i}": [0.0] for i in range(6)}), 0.0, 0.1)
+    assert e.p == 1.0 and e.p_equivalence < 1e-6
 
 
 def test_tost_is_the_larger_of_two_one_sided_t_tests() -> None:

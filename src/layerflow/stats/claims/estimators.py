@@ -6,6 +6,14 @@ on the claim's scale, a 95 % interval, a two-sided p-value against the null, the
 equivalence test (TOST) within the smallest effect of interest, the number of units, and one
 :class:`CellEstimate` per unit for the forest plot. Networks nested in a unit are averaged
 inside it first; the interval is computed over units, never over networks that share a unit.
+When the observations carry a ``draw`` column (the data draw each cell's data came from), the
+cells' summaries are averaged within each draw first and the draws are the units
+(``n_cells`` keeps the count of cells, the forest plot one line per cell).
+
+Every estimator over cells or draws (all but ``welch_strata`` and ``cluster_bootstrap``) also
+runs the exact sign-flip (randomisation) test on the units' summaries centred on the null
+(:func:`sign_flip_p`) and returns ``p = max(p_t, p_signflip)``: a verdict needs both to reject.
+A standard error of exactly 0 (units that agree exactly) is floored at ``SE_FLOOR``.
 
 - ``cluster_t``: the mean over units of the units' means, with a Student-t interval on
   ``m − 1`` degrees of freedom (``m`` units). The analysis of cluster summaries: its
@@ -107,6 +115,9 @@ def tost_p(est: float, se: float, df: float, null: float, sesoi: float) -> float
 #: flips beyond
 SIGN_FLIP_EXACT = 16
 SIGN_FLIP_DRAWS = 20_000
+#: the smallest standard error a t interval uses, relative to max(1, |estimate|): units that
+#: agree exactly get a degenerate interval and a p-value, not "no interval"
+SE_FLOOR = 1e-9
 
 
 def sign_flip_p(d: np.ndarray, weights: np.ndarray | None = None, seed: int = 0) -> float:
@@ -143,9 +154,12 @@ def _t_result(est: float, se: float, df: float, null: float, sesoi: float, n_uni
     ``transform`` maps estimate and ends to the reporting scale. With ``centred`` (the units'
     summaries minus the null, on the analysis scale; ``weights`` those of the estimate) the
     row's p is the larger of the t-test's and the sign-flip test's."""
-    if not (se > 0 and math.isfinite(se)):
+    if not math.isfinite(se) or not math.isfinite(est):
         return _nan_estimate(n_units, "no spread between units to estimate an interval from",
                              cells, transform(est) if transform else est)
+    # units that agree exactly: floor the standard error (the sign-flip test, which needs no
+    # spread, then decides whether the units' common value differs from the null)
+    se = max(se, SE_FLOOR * max(1.0, abs(est)))
     q = float(sps.t.ppf(0.5 + LEVEL / 2, df))
     lo, hi = est - q * se, est + q * se
     p_t = float(2 * sps.t.sf(abs(est - null) / se, df))
