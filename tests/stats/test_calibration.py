@@ -60,7 +60,9 @@ def test_calibration_full(design) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.slow
-def test_the_two_stage_bootstrap_undercovers() -> None:
-    """Why no claim uses it: with few cells its percentile interval covers below 93 %."""
+def test_the_two_stage_bootstrap_is_liberal() -> None:
+    """Why no claim uses it: with 6 cells its percentile test rejects a true null far more than
+    5 % of the time (about 11 %), and its interval covers below 93 % (about 91 %)."""
     (boot,) = [d for d in DESIGNS if d.estimator == "cluster_bootstrap"]
-    assert float(calibrate(boot, 300, seed=3, parts=("coverage",))["coverage"]) < 0.93
+    row = calibrate(boot, 300, seed=3, parts=("false_verdicts",))
+    assert float(row["false_verdicts"]) > 0.05 + 2 * _se(300), row
