@@ -26,3 +26,9 @@ def test_counts_are_printed_once_per_row() -> None:
     assert c.counts == "2 cells, 7 of 10 networks; 3 disconnected at k = 10"
     html = claims_html([c])
     assert c.counts in html and 'class="s too-few"' in html and "definition and protocol" in html
+
+
+def test_the_interval_is_labelled_unadjusted() -> None:
+    c = _claim(0.1, 0.0, 0.2)
+    assert "95 % interval, unadjusted" in claims_html([c])
+    assert c.record()["interval_level"].startswith("95 %, unadjusted")

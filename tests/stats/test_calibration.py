@@ -1,8 +1,9 @@
-"""Calibration of the claims' estimators: coverage ≥ 93 % at 95 % and false verdicts ≤ 5 %
-under the null, for every design the claims use, at the fewest units a claim may be judged on.
+"""Calibration of the claims' estimators at the fewest units a claim may be judged on
+(``MIN_UNITS``): coverage ≥ 93 % at 95 %, false verdicts and false "no effect" ≤ 5 %, bounds
+widened by 2 Monte Carlo standard errors of the 5 % (or 95 %) rate.
 
-The default tests run 300 simulations per design (bounds widened by the Monte Carlo
-error); ``--runslow`` runs 2,000 (bounds: 93 % − 2 MC s.e., 5 % + 2 MC s.e.).
+Default tests: 1,000 simulations under the null for every design but the slow pooled one (300),
+300 for coverage and false "no effect". ``--runslow``: 2,000 of each.
 """
 
 from __future__ import annotations
@@ -11,32 +12,57 @@ import math
 
 import pytest
 
-from layerflow.stats.claims.calibration import DESIGNS, calibrate
+from layerflow.stats.claims.calibration import DESIGNS, HARSH, calibrate
+from layerflow.stats.claims.registry import MIN_UNITS
 
 USED = [d for d in DESIGNS if d.estimator != "cluster_bootstrap"]
+ALL = USED + list(HARSH)
+IDS = [d.estimator + ":" + d.name[:30] for d in ALL]
+#: the harsh share designs (Beta concentration ≤ 1) under-cover with 6 cells; their false
+#: verdicts are bounded, their coverage is reported (benchmarks/bench_calibration.py)
+UNDERCOVER = {d.name for d in HARSH if d.estimator == "cluster_share"}
 
 
-def _check(row: dict, n: int, k: float) -> None:
-    se_cov = math.sqrt(0.95 * 0.05 / n)
-    assert float(row["coverage"]) >= 0.93 - k * se_cov, row
-    assert float(row["false_verdicts"]) <= 0.05 + k * se_cov, row
+def _se(n: int) -> float:
+    return math.sqrt(0.95 * 0.05 / n)
 
 
-@pytest.mark.parametrize("design", USED, ids=[d.estimator + ":" + d.name[:20] for d in USED])
-def test_calibration_small(design) -> None:  # type: ignore[no-untyped-def]
+def test_designs_are_at_min_units() -> None:
+    assert MIN_UNITS >= 6
+    assert all(d.units == MIN_UNITS for d in ALL if d.estimator != "welch_strata")
+
+
+@pytest.mark.parametrize("design", ALL, ids=IDS)
+def test_false_verdicts(design) -> None:  # type: ignore[no-untyped-def]
+    n = 300 if design.estimator == "cluster_z_t" and "pooled" in design.name else 1000
+    row = calibrate(design, n, seed=7, parts=("false_verdicts",))
+    assert float(row["false_verdicts"]) <= 0.05 + 2 * _se(n), row
+
+
+@pytest.mark.parametrize("design", ALL, ids=IDS)
+def test_coverage_and_false_no_effect(design) -> None:  # type: ignore[no-untyped-def]
     n = 300
-    _check(calibrate(design, n, seed=7), n, 3.0)
+    row = calibrate(design, n, seed=5, parts=("coverage", "false_no_effect"))
+    assert float(row["false_no_effect"]) <= 0.05 + 2 * _se(n), row
+    if design.name not in UNDERCOVER:
+        assert float(row["coverage"]) >= 0.93 - 2 * _se(n), row
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("design", USED, ids=[d.estimator + ":" + d.name[:20] for d in USED])
+@pytest.mark.parametrize("design", ALL, ids=IDS)
 def test_calibration_full(design) -> None:  # type: ignore[no-untyped-def]
     n = 2000
-    _check(calibrate(design, n, seed=11), n, 2.0)
+    row = calibrate(design, n, seed=11)
+    assert float(row["false_verdicts"]) <= 0.05 + 2 * _se(n), row
+    assert float(row["false_no_effect"]) <= 0.05 + 2 * _se(n), row
+    if design.name not in UNDERCOVER:
+        assert float(row["coverage"]) >= 0.93 - 2 * _se(n), row
 
 
 @pytest.mark.slow
-def test_the_two_stage_bootstrap_undercovers_with_three_cells() -> None:
-    """Why no claim uses it: with 3 cells its percentile interval covers well below 93 %."""
+def test_the_two_stage_bootstrap_is_liberal() -> None:
+    """Why no claim uses it: with 6 cells its percentile test rejects a true null far more than
+    5 % of the time (about 11 %), and its interval covers below 93 % (about 91 %)."""
     (boot,) = [d for d in DESIGNS if d.estimator == "cluster_bootstrap"]
-    assert float(calibrate(boot, 300, seed=3)["coverage"]) < 0.9
+    row = calibrate(boot, 300, seed=3, parts=("false_verdicts",))
+    assert float(row["false_verdicts"]) > 0.05 + 2 * _se(300), row

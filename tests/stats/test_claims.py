@@ -61,7 +61,7 @@ def test_every_declaration_has_a_builder_and_bad_declarations_are_refused() -> N
 
 
 # ------------------------------------------------------------------------ Gai & Zhang
-def _gz_runs(residual_lss: float, rng: np.random.Generator, n_sets: int = 4,
+def _gz_runs(residual_lss: float, rng: np.random.Generator, n_sets: int = 7,
              noise: float = 0.05) -> pd.DataFrame:
     rows = []
     for i, kind, seed, wd in itertools.product(range(n_sets), ("resnet", "mlp"), range(3),
@@ -85,7 +85,8 @@ def test_lss_claim_is_a_mean_over_cells_and_follows_the_data(residual_lss: float
     (c,) = [c for c in compute_claims(runs) if c.key == "lss_residual_vs_plain"]
     assert isinstance(c, Claim) and c.verdict == want
     # by hand: per data set (the cell), per weight decay the seed means, plain − residual,
-    # averaged over the weight decays; then a one-sample t over the 4 cells
+    # averaged over the weight decays; then a one-sample t over the 7 cells (each data set is
+    # one data draw holding one cell)
     diffs = []
     for _ds, g in runs.groupby("dataset"):
         per = g.groupby(["weight_decay", "kind"])["lss_mean"].mean().unstack()
@@ -93,16 +94,21 @@ def test_lss_claim_is_a_mean_over_cells_and_follows_the_data(residual_lss: float
     t = stats.ttest_1samp(diffs, 0.0)
     np.testing.assert_allclose([c.estimate, *c.interval], [np.mean(diffs),
                                                            *t.confidence_interval(0.95)])
-    assert c.n_units == 4 and c.n_networks == 48 and c.n_eligible == 48
-    assert c.counts.startswith("4 cells, 48 of 48 networks")
+    assert c.n_units == 7 and c.n_networks == 84 and c.n_eligible == 84
+    assert c.counts.startswith("7 data sets, 7 cells, 84 of 84 networks")
     assert c.family == "gai-zhang" and c.kind == "claim" and c.definition
-    assert [cell.label for cell in c.cells] == [f"d{i} · 8×4" for i in range(4)]
+    assert [cell.label for cell in c.cells] == [f"d{i} · 8×4" for i in range(7)]
+    # the row's p is the larger of the t-test's and the exact sign-flip test's (7 units of
+    # one sign: 2 / 2^7)
+    if want != "no effect":
+        np.testing.assert_allclose(c.p_t, t.pvalue)
+        assert c.p_signflip == 2 / 128 and c.p == max(c.p_t, c.p_signflip)
 
 
 def test_two_cells_are_too_few() -> None:
     (c,) = [c for c in compute_claims(_gz_runs(1.2, np.random.default_rng(0), n_sets=2))
             if c.key == "lss_residual_vs_plain"]
-    assert c.verdict == "too few" and "2 cells of the 3 a verdict needs" in c.reason
+    assert c.verdict == "too few" and "2 data sets of the 6 a verdict needs" in c.reason
 
 
 # ------------------------------------------------------------------------ Baptista
@@ -168,7 +174,7 @@ def test_counts_say_who_was_left_out_and_why() -> None:
     claims = compute_claims(runs)
     c = _row(claims, "rho_negative_k30")
     assert (c.n_networks, c.n_eligible) == (21, 30)
-    assert c.counts == "3 cells, 21 of 30 networks; 9 disconnected at k = 30"
+    assert c.counts == "3 data sets, 3 cells, 21 of 30 networks; 9 disconnected at k = 30"
     c = _row(claims, "rho_vs_accuracy_k30")
     assert c.verdict == "too few" or c.n_units == 3
     assert "well-trained: validation accuracy" in c.notes
@@ -185,13 +191,15 @@ def test_shares_are_over_cells() -> None:
     runs.loc[runs["dataset"] == "set0", "ricci_rho_k30"] = 0.5  # one cell all positive
     runs.loc[runs["dataset"] != "set0", "ricci_rho_k30"] = -0.5
     c = _row(compute_claims(runs), "rho_negative_k30")
-    assert c.estimate == 0.75 and c.n_units == 4 and c.unit_word == "cells"
+    assert c.estimate == 0.75 and c.n_units == 4 and c.unit_word == "data sets"
 
 
 # ------------------------------------------------------------------------- Karkar
-def _la_runs(gain: float, draws: int | None, rng: np.random.Generator) -> pd.DataFrame:
+def _la_runs(gain: float, draws: int | None, rng: np.random.Generator,
+             fracs: tuple[float, ...] = (0.05, 0.2, 1.0),
+             low_data: tuple[float, ...] | None = None) -> pd.DataFrame:
     rows = []
-    for task, frac, seed in itertools.product(("moons", "circles"), (0.05, 0.2, 1.0), range(3)):
+    for task, frac, seed in itertools.product(("moons", "circles"), fracs, range(3)):
         for d in range(draws or 1):
             shift = 0.02 * rng.normal()
             for arm, tw, wd in (("plain", 0.0, 0.0), ("transport", 1.0, 0.0),
@@ -203,15 +211,16 @@ def _la_runs(gain: float, draws: int | None, rng: np.random.Generator) -> pd.Dat
                              "arm": arm, "transport_weight": tw, "uzawa": False,
                              "weight_decay": wd, "test_acc": acc,
                              "kinetic_energy": (10.0 if tw else 20.0) * (1 + 0.1 * rng.random()),
-                             **({"data_seed": d} if draws else {})})
+                             **({"data_seed": d} if draws else {}),
+                             **({"low_data": frac in low_data} if low_data else {})})
     return prepare_runs(pd.DataFrame(rows))
 
 
 def test_least_action_units_are_data_draws() -> None:
-    claims = compute_claims(_la_runs(0.05, 3, np.random.default_rng(0)))
+    claims = compute_claims(_la_runs(0.05, 4, np.random.default_rng(0)))
     c = _row(claims, "penalty_low_data")
-    assert c.n_units == 6 and c.unit_word == "data draws" and c.verdict == "supported"
-    assert c.n_networks == 2 * 2 * 2 * 3 * 3  # tasks × low fractions × seeds × draws × arms
+    assert c.n_units == 8 and c.unit_word == "data draws" and c.verdict == "supported"
+    assert c.n_networks == 2 * 2 * 2 * 3 * 4  # tasks × low fractions × arms × seeds × draws
     assert _row(claims, "penalty_vs_weight_decay").verdict == "supported"
     k = _row(claims, "penalty_kinetic_energy")
     assert k.kind == "check" and k.family == "checks" and k.verdict == "supported"
@@ -224,7 +233,7 @@ def test_least_action_without_data_seed_has_one_unit_per_task() -> None:
 
 
 def test_holm_adjusts_within_a_family() -> None:
-    claims = compute_claims(_la_runs(0.05, 3, np.random.default_rng(0)))
+    claims = compute_claims(_la_runs(0.05, 4, np.random.default_rng(0)))
     karkar = [c for c in claims if c.family == "karkar"]
     assert len(karkar) >= 2
     assert all(c.p_adjusted >= c.p for c in karkar)
@@ -245,3 +254,85 @@ def test_record_has_the_findings_fields() -> None:
             "n_units", "n_networks", "n_eligible", "family", "p_adjusted", "kind",
             "verdict"} <= set(rec)
     assert isinstance(ClaimDeclaration, type)
+
+
+def test_cells_sharing_a_data_draw_are_one_unit() -> None:
+    """Two shapes of each data set share its one data draw: the unit is the data set (its two
+    cells averaged within it); a cell whose networks come from several draws of its data set
+    is not nested in one draw, so its data set stays one unit."""
+    a = _gz_runs(1.2, np.random.default_rng(0), n_sets=4)
+    b = a.assign(width=16, run_id=a["run_id"] + "w16")
+    runs = pd.concat([a, b], ignore_index=True)
+    c = _row(compute_claims(runs), "lss_residual_vs_plain")
+    assert (c.n_units, c.n_cells, c.unit_word) == (4, 8, "data sets")
+    assert c.verdict == "too few" and c.counts.startswith("4 data sets, 8 cells, 96 of 96")
+    seeded = pd.concat([runs.assign(data_seed=0), runs.assign(data_seed=1,
+                                                              run_id=runs["run_id"] + "s1")],
+                       ignore_index=True)
+    c = _row(compute_claims(seeded), "lss_residual_vs_plain")
+    assert (c.n_units, c.unit_word) == (4, "data sets") and len(c.cells) == 8
+
+
+def test_the_smooth_orientation_row_is_a_check() -> None:
+    """det J of σ(Wx + b) with σ' > 0 has the sign of det W, and I + hJ preserves orientation
+    by construction: the row cannot fail, so it is a manipulation check, never a claim."""
+    d = declaration("diffeomorphism_smooth")
+    assert (d.kind, d.family) == ("check", "checks")
+    assert "det W" in d.wording and "cannot fail" in d.wording
+    assert not [x for x in DECLARATIONS if x.paper == "dong" and x.kind == "claim"]
+
+
+def test_low_data_is_the_declared_fractions() -> None:
+    rng = np.random.default_rng(0)
+    c = _row(compute_claims(_la_runs(0.05, 4, rng)), "penalty_low_data")
+    assert "low data: 5, 20 % of the data" in c.claim
+    # the config declared only 5 % low data: 20 % is left out
+    c = _row(compute_claims(_la_runs(0.05, 4, rng, low_data=(0.05,))), "penalty_low_data")
+    assert "low data: 5 % of the data" in c.claim and c.n_networks == 2 * 2 * 3 * 4
+    # no declaration and no task ran the full data: no fraction is low data
+    claims = compute_claims(_la_runs(0.05, 4, rng, fracs=(0.05, 0.2)))
+    assert not [c for c in claims if c.base_key in ("penalty_low_data",
+                                                    "penalty_most_low_data")]
+
+
+def test_the_smallest_declared_fraction_has_its_own_row_in_the_family() -> None:
+    claims = compute_claims(_la_runs(0.05, 4, np.random.default_rng(0),
+                                     fracs=(0.01, 0.2, 1.0)))
+    c = _row(claims, "penalty_smallest_fraction")
+    assert c.family == "karkar" and "low data: 1 % of the data" in c.claim
+    assert c.n_networks == 2 * 2 * 3 * 4 and c.n_units == 8
+    karkar = [x for x in claims if x.family == "karkar"]
+    assert len(karkar) == 4  # Holm over all four rows
+    assert min(x.p_adjusted for x in karkar) >= 4 * min(x.p for x in karkar) - 1e-12 or \
+        min(x.p_adjusted for x in karkar) == 1.0
+    assert "penalty_smallest_fraction" not in {x.key for x in compute_claims(
+        _la_runs(0.05, 4, np.random.default_rng(0)))}
+
+
+def test_settings_tuned_on_the_reported_seeds_give_no_verdict() -> None:
+    base = _la_runs(0.05, 4, np.random.default_rng(0))
+    pen = base[base["arm"] == "transport"]
+    two = pd.concat([base, pen.assign(transport_weight=2.0, run_id=pen["run_id"] + "tw2")],
+                    ignore_index=True)
+    two = prepare_runs(two.drop(columns=[c for c in ("group_id",) if c in two.columns]))
+    claims = compute_claims(two)
+    for key in ("penalty_low_data", "penalty_most_low_data", "penalty_vs_weight_decay"):
+        c = _row(claims, key)
+        assert c.verdict == "inconclusive" and "tuned on the reported seeds" in c.reason, key
+        assert math.isnan(c.p_adjusted)
+    # one setting per arm: a verdict as before
+    assert _row(compute_claims(base), "penalty_low_data").verdict == "supported"
+
+
+def test_settings_are_told_apart_per_data_set_spec() -> None:
+    """Two data sets of one name (two specs), each arm at one setting per spec: not tuned."""
+    from layerflow.stats.least_action import tuned_on_reported_seeds
+
+    base = _la_runs(0.05, 4, np.random.default_rng(0))
+    a = base.assign(dataset_spec=base["dataset"] + "(noise=0.1)")
+    b = base.assign(dataset_spec=base["dataset"] + "(noise=0.2)", run_id=base["run_id"] + "b",
+                    transport_weight=base["transport_weight"] * 2)
+    runs = pd.concat([a, b], ignore_index=True)
+    assert not tuned_on_reported_seeds(runs)
+    assert tuned_on_reported_seeds(runs.drop(columns="dataset_spec"))
+    assert not tuned_on_reported_seeds(runs.drop(columns="dataset_spec").assign(seed_role="test"))

@@ -35,8 +35,10 @@ def test_cluster_t_is_the_one_sample_t_of_the_unit_means() -> None:
     t = stats.ttest_1samp(means, 0.0)
     ci = t.confidence_interval(0.95)
     assert e.n_units == 4 and e.df == 3
-    np.testing.assert_allclose([e.estimate, e.low, e.high, e.p], [means.mean(), ci.low, ci.high,
-                                                                 t.pvalue], rtol=1e-12)
+    np.testing.assert_allclose([e.estimate, e.low, e.high, e.p_t], [means.mean(), ci.low,
+                                                                   ci.high, t.pvalue], rtol=1e-12)
+    # the row's p: the larger of the t-test's and the sign-flip test's (4 units of one sign)
+    assert e.p_signflip == 2 / 16 and e.p == max(e.p_t, e.p_signflip)
     # one network more in a unit changes its mean, not the number of units
     assert cluster_t(_obs({**groups, "a": [1.0, 2.0, 3.0, 2.0]}), 0, 0.1).n_units == 4
 
@@ -44,8 +46,15 @@ def test_cluster_t_is_the_one_sample_t_of_the_unit_means() -> None:
 def test_cluster_t_with_one_unit_or_no_spread_says_why() -> None:
     e = cluster_t(_obs({"a": [1.0, 2.0]}), 0.0, 0.1)
     assert e.estimate == 1.5 and math.isnan(e.low) and "at least 2" in e.reason
+    # units that agree exactly: the standard error is floored, so the t-test rejects and the
+    # sign-flip test (2 / 2^m) decides
     e = cluster_t(_obs({"a": [1.0], "b": [1.0]}), 0.0, 0.1)
-    assert math.isnan(e.p) and "no spread" in e.reason
+    assert e.p_t < 1e-6 and e.p == e.p_signflip == 0.5 and not e.reason
+    np.testing.assert_allclose([e.low, e.high], [1.0, 1.0], atol=1e-6)
+    e = cluster_t(_obs({f"u{i}": [1.0] for i in range(6)}), 0.0, 0.1)
+    assert e.p == 2 / 64
+    e = cluster_t(_obs({f"u{i}": [0.0] for i in range(6)}), 0.0, 0.1)
+    assert e.p == 1.0 and e.p_equivalence < 1e-6
 
 
 def test_tost_is_the_larger_of_two_one_sided_t_tests() -> None:
@@ -62,9 +71,10 @@ def test_cluster_z_t_averages_fisher_z() -> None:
     e = cluster_z_t(_obs({f"c{i}": [v] for i, v in enumerate(r)}), 0.0, 0.1)
     t = stats.ttest_1samp(np.arctanh(r), 0.0)
     ci = t.confidence_interval(0.95)
-    np.testing.assert_allclose([e.estimate, e.low, e.high, e.p],
+    np.testing.assert_allclose([e.estimate, e.low, e.high, e.p_t],
                                [np.tanh(np.arctanh(r).mean()), np.tanh(ci.low), np.tanh(ci.high),
                                 t.pvalue], rtol=1e-10)
+    assert e.p_signflip == 2 / 8 and e.p == e.p_signflip
 
 
 def test_cluster_share_floor_and_range() -> None:
@@ -75,7 +85,7 @@ def test_cluster_share_floor_and_range() -> None:
     se = math.sqrt(4 * pt * (1 - pt) / 9.0) / 4
     q = stats.t.ppf(0.975, 3)
     np.testing.assert_allclose([e.estimate, e.low, e.high], [1.0, 1.0 - q * se, 1.0])
-    assert e.p < 0.05
+    assert e.p_t < 0.05 and e.p == e.p_signflip == 2 / 16
     # spread between units larger than the floor: the plain t of the unit shares
     shares = {"a": [1, 1, 1, 0], "b": [0, 0, 0, 0, 1], "c": [1, 1, 1, 1, 1, 1]}
     s = np.array([np.mean(v) for v in shares.values()])

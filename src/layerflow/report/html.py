@@ -168,7 +168,7 @@ def claims_html(claims: Sequence[Claim], table_id: str = "table-claims") -> str:
     """The claims table: per row the claim and its definition, the estimate with its 95 %
     interval, the units and networks it rests on (and why the rest were left out), the
     Holm-adjusted p-value and the verdict."""
-    head = ("<tr><th>paper</th><th>claim</th><th>estimate [95 % interval]</th>"
+    head = ("<tr><th>paper</th><th>claim</th><th>estimate [95 % interval, unadjusted]</th>"
             "<th>units · networks used of eligible</th><th>p (Holm)</th><th>verdict</th></tr>")
     rows = []
     for c in claims:
@@ -257,9 +257,12 @@ def render_html(
         out.append(
             "<p class=meta>One row per claim of the papers this store can speak to, each "
             "declared before the data were read (open a claim for its definition). The interval "
-            "(95 %) is over independent units — (data set, shape) cells, data draws or networks, "
-            "as the row says — never over networks that share one. The verdict is read from the "
-            "Holm-adjusted p-value within the claim's family: <i>supported</i> when it is below "
+            "(95 %, not adjusted for multiplicity) is over independent units — data draws (their "
+            "(data set, shape) cells nested) or networks, as the row says — never over networks "
+            "that share one. The verdict is read from the "
+            "Holm-adjusted p-value within the claim's family (for a claim over cells or draws, "
+            "the larger of the t-test's and the exact sign-flip test's): <i>supported</i> when "
+            "it is below "
             "0.05 and the estimate lies on the side the paper predicts, <i>contradicted</i> on "
             "the other side; <i>no effect</i> when the equivalence test puts the effect within "
             "the declared smallest effect of interest; <i>inconclusive</i> otherwise; <i>too "

@@ -148,7 +148,38 @@ def study_runs(runs: pd.DataFrame) -> pd.DataFrame:
     return select_on_validation(df)[0]
 
 
-CHOICE_KEYS = ("dataset", "model_kind", "train_fraction", "arm")
+#: what a setting is chosen per (``dataset_spec`` read as ``dataset`` when the store has none)
+CHOICE_KEYS = ("dataset_spec", "model_kind", "train_fraction", "arm")
+
+
+def _choice_keys(runs: pd.DataFrame) -> list[str]:
+    spec = "dataset_spec" if "dataset_spec" in runs.columns and \
+        runs["dataset_spec"].notna().all() else "dataset"
+    keys = [spec if k == "dataset_spec" else k for k in CHOICE_KEYS]
+    return [k for k in keys if k in runs.columns]
+
+
+def tuned_on_reported_seeds(runs: pd.DataFrame) -> bool:
+    """Whether a study's arm was run at more than one setting without a declared tuning design
+    (no ``seed_role`` column): its setting is then chosen, or its settings averaged, on the same
+    seeds the comparison reports."""
+    df = ok_trained_arms(runs)
+    if df.empty or "seed_role" in df.columns:
+        return False
+    if "dataset" not in df.columns:
+        df = df.assign(dataset="data")
+    keys = _choice_keys(df)
+    if not keys:
+        return False
+    if "group_id" in df.columns:
+        setting = df["group_id"].astype(str)
+    else:  # the training columns that vary within an arm tell its settings apart
+        cols = [c for c in ("transport_weight", "weight_decay", "l2", "lr", "uzawa", "uzawa_tau",
+                            "tau", "optimizer", "epochs", "steps") if c in df.columns]
+        if not cols:
+            return False
+        setting = df[cols].astype(str).agg("|".join, axis=1)
+    return bool((setting.groupby([df[k] for k in keys], dropna=False).nunique() > 1).any())
 
 
 def select_on_validation(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -156,7 +187,7 @@ def select_on_validation(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
 
     When an arm was run at several settings (its grid, e.g. weight decays or Uzawa τ; settings
     are told apart by ``group_id``, which runs differing only in seed share), keep, per
-    (dataset, model kind, train fraction, arm), the setting with the highest mean ``val_acc``
+    (dataset spec, model kind, train fraction, arm), the setting with the highest mean ``val_acc``
     over its seeds (ties: the first in ``group_id`` order). Returns ``(runs kept, choices)``;
     ``choices`` has a row per decision: the keys, ``group_id``, ``val_acc`` (mean), ``n_settings``
     and the training columns that differ between the settings. Arms with one setting are kept as
@@ -171,7 +202,7 @@ def select_on_validation(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
     if "seed_role" in runs.columns and "tune_fraction" in runs.columns and \
             (runs["seed_role"].astype(str) == "tune").any():
         return _select_declared(runs)
-    keys = [k for k in CHOICE_KEYS if k in runs.columns]
+    keys = _choice_keys(runs)
     if runs.empty or "group_id" not in runs.columns or not keys:
         return runs, pd.DataFrame()
     n_set = runs.groupby(keys, dropna=False)["group_id"].transform("nunique")

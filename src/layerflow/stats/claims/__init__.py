@@ -9,10 +9,16 @@ estimator, adjusts the p-values by Holm within each family, and reads a verdict 
 
 - ``too few``: fewer independent units than the declaration's ``min_units``;
 - ``supported`` / ``contradicted``: the Holm-adjusted two-sided p-value against the null is
-  below 0.05, with the estimate on the side the paper predicts / the other side;
+  below 0.05, with the estimate on the side the paper predicts / the other side. For a claim
+  over cells or data draws the row's p-value is the larger of the t-test's and the exact
+  sign-flip (randomisation) test's on the units' summaries, so both must reject; the unit of a
+  cell-level claim is the data draw (data set spec and data_seed), its cells averaged within
+  it;
 - ``no effect``: otherwise, when the Holm-adjusted equivalence test (TOST) puts the effect
   within ± the SESOI of the null;
-- ``inconclusive``: neither.
+- ``inconclusive``: neither, or a row that may give no verdict whatever its estimate (its
+  reason says why: e.g. an arm run at several settings with no declared tuning seeds, so the
+  setting was chosen on the seeds the row reports).
 
 Manipulation checks (``kind == "check"``) are judged the same way in their own family and
 listed apart: they are never support for a paper's claim. Nothing is written in advance: the
@@ -78,6 +84,9 @@ class Claim:
     base_key: str = ""
     cells: tuple[CellEstimate, ...] = ()
     heterogeneity: dict[str, float] = field(default_factory=dict)
+    n_cells: int = 0
+    p_t: float = math.nan
+    p_signflip: float = math.nan
 
     @property
     def n(self) -> int:
@@ -86,8 +95,12 @@ class Claim:
 
     @property
     def counts(self) -> str:
-        """``"4 cells, 20 of 50 networks; 30 disconnected at k = 10"``: the row's one count."""
-        text = f"{self.n_units} {self.unit_word}, {self.n_networks} of {self.n_eligible} networks"
+        """``"9 data sets, 45 cells, 20 of 50 networks; 30 disconnected at k = 10"``: the row's
+        one count (the cells when the units are data draws holding several)."""
+        cells = (f"{self.n_cells} cells, " if self.n_cells and self.unit_word != "networks"
+                 else "")
+        text = (f"{self.n_units} {self.unit_word}, {cells}{self.n_networks} of "
+                f"{self.n_eligible} networks")
         return text + (f"; {self.left_out}" if self.left_out else "")
 
     @property
@@ -99,6 +112,7 @@ class Claim:
         out["interval"] = list(self.interval)
         out["cells"] = [asdict(c) for c in self.cells]
         out["counts"] = self.counts
+        out["interval_level"] = "95 %, unadjusted (the verdict reads the Holm-adjusted p)"
         return out
 
 
@@ -160,7 +174,7 @@ def compute_claims(runs: pd.DataFrame, layers: pd.DataFrame | None = None,
     p_adj: dict[int, tuple[float, float]] = {}
     for fam in dict.fromkeys(r.decl.family for r in rows):
         idx = [i for i, r in enumerate(rows) if r.decl.family == fam
-               and r.est.n_units >= r.decl.min_units]
+               and r.est.n_units >= r.decl.min_units and not r.obs.no_verdict]
         adj_p = holm([rows[i].est.p for i in idx])
         adj_e = holm([rows[i].est.p_equivalence for i in idx])
         p_adj.update({i: (a, e) for i, a, e in zip(idx, adj_p, adj_e, strict=True)})
@@ -170,6 +184,8 @@ def compute_claims(runs: pd.DataFrame, layers: pd.DataFrame | None = None,
         pa, pe = p_adj.get(i, (math.nan, math.nan))
         v = judge(e.estimate, d.null, d.predicted, pa, pe, e.n_units, d.min_units)
         reason = e.reason
+        if o.no_verdict and v != "too few":
+            v, reason = "inconclusive", _join(f"no verdict: {o.no_verdict}", reason)
         if v == "too few":
             reason = _join(f"{e.n_units} {o.unit_word} of the {d.min_units} a verdict needs",
                            reason, o.notes if "no data_seed" in o.notes else "")
@@ -182,7 +198,8 @@ def compute_claims(runs: pd.DataFrame, layers: pd.DataFrame | None = None,
             n_networks=int(o.n_networks), n_eligible=int(o.n_eligible), family=d.family,
             p_adjusted=float(pa), kind=d.kind, verdict=v, null=d.null, p=float(e.p),
             p_equivalence=float(pe), left_out=o.left_out, reason=reason, notes=o.notes,
-            base_key=d.key, cells=e.cells, heterogeneity=dict(e.heterogeneity)))
+            base_key=d.key, cells=e.cells, heterogeneity=dict(e.heterogeneity),
+            n_cells=int(e.n_cells), p_t=float(e.p_t), p_signflip=float(e.p_signflip)))
     return out
 
 

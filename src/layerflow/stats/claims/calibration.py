@@ -9,8 +9,14 @@ using it may be judged on (its ``min_units``), where an interval is least likely
 
 :func:`calibrate` reports, per design: the coverage of the 95 % interval of the truth (under an
 effect), and the share of simulations under the null whose verdict is ``supported`` or
-``contradicted`` (a false verdict; a single row, so no Holm adjustment helps it). The targets:
-coverage ≥ 93 %, false verdicts ≤ 5 %.
+``contradicted`` (a false verdict; a single row, so no Holm adjustment helps it; the estimator's p is the larger
+of the t-test's and the sign-flip test's, as the claims use it), and the share of simulations
+whose truth lies at the edge of the smallest effect of interest (null + SESOI) read as ``no
+effect`` (a false "no effect"). :data:`HARSH` adds the designs where a t-test on few units is
+least trustworthy: two-point cell effects, near-deterministic shares, cells sharing a data draw
+(through the estimators' draw-level units) and a meta-analysis of two-point cell correlations
+with 4 networks per cell. The targets: coverage ≥ 93 %, false verdicts and false "no effect"
+≤ 5 %.
 """
 
 from __future__ import annotations
@@ -23,8 +29,9 @@ import numpy as np
 import pandas as pd
 
 from layerflow.stats.claims.estimators import ESTIMATORS, Estimate
+from layerflow.stats.claims.registry import MIN_UNITS
 
-__all__ = ["DESIGNS", "Design", "calibrate", "calibration_table"]
+__all__ = ["DESIGNS", "HARSH", "Design", "calibrate", "calibration_table"]
 
 
 @dataclass(frozen=True)
@@ -39,9 +46,12 @@ class Design:
     null: float
     sesoi: float
     units: int
+    #: the truth at the edge of the smallest effect of interest (for the false "no effect"
+    #: rate); ``null + sesoi`` when not given
+    edge: float | None = None
 
 
-def _clustered(rng: np.random.Generator, effect: float, m: int = 3, tau: float = 0.6,
+def _clustered(rng: np.random.Generator, effect: float, m: int = MIN_UNITS, tau: float = 0.6,
                sigma: float = 1.0) -> tuple[pd.DataFrame, float]:
     """m cells with a cell effect N(effect, τ²) shared by its 2–8 networks (noise σ)."""
     rows = []
@@ -52,7 +62,7 @@ def _clustered(rng: np.random.Generator, effect: float, m: int = 3, tau: float =
     return pd.DataFrame(rows), effect
 
 
-def _paired_draws(rng: np.random.Generator, effect: float, m: int = 4,
+def _paired_draws(rng: np.random.Generator, effect: float, m: int = MIN_UNITS,
                   seeds: int = 5) -> tuple[pd.DataFrame, float]:
     """m data draws (over tasks and fractions): the draw moves both arms and the gain by a
     shared amount (sd 0.02); each seed's paired difference adds noise (sd 0.01)."""
@@ -63,7 +73,7 @@ def _paired_draws(rng: np.random.Generator, effect: float, m: int = 4,
     return pd.DataFrame(rows), effect
 
 
-def _meta(rng: np.random.Generator, effect: float, k: int = 3,
+def _meta(rng: np.random.Generator, effect: float, k: int = MIN_UNITS,
           tau: float = 0.15) -> tuple[pd.DataFrame, float]:
     """k cells of 5–20 networks; within cell c, (ρ, accuracy) bivariate normal with correlation
     tanh(atanh(effect) + τ·N(0, 1)); the cells' means of ρ and accuracy move together
@@ -81,7 +91,7 @@ def _meta(rng: np.random.Generator, effect: float, k: int = 3,
     return pd.DataFrame(rows), effect
 
 
-def _shares(rng: np.random.Generator, effect: float, m: int = 3,
+def _shares(rng: np.random.Generator, effect: float, m: int = MIN_UNITS,
             concentration: float = 4.0) -> tuple[pd.DataFrame, float]:
     """m cells with share p_c ~ Beta(mean ``effect``, concentration 4: strong clustering) and
     2–10 networks each, each network's indicator Bernoulli(p_c); truth: the mean of p_c."""
@@ -94,7 +104,7 @@ def _shares(rng: np.random.Generator, effect: float, m: int = 3,
     return pd.DataFrame(rows), effect
 
 
-def _pooled(rng: np.random.Generator, effect: float, m: int = 3,
+def _pooled(rng: np.random.Generator, effect: float, m: int = MIN_UNITS,
             tau: float = 0.2) -> tuple[pd.DataFrame, float]:
     """m cells, each with one pooled correlation over 4–12 networks × 4–10 layer pairs; a
     network shifts its η and Ric by independent offsets (sd 0.5), so its pairs are correlated
@@ -134,21 +144,93 @@ def _two_groups(rng: np.random.Generator, effect: float, n_a: int = 3,
     return pd.DataFrame(rows), effect
 
 
+def _frame(units: list[str], values: np.ndarray, draws: list[str] | None = None,
+           **cols: np.ndarray) -> pd.DataFrame:
+    out = pd.DataFrame({"unit": units, "value": values, **cols})
+    if draws is not None:
+        out["draw"] = draws
+    return out
+
+
+def _bimodal(rng: np.random.Generator, effect: float, m: int = MIN_UNITS,
+             spread: float = 0.5, noise: float = 0.1) -> tuple[pd.DataFrame, float]:
+    """m cells whose effects are ``effect ± spread`` at random (true mean ``effect``), 5
+    networks each (noise sd 0.1): a heavy-tailed, two-point distribution of cell effects."""
+    mu = effect + spread * rng.choice(np.array([-1.0, 1.0]), size=m)
+    units = [f"c{c}" for c in range(m) for _ in range(5)]
+    return _frame(units, np.repeat(mu, 5) + noise * rng.normal(size=5 * m)), effect
+
+
+def _shared_draws(rng: np.random.Generator, effect: float, m: int = MIN_UNITS,
+                  shapes: int = 5, sd_draw: float = 1.0,
+                  sd_cell: float = 0.3) -> tuple[pd.DataFrame, float]:
+    """m data sets, each one data draw shared by its ``shapes`` cells: a draw effect N(0, 1)
+    shared by its cells, a cell effect N(0, 0.3²), 2–5 networks per cell (noise sd 0.3); the
+    cells tagged with their draw, so the estimator's units are the m draws."""
+    units, draws, vals = [], [], []
+    for d in range(m):
+        dmu = effect + sd_draw * rng.normal()
+        for s in range(shapes):
+            cmu = dmu + sd_cell * rng.normal()
+            n = int(rng.integers(2, 6))
+            units += [f"d{d}s{s}"] * n
+            draws += [f"d{d}"] * n
+            vals.append(cmu + 0.3 * rng.normal(size=n))
+    return _frame(units, np.concatenate(vals), draws), effect
+
+
+def _meta_bimodal(rng: np.random.Generator, effect: float, k: int = MIN_UNITS,
+                  r: float = 0.6, n: int = 4) -> tuple[pd.DataFrame, float]:
+    """k cells of n = 4 networks; the within-cell correlation is tanh(atanh(effect) ±
+    atanh(0.6)) at random (r = ±0.6 under the null): a two-point spread of cell effects with
+    the fewest networks a cell's r may have. Truth: tanh of the mean z, i.e. ``effect``."""
+    zc = math.atanh(effect) + math.atanh(r) * rng.choice(np.array([-1.0, 1.0]), size=k)
+    rc = np.tanh(zc)
+    x = rng.normal(size=(k, n))
+    y = rc[:, None] * x + np.sqrt(1 - rc[:, None] ** 2) * rng.normal(size=(k, n))
+    units = [f"c{c}" for c in range(k) for _ in range(n)]
+    return pd.DataFrame({"unit": units, "x": x.ravel(), "y": y.ravel()}), effect
+
+
+def _shares_conc(concentration: float) -> Callable[[np.random.Generator, float],
+                                                   tuple[pd.DataFrame, float]]:
+    def sim(rng: np.random.Generator, effect: float) -> tuple[pd.DataFrame, float]:
+        return _shares(rng, effect, MIN_UNITS, concentration)
+    return sim
+
+
+
+_M = MIN_UNITS
 DESIGNS: tuple[Design, ...] = (
-    Design("clustered networks in cells (3 cells)", "cluster_t", _clustered, 0.5, 0.0, 0.05,
-           3),
-    Design("clustered networks, two-stage bootstrap (3 cells; not used)", "cluster_bootstrap",
-           _clustered, 0.5, 0.0, 0.05, 3),
-    Design("paired arms over shared data draws (4 draws)", "cluster_t", _paired_draws, 0.01,
-           0.0, 0.01, 4),
-    Design("meta-analysis of within-cell Fisher z (3 cells)", "meta_fisher_z", _meta, -0.4,
-           0.0, 0.1, 3),
-    Design("shares of clustered networks (3 cells)", "cluster_share", _shares, 0.7, 0.5, 0.1,
-           3),
-    Design("pooled coefficient per cell, Fisher z (3 cells)", "cluster_z_t", _pooled, -0.4,
-           0.0, 0.1, 3),
+    Design(f"clustered networks in cells ({_M} cells)", "cluster_t", _clustered, 0.5, 0.0,
+           0.05, _M),
+    Design(f"clustered networks, two-stage bootstrap ({_M} cells; not used)",
+           "cluster_bootstrap", _clustered, 0.5, 0.0, 0.05, _M),
+    Design(f"paired arms over shared data draws ({_M} draws)", "cluster_t", _paired_draws,
+           0.01, 0.0, 0.01, _M),
+    Design(f"meta-analysis of within-cell Fisher z ({_M} cells)", "meta_fisher_z", _meta, -0.4,
+           0.0, 0.1, _M),
+    Design(f"shares of clustered networks, Beta conc. 4 ({_M} cells)", "cluster_share",
+           _shares, 0.7, 0.5, 0.1, _M),
+    Design(f"pooled coefficient per cell, Fisher z ({_M} cells)", "cluster_z_t", _pooled, -0.4,
+           0.0, 0.1, _M),
     Design("two groups of independent networks (3 vs 3)", "welch_strata", _two_groups, 1.0,
            0.0, 0.05, 6),
+)
+
+#: the harsh designs: cell effects far from normal, near-deterministic cells, cells that share
+#: a data draw, meta-analysis with two-point cell correlations and 4 networks per cell
+HARSH: tuple[Design, ...] = (
+    Design(f"bimodal cell effects ±0.5 ({_M} cells)", "cluster_t", _bimodal, 0.3, 0.0, 0.05,
+           _M),
+    Design(f"shares, Beta concentration 1 ({_M} cells)", "cluster_share", _shares_conc(1.0),
+           0.7, 0.5, 0.1, _M),
+    Design(f"shares, Beta concentration 0.3 ({_M} cells)", "cluster_share", _shares_conc(0.3),
+           0.7, 0.5, 0.1, _M),
+    Design(f"cells sharing a data draw: sd 1 draw, 0.3 cell, 5 shapes ({_M} draws)",
+           "cluster_t", _shared_draws, 0.5, 0.0, 0.05, _M),
+    Design(f"meta-analysis, within-cell r ±0.6, n = 4 per cell ({_M} cells)", "meta_fisher_z",
+           _meta_bimodal, -0.4, 0.0, 0.1, _M),
 )
 
 
@@ -160,24 +242,36 @@ def _false_verdict(e: Estimate, null: float) -> bool:
     return math.isfinite(e.p) and e.p < 0.05
 
 
-def calibrate(design: Design, n_sims: int, seed: int = 0) -> dict[str, float | int | str]:
-    """Coverage (under ``design.effect``) and the false-verdict rate (under the null) of one
-    design over ``n_sims`` simulations each (seeded)."""
+def calibrate(design: Design, n_sims: int, seed: int = 0,
+              parts: tuple[str, ...] = ("coverage", "false_verdicts", "false_no_effect")
+              ) -> dict[str, float | int | str]:
+    """Coverage (under ``design.effect``), the false-verdict rate (under the null) and the false
+    "no effect" rate (at null + SESOI) of one design over ``n_sims`` simulations each (seeded);
+    ``parts`` picks which (the others are NaN)."""
     fn = ESTIMATORS[design.estimator]
     rng = np.random.default_rng(seed)
     cover = 0
-    for _ in range(n_sims):
+    for _ in range(n_sims if "coverage" in parts else 0):
         obs, truth = design.simulate(rng, design.effect)
         cover += _covers(fn(obs, design.null, design.sesoi), truth)
     false = 0
-    for _ in range(n_sims):
+    for _ in range(n_sims if "false_verdicts" in parts else 0):
         obs, _truth = design.simulate(rng, design.null)
         false += _false_verdict(fn(obs, design.null, design.sesoi), design.null)
+    no_effect = 0
+    edge = design.null + design.sesoi if design.edge is None else design.edge
+    for _ in range(n_sims if "false_no_effect" in parts else 0):
+        obs, _truth = design.simulate(rng, edge)
+        e = fn(obs, design.null, design.sesoi)
+        no_effect += (not _false_verdict(e, design.null)) and math.isfinite(e.p_equivalence) \
+            and e.p_equivalence < 0.05
     return {"design": design.name, "estimator": design.estimator, "units": design.units,
-            "n_sims": n_sims, "coverage": cover / n_sims, "false_verdicts": false / n_sims}
+            "n_sims": n_sims,
+            **{k: (v / n_sims if k in parts else math.nan) for k, v in (
+                ("coverage", cover), ("false_verdicts", false), ("false_no_effect", no_effect))}}
 
 
 def calibration_table(n_sims: int, seed: int = 0,
-                      designs: tuple[Design, ...] = DESIGNS) -> pd.DataFrame:
+                      designs: tuple[Design, ...] = DESIGNS + HARSH) -> pd.DataFrame:
     """:func:`calibrate` of every design, one row each."""
     return pd.DataFrame([calibrate(d, n_sims, seed) for d in designs])

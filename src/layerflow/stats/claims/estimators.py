@@ -6,6 +6,14 @@ on the claim's scale, a 95 % interval, a two-sided p-value against the null, the
 equivalence test (TOST) within the smallest effect of interest, the number of units, and one
 :class:`CellEstimate` per unit for the forest plot. Networks nested in a unit are averaged
 inside it first; the interval is computed over units, never over networks that share a unit.
+When the observations carry a ``draw`` column (the data draw each cell's data came from), the
+cells' summaries are averaged within each draw first and the draws are the units
+(``n_cells`` keeps the count of cells, the forest plot one line per cell).
+
+Every estimator over cells or draws (all but ``welch_strata`` and ``cluster_bootstrap``) also
+runs the exact sign-flip (randomisation) test on the units' summaries centred on the null
+(:func:`sign_flip_p`) and returns ``p = max(p_t, p_signflip)``: a verdict needs both to reject.
+A standard error of exactly 0 (units that agree exactly) is floored at ``SE_FLOOR``.
 
 - ``cluster_t``: the mean over units of the units' means, with a Student-t interval on
   ``m − 1`` degrees of freedom (``m`` units). The analysis of cluster summaries: its
@@ -82,6 +90,9 @@ class Estimate:
     cells: tuple[CellEstimate, ...] = ()
     reason: str = ""
     heterogeneity: dict[str, float] = field(default_factory=dict)
+    p_t: float = math.nan
+    p_signflip: float = math.nan
+    n_cells: int = 0
 
 
 def _nan_estimate(n_units: int, reason: str, cells: tuple[CellEstimate, ...] = (),
@@ -100,22 +111,74 @@ def tost_p(est: float, se: float, df: float, null: float, sesoi: float) -> float
     return max(p_low, p_high)
 
 
+#: all 2^m sign flips up to this many units; a seeded Monte Carlo of :data:`SIGN_FLIP_DRAWS`
+#: flips beyond
+SIGN_FLIP_EXACT = 16
+SIGN_FLIP_DRAWS = 20_000
+#: the smallest standard error a t interval uses, relative to max(1, |estimate|): units that
+#: agree exactly get a degenerate interval and a p-value, not "no interval"
+SE_FLOOR = 1e-9
+
+
+def sign_flip_p(d: np.ndarray, weights: np.ndarray | None = None, seed: int = 0) -> float:
+    """Two-sided p-value of the randomisation (sign-flip) test that the units' summaries ``d``
+    (already centred on the null) are symmetric about 0: the share of sign flips whose
+    (weighted) mean is at least as far from 0 as the observed one. Exact over all ``2^m`` flips
+    for ``m ≤ 16`` (so with ``m`` units the smallest p is ``2 / 2^m``: 0.0625 at 5 units);
+    beyond, a seeded Monte Carlo of 20,000 flips, ``(1 + hits) / (1 + draws)``."""
+    d = np.asarray(d, dtype=np.float64)
+    m = d.size
+    if m == 0 or not np.all(np.isfinite(d)):
+        return math.nan
+    w = np.ones(m) if weights is None else np.asarray(weights, dtype=np.float64)
+    wd = w * d
+    obs = abs(float(wd.sum()))
+    tol = 1e-12 * max(1.0, float(np.abs(wd).sum()))
+    if m <= SIGN_FLIP_EXACT:
+        signs = 1.0 - 2.0 * ((np.arange(2**m)[:, None] >> np.arange(m)[None, :]) & 1)
+        stats = np.abs(signs @ wd)
+        return float(np.mean(stats >= obs - tol))
+    rng = np.random.default_rng(seed)
+    signs = rng.choice(np.array([-1.0, 1.0]), size=(SIGN_FLIP_DRAWS, m))
+    hits = int(np.sum(np.abs(signs @ wd) >= obs - tol))
+    return (1 + hits) / (1 + SIGN_FLIP_DRAWS)
+
+
 def _t_result(est: float, se: float, df: float, null: float, sesoi: float, n_units: int,
               cells: tuple[CellEstimate, ...], lo_clip: float = -math.inf,
               hi_clip: float = math.inf,
-              transform: Callable[[float], float] | None = None) -> Estimate:
+              transform: Callable[[float], float] | None = None,
+              centred: np.ndarray | None = None, weights: np.ndarray | None = None,
+              n_cells: int = 0) -> Estimate:
     """Estimate ± t·se on the analysis scale; p and TOST against ``null`` on that scale;
-    ``transform`` maps estimate and ends to the reporting scale."""
-    if not (se > 0 and math.isfinite(se)):
+    ``transform`` maps estimate and ends to the reporting scale. With ``centred`` (the units'
+    summaries minus the null, on the analysis scale; ``weights`` those of the estimate) the
+    row's p is the larger of the t-test's and the sign-flip test's."""
+    if not math.isfinite(se) or not math.isfinite(est):
         return _nan_estimate(n_units, "no spread between units to estimate an interval from",
                              cells, transform(est) if transform else est)
+    # units that agree exactly: floor the standard error (the sign-flip test, which needs no
+    # spread, then decides whether the units' common value differs from the null)
+    se = max(se, SE_FLOOR * max(1.0, abs(est)))
     q = float(sps.t.ppf(0.5 + LEVEL / 2, df))
     lo, hi = est - q * se, est + q * se
-    p = float(2 * sps.t.sf(abs(est - null) / se, df))
+    p_t = float(2 * sps.t.sf(abs(est - null) / se, df))
+    p_sf = sign_flip_p(centred, weights) if centred is not None else math.nan
+    p = max(p_t, p_sf) if math.isfinite(p_sf) else p_t
     pe = tost_p(est, se, df, null, sesoi)
     if transform is not None:
         est, lo, hi = transform(est), transform(lo), transform(hi)
-    return Estimate(est, max(lo, lo_clip), min(hi, hi_clip), p, pe, n_units, df, cells)
+    return Estimate(est, max(lo, lo_clip), min(hi, hi_clip), p, pe, n_units, df, cells,
+                    p_t=p_t, p_signflip=p_sf, n_cells=n_cells)
+
+
+def _by_draw(obs: pd.DataFrame, per_cell: pd.Series) -> pd.Series:
+    """The cells' summaries averaged within each data draw (``obs["draw"]``: the draw each
+    cell's data came from), or unchanged when ``obs`` has no ``draw`` column."""
+    if "draw" not in obs.columns or per_cell.empty:
+        return per_cell
+    draw_of = obs.drop_duplicates("unit").set_index("unit")["draw"].astype(str)
+    return per_cell.groupby(per_cell.index.map(draw_of)).mean()
 
 
 def _unit_means(obs: pd.DataFrame) -> pd.DataFrame:
@@ -141,9 +204,13 @@ def cluster_t(obs: pd.DataFrame, null: float, sesoi: float) -> Estimate:
     if m < 2:
         return _nan_estimate(m, f"{m} unit; an interval needs at least 2", cells,
                              float(u["mean"].mean()) if m else math.nan)
-    y = u["mean"].to_numpy(dtype=np.float64)
-    return _t_result(float(y.mean()), float(y.std(ddof=1)) / math.sqrt(m), m - 1, null, sesoi,
-                     m, cells)
+    y = _by_draw(obs, u["mean"]).to_numpy(dtype=np.float64)
+    m_d = y.size
+    if m_d < 2:
+        return _nan_estimate(m_d, f"{m_d} data draw; an interval needs at least 2", cells,
+                             float(y.mean()))
+    return _t_result(float(y.mean()), float(y.std(ddof=1)) / math.sqrt(m_d), m_d - 1, null,
+                     sesoi, m_d, cells, centred=y - null, n_cells=m)
 
 
 def cluster_z_t(obs: pd.DataFrame, null: float, sesoi: float) -> Estimate:
@@ -156,10 +223,16 @@ def cluster_z_t(obs: pd.DataFrame, null: float, sesoi: float) -> Estimate:
     if m < 2:
         return _nan_estimate(m, f"{m} unit; an interval needs at least 2", cells,
                              float(r[0]) if m else math.nan)
-    z = np.arctanh(r)
-    return _t_result(float(z.mean()), float(z.std(ddof=1)) / math.sqrt(m), m - 1,
-                     math.atanh(null), math.atanh(min(abs(null) + sesoi, 0.999)) - math.atanh(
-                         abs(null)), m, cells, transform=math.tanh)
+    z = _by_draw(obs, pd.Series(np.arctanh(r), index=u.index)).to_numpy(dtype=np.float64)
+    m_d = z.size
+    if m_d < 2:
+        return _nan_estimate(m_d, f"{m_d} data draw; an interval needs at least 2", cells,
+                             math.tanh(float(z.mean())))
+    z0 = math.atanh(null)
+    return _t_result(float(z.mean()), float(z.std(ddof=1)) / math.sqrt(m_d), m_d - 1,
+                     z0, math.atanh(min(abs(null) + sesoi, 0.999)) - math.atanh(
+                         abs(null)), m_d, cells, transform=math.tanh, centred=z - z0,
+                     n_cells=m)
 
 
 def cluster_share(obs: pd.DataFrame, null: float, sesoi: float) -> Estimate:
@@ -174,19 +247,33 @@ def cluster_share(obs: pd.DataFrame, null: float, sesoi: float) -> Estimate:
     if m < 2:
         return _nan_estimate(m, f"{m} unit; an interval needs at least 2", tuple(cells),
                              float(u["mean"].mean()) if m else math.nan)
-    s = u["mean"].to_numpy(dtype=np.float64)
-    n = u["n"].to_numpy(dtype=np.float64)
-    pt = (s * n + 2.0) / (n + 4.0)
-    floor = float(np.sum(pt * (1 - pt) / (n + 4.0))) / m**2
-    se = math.sqrt(max(float(s.var(ddof=1)) / m, floor))
-    return _t_result(float(s.mean()), se, m - 1, null, sesoi, m, tuple(cells), 0.0, 1.0)
+    s_c = u["mean"].to_numpy(dtype=np.float64)
+    n_c = u["n"].to_numpy(dtype=np.float64)
+    pt = (s_c * n_c + 2.0) / (n_c + 4.0)
+    # a draw's share is the mean of its cells' shares; its binomial variance the mean of theirs
+    # over the number of its cells
+    binom = pd.Series(pt * (1 - pt) / (n_c + 4.0), index=u.index)
+    s = _by_draw(obs, u["mean"])
+    if "draw" in obs.columns:
+        draw_of = obs.drop_duplicates("unit").set_index("unit")["draw"].astype(str)
+        key = u.index.map(draw_of)
+        binom = binom.groupby(key).sum() / binom.groupby(key).size() ** 2
+    m_d = len(s)
+    if m_d < 2:
+        return _nan_estimate(m_d, f"{m_d} data draw; an interval needs at least 2",
+                             tuple(cells), float(s.mean()))
+    sv = s.to_numpy(dtype=np.float64)
+    floor = float(binom.sum()) / m_d**2
+    se = math.sqrt(max(float(sv.var(ddof=1)) / m_d, floor))
+    return _t_result(float(sv.mean()), se, m_d - 1, null, sesoi, m_d, tuple(cells), 0.0, 1.0,
+                     centred=sv - null, n_cells=m)
 
 
 def meta_fisher_z(obs: pd.DataFrame, null: float, sesoi: float, min_n: int = 4) -> Estimate:
     """``obs[unit, x, y]``: Pearson r(x, y) within each unit over its rows, combined by a
     random-effects meta-analysis of Fisher z (see the module docstring). Units with fewer than
     ``min_n`` complete rows or no variance give no r and are left out (counted by the caller)."""
-    cells, zs, vs = [], [], []
+    cells, zs, vs, units = [], [], [], []
     for unit, g in obs.groupby("unit", sort=True):
         x = pd.to_numeric(g["x"], errors="coerce").to_numpy(dtype=np.float64)
         y = pd.to_numeric(g["y"], errors="coerce").to_numpy(dtype=np.float64)
@@ -204,6 +291,16 @@ def meta_fisher_z(obs: pd.DataFrame, null: float, sesoi: float, min_n: int = 4) 
                                   int(x.size)))
         zs.append(z)
         vs.append(se * se)
+        units.append(str(unit))
+    n_cells = len(zs)
+    if "draw" in obs.columns and zs:
+        # cells of one data draw: their z averaged with weights n − 3 (variance 1 / Σ(n − 3))
+        draw_of = obs.drop_duplicates("unit").set_index("unit")["draw"].astype(str)
+        tab = pd.DataFrame({"d": [draw_of[u] for u in units], "z": zs, "w": 1.0 / np.asarray(vs)})
+        tab["wz"] = tab["w"] * tab["z"]
+        agg = tab.groupby("d", sort=True)[["wz", "w"]].sum()
+        zs = list(agg["wz"] / agg["w"])
+        vs = list(1.0 / agg["w"])
     k = len(zs)
     if k < 2:
         return _nan_estimate(k, f"{k} cell with a within-cell correlation; a meta-analysis "
@@ -220,12 +317,14 @@ def meta_fisher_z(obs: pd.DataFrame, null: float, sesoi: float, min_n: int = 4) 
     hk = float(np.sum(wr * (z_arr - mu) ** 2)) / (k - 1)
     se = math.sqrt(max(hk, 1.0) / float(np.sum(wr)))
     i2 = max(0.0, (qstat - (k - 1)) / qstat) if qstat > 0 else 0.0
-    out = _t_result(mu, se, k - 1, math.atanh(null),
+    z0 = math.atanh(null)
+    out = _t_result(mu, se, k - 1, z0,
                     math.atanh(min(abs(null) + sesoi, 0.999)) - math.atanh(abs(null)), k,
-                    tuple(cells), transform=math.tanh)
+                    tuple(cells), transform=math.tanh, centred=z_arr - z0, weights=wr,
+                    n_cells=n_cells)
     het = {"tau2": tau2, "I2": i2, "Q": qstat, "Q_p": float(sps.chi2.sf(qstat, k - 1))}
     return Estimate(out.estimate, out.low, out.high, out.p, out.p_equivalence, k, out.df,
-                    out.cells, out.reason, het)
+                    out.cells, out.reason, het, out.p_t, out.p_signflip, out.n_cells)
 
 
 def welch_strata(obs: pd.DataFrame, null: float, sesoi: float, min_n: int = 2) -> Estimate:

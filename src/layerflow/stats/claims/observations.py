@@ -16,13 +16,14 @@ import numpy as np
 import pandas as pd
 
 from layerflow.stats.accuracy import WELL_TRAINED, well_trained
+from layerflow.stats.claims.registry import SMALLEST_FRACTION
 from layerflow.stats.correlation import pearson
-from layerflow.stats.least_action import study_runs
+from layerflow.stats.least_action import study_runs, tuned_on_reported_seeds
 from layerflow.stats.ricci import coefficient_table, pooled_from_layers, protocols_in_store
 from layerflow.stats.tables import finished
 from layerflow.stats.transformer import transformer_runs
 
-__all__ = ["BUILDERS", "Observations", "cell_of", "dataset_spec", "well_trained_runs"]
+__all__ = ["BUILDERS", "Observations", "cell_of", "dataset_spec", "draw_of", "well_trained_runs"]
 
 #: the fewest networks a cell needs for its own correlation (Fisher z's variance is 1/(n − 3))
 MIN_CORRELATION_N = 4
@@ -41,7 +42,8 @@ class Observations:
     draws", "networks"); ``n_networks`` used of ``n_eligible``; ``left_out``: why the rest were
     left out; ``protocol``: the runs behind the row; ``notes``: anything the row must say beside
     its estimate (the between-cell association, the accuracy used to call a network
-    well-trained).
+    well-trained); ``no_verdict``: why the row may give no verdict whatever its estimate
+    (e.g. settings tuned on the reported seeds).
     """
 
     obs: pd.DataFrame
@@ -53,6 +55,7 @@ class Observations:
     suffix: str = ""
     label: str = ""
     notes: str = ""
+    no_verdict: str = ""
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -87,6 +90,41 @@ def cell_of(df: pd.DataFrame, kind: bool = True) -> pd.Series:
     if "depth" in df.columns:
         shape = shape + "×" + df["depth"].map(_intish).astype(str)
     return dataset_spec(df).astype(str) + " · " + shape.astype(str).str.strip()
+
+
+def draw_of(df: pd.DataFrame) -> pd.Series:
+    """The data draw of each run: its data set spec, with ``" · draw <data_seed>"`` when the
+    store records ``data_seed`` (without it every run of a data set shares one draw)."""
+    spec = dataset_spec(df)
+    if "data_seed" in df.columns and df["data_seed"].notna().all():
+        return spec + " · draw " + df["data_seed"].map(_intish)
+    return spec
+
+
+def _cell_draws(df: pd.DataFrame, cells: pd.Series) -> pd.Series:
+    """cell label -> the data draw it is nested in. A data set any of whose cells mixes draws
+    is one unit as a whole (its cells are not nested in single draws)."""
+    tab = pd.DataFrame({"cell": cells.to_numpy(), "draw": draw_of(df).to_numpy(),
+                        "spec": dataset_spec(df).to_numpy()})
+    mixed = tab.groupby("cell")["draw"].nunique() > 1
+    bad_specs = set(tab.loc[tab["cell"].isin(set(mixed[mixed].index)), "spec"])
+    tab["draw"] = tab["draw"].where(~tab["spec"].isin(bad_specs), tab["spec"])
+    return tab.drop_duplicates("cell").set_index("cell")["draw"]
+
+
+def _with_draws(obs: pd.DataFrame, df: pd.DataFrame, cells: pd.Series) -> pd.DataFrame:
+    """``obs`` (one or more rows per cell in ``unit``) with the data draw of each cell."""
+    return obs.assign(draw=obs["unit"].astype(str).map(_cell_draws(df, cells)).astype(object))
+
+
+def _draw_word(df: pd.DataFrame, obs: pd.DataFrame | None = None) -> str:
+    """"data draws" when the units are draws within data sets, else "data sets"."""
+    if "data_seed" not in df.columns or not df["data_seed"].notna().all():
+        return "data sets"
+    if obs is not None and "draw" in obs.columns and len(obs):
+        return ("data draws" if obs["draw"].astype(str).str.contains(" · draw ").all()
+                else "data sets")
+    return "data draws"
 
 
 def _intish(v: object) -> str:
@@ -179,10 +217,11 @@ def _residual_vs_plain(runs: pd.DataFrame, values: pd.Series, residual_minus_pla
     matched = set(map(tuple, g.reset_index()[["_cell", *setting]].to_numpy().tolist()))
     used = df[[tuple(r) in matched for r in df[["_cell", *setting]].to_numpy().tolist()]]
     obs = pd.DataFrame({"unit": per_cell.index.astype(str), "value": per_cell.to_numpy()})
+    obs = _with_draws(obs, df, df["_cell"])
     left = _join(f"{no_value} without a value" if no_value else "",
                  f"{len(df) - len(used)} with no matched network of the other kind"
                  if len(df) > len(used) else "")
-    return [Observations(obs, "cells", len(used), eligible, left,
+    return [Observations(obs, _draw_word(df, obs), len(used), eligible, left,
                          protocol_text(used, f"{len(g)} matched settings in {len(per_cell)} cells"
                                    + (f"; {what}" if what else "")))]
 
@@ -252,7 +291,8 @@ def weight_decay_obs(runs: pd.DataFrame, layers: pd.DataFrame,
     left = _join(f"{eligible - len(df)} without an LSS" if eligible > len(df) else "",
                  f"{few} in cells with fewer than {MIN_CORRELATION_N} networks or one γ"
                  if few else "")
-    return [Observations(pd.DataFrame(rows, columns=["unit", "value"]), "cells", used, eligible,
+    obs = _with_draws(pd.DataFrame(rows, columns=["unit", "value"]), df, df["_cell"])
+    return [Observations(obs, _draw_word(df, obs), used, eligible,
                          left, protocol_text(df, f"{n_g} weight decays"))]
 
 
@@ -296,8 +336,9 @@ def rho_negative_obs(runs: pd.DataFrame, layers: pd.DataFrame,
             continue
         used = well[well["rho"].notna()]
         obs = pd.DataFrame({"unit": used["_cell"], "value": (used["rho"] < 0).astype(float)})
+        obs = _with_draws(obs, g, g["_cell"])
         sfx, label = _row_label(proto, k, primary)
-        out.append(Observations(obs, "cells", len(used), len(well),
+        out.append(Observations(obs, _draw_word(g, obs), len(used), len(well),
                                 _reasons(well["reason"], k), protocol_text(well, label),
                                 sfx, label, str(g["_wt_text"].iloc[0])))
     return out
@@ -323,11 +364,12 @@ def rho_untrained_obs(runs: pd.DataFrame, layers: pd.DataFrame,
         used = d[d["_cell"].isin(set(per.index))]
         obs = pd.DataFrame({"unit": per.index.astype(str), "value": (per[True] - per[False])
                             .to_numpy()})
+        obs = _with_draws(obs, g, g["_cell"])
         sfx, label = _row_label(proto, k, primary)
         left = _join(_reasons(elig["reason"], k),
                      f"{len(d) - len(used)} in cells without both groups"
                      if len(d) > len(used) else "")
-        out.append(Observations(obs, "cells", len(used), len(elig), left,
+        out.append(Observations(obs, _draw_word(g, obs), len(used), len(elig), left,
                                 protocol_text(used, label + f"; {int((~used['trained']).sum())} "
                                           "untrained"), sfx, label, str(g["_wt_text"].iloc[0])))
     return out
@@ -349,6 +391,7 @@ def rho_accuracy_obs(runs: pd.DataFrame, layers: pd.DataFrame,
         few = d[sizes < MIN_CORRELATION_N]
         used = d[sizes >= MIN_CORRELATION_N]
         obs = pd.DataFrame({"unit": used["_cell"], "x": used["rho"], "y": used["_acc"]})
+        obs = _with_draws(obs, g, g["_cell"])
         means = d.groupby("_cell")[["rho", "_acc"]].mean()
         between = ""
         if len(means) >= 3:
@@ -359,7 +402,7 @@ def rho_accuracy_obs(runs: pd.DataFrame, layers: pd.DataFrame,
         left = _join(_reasons(well["reason"], k),
                      f"{len(few)} in cells with fewer than {MIN_CORRELATION_N} networks"
                      if len(few) else "")
-        out.append(Observations(obs, "cells", len(used), len(well), left,
+        out.append(Observations(obs, _draw_word(g, obs), len(used), len(well), left,
                                 protocol_text(well, label), sfx, label,
                                 _join(str(g["_wt_text"].iloc[0]), between)))
     return out
@@ -408,8 +451,9 @@ def _pooled_cells(runs: pd.DataFrame, layers: pd.DataFrame, untrained: bool,
         label = f"protocol {AUTHORS_PROTOCOL}, k = {k}"
         sfx = f"_k{k}"
         src = pd.concat([well, base]) if untrained else well
+        obs = _with_draws(pd.DataFrame(rows, columns=["unit", "value"]), g, g["_cell"])
         out.append(Observations(
-            pd.DataFrame(rows, columns=["unit", "value"]), "cells", len(used_ids), eligible,
+            obs, _draw_word(g, obs), len(used_ids), eligible,
             _join(f"{excluded} disconnected at k = {k}" if excluded else "",
                   f"{eligible - len(used_ids) - excluded} in cells without a pooled coefficient"
                   if eligible - len(used_ids) - excluded > 0 else ""),
@@ -429,20 +473,41 @@ def pooled_untrained_obs(runs: pd.DataFrame, layers: pd.DataFrame,
 
 # ----------------------------------------------------------------------------- Karkar
 def _draws(runs: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """The least-action study's runs with their task and draw (the unit), and a note when the
-    store does not record draws."""
+    """The least-action study's runs with their task and draw (the unit), whether each run's
+    fraction is low data (``_low``: the store's ``low_data`` column, declared in the config;
+    else every fraction below 1.0 of a task that ran the full data, NaN in a task without it)
+    and whether it is the full data (``_full``), and a note when the store does not record
+    draws or a task never ran the full data."""
     df = study_runs(runs)
     if df.empty or "train_fraction" not in df.columns:
         return df.iloc[0:0], ""
     task = dataset_spec(df) + " · " + df["model_kind"].astype(str)
+    notes = []
     if "data_seed" in df.columns and df["data_seed"].notna().all():
         draw = task + " · draw " + df["data_seed"].map(_intish)
-        note = ""
     else:
         draw = task
-        note = ("the store records no data_seed: every run of a data set shares one draw of "
-                "its training subset and validation split, so a task is one unit")
-    return df.assign(_task=task, _draw=draw, _frac=_num(df, "train_fraction")), note
+        notes.append("the store records no data_seed: every run of a data set shares one draw "
+                     "of its training subset and validation split, so a task is one unit")
+    frac = _num(df, "train_fraction")
+    full = pd.Series(np.isclose(frac.fillna(-1.0), 1.0), index=df.index)
+    if "low_data" in df.columns and df["low_data"].notna().all():
+        low = df["low_data"].astype(bool).astype(float)
+    else:
+        has_full = full.groupby(task).transform("any")
+        low = (frac < 1.0).astype(float).where(has_full, np.nan)
+        if not has_full.all():
+            notes.append(f"{int((~has_full).sum())} runs in tasks that never ran the full data "
+                         "(fraction 1.0): no low data is declared for them")
+    return df.assign(_task=task, _draw=draw, _frac=frac, _low=low, _full=full), _join(*notes)
+
+
+TUNED = "tuned on the reported seeds"
+
+
+def _tuned(runs: pd.DataFrame) -> str:
+    """``TUNED`` when an arm ran several settings and the store declares no tuning seeds."""
+    return TUNED if tuned_on_reported_seeds(runs) else ""
 
 
 def _eligible(df: pd.DataFrame, a: str, b: str) -> int:
@@ -459,7 +524,9 @@ def _paired(df: pd.DataFrame, metric: str, a: str, b: str) -> pd.DataFrame:
     if metric not in df.columns:
         return pd.DataFrame()
     d = df[df["arm_role"].isin([a, b])].assign(_v=_num(df, metric))
-    keys = ["_task", "_draw", "_frac", *(["seed"] if "seed" in d.columns else [])]
+    d = d[d["_low"].notna()]
+    keys = ["_task", "_draw", "_frac", "_low", "_full",
+            *(["seed"] if "seed" in d.columns else [])]
     wide = d.pivot_table(index=keys, columns="arm_role", values="_v", aggfunc="mean")
     if not {a, b} <= set(wide.columns):
         return pd.DataFrame()
@@ -467,17 +534,20 @@ def _paired(df: pd.DataFrame, metric: str, a: str, b: str) -> pd.DataFrame:
 
 
 def _arm_obs(runs: pd.DataFrame, metric: str, a: str, b: str, low_only: bool,
-             log_ratio: bool = False) -> list[Observations]:
+             log_ratio: bool = False, fraction: float | None = None) -> list[Observations]:
     df, note = _draws(runs)
     if df.empty:
         return []
     pairs = _paired(df, metric, a, b)
-    if pairs.empty or pairs["_frac"].nunique() < (2 if low_only else 1):
+    if pairs.empty:
         return []
     eligible = _eligible(df, a, b)
     if low_only:
-        full = float(pairs["_frac"].max())
-        pairs = pairs[pairs["_frac"] < full]
+        pairs = pairs[pairs["_low"] == 1.0]
+    if fraction is not None:
+        pairs = pairs[np.isclose(pairs["_frac"], fraction)]
+    if pairs.empty:
+        return []
     if log_ratio:
         ok = (pairs[a] > 0) & (pairs[b] > 0)
         pairs = pairs[ok]
@@ -488,17 +558,24 @@ def _arm_obs(runs: pd.DataFrame, metric: str, a: str, b: str, low_only: bool,
     fr = sorted(set(pairs["_frac"]))
     fr_text = ", ".join(f"{100 * f:.3g}" for f in fr) + " % of the data"
     n_net = 2 * len(pairs)
+    label = ("low data: " if low_only else "") + fr_text if (low_only or fraction) else ""
     return [Observations(obs, "data draws", n_net, eligible,
                          f"{eligible - n_net} unpaired or outside these fractions"
                          if eligible > n_net else "",
                          protocol_text(df, f"{fr_text}; {obs['unit'].nunique()} draws of "
                                    f"{pairs['_task'].nunique()} tasks; paired by seed"),
-                         notes=note)]
+                         label=label, notes=note, no_verdict=_tuned(runs))]
 
 
 def penalty_low_obs(runs: pd.DataFrame, layers: pd.DataFrame,
                     coefficients: pd.DataFrame | None = None) -> list[Observations]:
     return _arm_obs(runs, "test_acc", "transport penalty", "plain", low_only=True)
+
+
+def penalty_smallest_obs(runs: pd.DataFrame, layers: pd.DataFrame,
+                         coefficients: pd.DataFrame | None = None) -> list[Observations]:
+    return _arm_obs(runs, "test_acc", "transport penalty", "plain", low_only=True,
+                    fraction=SMALLEST_FRACTION)
 
 
 def penalty_wd_obs(runs: pd.DataFrame, layers: pd.DataFrame,
@@ -518,11 +595,12 @@ def penalty_most_obs(runs: pd.DataFrame, layers: pd.DataFrame,
     if df.empty:
         return []
     pairs = _paired(df, "test_acc", "transport penalty", "plain")
-    if pairs.empty or pairs["_frac"].nunique() < 2:
+    if pairs.empty:
         return []
-    full = float(pairs["_frac"].max())
+    pairs = pairs[(pairs["_low"] == 1.0) | pairs["_full"].astype(bool)]
     pairs = pairs.assign(_gain=pairs["transport penalty"] - pairs["plain"],
-                         _low=pairs["_frac"] < full)
+                         _low=pairs["_low"] == 1.0)
+    low_fr = sorted(set(pairs.loc[pairs["_low"], "_frac"]))
     per = pairs.groupby(["_draw", "_low"])["_gain"].mean().unstack("_low")
     if True not in per.columns or False not in per.columns:
         return []
@@ -534,8 +612,11 @@ def penalty_most_obs(runs: pd.DataFrame, layers: pd.DataFrame,
     return [Observations(obs, "data draws", n_net, eligible,
                          f"{eligible - n_net} unpaired or in draws without both regimes"
                          if eligible > n_net else "",
-                         protocol_text(df, f"low-data fractions vs {100 * full:.3g} %; paired by "
-                                   "seed"), notes=note)]
+                         protocol_text(df, "low data " + ", ".join(f"{100 * f:.3g}" for f in
+                                                                 low_fr)
+                                       + " % vs 100 % of the data; paired by seed"),
+                         label="low data: " + ", ".join(f"{100 * f:.3g}" for f in low_fr)
+                         + " % vs the full data", notes=note, no_verdict=_tuned(runs))]
 
 
 # ----------------------------------------------------------------------------- transformers
@@ -604,6 +685,7 @@ BUILDERS: dict[str, Callable[..., list[Observations]]] = {
     "diffeomorphism_smooth": diffeo_smooth_obs,
     "diffeomorphism": diffeo_check_obs,
     "penalty_low_data": penalty_low_obs,
+    "penalty_smallest_fraction": penalty_smallest_obs,
     "penalty_most_low_data": penalty_most_obs,
     "penalty_vs_weight_decay": penalty_wd_obs,
     "penalty_kinetic_energy": kinetic_obs,
