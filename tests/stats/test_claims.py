@@ -336,3 +336,19 @@ def test_settings_are_told_apart_per_data_set_spec() -> None:
     assert not tuned_on_reported_seeds(runs)
     assert tuned_on_reported_seeds(runs.drop(columns="dataset_spec"))
     assert not tuned_on_reported_seeds(runs.drop(columns="dataset_spec").assign(seed_role="test"))
+
+
+def test_rows_at_another_k_are_sensitivity_rows_in_a_family_of_their_own() -> None:
+    """The study's primary k (its config's, every run's ``k``) gives the confirmatory row; a
+    row at another k is Holm-adjusted in the claim's sensitivity family, so declaring more ks
+    never dilutes the confirmatory row."""
+    runs = _ricci_store(-0.7, 1.0, np.random.default_rng(1))
+    alone = _row(compute_claims(runs), "rho_vs_accuracy_k30")
+    runs = runs.assign(ricci_rho_k20=runs["ricci_rho_k30"], ricci_rho_k50=runs["ricci_rho_k30"])
+    claims = compute_claims(runs)
+    main = _row(claims, "rho_vs_accuracy_k30")
+    other = _row(claims, "rho_vs_accuracy_k20")
+    assert not main.family.endswith("sensitivity") and other.family == main.family + \
+        " · sensitivity"
+    assert main.p_adjusted == alone.p_adjusted and main.verdict == alone.verdict == "supported"
+    assert other.p_adjusted >= other.p

@@ -156,6 +156,12 @@ def _estimate(decl: ClaimDeclaration, obs: Observations) -> Estimate:
     return ESTIMATORS[decl.estimator](obs.obs, decl.null, decl.sesoi)
 
 
+def _family(r: _Row) -> str:
+    """The Holm family of a row: its claim's declared family, or that family's sensitivity
+    family for a row at another protocol or k than the confirmatory one."""
+    return r.decl.family + (" · sensitivity" if r.obs.sensitivity else "")
+
+
 def compute_claims(runs: pd.DataFrame, layers: pd.DataFrame | None = None,
                    coefficients: pd.DataFrame | None = None) -> list[Claim]:
     """Every declared claim the store can speak to, in registry order (``runs`` prepared by
@@ -170,10 +176,11 @@ def compute_claims(runs: pd.DataFrame, layers: pd.DataFrame | None = None,
     for decl in DECLARATIONS:
         for obs in BUILDERS[decl.key](df, lay, coefficients):
             rows.append(_Row(decl, obs, _estimate(decl, obs)))
-    # Holm within each family, over the rows that reach a verdict (enough units)
+    # Holm within each family, over the rows that reach a verdict (enough units); a claim's
+    # rows at other protocols or ks than the confirmatory one form a sensitivity family apart
     p_adj: dict[int, tuple[float, float]] = {}
-    for fam in dict.fromkeys(r.decl.family for r in rows):
-        idx = [i for i, r in enumerate(rows) if r.decl.family == fam
+    for fam in dict.fromkeys(_family(r) for r in rows):
+        idx = [i for i, r in enumerate(rows) if _family(r) == fam
                and r.est.n_units >= r.decl.min_units and not r.obs.no_verdict]
         adj_p = holm([rows[i].est.p for i in idx])
         adj_e = holm([rows[i].est.p_equivalence for i in idx])
@@ -195,7 +202,7 @@ def compute_claims(runs: pd.DataFrame, layers: pd.DataFrame | None = None,
             definition=d.definition, protocol=o.protocol, quantity=d.estimand,
             estimate=float(e.estimate), interval=(float(e.low), float(e.high)),
             unit=f"{o.unit_word}: {d.unit}", n_units=int(e.n_units),
-            n_networks=int(o.n_networks), n_eligible=int(o.n_eligible), family=d.family,
+            n_networks=int(o.n_networks), n_eligible=int(o.n_eligible), family=_family(r),
             p_adjusted=float(pa), kind=d.kind, verdict=v, null=d.null, p=float(e.p),
             p_equivalence=float(pe), left_out=o.left_out, reason=reason, notes=o.notes,
             base_key=d.key, cells=e.cells, heterogeneity=dict(e.heterogeneity),

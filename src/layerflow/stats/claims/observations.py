@@ -8,6 +8,7 @@ of those eligible and why the rest were left out, so every row states one count.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,7 +44,8 @@ class Observations:
     left out; ``protocol``: the runs behind the row; ``notes``: anything the row must say beside
     its estimate (the between-cell association, the accuracy used to call a network
     well-trained); ``no_verdict``: why the row may give no verdict whatever its estimate
-    (e.g. settings tuned on the reported seeds).
+    (e.g. settings tuned on the reported seeds); ``sensitivity``: a row at another protocol or k
+    than the confirmatory one (:func:`primary_k`), Holm-adjusted in a family of its own.
     """
 
     obs: pd.DataFrame
@@ -56,6 +58,7 @@ class Observations:
     label: str = ""
     notes: str = ""
     no_verdict: str = ""
+    sensitivity: bool = False
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -318,6 +321,15 @@ def _per_protocol_k(frame: pd.DataFrame) -> list[tuple[str, int, pd.DataFrame]]:
     return [(str(p), int(k), g) for (p, k), g in frame.groupby(["protocol", "k"], sort=False)]
 
 
+def primary_k(runs: pd.DataFrame) -> int | None:
+    """The study's primary k: the one its config declares for every run (``analysis.k``, the
+    runs table's ``k``; the most common where runs differ), or None. A Ricci row at the primary
+    protocol and this k is the confirmatory one; the other (protocol, k) rows are sensitivity
+    rows. Read from the configuration the runs record, never from their results."""
+    k = _num(runs, "k").dropna()
+    return int(k.mode().iloc[0]) if len(k) else None
+
+
 def _row_label(proto: str, k: int, primary: str) -> tuple[str, str]:
     suffix = ("" if proto == primary else f"_{proto}") + f"_k{k}"
     return suffix, f"protocol {proto}, k = {k}"
@@ -340,7 +352,8 @@ def rho_negative_obs(runs: pd.DataFrame, layers: pd.DataFrame,
         sfx, label = _row_label(proto, k, primary)
         out.append(Observations(obs, _draw_word(g, obs), len(used), len(well),
                                 _reasons(well["reason"], k), protocol_text(well, label),
-                                sfx, label, str(g["_wt_text"].iloc[0])))
+                                sfx, label, str(g["_wt_text"].iloc[0]),
+                                sensitivity=(proto, k) != (primary, primary_k(runs))))
     return out
 
 
@@ -371,7 +384,8 @@ def rho_untrained_obs(runs: pd.DataFrame, layers: pd.DataFrame,
                      if len(d) > len(used) else "")
         out.append(Observations(obs, _draw_word(g, obs), len(used), len(elig), left,
                                 protocol_text(used, label + f"; {int((~used['trained']).sum())} "
-                                          "untrained"), sfx, label, str(g["_wt_text"].iloc[0])))
+                                          "untrained"), sfx, label, str(g["_wt_text"].iloc[0]),
+                                sensitivity=(proto, k) != (primary, primary_k(runs))))
     return out
 
 
@@ -404,7 +418,8 @@ def rho_accuracy_obs(runs: pd.DataFrame, layers: pd.DataFrame,
                      if len(few) else "")
         out.append(Observations(obs, _draw_word(g, obs), len(used), len(well), left,
                                 protocol_text(well, label), sfx, label,
-                                _join(str(g["_wt_text"].iloc[0]), between)))
+                                _join(str(g["_wt_text"].iloc[0]), between),
+                                sensitivity=(proto, k) != (primary, primary_k(runs))))
     return out
 
 
@@ -457,7 +472,9 @@ def _pooled_cells(runs: pd.DataFrame, layers: pd.DataFrame, untrained: bool,
             _join(f"{excluded} disconnected at k = {k}" if excluded else "",
                   f"{eligible - len(used_ids) - excluded} in cells without a pooled coefficient"
                   if eligible - len(used_ids) - excluded > 0 else ""),
-            protocol_text(src, f"{label}; pairs l ≥ {first}"), sfx, label, wt_text))
+            protocol_text(src, f"{label}; pairs l ≥ {first}"), sfx, label, wt_text,
+            # the authors' smallest k is the confirmatory row; their larger ks are sensitivity
+            sensitivity=k != AUTHORS_KS[0]))
     return out
 
 
@@ -667,8 +684,10 @@ def token_rho_obs(runs: pd.DataFrame, layers: pd.DataFrame,
         rho = tf["run_id"].map(g.set_index("run_id")["rho"]).astype(np.float64)
         why = tf["run_id"].map(g.set_index("run_id")["reason"])
         sfx, label = _row_label(str(proto), int(k), primary)
-        out += _token_obs(runs, rho, sfx, label, why.where(why != "", "no value") + f" at k = "
+        rows = _token_obs(runs, rho, sfx, label, why.where(why != "", "no value") + f" at k = "
                           f"{int(k)}")
+        sens = (str(proto), int(k)) != (primary, primary_k(tf))
+        out += [dataclasses.replace(o, sensitivity=sens) for o in rows]
     return out
 
 

@@ -7,7 +7,11 @@ fewest independent units that may give a verdict, and the estimator (by name, fr
 :data:`~layerflow.stats.claims.estimators.ESTIMATORS`). Nothing here reads a store: no k, no
 threshold, no train fraction is chosen from results. Where a row is made per (protocol, k),
 the ks are those the study's config declared (every k the store was analysed at), never one
-picked by looking at the coefficients. A changed definition is a visible change of this file.
+picked by looking at the coefficients. Of those rows, the one at the study's primary protocol
+and k (its config's first protocol and ``analysis.k``; for the authors' pooled coefficient their
+smallest k, 30) is the confirmatory row and shares the claim's family; the rows at the other
+protocols and ks are sensitivity rows, Holm-adjusted in a family of their own
+(``"<family> · sensitivity"``). A changed definition is a visible change of this file.
 """
 
 from __future__ import annotations
