@@ -258,8 +258,8 @@ def test_record_has_the_findings_fields() -> None:
 
 def test_cells_sharing_a_data_draw_are_one_unit() -> None:
     """Two shapes of each data set share its one data draw: the unit is the data set (its two
-    cells averaged within it); a cell whose networks come from several draws of its data set
-    is not nested in one draw, so its data set stays one unit."""
+    cells averaged within it). A data set drawn twice (data_seed 0 and 1) has a cell per
+    (draw, shape), each nested in one draw: 8 draws, 16 cells."""
     a = _gz_runs(1.2, np.random.default_rng(0), n_sets=4)
     b = a.assign(width=16, run_id=a["run_id"] + "w16")
     runs = pd.concat([a, b], ignore_index=True)
@@ -270,7 +270,7 @@ def test_cells_sharing_a_data_draw_are_one_unit() -> None:
                                                               run_id=runs["run_id"] + "s1")],
                        ignore_index=True)
     c = _row(compute_claims(seeded), "lss_residual_vs_plain")
-    assert (c.n_units, c.unit_word) == (4, "data sets") and len(c.cells) == 8
+    assert (c.n_units, c.unit_word) == (8, "data draws") and len(c.cells) == 16
 
 
 def test_the_smooth_orientation_row_is_a_check() -> None:

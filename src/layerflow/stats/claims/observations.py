@@ -84,7 +84,10 @@ def dataset_spec(df: pd.DataFrame) -> pd.Series:
 
 def cell_of(df: pd.DataFrame, kind: bool = True) -> pd.Series:
     """The (data set, shape) cell of each run as a label: ``"moons · resnet 16×6"`` (without
-    the model kind when ``kind`` is False: a cell holding both kinds)."""
+    the model kind when ``kind`` is False: a cell holding both kinds). Where a data set was
+    drawn several times (``data_seed`` varies within its spec), a cell is (data draw, shape),
+    ``"moons · draw 3 · resnet 16×6"``, so that every cell is nested in one draw and the draws
+    are the units."""
     shape = pd.Series("", index=df.index)
     if kind and "model_kind" in df.columns:
         shape = df["model_kind"].astype(str) + " "
@@ -92,7 +95,11 @@ def cell_of(df: pd.DataFrame, kind: bool = True) -> pd.Series:
         shape = shape + df["width"].map(_intish).astype(str)
     if "depth" in df.columns:
         shape = shape + "×" + df["depth"].map(_intish).astype(str)
-    return dataset_spec(df).astype(str) + " · " + shape.astype(str).str.strip()
+    base = dataset_spec(df).astype(str)
+    if "data_seed" in df.columns and df["data_seed"].notna().all() and len(df) and \
+            bool((df.groupby(base)["data_seed"].nunique() > 1).any()):
+        base = draw_of(df).astype(str)
+    return base + " · " + shape.astype(str).str.strip()
 
 
 def draw_of(df: pd.DataFrame) -> pd.Series:
