@@ -178,7 +178,7 @@ def tuned_on_reported_seeds(runs: pd.DataFrame) -> bool:
                             "tau", "optimizer", "epochs", "steps") if c in df.columns]
         if not cols:
             return False
-        setting = df[cols].astype(str).agg("|".join, axis=1)
+        setting = df[cols].apply(lambda c: c.map(str)).agg("|".join, axis=1)  # NaN as "nan"
     return bool((setting.groupby([df[k] for k in keys], dropna=False).nunique() > 1).any())
 
 
