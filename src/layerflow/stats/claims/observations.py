@@ -347,7 +347,7 @@ def rho_negative_obs(runs: pd.DataFrame, layers: pd.DataFrame,
     frame = _ricci_frame(runs, coefficients)
     if frame.empty:
         return []
-    primary = protocols_in_store(runs, frame)[0]
+    primary, main_k = protocols_in_store(runs, frame)[0], primary_k(runs)
     out = []
     for proto, k, g in _per_protocol_k(frame):
         well = g[g["_well"]]
@@ -360,7 +360,7 @@ def rho_negative_obs(runs: pd.DataFrame, layers: pd.DataFrame,
         out.append(Observations(obs, _draw_word(g, obs), len(used), len(well),
                                 _reasons(well["reason"], k), protocol_text(well, label),
                                 sfx, label, str(g["_wt_text"].iloc[0]),
-                                sensitivity=(proto, k) != (primary, primary_k(runs))))
+                                sensitivity=(proto, k) != (primary, main_k)))
     return out
 
 
@@ -369,7 +369,7 @@ def rho_untrained_obs(runs: pd.DataFrame, layers: pd.DataFrame,
     frame = _ricci_frame(runs, coefficients)
     if frame.empty:
         return []
-    primary = protocols_in_store(runs, frame)[0]
+    primary, main_k = protocols_in_store(runs, frame)[0], primary_k(runs)
     out = []
     for proto, k, g in _per_protocol_k(frame):
         trained = g["trained"].astype(bool)
@@ -392,7 +392,7 @@ def rho_untrained_obs(runs: pd.DataFrame, layers: pd.DataFrame,
         out.append(Observations(obs, _draw_word(g, obs), len(used), len(elig), left,
                                 protocol_text(used, label + f"; {int((~used['trained']).sum())} "
                                           "untrained"), sfx, label, str(g["_wt_text"].iloc[0]),
-                                sensitivity=(proto, k) != (primary, primary_k(runs))))
+                                sensitivity=(proto, k) != (primary, main_k)))
     return out
 
 
@@ -401,7 +401,7 @@ def rho_accuracy_obs(runs: pd.DataFrame, layers: pd.DataFrame,
     frame = _ricci_frame(runs, coefficients)
     if frame.empty:
         return []
-    primary = protocols_in_store(runs, frame)[0]
+    primary, main_k = protocols_in_store(runs, frame)[0], primary_k(runs)
     out = []
     for proto, k, g in _per_protocol_k(frame):
         well = g[g["_well"]]
@@ -426,7 +426,7 @@ def rho_accuracy_obs(runs: pd.DataFrame, layers: pd.DataFrame,
         out.append(Observations(obs, _draw_word(g, obs), len(used), len(well), left,
                                 protocol_text(well, label), sfx, label,
                                 _join(str(g["_wt_text"].iloc[0]), between),
-                                sensitivity=(proto, k) != (primary, primary_k(runs))))
+                                sensitivity=(proto, k) != (primary, main_k)))
     return out
 
 
@@ -685,7 +685,7 @@ def token_rho_obs(runs: pd.DataFrame, layers: pd.DataFrame,
     coef = coefficient_table(tf, coefficients)
     if coef.empty:
         return []
-    primary = protocols_in_store(tf, coef)[0]
+    primary, main_k = protocols_in_store(tf, coef)[0], primary_k(tf)
     out = []
     for (proto, k), g in coef.groupby(["protocol", "k"], sort=False):
         rho = tf["run_id"].map(g.set_index("run_id")["rho"]).astype(np.float64)
@@ -693,7 +693,7 @@ def token_rho_obs(runs: pd.DataFrame, layers: pd.DataFrame,
         sfx, label = _row_label(str(proto), int(k), primary)
         rows = _token_obs(runs, rho, sfx, label, why.where(why != "", "no value") + f" at k = "
                           f"{int(k)}")
-        sens = (str(proto), int(k)) != (primary, primary_k(tf))
+        sens = (str(proto), int(k)) != (primary, main_k)
         out += [dataclasses.replace(o, sensitivity=sens) for o in rows]
     return out
 
