@@ -15,17 +15,17 @@ import pytest
 from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).parent / "report"))
-from report_html import (
+from layerflow.cli import cli
+from layerflow.report.findings import compute_findings
+from layerflow.sweep import ResultStore
+
+from .report.html_pages import (
     decode_png,
     external_references,
     findings_json,
     parse,
     table_records,
 )
-
-from layerflow.cli import cli
-from layerflow.report.findings import compute_findings
-from layerflow.sweep import ResultStore
 
 TINY = """
 name: tiny-e2e

@@ -14,7 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _loopback import (
+
+from layerflow.data import DatasetError, load_dataset
+from layerflow.data import remote as F
+from layerflow.data.cifar import read_cifar_archive
+
+from ._loopback import (
     LoopbackServer,
     cifar_archive,
     closed_port_url,
@@ -22,10 +27,6 @@ from _loopback import (
     remote_set,
     sha256,
 )
-
-from layerflow.data import DatasetError, load_dataset
-from layerflow.data import remote as F
-from layerflow.data.cifar import read_cifar_archive
 
 
 @pytest.fixture(autouse=True)

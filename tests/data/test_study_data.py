@@ -8,13 +8,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from _loopback import LoopbackServer, cifar_archive, closed_port_url, mnist_files, remote_set
 from click.testing import CliRunner
 
 from layerflow.cli import cli
 from layerflow.data import remote as F
 from layerflow.data.provenance import data_source, data_sources_text, resolve_entry
 from layerflow.sweep import ConfigError, load_config
+
+from ._loopback import LoopbackServer, cifar_archive, closed_port_url, mnist_files, remote_set
 
 
 @pytest.fixture(autouse=True)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from maps_nets import Net
 from torch import nn
 
 from layerflow.maps import DEFAULT_COND_MAX, MapsError, jacobian_diagnostics
+
+from .nets import Net
 
 
 class Fold(nn.Module):

@@ -12,11 +12,12 @@ import math
 import numpy as np
 import pytest
 import torch
-from maps_nets import Net
 from torch import nn
 
 from layerflow.maps import MapsError, MatfreeOptions, jacobian_diagnostics
 from layerflow.maps.matfree import NormalOperator, matfree_layer, rows_independent
+
+from .nets import Net
 
 Z_MAX = 4.0  # |estimate − exact| ≤ 4 standard errors (seeded, so each check is deterministic)
 

@@ -7,12 +7,13 @@ import math
 
 import numpy as np
 import torch
-from maps_nets import Net
 from torch import nn
 
 import layerflow as lf
 from layerflow.maps import MatfreeOptions, jacobian_diagnostics
 from layerflow.maps.jacobian import matfree_verdicts
+
+from .nets import Net
 
 
 def test_verdict_table() -> None:

@@ -10,9 +10,10 @@ import pytest
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
-from _plot_data import curvy_trajectory
 
 import layerflow as lf
+
+from ._data import curvy_trajectory
 
 
 @pytest.fixture(autouse=True)

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _plot_data import assert_same_up_to_sign, pca_reference
 
 import layerflow as lf
 from layerflow.plot import PlotError
 from layerflow.ricci import RicciCoefficient
+
+from ._data import assert_same_up_to_sign, pca_reference
 
 
 @pytest.fixture(scope="module")

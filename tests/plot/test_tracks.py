@@ -8,11 +8,12 @@ import sys
 
 import numpy as np
 import pytest
-from _plot_data import assert_same_up_to_sign, pca_reference
 from matplotlib.figure import Figure
 
 import layerflow as lf
 from layerflow.plot import PlotError, shared_pca
+
+from ._data import assert_same_up_to_sign, pca_reference
 
 
 def test_import_of_plot_does_not_import_matplotlib() -> None:

@@ -5,16 +5,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from report_html import parse
-from report_store import (
+
+from layerflow.report import ReportInput, render_report
+
+from .html_pages import parse
+from .store import (
     Rendered,
     make_layers,
     make_least_action,
     make_runs,
     make_trajectories,
 )
-
-from layerflow.report import ReportInput, render_report
 
 
 def _store(folder: Path, rng: np.random.Generator) -> ReportInput:

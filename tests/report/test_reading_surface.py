@@ -9,13 +9,14 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from report_store import Rendered
 
 from layerflow.report._format import format_number
 from layerflow.report.figures._common import collapse_equal_layers
 from layerflow.report.findings import Finding
 from layerflow.report.html import FOLD_ROWS, findings_html
 from layerflow.report.summary import view_summaries
+
+from .store import Rendered
 
 
 @pytest.mark.parametrize(("value", "text"), [

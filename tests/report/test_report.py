@@ -11,7 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from report_html import (
+
+from layerflow.report import ReportError, ReportInput, build_report, render_report
+from layerflow.report.findings import compute_findings
+
+from .html_pages import (
     claims_json,
     decode_png,
     external_references,
@@ -19,10 +23,7 @@ from report_html import (
     parse,
     table_records,
 )
-from report_store import Rendered, make_least_action, make_runs
-
-from layerflow.report import ReportError, ReportInput, build_report, render_report
-from layerflow.report.findings import compute_findings
+from .store import Rendered, make_least_action, make_runs
 
 
 def _render(store: ReportInput, out: Path):

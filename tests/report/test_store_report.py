@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from report_html import decode_png, external_references, parse, table_records
 
 from layerflow.cli import cli
 from layerflow.report import ReportError, build_report
 from layerflow.sweep import ResultStore, run_sweep
+
+from .html_pages import decode_png, external_references, parse, table_records
 
 CONFIG = {
     "name": "toy-report",

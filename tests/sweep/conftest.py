@@ -3,7 +3,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sweep_helpers import toy_config
+
+from .helpers import toy_config
 
 
 @pytest.fixture

@@ -8,12 +8,13 @@ import math
 import numpy as np
 import pytest
 import torch
-from _train_data import moons, three_blobs
 
 from layerflow._capture import capture
 from layerflow.data import load_dataset
 from layerflow.models import ModelSpec, build_model
 from layerflow.training import TrainConfig, TrainConfigError, train, train_ensemble
+
+from ._data import moons, three_blobs
 
 F64 = torch.float64
 SEEDS = [0, 1, 5]

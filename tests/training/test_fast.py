@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from _train_data import moons, three_blobs
 
 from layerflow.models import ModelSpec, build_model
 from layerflow.training import TrainConfig, train, train_ensemble
 from layerflow.training._fast import StackedMLPGrad
+
+from ._data import moons, three_blobs
 
 F64 = torch.float64
 

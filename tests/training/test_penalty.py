@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from _train_data import moons, three_blobs
 from torch import nn
 
 from layerflow.models import ModelSpec, ResidualMLP, build_model
@@ -21,6 +20,8 @@ from layerflow.training import (
     TransportPenalty,
     train,
 )
+
+from ._data import moons, three_blobs
 
 F64 = torch.float64
 

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from _train_data import moons, three_blobs
 
 from layerflow.data import Dataset
 from layerflow.models import ModelSpec, build_model
@@ -20,6 +19,8 @@ from layerflow.training import (
     train,
     train_ensemble,
 )
+
+from ._data import moons, three_blobs
 
 F64 = torch.float64
 SPEC = ModelSpec("mlp", width=6, depth=2)

@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from _train_data import moons, three_blobs
 from torch import nn
 
 from layerflow._capture import capture
 from layerflow.models import ModelSpec, build_model
 from layerflow.training import TrainConfig, TrainConfigError, train
+
+from ._data import moons, three_blobs
 
 F64 = torch.float64
 

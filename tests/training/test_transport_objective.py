@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from _train_data import moons
 
 from layerflow._capture import capture
 from layerflow.models import ModelSpec, ResidualMLP, build_model
 from layerflow.training import TrainConfig, train
+
+from ._data import moons
 
 F64 = torch.float64
 SPEC = ModelSpec("resnet", width=4, depth=3, activation="tanh")

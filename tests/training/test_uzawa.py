@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from _train_data import three_blobs
 
 from layerflow.models import ModelSpec, build_model
 from layerflow.training import TrainConfig, Uzawa, UzawaError, train, train_ensemble
+
+from ._data import three_blobs
 
 F64 = torch.float64
 

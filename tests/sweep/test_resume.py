@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from sweep_helpers import check_store, toy_config
 
 from layerflow.sweep import ResultStore, run_sweep
+
+from .helpers import check_store, toy_config
 
 SLEEP = 0.25  # per network: 16 networks on 2 workers take >= 2 s after the workers start
 

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sweep_helpers import check_store, toy_config
 
 from layerflow.sweep import BackendError, ResultStore, expand_runs, load_config, run_sweep
 from layerflow.sweep.runner import SweepProgress, make_tasks
+
+from .helpers import check_store, toy_config
 
 
 def test_sweep_writes_every_run_once_and_resumes(tmp_path: Path, toy: dict) -> None:

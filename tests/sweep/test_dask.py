@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sweep_helpers import check_store, toy_config
 
 from layerflow.sweep import BackendError, ResultStore, run_sweep
 from layerflow.sweep.backends import Backend, make_backend
+
+from .helpers import check_store, toy_config
 
 pytest.importorskip("distributed")
 
@@ -32,7 +33,7 @@ def test_dask_worker_killed_by_a_task_fails_only_that_task(tmp_path: Path) -> No
     first = time.perf_counter() - t0
     # the two seed-2 tasks killed a worker, were retried alone once, killed it again: failed.
     # A sibling whose future died with the worker after it had committed reports its rows as
-    # "skipped" on its retry (see test_sweep_runner); the store below is the truth.
+    # "skipped" on its retry (see test_runner); the store below is the truth.
     assert res.statuses["failed"] == 2
     assert res.statuses.get("ok", 0) + res.statuses.get("skipped", 0) == 4
     df = ResultStore(tmp_path).runs()

@@ -8,10 +8,11 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from report_html import ReportParser
 
 from layerflow.report import Report, ReportInput
 from layerflow.trajectory import Trajectory
+
+from .html_pages import ReportParser
 
 
 class Rendered(NamedTuple):
