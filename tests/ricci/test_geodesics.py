@@ -97,11 +97,14 @@ def test_empty_graph_error() -> None:
         geodesic_mass(sp.csr_matrix((0, 0)))
 
 
-def test_auto_switches_to_sampled_above_the_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
-    import layerflow.ricci.geodesics as geo
+def test_auto_switches_to_sampled_above_the_threshold() -> None:
 
-    monkeypatch.setattr(geo, "AUTO_EXACT_MAX_N", 50)
-    G = nx_csr(nx.path_graph(200))
+    n = AUTO_EXACT_MAX_N + 1  # a path: BFS from 20 sources is cheap even at this size
+    G = sp.csr_matrix((np.ones(2 * (n - 1)), (np.r_[np.arange(n - 1), np.arange(1, n)],
+                                              np.r_[np.arange(1, n), np.arange(n - 1)])),
+                      shape=(n, n))
     r = geodesic_mass(G, n_sources=20, seed=3)
     assert not r.exact and r.n_sources == 20
-    assert abs(r.value - 200 * (200**2 - 1) / 6) <= 4 * r.stderr
+    assert abs(r.value - n * (n**2 - 1) / 6) <= 4 * r.stderr
+    small = geodesic_mass(nx_csr(nx.path_graph(200)), n_sources=20, seed=3)
+    assert small.exact and small.value == 200 * (200**2 - 1) / 6  # at or below: exact

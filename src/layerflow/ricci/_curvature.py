@@ -249,14 +249,16 @@ def _emd_solver() -> Callable[[np.ndarray, np.ndarray, np.ndarray], float]:
 
 
 def ollivier_edges(
-    U: sp.csr_matrix, ei: np.ndarray, ej: np.ndarray, alpha: float = 0.5
+    U: sp.csr_matrix, ei: np.ndarray, ej: np.ndarray, alpha: float = 0.5,
+    chunk_bytes: int = _OLLIVIER_CHUNK_BYTES,
 ) -> np.ndarray:
     """Ollivier–Ricci curvature ``κ = 1 − W1(m_i, m_j)`` of the edges (ei[e], ej[e]) of the
     symmetric graph U (exact W1 per edge by POT's network simplex).
 
     Each problem is reduced, exactly, to transporting the positive part of ``m_i − m_j`` onto
     its negative part (Kantorovich–Rubinstein; the hop distance is a metric); problems with a
-    single source or sink are solved in closed form.
+    single source or sink are solved in closed form. The edges are taken in chunks whose cost
+    blocks stay within ``chunk_bytes`` (the answer is the same for any chunking).
     """
     indptr = U.indptr.astype(np.int64)
     indices = U.indices.astype(np.int64)
@@ -265,7 +267,7 @@ def ollivier_edges(
     emd = _emd_solver()
     kappa = np.empty(ei.shape[0], dtype=np.float64)
     # chunks of edges keep the cost blocks (≤ (deg+1)² bytes per edge) bounded in memory
-    chunk = max(1, _OLLIVIER_CHUNK_BYTES // max(1, int(np.diff(indptr).max(initial=0) + 1) ** 2))
+    chunk = max(1, int(chunk_bytes) // max(1, int(np.diff(indptr).max(initial=0) + 1) ** 2))
     for c0 in range(0, ei.shape[0], chunk):
         c1 = min(ei.shape[0], c0 + chunk)
         pos_ptr, pos_w, neg_ptr, neg_w, cost_ptr, cost, _ = ollivier_problems(

@@ -16,6 +16,7 @@ Choices made on ``benchmarks/bench_ricci.py`` (figures in ``benchmarks/README.md
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -27,11 +28,14 @@ __all__ = [
     "LAYER_THREADS_MIN_N",
     "PARALLEL_MIN_N",
     "LayerPool",
+    "Thresholds",
+    "blas_min_n",
     "blas_one_thread",
     "kernel_threads",
     "layer_threads",
     "map_layers",
     "serial_kernels",
+    "thresholds",
 ]
 
 # BLAS products (else a Numba Gram block) from this many points on
@@ -40,6 +44,44 @@ BLAS_MIN_N = 1024
 PARALLEL_MIN_N = 8192
 # layers of a network spread over threads from this many points on (see layer_threads)
 LAYER_THREADS_MIN_N = 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class Thresholds:
+    """The sizes (points) from which each parallel path is taken: BLAS products (``blas``),
+    parallel Numba kernels (``parallel``), layers spread over threads (``layers``)."""
+
+    blas: int = BLAS_MIN_N
+    parallel: int = PARALLEL_MIN_N
+    layers: int = LAYER_THREADS_MIN_N
+
+
+_THRESHOLDS = Thresholds()
+
+
+@contextlib.contextmanager
+def thresholds(blas: int | None = None, parallel: int | None = None,
+               layers: int | None = None) -> Iterator[Thresholds]:
+    """Context: the paths above taken from other sizes (``None`` keeps the current one), for
+    the whole process while it lasts (the layer jobs run on other threads), restored
+    afterwards. Every path gives the same answer; a small size forces a path on small data."""
+    global _THRESHOLDS
+    before = _THRESHOLDS
+    _THRESHOLDS = Thresholds(
+        before.blas if blas is None else int(blas),
+        before.parallel if parallel is None else int(parallel),
+        before.layers if layers is None else int(layers),
+    )
+    try:
+        yield _THRESHOLDS
+    finally:
+        _THRESHOLDS = before
+
+
+def blas_min_n() -> int:
+    """Points from which the kNN keys are BLAS products (else a Numba Gram block)."""
+    return _THRESHOLDS.blas
+
 
 _local = threading.local()
 _BLAS_CONTROLLER: Any = None
@@ -69,7 +111,7 @@ def blas_one_thread(n: int) -> Any:
     product. Uses threadpoolctl (a dependency of scikit-learn; without it, a no-op).
     Process-wide while it lasts, restored afterwards; a no-op inside a layer job."""
     global _BLAS_CONTROLLER
-    if n < BLAS_MIN_N or _in_layer_job():
+    if n < _THRESHOLDS.blas or _in_layer_job():
         return contextlib.nullcontext()
     try:
         from threadpoolctl import ThreadpoolController
@@ -87,7 +129,7 @@ def kernel_threads(n: int) -> int:
     more than the work of a small launch."""
     import numba
 
-    if n < PARALLEL_MIN_N or _in_layer_job():
+    if n < _THRESHOLDS.parallel or _in_layer_job():
         return 1
     return max(1, int(numba.get_num_threads()))
 
@@ -98,7 +140,7 @@ def layer_threads(n: int) -> int:
     :data:`LAYER_THREADS_MIN_N` points on, else 1."""
     import numba
 
-    if n < LAYER_THREADS_MIN_N or _in_layer_job():
+    if n < _THRESHOLDS.layers or _in_layer_job():
         return 1
     return max(1, int(numba.get_num_threads()))
 
@@ -106,16 +148,18 @@ def layer_threads(n: int) -> int:
 class LayerPool:
     """The thread pool on which the layer jobs of this process run, made on first use and again
     when the thread count changes or in a forked process (a pool's threads do not survive a
-    fork); :meth:`shutdown` lets it go (the next parallel call makes a new one)."""
+    fork; ``getpid`` tells the process apart); :meth:`shutdown` lets it go (the next parallel
+    call makes a new one)."""
 
-    def __init__(self) -> None:
+    def __init__(self, getpid: Callable[[], int] = os.getpid) -> None:
+        self._getpid = getpid
         self._pid = -1
         self.threads = 0
         self._executor: Any = None
 
     def get(self, threads: int) -> Any:
         """The executor for ``threads`` workers in this process."""
-        pid = os.getpid()
+        pid = self._getpid()
         if self._executor is None or self._pid != pid or self.threads != threads:
             from concurrent.futures import ThreadPoolExecutor
 
@@ -128,7 +172,7 @@ class LayerPool:
 
     def shutdown(self) -> None:
         """Shut the pool down (no-op if there is none in this process)."""
-        if self._executor is not None and self._pid == os.getpid():
+        if self._executor is not None and self._pid == self._getpid():
             self._executor.shutdown(wait=True)
         self._executor, self._pid, self.threads = None, -1, 0
 
@@ -136,12 +180,13 @@ class LayerPool:
 LAYER_POOL = LayerPool()
 
 
-def map_layers(fn: Callable[[T], R], items: Sequence[T], n: int) -> list[R]:
+def map_layers(fn: Callable[[T], R], items: Sequence[T], n: int,
+               pool: LayerPool | None = None) -> list[R]:
     """``[fn(x) for x in items]``, the layers spread over threads for large N (see
     :func:`layer_threads`): one independent job per layer, no barrier inside, so a busy machine
     costs no spinning; the kernels release the GIL. With one thread (a sweep worker's setting)
     the jobs run in the calling thread; otherwise on the pool kept for the process
-    (:data:`LAYER_POOL`), not one made per call."""
+    (``pool``, default :data:`LAYER_POOL`), not one made per call."""
     threads = min(layer_threads(n), len(items))
     if threads <= 1:
         with blas_one_thread(n):
@@ -152,4 +197,4 @@ def map_layers(fn: Callable[[T], R], items: Sequence[T], n: int) -> list[R]:
             return fn(x)
 
     with blas_one_thread(n):
-        return list(LAYER_POOL.get(layer_threads(n)).map(job, items))
+        return list((LAYER_POOL if pool is None else pool).get(layer_threads(n)).map(job, items))

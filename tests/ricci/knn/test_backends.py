@@ -49,83 +49,71 @@ def test_one_dimensional_input_and_torch_like_input() -> None:
     np.testing.assert_array_equal(idx[5], [4, 6])
 
 
-def _record_key_dtypes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
-    """Record (BLAS key dtype, rows sent to the exact second pass) of every selection call."""
-    from layerflow.ricci._knn import kernels as knn_kernels
-
-    seen: list[tuple[str, int]] = []
-    real = knn_kernels.knn_select
-
-    def spy(X, G, *args, **kw):  # type: ignore[no-untyped-def]
-        out = real(X, G, *args, **kw)
-        seen.append((str(G.dtype), int(out)))
-        return out
-
-    monkeypatch.setattr(knn_kernels, "knn_select", spy)
-    return seen
-
-
-def test_float32_and_float64_keys_give_identical_results(monkeypatch: pytest.MonkeyPatch) -> None:
+def _blas(X: np.ndarray, k: int, **kw: object) -> tuple[np.ndarray, np.ndarray, list]:
+    """The BLAS back-end on X, with the (key dtype, rows sent to the exact second pass) of
+    every row block it ran."""
     from layerflow.ricci import _knn
 
+    seen: list[tuple[str, int]] = []
+    idx, sqd = _knn.blas_knn(np.ascontiguousarray(X, dtype=np.float64), k, trace=seen, **kw)
+    return idx, sqd, seen
+
+
+def test_float32_and_float64_keys_give_identical_results() -> None:
     rng = np.random.default_rng(7)
     for X in (rng.normal(size=(300, 12)), 1e6 + rng.normal(size=(150, 3)) * 1e-3):
-        seen = _record_key_dtypes(monkeypatch)
-        idx32, d32 = knn_indices(X, 9)
+        idx32, d32, seen = _blas(X, 9)
         assert {dt for dt, _ in seen} == {"float32"}
-        seen.clear()
-        idx64, d64 = _knn.blas_knn(np.ascontiguousarray(X, dtype=np.float64), 9, single=False)
+        idx64, d64, seen = _blas(X, 9, single=False)
         assert {dt for dt, _ in seen} == {"float64"}
         np.testing.assert_array_equal(idx32, idx64)
         np.testing.assert_array_equal(d32, d64)
         np.testing.assert_array_equal(idx32, ref_knn(X, 9))
+        pub_idx, pub_d = knn_indices(X, 9)  # the public function runs this back-end here
+        np.testing.assert_array_equal(pub_idx, idx32)
+        np.testing.assert_array_equal(pub_d, d32)
 
 
 @pytest.mark.parametrize("scale", [1e-150, 1e150, 1e-30, 1e30])
-def test_extreme_scales_are_exact(scale: float, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_extreme_scales_are_exact(scale: float) -> None:
     # beyond 2^±400 the keys are float64 (float32 could over- or underflow); within, float32
     X = np.random.default_rng(3).normal(size=(120, 4)) * scale
-    seen = _record_key_dtypes(monkeypatch)
-    idx, sqd = knn_indices(X, 6)
+    idx, sqd, seen = _blas(X, 6)
     expected = "float64" if scale in (1e-150, 1e150) else "float32"
     assert {dt for dt, _ in seen} == {expected}
     np.testing.assert_array_equal(idx, ref_knn(X, 6))
+    np.testing.assert_array_equal(knn_indices(X, 6)[0], idx)
     ref_d = ((X[:, None, :] - X[idx]) ** 2).sum(axis=2)
     np.testing.assert_allclose(sqd, ref_d, rtol=1e-12)
 
 
-def test_near_equidistant_points_take_the_exact_second_pass(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_near_equidistant_points_take_the_exact_second_pass() -> None:
     # one-hot rows plus 1e-7 noise: all distances are ~sqrt(2) and differ by far less than the
     # float32 rounding bound, so rows go to the exact second pass and the remaining blocks
     # switch to float64 keys; the result is still the brute-force one
-    from layerflow.ricci import _knn
-
-    monkeypatch.setattr(_knn, "_BLOCK_ENTRIES", 100 * 500)  # blocks of 100 rows
     n = 500
     X = np.eye(n) + 1e-7 * np.random.default_rng(5).normal(size=(n, n))
-    seen = _record_key_dtypes(monkeypatch)
-    idx, _ = knn_indices(X, 5)
+    idx, _, seen = _blas(X, 5, block=100)  # blocks of 100 rows
     np.testing.assert_array_equal(idx, ref_knn(X, 5))
+    assert len(seen) == 5
     assert seen[0][0] == "float32" and seen[0][1] > 0
     assert seen[-1][0] == "float64"
 
 
-def test_block_rows_rule_gives_the_same_neighbours(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_block_rows_rule_gives_the_same_neighbours() -> None:
     # wide points that do not fit in cache get blocks of >= 256 rows; the answer is unchanged
     from layerflow.ricci import _knn
 
     assert _knn.block_rows(20_000, 768) == 256 and _knn.block_rows(20_000, 50) == 13
     assert _knn.block_rows(300, 5) == 300
+    assert _knn.block_rows(600, 20, entries=600 * 3) == 3
+    assert _knn.block_rows(600, 20, entries=600 * 3, cache_bytes=0, min_rows=7) == 7
     X = np.random.default_rng(4).normal(size=(600, 20))
     small = knn_indices(X, 6, knn="blas")
-    monkeypatch.setattr(_knn, "_BLOCK_ENTRIES", 600 * 3)  # 3-row blocks
-    monkeypatch.setattr(_knn, "_CACHE_BYTES", 0)
-    monkeypatch.setattr(_knn, "_MIN_BLOCK_ROWS", 7)
-    assert _knn.block_rows(600, 20) == 7
-    big = knn_indices(X, 6, knn="blas")
-    np.testing.assert_array_equal(small[0], big[0])
+    for block in (3, 7):
+        big, _, seen = _blas(X, 6, block=block)
+        assert len(seen) == -(-600 // block)
+        np.testing.assert_array_equal(small[0], big)
     np.testing.assert_array_equal(small[0], ref_knn(X, 6))
 
 
@@ -160,9 +148,12 @@ def test_back_ends_are_chosen_by_argument() -> None:
 
 
 def test_faiss_back_end_needs_faiss(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
     from layerflow.ricci import RicciInputError, graphs, knn_graph, ricci_coefficient
 
-    monkeypatch.setattr(graphs, "faiss_installed", lambda: False)  # as if not installed
+    monkeypatch.setitem(sys.modules, "faiss", None)  # as if not installed
+    assert not graphs.faiss_installed()
     X = np.random.default_rng(8).normal(size=(40, 3))
     with pytest.raises(RicciInputError, match="knn='faiss' needs faiss-cpu"):
         knn_graph(X, 5, knn="faiss")

@@ -72,26 +72,16 @@ def test_births_give_the_brute_force_relation(name: str) -> None:
     assert (table.births["by_index"] >= table.births["keep"]).all()  # ties only join earlier
 
 
-def test_uncertified_rows_are_ranked_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_uncertified_rows_are_ranked_exactly() -> None:
     # near-equidistant points (one-hot rows plus 1e-7 noise): float32 keys cannot separate them,
     # rows fall back to the exact ranking and later blocks switch to float64 keys
-    from layerflow.ricci import _knn
-    from layerflow.ricci._knn import buckets as knn_buckets
-
-    monkeypatch.setattr(_knn, "_BLOCK_ENTRIES", 100 * 300)
     n = 300
     X = np.eye(n) + 1e-7 * np.random.default_rng(5).normal(size=(n, n))
-    kinds: list[str] = []
-    inner = knn_buckets._bucket_rows
-
-    def spy(X_, G, *a):  # type: ignore[no-untyped-def]
-        kinds.append(str(G.dtype))
-        return inner(X_, G, *a)
-
-    monkeypatch.setattr(knn_buckets, "_bucket_rows", spy)
     ks = (3, 7)
-    table = bucket_table(X, ks)
-    assert kinds[0] == "float32" and kinds[-1] == "float64"
+    seen: list[tuple[str, int]] = []
+    table = bucket_table(X, ks, block=100, trace=seen)
+    kinds = [dt for dt, _ in seen]
+    assert len(kinds) == 3 and kinds[0] == "float32" and kinds[-1] == "float64"
     for c, k in enumerate(ks):
         for rule in ("by_index", "keep"):
             assert _arcs(table, rule, c, n) == _ref_arcs(X, k, rule)

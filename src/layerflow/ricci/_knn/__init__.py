@@ -244,14 +244,16 @@ class ScaledPoints:
         return out
 
 
-def block_rows(n: int, d: int) -> int:
+def block_rows(n: int, d: int, entries: int = _BLOCK_ENTRIES, cache_bytes: int = _CACHE_BYTES,
+               min_rows: int = _MIN_BLOCK_ROWS) -> int:
     """Rows per BLAS key block: enough that a block's keys stay in cache for the selection
-    (:data:`_BLOCK_ENTRIES`), and at least :data:`_MIN_BLOCK_ROWS` once the transposed points
-    no longer fit in cache (a skinny product re-reads all of them per block; figures in ``benchmarks/README.md``),
-    within :data:`_MAX_BLOCK_BYTES`."""
-    rows = _BLOCK_ENTRIES // max(n, 1)
-    if n * d * 4 > _CACHE_BYTES:
-        rows = max(rows, min(_MIN_BLOCK_ROWS, _MAX_BLOCK_BYTES // (4 * n)))
+    (``entries``, default :data:`_BLOCK_ENTRIES`), and at least ``min_rows`` (default
+    :data:`_MIN_BLOCK_ROWS`) once the transposed points exceed ``cache_bytes`` (default
+    :data:`_CACHE_BYTES`; a skinny product re-reads all of them per block; figures in
+    ``benchmarks/README.md``), within :data:`_MAX_BLOCK_BYTES`."""
+    rows = entries // max(n, 1)
+    if n * d * 4 > cache_bytes:
+        rows = max(rows, min(min_rows, _MAX_BLOCK_BYTES // (4 * n)))
     return max(1, min(n, rows))
 
 
@@ -262,12 +264,16 @@ def blas_knn(
     points: ScaledPoints | None = None,
     single: bool | None = None,
     symmetric: bool = False,
+    block: int | None = None,
+    trace: list[tuple[str, int]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The exact k nearest neighbours of the points ``rows`` (default: all, in order) by BLAS
     keys, certified and re-ranked (see the module docstring). ``single`` forces float32 (True)
     or float64 (False) keys; by default float32 where the scale allows, switching to float64
     for the remaining blocks when many rows need the exact second pass. ``symmetric``: the
-    candidates of all rows from half the Gram matrix (:func:`choose_knn`)."""
+    candidates of all rows from half the Gram matrix (:func:`choose_knn`). ``block``: rows per
+    key block (default :func:`block_rows`); the answer is the same for any. ``trace``, if
+    given, receives ``(key dtype, rows sent to the exact second pass)`` for each row block."""
     from layerflow.ricci._knn import kernels
 
     n, d = arr.shape
@@ -278,7 +284,7 @@ def blas_knn(
     Xs, sqs, sc, raw_abs = sp.Xs, sp.sqs, sp.sc, sp.raw_abs
     Xg = Xs.astype(np.float32) if single else Xs
     bound_s = sp.bound(single)
-    block = min(q, block_rows(n, d))
+    block = min(q, block_rows(n, d) if block is None else max(1, int(block)))
     if symmetric and rows is None and m + 1 < n - 1:
         return _symmetric_knn(arr, k, m, sp, Xg, bound_s, block)
     out_idx = np.empty((q, k), dtype=np.int64)
@@ -297,11 +303,11 @@ def blas_knn(
         else:
             qrows = rows[r0:r1]
             Xq = Xg[qrows]
-        if n < _threads.BLAS_MIN_N:
+        if n < _threads.blas_min_n():
             kernels.small_gram(Xq, XgT, Gb)
         else:
             np.matmul(Xq, XgT, out=Gb)
-        fallbacks += kernels.knn_select(
+        sent = kernels.knn_select(
             arr,
             Gb,
             sqs,
@@ -315,6 +321,9 @@ def blas_knn(
             out_d[r0:r1],
             work,
         )
+        fallbacks += sent
+        if trace is not None:
+            trace.append((str(Gb.dtype), int(sent)))
         if single and r1 < q and fallbacks > max(8, r1 // 20):
             # float32 keys cannot separate these points (near-equidistant data): float64 keys
             # for the remaining rows, so the exact second pass stays rare

@@ -225,11 +225,13 @@ def _exact_rows(
     return x_ptr, s_idx[keep_mask], x_birth
 
 
-def bucket_table(arr: np.ndarray, ks: tuple[int, ...]) -> BucketTable:
+def bucket_table(arr: np.ndarray, ks: tuple[int, ...], block: int | None = None,
+                 trace: list[tuple[str, int]] | None = None) -> BucketTable:
     """The :class:`BucketTable` of a checked C-contiguous float64 (N, d) array for increasing
     ks, ``ks[-1] < N``, under both tie rules, by BLAS keys in row blocks (the row path of
     :func:`~layerflow.ricci._knn.blas_knn`: float32 keys where the scale allows, float64 for the
-    remaining blocks once many rows of a block need the exact pass)."""
+    remaining blocks once many rows of a block need the exact pass). ``block`` and ``trace``:
+    as for :func:`~layerflow.ricci._knn.blas_knn`."""
     n, d = arr.shape
     kcols = np.array(ks, dtype=np.int64)
     C = kcols.shape[0]
@@ -248,21 +250,24 @@ def bucket_table(arr: np.ndarray, ks: tuple[int, ...]) -> BucketTable:
         np.zeros(C, dtype=np.bool_),
     )
     ok = np.ones(n, dtype=np.bool_)
-    block = min(n, block_rows(n, d))
+    block = min(n, block_rows(n, d) if block is None else max(1, int(block)))
     G = np.empty((block, n), dtype=Xg.dtype)
     bad = 0
     for r0 in range(0, n, block):
         r1 = min(n, r0 + block)
         Gb = G[: r1 - r0]
-        if n < _threads.BLAS_MIN_N:
+        if n < _threads.blas_min_n():
             small_gram(Xg[r0:r1], XgT, Gb)
         else:
             np.matmul(Xg[r0:r1], XgT, out=Gb)
-        bad += _bucket_rows(
+        sent = _bucket_rows(
             arr, Gb, sp.sqs, np.arange(r0, r1, dtype=np.int64), kcols, m, bound_s[r0:r1],
             sp.sc, sp.raw_abs, table.idx[r0:r1], table.births["by_index"][r0:r1],
             table.births["keep"][r0:r1], table.tied, ok[r0:r1],
         )
+        bad += sent
+        if trace is not None:
+            trace.append((str(Gb.dtype), int(sent)))
         if single and r1 < n and bad > max(8, r1 // 20):
             # float32 keys cannot separate these points: float64 keys for the remaining rows
             single = False
