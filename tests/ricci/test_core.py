@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from layerflow.ricci import _core, coefficients
+from layerflow.ricci import coefficients
 from layerflow.ricci._core import (
     INPUT_CACHE,
     PROTOCOLS,
@@ -101,28 +101,21 @@ def test_exact_geodesics_and_tables_rule() -> None:
     assert RicciOptions((3,), FAMILIES).table_rule == "keep"
 
 
-def test_the_input_state_is_kept_by_content(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[int] = []
-    inner = _core._state_measures
-
-    def counting(X, width, ks, rules, knn):  # type: ignore[no-untyped-def]
-        calls.append(X.shape[1])
-        return inner(X, width, ks, rules, knn)
-
-    monkeypatch.setattr(_core, "_state_measures", counting)  # counts the work done
+def test_the_input_state_is_kept_by_content() -> None:
     INPUT_CACHE.clear()
+    assert (INPUT_CACHE.hits, INPUT_CACHE.misses) == (0, 0)
     a = random_relu_states(120, 3, depth=3)
     b = [a[0], *random_relu_states(120, 4, depth=3)[1:]]  # same input, other layers
     sa, na = trajectory_states(a)
     sb, nb_ = trajectory_states(b)
     fa, _ = global_coefficients(sa, na, (4, 9), FAMILIES, "forman")
-    assert len(calls) == 4 and len(INPUT_CACHE) == 1
+    assert (INPUT_CACHE.hits, INPUT_CACHE.misses) == (0, 1) and len(INPUT_CACHE) == 1
     fb, _ = global_coefficients(sb, nb_, (4, 9), FAMILIES, "forman")
-    assert len(calls) == 7  # the input came from the cache
+    assert (INPUT_CACHE.hits, INPUT_CACHE.misses) == (1, 1)  # the input came from the cache
     INPUT_CACHE.clear()
-    assert len(INPUT_CACHE) == 0
+    assert len(INPUT_CACHE) == 0 and (INPUT_CACHE.hits, INPUT_CACHE.misses) == (0, 0)
     fresh, _ = global_coefficients(sb, nb_, (4, 9), FAMILIES, "forman")
-    assert len(calls) == 11
+    assert (INPUT_CACHE.hits, INPUT_CACHE.misses) == (0, 1)
     for f in range(len(FAMILIES)):
         for k in (4, 9):
             _assert_same(fb[f][k], fresh[f][k])

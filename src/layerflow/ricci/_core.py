@@ -353,11 +353,14 @@ def _state_measures(X: np.ndarray, width: int, ks: tuple[int, ...], rules: Seque
 class InputCache:
     """The measures of the input states analysed last, by content (at most :attr:`maxsize`):
     every network analysed on the same data set shares its input state (a sweep analyses
-    hundreds per data set in one worker process). ``len()`` says how many are kept;
-    :meth:`clear` forgets them."""
+    hundreds per data set in one worker process). ``len()`` says how many are kept,
+    :attr:`hits` and :attr:`misses` how many look-ups found their state or measured it;
+    :meth:`clear` forgets them and zeroes the counts."""
 
     def __init__(self, maxsize: int = 4) -> None:
         self.maxsize = maxsize
+        self.hits = 0
+        self.misses = 0
         self._items: OrderedDict[tuple[Any, ...], _StateMeasures] = OrderedDict()
 
     def __len__(self) -> int:
@@ -365,6 +368,7 @@ class InputCache:
 
     def clear(self) -> None:
         self._items.clear()
+        self.hits = self.misses = 0
 
     def measures(self, X: np.ndarray, width: int, ks: tuple[int, ...], rules: Sequence[str],
                  knn: str) -> _StateMeasures:
@@ -373,8 +377,10 @@ class InputCache:
         key = (digest, X.shape, width, ks, tuple(rules))
         hit = self._items.get(key)
         if hit is not None:
+            self.hits += 1
             self._items.move_to_end(key)
             return hit
+        self.misses += 1
         out = _state_measures(X, width, ks, rules, knn)
         self._items[key] = out
         while len(self._items) > self.maxsize:

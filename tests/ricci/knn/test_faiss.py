@@ -16,19 +16,6 @@ from ..reference import ref_knn, ref_nng
 faiss = pytest.importorskip("faiss")
 
 
-def _record_faiss(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Record every faiss search (the points searched); the path is chosen by ``knn=``."""
-    calls: list[int] = []
-    real = _knn.faiss_knn
-
-    def spy(arr, K):  # type: ignore[no-untyped-def]
-        calls.append(int(arr.shape[0]))
-        return real(arr, K)
-
-    monkeypatch.setattr(_knn, "faiss_knn", spy)
-    return calls
-
-
 def _near_tie_clouds() -> dict[str, np.ndarray]:
     rng = np.random.default_rng(3)
     return {
@@ -46,36 +33,32 @@ def _near_tie_clouds() -> dict[str, np.ndarray]:
 
 
 @pytest.mark.parametrize("name", list(_near_tie_clouds()))
-def test_faiss_path_equals_brute_force(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_faiss_path_equals_brute_force(name: str) -> None:
     X = _near_tie_clouds()[name]
-    calls = _record_faiss(monkeypatch)
+    arr = np.ascontiguousarray(X, dtype=np.float64)
     for k in (1, 7, 30):
-        idx, sqd = knn_indices(X, k, knn="faiss")
+        seen: list[tuple[str, int]] = []
+        idx, sqd = _knn.exact_knn(arr, k, knn="faiss", trace=seen)
+        assert seen[0][0] == "faiss"  # the back-end ran (rows it left: float64 blocks)
         np.testing.assert_array_equal(idx, ref_knn(X, k))
         idx_b, sqd_b = knn_indices(X, k, knn="blas")
         np.testing.assert_array_equal(idx, idx_b)
         np.testing.assert_array_equal(sqd, sqd_b)
-    assert calls == [len(X)] * 3
+        np.testing.assert_array_equal(knn_indices(X, k, knn="faiss")[0], idx)
 
 
-def test_uncertified_rows_are_redone_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_uncertified_rows_are_redone_exactly() -> None:
     # near-equidistant rows cannot be certified from float32 distances: the BLAS path with
     # float64 keys redoes them, and only them
     X = _near_tie_clouds()["equidistant"]
-    redone: list[tuple[int, bool]] = []
-    real = _knn.blas_knn
-
-    def spy(arr, K, rows=None, points=None, single=None):  # type: ignore[no-untyped-def]
-        redone.append((0 if rows is None else len(rows), bool(single)))
-        return real(arr, K, rows=rows, points=points, single=single)
-
-    monkeypatch.setattr(_knn, "blas_knn", spy)
-    idx, _ = _knn.faiss_knn(X, 5)
+    seen: list[tuple[str, int]] = []
+    idx, _ = _knn.faiss_knn(X, 5, trace=seen)
     np.testing.assert_array_equal(idx, ref_knn(X, 5))
-    assert len(redone) == 1 and redone[0][0] > 0 and redone[0][1] is False
-    redone.clear()
-    _knn.faiss_knn(np.random.default_rng(0).normal(size=(500, 64)), 5)
-    assert redone == []  # continuous data: every row certified
+    assert seen[0][0] == "faiss" and seen[0][1] > 0
+    assert len(seen) > 1 and {step for step, _ in seen[1:]} == {"float64"}
+    seen.clear()
+    _knn.faiss_knn(np.random.default_rng(0).normal(size=(500, 64)), 5, trace=seen)
+    assert seen == [("faiss", 0)]  # continuous data: every row certified
 
 
 def test_ties_kept_through_the_faiss_path() -> None:
@@ -98,7 +81,15 @@ def test_coefficients_are_the_same_through_faiss(monkeypatch: pytest.MonkeyPatch
         states.append(np.maximum(states[-1] @ rng.normal(size=(40, 40)) / 6, 0))
     ref = ricci_coefficient(states, k=8, protocol="baptista", knn="blas")
     INPUT_CACHE.clear()  # the input state's measures would come from the cache
-    calls = _record_faiss(monkeypatch)
+    calls: list[int] = []
+    real = _knn.faiss_knn
+
+    def spy(arr, K, trace=None):  # type: ignore[no-untyped-def]
+        calls.append(int(arr.shape[0]))
+        return real(arr, K, trace)
+
+    # the public function takes no trace: a spy shows faiss searched every state
+    monkeypatch.setattr(_knn, "faiss_knn", spy)
     res = ricci_coefficient(states, k=8, protocol="baptista", knn="faiss")
     assert calls == [250] * 5
     np.testing.assert_array_equal(res.scalar_curvature, ref.scalar_curvature)

@@ -29,7 +29,7 @@ def test_candidates_are_the_smallest_keys_and_the_threshold_the_next() -> None:
 
 
 @pytest.mark.parametrize("name", ["gauss", "offset grid", "duplicates", "equidistant"])
-def test_symmetric_path_equals_brute_force(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_symmetric_path_equals_brute_force(name: str) -> None:
     rng = np.random.default_rng(5)
     X = {
         "gauss": rng.normal(size=(500, 40)),
@@ -38,20 +38,19 @@ def test_symmetric_path_equals_brute_force(name: str, monkeypatch: pytest.Monkey
         "equidistant": np.eye(300) + 1e-7 * rng.normal(size=(300, 300)),
     }[name]
     row = [knn_indices(X, k, knn="blas") for k in (1, 9, 30)]
-    calls: list[int] = []
-    real = _knn._symmetric_knn
-
-    def spy(arr, *a, **kw):  # type: ignore[no-untyped-def]
-        calls.append(len(arr))
-        return real(arr, *a, **kw)
-
-    monkeypatch.setattr(_knn, "_symmetric_knn", spy)  # records that the back-end ran
+    arr = np.ascontiguousarray(X, dtype=np.float64)
     for (idx_r, sqd_r), k in zip(row, (1, 9, 30), strict=True):
-        idx, sqd = knn_indices(X, k, knn="symmetric")
+        seen: list[tuple[str, int]] = []
+        idx, sqd = _knn.exact_knn(arr, k, knn="symmetric", trace=seen)
+        assert seen[0][0] == "symmetric"  # the back-end ran (rows it left: float64 blocks)
+        assert {step for step, _ in seen[1:]} <= {"float64"}
+        assert len(seen) > 1 or seen[0][1] == 0
         np.testing.assert_array_equal(idx, ref_knn(X, k))
         np.testing.assert_array_equal(idx, idx_r)
         np.testing.assert_array_equal(sqd, sqd_r)
-    assert calls == [len(X)] * 3
+        pub_idx, pub_sqd = knn_indices(X, k, knn="symmetric")  # the public face, same answer
+        np.testing.assert_array_equal(pub_idx, idx)
+        np.testing.assert_array_equal(pub_sqd, sqd)
 
 
 def test_kept_ties_through_the_symmetric_path() -> None:

@@ -128,16 +128,18 @@ def choose_knn(knn: str, n: int, d: int, k: int) -> str:
     return "blas"
 
 
-def exact_knn(arr: np.ndarray, k: int, knn: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+def exact_knn(arr: np.ndarray, k: int, knn: str = "auto",
+              trace: list[tuple[str, int]] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The k nearest neighbours ``(idx, sqd)`` (N, k) of every point of a checked C-contiguous
     float64 (N, d) array, nearest first, ties to the smaller index, for a checked k, by the
-    back-end :func:`choose_knn` picks; the answer is the same exact one either way."""
+    back-end :func:`choose_knn` picks; the answer is the same exact one either way. ``trace``:
+    as for :func:`blas_knn`."""
     path = choose_knn(knn, arr.shape[0], arr.shape[1], k)
     if path == "symmetric":
-        return blas_knn(arr, k, symmetric=True)
+        return blas_knn(arr, k, symmetric=True, trace=trace)
     if path == "faiss":
-        return faiss_knn(arr, k)
-    return blas_knn(arr, k)
+        return faiss_knn(arr, k, trace=trace)
+    return blas_knn(arr, k, trace=trace)
 
 
 def table_width(k: int, n: int, ties: str) -> int:
@@ -273,7 +275,10 @@ def blas_knn(
     for the remaining blocks when many rows need the exact second pass. ``symmetric``: the
     candidates of all rows from half the Gram matrix (:func:`choose_knn`). ``block``: rows per
     key block (default :func:`block_rows`); the answer is the same for any. ``trace``, if
-    given, receives ``(key dtype, rows sent to the exact second pass)`` for each row block."""
+    given, receives what ran, in order: ``(key dtype, rows sent to the exact second pass)``
+    for each row block, ``("symmetric", rows not certified)`` for the candidates from half the
+    Gram matrix (:func:`faiss_knn` adds ``("faiss", rows not certified)``); the rows not
+    certified are then redone by row blocks of float64 keys."""
     from layerflow.ricci._knn import kernels
 
     n, d = arr.shape
@@ -286,7 +291,7 @@ def blas_knn(
     bound_s = sp.bound(single)
     block = min(q, block_rows(n, d) if block is None else max(1, int(block)))
     if symmetric and rows is None and m + 1 < n - 1:
-        return _symmetric_knn(arr, k, m, sp, Xg, bound_s, block)
+        return _symmetric_knn(arr, k, m, sp, Xg, bound_s, block, trace)
     out_idx = np.empty((q, k), dtype=np.int64)
     out_d = np.empty((q, k), dtype=np.float64)
     work = kernels.knn_work(n, m)
@@ -343,6 +348,7 @@ def _symmetric_knn(
     Xg: np.ndarray,
     bound_s: np.ndarray,
     block: int,
+    trace: list[tuple[str, int]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`blas_knn` of every row with candidates from half the Gram matrix
     (:func:`~layerflow.ricci._knn.candidates.symmetric_candidates`); rows that are not certified are redone with float64 keys."""
@@ -355,14 +361,18 @@ def _symmetric_knn(
     rows = np.arange(n, dtype=np.int64)
     idx, sqd, ok = kernels.rerank_candidates(arr, rows, cand, k, limit)
     bad = np.flatnonzero(~ok).astype(np.int64)
+    if trace is not None:
+        trace.append(("symmetric", int(bad.size)))
     if bad.size:
-        idx[bad], sqd[bad] = blas_knn(arr, k, rows=bad, points=sp, single=False)
+        idx[bad], sqd[bad] = blas_knn(arr, k, rows=bad, points=sp, single=False, trace=trace)
     return idx, sqd
 
 
-def faiss_knn(arr: np.ndarray, K: int) -> tuple[np.ndarray, np.ndarray]:
+def faiss_knn(arr: np.ndarray, K: int,
+              trace: list[tuple[str, int]] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Exact (idx, sqd) of the K nearest neighbours of every point of the checked ``arr``
-    (N, d), nearest first, ties to the smaller index; candidates from faiss."""
+    (N, d), nearest first, ties to the smaller index; candidates from faiss. ``trace``: as for
+    :func:`blas_knn`."""
     import faiss
 
     from layerflow.ricci._knn import kernels
@@ -370,7 +380,7 @@ def faiss_knn(arr: np.ndarray, K: int) -> tuple[np.ndarray, np.ndarray]:
     n, d = arr.shape
     sp = ScaledPoints(arr)
     if not sp.single:  # magnitudes float32 cannot hold: float64 keys throughout
-        return blas_knn(arr, K, points=sp)
+        return blas_knn(arr, K, points=sp, trace=trace)
     x32 = np.ascontiguousarray(sp.Xs, dtype=np.float32)
     c = min(n, K + candidate_margin(K) + 1)
     prev = faiss.omp_get_max_threads()
@@ -386,6 +396,9 @@ def faiss_knn(arr: np.ndarray, K: int) -> tuple[np.ndarray, np.ndarray]:
     rows = np.arange(n, dtype=np.int64)
     idx, sqd, ok = kernels.rerank_candidates(arr, rows, cand.astype(np.int64), K, limit)
     bad = np.flatnonzero(~ok)
+    if trace is not None:
+        trace.append(("faiss", int(bad.size)))
     if bad.size:
-        idx[bad], sqd[bad] = blas_knn(arr, K, rows=bad.astype(np.int64), points=sp, single=False)
+        idx[bad], sqd[bad] = blas_knn(arr, K, rows=bad.astype(np.int64), points=sp, single=False,
+                                      trace=trace)
     return idx, sqd
