@@ -24,20 +24,32 @@ def _traj() -> lf.Trajectory:
     return lf.Trajectory(states, labels=(X[:, 0] > 0).astype(int))
 
 
-def test_a_metric_added_to_a_view_reaches_analyze_the_sweep_row_and_the_report(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def _measure_with_max_step(traj: Any, **options: Any) -> Any:
+    """measure_transport plus one line."""
+    from layerflow.transport import view as transport_view
+
+    res = transport_view.VIEW.measure_fn(traj, **options)
+    steps = res.results["path"].steps
+    return replace(res, scalars={**res.scalars, "w2_max_step": float(np.max(steps))})
+
+
+def _transport_with_max_step() -> Any:
     from layerflow.transport import view as transport_view
 
     base = transport_view.VIEW
-
-    def measure(traj: Any, **options: Any) -> Any:  # measure_transport plus one line
-        res = base.measure_fn(traj, **options)
-        steps = res.results["path"].steps
-        return replace(res, scalars={**res.scalars, "w2_max_step": float(np.max(steps))})
-
     column = Column("w2_max_step", "largest W2 step", "max_l W2(μ_l, μ_l+1)", low=0.0)
-    monkeypatch.setattr(transport_view, "VIEW", replace(base, columns=(*base.columns, column),
-                                                        measure_fn=measure))
+    return replace(base, columns=(*base.columns, column), measure_fn=_measure_with_max_step)
+
+
+# the transport view with one metric more, declared here and named in the registry below
+TRANSPORT_WITH_MAX_STEP = _transport_with_max_step()
+
+
+def test_a_metric_added_to_a_view_reaches_analyze_the_sweep_row_and_the_report(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from layerflow.views import VIEWS
+
+    monkeypatch.setitem(VIEWS, "transport", f"{__name__}:TRANSPORT_WITH_MAX_STEP")
     traj = _traj()
     got = analyze(traj, ["transport"])["transport"]["w2_max_step"]
     np.testing.assert_allclose(got, np.max(lf.transport.wasserstein_path(traj).steps))

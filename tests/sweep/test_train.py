@@ -149,7 +149,6 @@ def test_serial_sweep_leaves_the_callers_torch_threads_alone(
 ) -> None:
     import torch
 
-    from layerflow.sweep import backends
     from layerflow.sweep.tasks import train as train_task
 
     inside: list[int] = []
@@ -160,7 +159,7 @@ def test_serial_sweep_leaves_the_callers_torch_threads_alone(
         return real(*args)
 
     monkeypatch.setattr(train_task, "analyse_member", spy)
-    monkeypatch.setattr(backends, "default_workers", lambda: 1)  # the task gets 1 thread
+    monkeypatch.setenv("LAYERFLOW_THREADS", "1")  # the task gets 1 thread
     prev = torch.get_num_threads()
     torch.set_num_threads(3)
     try:
