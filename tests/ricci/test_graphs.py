@@ -69,32 +69,31 @@ def test_keeping_ties_on_an_integer_grid_is_cccd_nng() -> None:
     np.testing.assert_array_equal(U.toarray(), ((ref + ref.T) > 0).astype(np.int8))
 
 
-def test_ties_longer_than_the_neighbour_table_are_found_by_a_scan(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_ties_longer_than_the_neighbour_table_are_found_by_a_scan() -> None:
     # the origin and the 12 integer points at distance 5 from it; counted by hand at k = 1:
     # the origin is tied with all 12 (12 arcs, more than the k + 4 columns a table holds);
     # (±5, 0), (0, ±5) each have two nearest at √10; the 8 others one nearest at √2
-    from layerflow.ricci._knn import kernels as knn_kernels
+    from layerflow.ricci import _knn
 
     ring = [(5, 0), (4, 3), (3, 4), (0, 5), (-3, 4), (-4, 3), (-5, 0), (-4, -3), (-3, -4),
             (0, -5), (3, -4), (4, -3)]
     X = np.array([(0, 0), *ring], dtype=float)
-    scanned: list[np.ndarray] = []
-    real = knn_kernels.scan_within
-
-    def spy(points, rows, tau):  # type: ignore[no-untyped-def]
-        scanned.append(rows.copy())
-        return real(points, rows, tau)
-
-    monkeypatch.setattr(knn_kernels, "scan_within", spy)
     G = knn_graph(X, 1, degree="directed", ties="keep")
     out = np.diff(G.indptr)
     assert out[0] == 12 and G[0].toarray().ravel()[1:].all()
     assert [int(out[1 + i]) for i in (0, 3, 6, 9)] == [2, 2, 2, 2]
     assert sum(out[1:]) == 4 * 2 + 8 * 1 and G.nnz == 28
     np.testing.assert_array_equal(G.toarray(), ref_nng(X, 1))
+    # the steps knn_graph takes: a table k + 4 = 5 columns wide, then the tie runs; only the
+    # origin's run reaches the end of the table and is scanned
+    width = _knn.table_width(1, 13, "keep")
+    assert width == 5
+    idx, sqd = _knn.exact_knn(X, width)
+    scanned: list[np.ndarray] = []
+    ptr, arcs = _knn.neighbour_arcs(X, idx, sqd, 1, "keep", scanned=scanned)
     assert [r.tolist() for r in scanned] == [[0]]
+    np.testing.assert_array_equal(ptr, G.indptr)
+    np.testing.assert_array_equal(np.sort(arcs[: ptr[1]]), G.indices[: G.indptr[1]])
     assert knn_graph(X, 1, degree="directed").nnz == 13
 
 

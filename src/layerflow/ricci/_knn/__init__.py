@@ -150,7 +150,8 @@ def table_width(k: int, n: int, ties: str) -> int:
 
 
 def neighbour_arcs(
-    points: np.ndarray, idx: np.ndarray, sqd: np.ndarray, k: int, ties: str
+    points: np.ndarray, idx: np.ndarray, sqd: np.ndarray, k: int, ties: str,
+    scanned: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The arcs of the kNN relation under a tie rule, as CSR-like ``(ptr, arcs)`` (int64).
 
@@ -158,7 +159,8 @@ def neighbour_arcs(
     neighbour table of the checked ``points`` (:func:`exact_knn`). ``"by_index"``: row i is
     ``idx[i, :k]``. ``"keep"``: row i is every j with ``sqd(i, j) ≤ τ_i = sqd[i, k−1]``, nearest
     first (ties by index): the table's columns while they tie with τ_i, and, for a row whose
-    tie run reaches the end of the table, an exact scan of all N points.
+    tie run reaches the end of the table, an exact scan of all N points (``scanned``, if given,
+    receives the rows scanned).
     """
     n, K = idx.shape
     if ties == "by_index":
@@ -168,6 +170,8 @@ def neighbour_arcs(
     # the table is sorted by distance, so the columns tied with τ_i from k on form a prefix
     counts = k + (sqd[:, k:] == tau[:, None]).cumprod(axis=1).sum(axis=1)
     scan = np.flatnonzero((counts == K) & (K < n - 1))
+    if scanned is not None:
+        scanned.append(scan.copy())
     keep = np.arange(K)[None, :] < counts[:, None]
     keep[scan] = False
     sizes = counts.astype(np.int64)
