@@ -11,6 +11,9 @@ Choices made on ``benchmarks/bench_ricci.py`` (figures in ``benchmarks/README.md
   the cores and spin-wait;
 * a single call outside a layer job (``geodesic_mass``, local coefficients) launches a parallel
   Numba kernel from :data:`PARALLEL_MIN_N` nodes on (:func:`kernel_threads`).
+
+These sizes are the defaults of :class:`Thresholds`; :func:`thresholds` takes others for a
+block (every path gives the same answer, so a small size runs a parallel path on small data).
 """
 
 from __future__ import annotations
