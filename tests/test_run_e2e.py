@@ -25,6 +25,7 @@ from report_html import (
 
 from layerflow.cli import cli
 from layerflow.report.findings import compute_findings
+from layerflow.stats.tables import prepare_runs
 from layerflow.sweep import ResultStore
 
 TINY = """
@@ -123,7 +124,7 @@ def test_report_numbers_equal_the_store(tiny_run: tuple[Path, str]) -> None:
         checked += 1
     assert checked > 0
     # findings: those embedded equal those computed from the store now
-    want = compute_findings(runs, layers)
+    want = compute_findings(prepare_runs(runs), layers)
     got = findings_json(page)
     assert [g["text"] for g in got] == [f.text for f in want]
     assert json.loads((out / "findings.json").read_text())["findings"][0]["text"] == want[0].text
