@@ -167,3 +167,18 @@ def test_help_lists_the_view_options_from_a_cache_keyed_on_the_modules(
     assert out.rstrip().endswith("[]")
     for opt in live:
         assert f"--{opt['name'].replace('_', '-')}" in out
+
+
+def test_cli_table_prints_three_significant_figures(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from layerflow.cli import cli
+
+    # the corpus's closed form (see _corpus): LSS = 2 / |â + b̂| = sqrt(2) = 1.41421…
+    p = _corpus(n=400).save(tmp_path / "t.npz", compress=False)
+    res = CliRunner().invoke(cli, ["analyze", str(p), "--k", "5", "--max-points", "200"],
+                             env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    rows = {line.split("│")[1].strip(): line.split("│")[2].strip()
+            for line in res.output.splitlines() if line.count("│") >= 3}
+    assert rows["lss_mean"] == "1.41"  # three significant figures, not six

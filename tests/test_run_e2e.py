@@ -17,6 +17,7 @@ from click.testing import CliRunner
 sys.path.insert(0, str(Path(__file__).parent / "report"))
 from layerflow.cli import cli
 from layerflow.report.findings import compute_findings
+from layerflow.stats.tables import prepare_runs
 from layerflow.sweep import ResultStore
 
 from .report.html_pages import (
@@ -123,7 +124,7 @@ def test_report_numbers_equal_the_store(tiny_run: tuple[Path, str]) -> None:
         checked += 1
     assert checked > 0
     # findings: those embedded equal those computed from the store now
-    want = compute_findings(runs, layers)
+    want = compute_findings(prepare_runs(runs), layers)
     got = findings_json(page)
     assert [g["text"] for g in got] == [f.text for f in want]
     assert json.loads((out / "findings.json").read_text())["findings"][0]["text"] == want[0].text

@@ -57,7 +57,7 @@ def analyze(
             out[name] = {"error": f"the {name} view needs the model and its inputs"}
             continue
         try:
-            res = view.measure_fn(traj, model=model, inputs=inputs, **resolved[name])
+            res = view.measure(traj, model=model, inputs=inputs, **resolved[name])
         except (LayerflowError, ValueError, MemoryError) as exc:
             out[name] = {"error": str(exc) or type(exc).__name__}
             continue

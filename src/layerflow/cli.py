@@ -12,14 +12,6 @@ import click
 from layerflow._version import __version__
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "nan"
-        return f"{v:.6g}"
-    return str(v)
-
-
 def _json_safe(v: Any) -> Any:
     """NaN and infinities as ``null``: ``--json`` prints strict JSON (no ``NaN`` tokens)."""
     if isinstance(v, dict):
@@ -271,10 +263,12 @@ def analyze(trajectory: Path, as_json: bool, subsample: int | None, subsample_se
     if as_json:
         click.echo(json.dumps(_json_safe({"trajectory": repr(traj), **result,
                                           "environment": environment()}), indent=2,
-                              default=_fmt, allow_nan=False))
+                              default=str, allow_nan=False))
         return
     from rich.console import Console
     from rich.table import Table
+
+    from layerflow.report._format import format_number
 
     console = Console()
     console.print(repr(traj))
@@ -284,7 +278,7 @@ def analyze(trajectory: Path, as_json: bool, subsample: int | None, subsample_se
         table.add_column("value", justify="right")
         for key, val in values.items():
             if key != "layers":
-                table.add_row(key, _fmt(val))
+                table.add_row(key, format_number(val))
         console.print(table)
         rows = values.get("layers") or []
         if rows:
@@ -292,7 +286,7 @@ def analyze(trajectory: Path, as_json: bool, subsample: int | None, subsample_se
             for col in ("layer", "layer_name", "metric", "k", "value"):
                 per.add_column(col, justify="right" if col in ("layer", "k", "value") else "left")
             for r in rows:
-                per.add_row(*(_fmt(r[c]) if r[c] is not None else "" for c in
+                per.add_row(*(format_number(r[c]) for c in
                               ("layer", "layer_name", "metric", "k", "value")))
             console.print(per)
 

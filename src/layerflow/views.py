@@ -243,6 +243,8 @@ class View:
     paper: str
     options: tuple[Option, ...]
     columns: tuple[Column, ...]
+    #: the view's function, called only through :meth:`measure` (options checked, defaults
+    #: filled in, the model required where the view needs one)
     measure_fn: Callable[..., ViewResult]
     needs_model: bool = False
     finalize: Callable[[dict[str, Any]], dict[str, Any]] | None = None
@@ -336,7 +338,7 @@ def measure_views(traj: Any, names: Sequence[str] | None = None, *, model: Any =
     chosen = list(names) if names is not None else [
         n for n in VIEWS if model is not None or not get_view(n).needs_model]
     resolved = resolve_options(chosen, options)
-    return {n: get_view(n).measure_fn(traj, model=model, inputs=inputs, **resolved[n])
+    return {n: get_view(n).measure(traj, model=model, inputs=inputs, **resolved[n])
             for n in chosen}
 
 

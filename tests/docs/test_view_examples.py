@@ -14,6 +14,7 @@ import pytest
 import layerflow as lf
 from layerflow.analyze import analyze
 from layerflow.report.summary import view_summaries
+from layerflow.stats.tables import prepare_runs
 from layerflow.views import Column, OptionError, get_view, metric_names
 
 
@@ -59,7 +60,7 @@ def test_a_metric_added_to_a_view_reaches_analyze_the_sweep_row_and_the_report(
     # the report's table of the view's metrics shows it, with its label and mean
     runs = pd.DataFrame({"run_id": ["a", "b", "c"], "dataset": "moons", "model_kind": "resnet",
                          "status": "ok", "w2_max_step": [0.5, 0.7, 0.9]})
-    _, table = view_summaries(runs)["transport"]
+    _, table = view_summaries(prepare_runs(runs))["transport"]
     (row,) = table[table["metric"] == "w2_max_step"].itertuples()
     assert row.label == "largest W2 step" and row.n == 3
     np.testing.assert_allclose(row.mean, 0.7)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from layerflow.report.html import claims_html, estimate_text, p_text
 from layerflow.stats.claims import Claim
@@ -32,3 +33,12 @@ def test_the_interval_is_labelled_unadjusted() -> None:
     c = _claim(0.1, 0.0, 0.2)
     assert "95 % interval, unadjusted" in claims_html([c])
     assert c.record()["interval_level"].startswith("95 %, unadjusted")
+
+
+def test_large_and_undefined_numbers_print_as_every_report_number() -> None:
+    # the one formatter: 1234.5 -> "1230" (not "1.23e+03"); an undefined value -> "—"
+    assert estimate_text(_claim(1234.5, 1000.0, 1500.0)) == "1230 [1000, 1500]"
+    c = replace(_claim(0.1, 0.0, 0.2),
+                heterogeneity={"tau2": math.nan, "I2": 0.4567, "Q": 12345.0, "Q_p": 0.5})
+    text = claims_html([c])
+    assert "τ² = —, I² = 45.7 %, Q = 12300 (p = 0.5)" in text

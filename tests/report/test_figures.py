@@ -10,6 +10,7 @@ import pandas as pd
 from layerflow.report import ReportInput
 from layerflow.report._data import select_k
 from layerflow.report.figures import FIGURES
+from layerflow.stats.tables import finished, prepare_runs
 from layerflow.trajectory import Trajectory
 
 
@@ -19,7 +20,8 @@ def _spec(name: str):
 
 
 def _table(store: ReportInput, name: str) -> pd.DataFrame:
-    return _spec(name).table(store.runs, select_k(store.layers, store.runs), store.trajectories,
+    return _spec(name).table(finished(prepare_runs(store.runs)),
+                             select_k(store.layers, store.runs), store.trajectories,
                              store.coefficients)
 
 
@@ -142,7 +144,7 @@ def test_infinite_geodesic_masses_are_counted_not_averaged(store) -> None:  # ty
     sel = layers.index[layers["metric"] == "geodesic_mass"][0]
     rid, layer = layers.at[sel, "run_id"], layers.at[sel, "layer"]
     layers.loc[sel, "value"] = np.inf
-    tab = curvature_table(store.runs, layers)
+    tab = curvature_table(finished(prepare_runs(store.runs)), layers)
     mass = tab[tab["quantity"] == "geodesic_mass"]
     assert np.isfinite(mass["mean"]).all() and mass["n_infinite"].sum() == 1
     row = store.runs.set_index("run_id").loc[rid]

@@ -15,6 +15,7 @@ from layerflow.report.figures._common import collapse_equal_layers
 from layerflow.report.findings import Finding
 from layerflow.report.html import FOLD_ROWS, findings_html
 from layerflow.report.summary import view_summaries
+from layerflow.stats.tables import prepare_runs
 
 from .store import Rendered
 
@@ -88,7 +89,7 @@ def test_every_metric_table_is_sorted_and_lists_identical_columns_once() -> None
                          "dataset": ["moons", "circles"] * 3, "model_kind": "resnet",
                          "status": "ok", "lss_mean": lss, "lss_median": lss,
                          "ots": rng.uniform(0, 1, n)})
-    _, table = view_summaries(runs)["transport"]
+    _, table = view_summaries(prepare_runs(runs))["transport"]
     assert sorted(table["metric"].unique()) == ["lss_mean", "ots"]
     merged = table[table["metric"] == "lss_mean"]
     assert set(merged["label"]) == {"mean LSS (= lss_median)"}
@@ -132,7 +133,7 @@ def test_a_transformer_study_draws_token_tracks_of_a_trained_and_an_untrained_ne
         rows.append({"run_id": rid, "dataset": "tokens:sorted", "model_kind": "transformer",
                      "status": "ok", "trained": trained, "seed": i, "weight_decay": 0.0,
                      "transport_weight": 0.0, "uzawa": False, "arm": "plain"})
-    table = tracks_table(pd.DataFrame(rows), paths)
+    table = tracks_table(prepare_runs(pd.DataFrame(rows)), paths)
     # one row of panels per network: the first trained seed, then its untrained baseline
     assert list(dict.fromkeys(table["run_id"])) == [f"{0:016x}", f"{1:016x}"]
     assert list(dict.fromkeys(table["variant"])) == ["transformer", "transformer (untrained)"]

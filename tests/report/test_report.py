@@ -14,6 +14,7 @@ import pytest
 
 from layerflow.report import ReportError, ReportInput, build_report, render_report
 from layerflow.report.findings import compute_findings
+from layerflow.stats.tables import prepare_runs
 
 from .html_pages import (
     claims_json,
@@ -153,7 +154,7 @@ def _lss_settings(runs: pd.DataFrame) -> tuple[int, int]:
 def test_lss_finding_direction_comes_from_the_data(straighter: bool,
                                                    rng: np.random.Generator) -> None:
     runs = make_runs(rng, residual_straighter=straighter)
-    (f,) = [f for f in compute_findings(runs) if f.key == "lss_residual_vs_plain"]
+    (f,) = [f for f in compute_findings(prepare_runs(runs)) if f.key == "lss_residual_vs_plain"]
     lower, higher = _lss_settings(runs)
     assert (f.numbers["n_lower"], f.numbers["n_higher"]) == (lower, higher)
     assert f.numbers["n_settings"] == 4
@@ -170,7 +171,7 @@ def test_rho_sign_finding_counts_well_trained_networks(sign: float,
                                                        rng: np.random.Generator) -> None:
     runs = make_runs(rng)
     runs["ricci_rho"] = sign * np.where(np.arange(len(runs)) % 5 == 0, 0.3, -0.4)
-    (f,) = [f for f in compute_findings(runs) if f.key == "rho_sign"]
+    (f,) = [f for f in compute_findings(prepare_runs(runs)) if f.key == "rho_sign"]
     well = runs[runs["trained"] & (runs["test_acc"] >= 0.98)]
     n = len(well)
     neg = int((well["ricci_rho"] < 0).sum())
@@ -201,7 +202,7 @@ def test_percentages_never_round_a_proper_part_to_all_or_nothing() -> None:
 
 def test_rho_accuracy_and_baseline_findings(rng: np.random.Generator) -> None:
     runs = make_runs(rng)
-    found = {f.key: f for f in compute_findings(runs)}
+    found = {f.key: f for f in compute_findings(prepare_runs(runs))}
     tr = runs[runs["trained"]]
     well = tr[tr["test_acc"] >= 0.98]  # SPEC §3: the study is over well-trained networks
     r = np.corrcoef(well["ricci_rho"], well["test_acc"])[0, 1]
@@ -227,13 +228,13 @@ def test_rho_accuracy_and_baseline_findings(rng: np.random.Generator) -> None:
 def test_no_well_trained_network_is_said_not_guessed(rng: np.random.Generator) -> None:
     runs = make_runs(rng)
     runs["test_acc"] = 0.7
-    (f,) = [f for f in compute_findings(runs) if f.key == "rho_sign"]
+    (f,) = [f for f in compute_findings(prepare_runs(runs)) if f.key == "rho_sign"]
     assert f.numbers["n_well_trained"] == 0
     assert f.text.startswith("No trained network reached test accuracy 0.98")
 
 
 def test_jacobian_finding_against_a_loop(store: ReportInput) -> None:
-    (f,) = [f for f in compute_findings(store.runs, store.layers)
+    (f,) = [f for f in compute_findings(prepare_runs(store.runs), store.layers)
             if f.key == "jacobian_orientation"]
     lay = store.layers[store.layers["metric"] == "orientation_fraction"]
     kinds = dict(zip(store.runs["run_id"], store.runs["model_kind"], strict=True))

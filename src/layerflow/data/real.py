@@ -261,6 +261,16 @@ def load_idx_folder(
                      max_bytes=max_bytes, info={"folder": str(folder)})
 
 
+def _split_kept(X_tr: np.ndarray, y_tr: np.ndarray, X_te: np.ndarray, y_te: np.ndarray,
+                classes: Any, n: int | None, seed: int, name: str) -> tuple[np.ndarray, ...]:
+    """An official train/test split with only ``classes`` (relabelled 0, 1, …; None: all) and
+    a seeded subset of ``n`` training rows (None: all); the test split is kept whole."""
+    X_tr, y_tr = relabel(X_tr, y_tr, classes)
+    X_te, y_te = relabel(X_te, y_te, classes)
+    X_tr, y_tr = subsample(X_tr, y_tr, n, np.random.default_rng(seed), name)
+    return X_tr, y_tr, X_te, y_te
+
+
 def _load_idx(folder: Path, classes_text: str | None, *, base: str, shown: str | None,
               n: int | None, seed: int, max_bytes: int | None, info: dict[str, Any]) -> Dataset:
     seed = check_seed(seed, base)
@@ -276,16 +286,23 @@ def _load_idx(folder: Path, classes_text: str | None, *, base: str, shown: str |
                 f"{name}: class {missing[0]} is not present in the training labels; present: "
                 f"{sorted(present)}"
             )
-    X_tr, y_tr = relabel(X_tr, y_tr, classes)
-    X_te, y_te = relabel(X_te, y_te, classes)
-    rng = np.random.default_rng(seed)
-    X_tr, y_tr = subsample(X_tr, y_tr, n, rng, name)
+    X_tr, y_tr, X_te, y_te = _split_kept(X_tr, y_tr, X_te, y_te, classes, n, seed, name)
     info = {"classes": list(classes) if classes else list(range(10)), **info,
             "n": int(y_tr.size), "seed": seed}
     return Dataset(X_tr, y_tr, X_te, y_te, name=name, info=info)
 
 
 # ------------------------------------------------------- the papers' data sets, fetched once
+def _fetched(base: str, root: str | None, mirror: str | None, download: Any) -> Path:
+    """The cache folder of ``base``'s official files, fetched once and verified
+    (:func:`layerflow.data.remote.fetch`); ``download`` must be true or false."""
+    from layerflow.data.remote import fetch
+
+    if not isinstance(download, bool):
+        raise DatasetError(f"{base}: download={download!r}; expected true or false")
+    return fetch(base, root=root, mirror=mirror, download=download)
+
+
 def load_official_idx(
     base: str,
     arg: str | None,
@@ -311,11 +328,7 @@ def load_official_idx(
             raise DatasetError(f"{base}:{arg}: root= and mirror= apply to the cache; a folder "
                                "given with '@DIR' is read as it is")
         return load_idx_folder(arg, base=base, n=n, seed=seed, max_bytes=max_bytes)
-    from layerflow.data.remote import fetch
-
-    if not isinstance(download, bool):
-        raise DatasetError(f"{base}: download={download!r}; expected true or false")
-    folder = fetch(base, root=root, mirror=mirror, download=download)
+    folder = _fetched(base, root, mirror, download)
     return _load_idx(folder, arg, base=base, shown=None, n=n, seed=seed, max_bytes=max_bytes,
                      info={"folder": str(folder), "source": "official files, SHA-256 verified"})
 
@@ -340,20 +353,14 @@ def load_cifar(
     the training split (after the class selection); the test split is kept whole.
     """
     from layerflow.data.cifar import CIFAR_LAYOUTS, read_cifar_archive
-    from layerflow.data.remote import fetch
 
     seed = check_seed(seed, base)
-    if not isinstance(download, bool):
-        raise DatasetError(f"{base}: download={download!r}; expected true or false")
     layout = CIFAR_LAYOUTS[base]
     classes = None if arg is None else parse_classes(arg, base, range(layout.n_classes))
     name = _name(base, classes)
-    folder = fetch(base, root=root, mirror=mirror, download=download)
+    folder = _fetched(base, root, mirror, download)
     X_tr, y_tr, X_te, y_te = read_cifar_archive(folder / layout.archive, base)
-    X_tr, y_tr = relabel(X_tr, y_tr, classes)
-    X_te, y_te = relabel(X_te, y_te, classes)
-    rng = np.random.default_rng(seed)
-    X_tr, y_tr = subsample(X_tr, y_tr, n, rng, name)
+    X_tr, y_tr, X_te, y_te = _split_kept(X_tr, y_tr, X_te, y_te, classes, n, seed, name)
     scale = np.float32(1.0 / 255.0)
     info: dict[str, Any] = {
         "classes": list(classes) if classes else list(range(layout.n_classes)),

@@ -86,13 +86,16 @@ def render_report(inp: ReportInput, out_dir: str | Path, title: str = "layerflow
     out.mkdir(parents=True, exist_ok=True)
     from layerflow.stats.ricci import protocol_table
 
+    # the runs prepared once, here where the store is read: every run (the summary, the data
+    # sources, the claims, which count the networks left out) and the finished ones (the rest)
     runs = prepare_runs(inp.runs)
+    done = finished(runs)
     all_layers = inp.layers if inp.layers is not None else pd.DataFrame()
     layers = select_k(all_layers, inp.runs)
     # computed once (2,000-resample bootstraps): the sentences and the table print the same rows
     coef = inp.coefficients
-    shared = {"ricci_protocols": protocol_table(inp.runs, all_layers, coef)}
-    findings = compute_findings(runs, all_layers, overrides={
+    shared = {"ricci_protocols": protocol_table(done, all_layers, coef)}
+    findings = compute_findings(done, all_layers, overrides={
         "rho_by_protocol_and_k": lambda r, lay: protocol_findings(shared["ricci_protocols"], r,
                                                                   coef)}, coefficients=coef)
     claims = compute_claims(runs, all_layers, coef)
@@ -103,7 +106,7 @@ def render_report(inp: ReportInput, out_dir: str | Path, title: str = "layerflow
     for spec in F.FIGURES:
         png_path = out / f"fig-{spec.name}.png"
         try:
-            table = spec.table(inp.runs, layers, inp.trajectories, coef)
+            table = spec.table(done, layers, inp.trajectories, coef)
         except ValueError as exc:  # a malformed file or table: say so instead of failing
             table, reason = pd.DataFrame(), f"its data could not be read ({exc})"
         else:
@@ -128,7 +131,7 @@ def render_report(inp: ReportInput, out_dir: str | Path, title: str = "layerflow
 
     for tspec in F.TABLES:
         extra = (shared[tspec.name] if tspec.name in shared
-                 else tspec.table(inp.runs, all_layers, coef))
+                 else tspec.table(runs if tspec.every_run else done, all_layers, coef))
         if not extra.empty:
             blocks[tspec.view].append(FigureBlock(tspec.name, tspec.title, "", None, extra,
                                                   table_only=True))
@@ -137,13 +140,12 @@ def render_report(inp: ReportInput, out_dir: str | Path, title: str = "layerflow
         for key, (t, intro) in SECTIONS.items()
     ]
     every = [FigureBlock(f"view-{name}", vtitle, "", None, vtable, table_only=True)
-             for name, (vtitle, vtable) in view_summaries(runs).items()]
+             for name, (vtitle, vtable) in view_summaries(done).items()]
     if every:
         sections.append(Section(
             "every-metric", "Every metric, per view", "The mean of every metric each view "
             "declares, with its 95 % interval over networks (percentile bootstrap), per data set "
             "and variant; one table per view, sorted by metric, data set and variant.", every, []))
-    done = finished(runs)
     summary = {
         "networks in the store": len(runs),
         "finished (status ok)": len(done),

@@ -21,7 +21,7 @@ from layerflow.report.findings import Finding, as_records
 from layerflow.stats.claims import Claim
 
 __all__ = ["FOLD_ROWS", "FigureBlock", "Section", "claims_html", "estimate_text", "findings_html",
-           "format_value", "p_text", "render_html", "table_html"]
+           "p_text", "render_html", "table_html"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;
@@ -74,12 +74,6 @@ class Section:
     findings: Sequence[Finding] = field(default_factory=tuple)
 
 
-def format_value(v: Any) -> str:
-    """A table cell: :func:`~layerflow.report._format.format_number` (three significant figures,
-    "—" for an undefined value)."""
-    return format_number(v)
-
-
 #: a cell longer than this many characters wraps (the table scrolls sideways when wide)
 LONG_TEXT = 60
 
@@ -97,7 +91,7 @@ def table_html(df: pd.DataFrame, table_id: str = "", max_rows: int | None = None
         parts.append("<tr>")
         for v in row:
             cls = ' class="s"' if isinstance(v, str) else ""
-            text = html.escape(format_value(v))
+            text = html.escape(format_number(v))
             if len(text) > LONG_TEXT:  # a sentence wraps in its own column width
                 text = f"<div class=long>{text}</div>"
             parts.append(f"<td{cls}>{text}</td>")
@@ -142,26 +136,21 @@ def findings_html(findings: Sequence[Finding]) -> str:
 FOLD_ROWS = 12
 
 
-def fmt3(v: float) -> str:
-    """A claims-table number: three significant figures."""
-    return f"{float(v):.3g}"
-
-
 def estimate_text(c: Claim) -> str:
     """``"0.123 [0.0456, 0.201]"``, or ``"—"`` with the reason when undefined."""
     est, (lo, hi) = c.estimate, c.interval
     if not math.isfinite(est):
         return "— (" + (c.reason or "no estimate") + ")"
     if not (math.isfinite(lo) and math.isfinite(hi)):
-        return f"{fmt3(est)} [—] (" + (c.reason or "no interval") + ")"
-    return f"{fmt3(est)} [{fmt3(lo)}, {fmt3(hi)}]"
+        return f"{format_number(est)} [—] (" + (c.reason or "no interval") + ")"
+    return f"{format_number(est)} [{format_number(lo)}, {format_number(hi)}]"
 
 
 def p_text(p: float) -> str:
     """A Holm-adjusted p-value (three significant figures; "—" when none)."""
     if not math.isfinite(p):
         return "—"
-    return "< 0.001" if p < 0.001 else fmt3(p)
+    return "< 0.001" if p < 0.001 else format_number(p)
 
 
 def claims_html(claims: Sequence[Claim], table_id: str = "table-claims") -> str:
@@ -176,8 +165,9 @@ def claims_html(claims: Sequence[Claim], table_id: str = "table-claims") -> str:
         het = ""
         if c.heterogeneity:
             h = c.heterogeneity
-            het = (f"<br><span class=meta>τ² = {fmt3(h['tau2'])}, I² = {fmt3(100 * h['I2'])} %, "
-                   f"Q = {fmt3(h['Q'])} (p = {p_text(h['Q_p'])})</span>")
+            het = (f"<br><span class=meta>τ² = {format_number(h['tau2'])}, "
+                   f"I² = {format_number(100 * h['I2'])} %, "
+                   f"Q = {format_number(h['Q'])} (p = {p_text(h['Q_p'])})</span>")
         rows.append(
             f'<tr data-key="{html.escape(c.key)}"><td class=s>{html.escape(c.paper)}</td>'
             f"<td class=s>{html.escape(c.claim)}<details><summary>definition and protocol"
@@ -311,7 +301,7 @@ def render_html(
         out.append("<p>(no versions.json in the store)</p>")
     payload = json.dumps({"claims": [c.record() for c in claims],
                           "findings": as_records(list(findings))},
-                         default=format_value, allow_nan=True)
+                         default=format_number, allow_nan=True)
     payload = payload.replace("</", "<\\/")
     out.append(f'<script type="application/json" id="layerflow-findings">{payload}</script>')
     out.append("</body></html>")

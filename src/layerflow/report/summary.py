@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from layerflow.stats.intervals import mean_interval
-from layerflow.stats.tables import finished, prepare_runs
+from layerflow.stats.tables import require_prepared
 from layerflow.views import VIEWS, column_declarations, get_view
 
 __all__ = ["view_summaries"]
@@ -29,8 +29,9 @@ def view_summaries(runs: pd.DataFrame) -> dict[str, tuple[str, pd.DataFrame]]:
     ``label``, ``n``, ``mean``, ``low``, ``high``, sorted by metric (in the order the view
     declares them), data set and variant. A column holding the same value as an earlier one for
     every network (``lss_median`` equal to ``lss_mean``) is one row, its label
-    naming both. Views with no column in the store are left out."""
-    df = finished(prepare_runs(runs)) if "variant" not in runs.columns else finished(runs)
+    naming both. Views with no column in the store are left out. ``runs``: the finished runs
+    of a prepared runs table (:func:`~layerflow.stats.tables.prepare_runs`)."""
+    df = require_prepared(runs, "view_summaries")
     declared = column_declarations(df.columns)
     out: dict[str, tuple[str, pd.DataFrame]] = {}
     for name in VIEWS:

@@ -5,7 +5,8 @@ weight decay γ, and the trend of each metric with γ.
 bootstrap over seeds) of LSS, OTS, the OT cost ratio and the W2 geodesic ratio.
 ``weight_decay_trend`` gives, per kind, Spearman's rank correlation between γ and a metric over
 all networks (with a seeded bootstrap interval over networks): negative for LSS means weight
-decay straightens the tracks, the paper's claim.
+decay straightens the tracks, the paper's claim. Both read a prepared runs table
+(:func:`~layerflow.stats.tables.prepare_runs`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pandas as pd
 
 from layerflow.stats.correlation import bootstrap_pearson, pearson
 from layerflow.stats.intervals import Interval, mean_interval
-from layerflow.stats.tables import finished, prepare_runs
+from layerflow.stats.tables import finished, require_prepared
 
 __all__ = ["GEODESIC_METRICS", "weight_decay_table", "weight_decay_trend"]
 
@@ -29,8 +30,7 @@ SWEEP_COLUMNS: tuple[str, ...] = (*GEODESIC_METRICS, "test_acc")
 
 
 def _sweep_runs(runs: pd.DataFrame) -> pd.DataFrame:
-    df = prepare_runs(runs) if "kind" not in runs.columns else runs
-    df = finished(df)
+    df = finished(require_prepared(runs, "the weight-decay sweep"))
     if "weight_decay" not in df.columns:
         return df.iloc[0:0]
     df = df[df["trained"] & ~df["penalty"] & df["kind"].isin(["residual", "plain"])]

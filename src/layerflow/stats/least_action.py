@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from layerflow.stats.intervals import Interval, StatsError, mean_interval
+from layerflow.stats.tables import arm_role_column
 
 __all__ = [
     "ARM_ROLES",
@@ -36,16 +37,6 @@ __all__ = [
 ARM_ROLES: tuple[str, ...] = ("plain", "weight decay", "transport penalty")
 
 
-def _role(row: pd.Series) -> str:
-    """A row's role for a store written before the runner recorded ``arm_role``: the runner's
-    one definition (:func:`layerflow.sweep.grid.arm_role_of`) applied to its training fields."""
-    from layerflow.sweep.grid import arm_role_of
-
-    fields = ("transport_weight", "uzawa", "weight_decay", "l2")
-    return arm_role_of({f: (None if pd.isna(row.get(f)) else row.get(f)) for f in fields
-                        if f in row.index})
-
-
 def assign_arms(runs: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``runs`` with columns ``arm`` (kept if present, else the role) and ``arm_role``.
 
@@ -54,11 +45,7 @@ def assign_arms(runs: pd.DataFrame) -> pd.DataFrame:
     chose to call its arms); a store without that column gets it from the same definition.
     """
     out = runs.copy()
-    if "arm_role" in out.columns and out["arm_role"].notna().all():
-        out["arm_role"] = out["arm_role"].astype(str).astype(object)
-    else:
-        roles = out.apply(_role, axis=1) if len(out) else pd.Series([], dtype=object)
-        out["arm_role"] = roles.astype(object) if len(out) else []
+    out["arm_role"] = arm_role_column(out)
     if "arm" not in out.columns:
         out["arm"] = out["arm_role"]
     else:

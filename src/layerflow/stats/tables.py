@@ -12,11 +12,14 @@ from layerflow.views import metric_names
 
 __all__ = [
     "KIND_LABELS",
+    "PREPARED_COLUMNS",
     "SETTING_KEYS",
+    "arm_role_column",
     "finished",
     "metric_columns",
     "paired_settings",
     "prepare_runs",
+    "require_prepared",
     "summary_tables",
 ]
 
@@ -57,12 +60,21 @@ def _num(series: pd.Series, default: float = 0.0) -> pd.Series:
     return pd.to_numeric(series, errors="coerce").astype(np.float64).fillna(default)
 
 
-def prepare_runs(runs: pd.DataFrame) -> pd.DataFrame:
-    """A copy of the runs table with the columns the report groups by.
+#: the columns :func:`prepare_runs` adds, which every reader of a prepared table relies on
+PREPARED_COLUMNS: tuple[str, ...] = ("kind", "trained", "arm_role", "penalty", "wd", "variant",
+                                     "dataset")
 
-    Adds ``kind`` (plain / residual / bottleneck), ``trained`` (bool, default True), ``penalty``
-    (the runner's ``penalised`` column: a transport penalty or Uzawa weight was used), ``wd`` (weight decay + L2 > 0) and
-    ``variant`` (e.g. ``"residual + wd + transport"``; `` (untrained)`` appended for baselines).
+
+def prepare_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """A copy of the runs table with the columns the report groups by: the one place a store's
+    runs are prepared for reading (the report does it once, where it reads the store).
+
+    Adds ``kind`` (plain / residual / bottleneck), ``trained`` (bool, default True),
+    ``arm_role`` and ``penalty`` (the runner's ``arm_role`` and ``penalised`` columns, see
+    :func:`layerflow.sweep.grid.arm_role_of`; a store written without them gets them from its
+    training columns by the same definition), ``wd`` (weight decay + L2 > 0) and ``variant``
+    (e.g. ``"residual + wd + transport"``; `` (untrained)`` appended for baselines). Every run
+    is kept, finished or not (:func:`finished` selects the finished ones).
     """
     df = runs.copy()
     kinds = (df["model_kind"].astype(str) if "model_kind" in df.columns
@@ -72,12 +84,11 @@ def prepare_runs(runs: pd.DataFrame) -> pd.DataFrame:
         df["trained"] = df["trained"].fillna(True).astype(bool)
     else:
         df["trained"] = True
+    df["arm_role"] = arm_role_column(df)
     if "penalised" in df.columns and df["penalised"].notna().all():  # the runner's record
         df["penalty"] = df["penalised"].astype(bool)
-    else:  # a store written before it: the same definition (layerflow.sweep.grid.arm_role_of)
-        tw = _num(df["transport_weight"]) if "transport_weight" in df.columns else 0.0
-        uz = df["uzawa"].fillna(False).astype(bool) if "uzawa" in df.columns else False
-        df["penalty"] = (pd.Series(tw, index=df.index) > 0) | pd.Series(uz, index=df.index)
+    else:  # a store written before it: the role's definition
+        df["penalty"] = (df["arm_role"] == "transport penalty").astype(bool)
     wd = _num(df["weight_decay"]) if "weight_decay" in df.columns else 0.0
     l2 = _num(df["l2"]) if "l2" in df.columns else 0.0
     df["wd"] = pd.Series(wd, index=df.index) + pd.Series(l2, index=df.index) > 0
@@ -90,6 +101,37 @@ def prepare_runs(runs: pd.DataFrame) -> pd.DataFrame:
         df["dataset"] = "data"
     df["dataset"] = df["dataset"].astype(str).astype(object)
     return df
+
+
+def arm_role_column(runs: pd.DataFrame) -> pd.Series:
+    """The role of every run (:data:`layerflow.sweep.grid.ARM_ROLES`): the runner's
+    ``arm_role`` where it recorded one, else :func:`layerflow.sweep.grid.arm_role_of` of the
+    run's training columns (``untrained`` where ``trained`` is false)."""
+    from layerflow.sweep.grid import arm_role_of
+
+    recorded = (runs["arm_role"] if "arm_role" in runs.columns
+                else pd.Series(None, index=runs.index, dtype=object))
+    if recorded.notna().all():
+        return recorded.astype(str).astype(object)
+    fields = [c for c in ("transport_weight", "uzawa", "weight_decay", "l2") if c in runs.columns]
+    trained = (runs["trained"].fillna(True).astype(bool) if "trained" in runs.columns
+               else pd.Series(True, index=runs.index))
+    derived = [arm_role_of({f: None if pd.isna(v) else v for f, v in row.items()} if t else None)
+               for row, t in zip(runs[fields].to_dict("records"), trained, strict=True)]
+    out = recorded.astype(object).where(recorded.notna(), pd.Series(derived, index=runs.index,
+                                                                       dtype=object))
+    return out.astype(str).astype(object)
+
+
+def require_prepared(runs: pd.DataFrame, where: str) -> pd.DataFrame:
+    """``runs`` itself when it is a table :func:`prepare_runs` made, else a
+    :class:`~layerflow.stats.intervals.StatsError` naming the missing columns (``where``: the
+    function that needs it)."""
+    missing = [c for c in PREPARED_COLUMNS if c not in runs.columns]
+    if missing:
+        raise StatsError(f"{where} needs a prepared runs table (layerflow.stats.prepare_runs), "
+                         f"not a store's raw one: the columns {missing} are missing")
+    return runs
 
 
 def finished(df: pd.DataFrame) -> pd.DataFrame:
@@ -106,15 +148,14 @@ SETTING_KEYS: tuple[str, ...] = (
 
 
 def paired_settings(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Residual vs plain networks in matched settings.
+    """Residual vs plain networks in matched settings (``runs`` prepared by :func:`prepare_runs`).
 
     Among finished, trained runs without a transport penalty, group by the setting keys present
     (dataset, width, depth, weight decay, L2, train fraction, optimizer, lr, epochs) and average
     ``metric`` over seeds for each kind. Returns one row per setting where both kinds have a value:
     the keys, ``residual``, ``plain``, ``n_residual``, ``n_plain``.
     """
-    df = prepare_runs(runs) if "kind" not in runs.columns else runs
-    df = finished(df)
+    df = finished(require_prepared(runs, "paired_settings"))
     df = df[df["trained"] & ~df["penalty"] & df["kind"].isin(["residual", "plain"])]
     if metric not in df.columns or df.empty:
         return pd.DataFrame(columns=["residual", "plain"])

@@ -30,22 +30,15 @@ RICCI_LAYER_METRICS = ("scalar_curvature", "geodesic_mass", "eta")
 _SHORT_REASONS = ("zero variance", "non-finite values")
 
 
-def _protocols() -> tuple[str, ...]:
-    from layerflow.ricci.coefficients import PROTOCOLS
-
-    return tuple(PROTOCOLS)
-
-
-def _first_pair(protocol: str) -> int:
-    from layerflow.ricci.coefficients import PROTOCOLS
-
-    return PROTOCOLS[protocol].first_pair if protocol in PROTOCOLS else 0
+#: the protocols a store in that layout could hold, with the first layer pair each correlates:
+#: the layout was written only while these two existed, so it is read with them as they were
+LEGACY_PROTOCOLS: dict[str, int] = {"layerflow": 0, "baptista": 1}
 
 
 def _wide(name: str) -> tuple[str, str | None, int | None] | None:
     """``(kind, protocol or None for the primary, k or None for the primary k)`` of a legacy
     runs column (kind ``rho`` or ``first_pair``), else None."""
-    protos = "|".join(map(re.escape, _protocols()))
+    protos = "|".join(map(re.escape, LEGACY_PROTOCOLS))
     if m := re.fullmatch(rf"ricci_rho(?:_({protos}))?_k(\d+)", name):
         return "rho", m.group(1), int(m.group(2))
     if m := re.fullmatch(rf"ricci_rho_({protos})", name):
@@ -117,7 +110,7 @@ def _coefficient_rows(part: pd.DataFrame,
             fp = first.get(p, math.nan)
             rows.append({
                 "run_id": r["run_id"], "protocol": p, "k": k, "rho": value,
-                "first_pair": int(fp) if not math.isnan(fp) else _first_pair(p),
+                "first_pair": int(fp) if not math.isnan(fp) else LEGACY_PROTOCOLS.get(p, 0),
                 "reason": "", "attempt": r.get("attempt"),
                 "_primary": p == primary and k == pk, "_connected": r.get("ricci_connected"),
                 "_layers": _num(r.get("ricci_layers")),
@@ -170,7 +163,7 @@ def split_layer_metrics(layers: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFram
     old = out["protocol"].isna()
     if not old.any():
         return out
-    protos = "|".join(map(re.escape, _protocols()))
+    protos = "|".join(map(re.escape, LEGACY_PROTOCOLS))
     pat = re.compile(rf"({'|'.join(RICCI_LAYER_METRICS)})_({protos})")
     primary = (runs.set_index("run_id")["ricci_protocol"].dropna().astype(str)
                if "ricci_protocol" in runs.columns else pd.Series(dtype=object))

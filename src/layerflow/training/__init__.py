@@ -22,7 +22,7 @@ from layerflow.training._config import (
     TrainResult,
 )
 from layerflow.training._ensemble import train_ensemble
-from layerflow.training._loop import train
+from layerflow.training._loop import accuracy, train
 from layerflow.training._objectives import LOSSES, predict
 from layerflow.training._optim import OPTIMIZERS, OptimizerRule
 from layerflow.training.penalty import PenaltyError, TransportPenalty
@@ -41,6 +41,7 @@ __all__ = [
     "TransportPenalty",
     "Uzawa",
     "UzawaError",
+    "accuracy",
     "predict",
     "train",
     "train_ensemble",

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from layerflow.hooks import model_input
 from layerflow.models import (
     MLP,
     ModelSpec,
@@ -35,12 +36,12 @@ from layerflow.training._config import TrainConfig, TrainConfigError, TrainResul
 from layerflow.training._data import check_dataset, fit_data
 from layerflow.training._fast import ACT_BACKWARD, StackedMLPGrad
 from layerflow.training._loop import (
-    _accuracy,
     _fit,
     _member,
     _resolve_loss,
     _Stack,
     _tensors,
+    accuracy,
     train,
 )
 from layerflow.training._objectives import predict
@@ -186,7 +187,7 @@ def train_ensemble(
         splits = {"train": (data.X, data.y), "val": (data.X_val, data.y_val),
                   "test": (dataset.X_test, dataset.y_test)}
         accs = {
-            split: _stacked_accuracy(fwd_stacked, final, Xs, ys, cfg.eval_batch_size)
+            split: _stacked_accuracy(fwd_stacked, final, template, Xs, ys, cfg.eval_batch_size)
             for split, (Xs, ys) in splits.items()
         }
         for e, seed in enumerate(seeds):
@@ -198,7 +199,7 @@ def train_ensemble(
     for e, seed in enumerate(seeds):
         model = pstack.member(e, rec.snapshot.get(e), device=device)
         f = fits[e]
-        member_accs = {split: _accuracy(model, Xs, ys, cfg.eval_batch_size) for split, (Xs, ys)
+        member_accs = {split: accuracy(model, Xs, ys, cfg.eval_batch_size) for split, (Xs, ys)
                        in (("train", (f.X, f.y)), ("val", (f.X_val, f.y_val)),
                            ("test", (sets[e].X_test, sets[e].y_test)))}
         results.append(_member(rec, e, seconds, model, cfg, seed, member_accs, len(f.y_val)))
@@ -218,11 +219,14 @@ def _member_datasets(dataset: Any, n: int) -> list[Any]:
 def _stacked_accuracy(
     fwd: Callable[..., tuple[torch.Tensor, Any]],
     params: dict[str, torch.Tensor],
+    template: nn.Module,
     X: np.ndarray,
     y: np.ndarray,
     batch_size: int,
 ) -> list[float]:
-    """Accuracy of every member at once, shape (E,) as a list."""
+    """:func:`~layerflow.training._loop.accuracy` of every member of a stacked ensemble at once
+    (one forward pass of all members per batch), shape (E,) as a list; each batch as
+    ``template`` takes it (:func:`layerflow.hooks.model_input`)."""
     first = next(iter(params.values()))
     E = int(first.shape[0])
     if len(y) == 0:
@@ -232,7 +236,7 @@ def _stacked_accuracy(
     batch_size = max(1, min(batch_size, 2**14 // E))
     with torch.no_grad():
         for s in range(0, len(y), batch_size):
-            xb = torch.as_tensor(X[s : s + batch_size], dtype=first.dtype, device=first.device)
+            xb = model_input(template, X[s : s + batch_size], first.device, first.dtype)
             logits, _ = fwd(params, xb.unsqueeze(0).expand(E, -1, -1), False)
             yb = torch.as_tensor(y[s : s + batch_size], device=first.device)
             correct += (predict(logits) == yb).sum(dim=1).cpu()

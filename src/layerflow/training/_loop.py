@@ -31,7 +31,7 @@ from layerflow.training._optim import OPTIMIZERS, FlatOptimizer
 from layerflow.training.penalty import TransportPenalty
 from layerflow.training.uzawa import Uzawa
 
-__all__ = ["train"]
+__all__ = ["accuracy", "train"]
 
 Forward = Callable[[torch.Tensor, bool], tuple[torch.Tensor, torch.Tensor | None]]
 
@@ -223,7 +223,12 @@ def _l2(stack: _Stack) -> torch.Tensor:
     return total.reshape(1)
 
 
-def _accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray, batch_size: int) -> float:
+def accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray,
+             batch_size: int = TrainConfig.eval_batch_size) -> float:
+    """The share of the rows of ``X`` whose predicted class (:func:`predict`) is ``y``: the
+    model in eval mode (its mode restored afterwards), ``batch_size`` rows per forward pass, each
+    batch as the model takes it (:func:`layerflow.hooks.model_input`: token ids stay ids, other
+    inputs in the model's dtype on its device); NaN for no rows."""
     if len(y) == 0:
         return math.nan
     param = next(iter(model.parameters()), None)
@@ -389,9 +394,9 @@ def _train_solo(model: nn.Module, dataset: Any, data: FitData, cfg: TrainConfig,
     # evaluation passes are not recorded by the penalty (it would hold every block's
     # activations); the last training step's are let go too
     with penalty.paused() if penalty is not None else nullcontext():
-        accs = {"train": _accuracy(model, data.X, data.y, bs),
-                "val": _accuracy(model, data.X_val, data.y_val, bs),
-                "test": _accuracy(model, dataset.X_test, dataset.y_test, bs)}
+        accs = {"train": accuracy(model, data.X, data.y, bs),
+                "val": accuracy(model, data.X_val, data.y_val, bs),
+                "test": accuracy(model, dataset.X_test, dataset.y_test, bs)}
     if penalty is not None:
         penalty.clear()
     return _member(rec, 0, seconds, model, cfg, cfg.seed, accs, len(data.y_val))

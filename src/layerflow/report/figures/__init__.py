@@ -3,7 +3,9 @@
 Every figure is drawn from exactly the table the report prints under it, so the picture and the
 numbers cannot disagree. A ``*_table`` function turns the store (runs / layers / trajectories)
 into that table; an empty table means the store lacks the data, and ``FigureSpec.needs`` says
-what is missing. matplotlib is imported only when a figure is drawn.
+what is missing. The runs every table function receives are the finished runs of the store's
+runs table prepared once by the report (:func:`~layerflow.stats.tables.prepare_runs`).
+matplotlib is imported only when a figure is drawn.
 """
 
 from __future__ import annotations
@@ -149,12 +151,14 @@ FIGURES: tuple[FigureSpec, ...] = (
 @dataclass(frozen=True)
 class TableSpec:
     """A table the report prints without a figure: ``table(runs, layers, coefficients) ->
-    DataFrame`` (left out when empty)."""
+    DataFrame`` (left out when empty); ``runs`` holds the finished runs, or every run of the
+    store with ``every_run``."""
 
     name: str
     view: str
     title: str
     table: Callable[[pd.DataFrame, pd.DataFrame, pd.DataFrame | None], pd.DataFrame]
+    every_run: bool = False
 
 
 def _choices(runs: pd.DataFrame, layers: pd.DataFrame,
@@ -183,7 +187,8 @@ def _data_sources(runs: pd.DataFrame, layers: pd.DataFrame,
 TABLES: tuple[TableSpec, ...] = (
     TableSpec("data_sources", "ricci",
               "Data: the papers' own data sets (authors) and the ones standing in for them "
-              "(substitute), with the networks and test points of each", _data_sources),
+              "(substitute), with the networks and test points of each", _data_sources,
+              every_run=True),
     TableSpec("ricci_protocols", "ricci",
               "Per protocol and k: ρ < 0 (Wilson), the pooled coefficient (networks "
               "resampled), r(ρ, accuracy), networks left out for a disconnected graph",

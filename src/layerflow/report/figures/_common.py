@@ -15,7 +15,6 @@ import pandas as pd
 from layerflow.plot import layer_curve
 from layerflow.report._data import layer_metric
 from layerflow.stats.intervals import mean_interval
-from layerflow.stats.tables import finished, prepare_runs
 from layerflow.views import VIEWS, get_view
 
 __all__ = [
@@ -92,9 +91,7 @@ def per_layer_table(runs: pd.DataFrame, layers: pd.DataFrame, quantities: tuple[
     """Per quantity, data set, variant and layer: ``n`` networks, the ``mean`` and ``std`` of
     their values, and the report's 95 % interval of the mean (``low``, ``high``: percentile
     bootstrap, inside the values' range; NaN below two networks)."""
-    df = finished(prepare_runs(runs))
-    if trained_only:
-        df = df[df["trained"]]
+    df = runs[runs["trained"]] if trained_only else runs
     rows: list[pd.DataFrame] = []
     order = {q: i for i, q in enumerate(quantities)}
     for q in quantities:

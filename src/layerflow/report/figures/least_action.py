@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from layerflow.report._format import format_number
 from layerflow.report.figures._common import (
     colour_map,
     datasets_of,
@@ -63,7 +64,7 @@ def figure_least_action(table: pd.DataFrame) -> Any:
             ax.set_xscale("log")
             if metric == "kinetic_energy":
                 ax.set_yscale("log")
-            ax.set_xticks(fr, [f"{100 * f:.3g}%" for f in fr], fontsize=7)
+            ax.set_xticks(fr, [f"{format_number(100 * f)}%" for f in fr], fontsize=7)
             ax.minorticks_off() if metric == "test_acc" else ax.xaxis.set_minor_locator(
                 null_locator())
             if i == 0:

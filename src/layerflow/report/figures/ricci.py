@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 
 from layerflow.report.figures._common import figure_grid, lines_figure, per_layer_table
-from layerflow.stats.tables import finished, prepare_runs
 
 __all__ = ["curvature_table", "figure_curvature", "figure_ricci", "ricci_table"]
 
@@ -32,7 +31,7 @@ def figure_curvature(table: pd.DataFrame) -> Any:
 
 def ricci_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Per network: dataset, variant, trained flag, test accuracy and global Ricci coefficient ρ."""
-    df = finished(prepare_runs(runs))
+    df = runs
     if "ricci_rho" not in df.columns:
         return pd.DataFrame(columns=["run_id", "dataset", "variant", "trained", "test_acc",
                                      "ricci_rho"])

@@ -12,7 +12,6 @@ from layerflow.report._format import format_number
 from layerflow.report.figures._common import MAX_PANELS, figure_grid
 from layerflow.stats.accuracy import WELL_TRAINED
 from layerflow.stats.ricci import coefficient_table, first_pair_of, protocols_in_store
-from layerflow.stats.tables import finished
 
 __all__ = ["eta_ric_table", "figure_eta_ric", "figure_rho_accuracy", "rho_accuracy_table"]
 
@@ -24,8 +23,8 @@ def eta_ric_table(runs: pd.DataFrame, layers: pd.DataFrame,
     (``coefficients``: the store's coefficients table)."""
     if layers is None or layers.empty or "ricci_rho" not in runs.columns:
         return pd.DataFrame()
-    df = finished(runs)
-    df = df[df["trained"].astype(bool) & pd.to_numeric(df["ricci_rho"], errors="coerce").notna()]
+    df = runs[runs["trained"].astype(bool)
+              & pd.to_numeric(runs["ricci_rho"], errors="coerce").notna()]
     if "test_acc" in df.columns:
         df = df[pd.to_numeric(df["test_acc"], errors="coerce") >= WELL_TRAINED]
     if df.empty:
@@ -82,7 +81,7 @@ def rho_accuracy_table(runs: pd.DataFrame,
     (``coefficients``: the store's coefficients table)."""
     coef = coefficient_table(runs, coefficients)
     _, protos, ks = protocols_in_store(runs, coef)
-    df = finished(runs)
+    df = runs
     if not ks or "test_acc" not in df.columns:
         return pd.DataFrame()
     rows = []

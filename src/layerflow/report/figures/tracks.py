@@ -12,7 +12,6 @@ import pandas as pd
 
 from layerflow.plot import layers, panel_states, shared_pca, tracks
 from layerflow.report.figures._common import figure_grid
-from layerflow.stats.tables import finished, prepare_runs
 from layerflow.trajectory import Trajectory, TrajectoryError
 
 __all__ = ["SNAPSHOTS", "figure_tracks", "tracks_table"]
@@ -30,8 +29,7 @@ class _Track:
 
 def _pick_tracks(runs: pd.DataFrame, trajectories: Mapping[str, Path],
                  per_dataset: int = 2, max_datasets: int = 3) -> list[_Track]:
-    df = finished(prepare_runs(runs))
-    df = df[df["run_id"].astype(str).isin({str(k) for k in trajectories})]
+    df = runs[runs["run_id"].astype(str).isin({str(k) for k in trajectories})]
     if df.empty:
         return []
     partial = (pd.to_numeric(df["train_fraction"], errors="coerce").fillna(1.0) < 1.0

@@ -19,14 +19,13 @@ from layerflow.report.figures._common import (
     title_for,
     variant_order,
 )
-from layerflow.stats.tables import finished, prepare_runs
 
 __all__ = ["figure_lss_ots", "figure_w2", "lss_ots_table", "w2_table"]
 
 
 def lss_ots_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Per dataset and variant: n, mean and 95 % interval of LSS (mean over samples) and OTS."""
-    df = finished(prepare_runs(runs))
+    df = runs
     rows: list[dict[str, Any]] = []
     for metric in ("lss_mean", "ots"):
         if metric not in df.columns:

@@ -6,7 +6,8 @@ is chosen from the data: the same function says the opposite when the data say t
 The numbers come from :mod:`layerflow.stats`; the sentences are written here, and only here.
 
 :data:`FINDINGS` is the registry, grouped by paper (its ``view`` places a finding in the report):
-each function takes the prepared runs table and the long layers table and returns a list of
+each function takes the finished runs of a prepared runs table
+(:func:`~layerflow.stats.tables.prepare_runs`) and the long layers table and returns a list of
 findings (empty when its data are absent from the store).
 """
 
@@ -34,7 +35,7 @@ from layerflow.report.findings.transport import (
     ots_residual_vs_plain,
     weight_decay_sweep,
 )
-from layerflow.stats.tables import prepare_runs
+from layerflow.stats.tables import finished, require_prepared
 
 __all__ = ["FINDINGS", "Finding", "FindingFn", "as_records", "compute_findings", "fmt", "fmt_fraction",
            "fmt_percent", "protocol_findings"]
@@ -72,14 +73,15 @@ def compute_findings(runs: pd.DataFrame, layers: pd.DataFrame | None = None,
                      coefficients: pd.DataFrame | None = None) -> list[Finding]:
     """Every finding the store supports, in registry order.
 
-    ``runs`` is the store's runs table (raw or already passed through ``prepare_runs``).
+    ``runs`` is a prepared runs table (:func:`~layerflow.stats.tables.prepare_runs`; a raw
+    one is a :class:`~layerflow.stats.StatsError`); the findings read its finished runs.
     ``overrides`` replaces registry entries by name (the report passes sentences built from a
     table it computed once). A finding function that declares a ``coefficients`` parameter gets
     the store's coefficients table.
     """
     import inspect
 
-    df = prepare_runs(runs) if "variant" not in runs.columns else runs
+    df = finished(require_prepared(runs, "compute_findings"))
     lay = layers if layers is not None else pd.DataFrame()
     out: list[Finding] = []
     for name, func in FINDINGS.items():

@@ -45,4 +45,4 @@ def fmt_percent(share: float) -> str:
 
 def fmt_fraction(f: float) -> str:
     """A train fraction as a percentage: 0.05 -> ``"5 %"``."""
-    return f"{100.0 * float(f):.3g} %"
+    return f"{format_number(100.0 * float(f))} %"

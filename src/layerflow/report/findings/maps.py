@@ -6,7 +6,6 @@ import pandas as pd
 
 from layerflow.report._data import layer_metric
 from layerflow.report.findings.base import Finding, fmt_percent
-from layerflow.stats.tables import finished
 
 __all__ = ["jacobian_orientation"]
 
@@ -16,8 +15,7 @@ def jacobian_orientation(runs: pd.DataFrame, layers: pd.DataFrame) -> list[Findi
     lm = layer_metric(layers, "orientation_fraction")
     if lm.empty:
         return []
-    df = finished(runs)
-    df = df[df["trained"] & df["kind"].isin(["residual", "plain"])]
+    df = runs[runs["trained"] & runs["kind"].isin(["residual", "plain"])]
     merged = lm.merge(df[["run_id", "kind"]], on="run_id")
     merged = merged.dropna(subset=["value"])
     if merged.empty:

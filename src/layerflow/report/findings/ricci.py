@@ -10,7 +10,6 @@ import pandas as pd
 from layerflow.report.findings.base import Finding, Number, fmt, fmt_percent
 from layerflow.stats.accuracy import WELL_TRAINED, accuracy_study
 from layerflow.stats.ricci import K_TOO_LARGE
-from layerflow.stats.tables import finished
 
 __all__ = ["no_coefficient", "protocol_findings", "rho_by_protocol_and_k", "rho_sign", "rho_trained_vs_untrained", "rho_vs_accuracy",
            "undefined_rho"]
@@ -65,11 +64,10 @@ def no_coefficient(counts: tuple[int, int, int], who: str) -> str:
 
 
 def _rho_table(runs: pd.DataFrame) -> pd.DataFrame:
-    df = finished(runs)
-    if "ricci_rho" not in df.columns:
-        return df.iloc[0:0]
-    rho = pd.to_numeric(df["ricci_rho"], errors="coerce")
-    return df.assign(ricci_rho=rho).dropna(subset=["ricci_rho"])
+    if "ricci_rho" not in runs.columns:
+        return runs.iloc[0:0]
+    rho = pd.to_numeric(runs["ricci_rho"], errors="coerce")
+    return runs.assign(ricci_rho=rho).dropna(subset=["ricci_rho"])
 
 
 def rho_sign(runs: pd.DataFrame, layers: pd.DataFrame) -> list[Finding]:
@@ -148,7 +146,7 @@ def rho_vs_accuracy(runs: pd.DataFrame, layers: pd.DataFrame) -> list[Finding]:
     (:func:`layerflow.stats.accuracy_study`), how many data sets have a negative or
     positive correlation, and how many networks had no coefficient (disconnected graphs).
     """
-    df = finished(runs)
+    df = runs
     if "ricci_rho" not in df.columns or "test_acc" not in df.columns or "dataset" not in df.columns:
         return []
     df = df.assign(ricci_rho=pd.to_numeric(df["ricci_rho"], errors="coerce"),
@@ -213,7 +211,7 @@ def protocol_findings(tab: pd.DataFrame, runs: pd.DataFrame,
     from layerflow.stats.accuracy import well_trained
     from layerflow.stats.ricci import coefficient_table
 
-    df = finished(runs)
+    df = runs
     acc = (pd.to_numeric(df["test_acc"], errors="coerce") if "test_acc" in df.columns
            else pd.Series(np.nan, index=df.index))
     well = df[df["trained"].astype(bool) & well_trained(acc)] if "trained" in df.columns \

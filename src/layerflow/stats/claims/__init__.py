@@ -168,9 +168,9 @@ def compute_claims(runs: pd.DataFrame, layers: pd.DataFrame | None = None,
     :func:`~layerflow.stats.tables.prepare_runs`; ``layers`` the long per-layer table;
     ``coefficients`` the store's coefficients table, one row per network, protocol and k —
     without it only each run's primary coefficient is known)."""
-    from layerflow.stats.tables import prepare_runs
+    from layerflow.stats.tables import require_prepared
 
-    df = prepare_runs(runs) if "kind" not in runs.columns else runs
+    df = require_prepared(runs, "compute_claims")
     lay = layers if layers is not None else pd.DataFrame()
     rows: list[_Row] = []
     for decl in DECLARATIONS:

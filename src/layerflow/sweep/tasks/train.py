@@ -21,7 +21,6 @@ are unaffected. Options (``ctx.options``): ``device`` (default ``"cpu"``).
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from collections.abc import Mapping
@@ -67,19 +66,6 @@ def load_run_dataset(run: RunSpec) -> Any:
             _DATA_CACHE.clear()
         _DATA_CACHE[key] = ds
     return _DATA_CACHE[key]
-
-
-def _accuracy(model: Any, X: np.ndarray, y: np.ndarray) -> float:
-    import torch
-
-    from layerflow.training import predict
-
-    if len(y) == 0:
-        return math.nan
-    with torch.no_grad():
-        logits = model(torch.as_tensor(X, dtype=torch.float32))
-    pred = predict(logits).cpu().numpy().reshape(-1)
-    return float(np.mean(pred == y))
 
 
 def _view_options(analysis: Mapping[str, Any], name: str) -> dict[str, Any]:
@@ -151,7 +137,7 @@ def analyse_member(model: Any, ds: Any, run: RunSpec, ctx: TaskContext) -> tuple
     layers: list[dict[str, Any]] = []
     coefficients: list[dict[str, Any]] = []
     for name in a["metrics"]:
-        res = get_view(name).measure_fn(traj, model=model, inputs=X, **_view_options(a, name))
+        res = get_view(name).measure(traj, model=model, inputs=X, **_view_options(a, name))
         metrics.update(res.scalars)
         layers.extend({"run_id": run.run_id, **row} for row in res.layers)
         coefficients.extend({"run_id": run.run_id, **row} for row in res.coefficients)
@@ -169,7 +155,7 @@ def run_task(runs: list[RunSpec], ctx: TaskContext) -> list[MemberResult]:
 
 def _run_task(runs: list[RunSpec], ctx: TaskContext) -> list[MemberResult]:
     from layerflow.models import ModelSpec, build_model
-    from layerflow.training import TrainConfig, train_ensemble
+    from layerflow.training import TrainConfig, accuracy, train_ensemble
 
     r0 = runs[0]
     data = {r.run_id: load_run_dataset(r) for r in runs}
@@ -200,9 +186,9 @@ def _run_task(runs: list[RunSpec], ctx: TaskContext) -> list[MemberResult]:
         for r in runs:
             ds = data[r.run_id]
             model = build_model(spec, ds.n_features, ds.n_classes, seed=r.seed).eval()
-            accs = {"train_acc": _accuracy(model, ds.X_train, ds.y_train),
-                    "val_acc": _accuracy(model, ds.X_val, ds.y_val),
-                    "test_acc": _accuracy(model, ds.X_test, ds.y_test)}
+            accs = {"train_acc": accuracy(model, ds.X_train, ds.y_train),
+                    "val_acc": accuracy(model, ds.X_val, ds.y_val),
+                    "test_acc": accuracy(model, ds.X_test, ds.y_test)}
             members.append((r, model, "ok", None, accs, 0.0))
     train_s = (time.perf_counter() - t0) / max(1, len(runs))
     out: list[MemberResult] = []
