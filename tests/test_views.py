@@ -93,3 +93,25 @@ def test_one_flat_options_mapping_is_split_among_views() -> None:
     with pytest.raises(OptionError, match="unknown view 'curvy'"):
         get_view("curvy")
     assert list(VIEWS) == ["transport", "ricci", "jacobian"]
+
+
+def test_the_light_option_declarations_are_the_views_own() -> None:
+    """Each view's options and ``needs_model`` are those of its light declaration, and the
+    allowed values named there as text are the keys of the registries that run them."""
+    from layerflow.ricci import CURVATURES, PROTOCOLS
+    from layerflow.transport.assignment import SOLVERS
+    from layerflow.views import VIEW_OPTIONS, view_options
+
+    assert list(VIEW_OPTIONS) == list(VIEWS)
+    for name in VIEWS:
+        declared, view = view_options(name), get_view(name)
+        assert declared.view == view.name == name
+        assert declared.options == view.options
+        assert declared.needs_model == view.needs_model
+    ricci = {o.name: o for o in view_options("ricci").options}
+    assert ricci["curvature"].allowed() == tuple(CURVATURES)
+    assert ricci["protocols"].allowed() == tuple(PROTOCOLS)
+    solver = {o.name: o for o in view_options("transport").options}["solver"]
+    assert solver.allowed() == ("auto", *sorted(SOLVERS))
+    with pytest.raises(OptionError, match=r"unknown view 'ricc'.*did you mean 'ricci'"):
+        view_options("ricc")

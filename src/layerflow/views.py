@@ -36,10 +36,12 @@ from layerflow.errors import LayerflowError
 
 __all__ = [
     "VIEWS",
+    "VIEW_OPTIONS",
     "Column",
     "Option",
     "OptionError",
     "View",
+    "ViewOptions",
     "ViewResult",
     "coefficient_row",
     "column_declarations",
@@ -48,6 +50,7 @@ __all__ = [
     "measure_views",
     "metric_names",
     "resolve_options",
+    "view_options",
 ]
 
 # view name -> "module:attribute" of its View declaration
@@ -55,6 +58,14 @@ VIEWS: dict[str, str] = {
     "transport": "layerflow.transport.view:VIEW",
     "ricci": "layerflow.ricci.view:VIEW",
     "jacobian": "layerflow.maps.view:VIEW",
+}
+
+# view name -> "module:attribute" of its options (:class:`ViewOptions`), declared in a module that
+# imports neither NumPy nor torch, so that ``layerflow --help`` lists them without loading a view
+VIEW_OPTIONS: dict[str, str] = {
+    "transport": "layerflow.transport._options:OPTIONS",
+    "ricci": "layerflow.ricci._options:OPTIONS",
+    "jacobian": "layerflow.maps._options:OPTIONS",
 }
 
 _KINDS = ("int", "float", "str", "bool", "ints", "strs")
@@ -157,6 +168,17 @@ class Option:
             raise OptionError(key, f"{v!r} is not allowed{did_you_mean(v, allowed)}; expected "
                                   f"{self._expected(kind)}")
         return out
+
+
+@dataclass(frozen=True)
+class ViewOptions:
+    """The options of the view ``view`` and whether it reads the model as well as the trajectory:
+    the part of its declaration that the command line reads before anything is measured, kept
+    in a light module (:data:`VIEW_OPTIONS`) and handed to its :class:`View` as they are."""
+
+    view: str
+    options: tuple[Option, ...]
+    needs_model: bool = False
 
 
 @dataclass(frozen=True)
@@ -308,6 +330,19 @@ def get_view(name: str) -> View:
     if not isinstance(view, View):  # pragma: no cover - a broken registry entry
         raise TypeError(f"{VIEWS[name]} is a {type(view).__name__}, not a View")
     return view
+
+
+def view_options(name: str) -> ViewOptions:
+    """The options of the view ``name`` (see :data:`VIEW_OPTIONS`), read without importing the
+    view's measurement (nor NumPy, SciPy, Numba or torch)."""
+    if name not in VIEW_OPTIONS:
+        raise OptionError("", f"unknown view {name!r}{did_you_mean(name, VIEW_OPTIONS)}; views: "
+                              f"{', '.join(VIEW_OPTIONS)}")
+    module, attr = VIEW_OPTIONS[name].split(":")
+    declared = getattr(importlib.import_module(module), attr)
+    if not isinstance(declared, ViewOptions):  # pragma: no cover - a broken registry entry
+        raise TypeError(f"{VIEW_OPTIONS[name]} is a {type(declared).__name__}, not ViewOptions")
+    return declared
 
 
 def resolve_options(names: Sequence[str], options: Mapping[str, Any] | None = None,
