@@ -163,3 +163,54 @@ def test_no_project_history_in_the_code() -> None:
             for p in files for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
             if pattern.search(line)]
     assert hits == [], "\n".join(hits)
+
+
+_STRICT_FLAGS = ("disallow_any_generics", "disallow_subclassing_any", "disallow_untyped_calls",
+                 "disallow_untyped_defs", "disallow_incomplete_defs", "check_untyped_defs",
+                 "disallow_untyped_decorators", "warn_return_any", "strict_equality",
+                 "extra_checks")
+
+
+def _public_modules() -> set[str]:
+    """Every package of src/layerflow and every module its ``__init__`` imports from (the
+    modules defining what the packages export, the lazily imported ones included)."""
+    import ast
+
+    src = _ROOT / "src"
+
+    def exists(module: str) -> bool:
+        path = src / module.replace(".", "/")
+        return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+    out: set[str] = set()
+    for init in sorted((src / "layerflow").rglob("__init__.py")):
+        package = ".".join(init.parent.relative_to(src).parts)
+        out.add(package)
+        for node in ast.walk(ast.parse(init.read_text(encoding="utf-8"))):
+            names: list[str] = []
+            if isinstance(node, ast.ImportFrom):
+                parts = package.split(".")
+                module = (".".join([*parts[: len(parts) - node.level + 1],
+                                    *([node.module] if node.module else [])])
+                          if node.level else node.module or "")
+                names = [module, *(f"{module}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                names = [node.value.split(":")[0]]  # lazy tables: "layerflow.x[:attr]"
+            out |= {n for n in names
+                    if n.startswith("layerflow") and not n.endswith(".") and exists(n)}
+    return out
+
+
+def test_mypy_is_strict_on_the_public_face() -> None:
+    """pyproject's strict override names every public module, with every per-module flag of
+    ``mypy --strict``."""
+    import tomllib
+
+    config = tomllib.loads((_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["mypy"]
+    (strict,) = [o for o in config["overrides"] if o.get("disallow_untyped_defs")]
+    assert {f: strict.get(f) for f in _STRICT_FLAGS} == dict.fromkeys(_STRICT_FLAGS, True)
+    assert strict["implicit_reexport"] is False
+    public = _public_modules()
+    assert {"layerflow", "layerflow.views", "layerflow.stats", "layerflow.ricci.coefficients",
+            "layerflow.trajectory"} <= public
+    assert sorted(public - set(strict["module"])) == []

@@ -202,7 +202,7 @@ def _jacobians(module: nn.Module, inp: torch.Tensor, batch_size: int) -> torch.T
     def f(v: torch.Tensor) -> torch.Tensor:
         out = module(v.reshape(1, *shape))
         out = out[0] if isinstance(out, tuple | list) else out
-        return out.reshape(-1)
+        return cast(torch.Tensor, out.reshape(-1))
 
     flat = inp.reshape(inp.shape[0], -1)
     batched = vmap(jacrev(f))
