@@ -11,7 +11,9 @@ A **view** (transport, ricci, jacobian) declares in one place
   scalars and per-layer rows (NaN with a reason where a value is undefined).
 
 :data:`VIEWS` maps a view name to where its declaration lives (imported on first use, so
-``import layerflow`` stays light). ``layerflow analyze``, the sweep task, config validation and the
+``import layerflow`` stays light); :data:`VIEW_OPTIONS` maps it to its options alone
+(:class:`ViewOptions`, in a module that imports neither NumPy nor torch), which the command
+line's flags are built from. ``layerflow analyze``, the sweep task, config validation and the
 report all read it: a metric added to a view's ``measure`` and ``columns`` reaches all of them.
 
 ::
