@@ -66,7 +66,7 @@ def attach(package: str, file: str, public: Sequence[str]) -> tuple[
     imported under ``if TYPE_CHECKING:`` is imported from its module when first read (and kept
     as an attribute of the package); another name is looked for as a submodule. A name of
     ``public`` (the package's ``__all__``) that no such import provides and the package does not
-    define is a :class:`ValueError` when the package is imported."""
+    define is a ``ValueError`` when the package is imported."""
     table = lazy_names(package, Path(file).read_text(encoding="utf-8"))
     namespace = vars(sys.modules[package])
     missing = [n for n in public if n not in table and n not in namespace]

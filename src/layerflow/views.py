@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +52,7 @@ __all__ = [
     "layer_row",
     "measure_views",
     "metric_names",
+    "registry_keys",
     "resolve_options",
     "view_options",
 ]
@@ -170,6 +172,21 @@ class Option:
             raise OptionError(key, f"{v!r} is not allowed{did_you_mean(v, allowed)}; expected "
                                   f"{self._expected(kind)}")
         return out
+
+
+def registry_keys(module: str, attribute: str,
+                  initial: tuple[str, ...]) -> Callable[[], tuple[str, ...]]:
+    """The ``choices`` of an option whose values are the keys of a registry (a dict such as the
+    curvature kinds), declared without importing it: once ``module`` is imported, the keys of
+    its ``attribute`` as they are then (a key added at run time is allowed); before, ``initial``,
+    the keys the registry is created with (a test holds them equal), so listing the allowed
+    values loads nothing."""
+
+    def keys() -> tuple[str, ...]:
+        loaded = sys.modules.get(module)
+        return initial if loaded is None else tuple(getattr(loaded, attribute))
+
+    return keys
 
 
 @dataclass(frozen=True)

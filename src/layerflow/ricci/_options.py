@@ -2,20 +2,21 @@
 ``layerflow --help`` lists them without loading the view (:data:`layerflow.views.VIEW_OPTIONS`).
 
 The allowed curvature kinds and protocols are the keys of :data:`~layerflow.ricci.CURVATURES`
-and :data:`~layerflow.ricci.PROTOCOLS`, named here as text (a test holds them equal).
+and :data:`~layerflow.ricci.PROTOCOLS` (:func:`~layerflow.views.registry_keys`: a kind added to
+the registry is allowed; before the registry's module is imported, the names it is created with).
 """
 
 from __future__ import annotations
 
-from layerflow.views import Option, ViewOptions
+from layerflow.views import Option, ViewOptions, registry_keys
 
 DEFAULT_K = 30  # the primary k of a sweep when its ks hold 30 (or none given)
 #: points of the kNN graphs by default: a trajectory with more rows is read on a seeded
 #: subsample of this many (a corpus of tokens; exact kNN graphs grow as N²)
 MAX_POINTS = 20_000
-#: the keys of :data:`~layerflow.ricci.CURVATURES`
+#: the keys :data:`~layerflow.ricci.CURVATURES` is created with
 CURVATURE_KINDS = ("forman", "augmented", "ollivier")
-#: the keys of :data:`~layerflow.ricci.PROTOCOLS`
+#: the keys :data:`~layerflow.ricci.PROTOCOLS` is created with
 PROTOCOL_NAMES = ("layerflow", "baptista")
 
 OPTIONS = ViewOptions(
@@ -25,7 +26,8 @@ OPTIONS = ViewOptions(
                nullable=True),
         Option("ks", "ints", None, "every k to compute (one neighbour search; default [k])",
                low=1, nullable=True),
-        Option("curvature", "str", "forman", "edge curvature kind", choices=CURVATURE_KINDS),
+        Option("curvature", "str", "forman", "edge curvature kind",
+               choices=registry_keys("layerflow.ricci.curvature", "CURVATURES", CURVATURE_KINDS)),
         Option("degree", "str", None, "kNN degree for the first protocol: union (symmetric) or "
                "directed (in + out); default: the protocol's own", choices=("union", "directed"),
                nullable=True),
@@ -36,7 +38,8 @@ OPTIONS = ViewOptions(
         Option("protocols", "strs", ["layerflow"], "protocols of the coefficient: "
                "layerflow (union graphs, every pair) and/or baptista (the authors' R code); the "
                "first is primary (its coefficient at k is the run's ricci_rho); every protocol's "
-               "coefficients are rows of the coefficients table", choices=PROTOCOL_NAMES),
+               "coefficients are rows of the coefficients table",
+               choices=registry_keys("layerflow.ricci._core", "PROTOCOLS", PROTOCOL_NAMES)),
         Option("max_points", "int", MAX_POINTS, "points of the kNN graphs: a trajectory with "
                "more rows is read on a seeded subsample of this many (null: all)", low=4,
                nullable=True),
