@@ -34,14 +34,15 @@ def test_cli_analyze_refuses_a_file_that_is_not_a_trajectory(tmp_path: Path) -> 
     assert "Traceback" not in res.output
 
 
-def test_the_k_flag_shows_the_views_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``--k``'s help reads its default from ricci.view.DEFAULT_K (not a typed-in 30)."""
-    import layerflow.ricci.view as ricci_view
-    from layerflow.cli import _live_view_options
+def test_the_k_flag_shows_the_views_default() -> None:
+    """``--k``'s help reads its default from the Ricci view's ``DEFAULT_K`` (the k a resolve
+    with no options gives), not a typed-in 30."""
+    from layerflow.cli import _view_options
+    from layerflow.ricci._options import DEFAULT_K
+    from layerflow.views import get_view
 
-    monkeypatch.setattr(ricci_view, "DEFAULT_K", 17)
-    (k,) = [o for o in _live_view_options() if o["name"] == "k"]
-    assert k["default"] == 17
+    (k,) = [o for o in _view_options() if o["name"] == "k"]
+    assert k["default"] == DEFAULT_K == get_view("ricci").resolve({})["k"]
 
 
 def _corpus(n: int = 40_000, d: int = 4) -> Trajectory:
@@ -140,33 +141,33 @@ def test_coefficients_at_every_protocol_and_k_are_shown() -> None:
     assert "ricci coefficients" not in analyze(traj, sections=["ricci"], k=5)
 
 
-def test_help_lists_the_view_options_from_a_cache_keyed_on_the_modules(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """``analyze --help`` lists every declared option; the declarations are kept in the cache
-    folder, read back as written, and read again from the views when the file is unreadable."""
-    import json
+def test_help_lists_every_option_of_the_views_as_they_declare_it(tmp_path: Path) -> None:
+    """``analyze --help`` lists every option of the views that need no model, with the values
+    the view itself allows, read in a fresh process that loads no view and writes no cache."""
+    import os
     import subprocess
     import sys
 
-    from layerflow.cli import _live_view_options, _view_options
+    from layerflow.views import get_view
 
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    live = _live_view_options()
-    assert _view_options() == json.loads(json.dumps(live))
-    (cached,) = (tmp_path / "layerflow").glob("cli-view-options-*.json")
-    assert json.loads(cached.read_text()) == json.loads(json.dumps(live))
-    cached.write_text("{not json")
-    assert _view_options() == json.loads(json.dumps(live))
-    # with the cache warm, --help imports none of the views' heavy dependencies
     code = ("import sys; from click.testing import CliRunner; from layerflow.cli import cli; "
-            "r = CliRunner().invoke(cli, ['analyze', '--help']); print(r.output); "
-            "print(sorted(m for m in ('numpy', 'torch', 'scipy', 'numba') if m in sys.modules))")
-    env = {**__import__("os").environ, "XDG_CACHE_HOME": str(tmp_path)}
+            "r = CliRunner().invoke(cli, ['analyze', '--help'], terminal_width=400); "
+            "print(r.output); print(sorted(m for m in sys.modules if m.endswith('.view')))")
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          check=True).stdout
-    assert out.rstrip().endswith("[]")
-    for opt in live:
-        assert f"--{opt['name'].replace('_', '-')}" in out
+    assert out.rstrip().endswith("[]")  # no view module was imported
+    assert list(tmp_path.iterdir()) == []
+    for name in VIEWS:
+        view = get_view(name)
+        for opt in view.options:
+            flag = f"--{opt.name.replace('_', '-')}"
+            assert (flag in out) != view.needs_model, flag
+            allowed = opt.allowed()
+            if not view.needs_model and allowed is not None:
+                shown = "|".join(map(str, allowed)) if opt.kind != "strs" else \
+                    ", ".join(map(str, allowed))
+                assert shown in out, flag
 
 
 def test_cli_table_prints_three_significant_figures(tmp_path: Path) -> None:

@@ -93,3 +93,52 @@ def test_one_flat_options_mapping_is_split_among_views() -> None:
     with pytest.raises(OptionError, match="unknown view 'curvy'"):
         get_view("curvy")
     assert list(VIEWS) == ["transport", "ricci", "jacobian"]
+
+
+def test_the_light_option_declarations_are_the_views_own() -> None:
+    """Each view's options and ``needs_model`` are those of its light declaration; the names
+    written there are the keys the registries are created with, and the allowed values are
+    the registries' keys."""
+    from layerflow.ricci import CURVATURES, PROTOCOLS
+    from layerflow.transport.assignment import SOLVERS
+    from layerflow.views import VIEW_OPTIONS, view_options
+
+    assert list(VIEW_OPTIONS) == list(VIEWS)
+    for name in VIEWS:
+        declared, view = view_options(name), get_view(name)
+        assert declared.view == view.name == name
+        assert declared.options == view.options
+        assert declared.needs_model == view.needs_model
+    from layerflow.ricci._options import CURVATURE_KINDS, PROTOCOL_NAMES
+    from layerflow.transport._options import SOLVER_NAMES
+
+    assert CURVATURE_KINDS == tuple(CURVATURES)
+    assert PROTOCOL_NAMES == tuple(PROTOCOLS)
+    assert SOLVER_NAMES == tuple(sorted(SOLVERS))
+    ricci = {o.name: o for o in view_options("ricci").options}
+    assert ricci["curvature"].allowed() == tuple(CURVATURES)
+    assert ricci["protocols"].allowed() == tuple(PROTOCOLS)
+    solver = {o.name: o for o in view_options("transport").options}["solver"]
+    assert solver.allowed() == ("auto", *sorted(SOLVERS))
+    with pytest.raises(OptionError, match=r"unknown view 'ricc'.*did you mean 'ricci'"):
+        view_options("ricc")
+
+
+def test_registry_keys_are_the_initial_names_until_the_registry_is_loaded() -> None:
+    """Before the registry's module is imported, its initial names (nothing imported); after,
+    its keys as they are then, a key added at run time included."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from layerflow.views import view_options\n"
+            "(opt,) = [o for o in view_options('ricci').options if o.name == 'curvature']\n"
+            "before = opt.allowed()\n"
+            "loaded = 'layerflow.ricci.curvature' in sys.modules\n"
+            "from layerflow.ricci import CURVATURES\n"
+            "CURVATURES['halved'] = CURVATURES['forman']\n"
+            "print(before, loaded, opt.allowed())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == ("('forman', 'augmented', 'ollivier') False "
+                   "('forman', 'augmented', 'ollivier', 'halved')")

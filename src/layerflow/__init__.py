@@ -68,7 +68,19 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from layerflow import data, maps, models, plot, report, ricci, sweep, transport  # noqa: F401
+    from layerflow import (  # noqa: F401
+        data,
+        maps,
+        models,
+        plot,
+        report,
+        ricci,
+        stats,
+        sweep,
+        training,
+        transport,
+        views,
+    )
     from layerflow._capture import CaptureError, capture  # noqa: F401
     from layerflow._environment import environment, reproducible  # noqa: F401
     from layerflow.data import Dataset, DatasetError, list_datasets, load_dataset  # noqa: F401

@@ -119,61 +119,27 @@ def _echo_report(rep: Any) -> None:
     click.echo(f"report: {rep.path} ({len(rep.findings)} findings, {len(rep.figures)} figures)")
 
 
-def _live_view_options() -> list[dict[str, Any]]:
-    """The options of the views that need no model, read from their declarations in
-    :mod:`layerflow.views`: name, kind, default, help, allowed values and the views owning it."""
-    from layerflow.ricci.view import DEFAULT_K
-    from layerflow.views import VIEWS, get_view
+def _view_options() -> list[dict[str, Any]]:
+    """The options of the views that need no model, read from their declarations
+    (:func:`layerflow.views.view_options`, light modules: ``--help`` imports neither NumPy nor
+    the views): name, kind, default, help, allowed values and the views owning it."""
+    from layerflow.ricci._options import DEFAULT_K
+    from layerflow.views import VIEW_OPTIONS, view_options
 
     seen: dict[str, dict[str, Any]] = {}
-    for name in VIEWS:
-        view = get_view(name)
-        if view.needs_model:
+    for name in VIEW_OPTIONS:
+        declared = view_options(name)
+        if declared.needs_model:
             continue
-        for opt in view.options:
+        for opt in declared.options:
             if opt.name not in seen:
                 allowed = opt.allowed()
                 default = DEFAULT_K if opt.name == "k" and opt.default is None else opt.default
                 seen[opt.name] = {"name": opt.name, "kind": opt.kind, "default": default,
                                   "help": opt.help, "owners": [],
                                   "allowed": None if allowed is None else list(allowed)}
-            seen[opt.name]["owners"].append(view.name)
+            seen[opt.name]["owners"].append(declared.view)
     return list(seen.values())
-
-
-def _view_options() -> list[dict[str, Any]]:
-    """:func:`_live_view_options`, kept in the user's cache folder (``$XDG_CACHE_HOME`` or
-    ``~/.cache``, ``layerflow/cli-view-options-*.json``) under a key made of the version and the
-    size and modification time of every module of the package: the declarations are read again
-    whenever any module changes, and ``--help`` does not import the views (NumPy, SciPy, Numba,
-    torch) to list their options. At most eight such files are kept; delete them to clear the
-    cache; an unwritable folder only means no cache."""
-    import hashlib
-    import os
-
-    pkg = Path(__file__).resolve().parent
-    h = hashlib.sha256(__version__.encode())
-    for f in sorted(pkg.rglob("*.py")):
-        st = f.stat()
-        h.update(f"{f.relative_to(pkg)}:{st.st_size}:{st.st_mtime_ns};".encode())
-    folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "layerflow"
-    path = folder / f"cli-view-options-{h.hexdigest()[:20]}.json"
-    try:
-        return list(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError):
-        pass
-    records = _live_view_options()
-    try:
-        from layerflow._atomic import atomic_write_bytes
-
-        folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path, json.dumps(records).encode("utf-8"))
-        kept = sorted(folder.glob("cli-view-options-*.json"), key=lambda f: f.stat().st_mtime)
-        for old in kept[:-8]:  # the newest eight (several installs may share the folder)
-            old.unlink(missing_ok=True)
-    except (OSError, TypeError, ValueError):
-        pass
-    return records
 
 
 def _view_params() -> list[click.Option]:

@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -128,7 +128,7 @@ def _take(state: np.ndarray, idx: np.ndarray) -> np.ndarray:
 
     out = state[idx]
     release(state)
-    return out
+    return cast(np.ndarray, out)
 
 
 def _check_kinds(kinds: Sequence[str] | None, names: Sequence[str]) -> tuple[str, ...]:

@@ -11,7 +11,9 @@ A **view** (transport, ricci, jacobian) declares in one place
   scalars and per-layer rows (NaN with a reason where a value is undefined).
 
 :data:`VIEWS` maps a view name to where its declaration lives (imported on first use, so
-``import layerflow`` stays light). ``layerflow analyze``, the sweep task, config validation and the
+``import layerflow`` stays light); :data:`VIEW_OPTIONS` maps it to its options alone
+(:class:`ViewOptions`, in a module that imports neither NumPy nor torch), which the command
+line's flags are built from. ``layerflow analyze``, the sweep task, config validation and the
 report all read it: a metric added to a view's ``measure`` and ``columns`` reaches all of them.
 
 ::
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,10 +39,12 @@ from layerflow.errors import LayerflowError
 
 __all__ = [
     "VIEWS",
+    "VIEW_OPTIONS",
     "Column",
     "Option",
     "OptionError",
     "View",
+    "ViewOptions",
     "ViewResult",
     "coefficient_row",
     "column_declarations",
@@ -47,7 +52,9 @@ __all__ = [
     "layer_row",
     "measure_views",
     "metric_names",
+    "registry_keys",
     "resolve_options",
+    "view_options",
 ]
 
 # view name -> "module:attribute" of its View declaration
@@ -55,6 +62,14 @@ VIEWS: dict[str, str] = {
     "transport": "layerflow.transport.view:VIEW",
     "ricci": "layerflow.ricci.view:VIEW",
     "jacobian": "layerflow.maps.view:VIEW",
+}
+
+# view name -> "module:attribute" of its options (:class:`ViewOptions`), declared in a module that
+# imports neither NumPy nor torch, so that ``layerflow --help`` lists them without loading a view
+VIEW_OPTIONS: dict[str, str] = {
+    "transport": "layerflow.transport._options:OPTIONS",
+    "ricci": "layerflow.ricci._options:OPTIONS",
+    "jacobian": "layerflow.maps._options:OPTIONS",
 }
 
 _KINDS = ("int", "float", "str", "bool", "ints", "strs")
@@ -157,6 +172,32 @@ class Option:
             raise OptionError(key, f"{v!r} is not allowed{did_you_mean(v, allowed)}; expected "
                                   f"{self._expected(kind)}")
         return out
+
+
+def registry_keys(module: str, attribute: str,
+                  initial: tuple[str, ...]) -> Callable[[], tuple[str, ...]]:
+    """The ``choices`` of an option whose values are the keys of a registry (a dict such as the
+    curvature kinds), declared without importing it: once ``module`` is imported, the keys of
+    its ``attribute`` as they are then (a key added at run time is allowed); before, ``initial``,
+    the keys the registry is created with (a test holds them equal), so listing the allowed
+    values loads nothing."""
+
+    def keys() -> tuple[str, ...]:
+        loaded = sys.modules.get(module)
+        return initial if loaded is None else tuple(getattr(loaded, attribute))
+
+    return keys
+
+
+@dataclass(frozen=True)
+class ViewOptions:
+    """The options of the view ``view`` and whether it reads the model as well as the trajectory:
+    the part of its declaration that the command line reads before anything is measured, kept
+    in a light module (:data:`VIEW_OPTIONS`) and handed to its :class:`View` as they are."""
+
+    view: str
+    options: tuple[Option, ...]
+    needs_model: bool = False
 
 
 @dataclass(frozen=True)
@@ -310,6 +351,19 @@ def get_view(name: str) -> View:
     if not isinstance(view, View):  # pragma: no cover - a broken registry entry
         raise TypeError(f"{VIEWS[name]} is a {type(view).__name__}, not a View")
     return view
+
+
+def view_options(name: str) -> ViewOptions:
+    """The options of the view ``name`` (see :data:`VIEW_OPTIONS`), read without importing the
+    view's measurement (nor NumPy, SciPy, Numba or torch)."""
+    if name not in VIEW_OPTIONS:
+        raise OptionError("", f"unknown view {name!r}{did_you_mean(name, VIEW_OPTIONS)}; views: "
+                              f"{', '.join(VIEW_OPTIONS)}")
+    module, attr = VIEW_OPTIONS[name].split(":")
+    declared = getattr(importlib.import_module(module), attr)
+    if not isinstance(declared, ViewOptions):  # pragma: no cover - a broken registry entry
+        raise TypeError(f"{VIEW_OPTIONS[name]} is a {type(declared).__name__}, not ViewOptions")
+    return declared
 
 
 def resolve_options(names: Sequence[str], options: Mapping[str, Any] | None = None,

@@ -7,18 +7,25 @@
                                      # orientation-preserving diffeomorphism; the time and
                                      # memory estimated first, exact or matrix-free per layer
     track_curvature(traj)            # speed per layer, constant-speed check, turning angles
+
+The names above are imported on first use (:mod:`layerflow._lazy`).
 """
 
-from layerflow.maps.budget import DEFAULT_MAX_SECONDS, JacobianCost, LayerCost
-from layerflow.maps.curve import CurveResult, track_curvature
-from layerflow.maps.errors import JacobianBudgetError, MapsError
-from layerflow.maps.jacobian import (
-    DEFAULT_COND_MAX,
-    JacobianDiagnostics,
-    LayerJacobian,
-    jacobian_diagnostics,
-)
-from layerflow.maps.matfree import MatfreeLayer, MatfreeOptions
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from layerflow.maps.budget import DEFAULT_MAX_SECONDS, JacobianCost, LayerCost
+    from layerflow.maps.curve import CurveResult, track_curvature
+    from layerflow.maps.errors import JacobianBudgetError, MapsError
+    from layerflow.maps.jacobian import (
+        DEFAULT_COND_MAX,
+        JacobianDiagnostics,
+        LayerJacobian,
+        jacobian_diagnostics,
+    )
+    from layerflow.maps.matfree import MatfreeLayer, MatfreeOptions
 
 __all__ = [
     "DEFAULT_COND_MAX",
@@ -35,3 +42,8 @@ __all__ = [
     "jacobian_diagnostics",
     "track_curvature",
 ]
+
+if not TYPE_CHECKING:
+    from layerflow._lazy import attach
+
+    __getattr__, __dir__ = attach(__name__, __file__, __all__)

@@ -33,6 +33,7 @@ from layerflow.hooks import (
     post_add_layers,
     record_layers,
 )
+from layerflow.maps._options import DEFAULT_COND_MAX
 from layerflow.maps.budget import DEFAULT_MAX_SECONDS, METHODS, JacobianCost
 from layerflow.maps.calibrate import estimate_cost
 from layerflow.maps.errors import MapsError
@@ -43,10 +44,6 @@ __all__ = ["DEFAULT_COND_MAX", "JacobianDiagnostics", "LayerJacobian", "MapsErro
 
 _HEAD_SAMPLES = 16
 
-DEFAULT_COND_MAX = 1e8
-"""Condition numbers at or above this count as "not invertible". Float32 networks resolve about
-7 digits (eps ≈ 1.2e-7), so a Jacobian with ``cond >= 1e8`` is singular at the precision the
-network itself computes in."""
 
 
 @dataclass(frozen=True)
@@ -205,7 +202,7 @@ def _jacobians(module: nn.Module, inp: torch.Tensor, batch_size: int) -> torch.T
     def f(v: torch.Tensor) -> torch.Tensor:
         out = module(v.reshape(1, *shape))
         out = out[0] if isinstance(out, tuple | list) else out
-        return out.reshape(-1)
+        return cast(torch.Tensor, out.reshape(-1))
 
     flat = inp.reshape(inp.shape[0], -1)
     batched = vmap(jacrev(f))

@@ -42,7 +42,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -153,7 +153,7 @@ def _call(module: nn.Module, x: torch.Tensor, shape: tuple[int, ...]) -> torch.T
     """``module`` on rows ``x`` (shape ``(r, d)``), output flattened to ``(r, d_out)``."""
     out = module(x.reshape(x.shape[0], *shape))
     out = out[0] if isinstance(out, tuple | list) else out
-    return out.reshape(x.shape[0], -1)
+    return cast(torch.Tensor, out.reshape(x.shape[0], -1))
 
 
 def rows_independent(module: nn.Module, shape: tuple[int, ...], flat: torch.Tensor) -> bool:
@@ -198,7 +198,7 @@ class NormalOperator:
                 return _call(module, v.reshape(1, -1), shape).reshape(-1)
 
             def one(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-                return vjp(f, x)[1](jvp(f, (x,), (v,))[1])[0]
+                return cast(torch.Tensor, vjp(f, x)[1](jvp(f, (x,), (v,))[1])[0])
 
             self._per_row = vmap(one)
 
@@ -220,7 +220,7 @@ class NormalOperator:
                 self.linearize(rows)
             assert self._lin is not None
             forward, transpose = self._lin
-            return transpose(forward(V)[0])[0]
+            return cast(torch.Tensor, transpose(forward(V)[0])[0])
 
 
 def _load_forward_ad() -> None:

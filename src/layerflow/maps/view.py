@@ -11,9 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from layerflow.maps.budget import DEFAULT_MAX_SECONDS, METHODS
-from layerflow.maps.jacobian import DEFAULT_COND_MAX, jacobian_diagnostics
-from layerflow.views import Column, Option, View, ViewResult, layer_row
+from layerflow.maps._options import DEFAULT_COND_MAX, OPTIONS
+from layerflow.maps.budget import DEFAULT_MAX_SECONDS
+from layerflow.maps.jacobian import jacobian_diagnostics
+from layerflow.views import Column, View, ViewResult, layer_row
 
 __all__ = ["VIEW", "measure_jacobian"]
 
@@ -68,15 +69,7 @@ VIEW = View(
     name="jacobian",
     title="Curve of maps: Jacobians",
     paper="Dong et al. 2017",
-    options=(
-        Option("cond_max", "float", DEFAULT_COND_MAX, "condition number below which a layer "
-               "counts as a local diffeomorphism", low=1.0),
-        Option("method", "str", "auto", "exact per-sample Jacobians, matrix-free estimates "
-               "(Lanczos / stochastic Lanczos quadrature), or auto (exact where it fits)",
-               choices=METHODS),
-        Option("max_seconds", "float", DEFAULT_MAX_SECONDS, "time budget per network; an "
-               "estimate above it is refused before any work", low=0.0),
-    ),
+    options=OPTIONS.options,
     columns=(
         Column("jacobian_orientation_min", "min orientation-preserving share", "smallest share "
                "of samples with det J > 0 over the equal-width layers", low=0.0, high=1.0,
@@ -99,5 +92,5 @@ VIEW = View(
                per_layer=True, low=1.0),
     ),
     measure_fn=measure_jacobian,
-    needs_model=True,
+    needs_model=OPTIONS.needs_model,
 )

@@ -69,7 +69,7 @@ class DenseBlock(nn.Module):
         self.act = Activation(activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(self.fc(x))
+        return cast(torch.Tensor, self.act(self.fc(x)))
 
 
 class ResidualBlock(nn.Module):
@@ -84,7 +84,7 @@ class ResidualBlock(nn.Module):
 
     def residual(self, x: torch.Tensor) -> torch.Tensor:
         """The velocity ``r(x)``, shape ``(B, width)``."""
-        return self.fc2(self.act(self.fc1(x)))
+        return cast(torch.Tensor, self.fc2(self.act(self.fc1(x))))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.h * self.residual(x)
@@ -128,7 +128,7 @@ class MLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for block in self.blocks:
             x = block(x)
-        return self.head(x)
+        return cast(torch.Tensor, self.head(x))
 
     def forward_stacked(
         self, params: Mapping[str, torch.Tensor], x: torch.Tensor, transport: bool = False,
@@ -186,7 +186,7 @@ class ResidualMLP(nn.Module):
         x = self.lift(x)
         for block in self.blocks:
             x = block(x)
-        return self.head(x)
+        return cast(torch.Tensor, self.head(x))
 
     def forward_with_transport(
         self, x: torch.Tensor, reduction: str = "mean"

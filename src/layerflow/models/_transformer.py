@@ -21,6 +21,7 @@ is a point and a track is one token's path through the layers.
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 from torch import nn
@@ -82,7 +83,7 @@ class TokenEmbedding(nn.Module):
         if ids.shape[1] != self.length:
             raise ModelSpecError(f"sequences have {ids.shape[1]} tokens; this model was built "
                                  f"for {self.length} (in_dim)")
-        return self.token(ids) + self.position.weight
+        return cast(torch.Tensor, self.token(ids) + self.position.weight)
 
 
 def _softmax_scores(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
@@ -116,7 +117,7 @@ class SelfAttention(nn.Module):
         b, t, d = x.shape
         q, k, v = self._qkv(x)
         att = _softmax_scores(q, k)
-        return self.out_proj((att @ v).transpose(1, 2).reshape(b, t, d))
+        return cast(torch.Tensor, self.out_proj((att @ v).transpose(1, 2).reshape(b, t, d)))
 
 
 class TransformerBlock(nn.Module):
@@ -133,7 +134,7 @@ class TransformerBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(self.ln1(x))
-        return x + self.fc2(self.act(self.fc1(self.ln2(x))))
+        return cast(torch.Tensor, x + self.fc2(self.act(self.fc1(self.ln2(x)))))
 
 
 class TransformerEncoder(nn.Module):
@@ -166,5 +167,5 @@ class TransformerEncoder(nn.Module):
         h = self.embed(x)
         for block in self.blocks:
             h = block(h)
-        return self.head(self.norm(h).mean(dim=1))
+        return cast(torch.Tensor, self.head(self.norm(h).mean(dim=1)))
 

@@ -27,43 +27,51 @@ geodesic mass, the nested graphs of every k), ``_curvature`` (triangle and Olliv
 State kept between calls, both visible: :data:`INPUT_CACHE` (the measures of the last input
 states, shared by every network analysed on one data set; ``INPUT_CACHE.clear()``) and the layer
 thread pool; :func:`clear_caches` clears both.
+
+The names above are imported on first use (:mod:`layerflow._lazy`): ``import layerflow.ricci``
+loads none of the kernels.
 """
 
 from __future__ import annotations
 
-from layerflow.ricci._core import INPUT_CACHE
-from layerflow.ricci._threads import LAYER_POOL
-from layerflow.ricci.coefficients import (
-    PROTOCOLS,
-    DisconnectedGraphError,
-    RicciCoefficient,
-    RicciSweep,
-    ricci_coefficient,
-    ricci_sweep,
-    ricci_sweeps,
-    summary,
-)
-from layerflow.ricci.curvature import CURVATURES, edge_curvature, scalar_curvature
-from layerflow.ricci.geodesics import AUTO_EXACT_MAX_N, GeodesicMass, geodesic_mass
-from layerflow.ricci.graphs import (
-    KNN_METHODS,
-    TIE_RULES,
-    RicciInputError,
-    knn_graph,
-    knn_indices,
-)
-from layerflow.ricci.local import (
-    LayerCoefficients,
-    LocalCoefficients,
-    layer_coefficients,
-    local_coefficients,
-)
-from layerflow.ricci.pooled import PooledCoefficient, pooled_coefficient
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from layerflow.ricci._core import INPUT_CACHE
+    from layerflow.ricci.coefficients import (
+        PROTOCOLS,
+        DisconnectedGraphError,
+        RicciCoefficient,
+        RicciSweep,
+        ricci_coefficient,
+        ricci_sweep,
+        ricci_sweeps,
+        summary,
+    )
+    from layerflow.ricci.curvature import CURVATURES, edge_curvature, scalar_curvature
+    from layerflow.ricci.geodesics import AUTO_EXACT_MAX_N, GeodesicMass, geodesic_mass
+    from layerflow.ricci.graphs import (
+        KNN_METHODS,
+        TIE_RULES,
+        RicciInputError,
+        knn_graph,
+        knn_indices,
+    )
+    from layerflow.ricci.local import (
+        LayerCoefficients,
+        LocalCoefficients,
+        layer_coefficients,
+        local_coefficients,
+    )
+    from layerflow.ricci.pooled import PooledCoefficient, pooled_coefficient
 
 
 def clear_caches() -> None:
     """Forget the input states' measures kept between calls (:data:`INPUT_CACHE`) and shut the
     layer thread pool down; the next call starts afresh (the same results, more work)."""
+    from layerflow.ricci._core import INPUT_CACHE
+    from layerflow.ricci._threads import LAYER_POOL
+
     INPUT_CACHE.clear()
     LAYER_POOL.shutdown()
 
@@ -97,3 +105,8 @@ __all__ = [
     "scalar_curvature",
     "summary",
 ]
+
+if not TYPE_CHECKING:
+    from layerflow._lazy import attach
+
+    __getattr__, __dir__ = attach(__name__, __file__, __all__)

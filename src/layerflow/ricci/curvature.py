@@ -25,7 +25,7 @@ arcs, as in igraph). Triangles ``t`` and the Ollivier measures use the underlyin
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -39,8 +39,8 @@ __all__ = ["CURVATURES", "Forman", "check_kind", "edge_curvature", "scalar_curva
 def _degrees(A: sp.csr_matrix, degree: str) -> np.ndarray:
     out = np.diff(A.indptr).astype(np.int64)
     if degree == "directed":
-        return out + np.bincount(A.indices, minlength=A.shape[0]).astype(np.int64)
-    return out
+        out = out + np.bincount(A.indices, minlength=A.shape[0]).astype(np.int64)
+    return cast(np.ndarray, out)
 
 
 class Forman:
@@ -50,7 +50,7 @@ class Forman:
 
     def __call__(self, A: sp.csr_matrix, degree: str, **_: Any) -> np.ndarray:
         deg = _degrees(A, degree)
-        return (4 - deg[edge_rows(A)] - deg[A.indices]).astype(np.float64)
+        return cast(np.ndarray, (4 - deg[edge_rows(A)] - deg[A.indices]).astype(np.float64))
 
     @staticmethod
     def scalar_from_degrees(entries: Any, sum_sq: Any, degree: str) -> Any:
@@ -100,7 +100,7 @@ def ollivier_curvature(
     )
     K.sort_indices()
     if degree == "union":
-        return K.data.astype(np.float64)
+        return cast(np.ndarray, K.data.astype(np.float64))
     return np.asarray(K[edge_rows(A), A.indices]).ravel()
 
 

@@ -32,7 +32,7 @@ option strings from their lists; errors repeat the bad value and say what was ex
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -133,7 +133,7 @@ def check_k(k: Any, n: int, *, layer: str | None = None) -> int:
         raise RicciInputError(
             f"k={k} needs more than {k} points; {layer or 'the point cloud'} has {n}"
         )
-    return k
+    return cast(int, k)
 
 
 def check_choice(name: str, value: Any, allowed: Sequence[str]) -> str:

@@ -6,8 +6,9 @@ diagnostics as scalars; the coefficient under every protocol at every swept k as
 long coefficients table (:func:`~layerflow.views.coefficient_row`: protocol, k, ρ, first pair,
 why undefined); and, per layer, the scalar curvature, geodesic mass and η, each row carrying its
 protocol and k.
-The curvature kinds are read from :data:`~layerflow.ricci.CURVATURES`, so a kind added there
-reaches ``layerflow analyze``, sweeps and the report.
+The options are declared in a light module (``ricci/_options.py``: the curvature kinds are the
+keys of :data:`~layerflow.ricci.CURVATURES`), read by ``layerflow analyze``, sweeps and the
+report.
 """
 
 from __future__ import annotations
@@ -16,11 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from layerflow.ricci._options import DEFAULT_K, MAX_POINTS, OPTIONS
 from layerflow.ricci.coefficients import PROTOCOLS, ricci_sweeps
-from layerflow.ricci.curvature import CURVATURES
 from layerflow.views import (
     Column,
-    Option,
     OptionError,
     View,
     ViewResult,
@@ -30,10 +30,6 @@ from layerflow.views import (
 
 __all__ = ["DEFAULT_K", "K_TOO_LARGE", "VIEW", "measure_ricci"]
 
-DEFAULT_K = 30  # the primary k of a sweep when its ks hold 30 (or none given)
-#: points of the kNN graphs by default: a trajectory with more rows is read on a seeded
-#: subsample of this many (a corpus of tokens; exact kNN graphs grow as N²)
-MAX_POINTS = 20_000
 #: the reason code of a swept k left out because the graph needs k < N
 K_TOO_LARGE = "k >= N"
 
@@ -150,31 +146,7 @@ VIEW = View(
     name="ricci",
     title="Ricci view",
     paper="Baptista et al. 2024",
-    options=(
-        Option("k", "int", None, "neighbours per point (the primary k; default 30)", low=1,
-               nullable=True),
-        Option("ks", "ints", None, "every k to compute (one neighbour search; default [k])",
-               low=1, nullable=True),
-        Option("curvature", "str", "forman", "edge curvature kind",
-               choices=lambda: tuple(CURVATURES)),
-        Option("degree", "str", None, "kNN degree for the first protocol: union (symmetric) or "
-               "directed (in + out); default: the protocol's own", choices=("union", "directed"),
-               nullable=True),
-        Option("geodesics", "str", "auto", "geodesic mass: exact, sampled, or auto (sampled "
-               "above 20,000 points)", choices=("auto", "exact", "sampled")),
-        Option("seed", "int", 0, "seed of the sampled geodesic mass and of the point subsample",
-               low=0),
-        Option("protocols", "strs", ["layerflow"], "protocols of the coefficient: "
-               "layerflow (union graphs, every pair) and/or baptista (the authors' R code); the "
-               "first is primary (its coefficient at k is the run's ricci_rho); every protocol's "
-               "coefficients are rows of the coefficients table",
-               choices=lambda: tuple(PROTOCOLS)),
-        Option("max_points", "int", MAX_POINTS, "points of the kNN graphs: a trajectory with "
-               "more rows is read on a seeded subsample of this many (null: all)", low=4,
-               nullable=True),
-        Option("final_norm", "bool", False, "keep a language model's final-norm state (left "
-               "out by default; token ids are always left out)"),
-    ),
+    options=OPTIONS.options,
     columns=(
         Column("ricci_rho", "ρ", "global Ricci coefficient corr_l(η_l, Ric_l) at the primary k "
                "(< 0: Ricci-flow-like)", low=-1.0, high=1.0, headline=True),
@@ -203,5 +175,6 @@ VIEW = View(
         Column("eta", "η", "η_l = g_l+1 − g_l", per_layer=True),
     ),
     measure_fn=measure_ricci,
+    needs_model=OPTIONS.needs_model,
     finalize=_finalize,
 )

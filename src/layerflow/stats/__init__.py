@@ -6,6 +6,7 @@ sentences and its claims table call these; nothing here prints or plots.
 from __future__ import annotations
 
 from layerflow.stats.accuracy import WELL_TRAINED, AccuracyStudy, accuracy_study
+from layerflow.stats.claims import Claim, compute_claims
 from layerflow.stats.correlation import (
     bootstrap_pearson,
     pearson,
@@ -27,6 +28,7 @@ from layerflow.stats.tables import paired_settings, prepare_runs, summary_tables
 __all__ = [
     "WELL_TRAINED",
     "AccuracyStudy",
+    "Claim",
     "Interval",
     "StatsError",
     "accuracy_study",
@@ -35,6 +37,7 @@ __all__ = [
     "bootstrap_diff_interval",
     "bootstrap_mean_interval",
     "bootstrap_pearson",
+    "compute_claims",
     "mean_interval",
     "paired_settings",
     "pearson",

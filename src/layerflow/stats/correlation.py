@@ -13,6 +13,8 @@ Undefined (NaN, with the reason) for fewer than 3 pairs, non-finite values or ze
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from layerflow.errors import LayerflowError
@@ -71,7 +73,7 @@ def pearson_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         sy = np.sqrt(np.einsum("ij,ij->i", yc, yc))
         r = np.einsum("ij,ij->i", xc, yc) / (sx * sy)
     r[~finite | (sx == 0) | (sy == 0) | (x.shape[1] < 3)] = np.nan
-    return np.clip(r, -1.0, 1.0)
+    return cast(np.ndarray, np.clip(r, -1.0, 1.0))
 
 
 def bootstrap_pearson(x: np.ndarray, y: np.ndarray, n_boot: int = 2000, seed: int = 0,

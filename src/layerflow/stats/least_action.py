@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -284,7 +284,7 @@ def arm_values(runs: pd.DataFrame, where: dict[str, str], arm: str, metric: str)
     if metric not in df.columns:
         return np.zeros(0)
     v = pd.to_numeric(df[metric], errors="coerce").to_numpy(dtype=np.float64)
-    return v[~np.isnan(v)]
+    return cast(np.ndarray, v[~np.isnan(v)])
 
 
 def _setting_columns(runs: pd.DataFrame, keys: list[str]) -> list[str]:

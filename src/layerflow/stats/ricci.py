@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -174,7 +174,7 @@ def _network_bootstrap(xs: list[np.ndarray], ys: list[np.ndarray], mx: float, my
     with np.errstate(invalid="ignore", divide="ignore"):
         cov = sxy - sx * sy / n
         r = cov / np.sqrt((sxx - sx * sx / n) * (syy - sy * sy / n))
-    return np.clip(r[np.isfinite(r)], -1.0, 1.0)
+    return cast(np.ndarray, np.clip(r[np.isfinite(r)], -1.0, 1.0))
 
 
 def protocol_table(runs: pd.DataFrame, layers: pd.DataFrame,

@@ -165,7 +165,8 @@ class SweepConfig:
         return copy.deepcopy(out)
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None)
+        text: str = yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None)
+        return text
 
     def runs(self) -> list[RunSpec]:
         return expand_runs(self)

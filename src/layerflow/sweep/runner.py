@@ -131,7 +131,8 @@ def _task_cost(task: Task) -> float:
     r = task.runs[0]
     t = r.training or {}
     epochs = t.get("steps", 0) / 20 if t.get("steps") else (t.get("epochs") or 0)
-    return len(task.runs) * (1 + epochs / 10) * r.model["depth"]
+    cost: float = len(task.runs) * (1 + epochs / 10) * r.model["depth"]
+    return cost
 
 
 def _row(res: MemberResult) -> dict[str, Any]:

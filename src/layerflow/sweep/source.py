@@ -25,7 +25,7 @@ class ConfigError(LayerflowError):
 
 
 # ----------------------------------------------------------------------------- YAML reading
-class _StrictLoader(yaml.SafeLoader):
+class _StrictLoader(yaml.SafeLoader):  # type: ignore[misc, unused-ignore]  # yaml: no types
     """``yaml.SafeLoader`` that refuses duplicate keys and reads ``1e-3`` as a float."""
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -254,7 +254,7 @@ class TransportPenalty:
         total = terms[0]
         for term in terms[1:]:
             total = total + term
-        return total
+        return cast(torch.Tensor, total)
 
     def velocities(self) -> list[torch.Tensor]:
         """The velocities ``r_k = (x_{k+1} − x_k)/h`` of the last pass, in ``blocks`` order (each

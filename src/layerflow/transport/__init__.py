@@ -15,33 +15,40 @@ states (the longest by default, or ``run=(start, stop)``), each result saying wh
                                   # transitions it used and those it left out (with the reason)
     summary(traj, m, seed)        # all of the above (but GW) as one flat dict
     summary_with_results(...)     # the same dict and the result objects (W2 steps, OTS, ...)
+
+The names above are imported on first use (:mod:`layerflow._lazy`).
 """
 
-from layerflow.transport._common import MemoryBudgetError, TransportError
-from layerflow.transport.assignment import Assignment, OTConvergenceError, exact_assignment
-from layerflow.transport.gw import GWScoreResult, gw_ot_score
-from layerflow.transport.kinetic import (
-    TurningAnglesResult,
-    kinetic_energy,
-    path_length,
-    turning_angles,
-)
-from layerflow.transport.lss import LineShapeResult, line_shape_score
-from layerflow.transport.ots import OTScoreResult, ot_score
-from layerflow.transport.stages import (
-    STAGE_METRICS,
-    MetricUse,
-    StageTransport,
-    Transition,
-    stage_transport,
-)
-from layerflow.transport.summary import (
-    SUMMARY_KEYS,
-    TransportSummary,
-    summary,
-    summary_with_results,
-)
-from layerflow.transport.w2path import WassersteinPathResult, wasserstein_path
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from layerflow.transport._common import MemoryBudgetError, TransportError
+    from layerflow.transport.assignment import Assignment, OTConvergenceError, exact_assignment
+    from layerflow.transport.gw import GWScoreResult, gw_ot_score
+    from layerflow.transport.kinetic import (
+        TurningAnglesResult,
+        kinetic_energy,
+        path_length,
+        turning_angles,
+    )
+    from layerflow.transport.lss import LineShapeResult, line_shape_score
+    from layerflow.transport.ots import OTScoreResult, ot_score
+    from layerflow.transport.stages import (
+        STAGE_METRICS,
+        MetricUse,
+        StageTransport,
+        Transition,
+        stage_transport,
+    )
+    from layerflow.transport.summary import (
+        SUMMARY_KEYS,
+        TransportSummary,
+        summary,
+        summary_with_results,
+    )
+    from layerflow.transport.w2path import WassersteinPathResult, wasserstein_path
 
 __all__ = [
     "STAGE_METRICS",
@@ -71,3 +78,8 @@ __all__ = [
     "turning_angles",
     "wasserstein_path",
 ]
+
+if not TYPE_CHECKING:
+    from layerflow._lazy import attach
+
+    __getattr__, __dir__ = attach(__name__, __file__, __all__)

@@ -6,7 +6,8 @@ import math
 
 import numpy as np
 
-from layerflow._memory import available_bytes, format_bytes
+from layerflow._memory import available_bytes as available_bytes
+from layerflow._memory import format_bytes
 from layerflow.errors import LayerflowError
 from layerflow.trajectory import Trajectory, TrajectoryError
 

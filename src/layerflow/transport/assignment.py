@@ -23,6 +23,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -77,7 +78,7 @@ def sq_distances(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
     C += np.einsum("ij,ij->i", Xc, Xc)[:, None]
     C += np.einsum("ij,ij->i", Yc, Yc)[None, :]
     np.maximum(C, 0.0, out=C)
-    return C
+    return cast(np.ndarray, C)
 
 
 def _solve_scipy(C: np.ndarray, max_iter: int | None) -> np.ndarray:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -67,7 +68,7 @@ def _dist(X: np.ndarray) -> np.ndarray:
     D2 = sq[:, None] + sq[None, :] - 2.0 * (X @ X.T)
     np.maximum(D2, 0.0, out=D2)
     np.fill_diagonal(D2, 0.0)
-    return np.sqrt(D2)
+    return cast(np.ndarray, np.sqrt(D2))
 
 
 def gw_ot_score(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -86,7 +87,7 @@ def lss_from_units(units: np.ndarray, nonzero: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         lss = k / dist
     lss[k == 0] = np.nan
-    return lss
+    return cast(np.ndarray, lss)
 
 
 def line_shape_score(

@@ -9,11 +9,11 @@ import numpy as np
 from layerflow._display import ResultDisplay
 from layerflow.trajectory import Trajectory
 from layerflow.transport._common import TransportError, check_trajectory, run_indices
+from layerflow.transport._options import DEFAULT_M
 from layerflow.transport.assignment import Assignment, exact_assignment
 
 __all__ = ["DEFAULT_M", "OTScoreResult", "count_fixed_points", "ot_score", "resolve_m"]
 
-DEFAULT_M = 1000
 
 
 @dataclass(frozen=True)

@@ -22,23 +22,19 @@ from layerflow.transport._common import (
     run_indices,
     run_label,
 )
-from layerflow.transport.assignment import SOLVERS, Assignment, exact_assignment
+from layerflow.transport._options import DEFAULT_M, OPTIONS, W2_FALLBACK_M
+from layerflow.transport.assignment import Assignment, exact_assignment
 from layerflow.transport.kinetic import (
     TurningAnglesResult,
     angles_from_units,
     kinetic_from_stacked,
 )
 from layerflow.transport.lss import lss_from_units, nan_mean_median, unit_steps
-from layerflow.transport.ots import DEFAULT_M, ot_result, resolve_m
+from layerflow.transport.ots import ot_result, resolve_m
 from layerflow.transport.w2path import WassersteinPathResult, w2_path_of
-from layerflow.views import Column, Option, View, ViewResult, layer_row
+from layerflow.views import Column, View, ViewResult, layer_row
 
 __all__ = ["VIEW", "W2_FALLBACK_M", "measure_transport"]
-
-
-#: points of the W2 path when the exact computation on all N does not fit in memory: a seeded
-#: subsample of this many (``w2_m`` overrides)
-W2_FALLBACK_M = 2000
 
 #: bytes of float64 work per block of tracks (the steps, unit steps and norms of that many rows)
 _TRACK_BLOCK_BYTES = 1 << 28
@@ -216,19 +212,7 @@ VIEW = View(
     name="transport",
     title="Transport view",
     paper="Gai & Zhang 2021; Karkar et al. 2020; Dong et al. 2017",
-    options=(
-        Option("m", "int", DEFAULT_M, "samples for the OT score (min(N, m) are used)", low=2),
-        Option("seed", "int", 0, "seed of the OT-score and W2 subsamples", low=0),
-        Option("solver", "str", "auto", "exact assignment solver",
-               choices=lambda: ("auto", *sorted(SOLVERS))),
-        Option("w2_m", "int", None, "samples for the W2 path (min(N, w2_m), seeded); default: "
-               f"all when the exact assignments fit in memory, else {W2_FALLBACK_M}", low=2,
-               nullable=True),
-        Option("w2_max_bytes", "int", None, "memory budget of the W2 path's exact assignments "
-               "in bytes (default: half the available memory)", low=1, nullable=True),
-        Option("final_norm", "bool", False, "keep a language model's final-norm state in the "
-               "default run (left out by default; token ids are always left out)"),
-    ),
+    options=OPTIONS.options,
     columns=(
         Column("lss_mean", "mean LSS", "line-shape score, mean over samples (1 = straight "
                "tracks)", low=1.0, headline=True),
@@ -260,4 +244,5 @@ VIEW = View(
                low=0.0),
     ),
     measure_fn=measure_transport,
+    needs_model=OPTIONS.needs_model,
 )

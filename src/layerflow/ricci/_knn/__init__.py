@@ -61,6 +61,7 @@ A row that no back-end can certify is redone by the BLAS path with float64 keys.
 from __future__ import annotations
 
 import importlib.util
+from typing import cast
 
 import numpy as np
 
@@ -195,7 +196,7 @@ def neighbour_arcs(
 def _ranks(sizes: np.ndarray) -> np.ndarray:
     """``[0, 1, …, sizes[0]−1, 0, 1, …, sizes[1]−1, …]``."""
     starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
-    return np.arange(int(sizes.sum()), dtype=np.int64) - starts
+    return cast(np.ndarray, np.arange(int(sizes.sum()), dtype=np.int64) - starts)
 
 
 # BLAS blocks of at most this many entries (rows of the block stay in cache for the selection)

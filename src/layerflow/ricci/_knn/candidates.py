@@ -92,7 +92,8 @@ def _nth_pair(v: np.ndarray, ix: np.ndarray, n: int, kth: int) -> float:
             lo = i
         else:
             break
-    return v[kth]
+    out: float = v[kth]  # an annotation only: no code in the compiled function
+    return out
 
 
 @njit(cache=True, nogil=True)

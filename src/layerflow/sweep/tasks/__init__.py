@@ -80,4 +80,5 @@ def resolve_task(name: str) -> Callable[..., Any]:
         raise ValueError(f"unknown task {name!r}; expected one of {sorted(TASKS)} or "
                          "'module:function'")
     module, func = target.split(":", 1)
-    return getattr(importlib.import_module(module), func)
+    fn: Callable[..., Any] = getattr(importlib.import_module(module), func)
+    return fn
