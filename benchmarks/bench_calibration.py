@@ -19,6 +19,7 @@ cluster bootstrap is printed for comparison; no claim uses it.
     python benchmarks/bench_calibration.py              # 2,000 simulations per design
     python benchmarks/bench_calibration.py --sims 500 --seed 1
     python benchmarks/bench_calibration.py --only stores --store-sims 200
+    python benchmarks/bench_calibration.py --part 0/3   # designs 0, 3, 6, … (run 1/3, 2/3 beside)
 """
 
 from __future__ import annotations
@@ -48,18 +49,21 @@ def main() -> None:
     ap.add_argument("--store-sims", type=int, default=100,
                     help="simulated stores per design and truth (each a whole claims table)")
     ap.add_argument("--only", choices=("estimators", "stores"), default=None)
+    ap.add_argument("--part", default="0/1",
+                    help="i/n: only every n-th design from the i-th (to run shards side by side)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
+    i, n_parts = (int(v) for v in args.part.split("/"))
     print(f"{'design':<72} {'estimator':<44} {'units':>5} {'sims':>5} {'coverage':>9} "
           f"{'false':>7} {'no eff.':>7} {'MC se':>6} {'s':>6}")
     if args.only != "stores":
-        for d in (*DESIGNS, *HARSH):
+        for d in (*DESIGNS, *HARSH)[i::n_parts]:
             n = args.bootstrap_sims if d.estimator == "cluster_bootstrap" else args.sims
             t0 = time.process_time()
             row = calibrate(d, n, args.seed)
             print(_line(d.name, d.estimator, d.units, n, row, t0), flush=True)
     if args.only != "estimators":
-        for s in STORE_DESIGNS:
+        for s in STORE_DESIGNS[i::n_parts]:
             t0 = time.process_time()
             row = calibrate_store(s, args.store_sims, args.seed)
             print(_line("store: " + s.name, str(row["estimator"]), s.units, args.store_sims,

@@ -3,8 +3,11 @@
 One simulated design per way the claims use an estimator (:data:`DESIGNS`): networks clustered
 in (data set, shape) cells, paired arms over shared data draws, within-cell correlations
 combined by meta-analysis (with a strong association between the cells' means that the
-estimand excludes), shares of clustered networks, per-cell pooled correlations, and two groups
-of independent networks. Each design is simulated at the smallest number of units a claim
+estimand excludes), shares of clustered networks, per-cell pooled correlations, two groups
+of independent networks, Spearman ρ(γ, LSS) per draw over three weight decays with ties (the
+truth: tanh of the expected Fisher z of a cell's ρ, by Monte Carlo), trained − untrained
+differences of shares and of Fisher z within cells, and Welch over three shapes of unequal
+sizes and variances. Each design is simulated at the smallest number of units a claim
 using it may be judged on (its ``min_units``), where an interval is least likely to cover.
 
 :func:`calibrate` reports, per design: the coverage of the 95 % interval of the truth (under an
@@ -14,8 +17,10 @@ of the t-test's and the sign-flip test's, as the claims use it), and the share o
 whose truth lies at the edge of the smallest effect of interest (null + SESOI) read as ``no
 effect`` (a false "no effect"). :data:`HARSH` adds the designs where a t-test on few units is
 least trustworthy: two-point cell effects, near-deterministic shares, cells sharing a data draw
-(through the estimators' draw-level units) and a meta-analysis of two-point cell correlations
-with 4 networks per cell. The targets: coverage ≥ 93 %, false verdicts and false "no effect"
+(through the estimators' draw-level units), a meta-analysis of two-point cell correlations
+with 4 networks per cell, and differences of near-deterministic shares.
+:mod:`layerflow.stats.claims.calibration_stores` runs whole simulated stores through the
+claims pipeline. The targets: coverage ≥ 93 %, false verdicts and false "no effect"
 ≤ 5 %.
 """
 
