@@ -77,21 +77,67 @@ def test_cluster_z_t_averages_fisher_z() -> None:
     assert e.p_signflip == 2 / 8 and e.p == e.p_signflip
 
 
-def test_cluster_share_floor_and_range() -> None:
-    # every unit at 100 %: the t interval of the shares would be [1, 1]; the binomial floor
-    # (Agresti–Coull adjusted) keeps sampling error, and the interval stays in [0, 1]
+def _score_roots(p_hat: float, n_eff: float, q: float) -> tuple[float, float]:
+    """The shares mu whose score statistic (p_hat - mu) / sqrt(mu (1 - mu) / n_eff) is ±q, by
+    root finding (an implementation independent of the closed form)."""
+    from scipy.optimize import brentq
+
+    def f(mu: float) -> float:
+        return (p_hat - mu) ** 2 - q * q * mu * (1 - mu) / n_eff
+
+    lo = 0.0 if p_hat <= 0 else brentq(f, 1e-12, p_hat - 1e-9 * p_hat, xtol=1e-14)
+    hi = 1.0 if p_hat >= 1 else brentq(f, p_hat + 1e-9 * (1 - p_hat), 1 - 1e-12, xtol=1e-14)
+    return lo, hi
+
+
+def test_cluster_share_units_all_at_one() -> None:
+    # every unit at 100 %: the units' spread is 0, so the effective number of networks is the
+    # number of units (4), and the score interval at 4 still has width
     e = cluster_share(_obs({f"c{i}": [1.0] * 5 for i in range(4)}), 0.5, 0.1)
-    pt = 7.0 / 9.0
-    se = math.sqrt(4 * pt * (1 - pt) / 9.0) / 4
     q = stats.t.ppf(0.975, 3)
-    np.testing.assert_allclose([e.estimate, e.low, e.high], [1.0, 1.0 - q * se, 1.0])
-    assert e.p_t < 0.05 and e.p == e.p_signflip == 2 / 16
-    # spread between units larger than the floor: the plain t of the unit shares
+    np.testing.assert_allclose([e.estimate, e.low, e.high], [1.0, 4 / (4 + q * q), 1.0])
+    np.testing.assert_allclose(e.low, _score_roots(1.0, 4.0, q)[0])
+    # the score test against 0.5 at 4: z = 0.5 / sqrt(0.25 / 4) = 2 on 3 df
+    assert math.isclose(e.p_t, 2 * stats.t.sf(2.0, 3))
+    assert e.p_signflip == 2 / 16 and e.p == max(e.p_t, e.p_signflip)
+
+
+def test_cluster_share_is_the_score_interval_at_the_effective_n() -> None:
     shares = {"a": [1, 1, 1, 0], "b": [0, 0, 0, 0, 1], "c": [1, 1, 1, 1, 1, 1]}
     s = np.array([np.mean(v) for v in shares.values()])
+    n = np.array([len(v) for v in shares.values()], dtype=float)
     e = cluster_share(_obs({k: [float(x) for x in v] for k, v in shares.items()}), 0.5, 0.1)
-    ci = stats.ttest_1samp(s, 0.5).confidence_interval(0.95)
-    np.testing.assert_allclose([e.estimate, e.low, e.high], [s.mean(), max(ci.low, 0), min(ci.high, 1)])
+    pt = (s * n + 2) / (n + 4)
+    var = max(s.var(ddof=1) / 3, np.sum(pt * (1 - pt) / (n + 4)) / 9)
+    n_eff = min(max(s.mean() * (1 - s.mean()) / var, 3.0), n.sum())
+    q = stats.t.ppf(0.975, 2)
+    np.testing.assert_allclose([e.estimate, e.low, e.high],
+                               [s.mean(), *_score_roots(s.mean(), n_eff, q)], rtol=1e-9)
+    assert e.df == 2 and e.n_units == 3
+    z = (s.mean() - 0.5) / math.sqrt(0.25 / n_eff)
+    assert math.isclose(e.p_t, 2 * stats.t.sf(abs(z), 2))
+
+
+def test_cluster_share_equivalence_is_two_one_sided_score_tests() -> None:
+    # 8 units of 40 networks with shares near 0.5: a narrow interval, equivalent within ±0.1
+    k = [19, 21, 20, 20, 18, 22, 20, 21]
+    e = cluster_share(_obs({f"c{i}": [1.0] * x + [0.0] * (40 - x) for i, x in enumerate(k)}),
+                      0.5, 0.1)
+    s = np.array(k) / 40
+    pt = (s * 40 + 2) / 44
+    var = max(s.var(ddof=1) / 8, np.sum(pt * (1 - pt) / 44) / 64)
+    n_eff = min(max(s.mean() * (1 - s.mean()) / var, 8.0), 320.0)
+    p_low = stats.t.sf((s.mean() - 0.4) / math.sqrt(0.4 * 0.6 / n_eff), 7)
+    p_high = stats.t.cdf((s.mean() - 0.6) / math.sqrt(0.6 * 0.4 / n_eff), 7)
+    assert math.isclose(e.p_equivalence, max(p_low, p_high), rel_tol=1e-9)
+    assert e.p_equivalence < 0.05
+    # a bound beyond [0, 1] cannot be crossed: only the other one-sided test counts
+    e = cluster_share(_obs({f"c{i}": [1.0] * 39 + [0.0] for i in range(8)}), 0.95, 0.1)
+    pt = 41 / 44
+    n_eff = 0.975 * 0.025 / (8 * pt * (1 - pt) / 44 / 64)
+    assert 8 < n_eff < 320
+    assert math.isclose(e.p_equivalence, stats.t.sf((0.975 - 0.85) / math.sqrt(
+        0.85 * 0.15 / n_eff), 7), rel_tol=1e-9)
 
 
 def _meta_obs(rs: list[float], n: int, seed: int = 0) -> pd.DataFrame:

@@ -3,8 +3,11 @@
 One simulated design per way the claims use an estimator (:data:`DESIGNS`): networks clustered
 in (data set, shape) cells, paired arms over shared data draws, within-cell correlations
 combined by meta-analysis (with a strong association between the cells' means that the
-estimand excludes), shares of clustered networks, per-cell pooled correlations, and two groups
-of independent networks. Each design is simulated at the smallest number of units a claim
+estimand excludes), shares of clustered networks, per-cell pooled correlations, two groups
+of independent networks, Spearman ρ(γ, LSS) per draw over three weight decays with ties (the
+truth: tanh of the expected Fisher z of a cell's ρ, by Monte Carlo), trained − untrained
+differences of shares and of Fisher z within cells, and Welch over three shapes of unequal
+sizes and variances. Each design is simulated at the smallest number of units a claim
 using it may be judged on (its ``min_units``), where an interval is least likely to cover.
 
 :func:`calibrate` reports, per design: the coverage of the 95 % interval of the truth (under an
@@ -14,13 +17,16 @@ of the t-test's and the sign-flip test's, as the claims use it), and the share o
 whose truth lies at the edge of the smallest effect of interest (null + SESOI) read as ``no
 effect`` (a false "no effect"). :data:`HARSH` adds the designs where a t-test on few units is
 least trustworthy: two-point cell effects, near-deterministic shares, cells sharing a data draw
-(through the estimators' draw-level units) and a meta-analysis of two-point cell correlations
-with 4 networks per cell. The targets: coverage ≥ 93 %, false verdicts and false "no effect"
+(through the estimators' draw-level units), a meta-analysis of two-point cell correlations
+with 4 networks per cell, and differences of near-deterministic shares.
+:mod:`layerflow.stats.claims.calibration_stores` runs whole simulated stores through the
+claims pipeline. The targets: coverage ≥ 93 %, false verdicts and false "no effect"
 ≤ 5 %.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -199,6 +205,132 @@ def _shares_conc(concentration: float) -> Callable[[np.random.Generator, float],
     return sim
 
 
+#: the weight decays of a Spearman cell (three levels, three seeds each: ties in γ)
+_WD_LEVELS, _WD_SEEDS, _WD_TAU = 3, 3, 0.3
+
+
+def spearman_lss(rng: np.random.Generator, slope: float, k: int) -> np.ndarray:
+    """k cells' LSS over 3 weight decays × 3 seeds (columns: level 0, 0, 0, 1, 1, 1, 2, 2, 2):
+    LSS = b_c·level + N(0, 1), rounded to 0.5 (ties in the values as well as in γ), with
+    b_c = ``slope`` + 0.3·N(0, 1)."""
+    level = np.repeat(np.arange(_WD_LEVELS, dtype=np.float64), _WD_SEEDS)
+    b = slope + _WD_TAU * rng.normal(size=(k, 1))
+    return np.round(2.0 * (b * level + rng.normal(size=(k, level.size)))) / 2.0
+
+
+def _spearman_cells(rng: np.random.Generator, slope: float, k: int) -> np.ndarray:
+    """k cells' Spearman ρ(γ, LSS) of :func:`spearman_lss`, ranks with ties averaged, as the
+    claim's builder ranks them (NaN for a cell whose LSS are all tied)."""
+    from scipy.stats import rankdata
+
+    level = np.repeat(np.arange(_WD_LEVELS, dtype=np.float64), _WD_SEEDS)
+    lss = spearman_lss(rng, slope, k)
+    rx = rankdata(level) - rankdata(level).mean()
+    ry = rankdata(lss, axis=1)
+    ry = ry - ry.mean(axis=1, keepdims=True)
+    den = np.sqrt(np.sum(rx**2) * np.sum(ry**2, axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, ry @ rx / np.where(den > 0, den, 1.0), np.nan)
+
+
+@functools.lru_cache(maxsize=64)
+def spearman_truth(slope: float) -> float:
+    """The estimand at slope ``slope``: tanh of the expected Fisher z of one cell's Spearman ρ
+    (0 at slope 0, by symmetry; else a seeded Monte Carlo of 50,000 cells; cells with no
+    ranks' spread are left out, as the builder leaves them out)."""
+    if slope == 0.0:
+        return 0.0
+    r = _spearman_cells(np.random.default_rng(2024), slope, 50_000)
+    r = r[np.isfinite(r)]
+    return float(np.tanh(np.mean(np.arctanh(np.clip(r, -0.999999, 0.999999)))))
+
+
+@functools.lru_cache(maxsize=64)
+def spearman_slope(target: float) -> float:
+    """The slope whose estimand is ``target`` (bisection; the truth rises with the slope)."""
+    if target == 0.0:
+        return 0.0
+    lo, hi = (-4.0, 0.0) if target < 0 else (0.0, 4.0)
+    for _ in range(24):
+        mid = 0.5 * (lo + hi)
+        if spearman_truth(mid) < target:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+def _spearman(rng: np.random.Generator, effect: float, m: int = MIN_UNITS
+              ) -> tuple[pd.DataFrame, float]:
+    """m data draws of one cell each: its Spearman ρ(γ, LSS) over 3 weight decays × 3 seeds
+    with ties (:func:`spearman_lss`), the cells' slopes spread (sd 0.3) about the slope
+    whose estimand, tanh of the mean Fisher z of a cell's ρ, is ``effect``."""
+    slope = spearman_slope(round(effect, 12))
+    r = _spearman_cells(rng, slope, m)
+    r = r[np.isfinite(r)]
+    return _frame([f"c{c}" for c in range(r.size)], r), spearman_truth(slope)
+
+
+def _share_difference(rng: np.random.Generator, effect: float, m: int = MIN_UNITS,
+                      concentration: float = 2.0, base: float = 0.4
+                      ) -> tuple[pd.DataFrame, float]:
+    """m cells: untrained networks' share p_u ~ Beta(mean 0.4, ``concentration``), trained
+    p_t = p_u + effect·(1 − p_u) / 0.6 (so the mean difference is ``effect``, p_t ≤ 1 for
+    effect ≤ 0.6); 2–8 networks of each group per cell; a cell's value the difference of its
+    two groups' shares of 1s (as the trained − untrained share of ρ < 0 is taken)."""
+    pu = rng.beta(base * concentration, (1 - base) * concentration, size=m)
+    pt = pu + effect * (1 - pu) / (1 - base)
+    nt, nu = rng.integers(2, 9, size=m), rng.integers(2, 9, size=m)
+    d = rng.binomial(nt, pt) / nt - rng.binomial(nu, pu) / nu
+    return _frame([f"c{c}" for c in range(m)], d), effect
+
+
+def _share_difference_conc(concentration: float) -> Callable[[np.random.Generator, float],
+                                                             tuple[pd.DataFrame, float]]:
+    def sim(rng: np.random.Generator, effect: float) -> tuple[pd.DataFrame, float]:
+        return _share_difference(rng, effect, MIN_UNITS, concentration)
+    return sim
+
+
+#: the Welch strata design: (trained, untrained) networks and their noise sd per stratum
+_STRATA = ((2, 2, 1.0, 0.3), (3, 5, 0.3, 1.0), (4, 3, 1.0, 0.2))
+
+
+def _welch_strata(rng: np.random.Generator, effect: float) -> tuple[pd.DataFrame, float]:
+    """Three shapes with unequal sizes and variances (2 vs 2, 3 vs 5, 4 vs 3 networks; noise
+    sd 1 vs 0.3, 0.3 vs 1, 1 vs 0.2), the trained − untrained difference ``effect`` − 0.5,
+    ``effect``, ``effect`` + 0.5 in them (mean ``effect``)."""
+    rows = []
+    for s, (na, nb, sa, sb) in enumerate(_STRATA):
+        a = effect + 0.5 * (s - 1) + sa * rng.normal(size=na)
+        b = sb * rng.normal(size=nb)
+        rows += [{"unit": f"s{s}", "group": "a", "value": v} for v in a]
+        rows += [{"unit": f"s{s}", "group": "b", "value": v} for v in b]
+    return pd.DataFrame(rows), effect
+
+
+def _z_difference(rng: np.random.Generator, effect: float, m: int = MIN_UNITS,
+                  tau: float = 0.2) -> tuple[pd.DataFrame, float]:
+    """m cells, each with a trained and an untrained correlation over 20–60 (η, Ric) pairs:
+    the untrained cell's correlation tanh(0.2·N(0, 1)), the trained one's z shifted by
+    atanh(``effect``) + 0.2·N(0, 1); a cell's value tanh(z_trained − z_untrained), as the
+    trained − untrained pooled coefficient is taken. Truth: ``effect`` (tanh of the mean
+    shift; Fisher z's small-sample bias, r / 2(n − 1), is ignored: under 0.005 here)."""
+    rows = []
+    shift = math.atanh(effect)
+    for c in range(m):
+        zu = tau * rng.normal()
+        zt = zu + shift + tau * rng.normal()
+        rs = []
+        for z in (zt, zu):
+            n = int(rng.integers(20, 61))
+            r = math.tanh(z)
+            x = rng.normal(size=n)
+            y = r * x + math.sqrt(1 - r * r) * rng.normal(size=n)
+            rs.append(float(np.corrcoef(x, y)[0, 1]))
+        rows.append({"unit": f"c{c}", "value": math.tanh(math.atanh(rs[0]) - math.atanh(rs[1]))})
+    return pd.DataFrame(rows), effect
+
 
 _M = MIN_UNITS
 DESIGNS: tuple[Design, ...] = (
@@ -216,6 +348,14 @@ DESIGNS: tuple[Design, ...] = (
            0.0, 0.1, _M),
     Design("two groups of independent networks (3 vs 3)", "welch_strata", _two_groups, 1.0,
            0.0, 0.05, 6),
+    Design(f"Spearman ρ(γ, LSS) per draw, 3 weight decays × 3 seeds, ties ({_M} draws)",
+           "cluster_z_t", _spearman, -0.3, 0.0, 0.1, _M),
+    Design(f"difference of shares, trained − untrained, Beta conc. 2 ({_M} cells)",
+           "cluster_t", _share_difference, 0.3, 0.0, 0.1, _M),
+    Design(f"difference of Fisher z, trained − untrained ({_M} cells)", "cluster_z_t",
+           _z_difference, -0.3, 0.0, 0.1, _M),
+    Design("Welch over 3 shapes, unequal sizes and variances (2v2, 3v5, 4v3)",
+           "welch_strata", _welch_strata, 1.0, 0.0, 0.05, 19),
 )
 
 #: the harsh designs: cell effects far from normal, near-deterministic cells, cells that share
@@ -231,6 +371,8 @@ HARSH: tuple[Design, ...] = (
            "cluster_t", _shared_draws, 0.5, 0.0, 0.05, _M),
     Design(f"meta-analysis, within-cell r ±0.6, n = 4 per cell ({_M} cells)", "meta_fisher_z",
            _meta_bimodal, -0.4, 0.0, 0.1, _M),
+    Design(f"difference of shares, Beta conc. 0.5 ({_M} cells)", "cluster_t",
+           _share_difference_conc(0.5), 0.3, 0.0, 0.1, _M),
 )
 
 

@@ -20,10 +20,17 @@ A standard error of exactly 0 (units that agree exactly) is floored at ``SE_FLOO
   coverage does not depend on how many networks each unit holds or how they correlate.
 - ``cluster_z_t``: ``cluster_t`` of Fisher's ``z = atanh(r)`` of one correlation per unit,
   back-transformed with ``tanh`` (the interval stays in [−1, 1]).
-- ``cluster_share``: the mean over units of each unit's share (of 0/1 values), with a t
-  interval whose standard error is at least the binomial one of the units' shares
-  (Agresti–Coull adjusted, so a unit at 0 % or 100 % still carries sampling error); clipped
-  to [0, 1].
+- ``cluster_share``: the mean over units of each unit's share (of 0/1 values), with a Wilson
+  (score) interval at the effective number of networks and a Student-t critical value on
+  ``m − 1`` degrees of freedom (Korn & Graubard's small-sample correction). The variance of
+  the estimate is the larger of the units' shares' spread (``s² / m``) and their binomial
+  variance (Agresti–Coull adjusted, so a unit at 0 % or 100 % still carries sampling error);
+  the effective number of networks is ``p̂(1 − p̂)`` over that variance (the networks over the
+  design effect), kept between ``m`` (as if every unit were a single network: the most a share
+  of clustered 0/1 values can vary) and the number of networks. The score interval takes its
+  variance at each candidate share, not at ``p̂``, so units all at 0 % or 100 % still give
+  an interval of ``m`` units' width, and it stays in [0, 1]; the row's test is the score test
+  it inverts (and the equivalence test the two one-sided score tests at ``null ± SESOI``).
 - ``meta_fisher_z``: one Pearson r per unit (cell) over its networks, combined by a
   random-effects meta-analysis of Fisher z: DerSimonian–Laird τ², the Hartung–Knapp–Sidik–
   Jonkman t interval on ``k − 1`` degrees of freedom (its scale factor floored at 1), Cochran's
@@ -41,7 +48,9 @@ A standard error of exactly 0 (units that agree exactly) is floored at ``SE_FLOO
 References: DerSimonian & Laird (1986) *Control. Clin. Trials* 7:177; Hartung & Knapp (2001)
 *Stat. Med.* 20:3875; Röver, Knapp & Friede (2015) *BMC Med. Res. Methodol.* 15:99 (the floor
 at 1); Schuirmann (1987) *J. Pharmacokinet. Biopharm.* 15:657 (TOST); Holm (1979) *Scand. J.
-Stat.* 6:65; Field & Welsh (2007) *JRSS B* 69:369 (bootstrapping clustered data).
+Stat.* 6:65; Field & Welsh (2007) *JRSS B* 69:369 (bootstrapping clustered data); Korn &
+Graubard (1998) *Surv. Methodol.* 24:193 (intervals for proportions of clustered samples at an
+effective sample size).
 """
 
 from __future__ import annotations
@@ -264,9 +273,45 @@ def cluster_share(obs: pd.DataFrame, null: float, sesoi: float) -> Estimate:
                              tuple(cells), float(s.mean()))
     sv = s.to_numpy(dtype=np.float64)
     floor = float(binom.sum()) / m_d**2
-    se = math.sqrt(max(float(sv.var(ddof=1)) / m_d, floor))
-    return _t_result(float(sv.mean()), se, m_d - 1, null, sesoi, m_d, tuple(cells), 0.0, 1.0,
-                     centred=sv - null, n_cells=m)
+    var = max(float(sv.var(ddof=1)) / m_d, floor)
+    p_hat = float(sv.mean())
+    n_net = float(n_c.sum())
+    n_eff = p_hat * (1 - p_hat) / var if 0.0 < p_hat < 1.0 else 0.0
+    n_eff = min(max(n_eff, float(m_d)), max(n_net, float(m_d)))
+    return _score_result(p_hat, n_eff, m_d - 1, null, sesoi, m_d, tuple(cells),
+                         centred=sv - null, n_cells=m)
+
+
+def _score_z(p_hat: float, mu: float, n_eff: float) -> float:
+    """The score statistic of share ``mu`` given ``p_hat`` at ``n_eff`` (±inf at a share of 0
+    or 1 that ``p_hat`` differs from; 0 where they agree)."""
+    v = mu * (1 - mu) / n_eff
+    if v <= 0:
+        return 0.0 if p_hat == mu else math.copysign(math.inf, p_hat - mu)
+    return (p_hat - mu) / math.sqrt(v)
+
+
+def _score_result(p_hat: float, n_eff: float, df: float, null: float, sesoi: float,
+                  n_units: int, cells: tuple[CellEstimate, ...], centred: np.ndarray,
+                  n_cells: int) -> Estimate:
+    """The Wilson interval of ``p_hat`` at ``n_eff`` with a t critical value on ``df``; p the
+    larger of the score test's (against ``null``) and the sign-flip test's on ``centred``;
+    the TOST p the larger of the one-sided score tests at ``null ± sesoi``."""
+    q = float(sps.t.ppf(0.5 + LEVEL / 2, df))
+    den = 1.0 + q * q / n_eff
+    centre = (p_hat + q * q / (2 * n_eff)) / den
+    half = q * math.sqrt(p_hat * (1 - p_hat) / n_eff + q * q / (4 * n_eff * n_eff)) / den
+    p_t = float(2 * sps.t.sf(abs(_score_z(p_hat, null, n_eff)), df))
+    p_sf = sign_flip_p(centred)
+    pe = math.nan
+    if sesoi > 0:
+        lo_b, hi_b = null - sesoi, null + sesoi
+        p_low = 0.0 if lo_b <= 0 else float(sps.t.sf(_score_z(p_hat, lo_b, n_eff), df))
+        p_high = 0.0 if hi_b >= 1 else float(sps.t.cdf(_score_z(p_hat, hi_b, n_eff), df))
+        pe = max(p_low, p_high)
+    return Estimate(p_hat, max(0.0, centre - half), min(1.0, centre + half),
+                    max(p_t, p_sf) if math.isfinite(p_sf) else p_t, pe, n_units, df, cells,
+                    p_t=p_t, p_signflip=p_sf, n_cells=n_cells)
 
 
 def meta_fisher_z(obs: pd.DataFrame, null: float, sesoi: float, min_n: int = 4) -> Estimate:

@@ -591,26 +591,21 @@ def _arm_obs(runs: pd.DataFrame, metric: str, a: str, b: str, low_only: bool,
                          label=label, notes=note, no_verdict=_tuned(runs))]
 
 
-def penalty_low_obs(runs: pd.DataFrame, layers: pd.DataFrame,
-                    coefficients: pd.DataFrame | None = None) -> list[Observations]:
-    return _arm_obs(runs, "test_acc", "transport penalty", "plain", low_only=True)
+def _arm_builder(metric: str, a: str, b: str, low_only: bool, log_ratio: bool = False,
+                 fraction: float | None = None) -> Callable[..., list[Observations]]:
+    """The builder of a claim comparing arms ``a`` and ``b`` (see :func:`_arm_obs`)."""
+    def build(runs: pd.DataFrame, layers: pd.DataFrame,
+              coefficients: pd.DataFrame | None = None) -> list[Observations]:
+        return _arm_obs(runs, metric, a, b, low_only, log_ratio, fraction)
+    return build
 
 
-def penalty_smallest_obs(runs: pd.DataFrame, layers: pd.DataFrame,
-                         coefficients: pd.DataFrame | None = None) -> list[Observations]:
-    return _arm_obs(runs, "test_acc", "transport penalty", "plain", low_only=True,
-                    fraction=SMALLEST_FRACTION)
-
-
-def penalty_wd_obs(runs: pd.DataFrame, layers: pd.DataFrame,
-                   coefficients: pd.DataFrame | None = None) -> list[Observations]:
-    return _arm_obs(runs, "test_acc", "transport penalty", "weight decay", low_only=True)
-
-
-def kinetic_obs(runs: pd.DataFrame, layers: pd.DataFrame,
-                coefficients: pd.DataFrame | None = None) -> list[Observations]:
-    return _arm_obs(runs, "kinetic_energy", "transport penalty", "plain", low_only=False,
-                    log_ratio=True)
+penalty_low_obs = _arm_builder("test_acc", "transport penalty", "plain", low_only=True)
+penalty_smallest_obs = _arm_builder("test_acc", "transport penalty", "plain", low_only=True,
+                                    fraction=SMALLEST_FRACTION)
+penalty_wd_obs = _arm_builder("test_acc", "transport penalty", "weight decay", low_only=True)
+kinetic_obs = _arm_builder("kinetic_energy", "transport penalty", "plain", low_only=False,
+                           log_ratio=True)
 
 
 def penalty_most_obs(runs: pd.DataFrame, layers: pd.DataFrame,
