@@ -1,7 +1,8 @@
 """torchvision's resnet18 (weights=None) on random images: the post-add rule's numbers, and the
 Jacobian cost estimate against the measured time.
 
-    python benchmarks/bench_resnet18.py [--threads 1] [--wide]
+    python benchmarks/bench_resnet18.py [--threads 1] [--wide] [--size 16] [--n 8]
+        [--n-penalty 8] [--layers layer1.0 …] [--no-auto]
 
 Prints, per residual block that keeps its shape: the penalty's term, the share of exactly-zero
 units in what the penalty reads, and the exact Jacobian's median log|det J| and diffeomorphic
@@ -36,10 +37,10 @@ def _images(n: int, size: int, seed: int) -> torch.Tensor:
     return torch.randn(n, 3, size, size, generator=torch.Generator().manual_seed(seed))
 
 
-def penalty_numbers(post_add: str) -> None:
+def penalty_numbers(post_add: str, n: int = 8) -> None:
     model = _model()
     with lf.TransportPenalty(model, SAME_SHAPE, post_add=post_add) as pen, torch.no_grad():
-        model(_images(8, 32, 0))
+        model(_images(n, 32, 0))
         cost = float(pen.cost())
         vel = pen.velocities()
     zeros = ", ".join(f"{b} {float((v == 0).float().mean()):.3f}"
@@ -73,20 +74,28 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--wide", action="store_true")
+    parser.add_argument("--size", type=int, default=16, help="image side of the Jacobians")
+    parser.add_argument("--n", type=int, default=8, help="samples of the Jacobians")
+    parser.add_argument("--n-penalty", type=int, default=8, help="samples of the penalty")
+    parser.add_argument("--layers", nargs="+", default=SAME_SHAPE,
+                        help="blocks of the Jacobians (at 32×32 layer1's are 4,096 wide)")
+    parser.add_argument("--no-auto", action="store_true", help="skip the method='auto' call")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     for rule in ("pre_activation", "output"):
-        penalty_numbers(rule)
+        penalty_numbers(rule, args.n_penalty)
     model = _model()
-    x16 = _images(8, 16, 1)
+    x16 = _images(args.n, args.size, 1)
+    label = f"{args.size}×{args.size}, N={args.n}"
     for rule in ("pre_activation", "output"):
-        res = timed_call(f"exact, 16×16, N=8, {rule}", model=model, X=x16, layers=SAME_SHAPE,
+        res = timed_call(f"exact, {label}, {rule}", model=model, X=x16, layers=args.layers,
                          method="exact", post_add=rule)
         for lay in res.layers:
             print(f"  {lay.name} (width {lay.in_width}): median log|det J| "
                   f"{np.median(lay.logabsdet):.2f}, finite {np.isfinite(lay.logabsdet).mean():.2f}, "
                   f"diffeomorphic share {lay.fraction_diffeomorphic:.2f}")
-    timed_call("auto, 16×16, N=8, pre_activation", model=model, X=x16, layers=SAME_SHAPE)
+    if not args.no_auto:
+        timed_call(f"auto, {label}, pre_activation", model=model, X=x16, layers=args.layers)
     if args.wide:
         res = timed_call("matfree, 32×32, N=2, layer1.0", model=model, X=_images(2, 32, 2),
                          layers=["layer1.0"], method="matfree")

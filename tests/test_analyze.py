@@ -116,8 +116,11 @@ def test_cli_load_cap_is_a_flag(tmp_path: Path) -> None:
 def test_a_view_that_fails_reports_its_reason_and_the_others_still_report() -> None:
     traj = Trajectory([np.eye(6), 2 * np.eye(6)[:, :3]])  # no equal-width run; 6 points
     out = analyze(traj, sections=["transport", "ricci"], k=2)
-    assert "no two consecutive states have equal width" in out["transport"]["error"]
+    # transition by transition: the run metrics NaN, the note naming what each metric read
+    assert "no two consecutive states have equal width" in out["transport"]["transport_note"]
     assert "ricci_rho" in out["ricci"]
+    out = analyze(Trajectory([np.eye(6)]), sections=["transport"])  # one state: no transition
+    assert "no two consecutive states have equal width" in out["transport"]["error"]
     with pytest.raises(ValueError, match=r"subsample: 0: expected an int >= 1"):
         analyze(traj, subsample=0)
 

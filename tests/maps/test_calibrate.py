@@ -9,7 +9,14 @@ import torch
 from torch import nn
 
 from layerflow.maps import JacobianBudgetError, LayerCost, MatfreeOptions
-from layerflow.maps.calibrate import _saved_numel, _scaled, estimate_cost
+from layerflow.maps.calibrate import (
+    _Layer,
+    _pilot_steps,
+    _saved_numel,
+    _scaled,
+    _timed,
+    estimate_cost,
+)
 
 
 def _per_sample(module: nn.Module, d: int):  # type: ignore[no-untyped-def]
@@ -26,25 +33,54 @@ def test_saved_numbers_count_activations_not_parameters() -> None:
     assert _saved_numel(act, _per_sample(act, d), torch.zeros(d, dtype=torch.float64)) == d
 
 
+def _burn(seconds: float) -> None:
+    """Keep a core busy for ``seconds`` of CPU time (so wall-clock time is at least as long)."""
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+
+
 def test_expensive_work_is_timed_on_fewer_rows_and_scaled() -> None:
-    # work(r) sleeps 10 ms per row: 20 rows (0.2 s) exceed the 0.1 s allowance, so fewer rows
-    # (at most 10) are timed and the time scaled to 20; sleeping never takes less than asked
+    # work(r) burns 5 ms of CPU per row: 20 rows (0.1 s) exceed the 0.03 s allowance, so fewer
+    # rows (at most 6) are timed and the time scaled to 20
     calls: list[int] = []
 
     def work(per_row: float):  # type: ignore[no-untyped-def]
         def prepare(r: int):  # type: ignore[no-untyped-def]
             calls.append(r)
-            return lambda: time.sleep(per_row * r)
+            return lambda: _burn(per_row * r)
         return prepare
 
-    t = _scaled(work(0.01), 20)
-    assert calls[0] == 2 and 2 < calls[1] <= 10 and len(calls) == 2
-    assert 0.2 <= t < 0.5
+    t = _scaled(work(0.005), 20)
+    assert calls[0] == 2 and 2 < calls[1] <= 6 and len(calls) == 2
+    assert 0.1 <= t < 0.25
     # 60 ms per row: not even 2 rows fit the allowance, so the first measurement is the one
     calls.clear()
     t = _scaled(work(0.06), 20)
     assert calls == [2]
     assert 1.2 <= t < 2.5
+
+
+def test_a_run_is_charged_its_work_not_its_wait() -> None:
+    # sleeping is waiting, as a run that waits for a core on a loaded machine: not charged
+    assert _timed(lambda: time.sleep(0.03)) < 0.01
+    assert _timed(lambda: _burn(0.01)) >= 0.01
+
+
+def test_the_pilot_tells_a_quick_quadrature_from_one_that_runs_to_the_end() -> None:
+    d = 200
+    opts = MatfreeOptions()
+    X = torch.randn(4, d, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    ident = nn.Linear(d, d, bias=False).double().requires_grad_(False)
+    ident.weight.copy_(torch.eye(d))  # J = I: every probe's quadrature is exact at once
+    assert _pilot_steps(_Layer("i", ident, X), opts, True) <= 2 * opts.check_every
+    # singular values spread over 12 decades: no probe's quadrature settles within 20 steps
+    g = torch.Generator().manual_seed(1)
+    U, _ = torch.linalg.qr(torch.randn(d, d, dtype=torch.float64, generator=g))
+    V, _ = torch.linalg.qr(torch.randn(d, d, dtype=torch.float64, generator=g))
+    wide = nn.Linear(d, d, bias=False).double().requires_grad_(False)
+    wide.weight.copy_(U @ torch.diag(torch.logspace(-6, 6, d, dtype=torch.float64)) @ V.T)
+    assert _pilot_steps(_Layer("w", wide, X), opts, True) == opts.max_steps
 
 
 def test_cost_fields_follow_the_documented_memory_model() -> None:

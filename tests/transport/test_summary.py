@@ -12,6 +12,7 @@ from layerflow import Trajectory
 from layerflow.analyze import analyze
 from layerflow.transport import (
     SUMMARY_KEYS,
+    TransportError,
     kinetic_energy,
     line_shape_score,
     ot_score,
@@ -81,8 +82,14 @@ def test_summary_clamps_m_and_analyze_uses_it(rng: np.random.Generator) -> None:
     assert math.isfinite(float(out["transport"]["lss_mean"]))
 
 
-def test_analyze_reports_width_error(rng: np.random.Generator) -> None:
+def test_analyze_reports_a_capture_without_equal_widths_and_summary_refuses_it(
+    rng: np.random.Generator,
+) -> None:
     traj = Trajectory([rng.standard_normal((10, 2)), rng.standard_normal((10, 3))])
-    out = analyze(traj, sections=["transport"])
-    assert "no two consecutive states have equal width" in out["transport"]["error"]
-    assert "gw_ot_score" in out["transport"]["error"]
+    out = analyze(traj, sections=["transport"])["transport"]
+    assert "error" not in out and math.isnan(float(out["lss_mean"]))
+    assert "no two consecutive states have equal width" in out["transport_note"]
+    assert "left out: input -> layer1 (widths 2 -> 3 differ)" in out["transport_note"]
+    with pytest.raises(TransportError, match=r"no two consecutive states have equal width.*"
+                       r"gw_ot_score.*stage_transport"):
+        summary(traj)

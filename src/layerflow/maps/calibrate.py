@@ -26,22 +26,27 @@ Cost model (per applicable layer of width d, N samples, computation dtype of ``s
              \\qquad M_{mf}(b) = 8\\,b\\,P\\,((K + 8) d) + 3 s\\,b\\,P\\,a,
 
   where a batch of b samples (``b = 256/P`` unless memory says less) runs Pb rows: all of them
-  for the first ``q = min(K, 20)`` steps, then only the Eb rows of the extreme probes up to K
-  steps. ``t_step(r)``: one batched step of r products ``Jᵀ(Jv)``
-  (:class:`~layerflow.maps.matfree.NormalOperator`), timed at r = Pb and r = Eb (a step of few
-  rows is overhead-bound); ``c``: the full
-  reorthogonalisation per row and basis vector, timed. The typical case assumes a probe's
-  quadrature stops within 20 steps (it took 10–30 in the tests and the benchmark; our measured
-  choice) and plans with it; the upper bound (every probe runs to K) is reported beside it.
+  for the first q steps, then only the Eb rows of the extreme probes up to K steps.
+  ``t_step(r)``: one batched step of r products ``Jᵀ(Jv)``
+  (:class:`~layerflow.maps.matfree.NormalOperator`), timed at r = Eb and r = Pb (a step of few
+  rows is overhead-bound), its linearisation (rebuilt every ``check_every`` steps) timed once;
+  ``c``: the full reorthogonalisation per row and basis vector, timed. ``q``, the steps a
+  quadrature probe takes before its rule stops it, depends on the layer's spectrum (10–15 on
+  the conv ResNet benchmark's blocks, all of ``K`` on torchvision's BasicBlocks): a pilot run on
+  the first sample (3 probes, at most 20 steps, the rule's tolerance scaled to 3 probes) gives
+  their mean steps, or ``q = K`` when none stopped. The upper bound (every probe runs to K) is
+  reported beside the estimate.
 
-Calibration takes a few forward/backward passes of each layer and one ``n_0×n_0`` factorisation
-(its own cost on the benchmark's blocks is in ``benchmarks/README.md``); each
-timing is the fastest of up to three runs after a warm-up, as timings on a shared machine are
-noisy upwards, and an expensive measurement is taken on fewer rows and scaled; layers of the
-same structure (class, input shape, parameter shapes: the blocks of a ResNet stage) are
-measured once. The estimate is a
-model, not a promise: how close it comes to the measured time on the conv ResNet benchmark
-(``benchmarks/bench_jacobian.py``) is recorded in ``benchmarks/README.md``. A measurement that refuses or reroutes a call on time, with an
+Calibration takes a few forward/backward passes of each layer, one ``n_0×n_0`` factorisation
+and the pilot (its own cost on the benchmarks' blocks is in ``benchmarks/README.md``). Each
+timing is the fastest of up to five runs after a warm-up (fewer once 20 ms are spent), each
+run charged the smaller of its wall-clock and CPU
+time (on the CPU: a run that waits for a core on a shared machine is charged its work only),
+and an expensive measurement is taken on fewer rows and scaled; layers of the same structure
+(class, input shape, parameter shapes: the blocks of a ResNet stage) are measured once. The
+estimate is a model, not a promise: how close it comes to the measured time on resnet18 and on
+the conv ResNet (``benchmarks/bench_jacobian_estimate.py``) is recorded in
+``benchmarks/README.md``. A measurement that refuses or reroutes a call on time, with an
 estimate within 10 times the budget, is taken twice, keeping the faster figures.
 """
 
@@ -60,6 +65,7 @@ from torch import nn
 from layerflow.maps.budget import _MATFREE_ROWS, JacobianCost, LayerCost, plan_methods
 from layerflow.maps.errors import JacobianBudgetError
 from layerflow.maps.matfree import MatfreeOptions, NormalOperator, rows_independent
+from layerflow.maps.matfree import _batch as _lanczos_batch
 
 __all__ = ["estimate_cost"]
 
@@ -67,7 +73,9 @@ _LA_SIZE = 512
 _ROWS = 512
 _JAC_ROWS = 2048
 _TYPICAL_STEPS = 20
-_AFFORD = 0.1
+_PILOT_PROBES = 3
+_AFFORD = 0.03
+_WITHIN = 0.02
 _REMEASURE = 10.0
 
 
@@ -77,38 +85,67 @@ def _sync() -> None:
         torch.cuda.synchronize()
 
 
-def _timed(fn: Any, warm_up: Any = None, repeats: int = 5, within: float = 0.06) -> float:
+def _clock() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
+def _took(start: tuple[float, float]) -> float:
+    """Seconds since ``start``: the smaller of wall-clock and process CPU time on the CPU (a
+    run that waits for a core on a shared machine is charged only its work; work spread over
+    several threads is charged its wall-clock time), wall-clock time with CUDA (a GPU's work is
+    not CPU time)."""
+    wall = time.perf_counter() - start[0]
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        return wall
+    return min(wall, time.process_time() - start[1])
+
+
+def _timed(fn: Any, warm_up: Any = None, repeats: int = 5, within: float = _WITHIN) -> float:
     """Fastest of up to ``repeats`` runs of ``fn`` (fewer once ``within`` seconds are spent),
     after one warm-up call (``warm_up``, default ``fn``; ``False`` for none). On a shared
-    machine a run can stall for tens of milliseconds; the fastest of several is the cost."""
+    machine a run can stall; the fastest of several is the cost (each timed by :func:`_took`)."""
     if warm_up is not False:
-        (warm_up or fn)()  # first calls pay one-off set-up
+        (warm_up or fn)()  # first calls pay one-off set-up (the first torch.func call: seconds)
     best, spent = math.inf, 0.0
     for _ in range(repeats):
         _sync()
-        start = time.perf_counter()
+        start = _clock()
         fn()
         _sync()
-        took = time.perf_counter() - start
+        took = _took(start)
         best, spent = min(best, took), spent + took
         if spent > within:
             break
     return best
 
 
-def _scaled(work: Any, size: int, first: int = 2) -> float:
+def _scaled(work: Any, size: int, first: int = 2, measured: float | None = None) -> float:
     """Seconds of ``work(size)()`` (``work(r)`` prepares the work on r rows and returns it):
     measured when that is affordable, else measured on the r rows that fit ``_AFFORD`` seconds
     and scaled by ``size/r`` (the work per row is constant for expensive layers, where it
     matters). A first measurement on ``first`` rows sets r (and is the measurement when no
     more rows fit); each size is warmed up once (a first call at a new size can pay seconds of
-    one-off set-up)."""
+    one-off set-up). ``measured``: the time of ``work(first)()`` when already taken."""
     first = min(first, size)
-    per_row = _timed(work(first)) / first  # overheads included: an overestimate, the safe side
+    per_row = (measured if measured is not None else _timed(work(first))) / first  # overheads included: an overestimate, the safe side
     r = size if per_row * size <= _AFFORD else max(first, min(size, int(_AFFORD / per_row)))
     if r == first:
         return per_row * size
     return _timed(work(r)) * size / r
+
+
+def _scaled_two(work: Any, small: int, large: int) -> tuple[float, float]:
+    """Seconds of ``work(small)()`` and ``work(large)()`` (``small <= large``) from two
+    measurements: on ``small`` rows, and on the rows of ``large`` that fit ``_AFFORD`` seconds
+    (all of them when affordable), scaled by ``large/r`` as in :func:`_scaled`."""
+    t_small = _timed(work(small))
+    if large <= small:
+        return t_small, t_small
+    per_row = t_small / small  # overheads included: an overestimate, the safe side
+    r = large if per_row * large <= _AFFORD else max(small, min(large, int(_AFFORD / per_row)))
+    if r == small:
+        return t_small, per_row * large
+    return t_small, _timed(work(r)) * large / r
 
 
 def _saved_numel(module: nn.Module, f: Any, x: torch.Tensor) -> int:
@@ -157,17 +194,23 @@ def _exact_costs(
 
     d, flat = layer.d, layer.flat
     saved = _saved_numel(layer.module, layer.f, flat[0])
+    rows = min(d, _ROWS)
+    cot = torch.zeros(rows, d, dtype=layer.dtype, device=layer.device)
+    cot[torch.arange(rows), torch.arange(rows)] = 1.0
+
+    def row_work(r: int) -> Any:  # rows of one sample's Jacobian (one forward pass, as jacrev)
+        return lambda: vmap(vjp(layer.f, flat[0])[1])(cot[:r])
+
     with torch.no_grad():
-        if 4 * d <= _JAC_ROWS:  # whole Jacobians of a few samples, batched as the exact path
+        # whole Jacobians of a few samples, batched as the exact path runs them, when one
+        # sample's Jacobian is cheap (judged on 2 rows); else rows of one sample, scaled
+        two = _timed(row_work(min(2, rows)))
+        if 4 * d <= _JAC_ROWS and two / 2 * d <= _AFFORD:
             m = max(1, min(layer.n, batch_size, _JAC_ROWS // d))
             t_row = _scaled(lambda r: lambda: vmap(jacrev(layer.f))(flat[:r]), m,
                             first=1) / (m * d)
-        else:  # rows of one sample's Jacobian (one shared forward pass, as in jacrev)
-            rows = min(d, _ROWS)
-            cot = torch.zeros(rows, d, dtype=layer.dtype, device=layer.device)
-            cot[torch.arange(rows), torch.arange(rows)] = 1.0
-            t_row = _scaled(lambda r: lambda: vmap(vjp(layer.f, flat[0])[1])(cot[:r]),
-                            rows) / rows
+        else:
+            t_row = _scaled(row_work, rows, measured=two) / rows
     n0 = min(d, _LA_SIZE)
     count = max(1, min(64, (_LA_SIZE // n0) ** 3, layer.n, batch_size))
     key = (n0, count, layer.dtype)  # every width from _LA_SIZE up shares one timing
@@ -208,31 +251,53 @@ def _matfree_costs(
     op = NormalOperator(layer.module, layer.shape, layer.flat[idx % n], batched)
     V = torch.ones(P * b, d, dtype=layer.dtype, device=layer.device)
 
+    lin: dict[int, float] = {}
+
     def step(r: int) -> Any:  # one product on each of r rows, on a kept linearisation
-        if batched:
+        if batched:  # the linearisation (at the start and as rows retire), timed once, cold
+            start = _clock()
             op.linearize(idx[:r])
+            lin[r] = _took(start)
         return lambda: op(idx[:r], V[:r])
 
-    def linearize(r: int) -> Any:  # the linearisation: at the start and as rows retire
-        return lambda: op.linearize(idx[:r])
-
-    t_all, t_few = _scaled(step, P * b), _scaled(step, E * b)
-    if batched:
-        t_all += _scaled(linearize, P * b) / options.check_every
-        t_few += _scaled(linearize, E * b) / options.check_every
+    t_few, t_all = _scaled_two(step, E * b, P * b)
+    if batched:  # one linearisation per check_every steps; scaled to the rows as the step
+        r_few, r_all = min(lin), max(lin)
+        t_all += lin[r_all] * P * b / r_all / options.check_every
+        t_few += lin[r_few] / options.check_every
     rows, vecs = 8, 16
     basis = torch.zeros(rows, vecs, d, dtype=torch.float64, device=layer.device)
     w = torch.ones(rows, d, dtype=torch.float64, device=layer.device)
     c = 2 * _timed(lambda: torch.einsum(
         "bk,bkd->bd", torch.einsum("bkd,bd->bk", basis, w), basis)) / (rows * vecs)
     K = min(options.max_steps, d)
-    q = min(K, _TYPICAL_STEPS)
+    q = _pilot_steps(layer, options, batched)
     typical = (q * t_all + (K - q) * t_few
                + c * (P * b * q * q / 2 + E * b * (K * K - q * q) / 2)) / b
     most = (K * t_all + c * P * b * K * K / 2) / b
     return replace(cost, matfree_seconds=typical, matfree_max_seconds=most,
                    matfree_bytes=P * (8 * (K + 8) * d + 3 * layer.item * saved),
-                   product_seconds=t_all / (P * b))
+                   product_seconds=t_all / (P * b), matfree_products=(P - E) * q + E * K)
+
+
+def _pilot_steps(layer: _Layer, options: MatfreeOptions, batched: bool) -> int:
+    """Steps a quadrature probe takes, from a pilot run on the first sample: ``_PILOT_PROBES``
+    probes for at most ``_TYPICAL_STEPS`` steps, each stopping by the quadrature rule alone,
+    with ``quad_tol`` scaled by ``√(pilot probes / probes)`` (the rule counts in standard errors
+    across probes, which shrink as ``1/√probes``). When a probe stopped: their mean steps; when
+    none did, ``max_steps`` (the quadrature may then run to the end)."""
+    K = min(options.max_steps, layer.d)
+    cap = min(K, _TYPICAL_STEPS)
+    P = min(_PILOT_PROBES, options.probes)
+    # every pilot probe stops by the quadrature rule alone (a Ritz tolerance always met)
+    pilot = replace(options, probes=P, extreme_probes=1, max_steps=cap, ritz_tol=1e300,
+                    quad_tol=options.quad_tol * math.sqrt(P / options.probes))
+    with torch.no_grad():
+        products = int(_lanczos_batch(layer.module, layer.shape, batched, layer.flat[:1], 0,
+                                      layer.d, pilot)["products"][0])
+    if products >= P * cap:
+        return K
+    return int(min(cap, max(options.check_every, math.ceil(products / P))))
 
 
 def estimate_cost(

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from layerflow.trajectory import Trajectory
+from layerflow.transport._common import check_trajectory, run_indices
 from layerflow.transport.kinetic import TurningAnglesResult
 from layerflow.transport.ots import OTScoreResult
 from layerflow.transport.view import VIEW, measure_transport
@@ -74,7 +75,12 @@ def summary_with_results(traj: Trajectory, *args: Any, **kwargs: Any) -> Transpo
     if len(args) > len(names):
         raise TypeError(f"summary_with_results takes at most {len(names) + 1} positional "
                         f"arguments ({len(args) + 1} given)")
-    res = measure_transport(traj, **dict(zip(names, args, strict=False)), **kwargs)
+    given = {**dict(zip(names, args, strict=False)), **kwargs}
+    # the flat summary is of one equal-width run: a capture with none is refused, naming
+    # stage_transport (the transport view reports such a capture transition by transition)
+    run_indices(check_trajectory(traj, "summary"), given.get("run"), "transport summary",
+                bool(given.get("final_norm", False)))
+    res = measure_transport(traj, **given)
     values = {("run" if k == "transport_run" else k): v for k, v in res.scalars.items()}
     r = res.results
     return TransportSummary(values, r["lss"], r["ots"], r["path"], r["angles"])

@@ -9,6 +9,7 @@ score when it covers all samples. A metric added here (its column and one line i
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from layerflow.transport._common import (
 )
 from layerflow.transport._options import DEFAULT_M, OPTIONS, W2_FALLBACK_M
 from layerflow.transport.assignment import Assignment, exact_assignment
+from layerflow.transport.gw import DEFAULT_GW_M, gw_ot_score
 from layerflow.transport.kinetic import (
     TurningAnglesResult,
     angles_from_units,
@@ -31,6 +33,7 @@ from layerflow.transport.kinetic import (
 )
 from layerflow.transport.lss import lss_from_units, nan_mean_median, unit_steps
 from layerflow.transport.ots import ot_result, resolve_m
+from layerflow.transport.stages import MetricUse
 from layerflow.transport.w2path import WassersteinPathResult, w2_path_of
 from layerflow.views import Column, View, ViewResult, layer_row
 
@@ -145,9 +148,21 @@ def measure_transport(traj: Any, *, model: Any = None, inputs: Any = None, m: in
     or OT score that cannot be computed is NaN with its reason in ``transport_note``; the
     other metrics are still reported. The default run leaves out token ids and, unless
     ``final_norm``, a final-norm state (``transport_note`` names them).
+
+    When the captured layers (the states after the input, whose width may differ: the lift into
+    the network's width) change width (a conv net captured block by block across its
+    downsampling, or stage by stage), the metrics above read one run — the longest
+    equal-width run, or none when no two consecutive states have equal width (stage by stage:
+    they are then NaN and ``transport_run`` is empty) — and ``transport_note`` names the
+    transitions they read and each one they left out with the reason; every transition whose
+    widths differ gets the Gromov–Wasserstein OT score (:func:`~layerflow.transport.gw_ot_score`,
+    on ``min(N, m, 500)`` seeded samples) as a per-layer ``gw_ots`` row, and
+    ``results["transitions"]`` holds the same accounting as
+    :class:`~layerflow.transport.stages.MetricUse` records. A named ``run`` is read as named,
+    with no such note. :func:`~layerflow.transport.stage_transport` reads every run and steps
+    through projections the user names.
     """
     traj = check_trajectory(traj, "summary")
-    used = run_indices(traj, run, "transport summary", final_norm)
     n = traj.n_samples
     mm = resolve_m(m, n, "transport summary")
     notes: list[str] = []
@@ -155,6 +170,13 @@ def measure_transport(traj: Any, *, model: Any = None, inputs: Any = None, m: in
         _, left_out = traj.analysed(final_norm)
         if left_out:
             notes.append(left_out)
+        if not traj.equal_width_runs(final_norm) and len(traj.analysed(final_norm)[0]) > 1:
+            # stage by stage: no two consecutive states have equal width
+            return _across_stages_only(traj, mm, seed, final_norm, notes)
+    used = run_indices(traj, run, "transport summary", final_norm)
+    across = _across(traj, used, final_norm, mm, seed) if run is None else None
+    if across is not None:
+        notes.append(across.note)
     states = traj.states[used[0] : used[1] + 1]
     lss, skipped, energy, length, angles = _tracks(states, used)
     lss_mean, lss_median = nan_mean_median(lss)
@@ -204,8 +226,98 @@ def measure_transport(traj: Any, *, model: Any = None, inputs: Any = None, m: in
         used[1] - used[0], np.nan)
     rows = tuple(layer_row(used[0] + i + 1, names[used[0] + i + 1], "w2_step", float(w))
                  for i, w in enumerate(steps))
-    return ViewResult("transport", scalars, rows,
-                      {"lss": lss, "ots": ots, "path": path, "angles": angles})
+    results: dict[str, Any] = {"lss": lss, "ots": ots, "path": path, "angles": angles}
+    if across is not None:
+        rows += across.rows
+        results["transitions"] = across.uses
+    return ViewResult("transport", scalars, rows, results)
+
+
+#: the metrics read on the one equal-width run, as the transport note names them
+_RUN_METRICS = "LSS, OTS, W2 path, kinetic energy, path length and turning angles"
+
+
+@dataclass(frozen=True)
+class _Across:
+    """What a capture whose widths change adds to the transport view: the note naming the
+    transitions each metric used and left out, the ``gw_ots`` rows and the
+    :class:`~layerflow.transport.stages.MetricUse` records behind them."""
+
+    note: str
+    rows: tuple[dict[str, Any], ...]
+    uses: tuple[MetricUse, ...]
+
+
+def _across(traj: Any, used: tuple[int, int] | None, final_norm: bool, m: int = 0,
+            seed: int = 0) -> _Across | None:
+    """The transitions between states the views read, split into those the run metrics used
+    (inside ``used``) and those they left out, with the reason; the Gromov–Wasserstein OT
+    score (:func:`~layerflow.transport.gw_ot_score`) of each transition whose widths differ.
+    ``None`` when every captured layer (the states after the input) has one width, or the run
+    holds every transition: an equal-width capture, measured as it always was.
+    """
+    keep = set(traj.analysed(final_norm)[0])
+    names, widths = traj.layer_names, traj.widths
+    runs = traj.equal_width_runs(final_norm)
+    steps = [i for i in range(len(names) - 1) if i in keep and i + 1 in keep]
+    inside = [i for i in steps if used is not None and used[0] <= i < used[1]]
+    if used is not None and len({widths[i] for i in keep if i > 0}) <= 1:
+        return None  # the layers share one width (the input may differ: the lift into it)
+    if len(inside) == len(steps):
+        return None
+
+    def label(i: int) -> str:
+        return f"{names[i]} -> {names[i + 1]}"
+
+    def why(i: int) -> str:
+        if widths[i] != widths[i + 1]:
+            return f"widths {widths[i]} -> {widths[i + 1]} differ"
+        a, b = next(r for r in runs if r[0] <= i < r[1])
+        return (f"in the equal-width run {names[a]}..{names[b]}; the run metrics read one run, "
+                "the longest")
+
+    out = [(label(i), why(i)) for i in steps if i not in inside]
+    differ = [i for i in steps if widths[i] != widths[i + 1]]
+    gw_m = min(m, DEFAULT_GW_M) if m else DEFAULT_GW_M
+    rows, parts = [], []
+    for i in differ:
+        score = float(gw_ot_score(traj, m=min(gw_m, traj.n_samples), seed=seed, source=i,
+                                  target=i + 1).score)
+        rows.append(layer_row(i + 1, names[i + 1], "gw_ots", score))
+        parts.append((label(i), score))
+    run_use = MetricUse(_RUN_METRICS, (), math.nan, tuple(label(i) for i in inside), tuple(out))
+    gw_use = MetricUse("gw_ots", tuple(parts), math.nan, tuple(label(i) for i in differ),
+                       tuple((label(i), "equal widths: the run metrics apply") for i in steps
+                             if i not in differ))
+    read = (f"read {len(inside)} of {len(steps)} transitions "
+            f"({', '.join(label(i) for i in inside)})" if inside else
+            f"read none of the {len(steps)} transitions (no two consecutive states have equal "
+            f"width: widths {list(widths)})")
+    note = (
+        f"widths change: {_RUN_METRICS} {read}; left out: "
+        + ", ".join(f"{lab} ({reason})" for lab, reason in out)
+        + f"; gw_ots (per layer, Gromov–Wasserstein on {min(gw_m, traj.n_samples)} samples) "
+        f"read the {len(differ)} whose widths differ"
+        + (f" ({', '.join(label(i) for i in differ)})" if differ else "")
+        + "; layerflow.transport.stage_transport reads every run and steps through the "
+        "projections you name"
+    )
+    return _Across(note, tuple(rows), (run_use, gw_use))
+
+
+def _across_stages_only(traj: Any, m: int, seed: int, final_norm: bool,
+                        notes: list[str]) -> ViewResult:
+    """The view of a capture with no two consecutive equal-width states (stage by stage): the
+    run metrics are NaN, and the note and the ``gw_ots`` rows say what was measured."""
+    across = _across(traj, None, final_norm, m, seed)
+    assert across is not None  # no run holds any transition
+    scalars: dict[str, Any] = {name: math.nan for name, col in VIEW.scalar_columns({})
+                               if col.kind != "str"}
+    scalars["transport_run"] = ""
+    scalars["transport_note"] = "; ".join([*notes, across.note])
+    return ViewResult("transport", scalars, across.rows,
+                      {"lss": None, "ots": None, "path": None, "angles": None,
+                       "transitions": across.uses})
 
 
 VIEW = View(
@@ -242,6 +354,8 @@ VIEW = View(
                "metric is missing, or empty", kind="str"),
         Column("w2_step", "W2 step", "W2 between the previous state and this one", per_layer=True,
                low=0.0),
+        Column("gw_ots", "GW OT score", "Gromov–Wasserstein OT score from the previous state "
+               "to this one, where their widths differ", per_layer=True, low=0.0, high=1.0),
     ),
     measure_fn=measure_transport,
     needs_model=OPTIONS.needs_model,
