@@ -34,14 +34,14 @@ def test_cli_analyze_refuses_a_file_that_is_not_a_trajectory(tmp_path: Path) -> 
     assert "Traceback" not in res.output
 
 
-def test_the_k_flag_shows_the_views_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``--k``'s help reads its default from ricci.view.DEFAULT_K (not a typed-in 30)."""
-    import layerflow.ricci.view as ricci_view
+def test_the_k_flag_shows_the_k_the_view_resolves_to() -> None:
+    """``--k``'s help shows the k the Ricci view takes when none is given (the paper's 30)."""
     from layerflow.cli import _live_view_options
+    from layerflow.ricci import DEFAULT_K
+    from layerflow.views import get_view
 
-    monkeypatch.setattr(ricci_view, "DEFAULT_K", 17)
     (k,) = [o for o in _live_view_options() if o["name"] == "k"]
-    assert k["default"] == 17
+    assert k["default"] == get_view("ricci").resolve({})["k"] == DEFAULT_K == 30
 
 
 def _corpus(n: int = 40_000, d: int = 4) -> Trajectory:

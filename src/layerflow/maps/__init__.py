@@ -11,7 +11,6 @@
 
 from layerflow.maps.budget import DEFAULT_MAX_SECONDS, JacobianCost, LayerCost
 from layerflow.maps.curve import CurveResult, track_curvature
-from layerflow.maps.errors import JacobianBudgetError, MapsError
 from layerflow.maps.jacobian import (
     DEFAULT_COND_MAX,
     JacobianDiagnostics,
@@ -24,12 +23,10 @@ __all__ = [
     "DEFAULT_COND_MAX",
     "DEFAULT_MAX_SECONDS",
     "CurveResult",
-    "JacobianBudgetError",
     "JacobianCost",
     "JacobianDiagnostics",
     "LayerCost",
     "LayerJacobian",
-    "MapsError",
     "MatfreeLayer",
     "MatfreeOptions",
     "jacobian_diagnostics",

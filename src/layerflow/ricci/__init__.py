@@ -34,8 +34,8 @@ from __future__ import annotations
 from layerflow.ricci._core import INPUT_CACHE
 from layerflow.ricci._threads import LAYER_POOL
 from layerflow.ricci.coefficients import (
+    DEFAULT_PROTOCOL,
     PROTOCOLS,
-    DisconnectedGraphError,
     RicciCoefficient,
     RicciSweep,
     ricci_coefficient,
@@ -45,13 +45,7 @@ from layerflow.ricci.coefficients import (
 )
 from layerflow.ricci.curvature import CURVATURES, edge_curvature, scalar_curvature
 from layerflow.ricci.geodesics import AUTO_EXACT_MAX_N, GeodesicMass, geodesic_mass
-from layerflow.ricci.graphs import (
-    KNN_METHODS,
-    TIE_RULES,
-    RicciInputError,
-    knn_graph,
-    knn_indices,
-)
+from layerflow.ricci.graphs import DEFAULT_K, KNN_METHODS, TIE_RULES, knn_graph, knn_indices
 from layerflow.ricci.local import (
     LayerCoefficients,
     LocalCoefficients,
@@ -71,17 +65,17 @@ def clear_caches() -> None:
 __all__ = [
     "AUTO_EXACT_MAX_N",
     "CURVATURES",
+    "DEFAULT_K",
+    "DEFAULT_PROTOCOL",
     "INPUT_CACHE",
     "KNN_METHODS",
     "PROTOCOLS",
     "TIE_RULES",
-    "DisconnectedGraphError",
     "GeodesicMass",
     "LayerCoefficients",
     "LocalCoefficients",
     "PooledCoefficient",
     "RicciCoefficient",
-    "RicciInputError",
     "RicciSweep",
     "clear_caches",
     "edge_curvature",

@@ -16,21 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from layerflow.ricci.coefficients import PROTOCOLS, ricci_sweeps
+from layerflow.errors import ConfigError
+from layerflow.ricci.coefficients import DEFAULT_PROTOCOL, PROTOCOLS, ricci_sweeps
 from layerflow.ricci.curvature import CURVATURES
-from layerflow.views import (
-    Column,
-    Option,
-    OptionError,
-    View,
-    ViewResult,
-    coefficient_row,
-    layer_row,
-)
+from layerflow.ricci.graphs import DEFAULT_K
+from layerflow.views import Column, Option, View, ViewResult, coefficient_row, layer_row
 
 __all__ = ["DEFAULT_K", "K_TOO_LARGE", "VIEW", "measure_ricci"]
 
-DEFAULT_K = 30  # the primary k of a sweep when its ks hold 30 (or none given)
 #: points of the kNN graphs by default: a trajectory with more rows is read on a seeded
 #: subsample of this many (a corpus of tokens; exact kNN graphs grow as N²)
 MAX_POINTS = 20_000
@@ -39,15 +32,16 @@ K_TOO_LARGE = "k >= N"
 
 
 def _finalize(opts: dict[str, Any]) -> dict[str, Any]:
-    """The primary ``k`` and the swept ``ks``: ks defaults to [k]; k defaults to 30 when 30 is
-    among the ks (or none are given), else to the smallest k; k must be one of the ks."""
+    """The primary ``k`` and the swept ``ks``: ks defaults to [k]; k defaults to
+    :data:`DEFAULT_K` when it is among the ks (or none are given), else to the smallest k; k must
+    be one of the ks."""
     ks, k = opts["ks"], opts["k"]
     if k is None:
         k = DEFAULT_K if ks is None or DEFAULT_K in ks else ks[0]
     if ks is None:
         ks = [k]
     if k not in ks:
-        raise OptionError("k", f"{k!r} is not one of ks={ks}; the primary k must be among the "
+        raise ConfigError("k", f"{k!r} is not one of ks={ks}; the primary k must be among the "
                                "swept ks")
     return {**opts, "k": k, "ks": ks}
 
@@ -103,7 +97,7 @@ def measure_ricci(traj: Any, *, model: Any = None, inputs: Any = None, k: int = 
     n = _n_points(traj)
     too_big = [kv for kv in kk if n is not None and kv >= n and kv != k]
     kk = [kv for kv in kk if kv not in too_big]  # a swept k needs k < N; the primary k must fit
-    protos = list(dict.fromkeys(protocols or ["layerflow"]))  # each protocol once
+    protos = list(dict.fromkeys(protocols or [DEFAULT_PROTOCOL]))  # each protocol once
     rows: list[dict[str, Any]] = []
     coefficients: list[dict[str, Any]] = []
     results: dict[str, Any] = {}
@@ -151,8 +145,8 @@ VIEW = View(
     title="Ricci view",
     paper="Baptista et al. 2024",
     options=(
-        Option("k", "int", None, "neighbours per point (the primary k; default 30)", low=1,
-               nullable=True),
+        Option("k", "int", None, f"neighbours per point (the primary k; default {DEFAULT_K})",
+               low=1, nullable=True, resolved_default=DEFAULT_K),
         Option("ks", "ints", None, "every k to compute (one neighbour search; default [k])",
                low=1, nullable=True),
         Option("curvature", "str", "forman", "edge curvature kind",
@@ -164,7 +158,7 @@ VIEW = View(
                "above 20,000 points)", choices=("auto", "exact", "sampled")),
         Option("seed", "int", 0, "seed of the sampled geodesic mass and of the point subsample",
                low=0),
-        Option("protocols", "strs", ["layerflow"], "protocols of the coefficient: "
+        Option("protocols", "strs", [DEFAULT_PROTOCOL], "protocols of the coefficient: "
                "layerflow (union graphs, every pair) and/or baptista (the authors' R code); the "
                "first is primary (its coefficient at k is the run's ricci_rho); every protocol's "
                "coefficients are rows of the coefficients table",

@@ -14,7 +14,6 @@ from layerflow.stats.correlation import (
 )
 from layerflow.stats.intervals import (
     Interval,
-    StatsError,
     bootstrap_diff_interval,
     bootstrap_mean_interval,
     mean_interval,
@@ -28,7 +27,6 @@ __all__ = [
     "WELL_TRAINED",
     "AccuracyStudy",
     "Interval",
-    "StatsError",
     "accuracy_study",
     "arm_table",
     "assign_arms",

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from layerflow.stats.intervals import StatsError
+from layerflow.errors import ConfigError
 from layerflow.views import metric_names
 
 __all__ = [
@@ -40,7 +40,7 @@ def summary_tables(runs: pd.DataFrame, by: Sequence[str] = ("model_kind", "depth
     """
     missing = [c for c in by if c not in runs.columns]
     if missing:
-        raise StatsError(f"cannot group by {missing}: not columns of the run table")
+        raise ConfigError(f"cannot group by {missing}: not columns of the run table")
     df = runs if status is None or "status" not in runs.columns else runs[runs["status"] == status]
     mets = list(metrics) if metrics is not None else metric_columns(df)
     keys = [*by, "trained"] if "trained" in df.columns and "trained" not in by else list(by)

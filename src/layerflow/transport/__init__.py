@@ -17,8 +17,7 @@ states (the longest by default, or ``run=(start, stop)``), each result saying wh
     summary_with_results(...)     # the same dict and the result objects (W2 steps, OTS, ...)
 """
 
-from layerflow.transport._common import MemoryBudgetError, TransportError
-from layerflow.transport.assignment import Assignment, OTConvergenceError, exact_assignment
+from layerflow.transport.assignment import Assignment, exact_assignment
 from layerflow.transport.gw import GWScoreResult, gw_ot_score
 from layerflow.transport.kinetic import (
     TurningAnglesResult,
@@ -49,13 +48,10 @@ __all__ = [
     "Assignment",
     "GWScoreResult",
     "LineShapeResult",
-    "MemoryBudgetError",
     "MetricUse",
-    "OTConvergenceError",
     "OTScoreResult",
     "StageTransport",
     "Transition",
-    "TransportError",
     "TransportSummary",
     "TurningAnglesResult",
     "WassersteinPathResult",
