@@ -121,7 +121,8 @@ def main() -> None:
     if args.threads:
         os.environ["OMP_NUM_THREADS"] = str(args.threads)
         torch.set_num_threads(args.threads)
-    from layerflow.maps import JacobianBudgetError, jacobian_diagnostics
+    from layerflow.errors import BudgetError
+    from layerflow.maps import jacobian_diagnostics
 
     print(f"load average before: {os.getloadavg()}; torch threads {torch.get_num_threads()}")
     model, X = make(args.seed, args.n)
@@ -131,7 +132,7 @@ def main() -> None:
     try:
         jacobian_diagnostics(model, X, layers=LAYERS, method="exact")
         raise SystemExit("expected a refusal at the default budget")
-    except JacobianBudgetError as err:
+    except BudgetError as err:
         refusal_s = time.perf_counter() - start
         est = err.estimate
         print(f"\n[1] refusal after {refusal_s:.2f} s (calibration {est.calibration_seconds:.2f} s)"
@@ -190,7 +191,8 @@ def main() -> None:
 def cifar(n: int) -> None:
     """[4] A CIFAR-size block (64 channels × 32×32 = 65,536 wide): refused exactly, run matrix-free
     on one sample, measured against its estimate."""
-    from layerflow.maps import JacobianBudgetError, jacobian_diagnostics
+    from layerflow.errors import BudgetError
+    from layerflow.maps import jacobian_diagnostics
 
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(3, 64, 3, padding=1), Block(64))
@@ -200,7 +202,7 @@ def cifar(n: int) -> None:
         start = time.perf_counter()
         try:
             jacobian_diagnostics(model, X, layers=["1"], method=method)
-        except JacobianBudgetError as err:
+        except BudgetError as err:
             print(f"    {method} at N={n}, refused after {time.perf_counter() - start:.1f} s:\n"
                   f"      {err}")
     start = time.perf_counter()

@@ -5,7 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from layerflow._capture import CaptureError, capture
+from layerflow._capture import capture
+from layerflow.errors import ConfigError
 from layerflow.models import ModelSpec, build_model
 
 
@@ -133,7 +134,7 @@ def test_tuple_output_takes_first_tensor() -> None:
                                                ("dict", "returned dict, not a tensor")])
 def test_non_tensor_outputs_refused(first: str, needle: str) -> None:
     model = _Wrap(_TupleOut(first))
-    with pytest.raises(CaptureError, match=needle):
+    with pytest.raises(ConfigError, match=needle):
         capture(model, _x(), layers=["inner"])
     assert all(not m._forward_hooks for m in model.modules())
 
@@ -143,13 +144,13 @@ def test_empty_tuple_refused() -> None:
         def forward(self, x: torch.Tensor) -> tuple[()]:
             return ()
 
-    with pytest.raises(CaptureError, match="first element is nothing"):
+    with pytest.raises(ConfigError, match="first element is nothing"):
         capture(_Wrap(Empty()), _x(), layers=["inner"])
 
 
 def test_unknown_layer_lists_available() -> None:
     model = build_model(ModelSpec("mlp", width=3, depth=1), 3, 2, seed=0)
-    with pytest.raises(CaptureError) as info:
+    with pytest.raises(ConfigError) as info:
         capture(model, _x(), layers=["blocks.0", "nope"])
     msg = str(info.value)
     assert "['nope']" in msg and "'blocks.0.fc'" in msg and "'head'" in msg
@@ -199,14 +200,14 @@ class _Leaf(nn.Module):
 )
 def test_capture_errors(model: nn.Module, kwargs: dict[str, object], needle: str) -> None:
     X = kwargs.pop("X", _x())
-    with pytest.raises(CaptureError) as info:
+    with pytest.raises(ConfigError) as info:
         capture(model, X, **kwargs)  # type: ignore[arg-type]
     assert needle in str(info.value)
     assert all(not m._forward_hooks for m in model.modules())
 
 
 def test_model_must_be_a_module() -> None:
-    with pytest.raises(CaptureError, match=r"expected a torch\.nn\.Module"):
+    with pytest.raises(ConfigError, match=r"expected a torch\.nn\.Module"):
         capture("model", _x())  # type: ignore[arg-type]
 
 
@@ -226,7 +227,7 @@ def test_lf_capture_callable_after_importing_the_module() -> None:
     import sys
 
     code = (
-        "from layerflow._capture import CaptureError\n"
+        "from layerflow._capture import ConfigError\n"
         "import numpy as np, torch, layerflow as lf\n"
         "net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Tanh())\n"
         "t = lf.capture(net, np.ones((4, 2), dtype=np.float32))\n"
@@ -239,9 +240,9 @@ def test_lf_capture_callable_after_importing_the_module() -> None:
 
 def test_scalar_and_unconvertible_inputs_are_refused() -> None:
     net = nn.Sequential(nn.Linear(2, 2))
-    with pytest.raises(CaptureError, match=r"X is a scalar; expected an array of shape \(N, …\)"):
+    with pytest.raises(ConfigError, match=r"X is a scalar; expected an array of shape \(N, …\)"):
         capture(net, torch.tensor(1.0), layers=["0"])
-    with pytest.raises(CaptureError, match=r"X could not be converted to an array"):
+    with pytest.raises(ConfigError, match=r"X could not be converted to an array"):
         capture(net, [[1.0, 2.0], [3.0]], layers=["0"])
 
 

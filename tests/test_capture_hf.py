@@ -10,7 +10,8 @@ import pytest
 import torch
 
 import layerflow as lf
-from layerflow._capture import CaptureError, capture
+from layerflow._capture import capture
+from layerflow.errors import ConfigError
 
 transformers = pytest.importorskip("transformers")
 
@@ -114,11 +115,11 @@ def test_layers_by_glob_index_and_pseudo_names() -> None:
     named = capture(model, batch, layers=["transformer.ln_f"], per_token=True)
     assert named.kinds[-1] == "final_norm"
     np.testing.assert_array_equal(named.states[-1], idx.states[-1])
-    with pytest.raises(CaptureError, match=r"the glob 'transformer\.x\.\*' matches no submodule"):
+    with pytest.raises(ConfigError, match=r"the glob 'transformer\.x\.\*' matches no submodule"):
         capture(model, batch, layers=["transformer.x.*"])
-    with pytest.raises(CaptureError, match=r"index 9 is out of range for the 5 default layers"):
+    with pytest.raises(ConfigError, match=r"index 9 is out of range for the 5 default layers"):
         capture(model, batch, layers=[9])
-    with pytest.raises(CaptureError, match=r"layers must be distinct; repeated: \['final_norm'\]"):
+    with pytest.raises(ConfigError, match=r"layers must be distinct; repeated: \['final_norm'\]"):
         capture(model, batch, layers=["final_norm", -1])
 
 

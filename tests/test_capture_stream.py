@@ -12,10 +12,10 @@ import torch
 from torch import nn
 
 import layerflow as lf
-from layerflow._capture import CaptureError, capture
+from layerflow._capture import capture
 from layerflow._npzmap import map_npz, release, write_stored_npz
-from layerflow.errors import LayerflowError
-from layerflow.trajectory import Trajectory, TrajectoryError
+from layerflow.errors import ConfigError, DataError, LayerflowError
+from layerflow.trajectory import Trajectory
 
 
 class Seq(nn.Module):
@@ -80,7 +80,7 @@ def test_iterables_of_batches_with_labels_and_varying_lengths() -> None:
     assert traj.n_samples == 3 * 5 + 2 * 7
     np.testing.assert_array_equal(np.unique(traj.sample_index), np.arange(5))
     np.testing.assert_array_equal(traj.labels, np.repeat(np.arange(5), [5, 5, 5, 7, 7]))
-    with pytest.raises(CaptureError, match=r"batch 1 gives state 'input' width 7 but the first "
+    with pytest.raises(ConfigError, match=r"batch 1 gives state 'input' width 7 but the first "
                                            r"batch gave 5; sequences of different lengths need "
                                            r"per_token=True"):
         capture(model, [b[0] for b in batches], layers=["a"])
@@ -112,7 +112,7 @@ def test_input_errors_name_the_input(X: object, kwargs: dict, needle: str) -> No
 
 def test_a_mask_for_a_model_without_one_needs_per_token() -> None:
     model = nn.Sequential(nn.Embedding(9, 4), nn.Linear(4, 2))
-    with pytest.raises(CaptureError, match=r"needs per_token=True \(Sequential.forward takes no "
+    with pytest.raises(ConfigError, match=r"needs per_token=True \(Sequential.forward takes no "
                                            r"attention_mask\)"):
         capture(model, _ids(), attention_mask=np.ones((10, 5)))
 
@@ -162,11 +162,11 @@ def test_mapped_npz_reads_what_was_written_and_refuses_bad_members(tmp_path: Pat
     np.savez_compressed(tmp_path / "c.npz", x=x)
     assert map_npz(tmp_path / "c.npz") is None  # compressed: read, not mapped
     np.savez(tmp_path / "d.npz", x=np.array([{"a": 1}], dtype=object))
-    with pytest.raises(TrajectoryError, match="would need pickle to read"):
+    with pytest.raises(DataError, match="would need pickle to read"):
         Trajectory.load(tmp_path / "d.npz", mmap=True)
     (tmp_path / "e.npz").write_bytes(b"not a zip")
-    with pytest.raises(TrajectoryError, match=r"is not a readable \.npz archive"):
-        map_npz(tmp_path / "e.npz", TrajectoryError)
+    with pytest.raises(ConfigError, match=r"is not a readable \.npz archive"):
+        map_npz(tmp_path / "e.npz", ConfigError)
 
 
 def test_a_mapped_trajectory_checks_its_states_in_blocks(tmp_path: Path) -> None:
@@ -175,7 +175,7 @@ def test_a_mapped_trajectory_checks_its_states_in_blocks(tmp_path: Path) -> None
     big[123_456, 7] = np.nan
     p = write_stored_npz(tmp_path / "nan.npz", [
         ("state_0", big.dtype, big.shape, lambda: [big[:150_000], big[150_000:]])])
-    with pytest.raises(TrajectoryError, match=r"state 0 \('input'\) has NaN values in 1 of "
+    with pytest.raises(ConfigError, match=r"state 0 \('input'\) has NaN values in 1 of "
                                               r"300000 rows \(first bad row: 123456\)"):
         Trajectory.load(p, mmap=True)
 

@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 import layerflow as lf
-from layerflow._capture import CaptureError, capture
+from layerflow._capture import capture
+from layerflow.errors import ConfigError
 
 
 class TinyTransformer(nn.Module):
@@ -163,7 +164,7 @@ class _PooledOut(nn.Module):
 def test_errors_name_the_shapes(kwargs: dict[str, object], needle: str) -> None:
     ids = np.random.default_rng(0).integers(0, 5, size=(3, 6))
     model = _PooledOut()
-    with pytest.raises(CaptureError) as info:
+    with pytest.raises(ConfigError) as info:
         capture(model, ids, **kwargs)  # type: ignore[arg-type]
     assert needle in str(info.value)
     assert all(not m._forward_hooks for m in model.modules())
@@ -171,7 +172,7 @@ def test_errors_name_the_shapes(kwargs: dict[str, object], needle: str) -> None:
 
 def test_per_token_needs_sequence_shaped_states() -> None:
     model = ConvNet()
-    with pytest.raises(CaptureError, match=r"X has shape \(4, 3, 5, 5\); per_token=True needs "
+    with pytest.raises(ConfigError, match=r"X has shape \(4, 3, 5, 5\); per_token=True needs "
                                            r"sequences of shape \(N, T\) \(token ids\) or "
                                            r"\(N, T, d\)"):
         capture(model, np.zeros((4, 3, 5, 5), dtype=np.float32), layers=["c1"], per_token=True)
@@ -185,7 +186,7 @@ def test_per_token_needs_sequence_shaped_states() -> None:
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.up(x[:, :, :, None].expand(-1, -1, -1, 2))
 
-    with pytest.raises(CaptureError, match=r"state 1 \('up'\) has shape \(4, 3, 5, 2\); "
+    with pytest.raises(ConfigError, match=r"state 1 \('up'\) has shape \(4, 3, 5, 2\); "
                                            r"per-token states need shape \(N, T, d\)"):
         capture(Lift(), X, layers=["up"], per_token=True)
 

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 import layerflow as lf
-from layerflow.errors import LayerflowError
+from layerflow.errors import ConfigError, LayerflowError
 from layerflow.hooks import (
     LayerHooks,
     PreActivation,
@@ -23,8 +23,7 @@ from layerflow.hooks import (
     record_layers,
     shape_change,
 )
-from layerflow.maps import MapsError, jacobian_diagnostics
-from layerflow.training import PenaltyError
+from layerflow.maps import jacobian_diagnostics
 
 
 class PostAdd(nn.Module):
@@ -130,7 +129,7 @@ def test_declared_activation_must_exist_and_must_end_the_block() -> None:
 
 def test_a_reused_activation_is_refused_with_a_way_forward() -> None:
     net = Net()
-    with pytest.raises(lf.CaptureError, match=r"layer 'stage.0.act' ran 2 times in one forward "
+    with pytest.raises(lf.ConfigError, match=r"layer 'stage.0.act' ran 2 times in one forward "
                        r"pass; capture needs each layer to run exactly once; .*name the module "
                        r"that calls it, 'stage.0'"):
         lf.capture(net, torch.randn(3, 3), layers=["stage.0.act"])
@@ -174,17 +173,17 @@ def test_penalty_velocity_is_the_residual_branch_and_its_gradient_is_right() -> 
         clipped = pen.velocities()[0] * 1.0 + hand[0][0]  # relu(x + F(x))
     np.testing.assert_allclose(clipped.detach().numpy(),
                                torch.relu(hand[0][1]).detach().numpy(), rtol=1e-5, atol=1e-6)
-    with pytest.raises(PenaltyError, match=r"layer 'stage.1' applies its activation"):
+    with pytest.raises(ConfigError, match=r"layer 'stage.1' applies its activation"):
         lf.TransportPenalty(net, ["stage.1"], post_add="refuse")
 
 
 def test_penalty_with_an_example_refuses_shape_changes_at_construction() -> None:
     net = nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 2))
-    with pytest.raises(PenaltyError, match=r"block '1' \(Linear\) maps shape \(4, 3\) to "
+    with pytest.raises(ConfigError, match=r"block '1' \(Linear\) maps shape \(4, 3\) to "
                        r"\(4, 2\) on the example input; a residual block"):
         lf.TransportPenalty(net, ["0", "1"], example=torch.zeros(4, 3))
     assert all(not m._forward_hooks and not m._forward_pre_hooks for m in net.modules())
-    with pytest.raises(PenaltyError, match=r"example is a list; expected a tensor"):
+    with pytest.raises(ConfigError, match=r"example is a list; expected a tensor"):
         lf.TransportPenalty(net, ["0"], example=[1.0, 2.0])
     unused = nn.ModuleDict({"a": nn.Linear(3, 3), "b": nn.Linear(3, 3)})
 
@@ -196,7 +195,7 @@ def test_penalty_with_an_example_refuses_shape_changes_at_construction() -> None
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.m["a"](x)
 
-    with pytest.raises(PenaltyError, match=r"block 'm.b' did not run on the example input"):
+    with pytest.raises(ConfigError, match=r"block 'm.b' did not run on the example input"):
         lf.TransportPenalty(Only(), ["m.b"], example=torch.zeros(2, 3))
     pen = lf.TransportPenalty(net, ["0"], example=torch.zeros(4, 3))  # keeps its shape: built
     pen.remove()
@@ -222,9 +221,9 @@ def test_jacobian_of_a_post_add_block_is_that_of_x_plus_f() -> None:
     assert clipped.any()
     assert np.all(out.logabsdet[clipped] == -np.inf)
     assert not out.diffeomorphic[clipped].any()
-    with pytest.raises(MapsError, match=r"post_add='x': expected one of"):
+    with pytest.raises(ConfigError, match=r"post_add='x': expected one of"):
         jacobian_diagnostics(net, x, layers=["stage.0"], post_add="x")
-    with pytest.raises(MapsError, match=r"layer 'stage.0' applies its activation"):
+    with pytest.raises(ConfigError, match=r"layer 'stage.0' applies its activation"):
         jacobian_diagnostics(net, x, layers=["stage.0"], post_add="refuse")
 
 

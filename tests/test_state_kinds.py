@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import layerflow as lf
-from layerflow.trajectory import Trajectory, TrajectoryError
+from layerflow.errors import ConfigError
+from layerflow.trajectory import Trajectory
 from layerflow.views import get_view
 
 KINDS = ("input_ids", "embedding", "block", "block", "block", "final_norm")
@@ -101,7 +102,7 @@ def test_concat_offsets_sample_index() -> None:
      "trajectory 1 has no labels but trajectory 0 has; concat needs all or none"),
 ])
 def test_concat_refuses_parts_that_do_not_fit(parts: list, needle: str) -> None:
-    with pytest.raises(TrajectoryError, match=needle):
+    with pytest.raises(ConfigError, match=needle):
         Trajectory.concat(parts)
 
 
@@ -123,7 +124,7 @@ def test_from_hidden_states_subsets_keep_their_names() -> None:
 ])
 def test_from_hidden_states_refuses_bad_layers(kwargs: dict, needle: str) -> None:
     hs = [np.zeros((2, 3, 2)) for _ in range(5)]
-    with pytest.raises(TrajectoryError, match=needle):
+    with pytest.raises(ConfigError, match=needle):
         Trajectory.from_hidden_states(hs, **kwargs)
 
 
@@ -133,11 +134,11 @@ def test_from_hidden_states_refuses_bad_layers(kwargs: dict, needle: str) -> Non
     (["input", "layer"], "state 'layer1' has kind 'layer'; expected one of input, input_ids"),
 ])
 def test_kinds_are_checked(kinds: object, needle: str) -> None:
-    with pytest.raises(TrajectoryError, match=needle):
+    with pytest.raises(ConfigError, match=needle):
         Trajectory([np.eye(2), np.eye(2)], kinds=kinds)  # type: ignore[arg-type]
 
 
 def test_a_trajectory_of_token_ids_only_has_nothing_to_analyse() -> None:
     traj = Trajectory([np.ones((3, 1))], layer_names=["ids"], kinds=["input_ids"])
-    with pytest.raises(TrajectoryError, match="every state is left out of the views"):
+    with pytest.raises(ConfigError, match="every state is left out of the views"):
         traj.analysed()

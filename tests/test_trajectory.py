@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from layerflow import Trajectory, TrajectoryError
+from layerflow import Trajectory
+from layerflow.errors import ConfigError, DataError
 
 
 def states(widths: list[int], n: int = 6, seed: int = 0) -> list[np.ndarray]:
@@ -53,7 +54,7 @@ def test_from_stacked_array() -> None:
 
 def test_mismatched_n_names_the_layer() -> None:
     s = [*states([2, 2]), np.zeros((5, 2))]
-    with pytest.raises(TrajectoryError, match=r"state 2 \('layer2'\) has 5 rows but state 0 \('input'\) has 6"):
+    with pytest.raises(ConfigError, match=r"state 2 \('layer2'\) has 5 rows but state 0 \('input'\) has 6"):
         Trajectory(s)
 
 
@@ -61,7 +62,7 @@ def test_mismatched_n_names_the_layer() -> None:
 def test_non_finite_state_names_the_layer(bad: float, kind: str) -> None:
     s = states([2, 2, 2])
     s[1][3, 1] = bad
-    with pytest.raises(TrajectoryError, match=rf"state 1 \('hidden'\) has {kind} values in 1 of 6 rows \(first bad row: 3\)"):
+    with pytest.raises(ConfigError, match=rf"state 1 \('hidden'\) has {kind} values in 1 of 6 rows \(first bad row: 3\)"):
         Trajectory(s, layer_names=["in", "hidden", "out"])
 
 
@@ -85,7 +86,7 @@ def test_non_finite_state_names_the_layer(bad: float, kind: str) -> None:
     ],
 )
 def test_construction_errors(kwargs: dict[str, object], pattern: str) -> None:
-    with pytest.raises(TrajectoryError, match=pattern):
+    with pytest.raises(ConfigError, match=pattern):
         Trajectory(**kwargs)  # type: ignore[arg-type]
 
 
@@ -132,23 +133,23 @@ def test_load_plain_state_archive(tmp_path: Path) -> None:
 
 
 def test_load_errors(tmp_path: Path) -> None:
-    with pytest.raises(TrajectoryError, match="does not exist"):
+    with pytest.raises(DataError, match="does not exist"):
         Trajectory.load(tmp_path / "missing.npz")
     p = tmp_path / "other.npz"
     np.savez(p, a=np.zeros(3))
-    with pytest.raises(TrajectoryError, match=r"no arrays named state_0.*found \['a'\]"):
+    with pytest.raises(DataError, match=r"no arrays named state_0.*found \['a'\]"):
         Trajectory.load(p)
     np.savez(p, state_0=np.zeros((2, 2)), layer_names=np.array("x"))
-    with pytest.raises(TrajectoryError, match=r"layer_names has shape \(\); expected \(1,\)"):
+    with pytest.raises(DataError, match=r"layer_names has shape \(\); expected \(1,\)"):
         Trajectory.load(p)
     np.save(tmp_path / "single.npy", np.zeros(3))
-    with pytest.raises(TrajectoryError, match=r"not a readable \.npz"):
+    with pytest.raises(DataError, match=r"not a readable \.npz"):
         Trajectory.load(tmp_path / "single.npy")
     np.savez(p, state_0=np.zeros((2, 2)), state_1=np.zeros((3, 2)))
-    with pytest.raises(TrajectoryError, match=r"state 1 .* has 3 rows"):
+    with pytest.raises(ConfigError, match=r"state 1 .* has 3 rows"):
         Trajectory.load(p)
     big = Trajectory(states([50, 50], n=50)).save(tmp_path / "big.npz")
-    with pytest.raises(TrajectoryError, match="above the limit max_bytes=1000"):
+    with pytest.raises(DataError, match="above the limit max_bytes=1000"):
         Trajectory.load(big, max_bytes=1000)
 
 
@@ -172,7 +173,7 @@ def test_subsample_same_rows_everywhere_and_reproducible() -> None:
 @pytest.mark.parametrize("m", [0, 41, -1, 2.5, True])
 def test_subsample_bad_m(m: object) -> None:
     t = Trajectory(states([2], n=40))
-    with pytest.raises(TrajectoryError, match=f"m={m!r}"):
+    with pytest.raises(ConfigError, match=f"m={m!r}"):
         t.subsample(m)  # type: ignore[arg-type]
 
 
@@ -181,7 +182,7 @@ def test_select_and_rows() -> None:
     s = t.select(1, 2)
     assert s.layer_names == ("b", "c") and s.widths == (3, 3) and dict(s.metadata) == {"m": 1}
     np.testing.assert_array_equal(s.states[0], t.states[1])
-    with pytest.raises(TrajectoryError, match=r"select\(2, 4\) is out of range for 4 states"):
+    with pytest.raises(ConfigError, match=r"select\(2, 4\) is out of range for 4 states"):
         t.select(2, 4)
     r = t.rows(np.array([True, False, True, False, False, True]))
     np.testing.assert_array_equal(r.states[3], t.states[3][[0, 2, 5]])
@@ -215,14 +216,14 @@ def test_equal_width_run_named() -> None:
 )
 def test_equal_width_run_bad_named(run: tuple[object, ...], pattern: str) -> None:
     t = Trajectory(states([2, 5, 5, 5, 3]))
-    with pytest.raises(TrajectoryError, match=pattern):
+    with pytest.raises(ConfigError, match=pattern):
         t.equal_width_run(run)  # type: ignore[arg-type]
 
 
 def test_no_equal_width_run() -> None:
     t = Trajectory(states([2, 3, 4]))
     assert t.equal_width_runs() == []
-    with pytest.raises(TrajectoryError, match=r"no two consecutive states have equal width \(widths \[2, 3, 4\]\)"):
+    with pytest.raises(ConfigError, match=r"no two consecutive states have equal width \(widths \[2, 3, 4\]\)"):
         t.equal_width_run()
 
 

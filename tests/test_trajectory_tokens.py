@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import torch
 
+from layerflow.errors import ConfigError
 from layerflow.tokens import token_rows
-from layerflow.trajectory import Trajectory, TrajectoryError
+from layerflow.trajectory import Trajectory
 
 
 def _hidden(n: int = 4, t: int = 5, d: int = 3, layers: int = 3) -> list[np.ndarray]:
@@ -85,7 +86,7 @@ def test_bfloat16_and_stacked_hidden_states() -> None:
          "hidden_states[0] has dtype <U1; expected a real numeric array"),
         (lambda: Trajectory.from_hidden_states([], per_token=True),
          "hidden_states is empty; expected the L+1 states (N, T, d)"),
-        (lambda: token_rows([], [], error=TrajectoryError),
+        (lambda: token_rows([], [], error=ConfigError),
          "no states; per-token rows need at least one state"),
         (lambda: Trajectory([np.zeros((3, 2))], sample_index=[0, 1]),
          "sample_index has shape (2,) and dtype int64; expected integers of shape (3,)"),
@@ -96,7 +97,7 @@ def test_bfloat16_and_stacked_hidden_states() -> None:
     ],
 )
 def test_errors_name_the_shapes(call: object, needle: str) -> None:
-    with pytest.raises(TrajectoryError) as info:
+    with pytest.raises(ConfigError) as info:
         call()  # type: ignore[operator]
     assert needle in str(info.value)
 

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 import layerflow as lf
+from layerflow.errors import ConfigError
 from layerflow.views import (
     VIEWS,
     Column,
     Option,
-    OptionError,
     get_view,
     measure_views,
     metric_names,
@@ -31,17 +31,17 @@ def _traj() -> lf.Trajectory:
 def test_option_kinds_and_errors() -> None:
     o = Option("ks", "ints", None, "ks", low=1, nullable=True)
     assert o.check([30, 10]) == [10, 30]
-    with pytest.raises(OptionError, match=r"^ks\[1\]: 0 is too small; expected an integer >= 1"):
+    with pytest.raises(ConfigError, match=r"^ks\[1\]: 0 is too small; expected an integer >= 1"):
         o.check([3, 0])
-    with pytest.raises(OptionError, match=r"\[3, 3\] repeats a value"):
+    with pytest.raises(ConfigError, match=r"\[3, 3\] repeats a value"):
         o.check([3, 3])
     s = Option("p", "strs", ["a"], "p", choices=("a", "b"))
     assert s.check(["b", "a"]) == ["b", "a"]
     f = Option("x", "float", 1.0, "x", low=0.0)
     assert f.check(2) == 2.0 and isinstance(f.check(2), float)
-    with pytest.raises(OptionError, match="expected a finite number, got bool True"):
+    with pytest.raises(ConfigError, match="expected a finite number, got bool True"):
         f.check(True)
-    with pytest.raises(OptionError, match="null is not allowed"):
+    with pytest.raises(ConfigError, match="null is not allowed"):
         f.check(None)
     with pytest.raises(ValueError, match="kind 'list'"):
         Option("y", "list", None, "y")
@@ -88,9 +88,9 @@ def test_one_flat_options_mapping_is_split_among_views() -> None:
     per = resolve_options(["transport", "ricci"], {"k": 7, "m": 50, "seed": 3})
     assert per["transport"]["m"] == 50 and per["ricci"]["k"] == 7
     assert per["transport"]["seed"] == per["ricci"]["seed"] == 3
-    with pytest.raises(OptionError, match=r"kk: no chosen view .* has this option"):
+    with pytest.raises(ConfigError, match=r"kk: no chosen view .* has this option"):
         resolve_options(["transport"], {"kk": 1})
-    with pytest.raises(OptionError, match="unknown view 'curvy'"):
+    with pytest.raises(ConfigError, match="unknown view 'curvy'"):
         get_view("curvy")
     assert list(VIEWS) == ["transport", "ricci", "jacobian"]
 
@@ -120,7 +120,7 @@ def test_the_light_option_declarations_are_the_views_own() -> None:
     assert ricci["protocols"].allowed() == tuple(PROTOCOLS)
     solver = {o.name: o for o in view_options("transport").options}["solver"]
     assert solver.allowed() == ("auto", *sorted(SOLVERS))
-    with pytest.raises(OptionError, match=r"unknown view 'ricc'.*did you mean 'ricci'"):
+    with pytest.raises(ConfigError, match=r"unknown view 'ricc'.*did you mean 'ricci'"):
         view_options("ricc")
 
 

@@ -20,16 +20,21 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from layerflow._version import __version__
-from layerflow.errors import LayerflowError
+from layerflow.errors import (
+    BudgetError,
+    ConfigError,
+    DataError,
+    FetchChecksumError,
+    FetchOfflineError,
+    LayerflowError,
+    NotComputableError,
+)
 
 # public name -> module that defines it (imported on first access)
 _LAZY_NAMES: dict[str, str] = {
     "Trajectory": "layerflow.trajectory",
-    "TrajectoryError": "layerflow.trajectory",
     "capture": "layerflow._capture",
-    "CaptureError": "layerflow._capture",
     "Dataset": "layerflow.data",
-    "DatasetError": "layerflow.data",
     "load_dataset": "layerflow.data",
     "list_datasets": "layerflow.data",
     "train": "layerflow.training",
@@ -48,7 +53,9 @@ _SUBMODULES = {
     "views",
 }
 
-__all__ = ["LayerflowError", "__version__", *_LAZY_NAMES, *sorted(_SUBMODULES)]
+__all__ = [
+    "BudgetError", "ConfigError", "DataError", "FetchChecksumError", "FetchOfflineError",
+    "LayerflowError", "NotComputableError", "__version__", *_LAZY_NAMES, *sorted(_SUBMODULES)]
 
 
 def __getattr__(name: str) -> Any:
@@ -81,9 +88,9 @@ if TYPE_CHECKING:  # pragma: no cover
         transport,
         views,
     )
-    from layerflow._capture import CaptureError, capture  # noqa: F401
+    from layerflow._capture import capture  # noqa: F401
     from layerflow._environment import environment, reproducible  # noqa: F401
-    from layerflow.data import Dataset, DatasetError, list_datasets, load_dataset  # noqa: F401
+    from layerflow.data import Dataset, list_datasets, load_dataset  # noqa: F401
     from layerflow.models import ModelSpec, build_model  # noqa: F401
     from layerflow.training import (  # noqa: F401
         TrainConfig,
@@ -93,4 +100,4 @@ if TYPE_CHECKING:  # pragma: no cover
         train,
         train_ensemble,
     )
-    from layerflow.trajectory import Trajectory, TrajectoryError  # noqa: F401
+    from layerflow.trajectory import Trajectory  # noqa: F401

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from layerflow.errors import LayerflowError
+from layerflow.errors import ConfigError
 from layerflow.hooks import (
     LayerHooks,
     LayerSpec,
@@ -37,11 +37,7 @@ from layerflow.hooks import (
 from layerflow.tokens import as_array, token_rows
 from layerflow.trajectory import Trajectory, save_streamed
 
-__all__ = ["POOLS", "CaptureError", "capture"]
-
-
-class CaptureError(LayerflowError):
-    """Capture was asked for something the model cannot give (unknown layer, bad output, …)."""
+__all__ = ["POOLS", "capture"]
 
 
 def _mean_pool(t: torch.Tensor) -> torch.Tensor:
@@ -61,18 +57,18 @@ def _as_input(X: Any) -> torch.Tensor:
         try:
             arr = np.asarray(X)
         except Exception as exc:
-            raise CaptureError(f"X could not be converted to an array: {exc}") from exc
+            raise ConfigError(f"X could not be converted to an array: {exc}") from exc
         if arr.dtype.kind not in "biuf":
-            raise CaptureError(f"X has dtype {arr.dtype}; expected a real numeric array")
+            raise ConfigError(f"X has dtype {arr.dtype}; expected a real numeric array")
         if arr.ndim == 0:
-            raise CaptureError("X is a scalar; expected an array of shape (N, …)")
+            raise ConfigError("X is a scalar; expected an array of shape (N, …)")
         t = torch.from_numpy(np.ascontiguousarray(arr))
     if t.ndim == 0:
-        raise CaptureError("X is a scalar; expected an array of shape (N, …)")
+        raise ConfigError("X is a scalar; expected an array of shape (N, …)")
     if t.shape[0] == 0:
-        raise CaptureError(f"X has shape {tuple(t.shape)}: 0 samples; expected at least one")
+        raise ConfigError(f"X has shape {tuple(t.shape)}: 0 samples; expected at least one")
     if t.is_complex():
-        raise CaptureError(f"X has dtype {t.dtype}; expected a real numeric array")
+        raise ConfigError(f"X has dtype {t.dtype}; expected a real numeric array")
     return t
 
 
@@ -99,10 +95,10 @@ def _split(inputs: Mapping[str, Any], n: int, start: int, stop: int) -> dict[str
 
 
 def _mapping_rows(inputs: Mapping[str, Any]) -> int:
-    key = input_key(inputs, CaptureError)
+    key = input_key(inputs, ConfigError)
     value = inputs[key]
     if not hasattr(value, "shape") or len(value.shape) == 0 or int(value.shape[0]) == 0:
-        raise CaptureError(f"inputs[{key!r}] has no rows; expected shape (N, …) with N >= 1")
+        raise ConfigError(f"inputs[{key!r}] has no rows; expected shape (N, …) with N >= 1")
     return int(value.shape[0])
 
 
@@ -113,9 +109,9 @@ def _batches(X: Any, batch_size: int, labels: Any,
     if isinstance(X, Mapping):
         inputs = dict(X)
         n = _mapping_rows(inputs)
-        lab = None if labels is None else as_array(labels, "labels", CaptureError, real=False)
+        lab = None if labels is None else as_array(labels, "labels", ConfigError, real=False)
         if lab is not None and (lab.ndim == 0 or lab.shape[0] != n):
-            raise CaptureError(f"labels have shape {lab.shape}; expected ({n},) to match the "
+            raise ConfigError(f"labels have shape {lab.shape}; expected ({n},) to match the "
                                "inputs")
 
         def gen_map() -> Iterator[Batch]:
@@ -126,7 +122,7 @@ def _batches(X: Any, batch_size: int, labels: Any,
         return gen_map(), -(-n // batch_size), False
     if _is_iterable_of_batches(X):
         if labels is not None:
-            raise CaptureError("labels= with an iterable of batches: give each batch as "
+            raise ConfigError("labels= with an iterable of batches: give each batch as "
                                "(inputs, labels) instead")
         total = len(X) if hasattr(X, "__len__") else None
 
@@ -138,18 +134,18 @@ def _batches(X: Any, batch_size: int, labels: Any,
                     first = item[0]
                     yield (dict(first) if isinstance(first, Mapping) else first), item[1]
                 else:
-                    raise CaptureError(
+                    raise ConfigError(
                         f"batch {i} is a {type(item).__name__}; expected a tensor, a mapping of "
                         "keyword inputs or a pair (inputs, labels)")
 
         return gen_iter(), total, True
     x = _as_input(X)
     n = int(x.shape[0])
-    lab = None if labels is None else as_array(labels, "labels", CaptureError, real=False)
+    lab = None if labels is None else as_array(labels, "labels", ConfigError, real=False)
     if lab is not None and (lab.ndim == 0 or lab.shape[0] != n):
         per_token = (f" (one per sequence) or ({n}, {int(x.shape[1])}) (one per token)"
                      if per_token_rows and x.ndim >= 2 else " to match X")
-        raise CaptureError(f"labels have shape {lab.shape}; expected ({n},){per_token}")
+        raise ConfigError(f"labels have shape {lab.shape}; expected ({n},){per_token}")
 
     def gen_tensor() -> Iterator[Batch]:
         for s in range(0, n, batch_size):
@@ -185,7 +181,7 @@ class _Sink:
         elif widths != self.widths:
             bad = next(i for i, (a, b) in enumerate(zip(widths, self.widths, strict=True))
                        if a != b)
-            raise CaptureError(
+            raise ConfigError(
                 f"batch {batch} gives state {self.names[bad]!r} width {widths[bad]} but the first "
                 f"batch gave {self.widths[bad]}; sequences of different lengths need "
                 "per_token=True (or padding to one length)")
@@ -360,7 +356,7 @@ def capture(
 
     Raises
     ------
-    CaptureError
+    ConfigError
         Unknown or repeated layers, globs that match nothing, layers that return non-tensors,
         that do not run once per pass or whose output is not batch-first; an unknown ``pool``,
         ``pool`` with ``per_token``, a mask given twice or where no token rows are made, batches
@@ -371,31 +367,31 @@ def capture(
     from layerflow._progress import progress_bar
 
     if not isinstance(model, nn.Module):
-        raise CaptureError(f"model is a {type(model).__name__}; expected a torch.nn.Module")
+        raise ConfigError(f"model is a {type(model).__name__}; expected a torch.nn.Module")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise CaptureError(f"batch_size={batch_size!r}: expected an int >= 1")
-    specs = resolve_layers(model, layers, CaptureError)
+        raise ConfigError(f"batch_size={batch_size!r}: expected an int >= 1")
+    specs = resolve_layers(model, layers, ConfigError)
     if any(s.name in ("input", "input_ids") for s in specs):
-        raise CaptureError("a layer named 'input' or 'input_ids' clashes with the input state's "
+        raise ConfigError("a layer named 'input' or 'input_ids' clashes with the input state's "
                            "name")
     if pool is not None and pool not in POOLS:
-        raise CaptureError(f"pool={pool!r}: expected None or one of {sorted(POOLS)}")
+        raise ConfigError(f"pool={pool!r}: expected None or one of {sorted(POOLS)}")
     if not isinstance(per_token, bool):
-        raise CaptureError(f"per_token={per_token!r}: expected True or False")
+        raise ConfigError(f"per_token={per_token!r}: expected True or False")
     if per_token and pool is not None:
-        raise CaptureError(f"pool={pool!r} with per_token=True: pooling makes one point per "
+        raise ConfigError(f"pool={pool!r} with per_token=True: pooling makes one point per "
                            "sample, per_token one per token; choose one")
     if max_memory is not None and (isinstance(max_memory, bool) or not isinstance(
             max_memory, int) or max_memory < 0):
-        raise CaptureError(f"max_memory={max_memory!r}: expected an int >= 0 (bytes)")
+        raise ConfigError(f"max_memory={max_memory!r}: expected an int >= 0 (bytes)")
     tensor_input = isinstance(X, torch.Tensor | np.ndarray) or not (
         isinstance(X, Mapping) or _is_iterable_of_batches(X))
     if attention_mask is not None and not tensor_input:
-        raise CaptureError("attention_mask= is for a tensor X; keyword inputs and batches carry "
+        raise ConfigError("attention_mask= is for a tensor X; keyword inputs and batches carry "
                            "their own 'attention_mask'")
     mask_to_model = attention_mask is not None and accepts_keyword(model, "attention_mask")
     if attention_mask is not None and not per_token and not mask_to_model:
-        raise CaptureError(f"attention_mask drops padded tokens, which needs per_token=True "
+        raise ConfigError(f"attention_mask drops padded tokens, which needs per_token=True "
                            f"({type(model).__name__}.forward takes no attention_mask)")
 
     param = next(iter(model.parameters()), None)
@@ -403,7 +399,7 @@ def capture(
     dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
     mask_all = None
     if attention_mask is not None:
-        mask_all = as_array(attention_mask, "attention_mask", CaptureError)
+        mask_all = as_array(attention_mask, "attention_mask", ConfigError)
     batches, total, _ = _batches(X, batch_size, labels, per_token)
     transform = POOLS[pool] if pool is not None else None
     budget = available_bytes() // 2 if max_memory is None else max_memory
@@ -423,7 +419,7 @@ def capture(
         def hook(_m: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
             x = args[0] if args else kwargs.get("hidden_states")
             if not isinstance(x, torch.Tensor):
-                raise CaptureError(f"the input of {spec.module!r} is a {type(x).__name__}; "
+                raise ConfigError(f"the input of {spec.module!r} is a {type(x).__name__}; "
                                    f"the state {spec.name!r} needs a tensor")
             seen_inputs[spec.name] = seen_inputs.get(spec.name, 0) + 1
             got["<in>" + spec.name] = x.detach()
@@ -439,7 +435,7 @@ def capture(
                for s in inputs_at]
     try:
         with LayerHooks(model, list(dict.fromkeys(s.module for s in outputs)), record,
-                        who="capture", needs="capture needs", error=CaptureError) as hooks, \
+                        who="capture", needs="capture needs", error=ConfigError) as hooks, \
                 eval_mode(model), torch.no_grad(), \
                 progress_bar("capture", total, progress) as advance:
             for b, (inputs, blabels) in enumerate(batches):
@@ -447,7 +443,7 @@ def capture(
                 seen_inputs.clear()
                 mask_b: Any = None
                 if isinstance(inputs, dict):
-                    key = input_key(inputs, CaptureError)
+                    key = input_key(inputs, ConfigError)
                     kw = keyword_input(model, inputs, device, dtype)
                     x_state = torch.as_tensor(inputs[key])
                     rows = int(x_state.shape[0])
@@ -479,14 +475,14 @@ def capture(
                 hooks.reset_calls()
                 for s in inputs_at:
                     if seen_inputs.get(s.name, 0) != 1:
-                        raise CaptureError(f"{s.module!r} ran {seen_inputs.get(s.name, 0)} times "
+                        raise ConfigError(f"{s.module!r} ran {seen_inputs.get(s.name, 0)} times "
                                            "in one forward pass; capture needs each layer to "
                                            "run exactly once")
                 raw = [x_state.detach()]
                 for s in specs:
                     t = got["<in>" + s.name] if s.at == "input" else got[s.module]
                     if t.ndim == 0 or t.shape[0] != rows:
-                        raise CaptureError(
+                        raise ConfigError(
                             f"layer {s.module!r} returned shape {tuple(t.shape)} for a batch of "
                             f"{rows}; expected a batch-first output ({rows}, …)")
                     raw.append(t)
@@ -494,17 +490,17 @@ def capture(
                     raw = [transform(t) for t in raw]
                 layer_names = [input_name, *(s.name for s in specs)]
                 kinds = [kind0, *(s.kind for s in specs)]
-                arrays = [as_array(t, f"layer {name!r}", CaptureError)  # bfloat16 -> float32
+                arrays = [as_array(t, f"layer {name!r}", ConfigError)  # bfloat16 -> float32
                           for t, name in zip(raw, layer_names, strict=True)]
                 if sink is None:
                     sink = _Sink(layer_names, budget, out_path)
                 if per_token:
                     if arrays[0].ndim not in (2, 3):
                         what = "X" if tensor_input else f"inputs[{input_name!r}]"
-                        raise CaptureError(
+                        raise ConfigError(
                             f"{what} has shape {arrays[0].shape}; per_token=True needs "
                             "sequences of shape (N, T) (token ids) or (N, T, d)")
-                    tok = token_rows(arrays, layer_names, mask_b, blabels, CaptureError)
+                    tok = token_rows(arrays, layer_names, mask_b, blabels, ConfigError)
                     sink.add(tok.states, b)
                     sink.sample_index.append(tok.sample_index + offset)
                     sink.position.append(tok.position)
@@ -513,17 +509,17 @@ def capture(
                 else:
                     sink.add([a.reshape(rows, -1) for a in arrays], b)
                     if blabels is not None:
-                        lab = as_array(blabels, "labels", CaptureError, real=False)
+                        lab = as_array(blabels, "labels", ConfigError, real=False)
                         if lab.shape[:1] != (rows,):
-                            raise CaptureError(f"labels of batch {b} have shape {lab.shape}; "
+                            raise ConfigError(f"labels of batch {b} have shape {lab.shape}; "
                                                f"expected ({rows},)")
                         sink.labels.append(lab.reshape(rows, *lab.shape[1:]))
                 offset += rows
                 advance(1)
         if sink is None:
-            raise CaptureError("X holds no batch; expected at least one sample")
+            raise ConfigError("X holds no batch; expected at least one sample")
         if mask_all is not None and mask_all.shape[0] != offset:
-            raise CaptureError(f"attention_mask has shape {mask_all.shape}; expected (N, T) = "
+            raise ConfigError(f"attention_mask has shape {mask_all.shape}; expected (N, T) = "
                                f"({offset}, …) like X")
         meta: dict[str, Any] = {"model": type(model).__name__}
         if pool is not None:
@@ -543,7 +539,7 @@ def capture(
         meta.update(environment(device))
         meta.update(dict(metadata or {}))
         if sink.labels and len(sink.labels) != (b + 1):
-            raise CaptureError("some batches carry labels and others do not; give all or none")
+            raise ConfigError("some batches carry labels and others do not; give all or none")
         return sink.trajectory(layer_names, kinds, meta)
     finally:
         for h in handles:

@@ -57,10 +57,10 @@ def reproducible(threads: int = 1) -> Iterator[None]:
     seed, device and library versions, a run inside gives the same bits every time."""
     import torch
 
-    from layerflow.errors import LayerflowError
+    from layerflow.errors import ConfigError
 
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise LayerflowError(f"threads={threads!r}: expected an int >= 1")
+        raise ConfigError(f"threads={threads!r}: expected an int >= 1")
     before = torch.get_num_threads()
     was = torch.are_deterministic_algorithms_enabled()
     torch.set_num_threads(threads)

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from layerflow._atomic import atomic_path
-from layerflow.errors import LayerflowError
+from layerflow.errors import ConfigError, DataError, LayerflowError
 
 __all__ = ["Member", "map_npz", "release", "row_blocks", "write_stored_npz"]
 
@@ -72,7 +72,7 @@ def write_stored_npz(path: str | os.PathLike[str], members: Iterable[Member]) ->
                     w.write(arr.data.cast("B"))
                     written += arr.nbytes
             if written != expected:
-                raise LayerflowError(f"member {name!r}: {written} bytes written but shape "
+                raise ConfigError(f"member {name!r}: {written} bytes written but shape "
                                      f"{tuple(shape)} of {dtype} needs {expected}")
     return path
 
@@ -87,7 +87,7 @@ def _data_start(fh: object, info: zipfile.ZipInfo) -> int:
 
 
 def map_npz(path: str | os.PathLike[str],
-            error: type[LayerflowError] = LayerflowError) -> dict[str, np.ndarray] | None:
+            error: type[LayerflowError] = DataError) -> dict[str, np.ndarray] | None:
     """Every member of the ``.npz`` at ``path`` as a read-only array mapped from the file, or
     ``None`` when a member is compressed (read those with
     :func:`layerflow.data.npzsafe.read_npz`). Object dtypes, sizes that disagree with the file

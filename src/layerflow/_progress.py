@@ -10,17 +10,18 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
-__all__ = ["progress_bar", "wants_progress"]
+__all__ = ["count_columns", "progress_bar", "wants_progress"]
 
 
 def wants_progress(progress: bool | None) -> bool:
     """``progress`` itself when given, else whether standard error is a terminal."""
     if progress is not None:
         if not isinstance(progress, bool):
-            from layerflow.errors import LayerflowError
+            from layerflow.errors import ConfigError
 
-            raise LayerflowError(f"progress={progress!r}: expected True, False or None")
+            raise ConfigError(f"progress={progress!r}: expected True, False or None")
         return progress
     isatty = getattr(sys.stderr, "isatty", None)
     return bool(isatty and isatty())
@@ -28,6 +29,24 @@ def wants_progress(progress: bool | None) -> bool:
 
 def _nothing(n: int = 1) -> None:
     """Progress not shown."""
+
+
+def count_columns(rate: bool = False) -> tuple[Any, ...]:
+    """The rich columns of a bar that counts units: description, bar, done/total, elapsed and
+    remaining time; with ``rate``, also the task's ``rate`` field (before the elapsed time) and an
+    "ETA" label (before the remaining time)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    with_rate = (TextColumn("{task.fields[rate]}"),) if rate else ()
+    eta = (TextColumn("ETA"),) if rate else ()
+    return (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            *with_rate, TimeElapsedColumn(), *eta, TimeRemainingColumn())
 
 
 @contextmanager
@@ -38,19 +57,10 @@ def progress_bar(description: str, total: int | None,
         yield _nothing
         return
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import Progress
 
     console = Console(stderr=True)
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=console.is_terminal) as bar:
+    with Progress(*count_columns(), console=console, transient=console.is_terminal) as bar:
         tid = bar.add_task(description, total=total)
         def advance(n: int = 1) -> None:
             bar.advance(tid, n)

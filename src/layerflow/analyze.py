@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from layerflow.errors import LayerflowError
+from layerflow.errors import ConfigError, LayerflowError
 from layerflow.trajectory import Trajectory
-from layerflow.views import VIEWS, OptionError, get_view, resolve_options
+from layerflow.views import VIEWS, get_view, resolve_options
 
 __all__ = ["analyze"]
 
@@ -41,12 +41,12 @@ def analyze(
         n for n in VIEWS if model is not None or not get_view(n).needs_model]
     unknown = [s for s in chosen if s not in VIEWS]
     if unknown:
-        raise OptionError("", f"unknown analysis sections {unknown}; available: {sorted(VIEWS)}")
+        raise ConfigError("", f"unknown analysis sections {unknown}; available: {sorted(VIEWS)}")
     resolved = resolve_options(chosen, options)
     out: dict[str, dict[str, Any]] = {}
     if subsample is not None:
         if isinstance(subsample, bool) or not isinstance(subsample, int) or subsample < 1:
-            raise OptionError("subsample", f"{subsample!r}: expected an int >= 1")
+            raise ConfigError("subsample", f"{subsample!r}: expected an int >= 1")
         n = traj.n_samples
         if subsample < n:
             traj = traj.subsample(subsample, subsample_seed)

@@ -45,14 +45,15 @@ def datasets(fetch_names: tuple[str, ...], root: Path | None, mirror: str | None
     from rich.table import Table
 
     from layerflow.data import list_datasets
-    from layerflow.data.remote import REMOTE_SETS, FetchError, cache_status, data_home, fetch
+    from layerflow.data.remote import REMOTE_SETS, cache_status, data_home, fetch
+    from layerflow.errors import DataError
 
     console = Console()
     for name in fetch_names:
         try:
             with _byte_progress(console) as progress:
                 folder = fetch(name, root=root, mirror=mirror, progress=progress)
-        except FetchError as exc:
+        except DataError as exc:
             raise click.ClickException(str(exc)) from exc
         console.print(f"{name}: verified in {folder}")
     table = Table(title=f"layerflow data sets (cache: {data_home(root)})")
@@ -123,7 +124,6 @@ def _view_options() -> list[dict[str, Any]]:
     """The options of the views that need no model, read from their declarations
     (:func:`layerflow.views.view_options`, light modules: ``--help`` imports neither NumPy nor
     the views): name, kind, default, help, allowed values and the views owning it."""
-    from layerflow.ricci._options import DEFAULT_K
     from layerflow.views import VIEW_OPTIONS, view_options
 
     seen: dict[str, dict[str, Any]] = {}
@@ -134,8 +134,8 @@ def _view_options() -> list[dict[str, Any]]:
         for opt in declared.options:
             if opt.name not in seen:
                 allowed = opt.allowed()
-                default = DEFAULT_K if opt.name == "k" and opt.default is None else opt.default
-                seen[opt.name] = {"name": opt.name, "kind": opt.kind, "default": default,
+                seen[opt.name] = {"name": opt.name, "kind": opt.kind,
+                                  "default": opt.shown_default(),
                                   "help": opt.help, "owners": [],
                                   "allowed": None if allowed is None else list(allowed)}
             seen[opt.name]["owners"].append(declared.view)
@@ -215,11 +215,11 @@ def analyze(trajectory: Path, as_json: bool, subsample: int | None, subsample_se
     from layerflow._environment import environment
     from layerflow.analyze import analyze as run_analysis
     from layerflow.errors import LayerflowError
-    from layerflow.trajectory import Trajectory, TrajectoryError
+    from layerflow.trajectory import Trajectory
 
     try:
         traj = Trajectory.load(trajectory, max_bytes=int(max_load_gb * (1 << 30)), mmap=True)
-    except TrajectoryError as exc:
+    except LayerflowError as exc:
         raise click.ClickException(str(exc)) from exc
     try:
         result = run_analysis(traj, subsample=subsample, subsample_seed=subsample_seed,
@@ -261,11 +261,12 @@ def analyze(trajectory: Path, as_json: bool, subsample: int | None, subsample_se
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def report(directory: Path) -> None:
     """(Re)build DIRECTORY/report.html and its PNG figures from the results store there."""
-    from layerflow.report import ReportError, load_input, render_report
+    from layerflow.errors import DataError
+    from layerflow.report import load_input, render_report
 
     try:
         rep = render_report(load_input(directory), directory)
-    except ReportError as exc:
+    except DataError as exc:
         raise click.ClickException(str(exc)) from exc
     _echo_report(rep)
 
@@ -307,22 +308,16 @@ def run(config: str, out: Path | None, backend: str | None, address: str | None,
     is not in the cache (--fetch-data fetches it).
     """
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import Progress
 
+    from layerflow._progress import count_columns
     from layerflow._studies import builtin_configs
-    from layerflow.sweep import BackendError, ConfigError, load_config, run_sweep
+    from layerflow.errors import ConfigError, DataError
+    from layerflow.sweep import load_config, run_sweep
 
     if config == "default" and "default" not in builtin_configs():
         config = "paper-ricci"
     from layerflow.data.provenance import fetch_entries, uncached_entries
-    from layerflow.data.remote import FetchError
 
     console = Console(stderr=True)
     try:
@@ -335,15 +330,12 @@ def run(config: str, out: Path | None, backend: str | None, address: str | None,
         if missing:  # the papers' data sets this config names: fetched before anything trains
             with _byte_progress(console) as fetch_bar:
                 fetch_entries(missing, progress=fetch_bar)
-    except (ConfigError, FetchError) as exc:
+    except (ConfigError, DataError) as exc:
         raise click.ClickException(str(exc)) from exc
     if print_config:
         click.echo(cfg.to_yaml(), nl=False)
         return
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
-               TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=False) as bar:
+    with Progress(*count_columns(rate=True), console=console, transient=False) as bar:
         tid = bar.add_task(f"{cfg.name}: networks", total=None, rate="")
 
         def progress(p: Any) -> None:
@@ -353,7 +345,7 @@ def run(config: str, out: Path | None, backend: str | None, address: str | None,
         try:
             result = run_sweep(cfg, out, backend=backend, workers=workers, address=address,
                                progress=progress)
-        except (ConfigError, BackendError) as exc:
+        except ConfigError as exc:
             raise click.ClickException(str(exc)) from exc
     done = ", ".join(f"{v} {k}" for k, v in sorted(result.statuses.items())) or "nothing new"
     click.echo(f"{result.n_runs} networks ({result.n_skipped} already done; {done}) in "
@@ -362,12 +354,12 @@ def run(config: str, out: Path | None, backend: str | None, address: str | None,
         click.echo(f"{result.n_failed} failed; run the same command again to retry them", err=True)
     if not no_report:
         try:
-            from layerflow.report import ReportError, load_input, render_report
+            from layerflow.report import load_input, render_report
         except ImportError:
             return
         try:
             rep = render_report(load_input(result.out), result.out)
-        except ReportError as exc:
+        except DataError as exc:
             raise click.ClickException(f"no report: {exc}") from exc
         _echo_report(rep)
 

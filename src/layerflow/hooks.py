@@ -5,7 +5,7 @@
 output, with their autograd graph) all read submodules through :class:`LayerHooks`:
 
     with LayerHooks(model, ["blocks.0", "blocks.1"], record, inputs=True,
-                    needs="Jacobian diagnostics need", error=MapsError):
+                    needs="Jacobian diagnostics need", error=ConfigError):
         model(x)        # record(name, input, output) is called once per layer call
 
 :func:`record_layers` runs a model over a batched input with such hooks (eval mode, no
@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from layerflow.errors import LayerflowError
+from layerflow.errors import ConfigError, LayerflowError
 
 __all__ = ["EMBEDDINGS", "FINAL_NORM", "POST_ADD_RULES", "LayerHooks", "LayerSpec", "PreActivation",
            "ResidualStream", "accepts_keyword", "default_layers", "eval_mode", "input_key",
@@ -158,7 +158,7 @@ class LayerHooks:
         inputs: bool = False,
         who: str = "capture",
         needs: str = "capture needs",
-        error: type[LayerflowError] = LayerflowError,
+        error: type[LayerflowError] = ConfigError,
         post_add: str = "pre_activation",
     ) -> None:
         self.names = [str(n) for n in names]
@@ -242,7 +242,7 @@ def record_layers(
     transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
     who: str = "capture",
     needs: str = "capture needs",
-    error: type[LayerflowError] = LayerflowError,
+    error: type[LayerflowError] = ConfigError,
     post_add: str = "pre_activation",
 ) -> dict[str, tuple[torch.Tensor | None, torch.Tensor]]:
     """Run ``model`` on the rows of ``x`` (``batch_size`` per pass) and record ``names``.
@@ -569,7 +569,7 @@ def post_add_activation(module: nn.Module) -> tuple[str, nn.Module] | None:
     if declared is not None:
         act = getattr(module, declared, None) if isinstance(declared, str) else None
         if not isinstance(act, nn.Module):
-            raise LayerflowError(
+            raise ConfigError(
                 f"{type(module).__name__}.post_add_activation={declared!r}: expected the name "
                 "of the submodule the block applies after its residual add"
             )
@@ -665,7 +665,7 @@ class PreActivation(nn.Module):
         super().__init__()
         found = post_add_activation(block)
         if found is None:
-            raise LayerflowError(
+            raise ConfigError(
                 f"{type(block).__name__} applies no known activation after a residual add; "
                 "PreActivation needs a block of POST_ADD_BLOCKS or one declaring "
                 "post_add_activation"
@@ -677,7 +677,7 @@ class PreActivation(nn.Module):
         tap = _Tap(self.block, self._act, self._act_path)
         try:
             out = self.block(*args, **kwargs)
-            return tap.take(type(self.block).__name__, out, LayerflowError)
+            return tap.take(type(self.block).__name__, out, ConfigError)
         finally:
             tap.remove()
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from layerflow.errors import LayerflowError
+from layerflow.errors import ConfigError, LayerflowError
 
 __all__ = ["TokenRows", "as_array", "token_rows"]
 
@@ -69,7 +69,7 @@ def token_rows(
     names: Sequence[str],
     attention_mask: Any = None,
     labels: Any = None,
-    error: type[LayerflowError] = LayerflowError,
+    error: type[LayerflowError] = ConfigError,
 ) -> TokenRows:
     """Flatten states of shape ``(N, T, d_l)`` (or ``(N, T)``: one scalar per token, e.g. token
     ids) to one row per kept token.

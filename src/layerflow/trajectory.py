@@ -19,10 +19,10 @@ import numpy as np
 
 from layerflow._atomic import atomic_open
 from layerflow._display import ResultDisplay
-from layerflow.errors import LayerflowError
+from layerflow.errors import ConfigError, DataError
 from layerflow.tokens import as_array, token_rows
 
-__all__ = ["KINDS", "Trajectory", "TrajectoryError", "save_streamed"]
+__all__ = ["KINDS", "Trajectory", "save_streamed"]
 
 _FORMAT = "layerflow.trajectory/1"
 
@@ -41,13 +41,9 @@ _MetaValue = str | int | float | bool | None
 _MAX_LOAD_BYTES = 1 << 32  # largest uncompressed archive Trajectory.load reads by default
 
 
-class TrajectoryError(LayerflowError):
-    """A trajectory (or a file claiming to hold one) is malformed."""
-
-
 def _to_numpy(x: Any, what: str) -> np.ndarray:
     """A NumPy array (any dtype but object) by :func:`layerflow.tokens.as_array`."""
-    return as_array(x, what, TrajectoryError, real=False)
+    return as_array(x, what, ConfigError, real=False)
 
 
 def nonfinite_rows(arr: np.ndarray) -> str:
@@ -68,9 +64,9 @@ def _as_state(x: Any, index: int, name: str) -> np.ndarray:
     what = f"state {index} ({name!r})"
     arr = _to_numpy(x, what)
     if arr.dtype.kind not in "biuf":
-        raise TrajectoryError(f"{what} has dtype {arr.dtype}; expected a real numeric array")
+        raise ConfigError(f"{what} has dtype {arr.dtype}; expected a real numeric array")
     if arr.ndim == 0:
-        raise TrajectoryError(f"{what} is a scalar; expected an array of shape (N, d)")
+        raise ConfigError(f"{what} is a scalar; expected an array of shape (N, d)")
     if arr.ndim == 1:
         arr = arr[:, None]
     elif arr.ndim > 2:
@@ -78,7 +74,7 @@ def _as_state(x: Any, index: int, name: str) -> np.ndarray:
     if arr.dtype.kind != "f":
         arr = arr.astype(np.float64)
     if arr.shape[1] == 0:
-        raise TrajectoryError(f"{what} has width 0; expected at least one feature")
+        raise ConfigError(f"{what} has width 0; expected at least one feature")
     arr = np.ascontiguousarray(arr)
     _check_finite(arr, what)
     return arr
@@ -92,7 +88,7 @@ def _check_finite(arr: np.ndarray, what: str) -> None:
     if arr.shape[0] <= rows:
         bad = nonfinite_rows(arr)
         if bad:
-            raise TrajectoryError(f"{what} has {bad}; states must be finite")
+            raise ConfigError(f"{what} has {bad}; states must be finite")
         return
     for sl in row_blocks(arr.shape[0], rows):
         block = arr[sl]
@@ -100,7 +96,7 @@ def _check_finite(arr: np.ndarray, what: str) -> None:
         release(block)
         if not finite:
             bad = nonfinite_rows(np.asarray(arr))  # the full description, as for small states
-            raise TrajectoryError(f"{what} has {bad}; states must be finite")
+            raise ConfigError(f"{what} has {bad}; states must be finite")
 
 
 def _row_index(x: Any, what: str, n: int) -> np.ndarray | None:
@@ -109,12 +105,12 @@ def _row_index(x: Any, what: str, n: int) -> np.ndarray | None:
         return None
     arr = _to_numpy(x, what)
     if arr.dtype.kind not in "iu" or arr.shape != (n,):
-        raise TrajectoryError(
+        raise ConfigError(
             f"{what} has shape {arr.shape} and dtype {arr.dtype}; expected integers of shape "
             f"({n},), one per row"
         )
     if arr.size and int(arr.min()) < 0:
-        raise TrajectoryError(f"{what} has a negative value ({int(arr.min())}); expected >= 0")
+        raise ConfigError(f"{what} has a negative value ({int(arr.min())}); expected >= 0")
     out = arr.astype(np.int64)  # a copy
     out.setflags(write=False)
     return out
@@ -135,13 +131,13 @@ def _check_kinds(kinds: Sequence[str] | None, names: Sequence[str]) -> tuple[str
     if kinds is None:
         return ("input", *(["block"] * (len(names) - 1)))
     if isinstance(kinds, str):
-        raise TrajectoryError(f"kinds={kinds!r}: expected one kind per state, not a string")
+        raise ConfigError(f"kinds={kinds!r}: expected one kind per state, not a string")
     out = tuple(str(k) for k in kinds)
     if len(out) != len(names):
-        raise TrajectoryError(f"kinds has {len(out)} entries but there are {len(names)} states")
+        raise ConfigError(f"kinds has {len(out)} entries but there are {len(names)} states")
     bad = [(n, k) for n, k in zip(names, out, strict=True) if k not in KINDS]
     if bad:
-        raise TrajectoryError(f"state {bad[0][0]!r} has kind {bad[0][1]!r}; expected one of "
+        raise ConfigError(f"state {bad[0][0]!r} has kind {bad[0][1]!r}; expected one of "
                               f"{', '.join(KINDS)}")
     return out
 
@@ -176,7 +172,7 @@ class Trajectory(ResultDisplay, headline=("n_samples", "n_layers", "widths", "la
 
     Raises
     ------
-    TrajectoryError
+    ConfigError
         If the states disagree on N, hold NaN/Inf, or the names/labels do not fit; the message names
         the offending layer.
     """
@@ -203,29 +199,29 @@ class Trajectory(ResultDisplay, headline=("n_samples", "n_layers", "widths", "la
         if isinstance(states, np.ndarray) and states.ndim >= 2 and states.dtype != object:
             states = list(states)
         if not isinstance(states, Sequence) or isinstance(states, str | bytes):
-            raise TrajectoryError(
+            raise ConfigError(
                 f"states must be a sequence of arrays, got {type(states).__name__}"
             )
         if len(states) == 0:
-            raise TrajectoryError("states is empty; a trajectory needs at least the input state")
+            raise ConfigError("states is empty; a trajectory needs at least the input state")
         if layer_names is None:
             names = ("input", *(f"layer{i}" for i in range(1, len(states))))
         else:
             names = tuple(str(n) for n in layer_names)
             if len(names) != len(states):
-                raise TrajectoryError(
+                raise ConfigError(
                     f"layer_names has {len(names)} names but there are {len(states)} states"
                 )
             dup = sorted({n for n in names if names.count(n) > 1})
             if dup:
-                raise TrajectoryError(f"layer_names must be distinct; repeated: {dup}")
+                raise ConfigError(f"layer_names must be distinct; repeated: {dup}")
         arrays = tuple(_as_state(s, i, names[i]) for i, s in enumerate(states))
         n = arrays[0].shape[0]
         if n == 0:
-            raise TrajectoryError("the input state has 0 rows; a trajectory needs samples")
+            raise ConfigError("the input state has 0 rows; a trajectory needs samples")
         for i, a in enumerate(arrays[1:], start=1):
             if a.shape[0] != n:
-                raise TrajectoryError(
+                raise ConfigError(
                     f"state {i} ({names[i]!r}) has {a.shape[0]} rows but state 0 "
                     f"({names[0]!r}) has {n}; every state must hold the same N samples"
                 )
@@ -235,13 +231,13 @@ class Trajectory(ResultDisplay, headline=("n_samples", "n_layers", "widths", "la
                 labels, "labels"
             )
             if lab.ndim != 1 or lab.shape[0] != n:
-                raise TrajectoryError(
+                raise ConfigError(
                     f"labels have shape {lab.shape}; expected ({n},) to match the states"
                 )
         meta = dict(metadata or {})
         for k, v in meta.items():
             if not isinstance(k, str) or not (v is None or isinstance(v, str | int | float | bool)):
-                raise TrajectoryError(
+                raise ConfigError(
                     f"metadata[{k!r}] = {v!r}: keys must be str and values str, int, float, "
                     "bool or None"
                 )
@@ -300,7 +296,7 @@ class Trajectory(ResultDisplay, headline=("n_samples", "n_layers", "widths", "la
             else:
                 keep.append(i)
         if not keep:
-            raise TrajectoryError(f"every state is left out of the views ({'; '.join(notes)})")
+            raise ConfigError(f"every state is left out of the views ({'; '.join(notes)})")
         return tuple(keep), ("left out " + "; ".join(notes)) if notes else ""
 
     def equal_width_runs(self, final_norm: bool = True) -> list[tuple[int, int]]:
@@ -338,7 +334,7 @@ class Trajectory(ResultDisplay, headline=("n_samples", "n_layers", "widths", "la
         )
         if run is None:
             if not runs:
-                raise TrajectoryError(
+                raise ConfigError(
                     f"no two consecutive states have equal width (widths {list(self.widths)}); "
                     "transport metrics need a run of equal-width states"
                 )
@@ -346,14 +342,14 @@ class Trajectory(ResultDisplay, headline=("n_samples", "n_layers", "widths", "la
         try:
             start, stop = (int(run[0]), int(run[1]))
         except (TypeError, ValueError, IndexError) as exc:
-            raise TrajectoryError(f"run={run!r}: expected a pair (start, stop) of ints") from exc
+            raise ConfigError(f"run={run!r}: expected a pair (start, stop) of ints") from exc
         if not (0 <= start < stop < len(self.states)):
-            raise TrajectoryError(
+            raise ConfigError(
                 f"run={run!r} is out of range; expected 0 <= start < stop <= {len(self.states) - 1}"
             )
         ws = set(self.widths[start : stop + 1])
         if len(ws) != 1:
-            raise TrajectoryError(
+            raise ConfigError(
                 f"run={run!r} spans widths {list(self.widths[start : stop + 1])}; runs of equal "
                 f"width are: {desc or 'none'}"
             )
@@ -368,7 +364,7 @@ class Trajectory(ResultDisplay, headline=("n_samples", "n_layers", "widths", "la
     def select(self, start: int, stop: int) -> Trajectory:
         """States ``start … stop`` (inclusive) as a new trajectory."""
         if not (0 <= start <= stop < len(self.states)):
-            raise TrajectoryError(
+            raise ConfigError(
                 f"select({start}, {stop}) is out of range for {len(self.states)} states"
             )
         return Trajectory(
@@ -398,7 +394,7 @@ class Trajectory(ResultDisplay, headline=("n_samples", "n_layers", "widths", "la
         """The same ``m`` randomly chosen rows of every state (seeded, order kept)."""
         n = self.n_samples
         if not isinstance(m, int | np.integer) or isinstance(m, bool) or not (1 <= m <= n):
-            raise TrajectoryError(f"subsample m={m!r}: expected an int with 1 <= m <= N={n}")
+            raise ConfigError(f"subsample m={m!r}: expected an int with 1 <= m <= N={n}")
         if m == n:
             return self
         rng = np.random.default_rng(seed)
@@ -417,20 +413,20 @@ class Trajectory(ResultDisplay, headline=("n_samples", "n_layers", "widths", "la
         """
         parts = list(trajectories)
         if not parts:
-            raise TrajectoryError("concat needs at least one trajectory; got none")
+            raise ConfigError("concat needs at least one trajectory; got none")
         bad = [type(p).__name__ for p in parts if not isinstance(p, Trajectory)]
         if bad:
-            raise TrajectoryError(f"concat takes Trajectory objects; got {bad[0]}")
+            raise ConfigError(f"concat takes Trajectory objects; got {bad[0]}")
         first = parts[0]
         for i, p in enumerate(parts[1:], start=1):
             for what in ("layer_names", "widths", "kinds"):
                 if getattr(p, what) != getattr(first, what):
-                    raise TrajectoryError(
+                    raise ConfigError(
                         f"trajectory {i} has {what} {list(getattr(p, what))} but trajectory 0 "
                         f"has {list(getattr(first, what))}; concat needs the same states")
             for what in ("labels", "sample_index"):
                 if (getattr(p, what) is None) != (getattr(first, what) is None):
-                    raise TrajectoryError(
+                    raise ConfigError(
                         f"trajectory {i} {'has no' if getattr(p, what) is None else 'has'} "
                         f"{what} but trajectory 0 {'has' if getattr(p, what) is None else 'has no'}"
                         f"; concat needs all or none")
@@ -492,7 +488,7 @@ class Trajectory(ResultDisplay, headline=("n_samples", "n_layers", "widths", "la
     ) -> Trajectory:
         """Read a trajectory written by :meth:`save`, or any ``.npz`` of ``state_0, state_1, …``.
 
-        Never unpickles: object arrays are refused with :class:`TrajectoryError`. Sizes declared
+        Never unpickles: object arrays are refused with :class:`DataError`. Sizes declared
         in the archive are checked against the file and ``max_bytes`` (default 4 GiB; ``None``
         for no cap) before anything is allocated (:func:`layerflow.data.npzsafe.read_npz`).
         With ``mmap=True`` an uncompressed archive (``save(…, compress=False)``) is mapped
@@ -505,20 +501,20 @@ class Trajectory(ResultDisplay, headline=("n_samples", "n_layers", "widths", "la
 
         path = Path(path)
         if not path.is_file():
-            raise TrajectoryError(f"trajectory file {str(path)!r} does not exist")
-        mapped = map_npz(path, TrajectoryError) if mmap else None
+            raise DataError(f"trajectory file {str(path)!r} does not exist")
+        mapped = map_npz(path, DataError) if mmap else None
         arrays = mapped if mapped is not None else read_npz(path, max_bytes=max_bytes,
-                                                            error=TrajectoryError)
+                                                            error=DataError)
         keys = set(arrays)
         meta: dict[str, Any] = {}
         if "header" in keys:
             try:
                 header = json.loads(str(arrays["header"]))
             except (json.JSONDecodeError, ValueError) as exc:
-                raise TrajectoryError(f"{str(path)!r}: header is not valid JSON: {exc}") from exc
+                raise DataError(f"{str(path)!r}: header is not valid JSON: {exc}") from exc
             raw_meta = header.get("metadata", {}) if isinstance(header, dict) else None
             if not isinstance(raw_meta, dict):
-                raise TrajectoryError(
+                raise DataError(
                     f"{str(path)!r}: header is not valid JSON of the form "
                     f'{{"metadata": {{…}}}}; got {str(arrays["header"])[:80]!r}'
                 )
@@ -527,7 +523,7 @@ class Trajectory(ResultDisplay, headline=("n_samples", "n_layers", "widths", "la
         while f"state_{n_states}" in keys:
             n_states += 1
         if n_states == 0:
-            raise TrajectoryError(
+            raise DataError(
                 f"{str(path)!r} holds no arrays named state_0, state_1, …; found {sorted(keys)}"
             )
         states = [arrays[f"state_{i}"] for i in range(n_states)]
@@ -535,7 +531,7 @@ class Trajectory(ResultDisplay, headline=("n_samples", "n_layers", "widths", "la
         if "layer_names" in keys:
             ln = arrays["layer_names"]
             if ln.ndim != 1:
-                raise TrajectoryError(
+                raise DataError(
                     f"{str(path)!r}: layer_names has shape {ln.shape}; expected ({n_states},)"
                 )
             names = [str(x) for x in ln]
@@ -583,17 +579,17 @@ class Trajectory(ResultDisplay, headline=("n_samples", "n_layers", "widths", "la
         if hasattr(hidden_states, "ndim") and getattr(hidden_states, "ndim", 0) == 4:
             hidden_states = list(hidden_states)  # stacked (L+1, N, T, d)
         if not isinstance(hidden_states, Sequence) or isinstance(hidden_states, str | bytes):
-            raise TrajectoryError(
+            raise ConfigError(
                 f"hidden_states is a {type(hidden_states).__name__}; expected the tuple of "
                 "(N, T, d) arrays a model returns with output_hidden_states=True"
             )
         n_all = len(hidden_states)
         if n_all == 0:
-            raise TrajectoryError("hidden_states is empty; expected the L+1 states (N, T, d)")
+            raise ConfigError("hidden_states is empty; expected the L+1 states (N, T, d)")
         names = (list(layer_names) if layer_names is not None
                  else ["embeddings", *(f"layer{i}" for i in range(1, n_all))])
         if len(names) != n_all:
-            raise TrajectoryError(
+            raise ConfigError(
                 f"layer_names has {len(names)} names but there are {n_all} hidden states"
             )
         kinds = ["embedding", *(["block"] * (n_all - 1))]
@@ -602,19 +598,19 @@ class Trajectory(ResultDisplay, headline=("n_samples", "n_layers", "widths", "la
                 names[-1] = "final_norm"
             kinds[-1] = "final_norm"
         picked = _pick(layers, n_all)
-        arrays = [as_array(hidden_states[i], f"hidden_states[{i}]", TrajectoryError)
+        arrays = [as_array(hidden_states[i], f"hidden_states[{i}]", ConfigError)
                   for i in picked]
         names = [names[i] for i in picked]
         kinds = [kinds[i] for i in picked]
         meta = dict(metadata or {})
         if not per_token:
             if attention_mask is not None:
-                raise TrajectoryError(
+                raise ConfigError(
                     "attention_mask drops padded tokens, which needs per_token=True; with "
                     "per_token=False each sequence is one point of width T·d"
                 )
             return cls(arrays, labels=labels, layer_names=names, metadata=meta, kinds=kinds)
-        rows = token_rows(arrays, names, attention_mask, labels, TrajectoryError)
+        rows = token_rows(arrays, names, attention_mask, labels, ConfigError)
         return cls(rows.states, labels=rows.labels, layer_names=names,
                    metadata={**meta, "per_token": True}, sample_index=rows.sample_index,
                    position=rows.position, kinds=kinds)
@@ -628,17 +624,17 @@ def _pick(layers: Any, n: int) -> list[int]:
         out = list(range(n))[layers]
     else:
         if isinstance(layers, int | str) or not isinstance(layers, Sequence | range):
-            raise TrajectoryError(f"layers={layers!r}: expected a slice or a list of indices")
+            raise ConfigError(f"layers={layers!r}: expected a slice or a list of indices")
         out = []
         for i in layers:
             if isinstance(i, bool) or not isinstance(i, int | np.integer) or not -n <= i < n:
-                raise TrajectoryError(f"layers: {i!r} is not an index into the {n} hidden "
+                raise ConfigError(f"layers: {i!r} is not an index into the {n} hidden "
                                       f"states (expected an int in [{-n}, {n - 1}])")
             out.append(int(i) % n)
     if not out:
-        raise TrajectoryError(f"layers={layers!r} selects none of the {n} hidden states")
+        raise ConfigError(f"layers={layers!r} selects none of the {n} hidden states")
     if len(set(out)) != len(out):
-        raise TrajectoryError(f"layers={layers!r} repeats a hidden state")
+        raise ConfigError(f"layers={layers!r} repeats a hidden state")
     return out
 
 
@@ -665,7 +661,7 @@ def save_streamed(
     from layerflow._npzmap import write_stored_npz
 
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise TrajectoryError(f"n={n!r}: expected the number of rows, an int >= 1")
+        raise ConfigError(f"n={n!r}: expected the number of rows, an int >= 1")
     # the small members, checked by building a one-row trajectory of the same shape
     shape = Trajectory([np.zeros((1, int(w)), dtype=d) for w, d, _ in states],
                        layer_names=layer_names, metadata=metadata, kinds=kinds)
@@ -678,7 +674,7 @@ def save_streamed(
     if labels is not None:
         lab = _to_numpy(labels, "labels")
         if lab.shape != (n,):
-            raise TrajectoryError(f"labels have shape {lab.shape}; expected ({n},)")
+            raise ConfigError(f"labels have shape {lab.shape}; expected ({n},)")
         small["labels"] = lab
     for key, value in (("sample_index", sample_index), ("position", position)):
         arr = _row_index(value, key, n)

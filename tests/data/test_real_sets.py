@@ -11,8 +11,9 @@ import pytest
 from sklearn.datasets import load_digits as sk_digits
 from sklearn.linear_model import LogisticRegression
 
-from layerflow.data import DatasetError, IdxError, load_dataset
+from layerflow.data import load_dataset
 from layerflow.data.real import mnist1d_templates
+from layerflow.errors import ConfigError, DataError, FetchOfflineError
 
 
 def sorted_rows(X: np.ndarray) -> np.ndarray:
@@ -66,13 +67,13 @@ def test_digits_reproducible_and_subsampled() -> None:
     ],
 )
 def test_digits_bad_classes(name: str, pattern: str) -> None:
-    with pytest.raises(DatasetError, match=pattern):
+    with pytest.raises(ConfigError, match=pattern):
         load_dataset(name)
 
 
 def test_digits_n_too_large() -> None:
     available = int(np.isin(sk_digits().target, [0, 1]).sum())
-    with pytest.raises(DatasetError, match=f"n=1000 but only {available} samples"):
+    with pytest.raises(ConfigError, match=f"n=1000 but only {available} samples"):
         load_dataset("digits:0,1", n=1000)
 
 
@@ -126,7 +127,7 @@ def test_mnist1d_noise_free_samples_are_zero_outside_the_pattern() -> None:
 
 @pytest.mark.parametrize(("kwargs", "pattern"), [({"n": 5}, "n=5"), ({"noise": -1}, "noise=-1")])
 def test_mnist1d_bad_arguments(kwargs: dict[str, int], pattern: str) -> None:
-    with pytest.raises(DatasetError, match=pattern):
+    with pytest.raises(ConfigError, match=pattern):
         load_dataset("mnist1d", **kwargs)
 
 
@@ -183,7 +184,7 @@ def test_idx_folder_all_classes_dotted_names_and_subsample(
 
 
 def test_idx_folder_missing_file_lists_what_was_looked_for(tmp_path: Path) -> None:
-    with pytest.raises(DatasetError) as info:
+    with pytest.raises(DataError) as info:
         load_dataset(f"fmnist:5,9@{tmp_path}")
     msg = str(info.value)
     for cand in ("'train-images-idx3-ubyte'", "'train-images-idx3-ubyte.gz'",
@@ -194,39 +195,39 @@ def test_idx_folder_missing_file_lists_what_was_looked_for(tmp_path: Path) -> No
 def test_idx_folder_errors(tmp_path: Path, rng: np.random.Generator) -> None:
     from layerflow.data.real import split_classes_and_dir
 
-    with pytest.raises(DatasetError, match="names no folder"):
+    with pytest.raises(ConfigError, match="names no folder"):
         split_classes_and_dir("7,1", "mnist")
-    with pytest.raises(DatasetError, match="download=False"):  # no folder: the cache, offline
+    with pytest.raises(FetchOfflineError, match="download=False"):  # no folder: the cache, offline
         load_dataset("mnist:7,1", root=str(tmp_path / "cache"), download=False)
-    with pytest.raises(DatasetError, match="empty folder"):
+    with pytest.raises(ConfigError, match="empty folder"):
         load_dataset("mnist:7,1@")
-    with pytest.raises(DatasetError, match="does not exist"):
+    with pytest.raises(DataError, match="does not exist"):
         load_dataset(f"mnist@{tmp_path / 'missing'}")
     make_folder(tmp_path, rng, gz=False)
-    with pytest.raises(DatasetError, match="class 12 is not present"):
+    with pytest.raises(ConfigError, match="class 12 is not present"):
         load_dataset(f"mnist:7,12@{tmp_path}")
 
 
 def test_idx_folder_class_absent_from_files(tmp_path: Path, rng: np.random.Generator) -> None:
     make_folder(tmp_path, rng, gz=False, n_train=5)  # labels 0..4 only
-    with pytest.raises(DatasetError, match="class 7 is not present in the training labels"):
+    with pytest.raises(ConfigError, match="class 7 is not present in the training labels"):
         load_dataset(f"mnist:7,1@{tmp_path}")
 
 
 def test_idx_folder_inconsistent_files(tmp_path: Path, rng: np.random.Generator) -> None:
     make_folder(tmp_path, rng, gz=False)
     (tmp_path / "train-labels-idx1-ubyte").write_bytes(idx(0x08, np.zeros(39, dtype=np.uint8)))
-    with pytest.raises(DatasetError, match=r"40 images but .* 39 labels"):
+    with pytest.raises(DataError, match=r"40 images but .* 39 labels"):
         load_dataset(f"mnist@{tmp_path}")
     (tmp_path / "train-labels-idx1-ubyte").write_bytes(idx(0x08, np.full(40, 11, dtype=np.uint8)))
-    with pytest.raises(DatasetError, match=r"labels in 11…11; expected 0…9"):
+    with pytest.raises(DataError, match=r"labels in 11…11; expected 0…9"):
         load_dataset(f"mnist@{tmp_path}")
     (tmp_path / "train-labels-idx1-ubyte").write_bytes(idx(0x08, np.zeros((40, 2), dtype=np.uint8)))
-    with pytest.raises(DatasetError, match=r"shape \(40, 2\); expected integer labels"):
+    with pytest.raises(DataError, match=r"shape \(40, 2\); expected integer labels"):
         load_dataset(f"mnist@{tmp_path}")
     (tmp_path / "train-images-idx3-ubyte").write_bytes(idx(0x0B, np.zeros((40, 784), dtype=np.int16)))
-    with pytest.raises(DatasetError, match="expected uint8 images"):
+    with pytest.raises(DataError, match="expected uint8 images"):
         load_dataset(f"mnist@{tmp_path}")
     (tmp_path / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03garbage")
-    with pytest.raises(IdxError, match="truncated header"):
+    with pytest.raises(DataError, match="truncated header"):
         load_dataset(f"mnist@{tmp_path}")

@@ -10,7 +10,8 @@ from click.testing import CliRunner
 
 import layerflow as lf
 from layerflow.cli import cli
-from layerflow.data import Dataset, DatasetError, list_datasets, load_dataset, register, unregister
+from layerflow.data import Dataset, list_datasets, load_dataset, register, unregister
+from layerflow.errors import ConfigError
 
 REQUIRED = ["moons", "circles", "spirals", "swiss_roll", "nested_spheres", "entangled_spirals",
             "blobs_in_cube", "sinusoidal_sheets", "digits", "mnist1d", "mnist", "fmnist", "npz",
@@ -26,11 +27,11 @@ def test_every_required_name_is_registered() -> None:
 
 def test_public_names() -> None:
     assert lf.load_dataset is load_dataset and lf.list_datasets is list_datasets
-    assert lf.Dataset is Dataset and lf.DatasetError is DatasetError
+    assert lf.Dataset is Dataset and lf.ConfigError is ConfigError
 
 
 def test_unknown_name_lists_available() -> None:
-    with pytest.raises(DatasetError, match=r"unknown dataset 'mnsit' \(did you mean 'mnist'[^)]*\); "
+    with pytest.raises(ConfigError, match=r"unknown dataset 'mnsit' \(did you mean 'mnist'[^)]*\); "
                        "available: moons, circles") as info:
         load_dataset("mnsit:7,1@/x")
     for name in REQUIRED:
@@ -49,19 +50,19 @@ def test_unknown_name_lists_available() -> None:
     ],
 )
 def test_malformed_names(name: str, pattern: str) -> None:
-    with pytest.raises(DatasetError, match=pattern):
+    with pytest.raises(ConfigError, match=pattern):
         load_dataset(name)
 
 
 def test_name_must_be_a_string() -> None:
-    with pytest.raises(DatasetError, match="is a int; expected a str"):
+    with pytest.raises(ConfigError, match="is a int; expected a str"):
         load_dataset(3)  # type: ignore[arg-type]
 
 
 def test_unknown_keyword_is_named() -> None:
-    with pytest.raises(DatasetError, match=r"'digits' does not take noise=0.1; it takes n, seed"):
+    with pytest.raises(ConfigError, match=r"'digits' does not take noise=0.1; it takes n, seed"):
         load_dataset("digits", noise=0.1)
-    with pytest.raises(DatasetError, match="'moons' does not take widht=3"):
+    with pytest.raises(ConfigError, match="'moons' does not take widht=3"):
         load_dataset("moons", widht=3)
 
 
@@ -83,14 +84,14 @@ def test_register_and_load_custom(custom: str) -> None:
     assert ds.info["arg"] == "hello" and ds.X_train.shape == (4, 2)
     np.testing.assert_allclose(ds.X_train, 3.0)
     assert "mine" in [e.name for e in list_datasets()]
-    with pytest.raises(DatasetError, match="'mine' is already registered"):
+    with pytest.raises(ConfigError, match="'mine' is already registered"):
         register("mine", lambda arg: None, "x", "y")  # type: ignore[arg-type,return-value]
 
 
 def test_register_rejects_bad_entries() -> None:
-    with pytest.raises(DatasetError, match="name 'a b'"):
+    with pytest.raises(ConfigError, match="name 'a b'"):
         register("a b", lambda arg: None, "x", "y")  # type: ignore[arg-type,return-value]
-    with pytest.raises(DatasetError, match="not callable"):
+    with pytest.raises(ConfigError, match="not callable"):
         register("zzz", 3, "x", "y")  # type: ignore[arg-type]
 
 
@@ -134,7 +135,7 @@ def make(X: object, y: object, Xt: object = None, yt: object = None) -> Dataset:
     ],
 )
 def test_dataset_validation(args: tuple[object, ...], pattern: str) -> None:
-    with pytest.raises(DatasetError, match=pattern):
+    with pytest.raises(ConfigError, match=pattern):
         make(*args)
 
 
@@ -149,7 +150,7 @@ def test_subset_train_is_stratified_and_seeded() -> None:
     rows = {tuple(r) for r in ds.X_train.tolist()}
     assert all(tuple(r) in rows for r in sub.X_train.tolist())
     assert ds.subset_train(1.0) is ds
-    with pytest.raises(DatasetError, match="fraction=0"):
+    with pytest.raises(ConfigError, match="fraction=0"):
         ds.subset_train(0)
 
 
@@ -157,7 +158,8 @@ def test_validation_split_is_held_out_before_the_train_fraction() -> None:
     """One validation split for every fraction: the same samples, never trained on."""
     import numpy as np
 
-    from layerflow.data import DatasetError, load_dataset
+    from layerflow.data import load_dataset
+    from layerflow.errors import ConfigError
 
     ds = load_dataset("moons", n=400, seed=3).hold_out_validation(0.25, seed=1)
     n_val = len(ds.y_val)
@@ -168,9 +170,9 @@ def test_validation_split_is_held_out_before_the_train_fraction() -> None:
     small = ds.subset_train(0.05, seed=0)
     np.testing.assert_array_equal(small.X_val, ds.X_val)
     assert len(small.y_train) < len(ds.y_train)
-    with pytest.raises(DatasetError, match="already held out"):
+    with pytest.raises(ConfigError, match="already held out"):
         ds.hold_out_validation(0.1)
-    with pytest.raises(DatasetError, match=r"val_fraction=1\.5"):
+    with pytest.raises(ConfigError, match=r"val_fraction=1\.5"):
         load_dataset("moons", n=100).hold_out_validation(1.5)
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from layerflow.data import Dataset, DatasetError, list_datasets, load_dataset
+from layerflow.data import Dataset, list_datasets, load_dataset
 from layerflow.data.sequences import SEQUENCE_TASKS
+from layerflow.errors import ConfigError
 
 
 def _all(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
@@ -73,6 +74,6 @@ def test_listed_for_layerflow_datasets() -> None:
     ],
 )
 def test_bad_requests_are_named(name: str, kwargs: dict[str, object], needle: str) -> None:
-    with pytest.raises(DatasetError) as info:
+    with pytest.raises(ConfigError) as info:
         load_dataset(name, **kwargs)
     assert needle in str(info.value)

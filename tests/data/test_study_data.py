@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from layerflow.cli import cli
 from layerflow.data import remote as F
 from layerflow.data.provenance import data_source, data_sources_text, resolve_entry
-from layerflow.sweep import ConfigError, load_config
+from layerflow.errors import ConfigError
+from layerflow.sweep import load_config
 
 from ._loopback import LoopbackServer, cifar_archive, closed_port_url, mnist_files, remote_set
 

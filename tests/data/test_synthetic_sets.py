@@ -8,8 +8,9 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 
-from layerflow.data import DatasetError, load_dataset
+from layerflow.data import load_dataset
 from layerflow.data.synthetic import GENERATORS, load_synthetic
+from layerflow.errors import ConfigError
 
 NAMES = list(GENERATORS)
 DIMS = {"moons": 2, "circles": 2, "spirals": 2, "swiss_roll": 3, "nested_spheres": 3,
@@ -174,10 +175,10 @@ def test_noise_is_gaussian_with_the_given_scale() -> None:
     ],
 )
 def test_bad_arguments_name_the_value(kwargs: dict[str, object], pattern: str) -> None:
-    with pytest.raises(DatasetError, match=pattern):
+    with pytest.raises(ConfigError, match=pattern):
         load_dataset("moons", **kwargs)  # type: ignore[arg-type]
 
 
 def test_split_that_leaves_a_side_empty() -> None:
-    with pytest.raises(DatasetError, match="both splits need samples"):
+    with pytest.raises(ConfigError, match="both splits need samples"):
         load_dataset("moons", n=4, test_fraction=0.01)

@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from layerflow import Trajectory, TrajectoryError
-from layerflow.data import DatasetError, NpzError, load_dataset, read_npz
+from layerflow import Trajectory
+from layerflow.data import load_dataset, read_npz
+from layerflow.errors import ConfigError, DataError
 
 
 # ---------------------------------------------------------------------------------- npz
@@ -84,23 +85,23 @@ def test_npz_integral_float_labels(tmp_path: Path) -> None:
 def test_npz_bad_contents(tmp_path: Path, arrays: dict[str, np.ndarray], pattern: str) -> None:
     p = tmp_path / "bad.npz"
     np.savez(p, **arrays)  # type: ignore[arg-type]
-    with pytest.raises(DatasetError, match=pattern):
+    with pytest.raises(DataError, match=pattern):
         load_dataset(f"npz:{p}")
 
 
 def test_npz_path_errors(tmp_path: Path) -> None:
-    with pytest.raises(DatasetError, match="does not exist"):
+    with pytest.raises(DataError, match="does not exist"):
         load_dataset(f"npz:{tmp_path / 'missing.npz'}")
-    with pytest.raises(DatasetError, match="needs more"):
+    with pytest.raises(ConfigError, match="needs more"):
         load_dataset("npz")
-    with pytest.raises(DatasetError, match="no path"):
+    with pytest.raises(ConfigError, match="no path"):
         load_dataset("npz:")
     (tmp_path / "text.npz").write_text("hello")
-    with pytest.raises(DatasetError, match=r"not a readable \.npz file: BadZipFile"):
+    with pytest.raises(DataError, match=r"not a readable \.npz file: BadZipFile"):
         load_dataset(f"npz:{tmp_path / 'text.npz'}")
     big = tmp_path / "big.npz"
     np.savez(big, X=np.zeros((10, 10)), y=np.arange(10) % 2)
-    with pytest.raises(DatasetError, match="above max_bytes=100"):
+    with pytest.raises(DataError, match="above max_bytes=100"):
         load_dataset(f"npz:{big}", max_bytes=100)
 
 
@@ -136,11 +137,11 @@ def test_the_payload_really_creates_a_file(tmp_path: Path) -> None:
 def test_npz_dataset_refuses_pickle_and_runs_nothing(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     p = pickled_npz(tmp_path / "evil.npz", marker, "X", {"y": np.arange(2)})
-    with pytest.raises(DatasetError, match=r"object array .* refuses pickled data"):
+    with pytest.raises(DataError, match=r"object array .* refuses pickled data"):
         load_dataset(f"npz:{p}")
     assert not marker.exists()
     q = pickled_npz(tmp_path / "evil2.npz", marker, "y", {"X": np.zeros((2, 2))})
-    with pytest.raises(DatasetError, match="'y' is an object array"):
+    with pytest.raises(DataError, match="'y' is an object array"):
         load_dataset(f"npz:{q}")
     assert not marker.exists()
 
@@ -151,7 +152,7 @@ def test_trajectory_load_refuses_pickle_and_runs_nothing(tmp_path: Path, key: st
     extra = {"state_0": np.zeros((2, 3)), "state_1": np.ones((2, 3))}
     extra.pop(key, None)
     p = pickled_npz(tmp_path / "evil.npz", marker, key, extra)
-    with pytest.raises(TrajectoryError, match=f"'{key}' is an object array"):
+    with pytest.raises(DataError, match=f"'{key}' is an object array"):
         Trajectory.load(p)
     assert not marker.exists()
 
@@ -182,9 +183,9 @@ def test_npy_header_declaring_1e12_elements_is_refused_without_allocating(
     tracemalloc.start()
     t0 = time.perf_counter()
     try:
-        with pytest.raises(TrajectoryError, match=r"declares shape \(1000000, 1000000\)"):
+        with pytest.raises(DataError, match=r"declares shape \(1000000, 1000000\)"):
             Trajectory.load(p, max_bytes=None)
-        with pytest.raises(DatasetError, match=r"declares shape \(1000000, 1000000\)"):
+        with pytest.raises(DataError, match=r"declares shape \(1000000, 1000000\)"):
             load_dataset(f"npz:{p}", max_bytes=None)
         elapsed = time.perf_counter() - t0
         _, peak = tracemalloc.get_traced_memory()
@@ -203,9 +204,9 @@ def test_zip_directory_claiming_impossible_expansion(tmp_path: Path) -> None:
     cd = blob.rfind(b"PK\x01\x02")
     blob[cd + 24: cd + 28] = (10**9 * 4).to_bytes(4, "little")
     p.write_bytes(bytes(blob))
-    with pytest.raises(NpzError, match="impossible for deflate"):
+    with pytest.raises(DataError, match="impossible for deflate"):
         read_npz(p, max_bytes=None)
-    with pytest.raises(NpzError, match="above the limit max_bytes=1000"):
+    with pytest.raises(DataError, match="above the limit max_bytes=1000"):
         read_npz(p, max_bytes=1000)
 
 
@@ -222,15 +223,15 @@ def test_member_shorter_than_its_directory_entry_is_truncated(tmp_path: Path) ->
     blob[lh + 22: lh + 26] = claim  # uncompressed size, local header
     blob[cd + 24: cd + 28] = claim  # uncompressed size, central directory
     p.write_bytes(bytes(blob))
-    with pytest.raises(NpzError, match=r"array 'X': truncated data \(80 of 160 bytes\)"):
+    with pytest.raises(DataError, match=r"array 'X': truncated data \(80 of 160 bytes\)"):
         read_npz(p)
 
 
 def test_read_npz_missing_file_names_the_path(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere.npz"
-    with pytest.raises(NpzError, match=f"^{re.escape(repr(str(missing)))} does not exist$"):
+    with pytest.raises(DataError, match=f"^{re.escape(repr(str(missing)))} does not exist$"):
         read_npz(missing)
-    with pytest.raises(NpzError, match="does not exist"):
+    with pytest.raises(DataError, match="does not exist"):
         read_npz(tmp_path)  # a folder is not a file
 
 
@@ -240,7 +241,7 @@ def test_labels_that_cannot_be_compared_across_splits(tmp_path: Path) -> None:
     p = tmp_path / "mixed.npz"
     np.savez(p, X=np.zeros((4, 2)), y=np.array([b"\xff", b"a", b"\xff", b"a"]),
              X_test=np.zeros((2, 2)), y_test=np.array(["a", "b"]))
-    with pytest.raises(DatasetError, match=r"labels of the splits cannot be compared \(\|S1 and "
+    with pytest.raises(DataError, match=r"labels of the splits cannot be compared \(\|S1 and "
                        r"<U1\): 'ascii' codec can't decode byte 0xff"):
         load_dataset(f"npz:{p}")
 
@@ -261,7 +262,7 @@ def test_labels_that_cannot_be_compared_across_splits(tmp_path: Path) -> None:
 )
 def test_malformed_members(tmp_path: Path, members: dict[str, bytes], pattern: str) -> None:
     p = zip_with(tmp_path / "m.npz", members)
-    with pytest.raises(NpzError, match=pattern):
+    with pytest.raises(DataError, match=pattern):
         read_npz(p)
 
 
@@ -335,27 +336,27 @@ def test_csv_header_without_label_column_uses_last(tmp_path: Path) -> None:
 def test_csv_bad_files(tmp_path: Path, text: str, pattern: str) -> None:
     p = tmp_path / "bad.csv"
     p.write_text(text)
-    with pytest.raises(DatasetError, match=pattern):
+    with pytest.raises(DataError, match=pattern):
         load_dataset(f"csv:{p}")
 
 
 def test_csv_not_utf8_and_missing(tmp_path: Path) -> None:
     p = tmp_path / "bin.csv"
     p.write_bytes(b"\xff\xfe\x00a,b\n\x80\x81,1\n")
-    with pytest.raises(DatasetError, match="not a readable CSV file"):
+    with pytest.raises(DataError, match="not a readable CSV file"):
         load_dataset(f"csv:{p}")
-    with pytest.raises(DatasetError, match="does not exist"):
+    with pytest.raises(DataError, match="does not exist"):
         load_dataset(f"csv:{tmp_path / 'none.csv'}")
-    with pytest.raises(DatasetError, match="no path"):
+    with pytest.raises(ConfigError, match="no path"):
         load_dataset("csv:")
 
 
 def test_trajectory_header_must_be_json(tmp_path: Path) -> None:
     p = tmp_path / "t.npz"
     np.savez(p, state_0=np.zeros((2, 2)), header=np.array("{not json"))
-    with pytest.raises(TrajectoryError, match="header is not valid JSON"):
+    with pytest.raises(DataError, match="header is not valid JSON"):
         Trajectory.load(p)
     for bad in ({"metadata": ["ab"]}, ["ab"], {"metadata": 3}):
         np.savez(p, state_0=np.zeros((2, 2)), header=np.array(json.dumps(bad)))
-        with pytest.raises(TrajectoryError, match="header is not valid JSON of the form"):
+        with pytest.raises(DataError, match="header is not valid JSON of the form"):
             Trajectory.load(p)

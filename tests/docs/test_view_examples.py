@@ -13,9 +13,10 @@ import pytest
 
 import layerflow as lf
 from layerflow.analyze import analyze
+from layerflow.errors import ConfigError
 from layerflow.report.summary import view_summaries
 from layerflow.stats.tables import prepare_runs
-from layerflow.views import Column, OptionError, get_view, metric_names
+from layerflow.views import Column, get_view, metric_names
 
 
 def _traj() -> lf.Trajectory:
@@ -74,7 +75,7 @@ def test_a_curvature_kind_added_to_the_registry_reaches_the_view(
         return curvature.CURVATURES["forman"](A, degree) / 2
 
     traj = _traj()
-    with pytest.raises(OptionError, match="curvature: 'halved' is not allowed"):
+    with pytest.raises(ConfigError, match="curvature: 'halved' is not allowed"):
         get_view("ricci").resolve({"curvature": "halved"})
     monkeypatch.setitem(curvature.CURVATURES, "halved", halved)
     assert get_view("ricci").resolve({"curvature": "halved"})["curvature"] == "halved"

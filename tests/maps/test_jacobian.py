@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from layerflow.maps import DEFAULT_COND_MAX, MapsError, jacobian_diagnostics
+from layerflow.errors import ConfigError
+from layerflow.maps import DEFAULT_COND_MAX, jacobian_diagnostics
 
 from .nets import Net
 
@@ -138,27 +139,27 @@ def test_layerflow_resnet_with_small_h(rng: np.random.Generator) -> None:
 def test_errors(rng: np.random.Generator) -> None:
     net = Net([Fold()])
     X = rng.standard_normal((5, 2))
-    with pytest.raises(MapsError, match=r"unknown layers \['nope'\] in Net; available"):
+    with pytest.raises(ConfigError, match=r"unknown layers \['nope'\] in Net; available"):
         jacobian_diagnostics(net, X, layers=["nope"])
-    with pytest.raises(MapsError, match=r"layers must be distinct; repeated: \['blocks.0'\]"):
+    with pytest.raises(ConfigError, match=r"layers must be distinct; repeated: \['blocks.0'\]"):
         jacobian_diagnostics(net, X, layers=["blocks.0", "blocks.0"])
-    with pytest.raises(MapsError, match=r"layers='blocks.0': expected a list"):
+    with pytest.raises(ConfigError, match=r"layers='blocks.0': expected a list"):
         jacobian_diagnostics(net, X, layers="blocks.0")
-    with pytest.raises(MapsError, match=r"model is a ndarray"):
+    with pytest.raises(ConfigError, match=r"model is a ndarray"):
         jacobian_diagnostics(X, X)  # type: ignore[arg-type]
-    with pytest.raises(MapsError, match=r"cond_max=1: expected a number > 1"):
+    with pytest.raises(ConfigError, match=r"cond_max=1: expected a number > 1"):
         jacobian_diagnostics(net, X, cond_max=1)
-    with pytest.raises(MapsError, match=r"batch_size=0"):
+    with pytest.raises(ConfigError, match=r"batch_size=0"):
         jacobian_diagnostics(net, X, batch_size=0)
-    with pytest.raises(MapsError, match=r"X has shape \(5,\)"):
+    with pytest.raises(ConfigError, match=r"X has shape \(5,\)"):
         jacobian_diagnostics(net, X[:, 0])
     bad = X.copy()
     bad[1, 1] = np.nan
-    with pytest.raises(MapsError, match=r"NaN or infinite values in 1 of 5 rows \(first: row 1\)"):
+    with pytest.raises(ConfigError, match=r"NaN or infinite values in 1 of 5 rows \(first: row 1\)"):
         jacobian_diagnostics(net, bad)
-    with pytest.raises(MapsError, match=r"no layers to diagnose"):
+    with pytest.raises(ConfigError, match=r"no layers to diagnose"):
         jacobian_diagnostics(net, X, layers=[])
-    with pytest.raises(MapsError, match=r"ran 2 times in one forward pass"):
+    with pytest.raises(ConfigError, match=r"ran 2 times in one forward pass"):
         jacobian_diagnostics(Twice([Fold()]), X)
     with pytest.raises(KeyError, match=r"no layer 'x'"):
         jacobian_diagnostics(net, X)["x"]
@@ -183,7 +184,7 @@ class _DictNet(nn.Module):
 
 def test_layer_returning_a_non_tensor_is_refused_naming_the_types() -> None:
     X = np.random.default_rng(0).standard_normal((6, 2))
-    with pytest.raises(MapsError, match=r"layer 'pack' takes Tensor and returns dict; Jacobian "
+    with pytest.raises(ConfigError, match=r"layer 'pack' takes Tensor and returns dict; Jacobian "
                        r"diagnostics need a tensor -> tensor layer"):
         jacobian_diagnostics(_DictNet(), X, layers=["pack"])
     assert len(jacobian_diagnostics(_DictNet(), X, layers=["head"]).layers) == 1  # the rest works

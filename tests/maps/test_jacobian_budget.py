@@ -15,13 +15,8 @@ import pytest
 import torch
 from torch import nn
 
-from layerflow.errors import LayerflowError
-from layerflow.maps import (
-    JacobianBudgetError,
-    LayerCost,
-    MapsError,
-    jacobian_diagnostics,
-)
+from layerflow.errors import BudgetError, ConfigError, LayerflowError
+from layerflow.maps import LayerCost, jacobian_diagnostics
 from layerflow.maps.budget import format_seconds, plan_methods
 
 GiB = 1 << 30
@@ -71,7 +66,7 @@ def test_auto_never_reroutes_a_layer_narrower_than_its_matfree_product_count() -
     # width 256 < 760 typical products: the exact path is the lesser work whatever the timings
     # say (a stalled calibration must not send a small layer down the slower path)
     narrow = _cost("narrow", 12.0, 1.5, width=256)
-    with pytest.raises(JacobianBudgetError, match=r"\(auto: 'narrow' exact\)"):
+    with pytest.raises(BudgetError, match=r"\(auto: 'narrow' exact\)"):
         _plan([narrow], 300, "auto")
     # unless its exact path does not fit in memory at all
     big = _cost("narrow", 12.0, 1.5, width=256, exact_bytes=16 * GiB)
@@ -80,7 +75,7 @@ def test_auto_never_reroutes_a_layer_narrower_than_its_matfree_product_count() -
 
 def test_exact_refusal_names_estimate_budget_and_the_sample_size_that_fits() -> None:
     costs = [_cost("layer1", 12.0, 1.5), _cost("layer2", 12.0, 1.5)]
-    with pytest.raises(JacobianBudgetError) as info:
+    with pytest.raises(BudgetError) as info:
         _plan(costs, 300, "exact")
     msg = str(info.value)
     assert msg.startswith("Jacobian diagnostics (exact: 'layer1' exact, 'layer2' exact) of 2 "
@@ -94,35 +89,35 @@ def test_exact_refusal_names_estimate_budget_and_the_sample_size_that_fits() -> 
     fits = _fits(msg)
     assert fits == 25  # ⌊600 / 24⌋
     _plan(costs, fits, "exact")  # the claimed size does fit
-    with pytest.raises(JacobianBudgetError):
+    with pytest.raises(BudgetError):
         _plan(costs, fits + 1, "exact")
     assert info.value.estimate.methods == ("exact", "exact") and info.value.kind == "time"
-    assert isinstance(info.value, MapsError) and isinstance(info.value, LayerflowError)
+    assert isinstance(info.value, BudgetError) and isinstance(info.value, LayerflowError)
     assert isinstance(info.value, ValueError)
 
 
 def test_auto_refusal_when_even_matfree_is_too_slow() -> None:
     costs = [_cost("layer1", 12.0, 1.5), _cost("layer2", 12.0, 1.5)]
-    with pytest.raises(JacobianBudgetError) as info:
+    with pytest.raises(BudgetError) as info:
         _plan(costs, 300, "auto", max_seconds=60)
     msg = str(info.value)
     assert "(auto: 'layer1' matfree, 'layer2' matfree)" in msg
     fits = _fits(msg)
     assert fits == 20  # ⌊60 / 3⌋ with both layers matrix-free
     assert _plan(costs, fits, "auto", max_seconds=60).methods == ("matfree", "matfree")
-    with pytest.raises(JacobianBudgetError):
+    with pytest.raises(BudgetError):
         _plan(costs, fits + 1, "auto", max_seconds=60)
 
 
 def test_matfree_refusal_suggests_fewer_probes() -> None:
-    with pytest.raises(JacobianBudgetError, match=r"or fewer probes / max_steps"):
+    with pytest.raises(BudgetError, match=r"or fewer probes / max_steps"):
         _plan([_cost("a", 1.0, 5.0)], 1000, "matfree")
 
 
 def test_not_even_one_sample_fits_and_one_sample_fits() -> None:
-    with pytest.raises(JacobianBudgetError, match=r"not even 1 sample fits; or raise max_seconds"):
+    with pytest.raises(BudgetError, match=r"not even 1 sample fits; or raise max_seconds"):
         _plan([_cost("a", 12.0, 1.5)], 10, "exact", max_seconds=1.0)
-    with pytest.raises(JacobianBudgetError, match=r"; at most 1 sample fits: pass X\[:1\]; or "):
+    with pytest.raises(BudgetError, match=r"; at most 1 sample fits: pass X\[:1\]; or "):
         _plan([_cost("a", 12.0, 1.5)], 10, "exact", max_seconds=20.0)
 
 
@@ -135,7 +130,7 @@ def test_memory_lowers_the_exact_batch_and_never_raises_it() -> None:
 
 def test_a_layer_too_big_for_exact_memory_is_refused_or_goes_matfree() -> None:
     wide = _cost("block", 1.0, 2.0, width=65536, exact_bytes=96 * GiB, matfree_bytes=GiB)
-    with pytest.raises(JacobianBudgetError) as info:
+    with pytest.raises(BudgetError) as info:
         _plan([wide], 10, "exact", max_bytes=10 * GiB)
     msg = str(info.value)
     assert msg.startswith("Jacobian diagnostics (exact) of layers 'block' (width 65,536) cannot "
@@ -146,7 +141,7 @@ def test_a_layer_too_big_for_exact_memory_is_refused_or_goes_matfree() -> None:
                         "(estimated time at N=10: exact 10 s, matrix-free about 20 s)")
     est = _plan([wide], 10, "auto", max_bytes=10 * GiB)
     assert est.methods == ("matfree",)
-    with pytest.raises(JacobianBudgetError, match=r"matrix-free: 1.00 GiB for one sample") as info:
+    with pytest.raises(BudgetError, match=r"matrix-free: 1.00 GiB for one sample") as info:
         _plan([wide], 10, "auto", max_bytes=GiB // 2)
     assert info.value.kind == "memory"
 
@@ -172,7 +167,7 @@ def _net() -> nn.Module:
 
 def test_end_to_end_refusals_come_before_any_jacobian() -> None:
     X = np.random.default_rng(0).standard_normal((30, 12))
-    with pytest.raises(JacobianBudgetError, match=(
+    with pytest.raises(BudgetError, match=(
             r"^Jacobian diagnostics \(exact: '0' exact, '1' exact\) of 2 layer\(s\) '0' \(width "
             r"12\), '1' \(width 12\) on N=30 samples: estimated .* but the time budget is "
             r"1e-09 s \(max_seconds=1e-09\); not even 1 sample fits")) as info:
@@ -180,7 +175,7 @@ def test_end_to_end_refusals_come_before_any_jacobian() -> None:
     cost = info.value.estimate
     assert cost.n == 30 and [c.width for c in cost.layers] == [12, 12]
     assert all(c.exact_seconds > 0 and c.matfree_seconds > 0 for c in cost.layers)
-    with pytest.raises(JacobianBudgetError, match=r"cannot fit in memory: exact: .* for one "
+    with pytest.raises(BudgetError, match=r"cannot fit in memory: exact: .* for one "
                        r"sample of '0' .* the memory budget is 1 bytes \(max_bytes\)"):
         jacobian_diagnostics(_net(), X, method="exact", max_bytes=1)
 
@@ -204,14 +199,14 @@ def test_the_estimate_is_on_the_result_and_a_lowered_batch_changes_numbers_only_
 
 def test_budget_arguments_are_validated() -> None:
     X = np.zeros((3, 12))
-    with pytest.raises(MapsError, match=r"method='fast': expected one of \['auto', 'exact', "
+    with pytest.raises(ConfigError, match=r"method='fast': expected one of \['auto', 'exact', "
                                         r"'matfree'\]"):
         jacobian_diagnostics(_net(), X, method="fast")
     for bad in (0, -1.0, True, "60"):
-        with pytest.raises(MapsError, match=r"max_seconds=.*: expected a number of seconds > 0"):
+        with pytest.raises(ConfigError, match=r"max_seconds=.*: expected a number of seconds > 0"):
             jacobian_diagnostics(_net(), X, max_seconds=bad)  # type: ignore[arg-type]
     for bad_bytes in (0, 1.5, False):
-        with pytest.raises(MapsError, match=r"max_bytes=.*: expected an int >= 1 \(bytes\)"):
+        with pytest.raises(ConfigError, match=r"max_bytes=.*: expected an int >= 1 \(bytes\)"):
             jacobian_diagnostics(_net(), X, max_bytes=bad_bytes)  # type: ignore[arg-type]
-    with pytest.raises(MapsError, match=r"matfree is a dict; expected MatfreeOptions"):
+    with pytest.raises(ConfigError, match=r"matfree is a dict; expected MatfreeOptions"):
         jacobian_diagnostics(_net(), X, matfree={"probes": 4})  # type: ignore[arg-type]

@@ -14,7 +14,8 @@ import pytest
 import torch
 from torch import nn
 
-from layerflow.maps import MapsError, MatfreeOptions, jacobian_diagnostics
+from layerflow.errors import ConfigError
+from layerflow.maps import MatfreeOptions, jacobian_diagnostics
 from layerflow.maps.matfree import NormalOperator, matfree_layer, rows_independent
 
 from .nets import Net
@@ -195,17 +196,17 @@ def test_jacobian_diagnostics_matfree_method_reports_orientation_unknown() -> No
 
 
 def test_options_are_validated() -> None:
-    with pytest.raises(MapsError, match=r"MatfreeOptions.probes=1: expected an int >= 2"):
+    with pytest.raises(ConfigError, match=r"MatfreeOptions.probes=1: expected an int >= 2"):
         MatfreeOptions(probes=1)
-    with pytest.raises(MapsError, match=r"extreme_probes=5 exceeds probes=4"):
+    with pytest.raises(ConfigError, match=r"extreme_probes=5 exceeds probes=4"):
         MatfreeOptions(probes=4, extreme_probes=5)
-    with pytest.raises(MapsError, match=r"MatfreeOptions.max_steps=True"):
+    with pytest.raises(ConfigError, match=r"MatfreeOptions.max_steps=True"):
         MatfreeOptions(max_steps=True)
-    with pytest.raises(MapsError, match=r"MatfreeOptions.quad_tol=0: expected a number > 0"):
+    with pytest.raises(ConfigError, match=r"MatfreeOptions.quad_tol=0: expected a number > 0"):
         MatfreeOptions(quad_tol=0)
-    with pytest.raises(MapsError, match=r"MatfreeOptions.ritz_tol=nan"):
+    with pytest.raises(ConfigError, match=r"MatfreeOptions.ritz_tol=nan"):
         MatfreeOptions(ritz_tol=math.nan)
-    with pytest.raises(MapsError, match=r"MatfreeOptions.seed=-1: expected an int >= 0"):
+    with pytest.raises(ConfigError, match=r"MatfreeOptions.seed=-1: expected an int >= 0"):
         MatfreeOptions(seed=-1)
 
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from layerflow.models import ModelSpec, WeightsError, build_model, load_weights, save_weights
+from layerflow.errors import DataError
+from layerflow.models import ModelSpec, build_model, load_weights, save_weights
 
 SPEC = ModelSpec("resnet", width=4, depth=2)
 
@@ -40,7 +41,7 @@ def test_pickle_payload_is_refused_and_never_runs(tmp_path: Path) -> None:
     assert not target.exists()
     model = build_model(SPEC, 3, 2, seed=1)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    with pytest.raises(WeightsError, match="pickled objects"):
+    with pytest.raises(DataError, match="pickled objects"):
         load_weights(model, bad)
     assert not target.exists()
     for k, v in model.state_dict().items():
@@ -54,35 +55,35 @@ def test_plain_pickle_file_is_refused(tmp_path: Path) -> None:
     target = tmp_path / "pwned2.txt"
     bad = tmp_path / "evil.pkl"
     bad.write_bytes(pickle.dumps({"x": _Payload(target)}))
-    with pytest.raises(WeightsError):
+    with pytest.raises(DataError):
         load_weights(build_model(SPEC, 3, 2, seed=0), bad)
     assert not target.exists()
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(WeightsError, match="does not exist"):
+    with pytest.raises(DataError, match="does not exist"):
         load_weights(build_model(SPEC, 3, 2, seed=0), tmp_path / "nope.pt")
 
 
 def test_garbage_file(tmp_path: Path) -> None:
     p = tmp_path / "junk.pt"
     p.write_bytes(b"\x00not a checkpoint at all")
-    with pytest.raises(WeightsError, match=r"junk\.pt"):
+    with pytest.raises(DataError, match=r"junk\.pt"):
         load_weights(build_model(SPEC, 3, 2, seed=0), p)
 
 
 def test_not_a_state_dict(tmp_path: Path) -> None:
     p = tmp_path / "list.pt"
     torch.save([torch.zeros(2)], p)
-    with pytest.raises(WeightsError, match="does not hold a state dict"):
+    with pytest.raises(DataError, match="does not hold a state dict"):
         load_weights(build_model(SPEC, 3, 2, seed=0), p)
 
 
 def test_wrong_keys_and_shapes(tmp_path: Path) -> None:
     p = save_weights(build_model(SPEC, 3, 2, seed=0), tmp_path / "w.pt")
-    with pytest.raises(WeightsError, match=r"missing keys \['blocks.2"):
+    with pytest.raises(DataError, match=r"missing keys \['blocks.2"):
         load_weights(build_model(ModelSpec("resnet", width=4, depth=3), 3, 2, seed=0), p)
-    with pytest.raises(WeightsError, match=r"lift.weight: file \(4, 3\) vs model \(4, 5\)"):
+    with pytest.raises(DataError, match=r"lift.weight: file \(4, 3\) vs model \(4, 5\)"):
         load_weights(build_model(SPEC, 5, 2, seed=0), p)
 
 
@@ -98,7 +99,7 @@ def test_wrong_keys_and_shapes(tmp_path: Path) -> None:
 def test_unreadable_files_name_the_file_and_the_cause(tmp_path: Path, blob: bytes, kind: str) -> None:
     p = tmp_path / "broken.pt"
     p.write_bytes(blob)
-    with pytest.raises(WeightsError, match=rf"'{p}' is not a readable torch weights file: {kind}"):
+    with pytest.raises(DataError, match=rf"'{p}' is not a readable torch weights file: {kind}"):
         load_weights(build_model(SPEC, 3, 2, seed=0), p)
 
 
@@ -106,12 +107,12 @@ def test_truncated_checkpoint(tmp_path: Path) -> None:
     good = save_weights(build_model(SPEC, 3, 2, seed=0), tmp_path / "w.pt").read_bytes()
     p = tmp_path / "half.pt"
     p.write_bytes(good[: len(good) // 2])
-    with pytest.raises(WeightsError, match=r"half\.pt' is not a readable torch weights file"):
+    with pytest.raises(DataError, match=r"half\.pt' is not a readable torch weights file"):
         load_weights(build_model(SPEC, 3, 2, seed=0), p)
 
 
 def test_random_and_bit_flipped_bytes_only_ever_raise_weights_error(tmp_path: Path) -> None:
-    """Hostile files: every failure of torch.load surfaces as WeightsError (never KeyError,
+    """Hostile files: every failure of torch.load surfaces as DataError (never KeyError,
     IndexError, struct.error, …). Some bit-flipped checkpoints still load (flips
     in bytes torch does not interpret); those passed load_weights' key and shape checks."""
     import warnings
@@ -138,6 +139,6 @@ def test_random_and_bit_flipped_bytes_only_ever_raise_weights_error(tmp_path: Pa
                 warnings.simplefilter("ignore")  # torch warns about odd pickle protocols
                 load_weights(target, p)
             outcomes["loaded"] = outcomes.get("loaded", 0) + 1
-        except WeightsError:
+        except DataError:
             outcomes["refused"] = outcomes.get("refused", 0) + 1
     assert outcomes["refused"] > 200  # the loop really exercised the error paths

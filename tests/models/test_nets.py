@@ -7,15 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from layerflow.models import (
-    ACTIVATIONS,
-    MLP,
-    Activation,
-    ModelSpec,
-    ModelSpecError,
-    ResidualMLP,
-    build_model,
-)
+from layerflow.errors import ConfigError
+from layerflow.models import ACTIVATIONS, MLP, Activation, ModelSpec, ResidualMLP, build_model
 
 SPECS = [
     ModelSpec("mlp", width=6, depth=3, activation="tanh"),
@@ -149,17 +142,17 @@ def test_forward_stacked_equals_each_member(spec: ModelSpec) -> None:
 
 def test_unknown_transport_reduction() -> None:
     m = build_model(ModelSpec("resnet", width=3, depth=1), 3, 2, seed=0)
-    with pytest.raises(ModelSpecError, match=r"reduction='max': expected one of \['mean', 'sum'\]"):
+    with pytest.raises(ConfigError, match=r"reduction='max': expected one of \['mean', 'sum'\]"):
         m.forward_with_transport(torch.zeros(2, 3), reduction="max")
     stacked = {n: p.unsqueeze(0) for n, p in m.named_parameters()}
-    with pytest.raises(ModelSpecError, match=r"reduction='l1'"):
+    with pytest.raises(ConfigError, match=r"reduction='l1'"):
         m.forward_stacked(stacked, torch.zeros(1, 2, 3), True, "l1")
 
 
 def test_mlp_has_no_stacked_transport() -> None:
     m = build_model(SPECS[0], 3, 2, seed=0)
     stacked = {n: p.unsqueeze(0) for n, p in m.named_parameters()}
-    with pytest.raises(ModelSpecError, match="kind='resnet'"):
+    with pytest.raises(ConfigError, match="kind='resnet'"):
         m.forward_stacked(stacked, torch.zeros(1, 2, 3), transport=True)
 
 
@@ -176,7 +169,7 @@ def test_activation_registry(name: str) -> None:
 
 
 def test_unknown_activation_module() -> None:
-    with pytest.raises(ModelSpecError, match="activation='nope'"):
+    with pytest.raises(ConfigError, match="activation='nope'"):
         Activation("nope")
 
 
@@ -190,11 +183,11 @@ def test_unknown_activation_module() -> None:
     ],
 )
 def test_build_model_errors(args: tuple[object, ...], needle: str) -> None:
-    with pytest.raises(ModelSpecError) as info:
+    with pytest.raises(ConfigError) as info:
         build_model(*args)  # type: ignore[arg-type]
     assert needle in str(info.value)
 
 
 def test_build_model_rejects_integer_dtype() -> None:
-    with pytest.raises(ModelSpecError, match=r"dtype=torch\.int64"):
+    with pytest.raises(ConfigError, match=r"dtype=torch\.int64"):
         build_model(SPECS[0], 3, 2, seed=0, dtype=torch.int64)

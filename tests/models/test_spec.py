@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from layerflow.models import ModelSpec, ModelSpecError
+from layerflow.errors import ConfigError
+from layerflow.models import ModelSpec
 
 
 def test_hidden_widths_of_each_kind() -> None:
@@ -49,6 +50,6 @@ def test_to_dict_round_trips() -> None:
     ],
 )
 def test_invalid_specs_name_the_field(kwargs: dict[str, object], needle: str) -> None:
-    with pytest.raises(ModelSpecError) as info:
+    with pytest.raises(ConfigError) as info:
         ModelSpec(**kwargs)  # type: ignore[arg-type]
     assert needle in str(info.value)

@@ -6,14 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from layerflow.models import (
-    ModelSpec,
-    ModelSpecError,
-    ParameterStack,
-    build_model,
-    initial_values,
-    model_structure,
-)
+from layerflow.errors import ConfigError
+from layerflow.models import ModelSpec, ParameterStack, build_model, initial_values, model_structure
 
 F64 = torch.float64
 SEEDS = [3, 0, 7]
@@ -56,12 +50,12 @@ def test_stacked_forward_equals_each_member() -> None:
 def test_errors_name_what_is_wrong() -> None:
     template = model_structure(ModelSpec("mlp", width=3, depth=1), 2, 2, F64)
     values = initial_values(template, [0, 1])
-    with pytest.raises(ModelSpecError, match=r"values lack parameters \['head.bias'\] of MLP"):
+    with pytest.raises(ConfigError, match=r"values lack parameters \['head.bias'\] of MLP"):
         ParameterStack(template, {k: v for k, v in values.items() if k != "head.bias"})
     bad = dict(values, **{"head.bias": torch.zeros(3, 1, dtype=F64)})
-    with pytest.raises(ModelSpecError, match=r"values must have shape \(E, \*param.shape\) with "
+    with pytest.raises(ConfigError, match=r"values must have shape \(E, \*param.shape\) with "
                                              r"one E for every parameter"):
         ParameterStack(template, bad)
     bad = dict(values, **{"head.bias": torch.zeros(2, 2, dtype=F64)})
-    with pytest.raises(ModelSpecError, match=r"'head.bias': \(2, 2\)"):
+    with pytest.raises(ConfigError, match=r"'head.bias': \(2, 2\)"):
         ParameterStack(template, bad)

@@ -10,11 +10,11 @@ import torch
 from torch import nn
 
 from layerflow._capture import capture
+from layerflow.errors import ConfigError
 from layerflow.maps import jacobian_diagnostics
 from layerflow.models import (
     DEFAULT_HEADS,
     ModelSpec,
-    ModelSpecError,
     TransformerEncoder,
     build_model,
     initial_values,
@@ -212,7 +212,7 @@ def test_transport_penalty_reads_each_blocks_displacement() -> None:
     ],
 )
 def test_invalid_transformer_specs_name_the_field(kwargs: dict[str, object], needle: str) -> None:
-    with pytest.raises(ModelSpecError) as info:
+    with pytest.raises(ConfigError) as info:
         ModelSpec(**kwargs)  # type: ignore[arg-type]
     assert needle in str(info.value)
 
@@ -236,7 +236,7 @@ def test_default_heads_divide_the_width() -> None:
 )
 def test_bad_token_ids_are_refused_by_name(x: torch.Tensor, needle: str) -> None:
     model = _model()
-    with pytest.raises(ModelSpecError) as info:
+    with pytest.raises(ConfigError) as info:
         model(x)
     assert needle in str(info.value)
 
@@ -244,12 +244,12 @@ def test_bad_token_ids_are_refused_by_name(x: torch.Tensor, needle: str) -> None
 def test_heads_must_divide_width_in_the_module_too() -> None:
     from layerflow.models import SelfAttention
 
-    with pytest.raises(ModelSpecError, match="heads=3: must divide width=8"):
+    with pytest.raises(ConfigError, match="heads=3: must divide width=8"):
         SelfAttention(8, 3)
 
 
 def test_a_parameter_without_an_initialisation_rule_is_named() -> None:
     model = nn.Sequential(nn.Linear(2, 3), nn.Conv1d(3, 3, 1))
-    with pytest.raises(ModelSpecError, match=r"Sequential: no initialisation rule for "
+    with pytest.raises(ConfigError, match=r"Sequential: no initialisation rule for "
                                              r"\['1.weight', '1.bias'\]"):
         initial_values(model, [0])

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 import layerflow as lf
-from layerflow.plot import PlotError
+from layerflow.errors import ConfigError
 
 
 @pytest.fixture(scope="module")
@@ -59,12 +59,12 @@ def test_jacobian_logabsdet_and_condition_boxes(closed_form: tuple[object, np.nd
 
 def test_jacobian_refuses_bad_input(closed_form: tuple[object, np.ndarray]) -> None:
     diag, X = closed_form
-    with pytest.raises(PlotError, match=r"quantity='det': expected one of \['fraction'"):
+    with pytest.raises(ConfigError, match=r"quantity='det': expected one of \['fraction'"):
         lf.plot.jacobian(diag, quantity="det")  # type: ignore[arg-type]
-    with pytest.raises(PlotError, match="needs JacobianDiagnostics; got dict"):
+    with pytest.raises(ConfigError, match="needs JacobianDiagnostics; got dict"):
         lf.plot.jacobian({})
     wide = lf.maps.jacobian_diagnostics(nn.Sequential(nn.Linear(2, 3)), X)
-    with pytest.raises(PlotError, match=r"no layer has equal input and output widths.*\['0'\]"):
+    with pytest.raises(ConfigError, match=r"no layer has equal input and output widths.*\['0'\]"):
         lf.plot.jacobian(wide)
 
 
@@ -96,9 +96,9 @@ def test_training_refuses_results_without_a_cost() -> None:
     ds = lf.load_dataset("moons", n=100, noise=0.1, seed=0)
     model = lf.build_model(lf.ModelSpec("mlp", width=4, depth=2), in_dim=2, n_classes=2, seed=0)
     res = lf.train(model, ds, lf.TrainConfig(epochs=1, device="cpu"))
-    with pytest.raises(PlotError, match="recorded no transport cost"):
+    with pytest.raises(ConfigError, match="recorded no transport cost"):
         lf.plot.training(res)
-    with pytest.raises(PlotError, match="needs a TrainResult; got str"):
+    with pytest.raises(ConfigError, match="needs a TrainResult; got str"):
         lf.plot.training("run")
 
 
@@ -115,5 +115,5 @@ def test_overview_panels_are_the_single_figures(uzawa_run: lf.TrainResult) -> No
     assert len(tracks.collections[0].get_segments()) == 50  # all 50 test points
     res = lf.transport.line_shape_score(traj)
     np.testing.assert_allclose(lss.lines[0].get_xdata()[0], res.mean)
-    with pytest.raises(PlotError, match="needs a layerflow Trajectory; got TrainResult"):
+    with pytest.raises(ConfigError, match="needs a layerflow Trajectory; got TrainResult"):
         lf.plot.overview(uzawa_run)  # type: ignore[arg-type]

@@ -9,7 +9,8 @@ from matplotlib.colors import to_rgba
 from matplotlib.container import BarContainer, ErrorbarContainer
 from matplotlib.figure import Figure
 
-from layerflow.plot import PlotError, interval_bars, layer_curve
+from layerflow.errors import ConfigError
+from layerflow.plot import interval_bars, layer_curve
 
 
 def _axes() -> object:
@@ -106,7 +107,7 @@ def test_interval_bars_group_by_offset_and_without_interval() -> None:
     ],
 )
 def test_primitives_refuse_bad_input(call: object, match: str) -> None:
-    with pytest.raises(PlotError, match=match):
+    with pytest.raises(ConfigError, match=match):
         call(_axes())  # type: ignore[operator]
 
 

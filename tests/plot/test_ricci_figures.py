@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import layerflow as lf
-from layerflow.plot import PlotError
+from layerflow.errors import ConfigError
 from layerflow.ricci import RicciCoefficient
 
 from ._data import assert_same_up_to_sign, pca_reference
@@ -91,15 +91,15 @@ def test_local_coefficients_of_a_wider_state_use_its_pca(curvy: lf.Trajectory) -
 
 def test_local_coefficients_refuse_bad_input(curvy: lf.Trajectory) -> None:
     res = lf.ricci.local_coefficients(curvy, k=8)
-    with pytest.raises(PlotError, match=r"got a result and options \['k'\]"):
+    with pytest.raises(ConfigError, match=r"got a result and options \['k'\]"):
         lf.plot.local_coefficients(curvy, res, k=8)
-    with pytest.raises(PlotError, match="expected LocalCoefficients, got RicciCoefficient"):
+    with pytest.raises(ConfigError, match="expected LocalCoefficients, got RicciCoefficient"):
         lf.plot.local_coefficients(curvy, lf.ricci.ricci_coefficient(curvy, k=8))  # type: ignore[arg-type]
-    with pytest.raises(PlotError, match="result has 60 samples but the trajectory has 30"):
+    with pytest.raises(ConfigError, match="result has 60 samples but the trajectory has 30"):
         lf.plot.local_coefficients(curvy.subsample(30), res)
-    with pytest.raises(PlotError, match=r"state=6: expected an index in 0…5"):
+    with pytest.raises(ConfigError, match=r"state=6: expected an index in 0…5"):
         lf.plot.local_coefficients(curvy, res, state=6)
-    with pytest.raises(PlotError, match="needs a layerflow Trajectory; got LocalCoefficients"):
+    with pytest.raises(ConfigError, match="needs a layerflow Trajectory; got LocalCoefficients"):
         lf.plot.local_coefficients(res)  # type: ignore[arg-type]
 
 

@@ -11,7 +11,8 @@ import pytest
 from matplotlib.figure import Figure
 
 import layerflow as lf
-from layerflow.plot import PlotError, shared_pca
+from layerflow.errors import ConfigError
+from layerflow.plot import shared_pca
 
 from ._data import assert_same_up_to_sign, pca_reference
 
@@ -66,7 +67,7 @@ def test_shared_pca_sign_convention_and_padding() -> None:
     ],
 )
 def test_shared_pca_refuses_bad_input(states: list[np.ndarray], n: int, match: str) -> None:
-    with pytest.raises(PlotError, match=match):
+    with pytest.raises(ConfigError, match=match):
         shared_pca(states, n)
 
 
@@ -107,12 +108,12 @@ def test_tracks_named_run_and_given_axes(curvy: lf.Trajectory) -> None:
 
 
 def test_tracks_refuse_bad_input(curvy: lf.Trajectory) -> None:
-    with pytest.raises(PlotError, match="n_tracks=0"):
+    with pytest.raises(ConfigError, match="n_tracks=0"):
         lf.plot.tracks(curvy, n_tracks=0)
-    with pytest.raises(PlotError, match="needs a layerflow Trajectory; got list"):
+    with pytest.raises(ConfigError, match="needs a layerflow Trajectory; got list"):
         lf.plot.tracks([np.zeros((3, 2))])  # type: ignore[arg-type]
     no_run = lf.Trajectory([np.zeros((4, 1)), np.ones((4, 2)), np.ones((4, 3))])
-    with pytest.raises(lf.TrajectoryError, match="no two consecutive states have equal width"):
+    with pytest.raises(lf.ConfigError, match="no two consecutive states have equal width"):
         lf.plot.tracks(no_run)
 
 
@@ -151,12 +152,12 @@ def test_layers_without_labels_draw_one_colour() -> None:
 
 
 def test_layers_refuse_bad_input(curvy: lf.Trajectory) -> None:
-    with pytest.raises(PlotError, match=r"states=\[9\]: expected indices in 0…5"):
+    with pytest.raises(ConfigError, match=r"states=\[9\]: expected indices in 0…5"):
         lf.plot.layers(curvy, states=[9])
-    with pytest.raises(PlotError, match="max_panels=0"):
+    with pytest.raises(ConfigError, match="max_panels=0"):
         lf.plot.layers(curvy, max_panels=0)
     fig = Figure()
-    with pytest.raises(PlotError, match="ax has 2 Axes; this figure draws 6 panels"):
+    with pytest.raises(ConfigError, match="ax has 2 Axes; this figure draws 6 panels"):
         lf.plot.layers(curvy, ax=fig.subplots(1, 2))
 
 
@@ -178,10 +179,10 @@ def test_panel_states_are_evenly_spaced_with_first_and_last() -> None:
     assert lf.plot.panel_states(6) == [0, 1, 2, 3, 4, 5]  # DEFAULT_MAX_PANELS = 6
     # round(linspace(0, 6, 6)) = round(0, 1.2, 2.4, 3.6, 4.8, 6)
     assert lf.plot.panel_states(7) == [0, 1, 2, 4, 5, 6]
-    with pytest.raises(PlotError, match="max_panels=True"):
+    with pytest.raises(ConfigError, match="max_panels=True"):
         lf.plot.panel_states(4, True)
 
 
 def test_layers_refuse_an_unknown_projection(curvy: lf.Trajectory) -> None:
-    with pytest.raises(PlotError, match=r"projection='mine': expected one of \['shared', 'own'\]"):
+    with pytest.raises(ConfigError, match=r"projection='mine': expected one of \['shared', 'own'\]"):
         lf.plot.layers(curvy, projection="mine")

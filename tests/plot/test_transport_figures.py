@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import layerflow as lf
-from layerflow.plot import PlotError
+from layerflow.errors import ConfigError
 
 
 def _bar_heights(ax: object) -> np.ndarray:
@@ -74,12 +74,12 @@ def test_wasserstein_path_says_when_the_ratio_is_undefined() -> None:
 
 def test_transport_figures_refuse_bad_input(curvy: lf.Trajectory) -> None:
     res = lf.transport.line_shape_score(curvy)
-    with pytest.raises(PlotError, match=r"got a LineShapeResult and options \['run'\]"):
+    with pytest.raises(ConfigError, match=r"got a LineShapeResult and options \['run'\]"):
         lf.plot.line_shape(res, run=(1, 5))
-    with pytest.raises(PlotError, match="needs a Trajectory or a LineShapeResult; got ndarray"):
+    with pytest.raises(ConfigError, match="needs a Trajectory or a LineShapeResult; got ndarray"):
         lf.plot.line_shape(np.zeros(3))
-    with pytest.raises(PlotError, match="bins=0"):
+    with pytest.raises(ConfigError, match="bins=0"):
         lf.plot.line_shape(res, bins=0)
-    with pytest.raises(PlotError, match="needs a Trajectory or a WassersteinPathResult; got "
+    with pytest.raises(ConfigError, match="needs a Trajectory or a WassersteinPathResult; got "
                                         "LineShapeResult"):
         lf.plot.wasserstein_path(res)

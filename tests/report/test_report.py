@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerflow.report import ReportError, ReportInput, build_report, render_report
+from layerflow.errors import DataError
+from layerflow.report import ReportInput, build_report, render_report
 from layerflow.report.findings import compute_findings
 from layerflow.stats.tables import prepare_runs
 
@@ -268,7 +269,7 @@ def test_least_action_finding_in_the_report(gain: float, rng: np.random.Generato
 
 # ---------------------------------------------------------------------------- edges and errors
 def test_build_report_on_a_folder_without_a_store_raises(tmp_path: Path) -> None:
-    with pytest.raises(ReportError, match="does not exist"):
+    with pytest.raises(DataError, match="does not exist"):
         build_report(tmp_path / "nowhere")
 
 

@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from layerflow.cli import cli
-from layerflow.report import ReportError, build_report
+from layerflow.errors import DataError
+from layerflow.report import build_report
 from layerflow.sweep import ResultStore, run_sweep
 
 from .html_pages import decode_png, external_references, parse, table_records
@@ -75,7 +76,7 @@ def test_cli_report_on_a_folder_without_a_store_fails_clearly(tmp_path: Path) ->
     assert result.exit_code != 0
     assert "holds no results store" in result.output
     assert str(tmp_path) in result.output
-    with pytest.raises(ReportError, match="holds no results store"):
+    with pytest.raises(DataError, match="holds no results store"):
         build_report(tmp_path)
     missing = CliRunner().invoke(cli, ["report", str(tmp_path / "nope")])
     assert missing.exit_code != 0
@@ -86,7 +87,7 @@ def test_report_on_a_corrupt_store_names_the_folder_and_the_cause(tmp_path: Path
     parts = tmp_path / "store" / "parts"
     parts.mkdir(parents=True)
     (parts / "runs-0123456789abcdef-1.parquet").write_bytes(b"not parquet at all")
-    with pytest.raises(ReportError, match=rf"^'{tmp_path}' holds no readable layerflow results "
+    with pytest.raises(DataError, match=rf"^'{tmp_path}' holds no readable layerflow results "
                        r"store \(.*Parquet.*\); run `layerflow run CONFIG --out DIR` first"):
         build_report(tmp_path)
     assert not (tmp_path / "report.html").exists()

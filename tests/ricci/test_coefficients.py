@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 
 import layerflow as lf
+from layerflow.errors import ConfigError, NotComputableError
 from layerflow.ricci import (
-    DisconnectedGraphError,
-    RicciInputError,
     layer_coefficients,
     local_coefficients,
     ricci_coefficient,
@@ -73,7 +72,7 @@ def test_disconnected_layers_are_named_and_coefficient_is_nan() -> None:
     assert np.isinf(res.geodesic_mass[2]) and np.isinf(res.geodesic_mass[3])
     # nothing dropped: all L pairs still reported
     assert res.eta.shape == (4,)
-    with pytest.raises(DisconnectedGraphError, match=r"layer 2 \('b'\): 2 components; layer 3"):
+    with pytest.raises(NotComputableError, match=r"layer 2 \('b'\): 2 components; layer 3"):
         ricci_coefficient(traj, k=5, on_disconnected="raise")
     s = summary(traj, k=5)
     assert np.isnan(s["ricci_rho"]) and s["ricci_connected"] is False
@@ -150,7 +149,7 @@ def test_analyze_section_uses_summary() -> None:
 )
 def test_coefficient_errors(call, match: str) -> None:  # type: ignore[no-untyped-def]
     states = random_relu_states(40, 0)
-    with pytest.raises(RicciInputError, match=match):
+    with pytest.raises(ConfigError, match=match):
         call(states)
 
 
@@ -159,7 +158,7 @@ def test_nan_in_raw_state_names_the_layer() -> None:
     states[2] = states[2].copy()
     states[2][4, 1] = np.nan
     with pytest.raises(
-        RicciInputError,
+        ConfigError,
         match=r"points \(state 2 \('layer2'\)\) have NaN values in 1 of 30 rows \(first bad row: 4\)",
     ):
         ricci_coefficient(states, k=3)

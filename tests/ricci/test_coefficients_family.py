@@ -31,7 +31,8 @@ def test_sweep_equals_separate_runs() -> None:
 def test_sweeps_of_several_protocols_equal_separate_sweeps() -> None:
     import pytest
 
-    from layerflow.ricci import RicciInputError, ricci_sweeps
+    from layerflow.errors import ConfigError
+    from layerflow.ricci import ricci_sweeps
 
     states = [np.round(s / 0.25) * 0.25 for s in random_relu_states(110, 9)]  # with ties
     both = ricci_sweeps(states, ks=(3, 8), protocols=("baptista", "layerflow"),
@@ -53,5 +54,5 @@ def test_sweeps_of_several_protocols_equal_separate_sweeps() -> None:
         ({"protocols": ("nope",)}, "protocol"),
         ({"ks": ()}, "ks is empty"),
     ):
-        with pytest.raises(RicciInputError, match=match):
+        with pytest.raises(ConfigError, match=match):
             ricci_sweeps(states, **{"ks": (3,), **kwargs})  # type: ignore[arg-type]

@@ -8,13 +8,8 @@ from scipy.sparse.csgraph import shortest_path
 from scipy.stats import pearsonr
 
 import layerflow as lf
-from layerflow.ricci import (
-    PROTOCOLS,
-    RicciInputError,
-    knn_graph,
-    ricci_coefficient,
-    ricci_sweep,
-)
+from layerflow.errors import ConfigError
+from layerflow.ricci import PROTOCOLS, knn_graph, ricci_coefficient, ricci_sweep
 
 from .reference import random_relu_states, ref_nng
 
@@ -143,9 +138,9 @@ def test_too_few_pairs_under_baptista() -> None:
 )
 def test_protocol_errors(kwargs: dict[str, object], match: str) -> None:
     states = random_relu_states(30, 0)
-    with pytest.raises(RicciInputError, match=match):
+    with pytest.raises(ConfigError, match=match):
         ricci_coefficient(states, k=3, **kwargs)  # type: ignore[arg-type]
-    with pytest.raises(RicciInputError, match=match):
+    with pytest.raises(ConfigError, match=match):
         ricci_sweep(states, ks=(3,), **kwargs)  # type: ignore[arg-type]
 
 

@@ -4,7 +4,8 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from layerflow.ricci import CURVATURES, RicciInputError, edge_curvature, knn_graph, scalar_curvature
+from layerflow.errors import ConfigError
+from layerflow.ricci import CURVATURES, edge_curvature, knn_graph, scalar_curvature
 
 from .reference import (
     assert_same_pattern,
@@ -122,7 +123,7 @@ def test_dense_input_and_weights_are_ignored() -> None:
     ],
 )
 def test_curvature_errors(G: np.ndarray, kwargs: dict[str, object], match: str) -> None:
-    with pytest.raises(RicciInputError, match=match):
+    with pytest.raises(ConfigError, match=match):
         edge_curvature(G, **kwargs)  # type: ignore[arg-type]
 
 

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from layerflow.ricci import RicciInputError, knn_graph
+from layerflow.errors import ConfigError
+from layerflow.ricci import knn_graph
 
 from .reference import ref_graph, ref_nng
 
@@ -38,7 +39,7 @@ def test_directed_graph_is_the_arcs() -> None:
 
 def test_unknown_degree_mode() -> None:
     with pytest.raises(
-        RicciInputError, match=r"degree='both': expected one of \['union', 'directed'\]"
+        ConfigError, match=r"degree='both': expected one of \['union', 'directed'\]"
     ):
         knn_graph(np.zeros((5, 1)), 2, degree="both")  # type: ignore[arg-type]
 
@@ -103,7 +104,7 @@ def test_all_points_equal_keep_every_tie() -> None:
 
 
 def test_unknown_tie_rule() -> None:
-    with pytest.raises(RicciInputError, match=r"ties='all': expected one of \['by_index', 'keep'\]"):
+    with pytest.raises(ConfigError, match=r"ties='all': expected one of \['by_index', 'keep'\]"):
         knn_graph(np.zeros((5, 1)), 2, ties="all")  # type: ignore[arg-type]
 
 

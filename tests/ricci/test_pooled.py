@@ -9,7 +9,8 @@ from scipy.sparse.csgraph import shortest_path
 from scipy.stats import pearsonr
 
 import layerflow as lf
-from layerflow.ricci import RicciInputError, pooled_coefficient, ricci_coefficient
+from layerflow.errors import ConfigError
+from layerflow.ricci import pooled_coefficient, ricci_coefficient
 from layerflow.ricci.coefficients import RicciCoefficient
 
 from .reference import ref_nng
@@ -94,12 +95,12 @@ def test_pooled_with_every_network_excluded_or_too_few_pairs() -> None:
     ],
 )
 def test_pooled_errors(results: object, match: str) -> None:
-    with pytest.raises(RicciInputError, match=match):
+    with pytest.raises(ConfigError, match=match):
         pooled_coefficient(results)  # type: ignore[arg-type]
     if isinstance(results, list) and results and isinstance(results[0], RicciCoefficient):
         return
     one = _hand_result(np.arange(5.0), np.ones(5))
-    with pytest.raises(RicciInputError, match=r"results is a RicciCoefficient"):
+    with pytest.raises(ConfigError, match=r"results is a RicciCoefficient"):
         pooled_coefficient(one)  # type: ignore[arg-type]
 
 

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import layerflow as lf
-from layerflow.views import OptionError, get_view
+from layerflow.errors import ConfigError
+from layerflow.views import get_view
 
 
 def _traj(n: int = 90, seed: int = 0) -> lf.Trajectory:
@@ -78,12 +79,32 @@ def test_undefined_coefficients_say_why() -> None:
 
 def test_options_are_checked_against_the_declaration() -> None:
     view = get_view("ricci")
-    with pytest.raises(OptionError, match=r"^k: 40 is not one of ks=\[10, 20\]"):
+    with pytest.raises(ConfigError, match=r"^k: 40 is not one of ks=\[10, 20\]"):
         view.resolve({"k": 40, "ks": [10, 20]})
-    with pytest.raises(OptionError, match=r"protocols\[1\]: 'r-code' is not allowed"):
+    with pytest.raises(ConfigError, match=r"protocols\[1\]: 'r-code' is not allowed"):
         view.resolve({"protocols": ["layerflow", "r-code"]})
-    with pytest.raises(OptionError, match="curvature: 'nope' is not allowed; expected one of "
+    with pytest.raises(ConfigError, match="curvature: 'nope' is not allowed; expected one of "
                                           "forman, augmented, ollivier"):
         view.resolve({"curvature": "nope"})
-    with pytest.raises(OptionError, match="kk: unknown option of the ricci view"):
+    with pytest.raises(ConfigError, match="kk: unknown option of the ricci view"):
         view.resolve({"kk": 3})
+
+
+def test_k_and_the_protocol_default_to_one_declared_value_everywhere() -> None:
+    """Every Ricci function, the view and the overview figure default to DEFAULT_K (the
+    paper's k = 30) and DEFAULT_PROTOCOL ("layerflow"), as declared once."""
+    import inspect
+
+    from layerflow.plot._overview import overview
+    from layerflow.ricci.view import measure_ricci
+
+    assert lf.ricci.DEFAULT_K == 30 and lf.ricci.DEFAULT_PROTOCOL == "layerflow"
+    r = lf.ricci
+    for fn in (r.ricci_coefficient, r.summary, r.knn_graph, r.knn_indices, r.local_coefficients,
+               r.layer_coefficients, measure_ricci, overview):
+        assert inspect.signature(fn).parameters["k"].default == 30, fn.__name__
+    for fn in (r.ricci_coefficient, r.ricci_sweep):
+        assert inspect.signature(fn).parameters["protocol"].default == "layerflow", fn.__name__
+    resolved = get_view("ricci").resolve({})
+    assert resolved["k"] == 30 and resolved["protocols"] == ["layerflow"]
+    assert get_view("ricci").resolve({"ks": [10, 20]})["k"] == 10  # 30 not swept: the smallest

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from layerflow.errors import ConfigError
 from layerflow.stats.claims import (
     CLAIMS,
     DECLARATIONS,
@@ -21,7 +22,7 @@ from layerflow.stats.claims import (
 )
 from layerflow.stats.claims.observations import BUILDERS
 from layerflow.stats.claims.registry import ClaimDeclaration, declaration
-from layerflow.stats.intervals import Interval, StatsError
+from layerflow.stats.intervals import Interval
 from layerflow.stats.tables import prepare_runs
 
 
@@ -52,9 +53,9 @@ def test_every_declaration_has_a_builder_and_bad_declarations_are_refused() -> N
     for field, bad, msg in (("paper", "x", "paper='x'"), ("kind", "x", "kind='x'"),
                             ("predicted", 0, "predicted=0"), ("estimator", "x", "estimator='x'"),
                             ("sesoi", 0.0, "sesoi=0.0"), ("min_units", 1, "min_units=1")):
-        with pytest.raises(StatsError, match=msg):
+        with pytest.raises(ConfigError, match=msg):
             dataclasses.replace(d, **{field: bad})
-    with pytest.raises(StatsError, match="claim 'nope'"):
+    with pytest.raises(ConfigError, match="claim 'nope'"):
         declaration("nope")
     assert declaration("rho_vs_accuracy").estimator == "meta_fisher_z"
     assert "unit:" in d.definition and "null 0" in d.definition

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from layerflow.errors import ConfigError
 from layerflow.stats.claims.estimators import (
     ESTIMATORS,
     cluster_share,
@@ -21,7 +22,6 @@ from layerflow.stats.claims.estimators import (
     tost_p,
     welch_strata,
 )
-from layerflow.stats.intervals import StatsError
 
 
 def _obs(groups: dict[str, list[float]]) -> pd.DataFrame:
@@ -218,7 +218,7 @@ def test_holm_against_brute_force() -> None:
 
 
 def test_unknown_estimator_is_refused() -> None:
-    with pytest.raises(StatsError, match="estimator='nope'"):
+    with pytest.raises(ConfigError, match="estimator='nope'"):
         estimator("nope")
     assert set(ESTIMATORS) >= {"cluster_t", "meta_fisher_z", "welch_strata", "cluster_share"}
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from layerflow.errors import ConfigError
 from layerflow.stats import (
-    StatsError,
     bootstrap_diff_interval,
     bootstrap_mean_interval,
     t_interval,
@@ -50,7 +50,7 @@ def test_paired_and_unpaired_differences() -> None:
     assert paired.low > 0.45 and paired.high < 0.55  # pairing removes the common spread
     unpaired = bootstrap_diff_interval(a, b)
     assert unpaired.high - unpaired.low > paired.high - paired.low
-    with pytest.raises(StatsError, match="equal lengths, got 30 and 29"):
+    with pytest.raises(ConfigError, match="equal lengths, got 30 and 29"):
         bootstrap_diff_interval(a, b[:29], paired=True)
 
 
@@ -58,11 +58,11 @@ def test_undefined_and_bad_input() -> None:
     iv = bootstrap_mean_interval([0.7, float("nan")])
     assert iv.n == 1 and math.isnan(iv.low)
     assert not iv.excludes(0.0)
-    with pytest.raises(StatsError, match="at least one finite value"):
+    with pytest.raises(ConfigError, match="at least one finite value"):
         bootstrap_mean_interval([float("nan")])
-    with pytest.raises(StatsError, match=r"level=1\.5"):
+    with pytest.raises(ConfigError, match=r"level=1\.5"):
         bootstrap_mean_interval([1.0, 2.0], level=1.5)
-    with pytest.raises(StatsError, match="successes=4"):
+    with pytest.raises(ConfigError, match="successes=4"):
         wilson_interval(4, 3)
-    with pytest.raises(StatsError, match="n=0"):
+    with pytest.raises(ConfigError, match="n=0"):
         wilson_interval(0, 0)

@@ -10,14 +10,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from layerflow.errors import ConfigError
 from layerflow.report.findings.least_action import least_action_findings
-from layerflow.stats import (
-    StatsError,
-    arm_table,
-    assign_arms,
-    study_table,
-    t_interval,
-)
+from layerflow.stats import arm_table, assign_arms, study_table, t_interval
 
 
 def _boot_interval(x: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
@@ -52,9 +47,9 @@ def test_t_interval_of_one_value_has_no_interval_and_nans_are_dropped() -> None:
 
 
 def test_t_interval_rejects_bad_input() -> None:
-    with pytest.raises(StatsError, match=r"level=1\.5"):
+    with pytest.raises(ConfigError, match=r"level=1\.5"):
         t_interval([1.0, 2.0], level=1.5)
-    with pytest.raises(StatsError, match="at least one finite value"):
+    with pytest.raises(ConfigError, match="at least one finite value"):
         t_interval([float("nan")])
 
 
@@ -113,9 +108,9 @@ def test_arm_table_equals_a_scipy_computation(rng: np.random.Generator) -> None:
 
 def test_arm_table_needs_its_columns(rng: np.random.Generator) -> None:
     runs = _study(rng)
-    with pytest.raises(StatsError, match="train_fraction"):
+    with pytest.raises(ConfigError, match="train_fraction"):
         arm_table(runs.drop(columns="train_fraction"))
-    with pytest.raises(StatsError, match="test_acc"):
+    with pytest.raises(ConfigError, match="test_acc"):
         arm_table(runs.drop(columns="test_acc"))
 
 

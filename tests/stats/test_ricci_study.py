@@ -96,7 +96,7 @@ def test_coefficient_table_reads_the_long_table() -> None:
     table's own primary coefficients (never an empty answer for a table with Ricci results)."""
     import pytest
 
-    from layerflow.stats import StatsError
+    from layerflow.errors import ConfigError
     from layerflow.stats.ricci import coefficient_table
 
     runs = pd.DataFrame({"run_id": ["a", "b"], "ricci_rho": [0.5, np.nan], "k": [5, 5],
@@ -112,6 +112,6 @@ def test_coefficient_table_reads_the_long_table() -> None:
         "run_id": ["a", "b"], "protocol": ["baptista"] * 2, "k": [5, 5], "first_pair": [1, 1],
         "reason": ["", "disconnected"]}
     assert own["rho"].iloc[0] == 0.5 and np.isnan(own["rho"].iloc[1])
-    with pytest.raises(StatsError, match=r"lacks columns \['reason'\]"):
+    with pytest.raises(ConfigError, match=r"lacks columns \['reason'\]"):
         coefficient_table(runs, coef.drop(columns="reason"))
     assert coefficient_table(runs.drop(columns="ricci_rho")).empty  # no Ricci results

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from layerflow.sweep import ConfigError, builtin_configs, expand_runs, load_config, run_sweep
+from layerflow.errors import ConfigError
+from layerflow.sweep import builtin_configs, expand_runs, load_config, run_sweep
 from layerflow.sweep.grid import run_id_of
 from layerflow.sweep.source import parse_yaml
 

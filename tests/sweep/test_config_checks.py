@@ -11,8 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from layerflow.cli import cli
+from layerflow.errors import ConfigError
 from layerflow.models import KINDS, ModelSpec
-from layerflow.sweep import ConfigError, builtin_configs, expand_runs, load_config
+from layerflow.sweep import builtin_configs, expand_runs, load_config
 
 TOKENS: dict[str, Any] = {
     "name": "tokens",
@@ -143,7 +144,7 @@ def test_a_combination_error_names_the_field(over: dict[str, Any], key: str) -> 
 def test_run_turns_a_report_error_into_a_clean_message(tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """A sweep that leaves no finished run (here: a stand-in that writes nothing) makes
-    ``load_input`` raise ReportError; ``layerflow run`` says so without a traceback."""
+    ``load_input`` raise DataError; ``layerflow run`` says so without a traceback."""
     import layerflow.sweep as sweep
 
     out = tmp_path / "out"

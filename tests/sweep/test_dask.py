@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from layerflow.sweep import BackendError, ResultStore, run_sweep
+from layerflow.errors import ConfigError
+from layerflow.sweep import ResultStore, run_sweep
 from layerflow.sweep.backends import Backend, make_backend
 
 from .helpers import check_store, toy_config
@@ -56,10 +57,10 @@ def test_dask_worker_killed_by_a_task_fails_only_that_task(tmp_path: Path) -> No
 
 def test_dask_backend_without_distributed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
-    with pytest.raises(BackendError, match=r"dask backend needs dask\.distributed: pip install "
+    with pytest.raises(ConfigError, match=r"dask backend needs dask\.distributed: pip install "
                        r"layerflow\[dask\]"):
         make_backend("dask")
-    with pytest.raises(BackendError, match=r"layerflow\[dask\]"):
+    with pytest.raises(ConfigError, match=r"layerflow\[dask\]"):
         run_sweep(_cfg(), tmp_path, task="toy", backend="dask")
     assert not (tmp_path / "store").exists()
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from layerflow.sweep import BackendError, ResultStore, expand_runs, load_config, run_sweep
+from layerflow.errors import ConfigError
+from layerflow.sweep import ResultStore, expand_runs, load_config, run_sweep
 from layerflow.sweep.runner import SweepProgress, make_tasks
 
 from .helpers import check_store, toy_config
@@ -115,12 +116,12 @@ def test_tasks_are_config_determined_chunks() -> None:
 
 
 def test_backend_errors(tmp_path: Path, toy: dict) -> None:
-    with pytest.raises(BackendError, match="unknown backend 'spark'"):
+    with pytest.raises(ConfigError, match="unknown backend 'spark'"):
         run_sweep(toy, tmp_path, task="toy", backend="spark")
     if importlib.util.find_spec("ray") is None:
-        with pytest.raises(BackendError, match=r"pip install layerflow\[ray\]"):
+        with pytest.raises(ConfigError, match=r"pip install layerflow\[ray\]"):
             run_sweep(toy, tmp_path, task="toy", backend="ray")
-    with pytest.raises(BackendError, match="workers=0"):
+    with pytest.raises(ConfigError, match="workers=0"):
         from layerflow.sweep import make_backend
         make_backend("local", workers=0)
 

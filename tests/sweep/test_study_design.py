@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 import layerflow as lf
-from layerflow.sweep import ConfigError, expand_runs, load_config, run_sweep
+from layerflow.errors import ConfigError
+from layerflow.sweep import expand_runs, load_config, run_sweep
 from layerflow.sweep.grid import arm_role_of, dataset_spec_of
 from layerflow.sweep.tasks.train import load_run_dataset
 

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from layerflow.sweep import ConfigError, ResultStore, expand_runs, load_config, run_sweep
+from layerflow.errors import ConfigError
+from layerflow.sweep import ResultStore, expand_runs, load_config, run_sweep
 from layerflow.sweep.grid import make_run
 
 CFG: dict[str, Any] = {

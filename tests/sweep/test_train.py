@@ -110,7 +110,7 @@ def test_untrained_baselines(tmp_path: Path) -> None:
 
 
 def test_bad_dataset_fails_before_training(tmp_path: Path) -> None:
-    from layerflow.sweep import ConfigError
+    from layerflow.errors import ConfigError
 
     cfg = {**CFG, "datasets": ["moons", "digits:6,6"]}
     with pytest.raises(ConfigError, match=r"^datasets\[1\]: 'digits:6,6' cannot be loaded"):

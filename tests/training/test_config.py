@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from layerflow.training import TrainConfig, TrainConfigError
+from layerflow.errors import ConfigError
+from layerflow.training import TrainConfig
 
 
 def test_defaults_are_valid() -> None:
@@ -43,12 +44,12 @@ def test_defaults_are_valid() -> None:
     ],
 )
 def test_invalid_configs_name_the_field(kwargs: dict[str, object], needle: str) -> None:
-    with pytest.raises(TrainConfigError) as info:
+    with pytest.raises(ConfigError) as info:
         TrainConfig(**kwargs)  # type: ignore[arg-type]
     assert needle in str(info.value)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
 def test_cuda_requested_without_cuda() -> None:
-    with pytest.raises(TrainConfigError, match="CUDA is not available"):
+    with pytest.raises(ConfigError, match="CUDA is not available"):
         TrainConfig(device="cuda").resolved_device()

@@ -11,8 +11,9 @@ import torch
 
 from layerflow._capture import capture
 from layerflow.data import load_dataset
+from layerflow.errors import ConfigError
 from layerflow.models import ModelSpec, build_model
-from layerflow.training import TrainConfig, TrainConfigError, train, train_ensemble
+from layerflow.training import TrainConfig, train, train_ensemble
 
 from ._data import moons, three_blobs
 
@@ -142,7 +143,7 @@ def test_ensemble_errors(kwargs: dict[str, object], needle: str) -> None:
     args: dict[str, object] = {"spec": ModelSpec("mlp", width=4, depth=1), "dataset": moons(40),
                                "cfg": TrainConfig(epochs=1), "seeds": [0, 1]}
     args.update(kwargs)
-    with pytest.raises(TrainConfigError) as info:
+    with pytest.raises(ConfigError) as info:
         train_ensemble(**args)  # type: ignore[arg-type]
     assert needle in str(info.value)
 

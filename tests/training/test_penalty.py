@@ -12,14 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from layerflow.errors import ConfigError
 from layerflow.models import ModelSpec, ResidualMLP, build_model
-from layerflow.training import (
-    PenaltyError,
-    TrainConfig,
-    TrainConfigError,
-    TransportPenalty,
-    train,
-)
+from layerflow.training import TrainConfig, TransportPenalty, train
 
 from ._data import moons, three_blobs
 
@@ -129,11 +124,11 @@ def test_cost_follows_the_last_pass_and_no_grad_passes_have_no_graph() -> None:
     np.testing.assert_allclose(cb.item(), model.forward_with_transport(b)[1].item(), rtol=1e-12)
     np.testing.assert_allclose(ca.item(), model.forward_with_transport(a)[1].item(), rtol=1e-12)
     pen.clear()
-    with pytest.raises(PenaltyError, match=r"no complete forward pass of ResidualMLP since"):
+    with pytest.raises(ConfigError, match=r"no complete forward pass of ResidualMLP since"):
         pen.cost()
     pen.remove()
     pen.remove()  # idempotent
-    with pytest.raises(PenaltyError, match="was removed"):
+    with pytest.raises(ConfigError, match="was removed"):
         pen.cost()
 
 
@@ -241,28 +236,28 @@ class _Shrink(nn.Module):
     ],
 )
 def test_construction_errors(kwargs: dict[str, object], needle: str) -> None:
-    with pytest.raises(PenaltyError) as info:
+    with pytest.raises(ConfigError) as info:
         TransportPenalty(_Shrink(), **kwargs)  # type: ignore[arg-type]
     assert needle in str(info.value)
 
 
 def test_errors_during_and_after_the_forward_pass() -> None:
     x = torch.zeros(4, 3)
-    with pytest.raises(PenaltyError, match=r"not-a-module|expected a torch\.nn\.Module"):
+    with pytest.raises(ConfigError, match=r"not-a-module|expected a torch\.nn\.Module"):
         TransportPenalty("not-a-module", blocks=["a"])  # type: ignore[arg-type]
     net = _Shrink()
     with TransportPenalty(net, blocks=["b"]) as pen, pytest.raises(
-        PenaltyError, match=r"block 'b' maps shape \(4, 3\) to \(4, 2\); a residual block"
+        ConfigError, match=r"block 'b' maps shape \(4, 3\) to \(4, 2\); a residual block"
     ):
         net(x)
     with TransportPenalty(net, blocks=["c"]), pytest.raises(
-        PenaltyError, match=r"layer 'c' ran 2 times in one forward pass; TransportPenalty needs"
+        ConfigError, match=r"layer 'c' ran 2 times in one forward pass; TransportPenalty needs"
     ):
         net(x)
     with TransportPenalty(net, blocks=["a", "unused"]) as pen:
-        with pytest.raises(PenaltyError, match=r"layer 'unused' ran 0 times in one forward pass"):
+        with pytest.raises(ConfigError, match=r"layer 'unused' ran 0 times in one forward pass"):
             net(x)
-        with pytest.raises(PenaltyError, match="no complete forward pass of _Shrink"):
+        with pytest.raises(ConfigError, match="no complete forward pass of _Shrink"):
             pen.cost()  # the failed pass left nothing behind
     assert repr(pen) == "TransportPenalty(_Shrink, blocks=['a', 'unused'], reduction='mean')"
     assert all(not m._forward_hooks and not m._forward_pre_hooks for m in net.modules())
@@ -273,17 +268,17 @@ def test_train_refuses_a_penalty_that_does_not_fit() -> None:
     model = build_model(ModelSpec("resnet", width=3, depth=1), 2, 2, seed=0)
     other = build_model(ModelSpec("resnet", width=3, depth=1), 2, 2, seed=1)
     cfg = TrainConfig(epochs=1, transport_weight=0.1)
-    with pytest.raises(TrainConfigError, match="penalty is a str; expected a TransportPenalty"):
+    with pytest.raises(ConfigError, match="penalty is a str; expected a TransportPenalty"):
         train(model, ds, cfg, penalty="pen")  # type: ignore[arg-type]
     with TransportPenalty(other) as pen, pytest.raises(
-        TrainConfigError, match="penalty is attached to a ResidualMLP, not to the ResidualMLP"
+        ConfigError, match="penalty is attached to a ResidualMLP, not to the ResidualMLP"
     ):
         train(model, ds, cfg, penalty=pen)
     with TransportPenalty(model, reduction="sum") as pen, pytest.raises(
-        TrainConfigError, match=r"penalty has reduction='sum' but cfg\.transport_reduction='mean'"
+        ConfigError, match=r"penalty has reduction='sum' but cfg\.transport_reduction='mean'"
     ):
         train(model, ds, cfg, penalty=pen)
-    with pytest.raises(TrainConfigError, match=r"pass penalty=TransportPenalty\(model"):
+    with pytest.raises(ConfigError, match=r"pass penalty=TransportPenalty\(model"):
         train(build_model(ModelSpec("mlp"), 2, 2, seed=0), ds, cfg)
     assert isinstance(model, ResidualMLP)
 
@@ -307,7 +302,7 @@ def test_velocities_are_refused_when_a_block_output_was_changed_in_place() -> No
     with TransportPenalty(net, blocks=["a"]) as pen:
         net(x)
         np.testing.assert_allclose(pen.cost().item(), expected, rtol=1e-6)  # taken when it ran
-        with pytest.raises(PenaltyError, match=r"block 'a': its input or output was modified in "
+        with pytest.raises(ConfigError, match=r"block 'a': its input or output was modified in "
                                                r"place after the block ran"):
             pen.velocities()
 
@@ -384,5 +379,5 @@ def test_train_evaluates_without_recording_the_penalty() -> None:
         res = train(model, ds, cfg, penalty=pen)
         assert res.status == "ok" and len(res.transport_cost_history) == 3
         assert _holds_no_tensors(pen)  # neither the last step nor the evaluation passes
-        with pytest.raises(PenaltyError, match="no complete forward pass"):
+        with pytest.raises(ConfigError, match="no complete forward pass"):
             pen.cost()

@@ -11,14 +11,9 @@ import torch
 import torch.nn.functional as F
 
 from layerflow.data import Dataset
+from layerflow.errors import ConfigError
 from layerflow.models import ModelSpec, build_model
-from layerflow.training import (
-    LAP_LR_MILESTONES,
-    TrainConfig,
-    TrainConfigError,
-    train,
-    train_ensemble,
-)
+from layerflow.training import LAP_LR_MILESTONES, TrainConfig, train, train_ensemble
 
 from ._data import moons, three_blobs
 
@@ -174,13 +169,13 @@ def test_ensemble_members_equal_solo_runs_with_every_new_option(extra: dict[str,
     ],
 )
 def test_invalid_budgets_name_the_field(kwargs: dict[str, object], needle: str) -> None:
-    with pytest.raises(TrainConfigError) as info:
+    with pytest.raises(ConfigError) as info:
         TrainConfig(**kwargs)  # type: ignore[arg-type]
     assert needle in str(info.value)
 
 
 def test_a_validation_fraction_too_small_for_the_classes_is_refused() -> None:
-    with pytest.raises(TrainConfigError, match=r"val_fraction=0.01 of 60 training samples leaves "
+    with pytest.raises(ConfigError, match=r"val_fraction=0.01 of 60 training samples leaves "
                                                r"no validation sample"):
         train(build_model(SPEC, 2, 2, seed=0), moons(80), TrainConfig(val_fraction=0.01))
 

@@ -9,8 +9,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from layerflow._capture import capture
+from layerflow.errors import ConfigError
 from layerflow.models import ModelSpec, build_model
-from layerflow.training import TrainConfig, TrainConfigError, train
+from layerflow.training import TrainConfig, train
 
 from ._data import moons, three_blobs
 
@@ -201,7 +202,7 @@ class _NotADataset:
     ],
 )
 def test_train_errors(make: object, cfg: object, data: object, needle: str) -> None:
-    with pytest.raises(TrainConfigError) as info:
+    with pytest.raises(ConfigError) as info:
         train(make(), data(), cfg)  # type: ignore[operator, arg-type]
     assert needle in str(info.value)
 
@@ -210,10 +211,10 @@ def test_single_class_and_empty_datasets() -> None:
     from layerflow.data import Dataset
 
     one = Dataset(np.zeros((4, 2)), np.zeros(4), np.zeros((2, 2)), np.zeros(2), name="one")
-    with pytest.raises(TrainConfigError, match="n_classes=1"):
+    with pytest.raises(ConfigError, match="n_classes=1"):
         train(build_model(ModelSpec("mlp"), 2, 2, seed=0), one, TrainConfig())
     empty = Dataset(np.zeros((0, 2)), np.zeros(0), np.zeros((2, 2)), np.array([0, 1]), name="e")
-    with pytest.raises(TrainConfigError, match="0 training samples"):
+    with pytest.raises(ConfigError, match="0 training samples"):
         train(build_model(ModelSpec("mlp"), 2, 2, seed=0), empty, TrainConfig())
 
 

@@ -9,8 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from layerflow.errors import ConfigError
 from layerflow.models import ModelSpec, build_model
-from layerflow.training import TrainConfig, Uzawa, UzawaError, train, train_ensemble
+from layerflow.training import TrainConfig, Uzawa, train, train_ensemble
 
 from ._data import three_blobs
 
@@ -121,13 +122,13 @@ def test_ensemble_members_follow_the_same_rule() -> None:
     ],
 )
 def test_errors(kwargs: dict[str, object], needle: str) -> None:
-    with pytest.raises(UzawaError) as info:
+    with pytest.raises(ConfigError) as info:
         Uzawa(**kwargs)  # type: ignore[arg-type]
     assert needle in str(info.value)
 
 
 def test_update_refuses_a_loss_that_is_not_a_number() -> None:
     uz = Uzawa(tau=1.0, every=1)
-    with pytest.raises(UzawaError, match="data_loss is a str; expected a number or a tensor"):
+    with pytest.raises(ConfigError, match="data_loss is a str; expected a number or a tensor"):
         uz.update("0.5")
     assert uz.update(0.5) == pytest.approx(1 / 1.5) and repr(uz) == "Uzawa(tau=1, every=1, steps=1)"

@@ -7,7 +7,7 @@ import pytest
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 
-from layerflow.transport import MemoryBudgetError, OTConvergenceError, TransportError
+from layerflow.errors import BudgetError, ConfigError, NotComputableError
 from layerflow.transport.assignment import exact_assignment, sq_distances
 
 
@@ -45,24 +45,24 @@ def test_pot_retries_with_a_larger_cap(rng: np.random.Generator) -> None:
 
 def test_pot_never_returns_an_unconverged_plan(rng: np.random.Generator) -> None:
     X, Y = rng.standard_normal((120, 3)), rng.standard_normal((120, 3))
-    with pytest.raises(OTConvergenceError, match=r"did not reach the optimum.*cap 1: result code 3"):
+    with pytest.raises(NotComputableError, match=r"did not reach the optimum.*cap 1: result code 3"):
         exact_assignment(X, Y, solver="pot", max_iter=1)
 
 
 def test_errors(rng: np.random.Generator) -> None:
     X = rng.standard_normal((5, 2))
-    with pytest.raises(TransportError, match=r"unknown solver 'lapjv'"):
+    with pytest.raises(ConfigError, match=r"unknown solver 'lapjv'"):
         exact_assignment(X, X, solver="lapjv")
-    with pytest.raises(TransportError, match=r"X has shape \(5, 2\) and Y has shape \(4, 2\)"):
+    with pytest.raises(ConfigError, match=r"X has shape \(5, 2\) and Y has shape \(4, 2\)"):
         exact_assignment(X, X[:4])
-    with pytest.raises(TransportError, match=r"overflow float64 \(states reach \|x\| = [0-9.]+e\+200\)"):
+    with pytest.raises(ConfigError, match=r"overflow float64 \(states reach \|x\| = [0-9.]+e\+200\)"):
         exact_assignment(X * 1e200, -X * 1e200)
     # 3 matrices of 5×5 float64 = 600 bytes; 100 bytes hold 3·2²·8 = 96: at most 2 samples
-    with pytest.raises(MemoryBudgetError, match=r"N=5 samples needs about 600 bytes for 3 5×5 "
+    with pytest.raises(BudgetError, match=r"N=5 samples needs about 600 bytes for 3 5×5 "
                        r"float64 matrices but the budget is 100 bytes \(max_bytes\); .*at most 2 "
                        r"samples fit, e.g. traj\.subsample\(2, seed=0\)"):
         exact_assignment(X, X, max_bytes=100)
-    with pytest.raises(MemoryBudgetError, match=r"not even 2 samples fit.*larger max_bytes"):
+    with pytest.raises(BudgetError, match=r"not even 2 samples fit.*larger max_bytes"):
         exact_assignment(X, X, max_bytes=95)
     one = exact_assignment(X[:1], X[:1] + 1)
     assert one.perm.tolist() == [0] and one.cost == pytest.approx(2.0)

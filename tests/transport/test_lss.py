@@ -13,7 +13,8 @@ from hypothesis.extra.numpy import arrays
 from scipy.stats import ortho_group
 
 from layerflow import Trajectory
-from layerflow.transport import TransportError, line_shape_score
+from layerflow.errors import ConfigError
+from layerflow.transport import line_shape_score
 
 
 def _loop_lss(states: list[np.ndarray]) -> np.ndarray:
@@ -103,7 +104,7 @@ def test_atol_skips_small_steps(rng: np.random.Generator) -> None:
     res = line_shape_score(Trajectory([x, y, z]), atol=1e-6)
     np.testing.assert_allclose(res.per_sample, 1.0, rtol=1e-12)
     assert res.skipped_steps == 6
-    with pytest.raises(TransportError, match=r"atol=-1"):
+    with pytest.raises(ConfigError, match=r"atol=-1"):
         line_shape_score(Trajectory([x, y, z]), atol=-1)
 
 
@@ -122,9 +123,9 @@ def test_named_run_and_width_error(rng: np.random.Generator) -> None:
     traj = Trajectory(states)
     assert line_shape_score(traj).run == (1, 3)
     assert line_shape_score(traj, run=(4, 5)).run == (4, 5)
-    with pytest.raises(TransportError, match=r"run=\(0, 2\) spans widths \[2, 5, 5\].*1\.\.3.*4\.\.5"):
+    with pytest.raises(ConfigError, match=r"run=\(0, 2\) spans widths \[2, 5, 5\].*1\.\.3.*4\.\.5"):
         line_shape_score(traj, run=(0, 2))
-    with pytest.raises(TransportError, match=r"no two consecutive states have equal width.*gw_ot_score"):
+    with pytest.raises(ConfigError, match=r"no two consecutive states have equal width.*gw_ot_score"):
         line_shape_score(Trajectory([states[0], states[1], states[4]]))
 
 

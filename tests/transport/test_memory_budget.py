@@ -10,14 +10,8 @@ import pytest
 
 from layerflow import Trajectory
 from layerflow._memory import format_bytes
-from layerflow.transport import (
-    MemoryBudgetError,
-    _common,
-    gw_ot_score,
-    ot_score,
-    summary,
-    wasserstein_path,
-)
+from layerflow.errors import BudgetError
+from layerflow.transport import _common, gw_ot_score, ot_score, summary, wasserstein_path
 
 
 def _fits(budget: int, n_matrices: int) -> int:
@@ -47,7 +41,7 @@ def test_ot_score_refuses_and_names_size_budget_and_a_sample_that_fits(
     need = 3 * 300 * 300 * 8  # cost matrix, plan, temporaries (float64)
     fits = _fits(budget, 3)
     assert fits == 64  # 3·64²·8 = 98 304 <= 100 000 < 3·65²·8
-    with pytest.raises(MemoryBudgetError) as info:
+    with pytest.raises(BudgetError) as info:
         ot_score(traj, m=300, max_bytes=budget)
     msg = str(info.value)
     assert msg.startswith("ot_score on N=300 samples")
@@ -57,7 +51,7 @@ def test_ot_score_refuses_and_names_size_budget_and_a_sample_that_fits(
     assert f"traj.subsample({fits}, seed=0)" in msg and f"m={fits}" in msg
     # the advertised alternative really fits the same budget
     assert ot_score(traj, m=fits, max_bytes=budget).m == fits
-    with pytest.raises(MemoryBudgetError, match=r"on N=65 samples"):
+    with pytest.raises(BudgetError, match=r"on N=65 samples"):
         ot_score(traj, m=fits + 1, max_bytes=budget)
 
 
@@ -68,7 +62,7 @@ def test_default_budget_is_half_the_available_memory(
     traj = Trajectory([X, np.tanh(X), X * 2.0])
     monkeypatch.setattr(_common, "available_bytes", lambda: 2 * 50_000)
     for call in (lambda: ot_score(traj), lambda: wasserstein_path(traj)):
-        with pytest.raises(MemoryBudgetError) as info:
+        with pytest.raises(BudgetError) as info:
             call()
         msg = str(info.value)
         assert "on N=200 samples" in msg
@@ -89,12 +83,12 @@ def test_default_budget_is_half_the_available_memory(
 
 def test_wasserstein_path_and_gw_refuse_before_allocating(rng: np.random.Generator) -> None:
     X = rng.standard_normal((50, 2))
-    with pytest.raises(MemoryBudgetError, match=r"wasserstein_path on N=50 samples needs about "
+    with pytest.raises(BudgetError, match=r"wasserstein_path on N=50 samples needs about "
                        r"58\.59 KiB .*budget is 1000 bytes .*traj\.subsample\(6, seed=0\)"):
         wasserstein_path(Trajectory([X, X + 1]), max_bytes=1000)  # 3·6²·8 = 864 <= 1000
     traj = Trajectory([X, rng.standard_normal((50, 4))])
     # GW keeps 6 m×m matrices (two distance matrices, coupling, gradient, temporaries)
-    with pytest.raises(MemoryBudgetError, match=r"gw_ot_score on N=40 samples needs about "
+    with pytest.raises(BudgetError, match=r"gw_ot_score on N=40 samples needs about "
                        r"75\.00 KiB for 6 40×40 .*m=" + str(_fits(10_000, 6))):
         gw_ot_score(traj, m=40, max_bytes=10_000)
     assert math.isqrt(10_000 // 48) == _fits(10_000, 6)

@@ -8,8 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from layerflow import Trajectory, TrajectoryError
-from layerflow.transport import TransportError, ot_score
+from layerflow import Trajectory
+from layerflow.errors import ConfigError
+from layerflow.transport import ot_score
 from layerflow.transport.ots import count_fixed_points
 
 
@@ -103,17 +104,17 @@ def test_m_validation(rng: np.random.Generator) -> None:
     # m is an upper bound (SPEC §7 writes ot_score(traj, m=1000) for any N): m=31 uses all 30
     full = ot_score(traj, m=31)
     assert full.m == 30 and full == ot_score(traj, m=30)
-    with pytest.raises(TransportError, match=r"m=1; an OT score needs at least 2 samples"):
+    with pytest.raises(ConfigError, match=r"m=1; an OT score needs at least 2 samples"):
         ot_score(traj, m=1)
-    with pytest.raises(TransportError, match=r"m=2.5; expected an int"):
+    with pytest.raises(ConfigError, match=r"m=2.5; expected an int"):
         ot_score(traj, m=2.5)  # type: ignore[arg-type]
-    with pytest.raises(TransportError, match=r"needs at least 2 samples; the trajectory has N=1"):
+    with pytest.raises(ConfigError, match=r"needs at least 2 samples; the trajectory has N=1"):
         ot_score(Trajectory([np.zeros((1, 2)), np.ones((1, 2))]))
 
 
 def test_width_mismatch_names_runs(rng: np.random.Generator) -> None:
     traj = Trajectory([rng.standard_normal((8, 2)), rng.standard_normal((8, 4))])
-    with pytest.raises(TransportError, match=r"widths \[2, 4\].*gw_ot_score"):
+    with pytest.raises(ConfigError, match=r"widths \[2, 4\].*gw_ot_score"):
         ot_score(traj)
 
 
@@ -121,8 +122,8 @@ def test_nan_states_are_refused_at_construction(rng: np.random.Generator) -> Non
     X = rng.standard_normal((8, 2))
     Y = X.copy()
     Y[3, 1] = np.nan
-    with pytest.raises(TrajectoryError, match=r"state 1 \('layer1'\) has NaN values in 1 of 8 rows"):
+    with pytest.raises(ConfigError, match=r"state 1 \('layer1'\) has NaN values in 1 of 8 rows"):
         Trajectory([X, Y])
     Y[3, 1] = np.inf
-    with pytest.raises(TrajectoryError, match=r"infinite values"):
+    with pytest.raises(ConfigError, match=r"infinite values"):
         Trajectory([X, Y])

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import layerflow as lf
-from layerflow.transport import STAGE_METRICS, TransportError, stage_transport
+from layerflow.errors import ConfigError
+from layerflow.transport import STAGE_METRICS, stage_transport
 
 
 def _traj() -> lf.Trajectory:
@@ -85,14 +86,14 @@ def test_stage_capture_of_different_widths_is_measured_by_gw_only() -> None:
 
 def test_bad_projections_are_refused_naming_the_problem() -> None:
     traj = _traj()
-    with pytest.raises(TransportError, match=r"projections names 'input', which is not a state "
+    with pytest.raises(ConfigError, match=r"projections names 'input', which is not a state "
                        r"after the first"):
         stage_transport(traj, projections={"input": np.eye(2)})
-    with pytest.raises(TransportError, match=r"projections\['d'\] is a str"):
+    with pytest.raises(ConfigError, match=r"projections\['d'\] is a str"):
         stage_transport(traj, projections={"d": "pad"})  # type: ignore[dict-item]
-    with pytest.raises(TransportError, match=r"projections is a list"):
+    with pytest.raises(ConfigError, match=r"projections is a list"):
         stage_transport(traj, projections=[np.eye(3)])  # type: ignore[arg-type]
-    with pytest.raises(TransportError, match=r"the projection of c -> d maps shape \(12, 3\) to "
+    with pytest.raises(ConfigError, match=r"the projection of c -> d maps shape \(12, 3\) to "
                        r"\(12, 4\); expected \(12, 5\)"):
         stage_transport(traj, projections={"d": np.zeros((3, 4))})
 
@@ -100,5 +101,5 @@ def test_bad_projections_are_refused_naming_the_problem() -> None:
 def test_the_equal_width_metrics_point_to_stage_transport() -> None:
     rng = np.random.default_rng(2)
     traj = lf.Trajectory([rng.normal(size=(6, w)) for w in (2, 3, 4)])
-    with pytest.raises(TransportError, match="stage_transport"):
+    with pytest.raises(ConfigError, match="stage_transport"):
         lf.transport.line_shape_score(traj)

@@ -11,7 +11,8 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 
 from layerflow import Trajectory
-from layerflow.transport import MemoryBudgetError, TransportError, wasserstein_path
+from layerflow.errors import BudgetError, ConfigError
+from layerflow.transport import wasserstein_path
 
 
 def _w2(X: np.ndarray, Y: np.ndarray) -> float:
@@ -81,7 +82,7 @@ def test_single_step_is_its_own_geodesic(rng: np.random.Generator) -> None:
 
 def test_memory_budget_and_width_errors(rng: np.random.Generator) -> None:
     X = rng.standard_normal((50, 2))
-    with pytest.raises(MemoryBudgetError, match=r"wasserstein_path on N=50 samples"):
+    with pytest.raises(BudgetError, match=r"wasserstein_path on N=50 samples"):
         wasserstein_path(Trajectory([X, X + 1]), max_bytes=1000)
-    with pytest.raises(TransportError, match=r"no two consecutive states have equal width"):
+    with pytest.raises(ConfigError, match=r"no two consecutive states have equal width"):
         wasserstein_path(Trajectory([X, np.ones((50, 3))]))

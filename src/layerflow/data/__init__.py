@@ -19,9 +19,9 @@ network.
 
 from __future__ import annotations
 
-from layerflow.data.dataset import Dataset, DatasetError, validation_indices
-from layerflow.data.idx import IdxError, read_idx, write_idx
-from layerflow.data.npzsafe import NpzError, read_npz
+from layerflow.data.dataset import Dataset, validation_indices
+from layerflow.data.idx import read_idx, write_idx
+from layerflow.data.npzsafe import read_npz
 from layerflow.data.registry import (
     DatasetEntry,
     check_dataset,
@@ -30,26 +30,12 @@ from layerflow.data.registry import (
     register,
     unregister,
 )
-from layerflow.data.remote import (
-    REMOTE_SETS,
-    FetchChecksumError,
-    FetchError,
-    FetchOfflineError,
-    cache_status,
-    data_home,
-    fetch,
-)
+from layerflow.data.remote import REMOTE_SETS, cache_status, data_home, fetch
 
 __all__ = [
     "REMOTE_SETS",
     "Dataset",
     "DatasetEntry",
-    "DatasetError",
-    "FetchChecksumError",
-    "FetchError",
-    "FetchOfflineError",
-    "IdxError",
-    "NpzError",
     "cache_status",
     "check_dataset",
     "data_home",

@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from layerflow.data.dataset import Dataset, DatasetError
+from layerflow.data.dataset import Dataset
+from layerflow.errors import ConfigError
 
 __all__ = [
     "check_n",
@@ -27,7 +28,7 @@ __all__ = [
 def check_n(n: Any, name: str, minimum: int = 2) -> int:
     """``n`` must be an int >= ``minimum``."""
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or int(n) < minimum:
-        raise DatasetError(f"{name}: n={n!r}; expected an int >= {minimum}")
+        raise ConfigError(f"{name}: n={n!r}; expected an int >= {minimum}")
     return int(n)
 
 
@@ -36,9 +37,9 @@ def check_noise(noise: Any, name: str) -> float:
     try:
         v = float(noise)
     except (TypeError, ValueError):
-        raise DatasetError(f"{name}: noise={noise!r}; expected a number >= 0") from None
+        raise ConfigError(f"{name}: noise={noise!r}; expected a number >= 0") from None
     if isinstance(noise, bool) or not math.isfinite(v) or v < 0:
-        raise DatasetError(f"{name}: noise={noise!r}; expected a finite number >= 0")
+        raise ConfigError(f"{name}: noise={noise!r}; expected a finite number >= 0")
     return v
 
 
@@ -47,18 +48,18 @@ def check_test_fraction(test_fraction: Any, name: str) -> float:
     try:
         v = float(test_fraction)
     except (TypeError, ValueError):
-        raise DatasetError(
+        raise ConfigError(
             f"{name}: test_fraction={test_fraction!r}; expected a number in (0, 1)"
         ) from None
     if isinstance(test_fraction, bool) or not (0.0 < v < 1.0):
-        raise DatasetError(f"{name}: test_fraction={test_fraction!r}; expected a number in (0, 1)")
+        raise ConfigError(f"{name}: test_fraction={test_fraction!r}; expected a number in (0, 1)")
     return v
 
 
 def check_seed(seed: Any, name: str) -> int:
     """``seed`` must be a non-negative int (what ``np.random.default_rng`` accepts)."""
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or int(seed) < 0:
-        raise DatasetError(f"{name}: seed={seed!r}; expected an int >= 0")
+        raise ConfigError(f"{name}: seed={seed!r}; expected an int >= 0")
     return int(seed)
 
 
@@ -68,18 +69,18 @@ def parse_classes(text: str, name: str, available: Sequence[int]) -> tuple[int, 
     try:
         classes = tuple(int(p) for p in parts)
     except ValueError:
-        raise DatasetError(
+        raise ConfigError(
             f"{name}: classes {text!r}; expected comma-separated integers such as '6,8'"
         ) from None
     if len(classes) < 2:
-        raise DatasetError(f"{name}: classes {text!r}; name at least two classes, e.g. '6,8'")
+        raise ConfigError(f"{name}: classes {text!r}; name at least two classes, e.g. '6,8'")
     if len(set(classes)) != len(classes):
-        raise DatasetError(
+        raise ConfigError(
             f"{name}: classes {text!r} repeat a class; a class pair needs two different classes"
         )
     missing = [c for c in classes if c not in set(available)]
     if missing:
-        raise DatasetError(
+        raise ConfigError(
             f"{name}: class {missing[0]} is not present; available classes are "
             f"{sorted(set(int(a) for a in available))}"
         )
@@ -116,7 +117,7 @@ def stratified_split(
     tr = np.concatenate(train) if train else np.zeros(0, dtype=np.int64)
     te = np.concatenate(test) if test else np.zeros(0, dtype=np.int64)
     if tr.size == 0 or te.size == 0:
-        raise DatasetError(
+        raise ConfigError(
             f"{name}: test_fraction={test_fraction} splits {y.size} samples into "
             f"{tr.size} train / {te.size} test; both splits need samples (use more samples "
             "or another test_fraction)"
@@ -132,7 +133,7 @@ def subsample(
         return X, y
     n = check_n(n, name)
     if n > y.size:
-        raise DatasetError(f"{name}: n={n} but only {y.size} samples are available")
+        raise ConfigError(f"{name}: n={n} but only {y.size} samples are available")
     idx = np.sort(rng.choice(y.size, size=n, replace=False))
     return X[idx], y[idx]
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from layerflow.data.dataset import DatasetError
+from layerflow.errors import ConfigError, DataError
 
 __all__ = ["CIFAR_LAYOUTS", "CifarLayout", "read_cifar_archive"]
 
@@ -65,12 +65,12 @@ CIFAR_LAYOUTS: dict[str, CifarLayout] = {
 def _records(blob: bytes, layout: CifarLayout, where: str) -> tuple[np.ndarray, np.ndarray]:
     rec = layout.record
     if len(blob) == 0 or len(blob) % rec:
-        raise DatasetError(f"{where}: {len(blob)} bytes is not a whole number of {rec}-byte "
+        raise DataError(f"{where}: {len(blob)} bytes is not a whole number of {rec}-byte "
                            "records (label byte(s) + 3072 image bytes)")
     arr = np.frombuffer(blob, dtype=np.uint8).reshape(-1, rec)
     labels = arr[:, layout.label_index].astype(np.int64)
     if labels.max() >= layout.n_classes:
-        raise DatasetError(f"{where}: label {int(labels.max())} found; expected 0 … "
+        raise DataError(f"{where}: label {int(labels.max())} found; expected 0 … "
                            f"{layout.n_classes - 1}")
     return arr[:, layout.label_bytes:], labels
 
@@ -80,13 +80,13 @@ def read_cifar_archive(path: str | Path, kind: str, max_member_bytes: int = MAX_
     """``(X_train, y_train, X_test, y_test)`` of a CIFAR binary archive: images as uint8 of
     shape ``(n, 3072)`` (channel-major ``(3, 32, 32)`` flattened), labels int64.
 
-    ``kind`` is ``"cifar10"`` or ``"cifar100"`` (fine labels). Raises :class:`DatasetError` for
+    ``kind`` is ``"cifar10"`` or ``"cifar100"`` (fine labels). Raises :class:`DataError` for
     an archive that is not gzip/tar, a missing, repeated or non-regular expected member, a member
     whose size is not a whole number of records or above ``max_member_bytes`` (default
     :data:`MAX_MEMBER_BYTES`), or a label out of range.
     """
     if kind not in CIFAR_LAYOUTS:
-        raise DatasetError(f"CIFAR kind {kind!r}; expected one of {sorted(CIFAR_LAYOUTS)}")
+        raise ConfigError(f"CIFAR kind {kind!r}; expected one of {sorted(CIFAR_LAYOUTS)}")
     layout = CIFAR_LAYOUTS[kind]
     wanted = set(layout.train) | set(layout.test)
     blobs: dict[str, bytes] = {}
@@ -97,24 +97,24 @@ def read_cifar_archive(path: str | Path, kind: str, max_member_bytes: int = MAX_
                 if member.name not in wanted:
                     continue  # readme, label names, anything else: never read or written
                 if member.name in blobs:
-                    raise DatasetError(f"{where}: member {member.name!r} appears twice")
+                    raise DataError(f"{where}: member {member.name!r} appears twice")
                 if not member.isreg():
-                    raise DatasetError(f"{where}: member {member.name!r} is not a regular file "
+                    raise DataError(f"{where}: member {member.name!r} is not a regular file "
                                        "(a link or device); refused")
                 if member.size > max_member_bytes:
-                    raise DatasetError(f"{where}: member {member.name!r} declares "
+                    raise DataError(f"{where}: member {member.name!r} declares "
                                        f"{member.size} bytes; more than any CIFAR file")
                 fh = tar.extractfile(member)
                 data = fh.read(member.size) if fh is not None else b""
                 if len(data) != member.size:
-                    raise DatasetError(f"{where}: member {member.name!r} is truncated "
+                    raise DataError(f"{where}: member {member.name!r} is truncated "
                                        f"({len(data)} of {member.size} bytes)")
                 blobs[member.name] = data
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
-        raise DatasetError(f"{where} cannot be read as a gzipped tar archive ({exc})") from exc
+        raise DataError(f"{where} cannot be read as a gzipped tar archive ({exc})") from exc
     missing = sorted(wanted - set(blobs))
     if missing:
-        raise DatasetError(f"{where} lacks {', '.join(map(repr, missing))}; expected the "
+        raise DataError(f"{where} lacks {', '.join(map(repr, missing))}; expected the "
                            f"members of {layout.archive}")
 
     def split(names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:

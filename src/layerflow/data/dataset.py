@@ -8,13 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from layerflow.errors import LayerflowError
+from layerflow.errors import ConfigError
 
-__all__ = ["Dataset", "DatasetError", "validation_indices"]
-
-
-class DatasetError(LayerflowError):
-    """A dataset name, file or argument is invalid."""
+__all__ = ["Dataset", "validation_indices"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,25 +42,25 @@ class Dataset:
             X = np.asarray(getattr(self, f"X_{split}"))
             y = np.asarray(getattr(self, f"y_{split}"))
             if X.ndim != 2:
-                raise DatasetError(f"{self.name}: X_{split} has shape {X.shape}; expected (n, d)")
+                raise ConfigError(f"{self.name}: X_{split} has shape {X.shape}; expected (n, d)")
             if y.ndim != 1 or y.shape[0] != X.shape[0]:
-                raise DatasetError(
+                raise ConfigError(
                     f"{self.name}: y_{split} has shape {y.shape}; expected ({X.shape[0]},)"
                 )
             if not np.isfinite(X).all():
-                raise DatasetError(f"{self.name}: X_{split} holds NaN or infinite values")
+                raise ConfigError(f"{self.name}: X_{split} holds NaN or infinite values")
             object.__setattr__(self, f"X_{split}", np.ascontiguousarray(X, dtype=np.float32))
             object.__setattr__(self, f"y_{split}", np.ascontiguousarray(y, dtype=np.int64))
         if self.X_train.shape[1] != self.X_test.shape[1]:
-            raise DatasetError(
+            raise ConfigError(
                 f"{self.name}: train width {self.X_train.shape[1]} != test width "
                 f"{self.X_test.shape[1]}"
             )
         if len(self.X_val) and self.X_val.shape[1] != self.X_train.shape[1]:
-            raise DatasetError(f"{self.name}: validation width {self.X_val.shape[1]} != train "
+            raise ConfigError(f"{self.name}: validation width {self.X_val.shape[1]} != train "
                                f"width {self.X_train.shape[1]}")
         if self.y_train.size and self.y_train.min() < 0:
-            raise DatasetError(f"{self.name}: labels must be 0 … n_classes-1, got negative ones")
+            raise ConfigError(f"{self.name}: labels must be 0 … n_classes-1, got negative ones")
 
     @property
     def n_features(self) -> int:
@@ -83,7 +79,7 @@ class Dataset:
     def subset_train(self, fraction: float, seed: int = 0) -> Dataset:
         """A stratified fraction of the training set (at least one sample per class); test kept."""
         if not self.valid_fraction(fraction):
-            raise DatasetError(f"fraction={fraction!r}: expected 0 < fraction <= 1")
+            raise ConfigError(f"fraction={fraction!r}: expected 0 < fraction <= 1")
         if fraction == 1.0:
             return self
         rng = np.random.default_rng(seed)
@@ -108,9 +104,9 @@ class Dataset:
         study is tuned on the same validation samples.
         """
         if not (isinstance(fraction, float | int) and 0.0 < fraction < 1.0):
-            raise DatasetError(f"val_fraction={fraction!r}: expected a number with 0 < it < 1")
+            raise ConfigError(f"val_fraction={fraction!r}: expected a number with 0 < it < 1")
         if len(self.X_val):
-            raise DatasetError(f"{self.name}: a validation split is already held out "
+            raise ConfigError(f"{self.name}: a validation split is already held out "
                                f"({len(self.X_val)} samples)")
         train, val = validation_indices(self.y_train, float(fraction), int(seed))
         return Dataset(self.X_train[train], self.y_train[train], self.X_test, self.y_test,
@@ -125,7 +121,7 @@ def validation_indices(y: np.ndarray, fraction: float, seed: int) -> tuple[np.nd
     Per class ``c`` with ``n_c`` samples, ``min(round(fraction · n_c), n_c − 1)`` go to the
     validation split (at least one stays for training), chosen by
     ``numpy.random.default_rng(seed).permutation`` of the class's indices, classes in sorted
-    order. Raises :class:`DatasetError` when no sample would be held out.
+    order. Raises :class:`ConfigError` when no sample would be held out.
     """
     rng = np.random.default_rng(seed)
     val: list[np.ndarray] = []
@@ -134,7 +130,7 @@ def validation_indices(y: np.ndarray, fraction: float, seed: int) -> tuple[np.nd
         val.append(idx[: min(round(fraction * idx.size), idx.size - 1)])
     v = np.sort(np.concatenate(val)) if val else np.zeros(0, dtype=np.int64)
     if v.size == 0:
-        raise DatasetError(
+        raise ConfigError(
             f"val_fraction={fraction} of {y.size} training samples leaves no validation sample "
             f"(per class round(val_fraction · n_c) is 0 for class sizes "
             f"{[int((y == c).sum()) for c in np.unique(y)]})"

@@ -12,7 +12,7 @@ Layout (all big-endian)::
 (plain files) or against a deflate expansion bound (``.gz``) and ``max_bytes`` *before* it
 allocates anything of that size; a ``.gz`` file is decompressed in bounded chunks and never past
 ``declared size + 1`` bytes, so a gzip bomb costs at most that. Trailing bytes after the payload are
-an error, as is a short payload. Every error is an :class:`IdxError` naming the file, the field and
+an error, as is a short payload. Every error is a :class:`DataError` naming the file, the field and
 the value.
 """
 
@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from layerflow.data.dataset import DatasetError
+from layerflow.errors import DataError
 
-__all__ = ["DEFAULT_MAX_BYTES", "IDX_TYPES", "MAX_DIMS", "IdxError", "read_idx", "write_idx"]
+__all__ = ["DEFAULT_MAX_BYTES", "IDX_TYPES", "MAX_DIMS", "read_idx", "write_idx"]
 
 #: type code -> big-endian NumPy dtype
 IDX_TYPES: dict[int, np.dtype] = {
@@ -49,10 +49,6 @@ DEFAULT_MAX_BYTES = 1 << 30
 _MAX_DEFLATE_RATIO = 1100
 _CHUNK = 1 << 20
 _GZIP_MAGIC = b"\x1f\x8b"
-
-
-class IdxError(DatasetError):
-    """An IDX file is malformed, truncated, oversized or not an IDX file at all."""
 
 
 def _decompress_errors() -> tuple[type[BaseException], ...]:
@@ -78,7 +74,7 @@ class _Reader:
                     break
                 buf += chunk
         except _decompress_errors() as exc:
-            raise IdxError(f"IDX file {str(self.path)!r}: corrupt gzip data ({exc})") from exc
+            raise DataError(f"IDX file {str(self.path)!r}: corrupt gzip data ({exc})") from exc
         return buf
 
     def close(self) -> None:
@@ -105,7 +101,7 @@ def read_idx(path: str | os.PathLike[str], max_bytes: int | None = DEFAULT_MAX_B
 
     Raises
     ------
-    IdxError
+    DataError
         Missing file, bad magic, unknown type code, zero or too many dimensions, declared size
         above ``max_bytes`` or impossible for the file's size, truncated payload, trailing bytes,
         corrupt gzip stream.
@@ -113,33 +109,33 @@ def read_idx(path: str | os.PathLike[str], max_bytes: int | None = DEFAULT_MAX_B
     p = Path(path)
     where = f"IDX file {str(p)!r}"
     if not p.is_file():
-        raise IdxError(f"{where} is missing or not a regular file")
+        raise DataError(f"{where} is missing or not a regular file")
     try:
         file_size = p.stat().st_size
         with open(p, "rb") as fh:
             gz = fh.read(2) == _GZIP_MAGIC
         reader = _Reader(p, gz)
     except OSError as exc:
-        raise IdxError(f"{where} cannot be opened: {exc}") from exc
+        raise DataError(f"{where} cannot be opened: {exc}") from exc
     try:
         head = reader.read(4)
         if len(head) < 4:
-            raise IdxError(f"{where}: header is {len(head)} bytes; an IDX header needs at least 4")
+            raise DataError(f"{where}: header is {len(head)} bytes; an IDX header needs at least 4")
         if head[:2] != b"\x00\x00":
-            raise IdxError(
+            raise DataError(
                 f"{where}: magic number 0x{head.hex()} does not start with 0x0000; not an IDX file"
             )
         code, ndim = head[2], head[3]
         if code not in IDX_TYPES:
             known = ", ".join(f"0x{c:02X}" for c in IDX_TYPES)
-            raise IdxError(f"{where}: type code 0x{code:02X} is unknown; expected one of {known}")
+            raise DataError(f"{where}: type code 0x{code:02X} is unknown; expected one of {known}")
         if not 1 <= ndim <= MAX_DIMS:
-            raise IdxError(
+            raise DataError(
                 f"{where}: number of dimensions {ndim}; expected 1 … {MAX_DIMS}"
             )
         dim_bytes = reader.read(4 * ndim)
         if len(dim_bytes) < 4 * ndim:
-            raise IdxError(
+            raise DataError(
                 f"{where}: header declares {ndim} dimensions ({4 * ndim} bytes of sizes) but the "
                 f"file ends after {4 + len(dim_bytes)} bytes (truncated header)"
             )
@@ -155,35 +151,35 @@ def read_idx(path: str | os.PathLike[str], max_bytes: int | None = DEFAULT_MAX_B
         for d in shape:
             nominal *= max(d, 1)
         if nominal >= 2**62:  # found by fuzzing: (256, 2**31, 0, 2**24) is empty yet NumPy refuses the shape
-            raise IdxError(
+            raise DataError(
                 f"{where}: {desc}: the non-zero sizes multiply to more than NumPy can index"
             )
         if max_bytes is not None and payload > max_bytes:
-            raise IdxError(f"{where}: {desc} exceed the limit max_bytes={max_bytes}")
+            raise DataError(f"{where}: {desc} exceed the limit max_bytes={max_bytes}")
         if not gz:
             if header_size + payload > file_size:
-                raise IdxError(
+                raise DataError(
                     f"{where}: {desc} need {header_size + payload} bytes but the file has "
                     f"{file_size} (truncated payload)"
                 )
             if header_size + payload < file_size:
-                raise IdxError(
+                raise DataError(
                     f"{where}: {desc} need {header_size + payload} bytes but the file has "
                     f"{file_size} ({file_size - header_size - payload} trailing bytes; oversized)"
                 )
         elif header_size + payload > _MAX_DEFLATE_RATIO * max(file_size, 1) + 1024:
-            raise IdxError(
+            raise DataError(
                 f"{where}: {desc} cannot come from a {file_size}-byte gzip file (deflate expands "
                 f"at most ~1032:1); refusing"
             )
         data = reader.read(payload + 1)  # one byte more than declared reveals trailing data
         if len(data) < payload:
-            raise IdxError(
+            raise DataError(
                 f"{where}: {desc} but only {len(data)} payload bytes follow the header "
                 "(truncated payload)"
             )
         if len(data) > payload:
-            raise IdxError(
+            raise DataError(
                 f"{where}: {desc} but more bytes follow the payload (trailing data; oversized)"
             )
     finally:
@@ -203,12 +199,12 @@ def write_idx(path: str | os.PathLike[str], array: np.ndarray, compress: bool | 
     arr = np.asarray(array)
     key = (arr.dtype.kind, arr.dtype.itemsize)
     if key not in _CODE_OF_KIND:
-        raise IdxError(
+        raise DataError(
             f"write_idx: dtype {arr.dtype} has no IDX type code; expected uint8, int8, int16, "
             "int32, float32 or float64"
         )
     if not 1 <= arr.ndim <= MAX_DIMS or any(d >= 2**32 for d in arr.shape):
-        raise IdxError(f"write_idx: shape {arr.shape}; expected 1 … {MAX_DIMS} dimensions < 2**32")
+        raise DataError(f"write_idx: shape {arr.shape}; expected 1 … {MAX_DIMS} dimensions < 2**32")
     code = _CODE_OF_KIND[key]
     blob = (
         bytes([0, 0, code, arr.ndim])

@@ -18,19 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
-from layerflow.errors import LayerflowError
+from layerflow.errors import DataError
 
-__all__ = ["DEFAULT_MAX_BYTES", "NpzError", "read_npz"]
+__all__ = ["DEFAULT_MAX_BYTES", "read_npz"]
 
 #: default cap on the total uncompressed size of an archive (4 GiB)
 DEFAULT_MAX_BYTES = 1 << 32
 _MAX_DEFLATE_RATIO = 1100
 _CHUNK = 1 << 20
 _ALLOWED_KINDS = set("biufcSUMm")
-
-
-class NpzError(LayerflowError):
-    """An ``.npz`` archive is unreadable, unsafe (pickle) or larger than allowed."""
 
 
 _READ_ERRORS: tuple[type[BaseException], ...] = (
@@ -99,11 +95,11 @@ def read_npz(
     path: str | os.PathLike[str],
     *,
     max_bytes: int | None = DEFAULT_MAX_BYTES,
-    error: type[ValueError] = NpzError,
+    error: type[ValueError] = DataError,
 ) -> dict[str, np.ndarray]:
     """All arrays of an ``.npz`` archive as a dict ``name -> array``, read safely.
 
-    Never unpickles: object arrays are refused. Raises ``error`` (default :class:`NpzError`;
+    Never unpickles: object arrays are refused. Raises ``error`` (default :class:`DataError`;
     callers pass their own ValueError subclass) naming the file and the member for: a missing or
     non-zip file, members that are not ``.npy``, an archive whose declared uncompressed size
     exceeds ``max_bytes`` or what its compressed size can hold, headers whose shape disagrees with

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from layerflow.data.dataset import DatasetError
+from layerflow.errors import ConfigError
 
 __all__ = ["SOURCE_KEYS", "data_source", "data_source_table", "data_sources_text",
            "fetch_entries", "remote_of", "resolve_entry", "uncached_entries"]
@@ -54,7 +54,7 @@ def _cached(entry: Mapping[str, Any]) -> tuple[bool, str]:
 def fetch_entries(entries: Iterable[Mapping[str, Any]], progress: Any = None) -> list[str]:
     """Fetch (and verify) the files of every entry that names a fetched set — the entry itself,
     or the data set a ``substitute`` stands in for. Returns the sets fetched; raises
-    :class:`~layerflow.data.remote.FetchError` as :func:`~layerflow.data.remote.fetch` does."""
+    :class:`~layerflow.errors.DataError` as :func:`~layerflow.data.remote.fetch` does."""
     from layerflow.data.remote import fetch
 
     done: list[str] = []
@@ -86,7 +86,7 @@ def resolve_entry(entry: Mapping[str, Any], *, fetch: bool = False,
         return out
     sub = out.pop("substitute")
     if not isinstance(sub, Mapping):
-        raise DatasetError(f"substitute of {out.get('name')!r}: {sub!r}; expected a dataset entry")
+        raise ConfigError(f"substitute of {out.get('name')!r}: {sub!r}; expected a dataset entry")
     if fetch:
         fetch_entries([out], progress=progress)
     ok, _why = _cached(out)
@@ -103,7 +103,7 @@ def data_source(entry: Mapping[str, Any]) -> dict[str, str]:
     name = str(entry.get("name", ""))
     try:
         reg, arg = check_dataset(name)
-    except DatasetError:
+    except ConfigError:
         return {"data_source": "substitute", "data_note": f"{name}: not a registered data set"}
     if entry.get("stands_for"):
         return {"data_source": "substitute",

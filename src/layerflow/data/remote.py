@@ -40,15 +40,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from layerflow._atomic import _fsync_dir
-from layerflow.data.dataset import DatasetError
+from layerflow.errors import DataError, FetchChecksumError, FetchOfflineError
 
 __all__ = [
     "DATA_ENV",
     "MIRROR_ENV",
     "REMOTE_SETS",
-    "FetchChecksumError",
-    "FetchError",
-    "FetchOfflineError",
     "RemoteFile",
     "RemoteSet",
     "cache_status",
@@ -66,18 +63,6 @@ MIRROR_ENV = "LAYERFLOW_MIRROR"
 Progress = Callable[[str, int, int], None]  # (file name, bytes done, bytes total)
 
 _CHUNK = 1 << 16
-
-
-class FetchError(DatasetError):
-    """A data set's files could not be fetched or verified."""
-
-
-class FetchChecksumError(FetchError):
-    """A downloaded (or cached) file's size or SHA-256 differs from the published one."""
-
-
-class FetchOfflineError(FetchError):
-    """The files are not in the cache and could not be downloaded (offline, refused, missing)."""
 
 
 @dataclass(frozen=True)
@@ -187,7 +172,7 @@ def _remote(name: str | RemoteSet) -> RemoteSet:
     if isinstance(name, RemoteSet):
         return name
     if name not in REMOTE_SETS:
-        raise FetchError(f"no remote data set {name!r}; the fetched sets are "
+        raise DataError(f"no remote data set {name!r}; the fetched sets are "
                          f"{', '.join(REMOTE_SETS)}")
     return REMOTE_SETS[name]
 

@@ -28,7 +28,8 @@ import numpy as np
 
 from layerflow._suggest import did_you_mean
 from layerflow.data._split import check_n, check_seed, check_test_fraction, make_dataset
-from layerflow.data.dataset import Dataset, DatasetError
+from layerflow.data.dataset import Dataset
+from layerflow.errors import ConfigError
 
 __all__ = ["SEQUENCE_TASKS", "SequenceTask", "load_sequences", "majority", "sorted_or_swapped"]
 
@@ -105,7 +106,7 @@ def _size(value: int | None, default: int, what: str, name: str) -> int:
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or int(value) < 1:
-        raise DatasetError(f"{name}: {what}={value!r}; expected an int >= 1")
+        raise ConfigError(f"{name}: {what}={value!r}; expected an int >= 1")
     return int(value)
 
 
@@ -126,7 +127,7 @@ def load_sequences(
     """
     task_name = "sorted" if arg is None or arg == "" else arg
     if task_name not in SEQUENCE_TASKS:
-        raise DatasetError(f"tokens: unknown task {task_name!r}"
+        raise ConfigError(f"tokens: unknown task {task_name!r}"
                            f"{did_you_mean(task_name, SEQUENCE_TASKS)}; expected one of "
                            f"{', '.join(SEQUENCE_TASKS)}")
     task = SEQUENCE_TASKS[task_name]
@@ -138,7 +139,7 @@ def load_sequences(
     vocab = _size(vocab, task.vocab, "vocab", name)
     problem = task.check(length, vocab)
     if problem:
-        raise DatasetError(f"{name} {problem}")
+        raise ConfigError(f"{name} {problem}")
     rng = np.random.default_rng(seed)
     X, y = task.generate(n, length, vocab, rng)
     return make_dataset(

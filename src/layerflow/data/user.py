@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 
 from layerflow.data._split import check_seed, check_test_fraction, make_dataset, subsample
-from layerflow.data.dataset import Dataset, DatasetError
+from layerflow.data.dataset import Dataset
 from layerflow.data.npzsafe import read_npz
+from layerflow.errors import ConfigError, DataError
 
 __all__ = ["DEFAULT_MAX_BYTES", "load_file"]
 
@@ -24,14 +25,14 @@ DEFAULT_MAX_BYTES = 1 << 30
 
 def _features(X: np.ndarray, what: str) -> np.ndarray:
     if X.dtype.kind not in "biuf":
-        raise DatasetError(f"{what} has dtype {X.dtype}; expected a real numeric array")
+        raise DataError(f"{what} has dtype {X.dtype}; expected a real numeric array")
     if X.ndim == 0:
-        raise DatasetError(f"{what} is a scalar; expected an array of shape (n, d)")
+        raise DataError(f"{what} is a scalar; expected an array of shape (n, d)")
     X = X.reshape(X.shape[0], -1) if X.ndim > 1 else X[:, None]
     X = X.astype(np.float64)
     if not np.isfinite(X).all():
         bad = int(np.flatnonzero(~np.isfinite(X).all(axis=1))[0])
-        raise DatasetError(f"{what} holds NaN or infinite values (first bad row: {bad})")
+        raise DataError(f"{what} holds NaN or infinite values (first bad row: {bad})")
     return X
 
 
@@ -39,29 +40,29 @@ def _labels(ys: list[np.ndarray], what: str) -> tuple[list[np.ndarray], list[Any
     """Map the labels of all splits jointly to 0 … k−1."""
     for y in ys:
         if y.ndim != 1:
-            raise DatasetError(f"{what}: labels have shape {y.shape}; expected (n,)")
+            raise DataError(f"{what}: labels have shape {y.shape}; expected (n,)")
         if y.dtype.kind == "f":
             if not np.isfinite(y).all() or not np.array_equal(y, np.round(y)):
-                raise DatasetError(
+                raise DataError(
                     f"{what}: labels are floats with non-integral or non-finite values "
                     f"(e.g. {y[~np.isfinite(y) | (y != np.round(y))][0]!r}); expected class labels"
                 )
         elif y.dtype.kind not in "biuUS":
-            raise DatasetError(f"{what}: labels have dtype {y.dtype}; expected ints or strings")
+            raise DataError(f"{what}: labels have dtype {y.dtype}; expected ints or strings")
     if len({"str" if y.dtype.kind in "US" else "num" for y in ys}) > 1:
-        raise DatasetError(
+        raise DataError(
             f"{what}: labels of the splits cannot be compared: "
             f"{' and '.join(str(y.dtype) for y in ys)} (numbers and strings mixed)"
         )
     try:
         values = np.unique(np.concatenate(ys))
     except (TypeError, ValueError) as exc:  # e.g. non-ASCII bytes labels beside str labels
-        raise DatasetError(
+        raise DataError(
             f"{what}: labels of the splits cannot be compared "
             f"({' and '.join(str(y.dtype) for y in ys)}): {exc}"
         ) from exc
     if values.size < 2:
-        raise DatasetError(
+        raise DataError(
             f"{what}: labels hold {values.size} distinct value(s) {values.tolist()}; a "
             "classification task needs at least two classes"
         )
@@ -71,10 +72,10 @@ def _labels(ys: list[np.ndarray], what: str) -> tuple[list[np.ndarray], list[Any
 
 def _check_size(path: Path, max_bytes: int | None, what: str) -> None:
     if not path.is_file():
-        raise DatasetError(f"{what}: file {str(path)!r} does not exist")
+        raise DataError(f"{what}: file {str(path)!r} does not exist")
     size = path.stat().st_size
     if max_bytes is not None and size > max_bytes:
-        raise DatasetError(f"{what}: file {str(path)!r} has {size} bytes, above max_bytes={max_bytes}")
+        raise DataError(f"{what}: file {str(path)!r} has {size} bytes, above max_bytes={max_bytes}")
 
 
 def _finish(
@@ -85,7 +86,7 @@ def _finish(
     info = {**info, "labels": labels, "seed": seed}
     if test is not None:
         if test[0].shape[1] != X.shape[1]:
-            raise DatasetError(
+            raise DataError(
                 f"{name}: X_test has {test[0].shape[1]} features but X has {X.shape[1]}"
             )
         X, y = subsample(X, y, n, rng, name)
@@ -118,7 +119,7 @@ def load_file(
     """
     what, reader = _READERS[kind]
     if not arg:
-        raise DatasetError(f"{kind}: no path; write '{kind}:PATH' with PATH {what}")
+        raise ConfigError(f"{kind}: no path; write '{kind}:PATH' with PATH {what}")
     seed = check_seed(seed, kind)
     test_fraction = check_test_fraction(test_fraction, kind)
     path = Path(arg).expanduser()
@@ -132,13 +133,13 @@ def _read_npz_file(path: Path, name: str, max_bytes: int | None) -> _Read:
     """Arrays ``X`` (n, …) and ``y`` (n,), optionally ``X_test`` and ``y_test``, read with
     :func:`layerflow.data.npzsafe.read_npz` (no pickle; object arrays refused; sizes checked
     before allocating)."""
-    arrays = read_npz(path, max_bytes=max_bytes, error=DatasetError)
+    arrays = read_npz(path, max_bytes=max_bytes, error=DataError)
     for key in ("X", "y"):
         if key not in arrays:
-            raise DatasetError(f"{name}: no array {key!r}; found {sorted(arrays)} (need X and y)")
+            raise DataError(f"{name}: no array {key!r}; found {sorted(arrays)} (need X and y)")
     has_test = ("X_test" in arrays, "y_test" in arrays)
     if has_test[0] != has_test[1]:
-        raise DatasetError(f"{name}: X_test and y_test must come together; found {sorted(arrays)}")
+        raise DataError(f"{name}: X_test and y_test must come together; found {sorted(arrays)}")
     X = _features(arrays["X"], f"{name}: X")
     ys = [arrays["y"]]
     Xt = None
@@ -147,11 +148,11 @@ def _read_npz_file(path: Path, name: str, max_bytes: int | None) -> _Read:
         ys.append(arrays["y_test"])
     (y, *rest), labels = _labels(ys, name)
     if y.shape[0] != X.shape[0]:
-        raise DatasetError(f"{name}: X has {X.shape[0]} rows but y has {y.shape[0]}")
+        raise DataError(f"{name}: X has {X.shape[0]} rows but y has {y.shape[0]}")
     test = None
     if Xt is not None:
         if rest[0].shape[0] != Xt.shape[0]:
-            raise DatasetError(
+            raise DataError(
                 f"{name}: X_test has {Xt.shape[0]} rows but y_test has {rest[0].shape[0]}"
             )
         test = (Xt, rest[0])
@@ -175,9 +176,9 @@ def _read_csv_file(path: Path, name: str, max_bytes: int | None) -> _Read:
         with open(path, newline="", encoding="utf-8") as fh:
             rows = [r for r in csv.reader(fh) if r]
     except (UnicodeDecodeError, csv.Error) as exc:
-        raise DatasetError(f"{name}: not a readable CSV file: {exc}") from exc
+        raise DataError(f"{name}: not a readable CSV file: {exc}") from exc
     if not rows:
-        raise DatasetError(f"{name}: the file is empty")
+        raise DataError(f"{name}: the file is empty")
     header = _has_header(rows[0])
     names = [c.strip() for c in rows[0]] if header else [f"column {j}" for j in range(len(rows[0]))]
     body = rows[1:] if header else rows
@@ -185,14 +186,14 @@ def _read_csv_file(path: Path, name: str, max_bytes: int | None) -> _Read:
     for i, r in enumerate(body):
         if len(r) != width:
             line = i + (2 if header else 1)
-            raise DatasetError(
+            raise DataError(
                 f"{name}: not a readable CSV file: line {line} has {len(r)} fields, the first "
                 f"row has {width}"
             )
     if width < 2:
-        raise DatasetError(f"{name}: {width} column(s); expected features and a label")
+        raise DataError(f"{name}: {width} column(s); expected features and a label")
     if len(body) < 2:
-        raise DatasetError(f"{name}: {len(body)} data row(s); expected at least 2")
+        raise DataError(f"{name}: {len(body)} data row(s); expected at least 2")
     lower = [c.lower() for c in names]
     label_j = lower.index("label") if header and "label" in lower else width - 1
     cells = np.array(body, dtype=str)
@@ -202,7 +203,7 @@ def _read_csv_file(path: Path, name: str, max_bytes: int | None) -> _Read:
         try:
             X[:, k] = cells[:, j].astype(np.float64)
         except ValueError as exc:
-            raise DatasetError(
+            raise DataError(
                 f"{name}: feature column {names[j]!r} is not numeric ({exc}); the label goes in "
                 "the last column or a column named 'label'"
             ) from exc

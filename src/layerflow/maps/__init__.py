@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from layerflow.maps.budget import DEFAULT_MAX_SECONDS, JacobianCost, LayerCost
     from layerflow.maps.curve import CurveResult, track_curvature
-    from layerflow.maps.errors import JacobianBudgetError, MapsError
     from layerflow.maps.jacobian import (
         DEFAULT_COND_MAX,
         JacobianDiagnostics,
@@ -31,12 +30,10 @@ __all__ = [
     "DEFAULT_COND_MAX",
     "DEFAULT_MAX_SECONDS",
     "CurveResult",
-    "JacobianBudgetError",
     "JacobianCost",
     "JacobianDiagnostics",
     "LayerCost",
     "LayerJacobian",
-    "MapsError",
     "MatfreeLayer",
     "MatfreeOptions",
     "jacobian_diagnostics",

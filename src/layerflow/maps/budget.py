@@ -2,7 +2,7 @@
 
 From the per-sample costs that :mod:`layerflow.maps.calibrate` estimates before the work,
 :func:`plan_methods` chooses the exact or the matrix-free path per layer (``method="auto"``), sizes
-the batches to the memory budget, or raises :class:`~layerflow.maps.errors.JacobianBudgetError`
+the batches to the memory budget, or raises :class:`~layerflow.errors.BudgetError`
 naming the estimate, the budget, the number of samples that fits and the options that raise the
 budget (as the transport view's memory guard does). The budgets are ``max_seconds`` (default
 :data:`DEFAULT_MAX_SECONDS`) and ``max_bytes`` (default half the memory available now, as the
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from layerflow._memory import available_bytes, format_bytes
-from layerflow.maps.errors import JacobianBudgetError
+from layerflow.errors import BudgetError
 
 __all__ = ["DEFAULT_MAX_SECONDS", "METHODS", "JacobianCost", "LayerCost", "plan_methods"]
 
@@ -126,7 +126,7 @@ def plan_methods(
     the matrix-free path until the estimate fits — only layers where that path needs fewer
     products ``Jᵀ(Jv)`` than J has rows and is estimated cheaper (and any layer whose exact path
     does not fit in memory). A method whose single
-    sample does not fit ``max_bytes`` is not used. Raises :class:`JacobianBudgetError` naming
+    sample does not fit ``max_bytes`` is not used. Raises :class:`BudgetError` naming
     the estimate, the budget and the number of samples that fits.
     """
     budget = max_bytes if max_bytes is not None else available_bytes() // 2
@@ -163,10 +163,10 @@ def plan_methods(
         calibration_seconds=calibration_seconds,
     )
     if too_big:
-        raise JacobianBudgetError(_memory_message(too_big, method, budget, source, estimate),
+        raise BudgetError(_memory_message(too_big, method, budget, source, estimate),
                                   estimate, kind="memory")
     if estimate.seconds > max_seconds:
-        raise JacobianBudgetError(_time_message(estimate, method), estimate)
+        raise BudgetError(_time_message(estimate, method), estimate, kind="time")
     return estimate
 
 

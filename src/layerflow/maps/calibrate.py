@@ -62,8 +62,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from layerflow.errors import BudgetError
 from layerflow.maps.budget import _MATFREE_ROWS, JacobianCost, LayerCost, plan_methods
-from layerflow.maps.errors import JacobianBudgetError
 from layerflow.maps.matfree import MatfreeOptions, NormalOperator, rows_independent
 from layerflow.maps.matfree import _batch as _lanczos_batch
 
@@ -348,7 +348,7 @@ def estimate_cost(
         for attempt in range(2):
             try:
                 return costs, plan(costs, how)
-            except JacobianBudgetError as err:
+            except BudgetError as err:
                 if err.kind != "time":
                     return costs, None
                 near = err.estimate.seconds <= _REMEASURE * max_seconds

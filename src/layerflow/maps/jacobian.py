@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from layerflow._display import ResultDisplay
+from layerflow.errors import ConfigError
 from layerflow.hooks import (
     POST_ADD_RULES,
     PreActivation,
@@ -36,11 +37,9 @@ from layerflow.hooks import (
 from layerflow.maps._options import DEFAULT_COND_MAX
 from layerflow.maps.budget import DEFAULT_MAX_SECONDS, METHODS, JacobianCost
 from layerflow.maps.calibrate import estimate_cost
-from layerflow.maps.errors import MapsError
 from layerflow.maps.matfree import MatfreeOptions, matfree_layer
 
-__all__ = ["DEFAULT_COND_MAX", "JacobianDiagnostics", "LayerJacobian", "MapsError",
-           "jacobian_diagnostics"]
+__all__ = ["DEFAULT_COND_MAX", "JacobianDiagnostics", "LayerJacobian", "jacobian_diagnostics"]
 
 _HEAD_SAMPLES = 16
 
@@ -169,7 +168,7 @@ class JacobianDiagnostics(ResultDisplay, headline=("fraction_all", "n_applicable
 
 def _resolve_layers(model: nn.Module, layers: Sequence[str] | None) -> list[str]:
     if isinstance(layers, str):
-        raise MapsError(f"layers={layers!r}: expected a list of layer names, not a string")
+        raise ConfigError(f"layers={layers!r}: expected a list of layer names, not a string")
     if layers is None:
         default = getattr(model, "capture_layers", None)
         names = [str(n) for n in default] if default is not None else [
@@ -178,8 +177,8 @@ def _resolve_layers(model: nn.Module, layers: Sequence[str] | None) -> list[str]
     else:
         names = [str(n) for n in layers]
     if not names:
-        raise MapsError(f"{type(model).__name__}: no layers to diagnose; pass layers=[…]")
-    named_submodules(model, names, MapsError)  # repeated or unknown names
+        raise ConfigError(f"{type(model).__name__}: no layers to diagnose; pass layers=[…]")
+    named_submodules(model, names, ConfigError)  # repeated or unknown names
     return names
 
 
@@ -189,7 +188,7 @@ def _layer_io(
     """Each layer's (first positional) input and output for all rows of ``x``, via hooks (a
     block with an activation after its residual add: the sum before it, by ``post_add``)."""
     io = record_layers(model, names, x, batch_size, inputs=True, who="Jacobian diagnostics",
-                       needs="Jacobian diagnostics need", error=MapsError, post_add=post_add)
+                       needs="Jacobian diagnostics need", error=ConfigError, post_add=post_add)
     return {n: (cast(torch.Tensor, a), b) for n, (a, b) in io.items()}
 
 
@@ -267,7 +266,7 @@ def jacobian_diagnostics(
         Budgets (:mod:`layerflow.maps.budget`): default :data:`DEFAULT_MAX_SECONDS` and half the
         available memory. Time and memory are estimated from the widths, N and a short
         calibration before any Jacobian is computed; a call that does not fit raises
-        :class:`~layerflow.maps.errors.JacobianBudgetError` naming the estimate, the budget and
+        :class:`~layerflow.errors.BudgetError` naming the estimate, the budget and
         the number of samples that fits. ``max_seconds=math.inf`` switches the time check off.
     matfree
         :class:`~layerflow.maps.matfree.MatfreeOptions` (probes, Lanczos steps, tolerances,
@@ -286,23 +285,23 @@ def jacobian_diagnostics(
     bidiagonalisation of J, for the extreme singular values); Hutchinson 1990 (trace probes).
     """
     if not isinstance(model, nn.Module):
-        raise MapsError(f"model is a {type(model).__name__}; expected a torch.nn.Module")
+        raise ConfigError(f"model is a {type(model).__name__}; expected a torch.nn.Module")
     if not (isinstance(cond_max, int | float) and cond_max > 1):
-        raise MapsError(f"cond_max={cond_max!r}: expected a number > 1")
+        raise ConfigError(f"cond_max={cond_max!r}: expected a number > 1")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise MapsError(f"batch_size={batch_size!r}: expected an int >= 1")
+        raise ConfigError(f"batch_size={batch_size!r}: expected an int >= 1")
     if method not in METHODS:
-        raise MapsError(f"method={method!r}: expected one of {list(METHODS)}")
+        raise ConfigError(f"method={method!r}: expected one of {list(METHODS)}")
     if isinstance(max_seconds, bool) or not (isinstance(max_seconds, int | float)
                                              and max_seconds > 0):
-        raise MapsError(f"max_seconds={max_seconds!r}: expected a number of seconds > 0")
+        raise ConfigError(f"max_seconds={max_seconds!r}: expected a number of seconds > 0")
     if max_bytes is not None and (isinstance(max_bytes, bool) or not isinstance(max_bytes, int)
                                   or max_bytes < 1):
-        raise MapsError(f"max_bytes={max_bytes!r}: expected an int >= 1 (bytes) or None")
+        raise ConfigError(f"max_bytes={max_bytes!r}: expected an int >= 1 (bytes) or None")
     if matfree is not None and not isinstance(matfree, MatfreeOptions):
-        raise MapsError(f"matfree is a {type(matfree).__name__}; expected MatfreeOptions")
+        raise ConfigError(f"matfree is a {type(matfree).__name__}; expected MatfreeOptions")
     if post_add not in POST_ADD_RULES:
-        raise MapsError(f"post_add={post_add!r}: expected one of {list(POST_ADD_RULES)}")
+        raise ConfigError(f"post_add={post_add!r}: expected one of {list(POST_ADD_RULES)}")
     options = matfree if matfree is not None else MatfreeOptions()
     names = _resolve_layers(model, layers)
     work = copy.deepcopy(model)
@@ -315,11 +314,11 @@ def jacobian_diagnostics(
     device = param.device if param is not None else torch.device("cpu")
     x = X.detach() if isinstance(X, torch.Tensor) else torch.as_tensor(np.asarray(X))
     if x.ndim < 2 or x.shape[0] == 0:
-        raise MapsError(f"X has shape {tuple(x.shape)}; expected (N, …) with N >= 1 samples")
+        raise ConfigError(f"X has shape {tuple(x.shape)}; expected (N, …) with N >= 1 samples")
     finite = torch.isfinite(x.reshape(x.shape[0], -1)).all(dim=1)
     if not finite.all():
         rows = torch.nonzero(~finite).reshape(-1).tolist()
-        raise MapsError(
+        raise ConfigError(
             f"X has NaN or infinite values in {len(rows)} of {x.shape[0]} rows (first: row "
             f"{rows[0]}); Jacobians need finite inputs"
         )

@@ -48,7 +48,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from layerflow.maps.errors import MapsError
+from layerflow.errors import ConfigError
 from layerflow.maps.lanczos import LanczosRun, lanczos, ritz
 
 __all__ = ["MatfreeLayer", "MatfreeOptions", "NormalOperator", "matfree_layer",
@@ -99,18 +99,18 @@ class MatfreeOptions:
                           ("check_every", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise MapsError(f"MatfreeOptions.{name}={value!r}: expected an int >= {low}")
+                raise ConfigError(f"MatfreeOptions.{name}={value!r}: expected an int >= {low}")
         if self.extreme_probes > self.probes:
-            raise MapsError(
+            raise ConfigError(
                 f"MatfreeOptions.extreme_probes={self.extreme_probes} exceeds "
                 f"probes={self.probes}"
             )
         for name in ("quad_tol", "ritz_tol"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-                raise MapsError(f"MatfreeOptions.{name}={value!r}: expected a number > 0")
+                raise ConfigError(f"MatfreeOptions.{name}={value!r}: expected a number > 0")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise MapsError(f"MatfreeOptions.seed={self.seed!r}: expected an int >= 0")
+            raise ConfigError(f"MatfreeOptions.seed={self.seed!r}: expected an int >= 0")
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from layerflow.models._cost import (
     displacement_cost,
     velocity_cost,
 )
-from layerflow.models._io import WeightsError, load_weights, save_weights
+from layerflow.models._io import load_weights, save_weights
 from layerflow.models._nets import (
     MLP,
     Activation,
@@ -29,14 +29,7 @@ from layerflow.models._nets import (
     ResidualBlock,
     ResidualMLP,
 )
-from layerflow.models._spec import (
-    ACTIVATIONS,
-    DEFAULT_HEADS,
-    KINDS,
-    OPTIONAL_FIELDS,
-    ModelSpec,
-    ModelSpecError,
-)
+from layerflow.models._spec import ACTIVATIONS, DEFAULT_HEADS, KINDS, OPTIONAL_FIELDS, ModelSpec
 from layerflow.models._stack import ParameterStack
 from layerflow.models._transformer import (
     SelfAttention,
@@ -55,7 +48,6 @@ __all__ = [
     "Activation",
     "DenseBlock",
     "ModelSpec",
-    "ModelSpecError",
     "ParameterStack",
     "Reduction",
     "ResidualBlock",
@@ -64,7 +56,6 @@ __all__ = [
     "TokenEmbedding",
     "TransformerBlock",
     "TransformerEncoder",
-    "WeightsError",
     "build_model",
     "check_reduction",
     "displacement_cost",

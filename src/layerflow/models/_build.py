@@ -10,8 +10,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from layerflow.errors import ConfigError
 from layerflow.models._nets import MLP, ResidualMLP, _out_features
-from layerflow.models._spec import ModelSpec, ModelSpecError
+from layerflow.models._spec import ModelSpec
 from layerflow.models._transformer import TransformerEncoder
 
 __all__ = ["build_model", "initial_values", "model_structure"]
@@ -58,7 +59,7 @@ def initial_values(model: nn.Module, seeds: list[int]) -> dict[str, torch.Tensor
                 out.setdefault(key, []).append(vals.to(dtype))
     missing = [n for n, _ in model.named_parameters() if n not in out]
     if missing:
-        raise ModelSpecError(f"{type(model).__name__}: no initialisation rule for {missing}")
+        raise ConfigError(f"{type(model).__name__}: no initialisation rule for {missing}")
     return {k: torch.stack(v) for k, v in out.items()}
 
 
@@ -87,14 +88,14 @@ def build_model(
     (sigmoid/BCE); multi-class tasks ``n_classes`` logits (softmax/CE).
     """
     if not isinstance(spec, ModelSpec):
-        raise ModelSpecError(f"spec={spec!r}: expected a ModelSpec")
+        raise ConfigError(f"spec={spec!r}: expected a ModelSpec")
     if isinstance(in_dim, bool) or not isinstance(in_dim, int) or in_dim < 1:
-        raise ModelSpecError(f"in_dim={in_dim!r}: expected an int >= 1")
+        raise ConfigError(f"in_dim={in_dim!r}: expected an int >= 1")
     _out_features(n_classes)
     if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ModelSpecError(f"seed={seed!r}: expected an int")
+        raise ConfigError(f"seed={seed!r}: expected an int")
     if dtype not in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
-        raise ModelSpecError(f"dtype={dtype!r}: expected a floating torch dtype")
+        raise ConfigError(f"dtype={dtype!r}: expected a floating torch dtype")
     model = model_structure(spec, in_dim, n_classes, dtype)
     _init_(model, seed)
     return model

@@ -12,13 +12,9 @@ import torch
 from torch import nn
 
 from layerflow._atomic import atomic_open
-from layerflow.errors import LayerflowError
+from layerflow.errors import DataError
 
-__all__ = ["WeightsError", "load_weights", "save_weights"]
-
-
-class WeightsError(LayerflowError):
-    """A weights file is missing, unsafe (pickled code) or does not fit the model."""
+__all__ = ["load_weights", "save_weights"]
 
 
 def save_weights(model: nn.Module, path: str | os.PathLike[str]) -> Path:
@@ -35,12 +31,12 @@ def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> nn.Module:
 
     The file is read with ``torch.load(weights_only=True)``: a checkpoint that carries a pickle
     payload (any global other than tensors and plain containers) is refused with
-    :class:`WeightsError` and nothing in it runs. Missing, unexpected or mis-shaped keys are
+    :class:`DataError` and nothing in it runs. Missing, unexpected or mis-shaped keys are
     refused too.
     """
     path = Path(path)
     if not path.is_file():
-        raise WeightsError(f"weights file {str(path)!r} does not exist")
+        raise DataError(f"weights file {str(path)!r} does not exist")
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     try:
         with warnings.catch_warnings():
@@ -48,7 +44,7 @@ def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> nn.Module:
             warnings.filterwarnings("ignore", message="Detected pickle protocol")
             state = torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise WeightsError(
+        raise DataError(
             f"{str(path)!r} is not a plain weights file: it carries pickled objects that "
             f"weights_only loading refuses (nothing was executed): {str(exc).splitlines()[0]}"
         ) from exc
@@ -56,13 +52,13 @@ def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> nn.Module:
             OverflowError, struct.error) as exc:
         # corrupt files make torch.load raise all of these (KeyError, IndexError and struct.error
         # included: found by feeding it random and bit-flipped bytes)
-        raise WeightsError(
+        raise DataError(
             f"{str(path)!r} is not a readable torch weights file: {type(exc).__name__}: {exc}"
         ) from exc
     if not isinstance(state, dict) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
     ):
-        raise WeightsError(
+        raise DataError(
             f"{str(path)!r} does not hold a state dict (a mapping of names to tensors); "
             f"got {type(state).__name__}"
         )
@@ -70,7 +66,7 @@ def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> nn.Module:
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
-        raise WeightsError(
+        raise DataError(
             f"{str(path)!r} does not fit {type(model).__name__}: missing keys {missing}, "
             f"unexpected keys {unexpected}"
         )
@@ -80,6 +76,6 @@ def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> nn.Module:
         if tuple(state[k].shape) != tuple(v.shape)
     ]
     if bad:
-        raise WeightsError(f"{str(path)!r} has mis-shaped tensors: {'; '.join(bad)}")
+        raise DataError(f"{str(path)!r} has mis-shaped tensors: {'; '.join(bad)}")
     model.load_state_dict(state)
     return model

@@ -22,8 +22,9 @@ from typing import cast
 import torch
 from torch import nn
 
+from layerflow.errors import ConfigError
 from layerflow.models._cost import check_reduction, velocity_cost
-from layerflow.models._spec import ACTIVATIONS, ModelSpecError
+from layerflow.models._spec import ACTIVATIONS
 
 __all__ = [
     "MLP",
@@ -49,7 +50,7 @@ class Activation(nn.Module):
     def __init__(self, name: str) -> None:
         super().__init__()
         if name not in ACTIVATIONS:
-            raise ModelSpecError(f"activation={name!r}: expected one of {sorted(ACTIVATIONS)}")
+            raise ConfigError(f"activation={name!r}: expected one of {sorted(ACTIVATIONS)}")
         self.name = name
         self.fn = ACTIVATIONS[name]
 
@@ -95,7 +96,7 @@ class ResidualBlock(nn.Module):
 
 def _out_features(n_classes: int) -> int:
     if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
-        raise ModelSpecError(f"n_classes={n_classes!r}: expected an int >= 2")
+        raise ConfigError(f"n_classes={n_classes!r}: expected an int >= 2")
     return 1 if n_classes == 2 else n_classes
 
 
@@ -139,7 +140,7 @@ class MLP(nn.Module):
         Returns logits ``(E, B, out_features)`` and ``None`` (an MLP has no transport cost).
         """
         if transport:
-            raise ModelSpecError("a transport cost needs a residual model (kind='resnet'), not MLP")
+            raise ConfigError("a transport cost needs a residual model (kind='resnet'), not MLP")
         act = ACTIVATIONS[self.activation]
         for i in range(len(self.blocks)):
             x = act(_blinear(x, params[f"blocks.{i}.fc.weight"], params[f"blocks.{i}.fc.bias"]))
@@ -193,7 +194,7 @@ class ResidualMLP(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits ``(B, out_features)`` and the transport cost ``C`` (a 0-d tensor; see
         :func:`velocity_cost` for ``reduction``), from one forward pass."""
-        check_reduction(reduction, ModelSpecError)
+        check_reduction(reduction, ConfigError)
         x = self.lift(x)
         cost = x.new_zeros(())
         for module in self.blocks:
@@ -213,7 +214,7 @@ class ResidualMLP(nn.Module):
         cost ``C_e`` of shape ``(E,)`` (else ``None``; ``reduction`` as in
         :meth:`forward_with_transport`).
         """
-        check_reduction(reduction, ModelSpecError)
+        check_reduction(reduction, ConfigError)
         act = ACTIVATIONS[self.activation]
         x = _blinear(x, params["lift.weight"], params["lift.bias"])
         cost: torch.Tensor | None = x.new_zeros(x.shape[0]) if transport else None

@@ -10,14 +10,9 @@ from typing import Any, ClassVar
 import torch
 import torch.nn.functional as F
 
-from layerflow.errors import LayerflowError
+from layerflow.errors import ConfigError
 
-__all__ = ["ACTIVATIONS", "DEFAULT_HEADS", "KINDS", "OPTIONAL_FIELDS", "ModelSpec",
-           "ModelSpecError"]
-
-
-class ModelSpecError(LayerflowError):
-    """A model specification (or a request built on one) is invalid; the message names the field."""
+__all__ = ["ACTIVATIONS", "DEFAULT_HEADS", "KINDS", "OPTIONAL_FIELDS", "ModelSpec"]
 
 
 def _identity(x: torch.Tensor) -> torch.Tensor:
@@ -61,9 +56,9 @@ largest of 2, 1 that divides ``width``."""
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ModelSpecError(f"{name}={value!r}: expected an int >= {minimum}")
+        raise ConfigError(f"{name}={value!r}: expected an int >= {minimum}")
     if value < minimum:
-        raise ModelSpecError(f"{name}={value!r}: expected an int >= {minimum}")
+        raise ConfigError(f"{name}={value!r}: expected an int >= {minimum}")
     return value
 
 
@@ -113,57 +108,57 @@ class ModelSpec:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
-            raise ModelSpecError(f"kind={self.kind!r}: expected one of {sorted(KINDS)}")
+            raise ConfigError(f"kind={self.kind!r}: expected one of {sorted(KINDS)}")
         _check_int("width", self.width, 1)
         _check_int("depth", self.depth, 1)
         if self.activation not in ACTIVATIONS:
-            raise ModelSpecError(
+            raise ConfigError(
                 f"activation={self.activation!r}: expected one of {sorted(ACTIVATIONS)}"
             )
         if self.h is not None:
             if self.kind != "resnet":
-                raise ModelSpecError(f"h={self.h!r} applies only to kind='resnet', not {self.kind!r}")
+                raise ConfigError(f"h={self.h!r} applies only to kind='resnet', not {self.kind!r}")
             if isinstance(self.h, bool) or not isinstance(self.h, int | float) or not (
                 math.isfinite(self.h) and self.h > 0
             ):
-                raise ModelSpecError(f"h={self.h!r}: expected a finite number > 0 (or None)")
+                raise ConfigError(f"h={self.h!r}: expected a finite number > 0 (or None)")
             object.__setattr__(self, "h", float(self.h))
         if self.bottleneck_width is not None:
             if self.kind != "bottleneck":
-                raise ModelSpecError(
+                raise ConfigError(
                     f"bottleneck_width={self.bottleneck_width!r} applies only to "
                     f"kind='bottleneck', not {self.kind!r}"
                 )
             _check_int("bottleneck_width", self.bottleneck_width, 1)
         if self.kind == "bottleneck" and self.depth < 3:
-            raise ModelSpecError(
+            raise ConfigError(
                 f"depth={self.depth!r}: a bottleneck MLP needs depth >= 3 (wide, narrow, wide)"
             )
         if self.widths is not None:
             if self.kind != "mlp":
-                raise ModelSpecError(f"widths={self.widths!r} applies only to kind='mlp'")
+                raise ConfigError(f"widths={self.widths!r} applies only to kind='mlp'")
             try:
                 ws = tuple(self.widths)
             except TypeError as exc:
-                raise ModelSpecError(f"widths={self.widths!r}: expected a sequence of ints") from exc
+                raise ConfigError(f"widths={self.widths!r}: expected a sequence of ints") from exc
             if not ws:
-                raise ModelSpecError("widths=(): expected at least one hidden width")
+                raise ConfigError("widths=(): expected at least one hidden width")
             for i, w in enumerate(ws):
                 _check_int(f"widths[{i}]", w, 1)
             object.__setattr__(self, "widths", ws)
         for name in ("heads", "vocab"):
             if getattr(self, name) is not None and self.kind != "transformer":
-                raise ModelSpecError(f"{name}={getattr(self, name)!r} applies only to "
+                raise ConfigError(f"{name}={getattr(self, name)!r} applies only to "
                                      f"kind='transformer', not {self.kind!r}")
         if self.kind == "transformer":
             if self.vocab is None:
-                raise ModelSpecError("vocab=None: kind='transformer' needs the number of token "
+                raise ConfigError("vocab=None: kind='transformer' needs the number of token "
                                      "ids, e.g. vocab=10 for ids 0 … 9")
             _check_int("vocab", self.vocab, 2)
             if self.heads is not None:
                 _check_int("heads", self.heads, 1)
                 if self.width % self.heads:
-                    raise ModelSpecError(f"heads={self.heads!r}: must divide width={self.width}")
+                    raise ConfigError(f"heads={self.heads!r}: must divide width={self.width}")
 
     @property
     def n_heads(self) -> int:

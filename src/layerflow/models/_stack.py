@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
-from layerflow.models._spec import ModelSpecError
+from layerflow.errors import ConfigError
 
 __all__ = ["ParameterStack"]
 
@@ -55,7 +55,7 @@ class ParameterStack:
         self.names = [n for n, _ in template.named_parameters()]
         missing = [n for n in self.names if n not in values]
         if missing:
-            raise ModelSpecError(
+            raise ConfigError(
                 f"values lack parameters {missing} of {type(template).__name__}"
             )
         self.shapes = [tuple(values[n].shape) for n in self.names]
@@ -64,7 +64,7 @@ class ParameterStack:
         wrong = [n for n, sh in zip(self.names, self.shapes, strict=True)
                  if sh[1:] != tuple(params[n].shape)]
         if len(members) != 1 or wrong:
-            raise ModelSpecError(
+            raise ConfigError(
                 f"values must have shape (E, *param.shape) with one E for every parameter; got "
                 f"{dict(zip(self.names, self.shapes, strict=True))}"
             )

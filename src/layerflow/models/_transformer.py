@@ -26,8 +26,8 @@ from typing import cast
 import torch
 from torch import nn
 
+from layerflow.errors import ConfigError
 from layerflow.models._nets import Activation, Linear, _out_features
-from layerflow.models._spec import ModelSpecError
 
 __all__ = ["SelfAttention", "TokenEmbedding", "TransformerBlock", "TransformerEncoder"]
 
@@ -54,16 +54,16 @@ def token_ids(x: torch.Tensor, vocab: int) -> torch.Tensor:
     """Token ids ``(B, T)`` as int64 from integers or floats holding integers (a
     :class:`~layerflow.data.Dataset` stores them as float32), checked against ``vocab``."""
     if x.ndim != 2:
-        raise ModelSpecError(f"a transformer takes token ids of shape (B, T); got shape "
+        raise ConfigError(f"a transformer takes token ids of shape (B, T); got shape "
                              f"{tuple(x.shape)}")
     if x.is_floating_point():
         ids = x.long()
         if not torch.equal(ids.to(x.dtype), x):
-            raise ModelSpecError("token ids must be whole numbers; got non-integer values")
+            raise ConfigError("token ids must be whole numbers; got non-integer values")
     else:
         ids = x.long()
     if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocab):
-        raise ModelSpecError(f"token ids must lie in 0 … vocab-1 = {vocab - 1}; got values "
+        raise ConfigError(f"token ids must lie in 0 … vocab-1 = {vocab - 1}; got values "
                              f"from {int(ids.min())} to {int(ids.max())}")
     return ids
 
@@ -81,7 +81,7 @@ class TokenEmbedding(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         ids = token_ids(x, self.vocab)
         if ids.shape[1] != self.length:
-            raise ModelSpecError(f"sequences have {ids.shape[1]} tokens; this model was built "
+            raise ConfigError(f"sequences have {ids.shape[1]} tokens; this model was built "
                                  f"for {self.length} (in_dim)")
         return cast(torch.Tensor, self.token(ids) + self.position.weight)
 
@@ -97,7 +97,7 @@ class SelfAttention(nn.Module):
     def __init__(self, width: int, heads: int) -> None:
         super().__init__()
         if width % heads:
-            raise ModelSpecError(f"heads={heads!r}: must divide width={width}")
+            raise ConfigError(f"heads={heads!r}: must divide width={width}")
         self.heads = heads
         self.in_proj = Linear(width, 3 * width)
         self.out_proj = Linear(width, width)

@@ -32,7 +32,7 @@ With ``ax=None`` a function makes a new pyplot figure (constrained layout); pass
 
 from __future__ import annotations
 
-from layerflow.plot._common import PlotError, shared_pca
+from layerflow.plot._common import shared_pca
 from layerflow.plot._maps import JACOBIAN_QUANTITIES, jacobian
 from layerflow.plot._overview import overview
 from layerflow.plot._primitives import interval_bars, layer_curve
@@ -44,7 +44,6 @@ from layerflow.plot._transport import line_shape, wasserstein_path
 __all__ = [
     "JACOBIAN_QUANTITIES",
     "PROJECTIONS",
-    "PlotError",
     "interval_bars",
     "jacobian",
     "layer_coefficients",

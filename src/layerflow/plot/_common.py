@@ -11,17 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from layerflow.errors import LayerflowError
+from layerflow.errors import ConfigError
 from layerflow.trajectory import Trajectory
 
-__all__ = ["PlotError", "shared_pca"]
+__all__ = ["shared_pca"]
 
 MAX_LEGEND_CLASSES = 10
 """Classes beyond this many get a colour bar instead of a legend (tab10 has 10 colours)."""
-
-
-class PlotError(LayerflowError):
-    """A figure was asked for with an input it cannot draw; the message names what was expected."""
 
 
 def shared_pca(states: Sequence[Any], n_components: int = 2) -> tuple[np.ndarray, np.ndarray]:
@@ -48,15 +44,15 @@ def shared_pca(states: Sequence[Any], n_components: int = 2) -> tuple[np.ndarray
     """
     arrays = [np.asarray(s, dtype=np.float64) for s in states]
     if not arrays:
-        raise PlotError("shared_pca got no states; expected at least one array of shape (N, d)")
+        raise ConfigError("shared_pca got no states; expected at least one array of shape (N, d)")
     widths = sorted({a.shape[1] if a.ndim == 2 else -1 for a in arrays})
     rows = sorted({a.shape[0] for a in arrays})
     if any(a.ndim != 2 for a in arrays) or len(widths) != 1 or len(rows) != 1:
-        raise PlotError(
+        raise ConfigError(
             f"shared_pca needs states of one shape (N, d); got shapes {[a.shape for a in arrays]}"
         )
     if isinstance(n_components, bool) or not isinstance(n_components, int) or n_components < 1:
-        raise PlotError(f"n_components={n_components!r}: expected an int >= 1")
+        raise ConfigError(f"n_components={n_components!r}: expected an int >= 1")
     S, N = len(arrays), arrays[0].shape[0]
     flat = np.concatenate(arrays, axis=0)
     centred = flat - flat.mean(axis=0)
@@ -106,13 +102,13 @@ def new_axes_row(ax: Any, n: int, panel: tuple[float, float] = (2.6, 2.6)) -> li
         return list(grid[0])
     axes = list(np.ravel(np.asarray(ax, dtype=object)))
     if len(axes) != n:
-        raise PlotError(f"ax has {len(axes)} Axes; this figure draws {n} panels, one per Axes")
+        raise ConfigError(f"ax has {len(axes)} Axes; this figure draws {n} panels, one per Axes")
     return axes
 
 
 def as_trajectory(traj: Any, func: str) -> Trajectory:
     if not isinstance(traj, Trajectory):
-        raise PlotError(f"{func} needs a layerflow Trajectory; got {type(traj).__name__}")
+        raise ConfigError(f"{func} needs a layerflow Trajectory; got {type(traj).__name__}")
     return traj
 
 
@@ -151,11 +147,11 @@ def result_of(obj: Any, cls: type, compute: Any, func: str, **options: Any) -> A
     **options)`` — the library's own metric, so a figure never computes a number itself."""
     if isinstance(obj, cls):
         if options:
-            raise PlotError(
+            raise ConfigError(
                 f"{func} got a {cls.__name__} and options {sorted(options)}; options are passed to "
                 "the metric only when a Trajectory is given"
             )
         return obj
     if isinstance(obj, Trajectory):
         return compute(obj, **options)
-    raise PlotError(f"{func} needs a Trajectory or a {cls.__name__}; got {type(obj).__name__}")
+    raise ConfigError(f"{func} needs a Trajectory or a {cls.__name__}; got {type(obj).__name__}")

@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from layerflow.plot._common import PlotError, new_axes
+from layerflow.errors import ConfigError
+from layerflow.plot._common import new_axes
 from layerflow.plot._primitives import interval_bars
 
 __all__ = ["JACOBIAN_QUANTITIES", "jacobian"]
@@ -50,13 +51,13 @@ def jacobian(diagnostics: Any, *, quantity: str = "fraction",
     from layerflow.maps import JacobianDiagnostics  # torch, on first use only
 
     if not isinstance(diagnostics, JacobianDiagnostics):
-        raise PlotError(f"jacobian needs JacobianDiagnostics; got {type(diagnostics).__name__}")
+        raise ConfigError(f"jacobian needs JacobianDiagnostics; got {type(diagnostics).__name__}")
     if quantity not in JACOBIAN_QUANTITIES:
-        raise PlotError(f"quantity={quantity!r}: expected one of {list(JACOBIAN_QUANTITIES)}")
+        raise ConfigError(f"quantity={quantity!r}: expected one of {list(JACOBIAN_QUANTITIES)}")
     layers = [lay for lay in diagnostics.layers if lay.applicable]
     skipped = [lay.name for lay in diagnostics.layers if not lay.applicable]
     if not layers:
-        raise PlotError("no layer has equal input and output widths; there is no Jacobian "
+        raise ConfigError("no layer has equal input and output widths; there is no Jacobian "
                         f"summary to draw (layers: {[lay.name for lay in diagnostics.layers]})")
     ax = new_axes(ax)
     x = np.arange(len(layers))

@@ -10,6 +10,7 @@ from layerflow.plot._tracks import layers, tracks
 from layerflow.plot._transport import line_shape, wasserstein_path
 from layerflow.ricci.coefficients import RicciCoefficient
 from layerflow.ricci.coefficients import ricci_coefficient as _ricci_coefficient
+from layerflow.ricci.graphs import DEFAULT_K
 from layerflow.trajectory import Trajectory
 from layerflow.transport.lss import LineShapeResult, line_shape_score
 from layerflow.transport.w2path import WassersteinPathResult
@@ -21,7 +22,7 @@ __all__ = ["overview"]
 def overview(
     traj: Trajectory,
     *,
-    k: int = 30,
+    k: int = DEFAULT_K,
     lss: LineShapeResult | None = None,
     path: WassersteinPathResult | None = None,
     ricci: RicciCoefficient | None = None,
@@ -42,7 +43,7 @@ def overview(
     traj
         The trajectory.
     k
-        Neighbours of the kNN graphs when ``ricci`` is not given (layerflow's default, 30).
+        Neighbours of the kNN graphs when ``ricci`` is not given (default :data:`layerflow.ricci.DEFAULT_K`).
     lss, path, ricci
         Results of ``traj`` to draw instead of computing them.
     n_tracks, seed

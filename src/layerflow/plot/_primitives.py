@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from layerflow.plot._common import PlotError, new_axes
+from layerflow.errors import ConfigError
+from layerflow.plot._common import new_axes
 
 __all__ = ["interval_bars", "layer_curve"]
 
@@ -23,7 +24,7 @@ def _vector(values: Any, name: str, func: str, n: int | None = None) -> np.ndarr
     a = np.asarray(values, dtype=np.float64)
     if a.ndim != 1 or a.size == 0 or (n is not None and a.shape[0] != n):
         want = f"shape ({n},)" if n is not None else "a non-empty 1-D array"
-        raise PlotError(f"{func}: {name} has shape {a.shape}; expected {want}")
+        raise ConfigError(f"{func}: {name} has shape {a.shape}; expected {want}")
     return a
 
 
@@ -34,12 +35,12 @@ def _interval(low: Any, high: Any, n: int, func: str) -> tuple[np.ndarray, np.nd
         return None
     if low is None or high is None:
         given = "low" if high is None else "high"
-        raise PlotError(f"{func} got {given} alone; an interval needs both low and high")
+        raise ConfigError(f"{func} got {given} alone; an interval needs both low and high")
     lo, hi = _vector(low, "low", func, n), _vector(high, "high", func, n)
     bad = np.flatnonzero(np.isfinite(lo) & np.isfinite(hi) & (lo > hi))
     if bad.size:
         i = int(bad[0])
-        raise PlotError(f"{func}: low > high at position {i} ({lo[i]:g} > {hi[i]:g}); expected "
+        raise ConfigError(f"{func}: low > high at position {i} ({lo[i]:g} > {hi[i]:g}); expected "
                         "low <= high")
     return lo, hi
 
@@ -160,7 +161,7 @@ def interval_bars(
     band = _interval(low, high, y.size, "interval_bars")
     if color is not None and not isinstance(color, str) and isinstance(color, Sequence) \
             and len(color) != y.size and not _is_rgb(color):
-        raise PlotError(f"interval_bars: color has {len(color)} entries for {y.size} bars; "
+        raise ConfigError(f"interval_bars: color has {len(color)} entries for {y.size} bars; "
                         "expected one colour or one per bar")
     ax = new_axes(ax)
     ax.bar(xs, y, width, color=color, label=label, **bar)

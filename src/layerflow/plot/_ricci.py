@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from layerflow.plot._common import PlotError, as_trajectory, input_coords, new_axes, result_of
+from layerflow.errors import ConfigError
+from layerflow.plot._common import as_trajectory, input_coords, new_axes, result_of
 from layerflow.plot._primitives import interval_bars
 from layerflow.ricci.coefficients import RicciCoefficient
 from layerflow.ricci.coefficients import ricci_coefficient as _ricci_coefficient
@@ -113,15 +114,15 @@ def local_coefficients(traj: Trajectory, result: LocalCoefficients | None = None
     if result is None:
         result = _local_coefficients(traj, **options)
     elif options:
-        raise PlotError(f"local_coefficients got a result and options {sorted(options)}; "
+        raise ConfigError(f"local_coefficients got a result and options {sorted(options)}; "
                         "options are passed to the metric only when no result is given")
     if not isinstance(result, LocalCoefficients):
-        raise PlotError(f"result: expected LocalCoefficients, got {type(result).__name__}")
+        raise ConfigError(f"result: expected LocalCoefficients, got {type(result).__name__}")
     if result.values.shape[0] != traj.n_samples:
-        raise PlotError(f"result has {result.values.shape[0]} samples but the trajectory has "
+        raise ConfigError(f"result has {result.values.shape[0]} samples but the trajectory has "
                         f"{traj.n_samples}; pass the result of this trajectory")
     if isinstance(state, bool) or not isinstance(state, int) or not 0 <= state < len(traj.states):
-        raise PlotError(f"state={state!r}: expected an index in 0…{len(traj.states) - 1}")
+        raise ConfigError(f"state={state!r}: expected an index in 0…{len(traj.states) - 1}")
     from matplotlib import colormaps
 
     xy, (xlabel, ylabel) = input_coords(traj.states[state])

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from layerflow.errors import ConfigError
 from layerflow.plot._common import (
-    PlotError,
     as_trajectory,
     class_legend,
     label_colours,
@@ -69,7 +69,7 @@ def tracks(
     N = traj.n_samples
     if n_tracks is not None and (isinstance(n_tracks, bool) or not isinstance(n_tracks, int)
                                  or n_tracks < 1):
-        raise PlotError(f"n_tracks={n_tracks!r}: expected an int >= 1 or None (all tracks)")
+        raise ConfigError(f"n_tracks={n_tracks!r}: expected an int >= 1 or None (all tracks)")
     if n_tracks is None or n_tracks >= N:
         idx = np.arange(N)
     else:
@@ -104,7 +104,7 @@ def panel_states(n_states: int, max_panels: int = DEFAULT_MAX_PANELS) -> list[in
     ``max_panels``, else ``max_panels`` evenly spaced ones, ``round(linspace(0, n_states − 1,
     max_panels))``, first and last included."""
     if isinstance(max_panels, bool) or not isinstance(max_panels, int) or max_panels < 1:
-        raise PlotError(f"max_panels={max_panels!r}: expected an int >= 1")
+        raise ConfigError(f"max_panels={max_panels!r}: expected an int >= 1")
     if n_states <= max_panels:
         return list(range(n_states))
     return sorted({round(float(x)) for x in np.linspace(0, n_states - 1, max_panels)})
@@ -149,14 +149,14 @@ def layers(
     traj = as_trajectory(traj, "layers")
     n_states = len(traj.states)
     if projection not in PROJECTIONS:
-        raise PlotError(f"projection={projection!r}: expected one of {list(PROJECTIONS)}")
+        raise ConfigError(f"projection={projection!r}: expected one of {list(PROJECTIONS)}")
     if states is None:
         chosen = panel_states(n_states, max_panels)
     else:
         chosen = [int(s) for s in states]
         bad = [s for s in chosen if not 0 <= s < n_states]
         if bad or not chosen:
-            raise PlotError(f"states={list(states)!r}: expected indices in 0…{n_states - 1}")
+            raise ConfigError(f"states={list(states)!r}: expected indices in 0…{n_states - 1}")
     axes = new_axes_row(ax, len(chosen))
     groups: list[list[int]]  # the states fitted by one PCA
     if projection == "own":

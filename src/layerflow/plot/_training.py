@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from layerflow.plot._common import PlotError, new_axes
+from layerflow.errors import ConfigError
+from layerflow.plot._common import new_axes
 
 __all__ = ["training"]
 
@@ -36,11 +37,11 @@ def training(result: Any, *, ax: Any = None) -> list[Any]:
     from layerflow.training import TrainResult  # torch, on first use only
 
     if not isinstance(result, TrainResult):
-        raise PlotError(f"training needs a TrainResult; got {type(result).__name__}")
+        raise ConfigError(f"training needs a TrainResult; got {type(result).__name__}")
     cost = np.asarray(result.transport_cost_history, dtype=np.float64)
     lam = np.asarray(result.lambda_history, dtype=np.float64)
     if cost.size == 0:
-        raise PlotError("this TrainResult recorded no transport cost (its model has no residual "
+        raise ConfigError("this TrainResult recorded no transport cost (its model has no residual "
                         "blocks); train a residual model to see C over training")
     ax = new_axes(ax)
     steps = np.arange(1, cost.size + 1)

@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from layerflow.plot._common import PlotError, new_axes, result_of
+from layerflow.errors import ConfigError
+from layerflow.plot._common import new_axes, result_of
 from layerflow.plot._primitives import layer_curve
 from layerflow.transport.lss import LineShapeResult, line_shape_score
 from layerflow.transport.w2path import WassersteinPathResult
@@ -40,7 +41,7 @@ def line_shape(result: Any, *, bins: int = 30, ax: Any = None, **options: Any) -
     """
     res = result_of(result, LineShapeResult, line_shape_score, "line_shape", **options)
     if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
-        raise PlotError(f"bins={bins!r}: expected an int >= 1")
+        raise ConfigError(f"bins={bins!r}: expected an int >= 1")
     ax = new_axes(ax)
     vals = res.per_sample[np.isfinite(res.per_sample)]
     if vals.size:

@@ -10,13 +10,12 @@ matplotlib is imported only when a report is built.
 from __future__ import annotations
 
 from layerflow.report._build import Report, build_report, render_report
-from layerflow.report._data import ReportError, ReportInput, load_input
+from layerflow.report._data import ReportInput, load_input
 from layerflow.report.findings import Finding, compute_findings
 
 __all__ = [
     "Finding",
     "Report",
-    "ReportError",
     "ReportInput",
     "build_report",
     "compute_findings",

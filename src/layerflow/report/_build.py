@@ -194,7 +194,7 @@ def _forest_blocks(claims: list[Claim], out: Path, written: dict[str, Path]) -> 
 def build_report(out_dir: str | Path) -> Path:
     """(Re)build ``OUT/report.html`` and its PNG figures from the results store in ``out_dir``.
 
-    Raises :class:`~layerflow.report.ReportError` if the folder holds no store.
+    Raises :class:`~layerflow.errors.DataError` if the folder holds no store.
     """
     inp = load_input(out_dir)
     return render_report(inp, out_dir).path

@@ -17,13 +17,9 @@ from typing import Any
 
 import pandas as pd
 
-from layerflow.errors import LayerflowError
+from layerflow.errors import DataError
 
-__all__ = ["ReportError", "ReportInput", "layer_metric", "load_input", "select_k"]
-
-
-class ReportError(LayerflowError):
-    """The folder holds no results store, or the store cannot be read as one."""
+__all__ = ["ReportInput", "layer_metric", "load_input", "select_k"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,11 +72,11 @@ def _run_id_of_file(path: Path) -> str:
 def load_input(out_dir: str | Path) -> ReportInput:
     """Read a results folder written by :func:`layerflow.sweep.run_sweep`.
 
-    Raises :class:`ReportError` naming the folder if it holds no store.
+    Raises :class:`DataError` naming the folder if it holds no store.
     """
     out = Path(out_dir)
     if not out.is_dir():
-        raise ReportError(f"results folder {str(out)!r} does not exist")
+        raise DataError(f"results folder {str(out)!r} does not exist")
     from layerflow.sweep.store import ResultStore
 
     try:
@@ -89,12 +85,12 @@ def load_input(out_dir: str | Path) -> ReportInput:
         layers = store.layers(runs)  # the runs just read, not a second read of every part
         coefficients = store.coefficients(runs, layers)
     except (OSError, ValueError) as exc:
-        raise ReportError(
+        raise DataError(
             f"{str(out)!r} holds no readable layerflow results store ({exc}); "
             "run `layerflow run CONFIG --out DIR` first"
         ) from exc
     if runs is None or len(runs) == 0:
-        raise ReportError(
+        raise DataError(
             f"{str(out)!r} holds no results store with finished runs; "
             "run `layerflow run CONFIG --out DIR` first"
         )

@@ -38,9 +38,9 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from layerflow.ricci._core import INPUT_CACHE
+    from layerflow.ricci._options import DEFAULT_K, DEFAULT_PROTOCOL
     from layerflow.ricci.coefficients import (
         PROTOCOLS,
-        DisconnectedGraphError,
         RicciCoefficient,
         RicciSweep,
         ricci_coefficient,
@@ -53,7 +53,6 @@ if TYPE_CHECKING:
     from layerflow.ricci.graphs import (
         KNN_METHODS,
         TIE_RULES,
-        RicciInputError,
         knn_graph,
         knn_indices,
     )
@@ -79,17 +78,17 @@ def clear_caches() -> None:
 __all__ = [
     "AUTO_EXACT_MAX_N",
     "CURVATURES",
+    "DEFAULT_K",
+    "DEFAULT_PROTOCOL",
     "INPUT_CACHE",
     "KNN_METHODS",
     "PROTOCOLS",
     "TIE_RULES",
-    "DisconnectedGraphError",
     "GeodesicMass",
     "LayerCoefficients",
     "LocalCoefficients",
     "PooledCoefficient",
     "RicciCoefficient",
-    "RicciInputError",
     "RicciSweep",
     "clear_caches",
     "edge_curvature",

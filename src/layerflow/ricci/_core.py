@@ -35,8 +35,10 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from layerflow.errors import ConfigError
 from layerflow.ricci import _threads
 from layerflow.ricci._knn import choose_knn, exact_knn, neighbour_arcs, table_width
+from layerflow.ricci._options import DEFAULT_PROTOCOL
 from layerflow.ricci.curvature import CURVATURES, check_kind
 from layerflow.ricci.geodesics import (
     GeodesicMass,
@@ -45,7 +47,6 @@ from layerflow.ricci.geodesics import (
     geodesic_from_arrays,
 )
 from layerflow.ricci.graphs import (
-    RicciInputError,
     check_choice,
     check_k,
     check_k_type,
@@ -56,6 +57,7 @@ from layerflow.ricci.graphs import (
 from layerflow.trajectory import Trajectory
 
 __all__ = [
+    "DEFAULT_PROTOCOL",
     "INPUT_CACHE",
     "ON_DISCONNECTED",
     "PROTOCOLS",
@@ -94,7 +96,7 @@ class Protocol:
         if degree is None:
             return self.degrees[0]
         if len(self.degrees) == 1 and degree != self.degrees[0]:
-            raise RicciInputError(
+            raise ConfigError(
                 f"degree={degree!r} does not go with protocol={self.name!r}, which uses "
                 f"degree={self.degrees[0]!r} (the authors' R code); leave degree out"
             )
@@ -111,7 +113,7 @@ PROTOCOLS: dict[str, Protocol] = {
 
 
 def get_protocol(name: Any) -> Protocol:
-    """The protocol called ``name`` (else :class:`RicciInputError` listing them)."""
+    """The protocol called ``name`` (else :class:`ConfigError` listing them)."""
     return PROTOCOLS[check_choice("protocol", name, tuple(PROTOCOLS))]
 
 
@@ -196,17 +198,17 @@ def trajectory_states(traj: Any,
     if isinstance(traj, np.ndarray) and traj.ndim == 2:
         traj = [traj]
     if not isinstance(traj, Sequence) and not isinstance(traj, np.ndarray):
-        raise RicciInputError(
+        raise ConfigError(
             f"expected a Trajectory or a sequence of (N, d) arrays, got {type(traj).__name__}"
         )
     names = ("input", *(f"layer{i}" for i in range(1, len(traj))))
     states = [check_points(s, layer=f"state {i} ({names[i]!r})") for i, s in enumerate(traj)]
     if not states:
-        raise RicciInputError("no states given; expected a sequence of (N, d) arrays")
+        raise ConfigError("no states given; expected a sequence of (N, d) arrays")
     n = states[0].shape[0]
     for i, s in enumerate(states):
         if s.shape[0] != n:
-            raise RicciInputError(
+            raise ConfigError(
                 f"state {i} ({names[i]!r}) has {s.shape[0]} rows but state 0 has {n}; every "
                 "state must hold the same samples"
             )

@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from layerflow.views import Option, ViewOptions, registry_keys
 
-DEFAULT_K = 30  # the primary k of a sweep when its ks hold 30 (or none given)
+#: neighbours per point of a kNN graph when none is given: the default ``k`` of every Ricci
+#: function, of the Ricci view (its primary k when 30 is among the swept ks, or none are given)
+#: and of the CLI
+DEFAULT_K = 30
+#: the protocol of a coefficient when none is named (and the Ricci view's primary protocol)
+DEFAULT_PROTOCOL = "layerflow"
 #: points of the kNN graphs by default: a trajectory with more rows is read on a seeded
 #: subsample of this many (a corpus of tokens; exact kNN graphs grow as N²)
 MAX_POINTS = 20_000
@@ -22,8 +27,8 @@ PROTOCOL_NAMES = ("layerflow", "baptista")
 OPTIONS = ViewOptions(
     "ricci",
     (
-        Option("k", "int", None, "neighbours per point (the primary k; default 30)", low=1,
-               nullable=True),
+        Option("k", "int", None, f"neighbours per point (the primary k; default {DEFAULT_K})",
+               low=1, nullable=True, resolved_default=DEFAULT_K),
         Option("ks", "ints", None, "every k to compute (one neighbour search; default [k])",
                low=1, nullable=True),
         Option("curvature", "str", "forman", "edge curvature kind",
@@ -35,7 +40,7 @@ OPTIONS = ViewOptions(
                "above 20,000 points)", choices=("auto", "exact", "sampled")),
         Option("seed", "int", 0, "seed of the sampled geodesic mass and of the point subsample",
                low=0),
-        Option("protocols", "strs", ["layerflow"], "protocols of the coefficient: "
+        Option("protocols", "strs", [DEFAULT_PROTOCOL], "protocols of the coefficient: "
                "layerflow (union graphs, every pair) and/or baptista (the authors' R code); the "
                "first is primary (its coefficient at k is the run's ricci_rho); every protocol's "
                "coefficients are rows of the coefficients table",

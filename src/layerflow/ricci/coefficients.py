@@ -22,7 +22,7 @@ l = 1 … L−1 (R: ``msc$ssr[-which(msc$layer==1)]`` against
 
 A network with fewer than 3 pairs (L < 3) has no coefficient (NaN, with a reason). A disconnected
 ``G_l`` has ``g_l = ∞``: by default the coefficient is NaN and the result names every such layer
-with its component count; ``on_disconnected="raise"`` raises :class:`DisconnectedGraphError`.
+with its component count; ``on_disconnected="raise"`` raises :class:`NotComputableError`.
 Pairs are never dropped silently.
 
 The k family: :func:`ricci_sweep` and :func:`ricci_sweeps` compute every k (and protocol) from one
@@ -41,7 +41,9 @@ from typing import Any
 import numpy as np
 
 from layerflow._display import ResultDisplay
+from layerflow.errors import ConfigError, NotComputableError
 from layerflow.ricci._core import (
+    DEFAULT_PROTOCOL,
     ON_DISCONNECTED,
     PROTOCOLS,
     Neighbours,
@@ -55,7 +57,7 @@ from layerflow.ricci._core import (
     trajectory_states,
 )
 from layerflow.ricci.geodesics import GeodesicMass
-from layerflow.ricci.graphs import RicciInputError, check_k_type
+from layerflow.ricci.graphs import DEFAULT_K, check_k_type
 from layerflow.ricci.local import (
     LayerCoefficients,
     LocalCoefficients,
@@ -68,9 +70,9 @@ from layerflow.stats.correlation import pearson_with_reason
 from layerflow.trajectory import Trajectory
 
 __all__ = [
+    "DEFAULT_PROTOCOL",
     "ON_DISCONNECTED",
     "PROTOCOLS",
-    "DisconnectedGraphError",
     "Protocol",
     "RicciCoefficient",
     "RicciSweep",
@@ -79,10 +81,6 @@ __all__ = [
     "ricci_sweeps",
     "summary",
 ]
-
-
-class DisconnectedGraphError(RicciInputError):
-    """A layer's kNN graph is disconnected and ``on_disconnected="raise"`` was asked for."""
 
 
 @dataclass(frozen=True)
@@ -137,7 +135,7 @@ class RicciCoefficient(ResultDisplay, headline=("coefficient", "k", "curvature",
     reason: str
     layer_names: tuple[str, ...] = field(default=())
     n_samples: int = 0
-    protocol: str = "layerflow"
+    protocol: str = DEFAULT_PROTOCOL
     ties: str = "by_index"
     first_pair: int = 0
 
@@ -197,7 +195,7 @@ def _from_layers(ric: np.ndarray, gm: Sequence[GeodesicMass], names: Sequence[st
         desc = "; ".join(f"{layer_desc(i, nm)}: {c} components" for i, nm, c in disc)
         msg = f"the kNN graph (k={k}) is disconnected in {desc}; geodesic mass is infinite"
         if opts.on_disconnected == "raise":
-            raise DisconnectedGraphError(msg)
+            raise NotComputableError(msg)
         return RicciCoefficient(float("nan"), eta=eta, reason=msg, **result_kw)
     L = L1 - 1
     few = _too_few_pairs(L, protocol)
@@ -223,10 +221,10 @@ def _coefficients(states: list[np.ndarray], names: Sequence[str], opts: RicciOpt
 
 def ricci_coefficient(
     traj: Trajectory | Sequence[Any],
-    k: int = 30,
+    k: int = DEFAULT_K,
     curvature: str = "forman",
     *,
-    protocol: str = "layerflow",
+    protocol: str = DEFAULT_PROTOCOL,
     degree: str | None = None,
     on_disconnected: str = "nan",
     geodesics: str = "auto",
@@ -325,7 +323,7 @@ def ricci_sweep(
     curvature: str = "forman",
     *,
     local: bool = True,
-    protocol: str = "layerflow",
+    protocol: str = DEFAULT_PROTOCOL,
     degree: str | None = None,
     geodesics: str = "auto",
     n_sources: int | None = None,
@@ -376,13 +374,13 @@ def ricci_sweeps(
     """
     ks_t = tuple(check_k_type(k) for k in ks)
     if not ks_t:
-        raise RicciInputError("ks is empty; expected at least one k")
+        raise ConfigError("ks is empty; expected at least one k")
     protos = tuple(protocols)
     if not protos or len(set(protos)) != len(protos):
-        raise RicciInputError(f"protocols={list(protos)!r}: expected distinct protocol names")
+        raise ConfigError(f"protocols={list(protos)!r}: expected distinct protocol names")
     degs = tuple(degrees) if degrees is not None else (None,) * len(protos)
     if len(degs) != len(protos):
-        raise RicciInputError(
+        raise ConfigError(
             f"degrees has {len(degs)} entries for {len(protos)} protocols; expected one each"
         )
     opts = resolve_options(ks_t, curvature, tuple(zip(protos, degs, strict=True)),
@@ -410,7 +408,7 @@ def ricci_sweeps(
 
 def summary(
     traj: Trajectory | Sequence[Any],
-    k: int = 30,
+    k: int = DEFAULT_K,
     curvature: str = "forman",
     *,
     geodesics: str = "auto",

@@ -31,7 +31,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from layerflow._suggest import did_you_mean
-from layerflow.ricci.graphs import RicciInputError, as_graph, edge_rows, union_graph
+from layerflow.errors import ConfigError
+from layerflow.ricci.graphs import as_graph, edge_rows, union_graph
 
 __all__ = ["CURVATURES", "Forman", "check_kind", "edge_curvature", "scalar_curvature"]
 
@@ -86,7 +87,7 @@ def ollivier_curvature(
     """κ of every stored entry of the validated graph A (per arc for ``degree="directed"``, from
     the union graph's measures), aligned with ``A.indices``; the curvature registry's entry."""
     if not (0.0 <= alpha <= 1.0):
-        raise RicciInputError(f"alpha={alpha!r}: expected 0 <= alpha <= 1")
+        raise ConfigError(f"alpha={alpha!r}: expected 0 <= alpha <= 1")
     U = A if degree == "union" else union_graph(A)
     rows = edge_rows(U)
     upper = rows < U.indices
@@ -115,9 +116,9 @@ CURVATURES: dict[str, Callable[..., np.ndarray]] = {
 
 
 def check_kind(kind: Any) -> str:
-    """``kind`` is a key of :data:`CURVATURES` (else :class:`RicciInputError` listing them)."""
+    """``kind`` is a key of :data:`CURVATURES` (else :class:`ConfigError` listing them)."""
     if kind not in CURVATURES:
-        raise RicciInputError(
+        raise ConfigError(
             f"unknown curvature kind {kind!r}{did_you_mean(kind, CURVATURES)}; available kinds: "
             f"{sorted(CURVATURES)}"
         )

@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from layerflow._display import ResultDisplay
-from layerflow.ricci.graphs import RicciInputError, as_graph, check_choice, union_graph
+from layerflow.errors import ConfigError
+from layerflow.ricci.graphs import as_graph, check_choice, union_graph
 
 __all__ = [
     "AUTO_EXACT_MAX_N",
@@ -165,7 +166,7 @@ def check_geodesic_options(method: Any, n_sources: Any, name: str = "method") ->
     if n_sources is not None and (
         isinstance(n_sources, bool) or not isinstance(n_sources, int | np.integer) or n_sources < 2
     ):
-        raise RicciInputError(f"n_sources={n_sources!r}: expected an int >= 2")
+        raise ConfigError(f"n_sources={n_sources!r}: expected an int >= 2")
 
 
 def geodesic_mass(
@@ -198,7 +199,7 @@ def geodesic_mass(
     check_geodesic_options(method, n_sources)
     indptr, indices, n = _csr_arrays(G)
     if n == 0:
-        raise RicciInputError("G has no nodes; expected an (N, N) adjacency matrix with N >= 1")
+        raise ConfigError("G has no nodes; expected an (N, N) adjacency matrix with N >= 1")
     return geodesic_from_arrays(indptr, indices, method, n_sources, seed)
 
 

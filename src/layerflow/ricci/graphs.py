@@ -37,7 +37,7 @@ from typing import Any, Literal, cast
 import numpy as np
 import scipy.sparse as sp
 
-from layerflow.errors import LayerflowError
+from layerflow.errors import ConfigError
 from layerflow.ricci import _threads
 from layerflow.ricci._knn import (
     KNN_METHODS,
@@ -47,13 +47,14 @@ from layerflow.ricci._knn import (
     neighbour_arcs,
     table_width,
 )
+from layerflow.ricci._options import DEFAULT_K
 from layerflow.trajectory import nonfinite_rows
 
 __all__ = [
+    "DEFAULT_K",
     "DEGREE_MODES",
     "KNN_METHODS",
     "TIE_RULES",
-    "RicciInputError",
     "as_graph",
     "check_choice",
     "check_k",
@@ -72,10 +73,6 @@ DegreeMode = Literal["union", "directed"]
 TieRule = Literal["by_index", "keep"]
 
 
-class RicciInputError(LayerflowError):
-    """Bad input to the Ricci view (k out of range, NaN in a state, unknown option, …)."""
-
-
 def _where(layer: str | None) -> str:
     return f" ({layer})" if layer else ""
 
@@ -83,7 +80,7 @@ def _where(layer: str | None) -> str:
 def check_points(X: Any, *, layer: str | None = None) -> np.ndarray:
     """Validate a point cloud and return it as a C-contiguous float64 array of shape ``(N, d)``.
 
-    A 1-D array is one feature per point. Raises :class:`RicciInputError` for non-numeric data,
+    A 1-D array is one feature per point. Raises :class:`ConfigError` for non-numeric data,
     NaN or infinite values (naming the first bad row), or no points.
     """
     if hasattr(X, "detach") and hasattr(X, "cpu"):
@@ -91,25 +88,25 @@ def check_points(X: Any, *, layer: str | None = None) -> np.ndarray:
     try:
         arr = np.asarray(X)
     except Exception as exc:
-        raise RicciInputError(
+        raise ConfigError(
             f"points{_where(layer)} could not be read as an array: {exc}"
         ) from exc
     if arr.dtype.kind not in "biuf":
-        raise RicciInputError(
+        raise ConfigError(
             f"points{_where(layer)} have dtype {arr.dtype}; expected a real numeric array (N, d)"
         )
     if arr.ndim == 1:
         arr = arr[:, None]
     elif arr.ndim != 2:
-        raise RicciInputError(
+        raise ConfigError(
             f"points{_where(layer)} have shape {arr.shape}; expected a 2-D array (N, d)"
         )
     if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise RicciInputError(f"points{_where(layer)} have shape {arr.shape}; expected N, d >= 1")
+        raise ConfigError(f"points{_where(layer)} have shape {arr.shape}; expected N, d >= 1")
     arr = np.ascontiguousarray(arr, dtype=np.float64)
     bad = nonfinite_rows(arr)
     if bad:
-        raise RicciInputError(
+        raise ConfigError(
             f"points{_where(layer)} have {bad}; the Ricci view needs finite coordinates"
         )
     return arr
@@ -118,19 +115,19 @@ def check_points(X: Any, *, layer: str | None = None) -> np.ndarray:
 def check_k_type(k: Any) -> int:
     """k is an int ≥ 1 (not a bool)."""
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
-        raise RicciInputError(f"k={k!r}: expected an int >= 1")
+        raise ConfigError(f"k={k!r}: expected an int >= 1")
     return int(k)
 
 
 def check_k(k: Any, n: int, *, layer: str | None = None) -> int:
     """Validate k against the number of points N (1 ≤ k ≤ N−1)."""
     if isinstance(k, bool) or not isinstance(k, int | np.integer):
-        raise RicciInputError(f"k={k!r}: expected an int >= 1")
+        raise ConfigError(f"k={k!r}: expected an int >= 1")
     k = int(k)
     if k < 1:
-        raise RicciInputError(f"k={k}: expected k >= 1 neighbours")
+        raise ConfigError(f"k={k}: expected k >= 1 neighbours")
     if k >= n:
-        raise RicciInputError(
+        raise ConfigError(
             f"k={k} needs more than {k} points; {layer or 'the point cloud'} has {n}"
         )
     return cast(int, k)
@@ -139,14 +136,14 @@ def check_k(k: Any, n: int, *, layer: str | None = None) -> int:
 def check_choice(name: str, value: Any, allowed: Sequence[str]) -> str:
     """``value`` is one of ``allowed`` (``"degree='x': expected one of [...]"`` otherwise)."""
     if value not in allowed:
-        raise RicciInputError(f"{name}={value!r}: expected one of {list(allowed)}")
+        raise ConfigError(f"{name}={value!r}: expected one of {list(allowed)}")
     return str(value)
 
 def check_knn(knn: Any) -> str:
     """``knn`` is a key of :data:`KNN_METHODS`; ``"faiss"`` needs faiss installed."""
     check_choice("knn", knn, tuple(KNN_METHODS))
     if knn == "faiss" and not faiss_installed():
-        raise RicciInputError(
+        raise ConfigError(
             "knn='faiss' needs faiss-cpu (the faiss extra: pip install 'layerflow[faiss]'); "
             f"the other back-ends give the same answer: {[m for m in KNN_METHODS if m != 'faiss']}"
         )
@@ -154,7 +151,7 @@ def check_knn(knn: Any) -> str:
 
 
 def knn_indices(
-    X: Any, k: int = 30, *, knn: str = "auto", layer: str | None = None
+    X: Any, k: int = DEFAULT_K, *, knn: str = "auto", layer: str | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The k nearest neighbours of every point, nearest first.
 
@@ -206,7 +203,7 @@ def graph_from_arcs(ptr: np.ndarray, arcs: np.ndarray, degree: str = "union") ->
 
 def knn_graph(
     X: Any,
-    k: int = 30,
+    k: int = DEFAULT_K,
     degree: DegreeMode = "union",
     *,
     ties: TieRule = "by_index",
@@ -242,7 +239,7 @@ def knn_graph(
 
     Raises
     ------
-    RicciInputError
+    ConfigError
         k < 1 or k ≥ N, NaN/Inf in X, unknown ``degree``, ``ties`` or ``knn``.
     """
     mode = check_choice("degree", degree, DEGREE_MODES)
@@ -260,7 +257,7 @@ def as_graph(G: Any, degree: str = "union", *, what: str = "G") -> sp.csr_matrix
     """Validate an adjacency matrix and return it as int8 CSR with sorted indices.
 
     Any stored nonzero is an edge (weights are ignored: the graphs are unweighted). Raises
-    :class:`RicciInputError` if it is not square, has self-loops, or (``degree="union"``) is not
+    :class:`ConfigError` if it is not square, has self-loops, or (``degree="union"``) is not
     symmetric.
     """
     check_choice("degree", degree, DEGREE_MODES)
@@ -269,24 +266,24 @@ def as_graph(G: Any, degree: str = "union", *, what: str = "G") -> sp.csr_matrix
     else:
         arr = np.asarray(G)
         if arr.ndim != 2 or arr.dtype.kind not in "biuf":
-            raise RicciInputError(
+            raise ConfigError(
                 f"{what} has shape {arr.shape} and dtype {arr.dtype}; expected a square "
                 "adjacency matrix (scipy.sparse or 2-D array)"
             )
         A = sp.csr_matrix(arr)
     if A.ndim != 2 or A.shape[0] != A.shape[1]:
-        raise RicciInputError(f"{what} has shape {A.shape}; expected a square adjacency matrix")
+        raise ConfigError(f"{what} has shape {A.shape}; expected a square adjacency matrix")
     A.eliminate_zeros()
     if A.data.size and not np.isfinite(A.data).all():
-        raise RicciInputError(f"{what} has non-finite entries; expected a 0/1 adjacency matrix")
+        raise ConfigError(f"{what} has non-finite entries; expected a 0/1 adjacency matrix")
     A = sp.csr_matrix((np.ones(A.nnz, dtype=np.int8), A.indices, A.indptr), shape=A.shape)
     A.sort_indices()
     loops = int(np.count_nonzero(A.diagonal()))
     if loops:
-        raise RicciInputError(f"{what} has {loops} self-loops; expected a zero diagonal")
+        raise ConfigError(f"{what} has {loops} self-loops; expected a zero diagonal")
     if degree == "union" and (A != A.T).nnz:
         lone = int((A > A.T).nnz)
-        raise RicciInputError(
+        raise ConfigError(
             f"{what} is not symmetric ({lone} entries (i, j) without (j, i)); pass "
             "degree='directed' for a directed kNN graph"
         )

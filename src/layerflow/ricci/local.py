@@ -23,9 +23,10 @@ from typing import Any
 import numpy as np
 
 from layerflow._display import ResultDisplay
+from layerflow.errors import ConfigError
 from layerflow.ricci._core import LayerGraph, layer_graphs, neighbour_tables, trajectory_states
 from layerflow.ricci.curvature import CURVATURES, check_kind
-from layerflow.ricci.graphs import RicciInputError, check_k_type, check_knn
+from layerflow.ricci.graphs import DEFAULT_K, check_k_type, check_knn
 from layerflow.stats.correlation import pearson_rows
 from layerflow.trajectory import Trajectory
 
@@ -163,7 +164,7 @@ def _prepare_local(
     states, names = trajectory_states(traj)
     L = len(states) - 1
     if L < min_pairs:
-        raise RicciInputError(
+        raise ConfigError(
             f"{what} need at least {min_pairs} layer pairs ({min_pairs + 1} states); got "
             f"{len(states)} states"
         )
@@ -173,7 +174,7 @@ def _prepare_local(
 
 def local_coefficients(
     traj: Trajectory | Sequence[Any],
-    k: int = 30,
+    k: int = DEFAULT_K,
     curvature: str = "forman",
     *,
     alpha: float = 0.5,
@@ -183,7 +184,7 @@ def local_coefficients(
 
     ``c_l(x)``: mean curvature of the edges at x in ``G_l``; ``δ_l(x)``: mean over the
     neighbours y of x in ``G_l`` of ``d_{l+1}(x, y) − d_l(x, y)``. Correlated over l = 0 … L−1;
-    needs L ≥ 3 (otherwise :class:`RicciInputError`). NaN for a sample whose ``c`` or ``δ`` has
+    needs L ≥ 3 (otherwise :class:`ConfigError`). NaN for a sample whose ``c`` or ``δ`` has
     zero variance over the layers or that has a neighbour unreachable in the next layer's graph.
 
     Returns
@@ -195,7 +196,7 @@ def local_coefficients(
     return local_from_quantities(local_quantities(graphs, curvature, alpha), k, curvature)
 
 
-def layer_coefficients(traj: Trajectory | Sequence[Any], k: int = 30, curvature: str = "forman",
+def layer_coefficients(traj: Trajectory | Sequence[Any], k: int = DEFAULT_K, curvature: str = "forman",
                        *, alpha: float = 0.5, knn: str = "auto") -> LayerCoefficients:
     """Per-layer Ricci coefficient ``corr_x(c_l(x), δ_l(x))`` over the N samples.
 

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from layerflow._display import ResultDisplay
+from layerflow.errors import ConfigError
 from layerflow.ricci.coefficients import RicciCoefficient
-from layerflow.ricci.graphs import RicciInputError
 from layerflow.stats.correlation import pearson_with_reason
 
 __all__ = ["PooledCoefficient", "pooled_coefficient"]
@@ -89,7 +89,7 @@ def _keyed(results: Any) -> list[tuple[Hashable, Any]]:
     if isinstance(results, Mapping):
         return list(results.items())
     if isinstance(results, RicciCoefficient) or not isinstance(results, Sequence):
-        raise RicciInputError(
+        raise ConfigError(
             f"results is a {type(results).__name__}; expected a sequence or a mapping of "
             "RicciCoefficient results (one per network)"
         )
@@ -129,16 +129,16 @@ def pooled_coefficient(
 
     Raises
     ------
-    RicciInputError
+    ConfigError
         No results, an entry that is not a RicciCoefficient, or results that mix protocols,
         ks, curvature kinds, degree modes or tie rules.
     """
     items = _keyed(results)
     if not items:
-        raise RicciInputError("results is empty; expected at least one RicciCoefficient")
+        raise ConfigError("results is empty; expected at least one RicciCoefficient")
     for key, res in items:
         if not isinstance(res, RicciCoefficient):
-            raise RicciInputError(
+            raise ConfigError(
                 f"results[{key!r}] is a {type(res).__name__}; expected a RicciCoefficient "
                 "(from ricci_coefficient or ricci_sweep)"
             )
@@ -146,7 +146,7 @@ def pooled_coefficient(
     for name in _SAME:
         for key, res in items[1:]:
             if getattr(res, name) != getattr(first, name):
-                raise RicciInputError(
+                raise ConfigError(
                     f"results mix {name}={getattr(first, name)!r} (results[{key0!r}]) and "
                     f"{name}={getattr(res, name)!r} (results[{key!r}]); pool results of one "
                     f"{name} at a time"

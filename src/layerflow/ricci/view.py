@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from layerflow.ricci._options import DEFAULT_K, MAX_POINTS, OPTIONS
+from layerflow.errors import ConfigError
+from layerflow.ricci._options import DEFAULT_K, DEFAULT_PROTOCOL, MAX_POINTS, OPTIONS
 from layerflow.ricci.coefficients import PROTOCOLS, ricci_sweeps
 from layerflow.views import (
     Column,
-    OptionError,
     View,
     ViewResult,
     coefficient_row,
@@ -35,15 +35,16 @@ K_TOO_LARGE = "k >= N"
 
 
 def _finalize(opts: dict[str, Any]) -> dict[str, Any]:
-    """The primary ``k`` and the swept ``ks``: ks defaults to [k]; k defaults to 30 when 30 is
-    among the ks (or none are given), else to the smallest k; k must be one of the ks."""
+    """The primary ``k`` and the swept ``ks``: ks defaults to [k]; k defaults to
+    :data:`DEFAULT_K` when it is among the ks (or none are given), else to the smallest k; k must
+    be one of the ks."""
     ks, k = opts["ks"], opts["k"]
     if k is None:
         k = DEFAULT_K if ks is None or DEFAULT_K in ks else ks[0]
     if ks is None:
         ks = [k]
     if k not in ks:
-        raise OptionError("k", f"{k!r} is not one of ks={ks}; the primary k must be among the "
+        raise ConfigError("k", f"{k!r} is not one of ks={ks}; the primary k must be among the "
                                "swept ks")
     return {**opts, "k": k, "ks": ks}
 
@@ -99,7 +100,7 @@ def measure_ricci(traj: Any, *, model: Any = None, inputs: Any = None, k: int = 
     n = _n_points(traj)
     too_big = [kv for kv in kk if n is not None and kv >= n and kv != k]
     kk = [kv for kv in kk if kv not in too_big]  # a swept k needs k < N; the primary k must fit
-    protos = list(dict.fromkeys(protocols or ["layerflow"]))  # each protocol once
+    protos = list(dict.fromkeys(protocols or [DEFAULT_PROTOCOL]))  # each protocol once
     rows: list[dict[str, Any]] = []
     coefficients: list[dict[str, Any]] = []
     results: dict[str, Any] = {}

@@ -15,7 +15,6 @@ from layerflow.stats.correlation import (
 )
 from layerflow.stats.intervals import (
     Interval,
-    StatsError,
     bootstrap_diff_interval,
     bootstrap_mean_interval,
     mean_interval,
@@ -30,7 +29,6 @@ __all__ = [
     "AccuracyStudy",
     "Claim",
     "Interval",
-    "StatsError",
     "accuracy_study",
     "arm_table",
     "assign_arms",

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from layerflow.errors import ConfigError
 from layerflow.stats.correlation import bootstrap_pearson, pearson
-from layerflow.stats.intervals import StatsError
 from layerflow.stats.tables import finished
 
 __all__ = ["WELL_TRAINED", "AccuracyStudy", "accuracy_study", "well_trained"]
@@ -57,7 +57,7 @@ def accuracy_study(runs: pd.DataFrame, metric: str = "ricci_rho",
     """The Ricci accuracy study over a run table (see the module docstring)."""
     for col in (metric, "test_acc", by):
         if col not in runs.columns:
-            raise StatsError(f"the run table has no column {col!r}; columns: {list(runs.columns)}")
+            raise ConfigError(f"the run table has no column {col!r}; columns: {list(runs.columns)}")
     df = finished(runs)
     trained = df["trained"].astype(bool) if "trained" in df.columns else pd.Series(True, df.index)
     rows = []

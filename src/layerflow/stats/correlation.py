@@ -17,7 +17,7 @@ from typing import cast
 
 import numpy as np
 
-from layerflow.errors import LayerflowError
+from layerflow.errors import ConfigError
 
 __all__ = ["bootstrap_pearson", "pearson", "pearson_rows", "pearson_with_reason"]
 
@@ -31,7 +31,7 @@ def pearson_with_reason(x: np.ndarray, y: np.ndarray) -> tuple[float, str]:
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     if x.shape != y.shape or x.ndim != 1:
-        raise LayerflowError(
+        raise ConfigError(
             f"pearson needs two 1-D arrays of one length, got shapes {x.shape} and {y.shape}")
     if x.size < 3:
         return float("nan"), f"{x.size} pairs; a correlation needs at least 3"
@@ -61,7 +61,7 @@ def pearson_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     if x.shape != y.shape or x.ndim != 2:
-        raise LayerflowError(
+        raise ConfigError(
             f"pearson_rows needs two 2-D arrays of one shape, got {x.shape} and {y.shape}")
     with np.errstate(invalid="ignore", divide="ignore"):
         finite = np.isfinite(x).all(axis=1) & np.isfinite(y).all(axis=1)
@@ -90,7 +90,7 @@ def bootstrap_pearson(x: np.ndarray, y: np.ndarray, n_boot: int = 2000, seed: in
     if n < 3:
         return float("nan"), float("nan")
     if not (0 < level < 1):
-        raise LayerflowError(f"level={level!r}: expected a number in (0, 1)")
+        raise ConfigError(f"level={level!r}: expected a number in (0, 1)")
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, n, size=(n_boot, n))
     r = pearson_rows(x[idx], y[idx])

@@ -21,11 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from layerflow.errors import LayerflowError
+from layerflow.errors import ConfigError
 
 __all__ = [
     "Interval",
-    "StatsError",
     "bootstrap_diff_interval",
     "bootstrap_mean_interval",
     "mean_interval",
@@ -34,10 +33,6 @@ __all__ = [
 ]
 
 DEFAULT_BOOT = 2000  # resamples; the interval ends move by < 0.01·σ/√n between seeds at this size
-
-
-class StatsError(LayerflowError):
-    """Bad input to a statistic (an empty sample, a level outside (0, 1), ...)."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +68,7 @@ class Interval:
 
 def _check_level(level: float) -> None:
     if not (isinstance(level, float | int) and 0.0 < level < 1.0):
-        raise StatsError(f"level={level!r}: expected a confidence level with 0 < level < 1")
+        raise ConfigError(f"level={level!r}: expected a confidence level with 0 < level < 1")
 
 
 def _finite(values: Sequence[float] | np.ndarray, what: str) -> np.ndarray:
@@ -82,7 +77,7 @@ def _finite(values: Sequence[float] | np.ndarray, what: str) -> np.ndarray:
     x = np.asarray(values, dtype=np.float64).reshape(-1)
     x = x[np.isfinite(x)]
     if x.size == 0:
-        raise StatsError(f"{what} needs at least one finite value; got none")
+        raise ConfigError(f"{what} needs at least one finite value; got none")
     return x
 
 
@@ -146,7 +141,7 @@ def bootstrap_diff_interval(a: Sequence[float] | np.ndarray, b: Sequence[float] 
     q = (1.0 - level) / 2.0
     if paired:
         if x.shape != y.shape:
-            raise StatsError(f"paired samples need equal lengths, got {x.size} and {y.size}")
+            raise ConfigError(f"paired samples need equal lengths, got {x.size} and {y.size}")
         ok = ~(np.isnan(x) | np.isnan(y))
         d = _finite(x[ok] - y[ok], "bootstrap_diff_interval")
         iv = bootstrap_mean_interval(d, level, n_boot, seed)
@@ -171,9 +166,9 @@ def wilson_interval(successes: int, n: int, level: float = 0.95) -> Interval:
 
     _check_level(level)
     if not (isinstance(n, int | np.integer) and n >= 1):
-        raise StatsError(f"n={n!r}: a proportion needs at least one trial")
+        raise ConfigError(f"n={n!r}: a proportion needs at least one trial")
     if not (isinstance(successes, int | np.integer) and 0 <= successes <= n):
-        raise StatsError(f"successes={successes!r}: expected an int in [0, n={n}]")
+        raise ConfigError(f"successes={successes!r}: expected an int in [0, n={n}]")
     z = float(stats.norm.ppf((1.0 + level) / 2.0))
     p = successes / n
     den = 1.0 + z * z / n
@@ -190,4 +185,4 @@ def mean_interval(values: Sequence[float] | np.ndarray, method: str = "bootstrap
         return bootstrap_mean_interval(values, level, seed=seed)
     if method == "t":
         return t_interval(values, level)
-    raise StatsError(f"method={method!r}: expected 'bootstrap' or 't'")
+    raise ConfigError(f"method={method!r}: expected 'bootstrap' or 't'")

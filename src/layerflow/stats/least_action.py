@@ -17,7 +17,8 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from layerflow.stats.intervals import Interval, StatsError, mean_interval
+from layerflow.errors import ConfigError
+from layerflow.stats.intervals import Interval, mean_interval
 from layerflow.stats.tables import arm_role_column
 
 __all__ = [
@@ -81,12 +82,12 @@ def arm_table(
     Rows are sorted by the keys, then train fraction, then role order.
     """
     if "train_fraction" not in runs.columns:
-        raise StatsError(
+        raise ConfigError(
             f"runs table has no 'train_fraction' column (columns: {sorted(runs.columns)}); "
             "a low-data study needs one"
         )
     if "test_acc" not in runs.columns:
-        raise StatsError("runs table has no 'test_acc' column; the study compares test accuracy")
+        raise ConfigError("runs table has no 'test_acc' column; the study compares test accuracy")
     df = ok_trained_arms(runs)
     keys = [k for k in by if k in df.columns]
     metrics = [m for m in metrics if m in df.columns]

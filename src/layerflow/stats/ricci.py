@@ -27,9 +27,10 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
+from layerflow.errors import ConfigError
 from layerflow.stats.accuracy import WELL_TRAINED, well_trained
 from layerflow.stats.correlation import bootstrap_pearson, pearson
-from layerflow.stats.intervals import Interval, StatsError, wilson_interval
+from layerflow.stats.intervals import Interval, wilson_interval
 from layerflow.stats.tables import finished
 
 __all__ = ["COEFFICIENT_COLUMNS", "PooledStat", "coefficient_table", "first_pair_of",
@@ -75,7 +76,7 @@ def coefficient_table(runs: pd.DataFrame,
         coefficients = primary_coefficients(runs)
     missing = [c for c in COEFFICIENT_COLUMNS if c not in coefficients.columns]
     if missing:
-        raise StatsError(f"the coefficients table lacks columns {missing}; expected "
+        raise ConfigError(f"the coefficients table lacks columns {missing}; expected "
                          f"{COEFFICIENT_COLUMNS}")
     ids = set(runs["run_id"]) if "run_id" in runs.columns else set()
     out = coefficients.loc[coefficients["run_id"].isin(ids), COEFFICIENT_COLUMNS]

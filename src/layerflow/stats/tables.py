@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from layerflow.stats.intervals import StatsError
+from layerflow.errors import ConfigError
 from layerflow.views import metric_names
 
 __all__ = [
@@ -43,7 +43,7 @@ def summary_tables(runs: pd.DataFrame, by: Sequence[str] = ("model_kind", "depth
     """
     missing = [c for c in by if c not in runs.columns]
     if missing:
-        raise StatsError(f"cannot group by {missing}: not columns of the run table")
+        raise ConfigError(f"cannot group by {missing}: not columns of the run table")
     df = runs if status is None or "status" not in runs.columns else runs[runs["status"] == status]
     mets = list(metrics) if metrics is not None else metric_columns(df)
     keys = [*by, "trained"] if "trained" in df.columns and "trained" not in by else list(by)
@@ -125,11 +125,11 @@ def arm_role_column(runs: pd.DataFrame) -> pd.Series:
 
 def require_prepared(runs: pd.DataFrame, where: str) -> pd.DataFrame:
     """``runs`` itself when it is a table :func:`prepare_runs` made, else a
-    :class:`~layerflow.stats.intervals.StatsError` naming the missing columns (``where``: the
+    :class:`~layerflow.errors.ConfigError` naming the missing columns (``where``: the
     function that needs it)."""
     missing = [c for c in PREPARED_COLUMNS if c not in runs.columns]
     if missing:
-        raise StatsError(f"{where} needs a prepared runs table (layerflow.stats.prepare_runs), "
+        raise ConfigError(f"{where} needs a prepared runs table (layerflow.stats.prepare_runs), "
                          f"not a store's raw one: the columns {missing} are missing")
     return runs
 

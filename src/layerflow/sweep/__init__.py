@@ -13,8 +13,8 @@ Importing this package never imports Dask or Ray; their backends load them when 
 
 from __future__ import annotations
 
-from layerflow.sweep.backends import BACKENDS, BackendError, make_backend
-from layerflow.sweep.config import ConfigError, SweepConfig, expand_runs, load_config
+from layerflow.sweep.backends import BACKENDS, make_backend
+from layerflow.sweep.config import SweepConfig, expand_runs, load_config
 from layerflow.sweep.grid import RunSpec, run_id_of
 from layerflow.sweep.runner import SweepProgress, SweepResult, run_sweep
 from layerflow.sweep.source import builtin_configs
@@ -22,8 +22,6 @@ from layerflow.sweep.store import ResultStore, read_coefficients
 
 __all__ = [
     "BACKENDS",
-    "BackendError",
-    "ConfigError",
     "ResultStore",
     "RunSpec",
     "SweepConfig",

@@ -18,15 +18,11 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from layerflow._suggest import did_you_mean
-from layerflow.errors import LayerflowError
+from layerflow.errors import ConfigError
 
-__all__ = ["BACKENDS", "Backend", "BackendError", "make_backend"]
+__all__ = ["BACKENDS", "Backend", "make_backend"]
 
 Item = tuple[int, Any, BaseException | None]
-
-
-class BackendError(LayerflowError):
-    """A backend name, option or dependency problem."""
 
 
 def default_workers() -> int:
@@ -50,7 +46,7 @@ class Backend:
     def __init__(self, workers: int | None = None, address: str | None = None,
                  **options: Any) -> None:
         if workers is not None and (not isinstance(workers, int) or workers < 1):
-            raise BackendError(f"workers={workers!r}: expected an int >= 1 or None")
+            raise ConfigError(f"workers={workers!r}: expected an int >= 1 or None")
         self.workers = workers or default_workers()
         self.address = address
         self.options = options
@@ -183,13 +179,13 @@ class DaskBackend(Backend):
 
 
 def _require(module: str, message: str) -> None:
-    """Import ``module`` (an optional extra) or raise :class:`BackendError` with ``message``."""
+    """Import ``module`` (an optional extra) or raise :class:`ConfigError` with ``message``."""
     import importlib
 
     try:
         importlib.import_module(module)
     except ImportError as exc:
-        raise BackendError(message) from exc
+        raise ConfigError(message) from exc
 
 
 class RayBackend(Backend):
@@ -240,6 +236,6 @@ def make_backend(name: str, workers: int | None = None, address: str | None = No
                  **options: Any) -> Backend:
     """A backend by name (see :data:`BACKENDS`)."""
     if name not in BACKENDS:
-        raise BackendError(f"unknown backend {name!r}{did_you_mean(name, BACKENDS)}; expected one "
+        raise ConfigError(f"unknown backend {name!r}{did_you_mean(name, BACKENDS)}; expected one "
                            f"of {', '.join(BACKENDS)}")
     return BACKENDS[name](workers=workers, address=address, **options)

@@ -68,6 +68,7 @@ from typing import Any
 
 import yaml
 
+from layerflow.errors import ConfigError
 from layerflow.sweep.grid import DATA_DRAWS, RunSpec, arm_role_of, grid_product, make_run
 from layerflow.sweep.sections import (
     check_analysis,
@@ -85,16 +86,9 @@ from layerflow.sweep.sections import (
     training_fields,
     type_name,
 )
-from layerflow.sweep.source import ConfigError, parse_yaml, resolve_source
+from layerflow.sweep.source import parse_yaml, resolve_source
 
-__all__ = [
-    "ConfigError",
-    "SweepConfig",
-    "expand_runs",
-    "load_config",
-    "training_fields",
-    "validate",
-]
+__all__ = ["SweepConfig", "expand_runs", "load_config", "training_fields", "validate"]
 
 TOP_KEYS = ("name", "out", "seeds", "datasets", "train_fraction", "val_fraction", "data_draw",
             "tuning", "low_data", "models", "training", "arms", "analysis", "baselines",

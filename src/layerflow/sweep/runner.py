@@ -216,8 +216,8 @@ def _check_datasets(cfg: SweepConfig) -> None:
     too small to carve a validation sample from fails before anything is trained."""
     import numpy as np
 
-    from layerflow.data import DatasetError, load_dataset
-    from layerflow.sweep.config import ConfigError
+    from layerflow.data import load_dataset
+    from layerflow.errors import ConfigError
     from layerflow.sweep.grid import make_run
 
     for i, ds in enumerate(cfg.datasets):
@@ -233,7 +233,7 @@ def _check_datasets(cfg: SweepConfig) -> None:
             budget = full.subset_train(frac, seed=draw.data_seed) if frac < 1.0 else full
             try:
                 budget.hold_out_validation(cfg.val_fraction, seed=draw.data_seed)
-            except DatasetError as exc:
+            except ConfigError as exc:
                 counts = np.bincount(budget.y_train).tolist()
                 raise ConfigError("val_fraction", f"{cfg.val_fraction!r} cannot be carved from "
                                   f"the labelled budget of datasets[{i}] ({ds['name']!r}) at "

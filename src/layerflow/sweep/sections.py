@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from layerflow._suggest import did_you_mean
+from layerflow.errors import ConfigError
 from layerflow.sweep.grid import grid_product
-from layerflow.sweep.source import ConfigError
 
 __all__ = [
     "BACKEND_DEFAULTS",
@@ -334,7 +334,7 @@ def check_dataset_entry(raw: Any, key: str, substitute: bool = True) -> dict[str
 
 
 def check_analysis(raw: Any) -> dict[str, Any]:
-    from layerflow.views import VIEWS, OptionError, get_view, resolve_options
+    from layerflow.views import VIEWS, get_view, resolve_options
 
     key = "analysis"
     m = dict(check_mapping(raw if raw is not None else {}, key))
@@ -367,14 +367,11 @@ def check_analysis(raw: Any) -> dict[str, Any]:
         v = m.pop("save_trajectories")
         out["save_trajectories"] = (int(bool(v)) if isinstance(v, bool) or v is None
                                     else _int(v, f"{key}.save_trajectories", 0))
-    try:
-        for name in VIEWS:  # every given option is checked, even one of a view not chosen
-            get_view(name).resolve({k: v for k, v in m.items()
-                                    if k in get_view(name).option_names}, key)
-        per_view = resolve_options(out["metrics"], {k: v for k, v in m.items() if any(
-            k in get_view(n).option_names for n in out["metrics"])}, key)
-    except OptionError as exc:
-        raise ConfigError(exc.key, str(exc).split(": ", 1)[-1]) from exc
+    for name in VIEWS:  # every given option is checked, even one of a view not chosen
+        get_view(name).resolve({k: v for k, v in m.items()
+                                if k in get_view(name).option_names}, key)
+    per_view = resolve_options(out["metrics"], {k: v for k, v in m.items() if any(
+        k in get_view(n).option_names for n in out["metrics"])}, key)
     for opts in per_view.values():
         out.update(opts)
     # per token, test_points counts sequences of T tokens each (T known once the data load)

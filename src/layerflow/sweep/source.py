@@ -11,17 +11,9 @@ import yaml
 
 from layerflow._studies import builtin_configs
 from layerflow._suggest import did_you_mean
-from layerflow.errors import LayerflowError
+from layerflow.errors import ConfigError
 
-__all__ = ["ConfigError", "builtin_configs", "parse_yaml", "resolve_source"]
-
-
-class ConfigError(LayerflowError):
-    """A sweep config is invalid; ``key`` is the dotted path of the offending entry."""
-
-    def __init__(self, key: str, message: str) -> None:
-        self.key = key
-        super().__init__(f"{key}: {message}" if key else message)
+__all__ = ["builtin_configs", "parse_yaml", "resolve_source"]
 
 
 # ----------------------------------------------------------------------------- YAML reading

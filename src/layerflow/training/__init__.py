@@ -14,19 +14,13 @@ two names never shadow each other.
 
 from __future__ import annotations
 
-from layerflow.training._config import (
-    DEFAULT_EPOCHS,
-    LAP_LR_MILESTONES,
-    TrainConfig,
-    TrainConfigError,
-    TrainResult,
-)
+from layerflow.training._config import DEFAULT_EPOCHS, LAP_LR_MILESTONES, TrainConfig, TrainResult
 from layerflow.training._ensemble import train_ensemble
 from layerflow.training._loop import accuracy, train
 from layerflow.training._objectives import LOSSES, predict
 from layerflow.training._optim import OPTIMIZERS, OptimizerRule
-from layerflow.training.penalty import PenaltyError, TransportPenalty
-from layerflow.training.uzawa import Uzawa, UzawaError
+from layerflow.training.penalty import TransportPenalty
+from layerflow.training.uzawa import Uzawa
 
 __all__ = [
     "DEFAULT_EPOCHS",
@@ -34,13 +28,10 @@ __all__ = [
     "LOSSES",
     "OPTIMIZERS",
     "OptimizerRule",
-    "PenaltyError",
     "TrainConfig",
-    "TrainConfigError",
     "TrainResult",
     "TransportPenalty",
     "Uzawa",
-    "UzawaError",
     "accuracy",
     "predict",
     "train",

@@ -11,9 +11,9 @@ import torch
 from torch import nn
 
 from layerflow._display import ResultDisplay
-from layerflow.errors import LayerflowError
+from layerflow.errors import ConfigError
 
-__all__ = ["DEFAULT_EPOCHS", "LAP_LR_MILESTONES", "TrainConfig", "TrainConfigError", "TrainResult"]
+__all__ = ["DEFAULT_EPOCHS", "LAP_LR_MILESTONES", "TrainConfig", "TrainResult"]
 
 DEFAULT_EPOCHS = 50
 """Epochs when neither ``epochs`` nor ``steps`` is given (Baptista et al. 2024 train 50 epochs)."""
@@ -23,22 +23,18 @@ LAP_LR_MILESTONES = (150 / 300, 225 / 300, 250 / 300)
 150, 225, 250 of 300, ``gamma=0.1``)."""
 
 
-class TrainConfigError(LayerflowError):
-    """A training configuration (or its fit to a model/dataset) is invalid; names the field."""
-
-
 def _number(name: str, value: Any, *, minimum: float = 0.0, strict: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise TrainConfigError(f"{name}={value!r}: expected a finite number")
+        raise ConfigError(f"{name}={value!r}: expected a finite number")
     if value < minimum or (strict and value == minimum):
         op = ">" if strict else ">="
-        raise TrainConfigError(f"{name}={value!r}: expected a number {op} {minimum:g}")
+        raise ConfigError(f"{name}={value!r}: expected a number {op} {minimum:g}")
     return float(value)
 
 
 def _integer(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise TrainConfigError(f"{name}={value!r}: expected an int >= {minimum}")
+        raise ConfigError(f"{name}={value!r}: expected an int >= {minimum}")
     return value
 
 
@@ -123,7 +119,7 @@ class TrainConfig:
         from layerflow.training._optim import OPTIMIZERS
 
         if self.optimizer not in OPTIMIZERS:
-            raise TrainConfigError(
+            raise ConfigError(
                 f"optimizer={self.optimizer!r}: expected one of {sorted(OPTIMIZERS)}"
             )
         _number("lr", self.lr, strict=True)
@@ -132,7 +128,7 @@ class TrainConfig:
         if self.steps is not None:
             _integer("steps", self.steps, 0)
             if self.epochs is not None:
-                raise TrainConfigError(
+                raise ConfigError(
                     f"epochs={self.epochs!r} and steps={self.steps!r}: give one budget, epochs or "
                     "steps, not both"
                 )
@@ -140,23 +136,23 @@ class TrainConfig:
         _number("weight_decay", self.weight_decay)
         _number("l2", self.l2)
         if self.loss != "auto" and self.loss not in LOSSES:
-            raise TrainConfigError(f"loss={self.loss!r}: expected 'auto' or one of {sorted(LOSSES)}")
+            raise ConfigError(f"loss={self.loss!r}: expected 'auto' or one of {sorted(LOSSES)}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise TrainConfigError(f"seed={self.seed!r}: expected an int")
+            raise ConfigError(f"seed={self.seed!r}: expected an int")
         if not isinstance(self.device, str):
-            raise TrainConfigError(f"device={self.device!r}: expected 'auto', 'cpu' or 'cuda[:i]'")
+            raise ConfigError(f"device={self.device!r}: expected 'auto', 'cpu' or 'cuda[:i]'")
         if self.device != "auto":
             try:
                 torch.device(self.device)
             except (RuntimeError, ValueError) as exc:
-                raise TrainConfigError(
+                raise ConfigError(
                     f"device={self.device!r}: expected 'auto', 'cpu' or 'cuda[:i]'"
                 ) from exc
         _number("transport_weight", self.transport_weight)
         if not isinstance(self.uzawa, bool):
-            raise TrainConfigError(f"uzawa={self.uzawa!r}: expected True or False")
+            raise ConfigError(f"uzawa={self.uzawa!r}: expected True or False")
         if self.uzawa and self.transport_weight != 0.0:
-            raise TrainConfigError(
+            raise ConfigError(
                 f"transport_weight={self.transport_weight!r} with uzawa=True: the Uzawa rule sets "
                 "the weight adaptively (λ = 1/λ_L); leave transport_weight at 0"
             )
@@ -164,7 +160,7 @@ class TrainConfig:
         _integer("uzawa_every", self.uzawa_every, 1)
         _number("momentum", self.momentum)
         if self.momentum != 0.0 and self.optimizer not in ("sgd", "rmsprop"):
-            raise TrainConfigError(
+            raise ConfigError(
                 f"momentum={self.momentum!r} applies only to optimizer 'sgd' or 'rmsprop', "
                 f"not {self.optimizer!r}"
             )
@@ -172,18 +168,18 @@ class TrainConfig:
         self._check_schedule_and_split()
         from layerflow.models import check_reduction
 
-        check_reduction(self.transport_reduction, TrainConfigError, "transport_reduction")
+        check_reduction(self.transport_reduction, ConfigError, "transport_reduction")
 
     def _check_schedule_and_split(self) -> None:
         ms = self.lr_milestones
         if isinstance(ms, str) or not isinstance(ms, tuple | list):
-            raise TrainConfigError(
+            raise ConfigError(
                 f"lr_milestones={ms!r}: expected a sequence of fractions of the budget in (0, 1)"
             )
         for m in ms:
             _number("lr_milestones", m)
         if any(not 0.0 < m < 1.0 for m in ms) or any(b <= a for a, b in itertools.pairwise(ms)):
-            raise TrainConfigError(
+            raise ConfigError(
                 f"lr_milestones={ms!r}: expected increasing fractions of the budget in (0, 1), "
                 "e.g. (0.5, 0.75)"
             )
@@ -191,7 +187,7 @@ class TrainConfig:
         _number("lr_gamma", self.lr_gamma, strict=True)
         v = _number("val_fraction", self.val_fraction)
         if v >= 1.0:
-            raise TrainConfigError(f"val_fraction={self.val_fraction!r}: expected 0 <= it < 1")
+            raise ConfigError(f"val_fraction={self.val_fraction!r}: expected 0 <= it < 1")
         _integer("val_seed", self.val_seed, 0)
 
     @property
@@ -224,7 +220,7 @@ class TrainConfig:
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
         dev = torch.device(self.device)
         if dev.type == "cuda" and not torch.cuda.is_available():
-            raise TrainConfigError(f"device={self.device!r}: CUDA is not available here")
+            raise ConfigError(f"device={self.device!r}: CUDA is not available here")
         return dev
 
     def to_dict(self) -> dict[str, Any]:

@@ -7,35 +7,28 @@ from typing import Any
 
 import numpy as np
 
-from layerflow.data import DatasetError, validation_indices
-from layerflow.training._config import TrainConfig, TrainConfigError
+from layerflow.data import validation_indices
+from layerflow.errors import ConfigError
+from layerflow.training._config import TrainConfig
 
-__all__ = ["FitData", "check_dataset", "fit_data", "validation_split"]
+__all__ = ["FitData", "check_dataset", "fit_data"]
 
 
 def check_dataset(dataset: Any) -> int:
     """The number of classes of a layerflow ``Dataset`` with training samples (else an error)."""
     for attr in ("X_train", "y_train", "X_test", "y_test"):
         if not hasattr(dataset, attr):
-            raise TrainConfigError(
+            raise ConfigError(
                 f"dataset is a {type(dataset).__name__} without {attr}; expected a "
                 "layerflow Dataset"
             )
     n = int(np.asarray(dataset.X_train).shape[0])
     if n == 0:
-        raise TrainConfigError("dataset has 0 training samples; nothing to train on")
+        raise ConfigError("dataset has 0 training samples; nothing to train on")
     n_classes = int(dataset.n_classes)
     if n_classes < 2:
-        raise TrainConfigError(f"dataset has n_classes={n_classes}; training needs at least 2")
+        raise ConfigError(f"dataset has n_classes={n_classes}; training needs at least 2")
     return n_classes
-
-
-def validation_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`layerflow.data.validation_indices`, its error as a :class:`TrainConfigError`."""
-    try:
-        return validation_indices(y, fraction, seed)
-    except DatasetError as exc:
-        raise TrainConfigError(str(exc)) from exc
 
 
 @dataclass(frozen=True)
@@ -54,11 +47,11 @@ def fit_data(dataset: Any, cfg: TrainConfig) -> FitData:
     held = getattr(dataset, "X_val", None)
     if held is not None and len(held):
         if cfg.val_fraction != 0.0:
-            raise TrainConfigError(
+            raise ConfigError(
                 f"val_fraction={cfg.val_fraction!r} but the dataset already holds a validation "
                 f"split of {len(held)} samples (Dataset.hold_out_validation); use one of them")
         return FitData(X, y, np.asarray(held), np.asarray(dataset.y_val))
     if cfg.val_fraction == 0.0:
         return FitData(X, y, X[:0], y[:0])
-    train, val = validation_split(y, cfg.val_fraction, cfg.val_seed)
+    train, val = validation_indices(y, cfg.val_fraction, cfg.val_seed)
     return FitData(X[train], y[train], X[val], y[val])

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from layerflow.errors import ConfigError
 from layerflow.hooks import model_input
 from layerflow.models import (
     MLP,
@@ -32,7 +33,7 @@ from layerflow.models import (
     initial_values,
     model_structure,
 )
-from layerflow.training._config import TrainConfig, TrainConfigError, TrainResult
+from layerflow.training._config import TrainConfig, TrainResult
 from layerflow.training._data import check_dataset, fit_data
 from layerflow.training._fast import ACT_BACKWARD, StackedMLPGrad
 from layerflow.training._loop import (
@@ -80,25 +81,25 @@ def train_ensemble(
     member's own time.
     """
     if not isinstance(spec, ModelSpec):
-        raise TrainConfigError(f"spec={spec!r}: expected a ModelSpec")
+        raise ConfigError(f"spec={spec!r}: expected a ModelSpec")
     if not isinstance(cfg, TrainConfig):
-        raise TrainConfigError(f"cfg is a {type(cfg).__name__}; expected a TrainConfig")
+        raise ConfigError(f"cfg is a {type(cfg).__name__}; expected a TrainConfig")
     seeds = list(seeds)
     if not seeds or any(isinstance(s, bool) or not isinstance(s, int | np.integer) for s in seeds):
-        raise TrainConfigError(f"seeds={seeds!r}: expected a non-empty sequence of ints")
+        raise ConfigError(f"seeds={seeds!r}: expected a non-empty sequence of ints")
     seeds = [int(s) for s in seeds]
     sets = _member_datasets(dataset, len(seeds))
     dataset = sets[0]
     n_classes = max(check_dataset(ds) for ds in sets)
     if cfg.uses_transport and spec.kind not in ModelSpec.RESIDUAL_KINDS:
-        raise TrainConfigError(
+        raise ConfigError(
             f"transport_weight={cfg.transport_weight!r}, uzawa={cfg.uzawa!r}: the transport cost "
             f"needs kind='resnet', not {spec.kind!r} (or kind='transformer', also residual)"
         )
     in_dim = int(np.asarray(dataset.X_train).shape[1])
     for e, ds in enumerate(sets):
         if int(np.asarray(ds.X_train).shape[1]) != in_dim:
-            raise TrainConfigError(f"dataset[{e}] has {np.asarray(ds.X_train).shape[1]} "
+            raise ConfigError(f"dataset[{e}] has {np.asarray(ds.X_train).shape[1]} "
                                    f"features, dataset[0] {in_dim}; members of one ensemble "
                                    "share a shape")
     device = cfg.resolved_device()
@@ -111,14 +112,14 @@ def train_ensemble(
     else:
         members = list(initial_models)
         if len(members) != len(seeds):
-            raise TrainConfigError(
+            raise ConfigError(
                 f"initial_models has {len(members)} models for {len(seeds)} seeds"
             )
         expected = {n: (p.shape, p.dtype) for n, p in template.named_parameters()}
         for i, m in enumerate(members):
             got = {n: (p.shape, p.dtype) for n, p in m.named_parameters()}
             if type(m) is not type(template) or got != expected:
-                raise TrainConfigError(
+                raise ConfigError(
                     f"initial_models[{i}] ({type(m).__name__}) does not have the shape of "
                     f"{spec} with dtype {dtype}"
                 )
@@ -137,7 +138,7 @@ def train_ensemble(
     fits = [fit_data(ds, cfg) for ds in ([dataset] if shared else sets)]  # (solo runs: their own)
     data = fits[0]
     if any(len(f.y) != len(data.y) for f in fits):
-        raise TrainConfigError(
+        raise ConfigError(
             f"the members' datasets hold {sorted({len(f.y) for f in fits})} training rows; "
             "members trained as one ensemble need as many rows each (train the others apart)")
     # all members' parameters live in one flat leaf tensor, so that the optimizer updates them
@@ -210,7 +211,7 @@ def _member_datasets(dataset: Any, n: int) -> list[Any]:
     """One dataset per member: ``dataset`` itself for every member, or the ``n`` of a list."""
     if isinstance(dataset, list | tuple):
         if len(dataset) != n:
-            raise TrainConfigError(f"{len(dataset)} datasets for {n} seeds; give one dataset, "
+            raise ConfigError(f"{len(dataset)} datasets for {n} seeds; give one dataset, "
                                    "or one per seed")
         return list(dataset)
     return [dataset] * n

@@ -22,8 +22,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from layerflow.errors import ConfigError
 from layerflow.hooks import model_input
-from layerflow.training._config import TrainConfig, TrainConfigError, TrainResult
+from layerflow.training._config import TrainConfig, TrainResult
 from layerflow.training._data import FitData, check_dataset, fit_data
 from layerflow.training._fast import StackedMLPGrad
 from layerflow.training._objectives import LOSSES, predict
@@ -69,12 +70,12 @@ class _Fit:
 def _resolve_loss(cfg: TrainConfig, out: int, n_classes: int) -> str:
     name = cfg.loss if cfg.loss != "auto" else ("bce" if out == 1 else "ce")
     if name == "bce" and out != 1:
-        raise TrainConfigError(
+        raise ConfigError(
             f"loss={cfg.loss!r} uses BCE, which needs one output logit; the model has {out} "
             "outputs (use loss='ce')"
         )
     if name == "ce" and out != n_classes:
-        raise TrainConfigError(
+        raise ConfigError(
             f"loss={cfg.loss!r} uses cross-entropy over {n_classes} classes; the model has "
             f"{out} outputs"
         )
@@ -320,31 +321,31 @@ def train(
     """
     cfg = TrainConfig() if cfg is None else cfg
     if not isinstance(cfg, TrainConfig):
-        raise TrainConfigError(f"cfg is a {type(cfg).__name__}; expected a TrainConfig")
+        raise ConfigError(f"cfg is a {type(cfg).__name__}; expected a TrainConfig")
     if not isinstance(model, nn.Module):
-        raise TrainConfigError(f"model is a {type(model).__name__}; expected a torch.nn.Module")
+        raise ConfigError(f"model is a {type(model).__name__}; expected a torch.nn.Module")
     n_classes = check_dataset(dataset)
     data = fit_data(dataset, cfg)
     own = None
     if penalty is not None:
         if not isinstance(penalty, TransportPenalty):
-            raise TrainConfigError(
+            raise ConfigError(
                 f"penalty is a {type(penalty).__name__}; expected a TransportPenalty"
             )
         if penalty.model is not model:
-            raise TrainConfigError(
+            raise ConfigError(
                 f"penalty is attached to a {type(penalty.model).__name__}, not to the "
                 f"{type(model).__name__} being trained"
             )
         if penalty.reduction != cfg.transport_reduction:
-            raise TrainConfigError(
+            raise ConfigError(
                 f"penalty has reduction={penalty.reduction!r} but "
                 f"cfg.transport_reduction={cfg.transport_reduction!r}; make them agree"
             )
     elif hasattr(model, "residual_blocks"):
         penalty = own = TransportPenalty(model, reduction=cfg.transport_reduction)
     if cfg.uses_transport and penalty is None:
-        raise TrainConfigError(
+        raise ConfigError(
             f"transport_weight={cfg.transport_weight!r}, uzawa={cfg.uzawa!r}: the transport cost "
             "needs a residual model: pass penalty=TransportPenalty(model, blocks=[…], h=…) or "
             f"train a ResidualMLP; got {type(model).__name__}"
@@ -366,7 +367,7 @@ def _train_solo(model: nn.Module, dataset: Any, data: FitData, cfg: TrainConfig,
     model.to(device)
     params: list[torch.Tensor] = [p for p in model.parameters() if p.requires_grad]
     if not params:
-        raise TrainConfigError(f"{type(model).__name__} has no trainable parameters")
+        raise ConfigError(f"{type(model).__name__} has no trainable parameters")
     dtype = params[0].dtype
     weights: list[torch.Tensor] = [
         p for n, p in model.named_parameters() if p.requires_grad and n.endswith("weight")

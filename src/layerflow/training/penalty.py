@@ -31,15 +31,11 @@ from typing import Any, cast
 import torch
 from torch import nn
 
-from layerflow.errors import LayerflowError
+from layerflow.errors import ConfigError
 from layerflow.hooks import LayerHooks, eval_mode, named_submodules, shape_change
 from layerflow.models import check_reduction, displacement_cost
 
-__all__ = ["PenaltyError", "TransportPenalty"]
-
-
-class PenaltyError(LayerflowError):
-    """A transport penalty was asked for something the model or its last pass cannot give."""
+__all__ = ["TransportPenalty"]
 
 
 def _steps(h: Any, blocks: list[str], model: nn.Module) -> dict[str, float]:
@@ -47,11 +43,11 @@ def _steps(h: Any, blocks: list[str], model: nn.Module) -> dict[str, float]:
         h = getattr(model, "h", 1.0) if hasattr(model, "residual_blocks") else 1.0
     values = list(h) if isinstance(h, Sequence) and not isinstance(h, str) else [h] * len(blocks)
     if len(values) != len(blocks):
-        raise PenaltyError(f"h has {len(values)} values for {len(blocks)} blocks; give one step "
+        raise ConfigError(f"h has {len(values)} values for {len(blocks)} blocks; give one step "
                            "size, or one per block")
     for v in values:
         if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v <= 0:
-            raise PenaltyError(f"h={h!r}: expected a finite step size > 0 (or one per block)")
+            raise ConfigError(f"h={h!r}: expected a finite step size > 0 (or one per block)")
     return {b: float(v) for b, v in zip(blocks, values, strict=True)}
 
 
@@ -67,7 +63,7 @@ def _shape_message(name: str, kind: str, change: str) -> str:
 def _dry_run(model: nn.Module, names: list[str], example: Any, post_add: str) -> None:
     """Run ``model`` once on ``example`` and refuse every block whose shape changes."""
     if not isinstance(example, torch.Tensor):
-        raise PenaltyError(f"example is a {type(example).__name__}; expected a tensor that "
+        raise ConfigError(f"example is a {type(example).__name__}; expected a tensor that "
                            f"{type(model).__name__} takes")
     shapes: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
 
@@ -76,17 +72,17 @@ def _dry_run(model: nn.Module, names: list[str], example: Any, post_add: str) ->
         shapes[name] = (tuple(inp.shape), tuple(out.shape))
 
     with LayerHooks(model, names, record, inputs=True, who="TransportPenalty",
-                    needs="TransportPenalty needs", error=PenaltyError, post_add=post_add), \
+                    needs="TransportPenalty needs", error=ConfigError, post_add=post_add), \
             eval_mode(model), torch.no_grad():
         model(example)
     modules = dict(model.named_modules())
     for name in names:
         if name not in shapes:
-            raise PenaltyError(f"block {name!r} did not run on the example input; name blocks "
+            raise ConfigError(f"block {name!r} did not run on the example input; name blocks "
                                "that the model's forward pass calls")
         a, b = shapes[name]
         if a != b:
-            raise PenaltyError(_shape_message(name, type(modules[name]).__name__,
+            raise ConfigError(_shape_message(name, type(modules[name]).__name__,
                                               f"shape {a} to {b} on the example input"))
 
 
@@ -147,7 +143,7 @@ class TransportPenalty:
 
     Raises
     ------
-    PenaltyError
+    ConfigError
         Unknown or repeated block names, a bad ``h``, ``reduction`` or ``post_add``, a block that
         changes shape (named with its shapes), a post-add block with ``post_add="refuse"`` (at
         construction); a block whose output shape differs from its input's, or that does not run
@@ -166,25 +162,25 @@ class TransportPenalty:
         example: Any = None,
     ) -> None:
         if not isinstance(model, nn.Module):
-            raise PenaltyError(f"model is a {type(model).__name__}; expected a torch.nn.Module")
+            raise ConfigError(f"model is a {type(model).__name__}; expected a torch.nn.Module")
         if blocks is None:
             blocks = getattr(model, "residual_blocks", None)
             if blocks is None:
-                raise PenaltyError(
+                raise ConfigError(
                     f"{type(model).__name__} has no residual_blocks; pass blocks=[…] naming its "
                     "residual blocks"
                 )
         if isinstance(blocks, str):
-            raise PenaltyError(f"blocks={blocks!r}: expected a list of block names, not a string")
+            raise ConfigError(f"blocks={blocks!r}: expected a list of block names, not a string")
         names = [str(b) for b in blocks]
         if not names:
-            raise PenaltyError("blocks is empty; name at least one residual block")
-        modules = named_submodules(model, names, PenaltyError, what="blocks")  # repeated, unknown
-        check_reduction(reduction, PenaltyError)
+            raise ConfigError("blocks is empty; name at least one residual block")
+        modules = named_submodules(model, names, ConfigError, what="blocks")  # repeated, unknown
+        check_reduction(reduction, ConfigError)
         for name, module in modules.items():
             change = shape_change(module)
             if change is not None:
-                raise PenaltyError(_shape_message(name, type(module).__name__, change))
+                raise ConfigError(_shape_message(name, type(module).__name__, change))
         if example is not None:
             _dry_run(model, names, example, post_add)
         self.model = model
@@ -196,7 +192,7 @@ class TransportPenalty:
         self._removed = False
         self._paused = False
         self._hooks = LayerHooks(model, names, self._record, inputs=True, who="TransportPenalty",
-                                 needs="TransportPenalty needs", error=PenaltyError,
+                                 needs="TransportPenalty needs", error=ConfigError,
                                  post_add=post_add)
         self.pre_activation = dict(self._hooks.pre_activation)
         # closures, not bound methods: ``copy.deepcopy(model)`` would copy a bound method's
@@ -223,7 +219,7 @@ class TransportPenalty:
         if self._paused:
             return
         if out.shape != inp.shape:
-            raise PenaltyError(
+            raise ConfigError(
                 f"block {name!r} maps shape {tuple(inp.shape)} to {tuple(out.shape)}; a residual "
                 "block x -> x + h·r(x) keeps the shape of its input"
             )
@@ -240,9 +236,9 @@ class TransportPenalty:
     # ---------------------------------------------------------------- results
     def _pass(self) -> dict[str, tuple[Any, ...]]:
         if self._removed:
-            raise PenaltyError("this TransportPenalty was removed; attach a new one")
+            raise ConfigError("this TransportPenalty was removed; attach a new one")
         if self._last is None:
-            raise PenaltyError(
+            raise ConfigError(
                 f"no complete forward pass of {type(self.model).__name__} since the penalty was "
                 "attached (or since clear()); call model(x) before cost()"
             )
@@ -264,7 +260,7 @@ class TransportPenalty:
         for b in self.blocks:
             _, x, y, vx, vy = self._pass()[b]
             if x._version != vx or y._version != vy:
-                raise PenaltyError(
+                raise ConfigError(
                     f"block {b!r}: its input or output was modified in place after the block "
                     "ran, so its velocity cannot be recomputed (cost() is not affected)"
                 )

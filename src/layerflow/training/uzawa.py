@@ -29,13 +29,9 @@ from typing import Any
 
 import torch
 
-from layerflow.errors import LayerflowError
+from layerflow.errors import ConfigError
 
-__all__ = ["Uzawa", "UzawaError"]
-
-
-class UzawaError(LayerflowError):
-    """An Uzawa weight was given an invalid parameter or data loss."""
+__all__ = ["Uzawa"]
 
 
 class Uzawa:
@@ -65,13 +61,13 @@ class Uzawa:
     def __init__(self, tau: float, every: int, lambda_loss0: float = 1.0) -> None:
         for name, v, lo in (("tau", tau, 0.0), ("lambda_loss0", lambda_loss0, None)):
             if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-                raise UzawaError(f"{name}={v!r}: expected a finite number")
+                raise ConfigError(f"{name}={v!r}: expected a finite number")
             if lo is not None and v < lo:
-                raise UzawaError(f"{name}={v!r}: expected a number >= {lo:g}")
+                raise ConfigError(f"{name}={v!r}: expected a number >= {lo:g}")
         if lambda_loss0 <= 0:
-            raise UzawaError(f"lambda_loss0={lambda_loss0!r}: expected a number > 0 (λ = 1/λ_L)")
+            raise ConfigError(f"lambda_loss0={lambda_loss0!r}: expected a number > 0 (λ = 1/λ_L)")
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise UzawaError(f"every={every!r}: expected an int >= 1")
+            raise ConfigError(f"every={every!r}: expected an int >= 1")
         self.tau = float(tau)
         self.every = every
         self.lambda_loss0 = float(lambda_loss0)
@@ -97,7 +93,7 @@ class Uzawa:
         elif isinstance(data_loss, int | float) and not isinstance(data_loss, bool):
             d = float(data_loss)
         else:
-            raise UzawaError(
+            raise ConfigError(
                 f"data_loss is a {type(data_loss).__name__}; expected a number or a tensor"
             )
         self.steps += 1

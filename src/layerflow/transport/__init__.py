@@ -24,8 +24,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from layerflow.transport._common import MemoryBudgetError, TransportError
-    from layerflow.transport.assignment import Assignment, OTConvergenceError, exact_assignment
+    from layerflow.transport.assignment import Assignment, exact_assignment
     from layerflow.transport.gw import GWScoreResult, gw_ot_score
     from layerflow.transport.kinetic import (
         TurningAnglesResult,
@@ -56,13 +55,10 @@ __all__ = [
     "Assignment",
     "GWScoreResult",
     "LineShapeResult",
-    "MemoryBudgetError",
     "MetricUse",
-    "OTConvergenceError",
     "OTScoreResult",
     "StageTransport",
     "Transition",
-    "TransportError",
     "TransportSummary",
     "TurningAnglesResult",
     "WassersteinPathResult",

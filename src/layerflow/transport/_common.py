@@ -8,26 +8,10 @@ import numpy as np
 
 from layerflow._memory import available_bytes as available_bytes
 from layerflow._memory import format_bytes
-from layerflow.errors import LayerflowError
-from layerflow.trajectory import Trajectory, TrajectoryError
+from layerflow.errors import BudgetError, ConfigError
+from layerflow.trajectory import Trajectory
 
-__all__ = [
-    "MemoryBudgetError",
-    "TransportError",
-    "check_memory",
-    "check_trajectory",
-    "resolve_run",
-    "run_indices",
-    "run_label",
-]
-
-
-class TransportError(LayerflowError):
-    """A transport metric cannot be computed for this input; the message says why."""
-
-
-class MemoryBudgetError(TransportError):
-    """An exact O(N²) computation would need more memory than is available."""
+__all__ = ["check_memory", "check_trajectory", "resolve_run", "run_indices", "run_label"]
 
 
 def check_trajectory(traj: object, func: str) -> Trajectory:
@@ -47,12 +31,12 @@ def run_indices(traj: Trajectory, run: tuple[int, int] | None, func: str,
     ``run=None`` picks the longest run of consecutive equal-width states among those the views
     read (token ids left out, and a final-norm state unless ``final_norm``; see
     ``Trajectory.equal_width_run``); a named ``run`` is used as it is. Widths that do not match
-    raise :class:`TransportError` naming the runs that do have equal width.
+    raise :class:`ConfigError` naming the runs that do have equal width.
     """
     try:
         return traj.equal_width_run(run, final_norm=final_norm)
-    except TrajectoryError as exc:
-        raise TransportError(
+    except ConfigError as exc:
+        raise ConfigError(
             f"{func}: {exc}. Transport metrics compare states of equal width; for the OT score "
             "between states of different widths use layerflow.transport.gw_ot_score "
             "(Gromov–Wasserstein, an isometry-invariant notion), and for every transition of a "
@@ -94,7 +78,7 @@ def check_memory(n: int, n_matrices: int, what: str, max_bytes: int | None = Non
             else "not even 2 samples fit this budget; give a larger max_bytes"
         )
         source = "max_bytes" if max_bytes is not None else "half the available memory"
-        raise MemoryBudgetError(
+        raise BudgetError(
             f"{what} on N={n} samples needs about {format_bytes(need)} for {n_matrices} {n}×{n} "
             f"float64 matrices but the budget is {format_bytes(budget)} ({source}); {alternative}"
         )

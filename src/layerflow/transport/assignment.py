@@ -13,7 +13,7 @@ Two exact solvers are available (a registry, chosen by name):
 * ``"pot"``: POT's network simplex :func:`ot.emd`. Fast on scrambled clouds. Its default iteration
   cap stops early at N ≈ 2000 with only a warning; here the cap is large, the result code is
   checked, the cap is raised tenfold up to twice, and an unconverged plan is never returned
-  (:class:`OTConvergenceError`).
+  (:class:`NotComputableError`).
 * ``"auto"`` (default) picks ``"scipy"`` when at least half the rows have distinct nearest
   columns, else ``"pot"``. Both are exact, so the choice changes the time, not the optimum.
 """
@@ -28,13 +28,10 @@ from typing import cast
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from layerflow.transport._common import TransportError, check_memory
+from layerflow.errors import ConfigError, NotComputableError
+from layerflow.transport._common import check_memory
 
-__all__ = ["SOLVERS", "Assignment", "OTConvergenceError", "exact_assignment", "sq_distances"]
-
-
-class OTConvergenceError(TransportError):
-    """The network simplex stopped before optimality even after raising its iteration cap."""
+__all__ = ["SOLVERS", "Assignment", "exact_assignment", "sq_distances"]
 
 
 @dataclass(frozen=True)
@@ -104,7 +101,7 @@ def _solve_pot(C: np.ndarray, max_iter: int | None) -> np.ndarray:
         cap *= 10
     else:
         detail = "; ".join(f"cap {c}: result code {r} ({w})" for c, r, w in codes)
-        raise OTConvergenceError(
+        raise NotComputableError(
             f"POT's network simplex did not reach the optimum on the {n}×{n} assignment after "
             f"{len(codes)} attempts ({detail}); an unconverged plan is never returned as exact. "
             "Use solver='scipy' (always exact) or a larger max_iter"
@@ -149,21 +146,21 @@ def exact_assignment(
 
     Raises
     ------
-    TransportError
+    ConfigError
         Shapes differ, an unknown solver, or squared distances overflow float64.
-    MemoryBudgetError
+    BudgetError
         The N×N matrices would not fit in memory (see ``max_bytes``).
-    OTConvergenceError
+    NotComputableError
         The POT solver did not converge even with a raised cap.
     """
     X = np.asarray(X, dtype=np.float64)
     Y = np.asarray(Y, dtype=np.float64)
     if X.ndim != 2 or X.shape != Y.shape:
-        raise TransportError(
+        raise ConfigError(
             f"{what}: X has shape {X.shape} and Y has shape {Y.shape}; expected equal shapes (N, d)"
         )
     if solver != "auto" and solver not in SOLVERS:
-        raise TransportError(
+        raise ConfigError(
             f"unknown solver {solver!r}; expected 'auto' or one of {sorted(SOLVERS)}"
         )
     n = X.shape[0]
@@ -173,7 +170,7 @@ def exact_assignment(
         C = sq_distances(X, Y) if n > 1 else np.zeros((1, 1))
     if not (np.isfinite(own) and np.isfinite(C).all()):
         big = max(float(np.abs(X).max()), float(np.abs(Y).max()))
-        raise TransportError(
+        raise ConfigError(
             f"{what}: squared distances overflow float64 (states reach |x| = {big:.3g}); "
             "rescale the states"
         )

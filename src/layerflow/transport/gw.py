@@ -21,9 +21,9 @@ from typing import cast
 import numpy as np
 
 from layerflow._display import ResultDisplay
+from layerflow.errors import ConfigError, NotComputableError
 from layerflow.trajectory import Trajectory
-from layerflow.transport._common import TransportError, check_memory, check_trajectory
-from layerflow.transport.assignment import OTConvergenceError
+from layerflow.transport._common import check_memory, check_trajectory
 from layerflow.transport.ots import resolve_m
 
 __all__ = ["DEFAULT_GW_M", "GWScoreResult", "gw_ot_score"]
@@ -96,9 +96,9 @@ def gw_ot_score(
 
     Raises
     ------
-    TransportError
+    ConfigError
         Bad ``m`` or state indices.
-    OTConvergenceError
+    NotComputableError
         An inner exact OT solve stopped at its iteration cap.
     """
     import ot
@@ -108,13 +108,13 @@ def gw_ot_score(
     idx = []
     for name, s in (("source", source), ("target", target)):
         if isinstance(s, bool) or not isinstance(s, int | np.integer) or not -n_states <= s < n_states:
-            raise TransportError(
+            raise ConfigError(
                 f"gw_ot_score: {name}={s!r} is not a state index; the trajectory has "
                 f"{n_states} states (0 … {n_states - 1}, or negative from the end)"
             )
         idx.append(int(s) % n_states)
     if idx[0] == idx[1]:
-        raise TransportError(f"gw_ot_score: source and target are the same state {idx[0]}")
+        raise ConfigError(f"gw_ot_score: source and target are the same state {idx[0]}")
     mm = resolve_m(m, traj.n_samples, "gw_ot_score", default=DEFAULT_GW_M)
     check_memory(mm, 6, "gw_ot_score", max_bytes)
     sub = traj.subsample(mm, seed)
@@ -131,7 +131,7 @@ def gw_ot_score(
         if "numItermax" not in str(w.message):
             warnings.warn(w.message, w.category, stacklevel=2)
     if bad:
-        raise OTConvergenceError(
+        raise NotComputableError(
             f"gw_ot_score: an inner exact OT solve did not converge on m={mm} ({bad[0]}); "
             "an unconverged coupling is never returned"
         )

@@ -8,8 +8,9 @@ from typing import cast
 import numpy as np
 
 from layerflow._display import ResultDisplay
+from layerflow.errors import ConfigError
 from layerflow.trajectory import Trajectory
-from layerflow.transport._common import TransportError, check_trajectory, run_indices
+from layerflow.transport._common import check_trajectory, run_indices
 
 __all__ = ["LineShapeResult", "line_shape_score", "unit_steps"]
 
@@ -118,7 +119,7 @@ def line_shape_score(
     """
     traj = check_trajectory(traj, "line_shape_score")
     if not (np.isfinite(atol) and atol >= 0):
-        raise TransportError(f"atol={atol!r}: expected a finite number >= 0")
+        raise ConfigError(f"atol={atol!r}: expected a finite number >= 0")
     start, stop = run_indices(traj, run, "line_shape_score")
     states = traj.states[start : stop + 1]
     n, d = traj.n_samples, int(np.asarray(states[0]).shape[1])

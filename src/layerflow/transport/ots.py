@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from layerflow._display import ResultDisplay
+from layerflow.errors import ConfigError
 from layerflow.trajectory import Trajectory
-from layerflow.transport._common import TransportError, check_trajectory, run_indices
+from layerflow.transport._common import check_trajectory, run_indices
 from layerflow.transport._options import DEFAULT_M
 from layerflow.transport.assignment import Assignment, exact_assignment
 
@@ -63,11 +64,11 @@ def resolve_m(m: int | None, n: int, func: str, default: int = DEFAULT_M) -> int
     if m is None:
         m = default
     if isinstance(m, bool) or not isinstance(m, int | np.integer):
-        raise TransportError(f"{func}: m={m!r}; expected an int (or None for min(N, {default}))")
+        raise ConfigError(f"{func}: m={m!r}; expected an int (or None for min(N, {default}))")
     if m < 2:
-        raise TransportError(f"{func}: m={m}; an OT score needs at least 2 samples (N={n})")
+        raise ConfigError(f"{func}: m={m}; an OT score needs at least 2 samples (N={n})")
     if n < 2:
-        raise TransportError(f"{func} needs at least 2 samples; the trajectory has N={n}")
+        raise ConfigError(f"{func} needs at least 2 samples; the trajectory has N={n}")
     return int(min(m, n))
 
 

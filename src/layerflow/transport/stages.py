@@ -23,8 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from layerflow._display import ResultDisplay
+from layerflow.errors import ConfigError
 from layerflow.trajectory import Trajectory
-from layerflow.transport._common import TransportError, check_trajectory
+from layerflow.transport._common import check_trajectory
 from layerflow.transport.assignment import exact_assignment
 from layerflow.transport.gw import DEFAULT_GW_M, gw_ot_score
 from layerflow.transport.lss import line_shape_score
@@ -131,18 +132,18 @@ def _projections(traj: Trajectory, projections: Mapping[str, Projection] | None
     if projections is None:
         return {}
     if not isinstance(projections, Mapping):
-        raise TransportError(f"projections is a {type(projections).__name__}; expected a "
+        raise ConfigError(f"projections is a {type(projections).__name__}; expected a "
                              "mapping {target state name: matrix or function}")
     names = list(traj.layer_names)
     out: dict[int, Projection] = {}
     for key, proj in projections.items():
         if key not in names[1:]:
-            raise TransportError(
+            raise ConfigError(
                 f"projections names {key!r}, which is not a state after the first; states: "
                 f"{names[1:]}"
             )
         if not (callable(proj) or isinstance(proj, np.ndarray)):
-            raise TransportError(f"projections[{key!r}] is a {type(proj).__name__}; expected "
+            raise ConfigError(f"projections[{key!r}] is a {type(proj).__name__}; expected "
                                  "an array of shape (d_source, d_target) or a function")
         out[names.index(key)] = proj
     return out
@@ -152,7 +153,7 @@ def _project(proj: Projection, X: np.ndarray, d_target: int, label: str) -> np.n
     Y = X @ proj if isinstance(proj, np.ndarray) else np.asarray(proj(X), dtype=np.float64)
     Y = np.asarray(Y, dtype=np.float64)
     if Y.shape != (X.shape[0], d_target):
-        raise TransportError(
+        raise ConfigError(
             f"the projection of {label} maps shape {X.shape} to {Y.shape}; expected "
             f"{(X.shape[0], d_target)} (the target state's shape)"
         )
@@ -202,7 +203,7 @@ def stage_transport(
 
     Raises
     ------
-    TransportError
+    ConfigError
         A projection named for an unknown state, of a bad type or giving the wrong shape; a
         bad ``m``.
     """

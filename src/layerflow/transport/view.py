@@ -14,10 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from layerflow.errors import BudgetError, ConfigError, NotComputableError
 from layerflow.transport import _common
 from layerflow.transport._common import (
-    MemoryBudgetError,
-    TransportError,
     check_memory,
     check_trajectory,
     run_indices,
@@ -106,9 +105,9 @@ def _w2(traj: Any, used: tuple[int, int], solver: str, w2_m: int | None,
             # the same budget as check_memory's (half the available memory by default)
             if stacked_bytes > (max_bytes if max_bytes is not None
                                 else _common.available_bytes() // 2):
-                raise MemoryBudgetError("the stacked states do not fit")
+                raise BudgetError("the stacked states do not fit")
             m = n
-        except MemoryBudgetError:
+        except BudgetError:
             budget = max_bytes if max_bytes is not None else _common.available_bytes() // 2
             fits = math.isqrt(max(budget, 0) // (3 * 8))  # three m×m float64 matrices
             m = min(n, W2_FALLBACK_M, fits)
@@ -119,7 +118,7 @@ def _w2(traj: Any, used: tuple[int, int], solver: str, w2_m: int | None,
         if m < n:
             note = f"W2 path on a subsample of {m} of the {n} samples (seed {seed}; w2_m={w2_m})"
     if m < 2:
-        raise MemoryBudgetError(f"wasserstein_path: not even 2 samples fit the memory budget "
+        raise BudgetError(f"wasserstein_path: not even 2 samples fit the memory budget "
                                 f"({max_bytes if max_bytes is not None else 'half the available'}"
                                 " bytes)")
     sub = traj if m == n else traj.subsample(m, seed)
@@ -186,7 +185,7 @@ def measure_transport(traj: Any, *, model: Any = None, inputs: Any = None, m: in
         path, end, w2_n, w2_note = _w2(traj, used, solver, w2_m, seed, w2_max_bytes)
         if w2_note:
             notes.append(w2_note)
-    except TransportError as exc:
+    except (ConfigError, BudgetError, NotComputableError) as exc:
         notes.append(f"no W2 path: {exc}")
     ots = None
     try:
@@ -200,7 +199,7 @@ def measure_transport(traj: Any, *, model: Any = None, inputs: Any = None, m: in
             Y = np.asarray(sub.states[used[1]], dtype=np.float64)
             ots = ot_result(X, Y, exact_assignment(X, Y, solver=solver, what="ot_score"), mm,
                             seed, used)
-    except TransportError as exc:
+    except (ConfigError, BudgetError, NotComputableError) as exc:
         notes.append(f"no OT score: {exc}")
     nan = float("nan")
     scalars: dict[str, Any] = {

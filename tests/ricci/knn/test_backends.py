@@ -132,7 +132,8 @@ def test_large_k_sorts_by_radix_and_stays_exact(k: int) -> None:
 
 
 def test_back_ends_are_chosen_by_argument() -> None:
-    from layerflow.ricci import KNN_METHODS, RicciInputError, _knn
+    from layerflow.errors import ConfigError
+    from layerflow.ricci import KNN_METHODS, _knn
 
     assert set(KNN_METHODS) == {"auto", "blas", "symmetric", "faiss"}
     # "auto": half the Gram matrix for wide, large states; the row keys for small or narrow ones
@@ -143,19 +144,20 @@ def test_back_ends_are_chosen_by_argument() -> None:
     X = np.random.default_rng(8).normal(size=(80, 4))
     for method in ("auto", "blas", "symmetric"):
         np.testing.assert_array_equal(knn_indices(X, 5, knn=method)[0], ref_knn(X, 5))
-    with pytest.raises(RicciInputError, match=r"knn='brute': expected one of \['auto'"):
+    with pytest.raises(ConfigError, match=r"knn='brute': expected one of \['auto'"):
         knn_indices(X, 5, knn="brute")
 
 
 def test_faiss_back_end_needs_faiss(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    from layerflow.ricci import RicciInputError, graphs, knn_graph, ricci_coefficient
+    from layerflow.errors import ConfigError
+    from layerflow.ricci import graphs, knn_graph, ricci_coefficient
 
     monkeypatch.setitem(sys.modules, "faiss", None)  # as if not installed
     assert not graphs.faiss_installed()
     X = np.random.default_rng(8).normal(size=(40, 3))
-    with pytest.raises(RicciInputError, match="knn='faiss' needs faiss-cpu"):
+    with pytest.raises(ConfigError, match="knn='faiss' needs faiss-cpu"):
         knn_graph(X, 5, knn="faiss")
-    with pytest.raises(RicciInputError, match="knn='faiss' needs faiss-cpu"):
+    with pytest.raises(ConfigError, match="knn='faiss' needs faiss-cpu"):
         ricci_coefficient([X, X, X, X], 5, knn="faiss")

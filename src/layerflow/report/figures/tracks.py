@@ -10,9 +10,10 @@ from typing import Any
 
 import pandas as pd
 
+from layerflow.errors import ConfigError
 from layerflow.plot import layers, panel_states, shared_pca, tracks
 from layerflow.report.figures._common import figure_grid
-from layerflow.trajectory import Trajectory, TrajectoryError
+from layerflow.trajectory import Trajectory
 
 __all__ = ["SNAPSHOTS", "figure_tracks", "tracks_table"]
 
@@ -109,9 +110,11 @@ def figure_tracks(table: pd.DataFrame, max_points: int = 400, n_tracks: int = 40
         traj = _load(str(sub["path"].iloc[0]), max_points)
         ax = axes[i][0]
         try:
-            tracks(traj, n_tracks=n_tracks, seed=0, ax=ax)
-        except TrajectoryError:
+            traj.equal_width_run(None)
+        except ConfigError:
             ax.text(0.5, 0.5, "no equal-width run", ha="center", va="center", fontsize=7)
+        else:
+            tracks(traj, n_tracks=n_tracks, seed=0, ax=ax)
         ax.set_ylabel(f"{sub['dataset'].iloc[0]}\n{sub['variant'].iloc[0]}", fontsize=7)
         drawn = list(axes[i][1:1 + len(sub)])
         layers(traj, states=list(sub["layer"].astype(int)), projection="own", ax=drawn)

@@ -74,7 +74,7 @@ def compute_findings(runs: pd.DataFrame, layers: pd.DataFrame | None = None,
     """Every finding the store supports, in registry order.
 
     ``runs`` is a prepared runs table (:func:`~layerflow.stats.tables.prepare_runs`; a raw
-    one is a :class:`~layerflow.stats.StatsError`); the findings read its finished runs.
+    one is a :class:`~layerflow.errors.ConfigError`); the findings read its finished runs.
     ``overrides`` replaces registry entries by name (the report passes sentences built from a
     table it computed once). A finding function that declares a ``coefficients`` parameter gets
     the store's coefficients table.

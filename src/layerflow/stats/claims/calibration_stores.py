@@ -36,9 +36,9 @@ import pandas as pd
 if TYPE_CHECKING:
     from layerflow.stats.claims import Claim
 
+from layerflow.errors import ConfigError
 from layerflow.stats.claims.calibration import spearman_lss, spearman_slope, spearman_truth
 from layerflow.stats.claims.registry import MIN_UNITS, declaration
-from layerflow.stats.intervals import StatsError
 
 __all__ = ["STORE_DESIGNS", "StoreDesign", "calibrate_store", "store_calibration_table"]
 
@@ -175,7 +175,7 @@ def _row(design: StoreDesign, runs: pd.DataFrame) -> Claim:
 
     rows = [c for c in compute_claims(prepare_runs(runs)) if c.key == design.key]
     if len(rows) != 1:
-        raise StatsError(f"design {design.name!r}: its store gave {len(rows)} rows "
+        raise ConfigError(f"design {design.name!r}: its store gave {len(rows)} rows "
                          f"{design.key!r}; expected exactly one")
     return rows[0]
 

@@ -63,8 +63,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from layerflow.errors import ConfigError
 from layerflow.stats.correlation import pearson
-from layerflow.stats.intervals import StatsError, wilson_interval
+from layerflow.stats.intervals import wilson_interval
 
 __all__ = ["ESTIMATORS", "CellEstimate", "Estimate", "estimator", "holm", "tost_p"]
 
@@ -459,7 +460,7 @@ def holm(p: list[float]) -> list[float]:
 
 
 def estimator(name: str) -> Callable[[pd.DataFrame, float, float], Estimate]:
-    """The estimator called ``name``; unknown names raise :class:`StatsError`."""
+    """The estimator called ``name``; unknown names raise :class:`ConfigError`."""
     if name not in ESTIMATORS:
-        raise StatsError(f"estimator={name!r}: expected one of {sorted(ESTIMATORS)}")
+        raise ConfigError(f"estimator={name!r}: expected one of {sorted(ESTIMATORS)}")
     return ESTIMATORS[name]

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from layerflow.errors import ConfigError
 from layerflow.stats.accuracy import WELL_TRAINED
 from layerflow.stats.claims.estimators import ESTIMATORS
-from layerflow.stats.intervals import StatsError
 
 __all__ = ["DECLARATIONS", "KINDS", "PAPERS", "ClaimDeclaration", "declaration"]
 
@@ -73,18 +73,18 @@ class ClaimDeclaration:
 
     def __post_init__(self) -> None:
         if self.paper not in PAPERS:
-            raise StatsError(f"paper={self.paper!r}: expected one of {sorted(PAPERS)}")
+            raise ConfigError(f"paper={self.paper!r}: expected one of {sorted(PAPERS)}")
         if self.kind not in KINDS:
-            raise StatsError(f"kind={self.kind!r}: expected one of {KINDS}")
+            raise ConfigError(f"kind={self.kind!r}: expected one of {KINDS}")
         if self.predicted not in (-1, 1):
-            raise StatsError(f"predicted={self.predicted!r}: expected +1 or -1")
+            raise ConfigError(f"predicted={self.predicted!r}: expected +1 or -1")
         if self.estimator not in ESTIMATORS:
-            raise StatsError(f"estimator={self.estimator!r}: expected one of "
+            raise ConfigError(f"estimator={self.estimator!r}: expected one of "
                              f"{sorted(ESTIMATORS)}")
         if not self.sesoi > 0:
-            raise StatsError(f"sesoi={self.sesoi!r}: expected a positive smallest effect")
+            raise ConfigError(f"sesoi={self.sesoi!r}: expected a positive smallest effect")
         if self.min_units < 2:
-            raise StatsError(f"min_units={self.min_units!r}: an interval needs at least 2 units")
+            raise ConfigError(f"min_units={self.min_units!r}: an interval needs at least 2 units")
 
     @property
     def definition(self) -> str:
@@ -252,8 +252,8 @@ DECLARATIONS: tuple[ClaimDeclaration, ...] = (
 
 
 def declaration(key: str) -> ClaimDeclaration:
-    """The declaration of claim ``key`` (:class:`StatsError` for an unknown key)."""
+    """The declaration of claim ``key`` (:class:`ConfigError` for an unknown key)."""
     for d in DECLARATIONS:
         if d.key == key:
             return d
-    raise StatsError(f"claim {key!r}: expected one of {[d.key for d in DECLARATIONS]}")
+    raise ConfigError(f"claim {key!r}: expected one of {[d.key for d in DECLARATIONS]}")
