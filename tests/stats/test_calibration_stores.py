@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from layerflow.errors import ConfigError
 from layerflow.stats.claims import compute_claims
 from layerflow.stats.claims.calibration_stores import (
     STORE_DESIGNS,
@@ -24,7 +25,6 @@ from layerflow.stats.claims.calibration_stores import (
     rho_accuracy_store,
 )
 from layerflow.stats.claims.registry import MIN_UNITS
-from layerflow.stats.intervals import StatsError
 from layerflow.stats.tables import prepare_runs
 
 IDS = [d.claim for d in STORE_DESIGNS]
@@ -78,7 +78,7 @@ def test_a_store_without_the_row_is_refused() -> None:
         return runs[runs["arm"] == "plain"], effect  # no penalty arm: no row
 
     d = StoreDesign("plain arm only", "penalty_low_data", "penalty_low_data", empty, 0.01, 6)
-    with pytest.raises(StatsError, match="gave 0 rows 'penalty_low_data'"):
+    with pytest.raises(ConfigError, match="gave 0 rows 'penalty_low_data'"):
         calibrate_store(d, 1, parts=("coverage",))
 
 

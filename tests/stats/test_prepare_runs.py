@@ -7,9 +7,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from layerflow.errors import ConfigError
 from layerflow.report.findings import compute_findings
 from layerflow.report.summary import view_summaries
-from layerflow.stats import StatsError
 from layerflow.stats.claims import compute_claims
 from layerflow.stats.geodesic import weight_decay_table
 from layerflow.stats.least_action import assign_arms
@@ -62,5 +62,5 @@ def test_preparing_twice_changes_nothing() -> None:
 def test_a_reader_of_prepared_runs_refuses_a_raw_table(reader) -> None:  # type: ignore[no-untyped-def]
     raw = pd.DataFrame({"run_id": ["a"], "dataset": ["moons"], "model_kind": ["resnet"],
                         "status": ["ok"], "lss_mean": [1.2]})
-    with pytest.raises(StatsError, match=r"prepared runs table.*'kind'"):
+    with pytest.raises(ConfigError, match=r"prepared runs table.*'kind'"):
         reader(raw)

@@ -10,9 +10,9 @@ import pytest
 
 from layerflow import Trajectory
 from layerflow.analyze import analyze
+from layerflow.errors import ConfigError
 from layerflow.transport import (
     SUMMARY_KEYS,
-    TransportError,
     kinetic_energy,
     line_shape_score,
     ot_score,
@@ -90,6 +90,6 @@ def test_analyze_reports_a_capture_without_equal_widths_and_summary_refuses_it(
     assert "error" not in out and math.isnan(float(out["lss_mean"]))
     assert "no two consecutive states have equal width" in out["transport_note"]
     assert "left out: input -> layer1 (widths 2 -> 3 differ)" in out["transport_note"]
-    with pytest.raises(TransportError, match=r"no two consecutive states have equal width.*"
+    with pytest.raises(ConfigError, match=r"no two consecutive states have equal width.*"
                        r"gw_ot_score.*stage_transport"):
         summary(traj)
