@@ -28,8 +28,8 @@ import argparse
 import math
 import time
 
-from layerflow.stats.claims.calibration import DESIGNS, HARSH, calibrate
-from layerflow.stats.claims.calibration_stores import STORE_DESIGNS, calibrate_store
+from layerflow.stats.claims._calibration import DESIGNS, HARSH, calibrate
+from layerflow.stats.claims._calibration_stores import STORE_DESIGNS, calibrate_store
 
 
 def _line(name: str, estimator: str, units: int, n: int, row: dict[str, float | int | str],

@@ -2,7 +2,7 @@
 
 A trajectory of ``--tokens`` tokens (default 200,000) × 13 states of width 768 (GPT-2 small's
 embeddings, 11 block outputs and the final norm; 7.4 GiB of float32) plus the token ids is
-written to disk without ever being in memory (``layerflow.trajectory.save_streamed``; no GPT-2
+written to disk without ever being in memory (``layerflow._trajectory.save_streamed``; no GPT-2
 weights are needed: the states are random tracks, each state the previous one plus a drift and
 noise, the last layer-normalised). Then, in a child process, it is mapped
 (``Trajectory.load(…, mmap=True)``) and measured as ``layerflow analyze`` measures it: the
@@ -62,7 +62,7 @@ def _state_chunks(n: int, layer: int, seed: int) -> Iterator[np.ndarray]:
 
 
 def write(path: Path, n: int, seed: int = 0) -> float:
-    from layerflow.trajectory import save_streamed
+    from layerflow._trajectory import save_streamed
 
     t0 = time.perf_counter()
     ids = np.random.default_rng(seed).integers(0, 50257, size=n).astype(np.float32)
@@ -80,8 +80,8 @@ def write(path: Path, n: int, seed: int = 0) -> float:
 
 def analyse(path: Path, k: int, max_points: int) -> None:
     """The child: map, measure, print one JSON line."""
-    from layerflow.analyze import analyze
-    from layerflow.trajectory import Trajectory
+    from layerflow._analyze import analyze
+    from layerflow._trajectory import Trajectory
 
     t0 = time.perf_counter()
     traj = Trajectory.load(path, mmap=True)

@@ -121,7 +121,7 @@ def main() -> None:
     if args.threads:
         os.environ["OMP_NUM_THREADS"] = str(args.threads)
         torch.set_num_threads(args.threads)
-    from layerflow.errors import BudgetError
+    from layerflow._errors import BudgetError
     from layerflow.maps import jacobian_diagnostics
 
     print(f"load average before: {os.getloadavg()}; torch threads {torch.get_num_threads()}")
@@ -191,7 +191,7 @@ def main() -> None:
 def cifar(n: int) -> None:
     """[4] A CIFAR-size block (64 channels × 32×32 = 65,536 wide): refused exactly, run matrix-free
     on one sample, measured against its estimate."""
-    from layerflow.errors import BudgetError
+    from layerflow._errors import BudgetError
     from layerflow.maps import jacobian_diagnostics
 
     torch.manual_seed(0)

@@ -69,7 +69,7 @@ def trajectory(dataset: str, shape: str, seed: int, trained: bool) -> list[np.nd
 
 
 def analyse(states: list[np.ndarray]) -> object:
-    from layerflow.ricci.view import measure_ricci
+    from layerflow.ricci._view import measure_ricci
 
     return measure_ricci(states, k=30, ks=KS, protocols=PROTOCOLS)
 

@@ -7,7 +7,7 @@ Reference: scikit-learn ``kneighbors_graph`` (union-symmetrised), ``scipy.sparse
 shortest_path`` per layer (unweighted BFS, N×N matrix), Forman by a Python loop over edges,
 ``numpy.corrcoef``. Both results are checked equal before timings are printed.
 
-Then the sweep's use: ``ricci_sweep(traj, ks=(20, 50, 100), local=False)`` on N = 200 points and
+Then the sweep's use: ``ricci_k_scan(traj, ks=(20, 50, 100), local=False)`` on N = 200 points and
 12 states (what every sweep task runs, many networks per worker process); the authors' scale:
 one network at N = 2,000 for ks (30, 120, 300) in one call, both protocols, beside
 three separate calls and the R code's own time (about 50 s per network for the three ks, timed by
@@ -129,15 +129,15 @@ def maxrss_mib() -> float:
 R_SECONDS_THREE_KS = 50.0
 
 
-def authors_scale(ricci_coefficient, ricci_sweep) -> None:  # type: ignore[no-untyped-def]
+def authors_scale(ricci_coefficient, ricci_k_scan) -> None:  # type: ignore[no-untyped-def]
     """One network at N = 2,000, ks (30, 120, 300), both protocols: one call vs three."""
     ks = (30, 120, 300)
     states = synthetic_trajectory(2000, seed=7, depth=6)
     print(f"\n== authors' scale: N = 2,000, {len(states)} states, ks = {ks}, exact geodesics")
     for protocol in ("layerflow", "baptista"):
-        ricci_sweep(states[:2], ks=(5,), local=False, protocol=protocol)  # warm
+        ricci_k_scan(states[:2], ks=(5,), local=False, protocol=protocol)  # warm
         clear_input_memo()
-        sw, t_one, c_one = timed(ricci_sweep, states, ks=ks, local=False, protocol=protocol)
+        sw, t_one, c_one = timed(ricci_k_scan, states, ks=ks, local=False, protocol=protocol)
         t0 = time.perf_counter()
         sep = {k: ricci_coefficient(states, k=k, protocol=protocol) for k in ks}
         t_sep = time.perf_counter() - t0
@@ -227,12 +227,12 @@ def main() -> int:
     import numba
 
     from layerflow.ricci import (
-        geodesic_mass,
         knn_graph,
+        path_mass,
         ricci_coefficient,
-        ricci_sweep,
+        ricci_k_scan,
     )
-    from layerflow.stats.correlation import pearson
+    from layerflow.stats._correlation import pearson
 
     print(
         f"import: {time.perf_counter() - t0:.2f} s; numba threads: {numba.get_num_threads()} "
@@ -298,19 +298,19 @@ def main() -> int:
 
     small = synthetic_trajectory(200, seed=3, depth=11)
     ks = (20, 50, 100)
-    ricci_sweep(small, ks=ks, local=False)
+    ricci_k_scan(small, ks=ks, local=False)
     sw_t, sw_c = [], []
     for _ in range(20):
-        _, dt, cpu = timed(ricci_sweep, small, ks=ks, local=False)
+        _, dt, cpu = timed(ricci_k_scan, small, ks=ks, local=False)
         sw_t.append(dt)
         sw_c.append(cpu)
     print(
-        f"\n== sweep task: ricci_sweep(N = 200, {len(small)} states, ks={ks}, local=False): "
+        f"\n== sweep task: ricci_k_scan(N = 200, {len(small)} states, ks={ks}, local=False): "
         f"{1000 * float(np.median(sw_t)):.1f} ms per network (median of 20; min "
         f"{1000 * min(sw_t):.1f}); CPU {1000 * float(np.median(sw_c)):.1f} ms; "
         f"load {loadavg()}"
     )
-    authors_scale(ricci_coefficient, ricci_sweep)
+    authors_scale(ricci_coefficient, ricci_k_scan)
     if args.quick:
         return 0
 
@@ -325,7 +325,7 @@ def main() -> int:
         f"maxrss {maxrss_mib():.0f} MiB; load average {os.getloadavg()[0]:.2f}"
     )
     t0 = time.perf_counter()
-    exact = np.array([geodesic_mass(knn_graph(X, k), method="exact").value for X in big])
+    exact = np.array([path_mass(knn_graph(X, k), method="exact").value for X in big])
     t_e = time.perf_counter() - t0
     rel = np.abs(res_s.geodesic_mass - exact) / exact
     z = np.abs(res_s.geodesic_mass - exact) / res_s.geodesic_stderr

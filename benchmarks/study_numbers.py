@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from layerflow.report._format import format_number
-from layerflow.stats.tables import prepare_runs
+from layerflow.stats._tables import prepare_runs
 from layerflow.sweep import ResultStore
 
 HEADLINE = ("lss_mean", "ots", "w2_geodesic_ratio", "ricci_rho", "test_acc")

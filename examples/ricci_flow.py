@@ -28,7 +28,7 @@ print(f"test accuracy {trained.test_acc:.3f}")
 
 # %%
 traj = lf.capture(trained.model, ds.X_test, labels=ds.y_test)
-lf.ricci.ricci_sweep(traj, ks=(30, 50, 100), local=False)
+lf.ricci.ricci_k_scan(traj, ks=(30, 50, 100), local=False)
 
 # %%
 K = 100  # half of N, as the built-in paper-ricci study uses

@@ -1,4 +1,4 @@
-"""`layerflow.analyze`: the view registry, its errors, and the CLI generated from it."""
+"""`layerflow._analyze`: the view registry, its errors, and the CLI generated from it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 import layerflow as lf
 from layerflow import Trajectory
-from layerflow.analyze import analyze
+from layerflow._analyze import analyze
 from layerflow.views import VIEWS
 
 

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from layerflow._capture import capture
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.models import ModelSpec, build_model
 
 

@@ -11,7 +11,7 @@ import torch
 
 import layerflow as lf
 from layerflow._capture import capture
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 
 transformers = pytest.importorskip("transformers")
 

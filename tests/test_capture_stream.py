@@ -13,9 +13,9 @@ from torch import nn
 
 import layerflow as lf
 from layerflow._capture import capture
+from layerflow._errors import ConfigError, DataError, LayerflowError
 from layerflow._npzmap import map_npz, release, write_stored_npz
-from layerflow.errors import ConfigError, DataError, LayerflowError
-from layerflow.trajectory import Trajectory
+from layerflow._trajectory import Trajectory
 
 
 class Seq(nn.Module):

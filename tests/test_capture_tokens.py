@@ -10,7 +10,7 @@ from torch import nn
 
 import layerflow as lf
 from layerflow._capture import capture
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 
 
 class TinyTransformer(nn.Module):

@@ -35,8 +35,8 @@ def _results(t: lf.Trajectory) -> dict[str, Any]:
         "ricci": lf.ricci.ricci_coefficient(t, k=k),
         "local": lf.ricci.local_coefficients(t, k=k),
         "layer": lf.ricci.layer_coefficients(t, k=k),
-        "sweep": lf.ricci.ricci_sweep(t, ks=(k, k + 2)),
-        "mass": lf.ricci.geodesic_mass(lf.ricci.knn_graph(t.states[0], k=k)),
+        "sweep": lf.ricci.ricci_k_scan(t, ks=(k, k + 2)),
+        "mass": lf.ricci.path_mass(lf.ricci.knn_graph(t.states[0], k=k)),
         "curve": lf.maps.track_curvature(t),
     }
 
@@ -69,11 +69,11 @@ def test_reprs_name_the_headline_values(small: dict[str, Any]) -> None:
     assert "eta=<array (5,)>" in repr(ricci)
     sweep = small["sweep"]
     assert repr(sweep) == (
-        f"RicciSweep(ks=(6, 8), global_={{6: {sweep.global_[6].coefficient:.4g}, "
+        f"RicciKScan(ks=(6, 8), global_={{6: {sweep.global_[6].coefficient:.4g}, "
         f"8: {sweep.global_[8].coefficient:.4g}}})"
     )
     # classes with their own repr keep it
-    assert repr(small["mass"]).startswith("GeodesicMass(value=")
+    assert repr(small["mass"]).startswith("PathMass(value=")
     assert repr(_traj(4)) == ("Trajectory(N=4, widths=[3, 3, 3, 3, 3, 3], layers=['input', "
                               "'layer1', 'layer2', 'layer3', 'layer4', 'layer5'])")
 

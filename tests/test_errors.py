@@ -1,4 +1,4 @@
-"""The error classes: one hierarchy in layerflow.errors, exported from layerflow, each raised by
+"""The error classes: one hierarchy in layerflow._errors, exported from layerflow, each raised by
 the situation it names."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import layerflow as lf
-from layerflow import errors
-from layerflow.errors import (
+from layerflow import _errors as errors
+from layerflow._errors import (
     BudgetError,
     ConfigError,
     DataError,

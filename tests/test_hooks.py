@@ -1,4 +1,4 @@
-"""The one forward-hook machinery (layerflow.hooks) behind capture, Jacobians and penalties."""
+"""The one forward-hook machinery (layerflow._hooks) behind capture, Jacobians and penalties."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from layerflow.errors import LayerflowError
-from layerflow.hooks import (
+from layerflow._errors import LayerflowError
+from layerflow._hooks import (
     LayerHooks,
     eval_mode,
     model_input,

@@ -14,8 +14,8 @@ import torch
 from torch import nn
 
 import layerflow as lf
-from layerflow.errors import ConfigError, LayerflowError
-from layerflow.hooks import (
+from layerflow._errors import ConfigError, LayerflowError
+from layerflow._hooks import (
     LayerHooks,
     PreActivation,
     post_add_activation,

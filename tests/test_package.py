@@ -57,13 +57,13 @@ def test_view_packages_import_their_names_on_first_use() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
-    assert out.stdout.strip() == "[] True layerflow.ricci.coefficients"
+    assert out.stdout.strip() == "[] True layerflow.ricci._coefficients"
     for name in ("ricci", "transport", "maps"):
         pkg = getattr(lf, name)
         assert set(pkg.__all__) <= set(dir(pkg))
         for public in pkg.__all__:
             getattr(pkg, public)
-    assert lf.ricci.graphs.__name__ == "layerflow.ricci.graphs"  # a submodule, read as before
+    assert lf.ricci.graphs.__name__ == "layerflow.ricci._graphs"  # a submodule, read as before
     with pytest.raises(AttributeError, match=r"'layerflow\.ricci' has no attribute 'no_such'"):
         _ = lf.ricci.no_such  # type: ignore[attr-defined]
     with pytest.raises(AttributeError, match="has no attribute '__wrapped__'"):
@@ -211,6 +211,6 @@ def test_mypy_is_strict_on_the_public_face() -> None:
     assert {f: strict.get(f) for f in _STRICT_FLAGS} == dict.fromkeys(_STRICT_FLAGS, True)
     assert strict["implicit_reexport"] is False
     public = _public_modules()
-    assert {"layerflow", "layerflow.views", "layerflow.stats", "layerflow.ricci.coefficients",
-            "layerflow.trajectory"} <= public
+    assert {"layerflow", "layerflow.views", "layerflow.stats", "layerflow.ricci._coefficients",
+            "layerflow._trajectory"} <= public
     assert sorted(public - set(strict["module"])) == []

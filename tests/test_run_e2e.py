@@ -16,8 +16,8 @@ from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).parent / "report"))
 from layerflow.cli import cli
-from layerflow.report.findings import compute_findings
-from layerflow.stats.tables import prepare_runs
+from layerflow.report._findings import compute_findings
+from layerflow.stats._tables import prepare_runs
 from layerflow.sweep import ResultStore
 
 from .report.html_pages import (

@@ -172,7 +172,7 @@ def test_knn_graph_and_curvature_and_mass(arrays: tuple[list[np.ndarray], np.nda
         assert (lf.ricci.edge_curvature(G, kind=kind) != 0).sum() <= G.nnz
     nxg = nx.from_numpy_array(A)
     want = sum(sum(d.values()) for _, d in nx.all_pairs_shortest_path_length(nxg)) / 2
-    mass = lf.ricci.geodesic_mass(G)
+    mass = lf.ricci.path_mass(G)
     assert float(mass.value) == want  # SPEC writes the number; the result carries it as .value
 
 
@@ -187,7 +187,7 @@ def test_ricci_coefficients(arrays: tuple[list[np.ndarray], np.ndarray]) -> None
     for layer, X in enumerate(states):  # independent: Forman sums and masses per layer
         G = lf.ricci.knn_graph(X, k=30)
         assert rc.scalar_curvature[layer] == lf.ricci.edge_curvature(G).sum() / 2
-        assert rc.geodesic_mass[layer] == lf.ricci.geodesic_mass(G).value
+        assert rc.geodesic_mass[layer] == lf.ricci.path_mass(G).value
     np.testing.assert_allclose(rc.eta, np.diff(rc.geodesic_mass))
     want = np.corrcoef(rc.eta, rc.scalar_curvature[:-1])[0, 1]
     assert rc.coefficient == pytest.approx(want, rel=1e-9)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import layerflow as lf
-from layerflow.errors import ConfigError
-from layerflow.trajectory import Trajectory
+from layerflow._errors import ConfigError
+from layerflow._trajectory import Trajectory
 from layerflow.views import get_view
 
 KINDS = ("input_ids", "embedding", "block", "block", "block", "final_norm")

@@ -20,7 +20,7 @@ def test_closest_names_against_difflib_by_hand() -> None:
 
 
 def test_misspelt_study_name() -> None:
-    from layerflow.errors import ConfigError
+    from layerflow._errors import ConfigError
     from layerflow.sweep import load_config
 
     with pytest.raises(ConfigError, match=r"'geodesc' is neither .*\(did you mean 'geodesic'( or [^)]*)?\?\)"):
@@ -28,8 +28,8 @@ def test_misspelt_study_name() -> None:
 
 
 def test_misspelt_dataset_name() -> None:
+    from layerflow._errors import ConfigError
     from layerflow.data import load_dataset
-    from layerflow.errors import ConfigError
 
     with pytest.raises(ConfigError, match=r"unknown dataset 'circels' \(did you mean 'circles'"):
         load_dataset("circels")
@@ -38,7 +38,7 @@ def test_misspelt_dataset_name() -> None:
 
 
 def test_misspelt_view_name_and_option() -> None:
-    from layerflow.errors import ConfigError
+    from layerflow._errors import ConfigError
     from layerflow.views import get_view, resolve_options
 
     with pytest.raises(ConfigError, match=r"unknown view 'transprot' \(did you mean 'transport'"):
@@ -50,8 +50,8 @@ def test_misspelt_view_name_and_option() -> None:
 
 
 def test_misspelt_curvature_kind() -> None:
-    from layerflow.errors import ConfigError
-    from layerflow.ricci.curvature import check_kind
+    from layerflow._errors import ConfigError
+    from layerflow.ricci._curvature import check_kind
     from layerflow.views import get_view
 
     with pytest.raises(ConfigError, match=r"'formann' \(did you mean 'forman'\?\)"):
@@ -61,7 +61,7 @@ def test_misspelt_curvature_kind() -> None:
 
 
 def test_misspelt_config_key_and_backend() -> None:
-    from layerflow.errors import ConfigError
+    from layerflow._errors import ConfigError
     from layerflow.sweep import load_config, make_backend
 
     with pytest.raises(ConfigError, match=r"seeeds: unknown key \(did you mean 'seeds'\?\)"):

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from layerflow import Trajectory
-from layerflow.errors import ConfigError, DataError
+from layerflow._errors import ConfigError, DataError
 
 
 def states(widths: list[int], n: int = 6, seed: int = 0) -> list[np.ndarray]:

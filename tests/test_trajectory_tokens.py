@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from layerflow.errors import ConfigError
-from layerflow.tokens import token_rows
-from layerflow.trajectory import Trajectory
+from layerflow._errors import ConfigError
+from layerflow._tokens import token_rows
+from layerflow._trajectory import Trajectory
 
 
 def _hidden(n: int = 4, t: int = 5, d: int = 3, layers: int = 3) -> list[np.ndarray]:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import layerflow as lf
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.views import (
     VIEWS,
     Column,
@@ -100,7 +100,7 @@ def test_the_light_option_declarations_are_the_views_own() -> None:
     written there are the keys the registries are created with, and the allowed values are
     the registries' keys."""
     from layerflow.ricci import CURVATURES, PROTOCOLS
-    from layerflow.transport.assignment import SOLVERS
+    from layerflow.transport._assignment import SOLVERS
     from layerflow.views import VIEW_OPTIONS, view_options
 
     assert list(VIEW_OPTIONS) == list(VIEWS)
@@ -134,7 +134,7 @@ def test_registry_keys_are_the_initial_names_until_the_registry_is_loaded() -> N
             "from layerflow.views import view_options\n"
             "(opt,) = [o for o in view_options('ricci').options if o.name == 'curvature']\n"
             "before = opt.allowed()\n"
-            "loaded = 'layerflow.ricci.curvature' in sys.modules\n"
+            "loaded = 'layerflow.ricci._curvature' in sys.modules\n"
             "from layerflow.ricci import CURVATURES\n"
             "CURVATURES['halved'] = CURVATURES['forman']\n"
             "print(before, loaded, opt.allowed())\n")

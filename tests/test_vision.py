@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import layerflow as lf
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.maps import MatfreeOptions, jacobian_diagnostics
 
 try:
@@ -309,7 +309,7 @@ def test_the_cost_estimate_is_within_2x_of_the_measured_time() -> None:
 def test_the_transport_view_names_the_transitions_of_a_stage_capture() -> None:
     """layer1 … layer4 with pool="mean" (widths 64…512): no equal-width run, so the run metrics
     are NaN and the view names every transition, each read by the GW OT score."""
-    from layerflow.transport.view import measure_transport
+    from layerflow.transport._view import measure_transport
 
     model = _resnet18()
     traj = lf.capture(model, _images(24), layers=["layer1", "layer2", "layer3", "layer4"],
@@ -329,7 +329,7 @@ def test_the_transport_view_names_the_transitions_of_a_stage_capture() -> None:
 def test_the_transport_view_of_a_block_capture_names_what_it_left_out() -> None:
     """A block-level capture across downsampling: the run metrics read maxpool .. layer1.1 and
     the view names each transition they left out, with the reason."""
-    from layerflow.transport.view import measure_transport
+    from layerflow.transport._view import measure_transport
 
     model = _resnet18()
     traj = lf.capture(model, _images(24), layers=["maxpool", *BLOCKS])

@@ -19,8 +19,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from layerflow._version import __version__
-from layerflow.errors import (
+from layerflow._errors import (
     BudgetError,
     ConfigError,
     DataError,
@@ -29,10 +28,11 @@ from layerflow.errors import (
     LayerflowError,
     NotComputableError,
 )
+from layerflow._version import __version__
 
 # public name -> module that defines it (imported on first access)
 _LAZY_NAMES: dict[str, str] = {
-    "Trajectory": "layerflow.trajectory",
+    "Trajectory": "layerflow._trajectory",
     "capture": "layerflow._capture",
     "Dataset": "layerflow.data",
     "load_dataset": "layerflow.data",
@@ -90,6 +90,7 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from layerflow._capture import capture  # noqa: F401
     from layerflow._environment import environment, reproducible  # noqa: F401
+    from layerflow._trajectory import Trajectory  # noqa: F401
     from layerflow.data import Dataset, list_datasets, load_dataset  # noqa: F401
     from layerflow.models import ModelSpec, build_model  # noqa: F401
     from layerflow.training import (  # noqa: F401
@@ -100,4 +101,3 @@ if TYPE_CHECKING:  # pragma: no cover
         train,
         train_ensemble,
     )
-    from layerflow.trajectory import Trajectory  # noqa: F401

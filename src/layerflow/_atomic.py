@@ -15,8 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["atomic_open", "atomic_path", "atomic_write_bytes"]
-
 
 def _fsync_dir(path: Path) -> None:
     try:

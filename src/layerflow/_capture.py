@@ -2,7 +2,7 @@
 
 The model runs as its user runs it: on a tensor, on keyword inputs (a mapping such as a
 tokenizer's ``BatchEncoding``, so the attention mask reaches the model), or on an iterable of
-batches (a ``DataLoader``). Forward hooks on named submodules (:mod:`layerflow.hooks`, shared with
+batches (a ``DataLoader``). Forward hooks on named submodules (:mod:`layerflow._hooks`, shared with
 the Jacobian diagnostics and the transport penalty) record each state batch by batch; the model
 runs in eval mode under ``torch.no_grad()``; its mode is restored and its weights are never
 changed; the hooks are removed even when the forward pass raises. States larger than the memory
@@ -21,8 +21,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from layerflow.errors import ConfigError
-from layerflow.hooks import (
+from layerflow._errors import ConfigError
+from layerflow._hooks import (
     LayerHooks,
     LayerSpec,
     accepts_keyword,
@@ -34,10 +34,8 @@ from layerflow.hooks import (
     resolve_layers,
     takes_token_ids,
 )
-from layerflow.tokens import as_array, token_rows
-from layerflow.trajectory import Trajectory, save_streamed
-
-__all__ = ["POOLS", "capture"]
+from layerflow._tokens import as_array, token_rows
+from layerflow._trajectory import Trajectory, save_streamed
 
 
 def _mean_pool(t: torch.Tensor) -> torch.Tensor:
@@ -289,7 +287,7 @@ def capture(
         - a NumPy array or tensor of shape ``(N, …)``, split into batches of ``batch_size`` rows
           and passed positionally. Inputs are cast to the model's dtype, except the token ids of
           a model with an ``nn.Embedding`` (integers, or floats holding whole numbers), which the
-          model gets as int64 exactly (:func:`layerflow.hooks.model_input`);
+          model gets as int64 exactly (:func:`layerflow._hooks.model_input`);
         - a mapping of keyword inputs such as a tokenizer's ``BatchEncoding``
           (``input_ids``, ``attention_mask``, …), split into batches of ``batch_size`` rows and
           passed as keyword arguments, so the attention mask reaches the model;
@@ -311,7 +309,7 @@ def capture(
         residual block that applies an activation after its add (torchvision's ``BasicBlock``
         and ``Bottleneck``, ``relu(x + F(x))``, or a stage ending with one) is recorded at the
         sum ``x + F(x)`` before that activation, as the transport penalty and the Jacobian
-        diagnostics read it (:data:`layerflow.hooks.POST_ADD_RULES`); ``metadata["pre_activation"]``
+        diagnostics read it (:data:`layerflow._hooks.POST_ADD_RULES`); ``metadata["pre_activation"]``
         names those layers.
     batch_size
         Rows per forward pass (for an array or a mapping).
@@ -330,7 +328,7 @@ def capture(
     per_token
         ``True``: states of shape ``(N, T, d)`` become one point per token, rows sample-major,
         with ``sample_index`` and ``position`` (the token's index among its sequence's real
-        tokens) kept (:func:`layerflow.tokens.token_rows`); batches may differ in T.
+        tokens) kept (:func:`layerflow._tokens.token_rows`); batches may differ in T.
     attention_mask
         Shape ``(N, T)``, 1 for real tokens, 0 for padding, for a tensor ``X`` (a mapping or
         batches carry their own ``attention_mask``). Passed to the model as
@@ -531,7 +529,7 @@ def capture(
             meta["final_norm"] = final
         if attention_mask is not None:
             meta["attention_mask_to_model"] = mask_to_model
-        # the post-add rule (layerflow.hooks.POST_ADD_RULES): a block with an activation after
+        # the post-add rule (layerflow._hooks.POST_ADD_RULES): a block with an activation after
         # its residual add is recorded at the sum before that activation; the layers it applied to
         pre_activation = post_add_layers(model, [s.module for s in outputs])
         if pre_activation:

@@ -30,8 +30,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-__all__ = ["ResultDisplay", "format_value"]
-
 _MAX_TEXT = 80  # characters of a string value shown in a repr
 _MAX_ITEMS = 6  # items of a tuple shown in a repr
 _HTML_ROWS = 10  # rows of the frame shown under the HTML table

@@ -20,8 +20,6 @@ from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-__all__ = ["environment", "reproducible"]
-
 _DISTRIBUTIONS = ("torch", "numpy", "scipy", "transformers")
 
 
@@ -57,7 +55,7 @@ def reproducible(threads: int = 1) -> Iterator[None]:
     seed, device and library versions, a run inside gives the same bits every time."""
     import torch
 
-    from layerflow.errors import ConfigError
+    from layerflow._errors import ConfigError
 
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ConfigError(f"threads={threads!r}: expected an int >= 1")

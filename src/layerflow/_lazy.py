@@ -13,7 +13,7 @@ attributes.
     from typing import TYPE_CHECKING
 
     if TYPE_CHECKING:
-        from layerflow.ricci.coefficients import ricci_coefficient
+        from layerflow.ricci._coefficients import ricci_coefficient
 
     __all__ = ["ricci_coefficient"]
 

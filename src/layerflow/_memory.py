@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["available_bytes", "format_bytes"]
-
 
 def available_bytes() -> int:
     """Memory available to this process (``MemAvailable`` on Linux, else physical memory)."""

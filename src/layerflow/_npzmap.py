@@ -24,9 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from layerflow._atomic import atomic_path
-from layerflow.errors import ConfigError, DataError, LayerflowError
-
-__all__ = ["Member", "map_npz", "release", "row_blocks", "write_stored_npz"]
+from layerflow._errors import ConfigError, DataError, LayerflowError
 
 _ALIGN = 64
 _ALLOWED_KINDS = set("biufcSU")
@@ -90,7 +88,7 @@ def map_npz(path: str | os.PathLike[str],
             error: type[LayerflowError] = DataError) -> dict[str, np.ndarray] | None:
     """Every member of the ``.npz`` at ``path`` as a read-only array mapped from the file, or
     ``None`` when a member is compressed (read those with
-    :func:`layerflow.data.npzsafe.read_npz`). Object dtypes, sizes that disagree with the file
+    :func:`layerflow.data._npzsafe.read_npz`). Object dtypes, sizes that disagree with the file
     and malformed headers raise ``error``."""
     path = Path(path)
     size = path.stat().st_size

@@ -12,14 +12,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["count_columns", "progress_bar", "wants_progress"]
-
 
 def wants_progress(progress: bool | None) -> bool:
     """``progress`` itself when given, else whether standard error is a terminal."""
     if progress is not None:
         if not isinstance(progress, bool):
-            from layerflow.errors import ConfigError
+            from layerflow._errors import ConfigError
 
             raise ConfigError(f"progress={progress!r}: expected True, False or None")
         return progress

@@ -23,7 +23,7 @@ def builtin_configs() -> dict[str, Path]:
     return dict(sorted(out.items()))
 
 
-def study_summary(path: Path) -> str:
+def study_description(path: Path) -> str:
     """A study's one line: the opening comment's first clause after ``NAME:`` (up to the first
     full stop that ends a sentence, or the first parenthesis), e.g. ``"the low-data study of Karkar et al. 2020"``."""
     words: list[str] = []

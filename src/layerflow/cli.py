@@ -44,9 +44,9 @@ def datasets(fetch_names: tuple[str, ...], root: Path | None, mirror: str | None
     from rich.console import Console
     from rich.table import Table
 
+    from layerflow._errors import DataError
     from layerflow.data import list_datasets
-    from layerflow.data.remote import REMOTE_SETS, cache_status, data_home, fetch
-    from layerflow.errors import DataError
+    from layerflow.data._remote import REMOTE_SETS, cache_status, data_home, fetch
 
     console = Console()
     for name in fetch_names:
@@ -75,7 +75,7 @@ def datasets(fetch_names: tuple[str, ...], root: Path | None, mirror: str | None
 
 
 class _byte_progress:
-    """A rich progress bar fed by :func:`layerflow.data.remote.fetch`'s ``progress`` callback."""
+    """A rich progress bar fed by :func:`layerflow.data._remote.fetch`'s ``progress`` callback."""
 
     def __init__(self, console: Any) -> None:
         from rich.progress import (
@@ -109,7 +109,7 @@ def _echo_report(rep: Any) -> None:
     figures are in the report, not repeated here."""
     if rep.claims:
         click.echo("claims:")
-        from layerflow.report.html import estimate_text, p_text
+        from layerflow.report._html import estimate_text, p_text
 
         for c in rep.claims:
             tag = "" if c.kind == "claim" else " (check)"
@@ -212,10 +212,10 @@ def analyze(trajectory: Path, as_json: bool, subsample: int | None, subsample_se
     Each view, and inside the transport view the W2 path and the OT score, fails alone with its
     reason; the others are still reported.
     """
+    from layerflow._analyze import analyze as run_analysis
     from layerflow._environment import environment
-    from layerflow.analyze import analyze as run_analysis
-    from layerflow.errors import LayerflowError
-    from layerflow.trajectory import Trajectory
+    from layerflow._errors import LayerflowError
+    from layerflow._trajectory import Trajectory
 
     try:
         traj = Trajectory.load(trajectory, max_bytes=int(max_load_gb * (1 << 30)), mmap=True)
@@ -261,7 +261,7 @@ def analyze(trajectory: Path, as_json: bool, subsample: int | None, subsample_se
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def report(directory: Path) -> None:
     """(Re)build DIRECTORY/report.html and its PNG figures from the results store there."""
-    from layerflow.errors import DataError
+    from layerflow._errors import DataError
     from layerflow.report import load_input, render_report
 
     try:
@@ -275,9 +275,9 @@ class _RunCommand(click.Command):
     """``run --help`` ends with the built-in studies, one line each (read from their YAML)."""
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        from layerflow._studies import builtin_configs, study_summary
+        from layerflow._studies import builtin_configs, study_description
 
-        rows = [(name, study_summary(path)) for name, path in builtin_configs().items()]
+        rows = [(name, study_description(path)) for name, path in builtin_configs().items()]
         if rows:
             with formatter.section("Built-in studies (layerflow run NAME)"):
                 formatter.write_dl(rows)
@@ -310,14 +310,14 @@ def run(config: str, out: Path | None, backend: str | None, address: str | None,
     from rich.console import Console
     from rich.progress import Progress
 
+    from layerflow._errors import ConfigError, DataError
     from layerflow._progress import count_columns
     from layerflow._studies import builtin_configs
-    from layerflow.errors import ConfigError, DataError
     from layerflow.sweep import load_config, run_sweep
 
     if config == "default" and "default" not in builtin_configs():
         config = "paper-ricci"
-    from layerflow.data.provenance import fetch_entries, uncached_entries
+    from layerflow.data._provenance import fetch_entries, uncached_entries
 
     console = Console(stderr=True)
     try:

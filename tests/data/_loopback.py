@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from layerflow.data import write_idx
-from layerflow.data.remote import RemoteFile, RemoteSet
+from layerflow.data._remote import RemoteFile, RemoteSet
 
 
 @dataclass

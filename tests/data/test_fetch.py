@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from layerflow._errors import ConfigError, DataError, FetchChecksumError, FetchOfflineError
+from layerflow.data import _remote as F
 from layerflow.data import load_dataset
-from layerflow.data import remote as F
-from layerflow.data.cifar import read_cifar_archive
-from layerflow.errors import ConfigError, DataError, FetchChecksumError, FetchOfflineError
+from layerflow.data._cifar import read_cifar_archive
 
 from ._loopback import (
     LoopbackServer,
@@ -335,7 +335,7 @@ def test_cifar_archive_is_read_safely(rng: np.random.Generator, tmp_path: Path) 
 
 
 def test_cifar_member_size_capped(rng: np.random.Generator, tmp_path: Path) -> None:
-    from layerflow.data import cifar
+    from layerflow.data import _cifar as cifar
 
     assert cifar.MAX_MEMBER_BYTES == 1 << 28  # the default cap
     blob, _ = cifar_archive("cifar10", rng, per_file=4)

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from layerflow._errors import DataError, LayerflowError
 from layerflow.data import read_idx, write_idx
-from layerflow.errors import DataError, LayerflowError
 
 # Independent encoder: struct format characters per type code, element by element.
 STRUCT_CHAR = {0x08: "B", 0x09: "b", 0x0B: "h", 0x0C: "i", 0x0D: "f", 0x0E: "d"}
@@ -96,7 +96,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import layerflow.data.idx as idx_module
+    import layerflow.data._idx as idx_module
 
     p = write(tmp_path, idx_bytes(0x08, (1,), [1]))
 

@@ -8,9 +8,9 @@ import gzip
 import numpy as np
 import pytest
 
+from layerflow._errors import ConfigError, DataError
 from layerflow.data import load_dataset
-from layerflow.data.real import mnist5k_arrays
-from layerflow.errors import ConfigError, DataError
+from layerflow.data._real import mnist5k_arrays
 
 
 def _csv_rows(every: int = 10) -> np.ndarray:

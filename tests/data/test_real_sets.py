@@ -11,9 +11,9 @@ import pytest
 from sklearn.datasets import load_digits as sk_digits
 from sklearn.linear_model import LogisticRegression
 
+from layerflow._errors import ConfigError, DataError, FetchOfflineError
 from layerflow.data import load_dataset
-from layerflow.data.real import mnist1d_templates
-from layerflow.errors import ConfigError, DataError, FetchOfflineError
+from layerflow.data._real import mnist1d_templates
 
 
 def sorted_rows(X: np.ndarray) -> np.ndarray:
@@ -193,7 +193,7 @@ def test_idx_folder_missing_file_lists_what_was_looked_for(tmp_path: Path) -> No
 
 
 def test_idx_folder_errors(tmp_path: Path, rng: np.random.Generator) -> None:
-    from layerflow.data.real import split_classes_and_dir
+    from layerflow.data._real import split_classes_and_dir
 
     with pytest.raises(ConfigError, match="names no folder"):
         split_classes_and_dir("7,1", "mnist")

@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 import layerflow as lf
+from layerflow._errors import ConfigError
 from layerflow.cli import cli
 from layerflow.data import Dataset, list_datasets, load_dataset, register, unregister
-from layerflow.errors import ConfigError
 
 REQUIRED = ["moons", "circles", "spirals", "swiss_roll", "nested_spheres", "entangled_spirals",
             "blobs_in_cube", "sinusoidal_sheets", "digits", "mnist1d", "mnist", "fmnist", "npz",
@@ -158,8 +158,8 @@ def test_validation_split_is_held_out_before_the_train_fraction() -> None:
     """One validation split for every fraction: the same samples, never trained on."""
     import numpy as np
 
+    from layerflow._errors import ConfigError
     from layerflow.data import load_dataset
-    from layerflow.errors import ConfigError
 
     ds = load_dataset("moons", n=400, seed=3).hold_out_validation(0.25, seed=1)
     n_val = len(ds.y_val)

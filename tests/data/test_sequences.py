@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from layerflow._errors import ConfigError
 from layerflow.data import Dataset, list_datasets, load_dataset
-from layerflow.data.sequences import SEQUENCE_TASKS
-from layerflow.errors import ConfigError
+from layerflow.data._sequences import SEQUENCE_TASKS
 
 
 def _all(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:

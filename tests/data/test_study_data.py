@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from layerflow._errors import ConfigError
 from layerflow.cli import cli
-from layerflow.data import remote as F
-from layerflow.data.provenance import data_source, data_sources_text, resolve_entry
-from layerflow.errors import ConfigError
+from layerflow.data import _remote as F
+from layerflow.data._provenance import data_source, data_sources_text, resolve_entry
 from layerflow.sweep import load_config
 
 from ._loopback import LoopbackServer, cifar_archive, closed_port_url, mnist_files, remote_set
@@ -169,9 +169,9 @@ def test_substitute_must_be_an_entry() -> None:
 
 
 def test_report_tables_and_claim_protocols_name_the_data_source() -> None:
-    from layerflow.data.provenance import data_source_table
+    from layerflow.data._provenance import data_source_table
     from layerflow.report.figures import TABLES
-    from layerflow.stats.claims.observations import protocol_text as protocol_of
+    from layerflow.stats.claims._observations import protocol_text as protocol_of
 
     runs = pd.DataFrame({
         "dataset": ["mnist:7,1", "mnist:7,1", "mnist5k:6,8", "digits:1,7"],

@@ -8,9 +8,9 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 
+from layerflow._errors import ConfigError
 from layerflow.data import load_dataset
-from layerflow.data.synthetic import GENERATORS, load_synthetic
-from layerflow.errors import ConfigError
+from layerflow.data._synthetic import GENERATORS, load_synthetic
 
 NAMES = list(GENERATORS)
 DIMS = {"moons": 2, "circles": 2, "spirals": 2, "swiss_roll": 3, "nested_spheres": 3,

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from layerflow import Trajectory
+from layerflow._errors import ConfigError, DataError
 from layerflow.data import load_dataset, read_npz
-from layerflow.errors import ConfigError, DataError
 
 
 # ---------------------------------------------------------------------------------- npz

@@ -139,23 +139,23 @@ def test_rst_roles_become_links_code_or_a_warning(caplog: pytest.LogCaptureFixtu
     pkg = griffe.load("layerflow", search_paths=[str(ROOT / "src")])
     rendered = roles.rendered_paths(pkg, ["layerflow.transport", "layerflow.Trajectory"])
     assert "layerflow.transport.line_shape_score" in rendered
-    assert "layerflow.transport.lss.line_shape_score" in rendered  # the canonical path too
+    assert "layerflow.transport._lss.line_shape_score" in rendered  # the canonical path too
     assert "layerflow.transport.LineShapeResult.per_sample" in rendered
-    assert "layerflow.transport.lss.unit_steps" not in rendered  # not exported
-    ots = pkg["transport.ots.ot_score"]
+    assert "layerflow.transport._lss.unit_steps" not in rendered  # not exported
+    ots = pkg["transport._ots.ot_score"]
     text = (":func:`line_shape_score` :class:`~layerflow.Trajectory` "
-            ":func:`~layerflow.transport.ots.resolve_m` :func:`scipy.optimize.linear_sum_assignment` "
+            ":func:`~layerflow.transport._ots.resolve_m` :func:`scipy.optimize.linear_sum_assignment` "
             ":func:`no_such_function`\n\n.. math::  a = b\n            + c\n\nAfter::")
     with caplog.at_level(logging.WARNING, logger="mkdocs.hooks.rst_roles"):
-        out = roles.rewrite(pkg["transport.lss.line_shape_score"], pkg, text, rendered)
+        out = roles.rewrite(pkg["transport._lss.line_shape_score"], pkg, text, rendered)
         roles.rewrite(ots, pkg, ":func:`resolve_m`", rendered)
     assert out.split("\n")[0] == (
-        "[`line_shape_score`][layerflow.transport.lss.line_shape_score] "
+        "[`line_shape_score`][layerflow.transport._lss.line_shape_score] "
         "[`Trajectory`][layerflow.Trajectory] `resolve_m` `scipy.optimize.linear_sum_assignment` "
         "`no_such_function`")
     assert "```text\na = b\n+ c\n```" in out and out.endswith("After:")
     warned = [r.getMessage() for r in caplog.records]
-    assert warned == ["layerflow.transport.lss.line_shape_score: the docstring names "
+    assert warned == ["layerflow.transport._lss.line_shape_score: the docstring names "
                       "'no_such_function', which is nothing in scope there"]
 
 

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 
 import layerflow as lf
-from layerflow.analyze import analyze
-from layerflow.errors import ConfigError
-from layerflow.report.summary import view_summaries
-from layerflow.stats.tables import prepare_runs
+from layerflow._analyze import analyze
+from layerflow._errors import ConfigError
+from layerflow.report._view_tables import view_tables
+from layerflow.stats._tables import prepare_runs
 from layerflow.views import Column, get_view, metric_names
 
 
@@ -28,7 +28,7 @@ def _traj() -> lf.Trajectory:
 
 def _measure_with_max_step(traj: Any, **options: Any) -> Any:
     """measure_transport plus one line."""
-    from layerflow.transport import view as transport_view
+    from layerflow.transport import _view as transport_view
 
     res = transport_view.VIEW.measure_fn(traj, **options)
     steps = res.results["path"].steps
@@ -36,7 +36,7 @@ def _measure_with_max_step(traj: Any, **options: Any) -> Any:
 
 
 def _transport_with_max_step() -> Any:
-    from layerflow.transport import view as transport_view
+    from layerflow.transport import _view as transport_view
 
     base = transport_view.VIEW
     column = Column("w2_max_step", "largest W2 step", "max_l W2(μ_l, μ_l+1)", low=0.0)
@@ -61,7 +61,7 @@ def test_a_metric_added_to_a_view_reaches_analyze_the_sweep_row_and_the_report(
     # the report's table of the view's metrics shows it, with its label and mean
     runs = pd.DataFrame({"run_id": ["a", "b", "c"], "dataset": "moons", "model_kind": "resnet",
                          "status": "ok", "w2_max_step": [0.5, 0.7, 0.9]})
-    _, table = view_summaries(prepare_runs(runs))["transport"]
+    _, table = view_tables(prepare_runs(runs))["transport"]
     (row,) = table[table["metric"] == "w2_max_step"].itertuples()
     assert row.label == "largest W2 step" and row.n == 3
     np.testing.assert_allclose(row.mean, 0.7)
@@ -69,7 +69,7 @@ def test_a_metric_added_to_a_view_reaches_analyze_the_sweep_row_and_the_report(
 
 def test_a_curvature_kind_added_to_the_registry_reaches_the_view(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from layerflow.ricci import curvature
+    from layerflow.ricci import _curvature as curvature
 
     def halved(A: Any, degree: str, **_: Any) -> np.ndarray:
         return curvature.CURVATURES["forman"](A, degree) / 2

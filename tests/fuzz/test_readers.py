@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from layerflow import Trajectory
+from layerflow._errors import ConfigError, DataError
 from layerflow.data import load_dataset, read_idx, read_npz
-from layerflow.errors import ConfigError, DataError
 
 CODES = {0x08: "B", 0x09: "b", 0x0B: "h", 0x0C: "i", 0x0D: "f", 0x0E: "d"}
 SIZES = {"B": 1, "b": 1, "h": 2, "i": 4, "f": 4, "d": 8}

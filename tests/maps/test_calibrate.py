@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from layerflow.errors import BudgetError
+from layerflow._errors import BudgetError
 from layerflow.maps import LayerCost, MatfreeOptions
-from layerflow.maps.calibrate import (
+from layerflow.maps._calibrate import (
     _Layer,
     _pilot_steps,
     _saved_numel,
@@ -106,7 +106,7 @@ def test_cost_fields_follow_the_documented_memory_model() -> None:
 def test_a_time_refusal_is_measured_twice_and_the_faster_figures_kept(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import layerflow.maps.calibrate as calibrate
+    import layerflow.maps._calibrate as calibrate
 
     layer = nn.Tanh()
     X = torch.zeros(100, 700, dtype=torch.float64)

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.maps import DEFAULT_COND_MAX, jacobian_diagnostics
 
 from .nets import Net

@@ -15,9 +15,9 @@ import pytest
 import torch
 from torch import nn
 
-from layerflow.errors import BudgetError, ConfigError, LayerflowError
+from layerflow._errors import BudgetError, ConfigError, LayerflowError
 from layerflow.maps import LayerCost, jacobian_diagnostics
-from layerflow.maps.budget import format_seconds, plan_methods
+from layerflow.maps._budget import format_seconds, plan_methods
 
 GiB = 1 << 30
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from layerflow.maps.lanczos import lanczos, ritz
+from layerflow.maps._lanczos import lanczos, ritz
 
 
 def _spd(rng: np.random.Generator, d: int, eigenvalues: np.ndarray) -> np.ndarray:

@@ -14,9 +14,9 @@ import pytest
 import torch
 from torch import nn
 
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.maps import MatfreeOptions, jacobian_diagnostics
-from layerflow.maps.matfree import NormalOperator, matfree_layer, rows_independent
+from layerflow.maps._matfree import NormalOperator, matfree_layer, rows_independent
 
 from .nets import Net
 

@@ -11,7 +11,7 @@ from torch import nn
 
 import layerflow as lf
 from layerflow.maps import MatfreeOptions, jacobian_diagnostics
-from layerflow.maps.jacobian import matfree_verdicts
+from layerflow.maps._jacobian import matfree_verdicts
 
 from .nets import Net
 

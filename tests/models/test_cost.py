@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from layerflow.errors import LayerflowError
+from layerflow._errors import LayerflowError
 from layerflow.models import (
     TRANSPORT_REDUCTIONS,
     check_reduction,

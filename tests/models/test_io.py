@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from layerflow.errors import DataError
+from layerflow._errors import DataError
 from layerflow.models import ModelSpec, build_model, load_weights, save_weights
 
 SPEC = ModelSpec("resnet", width=4, depth=2)

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.models import ACTIVATIONS, MLP, Activation, ModelSpec, ResidualMLP, build_model
 
 SPECS = [

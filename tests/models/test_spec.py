@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.models import ModelSpec
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.models import ModelSpec, ParameterStack, build_model, initial_values, model_structure
 
 F64 = torch.float64

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from layerflow._capture import capture
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.maps import jacobian_diagnostics
 from layerflow.models import (
     DEFAULT_HEADS,

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 import layerflow as lf
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from matplotlib.colors import to_rgba
 from matplotlib.container import BarContainer, ErrorbarContainer
 from matplotlib.figure import Figure
 
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.plot import interval_bars, layer_curve
 
 

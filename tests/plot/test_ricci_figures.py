@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import layerflow as lf
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.ricci import RicciCoefficient
 
 from ._data import assert_same_up_to_sign, pca_reference

@@ -11,7 +11,7 @@ import pytest
 from matplotlib.figure import Figure
 
 import layerflow as lf
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.plot import shared_pca
 
 from ._data import assert_same_up_to_sign, pca_reference

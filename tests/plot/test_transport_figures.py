@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import layerflow as lf
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 
 
 def _bar_heights(ax: object) -> np.ndarray:

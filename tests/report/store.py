@@ -9,8 +9,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from layerflow._trajectory import Trajectory
 from layerflow.report import Report, ReportInput
-from layerflow.trajectory import Trajectory
 
 from .html_pages import ReportParser
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from layerflow.report.html import claims_html, estimate_text, p_text
+from layerflow.report._html import claims_html, estimate_text, p_text
 from layerflow.stats.claims import Claim
 
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from layerflow._trajectory import Trajectory
 from layerflow.report import ReportInput
 from layerflow.report._data import select_k
 from layerflow.report.figures import FIGURES
-from layerflow.stats.tables import finished, prepare_runs
-from layerflow.trajectory import Trajectory
+from layerflow.stats._tables import finished, prepare_runs
 
 
 def _spec(name: str):
@@ -138,7 +138,7 @@ def test_infinite_geodesic_masses_are_counted_not_averaged(store) -> None:  # ty
     n_infinite and averages the finite values (no inf mean, no warning)."""
     import numpy as np
 
-    from layerflow.report.figures.ricci import curvature_table
+    from layerflow.report.figures._ricci import curvature_table
 
     layers = store.layers.copy()
     sel = layers.index[layers["metric"] == "geodesic_mass"][0]

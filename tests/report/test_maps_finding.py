@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from layerflow.report.findings.maps import jacobian_orientation
-from layerflow.stats.tables import prepare_runs
+from layerflow.report._findings.maps import jacobian_orientation
+from layerflow.stats._tables import prepare_runs
 
 
 def test_shares_near_0_and_1_keep_their_digits() -> None:

@@ -7,14 +7,14 @@ import numpy as np
 import pandas as pd
 
 from layerflow.report import ReportInput
-from layerflow.report.findings.ricci import (
+from layerflow.report._findings.ricci import (
     no_coefficient,
     rho_by_protocol_and_k,
     rho_vs_accuracy,
     undefined_rho,
 )
-from layerflow.report.findings.transformer import token_findings
-from layerflow.stats.tables import prepare_runs
+from layerflow.report._findings.transformer import token_findings
+from layerflow.stats._tables import prepare_runs
 
 OTHER = "a connected graph but too few layer pairs or no variance (see ricci_reason)"
 

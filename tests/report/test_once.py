@@ -12,7 +12,7 @@ from layerflow.report import ReportInput, load_input, render_report
 
 
 def test_load_input_reads_the_runs_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from layerflow.sweep.store import ResultStore
+    from layerflow.sweep._store import ResultStore
 
     calls: list[str] = []
     runs = pd.DataFrame({"run_id": ["a"], "attempt": [0], "status": ["ok"]})
@@ -29,7 +29,7 @@ def test_load_input_reads_the_runs_once(tmp_path: Path, monkeypatch: pytest.Monk
 
 def test_the_protocol_table_is_computed_once_per_report(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store: ReportInput) -> None:
-    import layerflow.stats.ricci as ricci_stats
+    import layerflow.stats._ricci as ricci_stats
 
     calls: list[int] = []
     real = ricci_stats.protocol_table
@@ -46,9 +46,9 @@ def test_the_protocol_table_is_computed_once_per_report(
 def test_the_shared_table_gives_the_sentences_of_the_prepared_runs(store: ReportInput) -> None:
     """The report builds the sentences from the table of the raw runs; they are those the
     registry function builds from the prepared runs."""
-    from layerflow.report.findings.ricci import protocol_findings, rho_by_protocol_and_k
-    from layerflow.stats.ricci import protocol_table
-    from layerflow.stats.tables import prepare_runs
+    from layerflow.report._findings.ricci import protocol_findings, rho_by_protocol_and_k
+    from layerflow.stats._ricci import protocol_table
+    from layerflow.stats._tables import prepare_runs
 
     runs = store.runs
     at10 = pd.DataFrame({"run_id": runs["run_id"], "protocol": "layerflow", "k": 10,

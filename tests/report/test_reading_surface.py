@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from layerflow.report._findings import Finding
 from layerflow.report._format import format_number
+from layerflow.report._html import FOLD_ROWS, findings_html
+from layerflow.report._view_tables import view_tables
 from layerflow.report.figures._common import collapse_equal_layers
-from layerflow.report.findings import Finding
-from layerflow.report.html import FOLD_ROWS, findings_html
-from layerflow.report.summary import view_summaries
-from layerflow.stats.tables import prepare_runs
+from layerflow.stats._tables import prepare_runs
 
 from .store import Rendered
 
@@ -89,7 +89,7 @@ def test_every_metric_table_is_sorted_and_lists_identical_columns_once() -> None
                          "dataset": ["moons", "circles"] * 3, "model_kind": "resnet",
                          "status": "ok", "lss_mean": lss, "lss_median": lss,
                          "ots": rng.uniform(0, 1, n)})
-    _, table = view_summaries(prepare_runs(runs))["transport"]
+    _, table = view_tables(prepare_runs(runs))["transport"]
     assert sorted(table["metric"].unique()) == ["lss_mean", "ots"]
     merged = table[table["metric"] == "lss_mean"]
     assert set(merged["label"]) == {"mean LSS (= lss_median)"}
@@ -119,8 +119,8 @@ def test_a_transformer_study_draws_token_tracks_of_a_trained_and_an_untrained_ne
     from pathlib import Path
 
     import layerflow as lf
-    from layerflow.report.figures.tracks import figure_tracks, tracks_table
-    from layerflow.sweep.tasks.train import token_trajectory
+    from layerflow.report.figures._tracks import figure_tracks, tracks_table
+    from layerflow.sweep._tasks.train import token_trajectory
 
     ds = lf.load_dataset("tokens:sorted", n=200)
     paths, rows = {}, []

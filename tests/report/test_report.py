@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layerflow.errors import DataError
+from layerflow._errors import DataError
 from layerflow.report import ReportInput, build_report, render_report
-from layerflow.report.findings import compute_findings
-from layerflow.stats.tables import prepare_runs
+from layerflow.report._findings import compute_findings
+from layerflow.stats._tables import prepare_runs
 
 from .html_pages import (
     claims_json,
@@ -190,7 +190,7 @@ def test_rho_sign_finding_counts_well_trained_networks(sign: float,
 
 
 def test_percentages_never_round_a_proper_part_to_all_or_nothing() -> None:
-    from layerflow.report.findings import fmt_percent
+    from layerflow.report._findings import fmt_percent
 
     assert fmt_percent(0.998) == "99.8 %"
     assert fmt_percent(1.0) == "100 %"

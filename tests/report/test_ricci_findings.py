@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 
 import layerflow as lf
-from layerflow.report.findings.ricci import rho_by_protocol_and_k
-from layerflow.ricci.view import measure_ricci
-from layerflow.stats.ricci import protocol_table
+from layerflow.report._findings.ricci import rho_by_protocol_and_k
+from layerflow.ricci._view import measure_ricci
+from layerflow.stats._ricci import protocol_table
 
 
 def test_one_finding_per_protocol_and_k_with_the_tables_numbers() -> None:

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from layerflow._errors import DataError
 from layerflow.cli import cli
-from layerflow.errors import DataError
 from layerflow.report import build_report
 from layerflow.sweep import ResultStore, run_sweep
 

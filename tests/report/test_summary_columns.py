@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from layerflow.report.summary import view_summaries
-from layerflow.stats.tables import prepare_runs
+from layerflow.report._view_tables import view_tables
+from layerflow.stats._tables import prepare_runs
 from layerflow.views import column_declarations, metric_names
 
 #: the float metric columns of the default study's store (layerflow run --no-report), by view
@@ -35,7 +35,7 @@ def test_the_summary_lists_each_column_of_the_default_store_once() -> None:
     runs = pd.DataFrame({"run_id": [f"r{i}" for i in range(4)], "dataset": "moons",
                          "model_kind": "resnet", "status": "ok",
                          **{c: rng.uniform(0.1, 0.9, 4) for c in cols}})
-    tables = view_summaries(prepare_runs(runs))
+    tables = view_tables(prepare_runs(runs))
     assert set(tables) == set(DEFAULT_STORE)
     for view, want in DEFAULT_STORE.items():
         _, table = tables[view]

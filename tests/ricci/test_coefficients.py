@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 
 import layerflow as lf
-from layerflow.errors import ConfigError, NotComputableError
+from layerflow._errors import ConfigError, NotComputableError
 from layerflow.ricci import (
     layer_coefficients,
     local_coefficients,
     ricci_coefficient,
-    ricci_sweep,
+    ricci_k_scan,
     summary,
 )
 
@@ -102,7 +102,7 @@ def test_summary_keys_and_json_types() -> None:
 
 
 def test_analyze_section_uses_summary() -> None:
-    from layerflow.analyze import analyze
+    from layerflow._analyze import analyze
 
     out = analyze(lf.Trajectory(random_relu_states(60, 1)), sections=["ricci"], k=5)
     assert out["ricci"]["k"] == 5
@@ -133,8 +133,8 @@ def test_analyze_section_uses_summary() -> None:
             lambda s: layer_coefficients(s[:1], k=3),
             r"layer coefficients need at least 1 layer pairs",
         ),
-        (lambda s: ricci_sweep(s, ks=()), r"ks is empty"),
-        (lambda s: ricci_sweep(s, ks=(3, 50)), r"k=50 needs more than 50 points"),
+        (lambda s: ricci_k_scan(s, ks=()), r"ks is empty"),
+        (lambda s: ricci_k_scan(s, ks=(3, 50)), r"k=50 needs more than 50 points"),
         (
             lambda s: ricci_coefficient([s[0], s[1][:10]], k=3),
             r"state 1 \('layer1'\) has 10 rows but state 0 has 40",

@@ -6,7 +6,7 @@ from layerflow.ricci import (
     layer_coefficients,
     local_coefficients,
     ricci_coefficient,
-    ricci_sweep,
+    ricci_k_scan,
 )
 
 from .reference import random_relu_states
@@ -14,7 +14,7 @@ from .reference import random_relu_states
 
 def test_sweep_equals_separate_runs() -> None:
     states = random_relu_states(100, 6)
-    sw = ricci_sweep(states, ks=(4, 9, 6))
+    sw = ricci_k_scan(states, ks=(4, 9, 6))
     assert sw.ks == (4, 9, 6)
     for k in (4, 6, 9):
         one = ricci_coefficient(states, k=k)
@@ -23,7 +23,7 @@ def test_sweep_equals_separate_runs() -> None:
         assert sw.global_[k].coefficient == one.coefficient or np.isnan(one.coefficient)
         np.testing.assert_array_equal(sw.local[k].values, local_coefficients(states, k=k).values)
         np.testing.assert_array_equal(sw.layer[k].values, layer_coefficients(states, k=k).values)
-    sw_d = ricci_sweep(states, ks=(5,), degree="directed", local=False)
+    sw_d = ricci_k_scan(states, ks=(5,), degree="directed", local=False)
     assert sw_d.local == {} and sw_d.layer == {}
     assert sw_d.global_[5].degree == "directed"
 
@@ -31,15 +31,15 @@ def test_sweep_equals_separate_runs() -> None:
 def test_sweeps_of_several_protocols_equal_separate_sweeps() -> None:
     import pytest
 
-    from layerflow.errors import ConfigError
-    from layerflow.ricci import ricci_sweeps
+    from layerflow._errors import ConfigError
+    from layerflow.ricci import ricci_k_scans
 
     states = [np.round(s / 0.25) * 0.25 for s in random_relu_states(110, 9)]  # with ties
-    both = ricci_sweeps(states, ks=(3, 8), protocols=("baptista", "layerflow"),
+    both = ricci_k_scans(states, ks=(3, 8), protocols=("baptista", "layerflow"),
                         degrees=(None, "directed"))
     assert list(both) == ["baptista", "layerflow"]
     for proto, degree in (("baptista", None), ("layerflow", "directed")):
-        one = ricci_sweep(states, ks=(3, 8), protocol=proto, degree=degree)
+        one = ricci_k_scan(states, ks=(3, 8), protocol=proto, degree=degree)
         for k in (3, 8):
             a, b = both[proto].global_[k], one.global_[k]
             assert (a.protocol, a.degree) == (b.protocol, b.degree)
@@ -55,4 +55,4 @@ def test_sweeps_of_several_protocols_equal_separate_sweeps() -> None:
         ({"ks": ()}, "ks is empty"),
     ):
         with pytest.raises(ConfigError, match=match):
-            ricci_sweeps(states, **{"ks": (3,), **kwargs})  # type: ignore[arg-type]
+            ricci_k_scans(states, **{"ks": (3,), **kwargs})  # type: ignore[arg-type]

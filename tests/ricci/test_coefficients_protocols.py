@@ -8,8 +8,8 @@ from scipy.sparse.csgraph import shortest_path
 from scipy.stats import pearsonr
 
 import layerflow as lf
-from layerflow.errors import ConfigError
-from layerflow.ricci import PROTOCOLS, knn_graph, ricci_coefficient, ricci_sweep
+from layerflow._errors import ConfigError
+from layerflow.ricci import PROTOCOLS, knn_graph, ricci_coefficient, ricci_k_scan
 
 from .reference import random_relu_states, ref_nng
 
@@ -96,7 +96,7 @@ def test_with_ties_baptista_graphs_are_nng() -> None:
 
 def test_sweep_with_a_protocol_equals_separate_calls() -> None:
     states = quantised_states(70, 4)
-    sw = ricci_sweep(states, ks=(3, 5, 8), protocol="baptista", local=True)
+    sw = ricci_k_scan(states, ks=(3, 5, 8), protocol="baptista", local=True)
     for k in (3, 5, 8):
         one = ricci_coefficient(states, k=k, protocol="baptista")
         res = sw.global_[k]
@@ -105,7 +105,7 @@ def test_sweep_with_a_protocol_equals_separate_calls() -> None:
         np.testing.assert_array_equal(res.geodesic_mass, one.geodesic_mass)
         assert res.coefficient == one.coefficient or np.isnan(one.coefficient)
         # local quantities on the union graphs of the kept arcs
-        from layerflow.ricci.curvature import edge_curvature
+        from layerflow.ricci._curvature import edge_curvature
 
         U0 = knn_graph(states[0], k, ties="keep")
         c0 = np.asarray(edge_curvature(U0).sum(axis=1)).ravel() / np.diff(U0.indptr)
@@ -141,7 +141,7 @@ def test_protocol_errors(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         ricci_coefficient(states, k=3, **kwargs)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match=match):
-        ricci_sweep(states, ks=(3,), **kwargs)  # type: ignore[arg-type]
+        ricci_k_scan(states, ks=(3,), **kwargs)  # type: ignore[arg-type]
 
 
 def test_trajectory_states_are_all_used() -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from layerflow.ricci import coefficients
+from layerflow.ricci import _coefficients as coefficients
 from layerflow.ricci._core import (
     INPUT_CACHE,
     PROTOCOLS,
@@ -17,7 +17,7 @@ from layerflow.ricci._core import (
     neighbour_tables,
     trajectory_states,
 )
-from layerflow.ricci.geodesics import exact_geodesics, geodesic_from_arrays
+from layerflow.ricci._path_mass import exact_path_mass, path_mass_from_arrays
 
 from .reference import random_relu_states, ref_ricci
 
@@ -41,7 +41,7 @@ def built_coefficient(tables, names, k, fam, curvature, geodesics):  # type: ign
     opts = RicciOptions((k,), (fam,), curvature, "nan", geodesics)
     graphs = layer_graphs(tables, k, fam.degree, fam.protocol.ties)
     ric = np.array([G.scalar_curvature(curvature, 0.5) for G in graphs])
-    gm = [geodesic_from_arrays(G.indptr, G.indices, geodesics, None, 0) for G in graphs]
+    gm = [path_mass_from_arrays(G.indptr, G.indices, geodesics, None, 0) for G in graphs]
     return coefficients._from_layers(ric, gm, names, k, opts, fam.protocol, fam.degree)
 
 
@@ -94,9 +94,9 @@ def test_other_curvatures_and_sampled_geodesics_take_the_built_route() -> None:
 
 
 def test_exact_geodesics_and_tables_rule() -> None:
-    assert exact_geodesics("auto", 20_000, None) and not exact_geodesics("auto", 20_001, None)
-    assert exact_geodesics("exact", 10**6, None) and not exact_geodesics("sampled", 500, 100)
-    assert exact_geodesics("sampled", 500, 500) and exact_geodesics("sampled", 500, None)
+    assert exact_path_mass("auto", 20_000, None) and not exact_path_mass("auto", 20_001, None)
+    assert exact_path_mass("exact", 10**6, None) and not exact_path_mass("sampled", 500, 100)
+    assert exact_path_mass("sampled", 500, 500) and exact_path_mass("sampled", 500, None)
     assert RicciOptions((3,), FAMILIES[:2]).table_rule == "by_index"
     assert RicciOptions((3,), FAMILIES).table_rule == "keep"
 

@@ -4,7 +4,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.ricci import CURVATURES, edge_curvature, knn_graph, scalar_curvature
 
 from .reference import (

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.ricci import knn_graph
 
 from .reference import ref_graph, ref_nng

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.ricci import knn_graph, knn_indices
 
 
@@ -46,7 +46,8 @@ def test_layer_name_in_k_error() -> None:
 def test_a_coefficient_call_validates_k_and_points_once(monkeypatch: pytest.MonkeyPatch) -> None:
     # the public edge checks k against N once (not once per layer and again per neighbour
     # search); the neighbour searches take the checked arrays as they are
-    from layerflow.ricci import _core, graphs, ricci_coefficient
+    from layerflow.ricci import _core, ricci_coefficient
+    from layerflow.ricci import _graphs as graphs
 
     calls: list[str] = []
 
@@ -66,19 +67,19 @@ def test_a_coefficient_call_validates_k_and_points_once(monkeypatch: pytest.Monk
 
 @pytest.mark.parametrize("ks", [(5.7, 10), (True, 5), ("7",)])
 def test_sweeps_refuse_ks_that_are_not_ints(ks: tuple[object, ...]) -> None:
-    from layerflow.ricci import ricci_sweep
+    from layerflow.ricci import ricci_k_scan
 
     states = [np.random.default_rng(i).normal(size=(40, 3)) for i in range(5)]
     with pytest.raises(ConfigError, match=f"k={ks[0]!r}: expected an int >= 1"):
-        ricci_sweep(states, ks=ks)
+        ricci_k_scan(states, ks=ks)
 
 
 @pytest.mark.parametrize("n_sources", [0, -3, 2.5, True])
 def test_coefficients_refuse_a_bad_number_of_sources(n_sources: object) -> None:
-    from layerflow.ricci import ricci_coefficient, ricci_sweep
+    from layerflow.ricci import ricci_coefficient, ricci_k_scan
 
     states = [np.random.default_rng(i).normal(size=(40, 3)) for i in range(5)]
     with pytest.raises(ConfigError, match=f"n_sources={n_sources!r}: expected an int >= 2"):
         ricci_coefficient(states, k=5, geodesics="sampled", n_sources=n_sources)
     with pytest.raises(ConfigError, match="n_sources="):
-        ricci_sweep(states, ks=(5,), geodesics="sampled", n_sources=n_sources)
+        ricci_k_scan(states, ks=(5,), geodesics="sampled", n_sources=n_sources)

@@ -9,9 +9,9 @@ from scipy.sparse.csgraph import shortest_path
 from scipy.stats import pearsonr
 
 import layerflow as lf
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.ricci import pooled_coefficient, ricci_coefficient
-from layerflow.ricci.coefficients import RicciCoefficient
+from layerflow.ricci._coefficients import RicciCoefficient
 
 from .reference import ref_nng
 

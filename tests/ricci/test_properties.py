@@ -6,16 +6,16 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.ricci import (
     edge_curvature,
-    geodesic_mass,
     knn_graph,
     knn_indices,
     layer_coefficients,
     local_coefficients,
+    path_mass,
     ricci_coefficient,
-    ricci_sweep,
+    ricci_k_scan,
     summary,
 )
 
@@ -56,10 +56,10 @@ def test_entry_points_only_raise_our_errors(case: tuple[list[np.ndarray], int]) 
         lambda: ricci_coefficient(states, k=k, curvature="augmented", degree="directed"),
         lambda: ricci_coefficient(states, k=k, curvature="ollivier", geodesics="sampled"),
         lambda: ricci_coefficient(states, k=k, protocol="baptista"),
-        lambda: ricci_sweep(states, ks=(max(1, k - 1), k), protocol="baptista"),
+        lambda: ricci_k_scan(states, ks=(max(1, k - 1), k), protocol="baptista"),
         lambda: local_coefficients(states, k=k),
         lambda: layer_coefficients(states, k=k),
-        lambda: ricci_sweep(states, ks=(max(1, k - 1), k)),
+        lambda: ricci_k_scan(states, ks=(max(1, k - 1), k)),
         lambda: summary(states, k=k),
     ]
     for call in calls:
@@ -87,7 +87,7 @@ def test_graph_invariants_and_tie_rule(case: tuple[list[np.ndarray], int]) -> No
     assert np.diff(G.indptr).min() >= k
     F = edge_curvature(G)
     np.testing.assert_array_equal(F.indices, G.indices)
-    g = geodesic_mass(G)
+    g = path_mass(G)
     assert g.value >= n * (n - 1) / 2 or np.isinf(g.value)
 
 

@@ -24,7 +24,7 @@ def _traj(n: int = 60, layers: int = 5, seed: int = 0) -> lf.Trajectory:
 def test_geodesic_mass_is_the_sum_of_hop_distances() -> None:
     X = np.random.default_rng(1).normal(size=(80, 4))
     G = lf.ricci.knn_graph(X, k=6)
-    g = lf.ricci.geodesic_mass(G)
+    g = lf.ricci.path_mass(G)
     lengths = dict(nx.all_pairs_shortest_path_length(nx.from_scipy_sparse_array(G)))
     expected = sum(d for i, row in lengths.items() for j, d in row.items() if i < j)
     assert isinstance(g, float)
@@ -38,7 +38,7 @@ def test_geodesic_mass_is_the_sum_of_hop_distances() -> None:
 def test_geodesic_mass_of_a_disconnected_graph_is_inf() -> None:
     X = np.vstack([np.zeros((10, 2)), np.full((10, 2), 100.0)])
     X += np.random.default_rng(2).normal(scale=0.01, size=X.shape)
-    g = lf.ricci.geodesic_mass(lf.ricci.knn_graph(X, k=3))
+    g = lf.ricci.path_mass(lf.ricci.knn_graph(X, k=3))
     assert math.isinf(g) and g.n_components == 2 and not g.connected
 
 

@@ -6,7 +6,7 @@ import pytest
 from layerflow.ricci import (
     layer_coefficients,
     ricci_coefficient,
-    ricci_sweep,
+    ricci_k_scan,
 )
 
 from .reference import random_relu_states, ref_local, ref_ricci
@@ -31,7 +31,7 @@ def test_parallel_and_blas_paths_equal_the_reference(
         assert (t.blas, t.parallel, t.layers) == (blas, parallel, layers)
         assert threads.blas_min_n() == blas
         par = ricci_coefficient(states, k=7, geodesics="exact")
-        sw = ricci_sweep(states, ks=(5, 7), local=True)
+        sw = ricci_k_scan(states, ks=(5, 7), local=True)
     assert threads.blas_min_n() == threads.BLAS_MIN_N  # restored
     ref = ref_ricci(states, 7)
     for res in (serial, par, sw.global_[7]):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import layerflow as lf
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.views import get_view
 
 
@@ -96,14 +96,14 @@ def test_k_and_the_protocol_default_to_one_declared_value_everywhere() -> None:
     import inspect
 
     from layerflow.plot._overview import overview
-    from layerflow.ricci.view import measure_ricci
+    from layerflow.ricci._view import measure_ricci
 
     assert lf.ricci.DEFAULT_K == 30 and lf.ricci.DEFAULT_PROTOCOL == "layerflow"
     r = lf.ricci
     for fn in (r.ricci_coefficient, r.summary, r.knn_graph, r.knn_indices, r.local_coefficients,
                r.layer_coefficients, measure_ricci, overview):
         assert inspect.signature(fn).parameters["k"].default == 30, fn.__name__
-    for fn in (r.ricci_coefficient, r.ricci_sweep):
+    for fn in (r.ricci_coefficient, r.ricci_k_scan):
         assert inspect.signature(fn).parameters["protocol"].default == "layerflow", fn.__name__
     resolved = get_view("ricci").resolve({})
     assert resolved["k"] == 30 and resolved["protocols"] == ["layerflow"]

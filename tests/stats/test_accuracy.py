@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from layerflow.stats import accuracy_study, bootstrap_pearson, pearson, summary_tables
+from layerflow.stats import accuracy_study, bootstrap_pearson, grouped_statistics, pearson
 
 
 def table(rng: np.random.Generator) -> pd.DataFrame:
@@ -83,7 +83,7 @@ def test_accuracy_study_needs_its_columns(rng: np.random.Generator) -> None:
 
 def test_summary_tables_match_groupby(rng: np.random.Generator) -> None:
     df = table(rng)
-    s = summary_tables(df, by=("model_kind", "depth"), metrics=["ricci_rho", "test_acc"])
+    s = grouped_statistics(df, by=("model_kind", "depth"), metrics=["ricci_rho", "test_acc"])
     ok = df[df.status == "ok"]
     for (kind, depth, trained), g in ok.groupby(["model_kind", "depth", "trained"]):
         row = s[(s.model_kind == kind) & (s.depth == depth) & (s.trained == trained)
@@ -91,10 +91,10 @@ def test_summary_tables_match_groupby(rng: np.random.Generator) -> None:
         np.testing.assert_allclose(row["mean"], g.ricci_rho.mean())
         np.testing.assert_allclose(row["std"], g.ricci_rho.std())
         assert row["count"] == len(g)
-    auto = summary_tables(df)
+    auto = grouped_statistics(df)
     assert set(auto["metric"]) == {"test_acc", "ricci_rho"}
     with pytest.raises(ValueError, match=r"cannot group by \['nope'\]"):
-        summary_tables(df, by=("nope",))
+        grouped_statistics(df, by=("nope",))
 
 
 def test_accuracy_study_counts_undefined_coefficients_instead_of_dropping_them() -> None:

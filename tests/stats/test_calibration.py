@@ -12,8 +12,8 @@ import math
 
 import pytest
 
-from layerflow.stats.claims.calibration import DESIGNS, HARSH, calibrate
-from layerflow.stats.claims.registry import MIN_UNITS
+from layerflow.stats.claims._calibration import DESIGNS, HARSH, calibrate
+from layerflow.stats.claims._registry import MIN_UNITS
 
 USED = [d for d in DESIGNS if d.estimator != "cluster_bootstrap"]
 ALL = USED + list(HARSH)
@@ -83,7 +83,7 @@ def test_spearman_design_truth_is_the_declared_estimand() -> None:
     import numpy as np
     from scipy import stats
 
-    from layerflow.stats.claims.calibration import spearman_lss, spearman_slope, spearman_truth
+    from layerflow.stats.claims._calibration import spearman_lss, spearman_slope, spearman_truth
 
     assert spearman_truth(0.0) == 0.0 and spearman_slope(0.0) == 0.0
     slope = spearman_slope(-0.3)

@@ -15,17 +15,17 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
+from layerflow.stats._tables import prepare_runs
 from layerflow.stats.claims import compute_claims
-from layerflow.stats.claims.calibration_stores import (
+from layerflow.stats.claims._calibration_stores import (
     STORE_DESIGNS,
     StoreDesign,
     calibrate_store,
     least_action_store,
     rho_accuracy_store,
 )
-from layerflow.stats.claims.registry import MIN_UNITS
-from layerflow.stats.tables import prepare_runs
+from layerflow.stats.claims._registry import MIN_UNITS
 
 IDS = [d.claim for d in STORE_DESIGNS]
 

@@ -11,7 +11,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
+from layerflow.stats._intervals import Interval
+from layerflow.stats._tables import prepare_runs
 from layerflow.stats.claims import (
     CLAIMS,
     DECLARATIONS,
@@ -20,10 +22,8 @@ from layerflow.stats.claims import (
     judge,
     verdict,
 )
-from layerflow.stats.claims.observations import BUILDERS
-from layerflow.stats.claims.registry import ClaimDeclaration, declaration
-from layerflow.stats.intervals import Interval
-from layerflow.stats.tables import prepare_runs
+from layerflow.stats.claims._observations import BUILDERS
+from layerflow.stats.claims._registry import ClaimDeclaration, declaration
 
 
 def test_verdict_rule_of_one_interval() -> None:
@@ -327,7 +327,7 @@ def test_settings_tuned_on_the_reported_seeds_give_no_verdict() -> None:
 
 def test_settings_are_told_apart_per_data_set_spec() -> None:
     """Two data sets of one name (two specs), each arm at one setting per spec: not tuned."""
-    from layerflow.stats.least_action import tuned_on_reported_seeds
+    from layerflow.stats._least_action import tuned_on_reported_seeds
 
     base = _la_runs(0.05, 4, np.random.default_rng(0))
     a = base.assign(dataset_spec=base["dataset"] + "(noise=0.1)")

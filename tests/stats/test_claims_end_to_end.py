@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from layerflow.stats._tables import prepare_runs
 from layerflow.stats.claims import compute_claims
-from layerflow.stats.claims.registry import MIN_UNITS
-from layerflow.stats.tables import prepare_runs
+from layerflow.stats.claims._registry import MIN_UNITS
 
 
 def _store(rng: np.random.Generator, effect: float, n_sets: int = MIN_UNITS,

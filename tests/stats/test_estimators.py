@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from layerflow.errors import ConfigError
-from layerflow.stats.claims.estimators import (
+from layerflow._errors import ConfigError
+from layerflow.stats.claims._estimators import (
     ESTIMATORS,
     cluster_share,
     cluster_t,

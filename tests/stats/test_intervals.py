@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.stats import (
     bootstrap_diff_interval,
     bootstrap_mean_interval,

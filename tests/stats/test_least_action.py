@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from layerflow.errors import ConfigError
-from layerflow.report.findings.least_action import least_action_findings
+from layerflow._errors import ConfigError
+from layerflow.report._findings.least_action import least_action_findings
 from layerflow.stats import arm_table, assign_arms, study_table, t_interval
 
 
@@ -169,7 +169,7 @@ def test_no_study_no_findings(rng: np.random.Generator) -> None:
 
 
 def test_each_arms_setting_is_chosen_on_validation_never_on_test() -> None:
-    from layerflow.stats.least_action import select_on_validation
+    from layerflow.stats._least_action import select_on_validation
 
     rows = []
     for frac, seed, (gid, tau, val, test) in itertools.product(

@@ -7,13 +7,13 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from layerflow.errors import ConfigError
-from layerflow.report.findings import compute_findings
-from layerflow.report.summary import view_summaries
+from layerflow._errors import ConfigError
+from layerflow.report._findings import compute_findings
+from layerflow.report._view_tables import view_tables
+from layerflow.stats._geodesic import weight_decay_table
+from layerflow.stats._least_action import assign_arms
+from layerflow.stats._tables import PREPARED_COLUMNS, paired_settings, prepare_runs
 from layerflow.stats.claims import compute_claims
-from layerflow.stats.geodesic import weight_decay_table
-from layerflow.stats.least_action import assign_arms
-from layerflow.stats.tables import PREPARED_COLUMNS, paired_settings, prepare_runs
 from layerflow.sweep import expand_runs, load_config
 
 
@@ -56,7 +56,7 @@ def test_preparing_twice_changes_nothing() -> None:
 
 
 @pytest.mark.parametrize("reader", [
-    compute_findings, compute_claims, view_summaries, weight_decay_table,
+    compute_findings, compute_claims, view_tables, weight_decay_table,
     lambda runs: paired_settings(runs, "lss_mean"),
 ])
 def test_a_reader_of_prepared_runs_refuses_a_raw_table(reader) -> None:  # type: ignore[no-untyped-def]

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 
 import layerflow as lf
-from layerflow.ricci.view import measure_ricci
-from layerflow.stats.ricci import _network_bootstrap, pooled_from_layers, protocol_table
+from layerflow.ricci._view import measure_ricci
+from layerflow.stats._ricci import _network_bootstrap, pooled_from_layers, protocol_table
 
 
 def _states(seed: int, n: int = 80, scale: float = 1.5) -> list[np.ndarray]:
@@ -96,8 +96,8 @@ def test_coefficient_table_reads_the_long_table() -> None:
     table's own primary coefficients (never an empty answer for a table with Ricci results)."""
     import pytest
 
-    from layerflow.errors import ConfigError
-    from layerflow.stats.ricci import coefficient_table
+    from layerflow._errors import ConfigError
+    from layerflow.stats._ricci import coefficient_table
 
     runs = pd.DataFrame({"run_id": ["a", "b"], "ricci_rho": [0.5, np.nan], "k": [5, 5],
                          "ricci_protocol": ["baptista"] * 2, "ricci_connected": [True, False],

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from layerflow.stats.claims.estimators import (
+from layerflow.stats.claims._estimators import (
     cluster_share,
     cluster_t,
     cluster_z_t,

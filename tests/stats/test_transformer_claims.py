@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from layerflow.report.findings import compute_findings
+from layerflow.report._findings import compute_findings
+from layerflow.stats._tables import prepare_runs
+from layerflow.stats._transformer import trained_vs_untrained
 from layerflow.stats.claims import compute_claims
-from layerflow.stats.tables import prepare_runs
-from layerflow.stats.transformer import trained_vs_untrained
 
 TOKEN_KEYS = {"token_lss_trained", "token_rho_trained", "token_geodesic_trained"}
 

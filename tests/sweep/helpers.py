@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from layerflow.sweep import ResultStore, expand_runs, load_config
-from layerflow.sweep.tasks.toy import toy_coefficients, toy_metrics
+from layerflow.sweep._tasks.toy import toy_coefficients, toy_metrics
 
 
 def toy_config(**over: Any) -> dict[str, Any]:

@@ -79,7 +79,7 @@ def test_run_time_errors_are_clean_cli_errors(tmp_path: Path) -> None:
 
 
 def test_run_help_lists_every_builtin_study_with_its_line() -> None:
-    from layerflow._studies import builtin_configs, study_summary
+    from layerflow._studies import builtin_configs, study_description
 
     res = CliRunner(env={"COLUMNS": "200"}).invoke(cli, ["run", "--help"])
     assert res.exit_code == 0, res.output
@@ -89,8 +89,8 @@ def test_run_help_lists_every_builtin_study_with_its_line() -> None:
                                             / "configs").glob("*.yaml"))
     for name, path in builtin_configs().items():
         # the line is the opening comment's first clause, read here by hand
-        assert f"{name}  " in studies and study_summary(path) in " ".join(studies.split())
-    assert study_summary(builtin_configs()["least-action"]) == \
+        assert f"{name}  " in studies and study_description(path) in " ".join(studies.split())
+    assert study_description(builtin_configs()["least-action"]) == \
         "the low-data study of Karkar et al. 2020"
 
 
@@ -101,13 +101,13 @@ def test_a_misspelt_study_is_answered_with_the_name_meant() -> None:
 
 
 def test_study_summary_of_a_config_without_comment(tmp_path: Path) -> None:
-    from layerflow._studies import study_summary
+    from layerflow._studies import study_description
 
     p = tmp_path / "mine.yaml"
     p.write_text("name: mine\n")
-    assert study_summary(p) == "(no description)"
+    assert study_description(p) == "(no description)"
     p.write_text("# mine: a study of things. More text.\nname: mine\n")
-    assert study_summary(p) == "a study of things"
+    assert study_description(p) == "a study of things"
 
 
 def test_saved_trajectories_are_named_by_run_and_found_by_the_report(tmp_path: Path) -> None:

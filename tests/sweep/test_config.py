@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.sweep import builtin_configs, expand_runs, load_config, run_sweep
-from layerflow.sweep.grid import run_id_of
-from layerflow.sweep.source import parse_yaml
+from layerflow.sweep._grid import run_id_of
+from layerflow.sweep._source import parse_yaml
 
 BASE = """
 name: t

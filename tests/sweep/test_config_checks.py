@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from layerflow._errors import ConfigError
 from layerflow.cli import cli
-from layerflow.errors import ConfigError
 from layerflow.models import KINDS, ModelSpec
 from layerflow.sweep import builtin_configs, expand_runs, load_config
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.sweep import ResultStore, run_sweep
-from layerflow.sweep.backends import Backend, make_backend
+from layerflow.sweep._backends import Backend, make_backend
 
 from .helpers import check_store, toy_config
 

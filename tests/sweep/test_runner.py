@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.sweep import ResultStore, expand_runs, load_config, run_sweep
-from layerflow.sweep.runner import SweepProgress, make_tasks
+from layerflow.sweep._runner import SweepProgress, make_tasks
 
 from .helpers import check_store, toy_config
 
@@ -147,7 +147,7 @@ def test_temp_files_are_ignored_by_every_reader(tmp_path: Path, toy: dict) -> No
 
 
 def test_unknown_task_name_is_named() -> None:
-    from layerflow.sweep.tasks import resolve_task
+    from layerflow.sweep._tasks import resolve_task
 
     with pytest.raises(ValueError, match=r"unknown task 'trian'; expected one of \["):
         resolve_task("trian")

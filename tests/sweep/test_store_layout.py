@@ -60,7 +60,7 @@ def test_a_held_lock_is_never_removed(tmp_path: Path) -> None:
 def test_lock_taken_on_a_removed_file_is_retaken(tmp_path: Path, monkeypatch) -> None:
     """A runner that opened the lock file just before another runner unlinked it must not
     believe it holds the task: it re-checks the path after locking and takes a new file."""
-    from layerflow.sweep import store as store_module
+    from layerflow.sweep import _store as store_module
 
     store = ResultStore(tmp_path)
     real_open = os.open

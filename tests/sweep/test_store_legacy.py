@@ -153,7 +153,7 @@ def test_the_comparison_script_sees_a_changed_value(stores: tuple[Path, Path],
 
 def test_the_legacy_protocols_are_the_protocols_of_that_time() -> None:
     from layerflow.ricci import PROTOCOLS
-    from layerflow.sweep.legacy import LEGACY_PROTOCOLS
+    from layerflow.sweep._legacy import LEGACY_PROTOCOLS
 
     # the layout is frozen: the protocols it could hold still exist, with the same first pair
     assert {p: PROTOCOLS[p].first_pair for p in LEGACY_PROTOCOLS} == LEGACY_PROTOCOLS

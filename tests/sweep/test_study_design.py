@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 
 import layerflow as lf
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.sweep import expand_runs, load_config, run_sweep
-from layerflow.sweep.grid import arm_role_of, dataset_spec_of
-from layerflow.sweep.tasks.train import load_run_dataset
+from layerflow.sweep._grid import arm_role_of, dataset_spec_of
+from layerflow.sweep._tasks.train import load_run_dataset
 
 
 def _design(**over: Any) -> dict[str, Any]:
@@ -116,7 +116,7 @@ def test_tuning_seeds_and_test_seeds_are_disjoint() -> None:
 
 
 def test_the_declared_choice_is_made_on_tuning_seeds_and_reported_on_test_seeds() -> None:
-    from layerflow.stats.least_action import select_on_validation
+    from layerflow.stats._least_action import select_on_validation
 
     rows = []
     # setting a wins on validation on the tuning seed; setting b would win on the test seeds
@@ -158,7 +158,7 @@ def test_arms_are_keyed_on_the_full_dataset_spec() -> None:
 
 
 def test_two_argument_sets_of_one_name_never_pair() -> None:
-    from layerflow.stats.least_action import select_on_validation
+    from layerflow.stats._least_action import select_on_validation
 
     rows = []
     for spec, best in (("moons(n=400)", "a"), ("moons(n=600)", "b")):
@@ -189,8 +189,8 @@ def test_arm_role_of(training: dict[str, Any] | None, role: str) -> None:
 
 
 def test_readers_use_the_stored_role() -> None:
-    from layerflow.stats.least_action import assign_arms
-    from layerflow.stats.tables import prepare_runs
+    from layerflow.stats._least_action import assign_arms
+    from layerflow.stats._tables import prepare_runs
 
     # a stored role that its fields would not give: the readers take what the runner recorded
     df = pd.DataFrame({"arm": ["x"], "arm_role": ["transport penalty"], "penalised": [True],
@@ -220,7 +220,7 @@ def test_the_runner_records_the_design_columns(tmp_path: Path) -> None:
         (0, "tune"), (1, "test"), (2, "test"), (3, "test")]
     assert set(df.loc[~df["trained"], "seed_role"]) == {"test"}  # a baseline is never tuned
     # val_acc is the accuracy on the run's own validation split, recomputed here
-    from layerflow.sweep.grid import RunSpec
+    from layerflow.sweep._grid import RunSpec
 
     r = next(r for r in expand_runs(load_config(cfg)) if r.seed == 2 and r.arm == "plain"
              and r.train_fraction == 1.0)

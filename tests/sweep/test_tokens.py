@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.sweep import ResultStore, expand_runs, load_config, run_sweep
-from layerflow.sweep.grid import make_run
+from layerflow.sweep._grid import make_run
 
 CFG: dict[str, Any] = {
     "name": "tokens",
@@ -68,10 +68,10 @@ def test_transformer_sweep_measures_token_tracks(tmp_path: Path) -> None:
     import torch
 
     from layerflow._capture import capture
+    from layerflow._trajectory import Trajectory
     from layerflow.data import load_dataset
     from layerflow.models import ModelSpec, build_model
     from layerflow.training import TrainConfig, train
-    from layerflow.trajectory import Trajectory
     from layerflow.transport import line_shape_score
 
     res = run_sweep(CFG, tmp_path, backend="serial")

@@ -65,7 +65,7 @@ def test_ensemble_rows_equal_solo_training(tmp_path: Path) -> None:
 
 def test_analysis_failure_of_one_member_keeps_siblings(tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    from layerflow.sweep.tasks import train as train_task
+    from layerflow.sweep._tasks import train as train_task
 
     real = train_task.analyse_member
 
@@ -110,7 +110,7 @@ def test_untrained_baselines(tmp_path: Path) -> None:
 
 
 def test_bad_dataset_fails_before_training(tmp_path: Path) -> None:
-    from layerflow.errors import ConfigError
+    from layerflow._errors import ConfigError
 
     cfg = {**CFG, "datasets": ["moons", "digits:6,6"]}
     with pytest.raises(ConfigError, match=r"^datasets\[1\]: 'digits:6,6' cannot be loaded"):
@@ -149,7 +149,7 @@ def test_serial_sweep_leaves_the_callers_torch_threads_alone(
 ) -> None:
     import torch
 
-    from layerflow.sweep.tasks import train as train_task
+    from layerflow.sweep._tasks import train as train_task
 
     inside: list[int] = []
     real = train_task.analyse_member

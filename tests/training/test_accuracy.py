@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import layerflow as lf
-from layerflow.errors import LayerflowError
+from layerflow._errors import LayerflowError
 from layerflow.training import accuracy
 from layerflow.views import measure_views
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.training import TrainConfig
 
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from layerflow._capture import capture
+from layerflow._errors import ConfigError
 from layerflow.data import load_dataset
-from layerflow.errors import ConfigError
 from layerflow.models import ModelSpec, build_model
 from layerflow.training import TrainConfig, train, train_ensemble
 

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.models import ModelSpec, ResidualMLP, build_model
 from layerflow.training import TrainConfig, TransportPenalty, train
 

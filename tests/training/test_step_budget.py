@@ -10,8 +10,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from layerflow._errors import ConfigError
 from layerflow.data import Dataset
-from layerflow.errors import ConfigError
 from layerflow.models import ModelSpec, build_model
 from layerflow.training import LAP_LR_MILESTONES, TrainConfig, train, train_ensemble
 

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from layerflow._capture import capture
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.models import ModelSpec, build_model
 from layerflow.training import TrainConfig, train
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.models import ModelSpec, build_model
 from layerflow.training import TrainConfig, Uzawa, train, train_ensemble
 

@@ -7,8 +7,8 @@ import pytest
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 
-from layerflow.errors import BudgetError, ConfigError, NotComputableError
-from layerflow.transport.assignment import exact_assignment, sq_distances
+from layerflow._errors import BudgetError, ConfigError, NotComputableError
+from layerflow.transport._assignment import exact_assignment, sq_distances
 
 
 def _reference(X: np.ndarray, Y: np.ndarray) -> float:

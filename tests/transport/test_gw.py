@@ -7,7 +7,7 @@ import pytest
 from scipy.stats import ortho_group
 
 from layerflow import Trajectory
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.transport import gw_ot_score
 
 
@@ -72,7 +72,7 @@ def test_unconverged_inner_solve_is_refused(
     rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """POT's own 'numItermax reached' warning (inner EMD capped at 2 iterations) becomes an error."""
-    from layerflow.errors import NotComputableError
+    from layerflow._errors import NotComputableError
 
     _wrap_gw(monkeypatch, numItermaxEmd=2)
     traj = Trajectory([rng.standard_normal((30, 2)), rng.standard_normal((30, 3))])

@@ -13,7 +13,7 @@ from hypothesis.extra.numpy import arrays
 from scipy.stats import ortho_group
 
 from layerflow import Trajectory
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.transport import line_shape_score
 
 

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from layerflow import Trajectory
+from layerflow._errors import BudgetError
 from layerflow._memory import format_bytes
-from layerflow.errors import BudgetError
-from layerflow.transport import _common, gw_ot_score, ot_score, summary, wasserstein_path
+from layerflow.transport import _common, gw_ot_score, ot_score, wasserstein_path
+from layerflow.transport import _summary as summary
 
 
 def _fits(budget: int, n_matrices: int) -> int:

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from layerflow import Trajectory
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.transport import ot_score
-from layerflow.transport.ots import count_fixed_points
+from layerflow.transport._ots import count_fixed_points
 
 
 def _brute(X: np.ndarray, Y: np.ndarray) -> tuple[float, float]:

@@ -13,7 +13,8 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 
 from layerflow import Trajectory
-from layerflow.transport import ot_score, summary, wasserstein_path
+from layerflow.transport import _summary as summary
+from layerflow.transport import ot_score, wasserstein_path
 
 # small integer-valued coordinates: many exact duplicates and exact ties
 _clouds = arrays(

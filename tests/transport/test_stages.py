@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import layerflow as lf
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.transport import STAGE_METRICS, stage_transport
 
 

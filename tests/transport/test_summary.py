@@ -9,18 +9,20 @@ import numpy as np
 import pytest
 
 from layerflow import Trajectory
-from layerflow.analyze import analyze
-from layerflow.errors import ConfigError
+from layerflow._analyze import analyze
+from layerflow._errors import ConfigError
 from layerflow.transport import (
     SUMMARY_KEYS,
     kinetic_energy,
     line_shape_score,
     ot_score,
     path_length,
-    summary,
     summary_with_results,
     turning_angles,
     wasserstein_path,
+)
+from layerflow.transport import (
+    _summary as summary,
 )
 
 
@@ -56,7 +58,7 @@ def test_summary_with_results_returns_the_objects_behind_the_dict(
     rng: np.random.Generator, m: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     traj = _traj(rng)
-    import layerflow.transport.w2path as w2mod
+    import layerflow.transport._w2path as w2mod
 
     calls = []
     real = w2mod.exact_assignment

@@ -10,7 +10,7 @@ import pytest
 
 from layerflow import Trajectory
 from layerflow.transport import gw_ot_score
-from layerflow.transport.view import VIEW, measure_transport
+from layerflow.transport._view import VIEW, measure_transport
 
 
 def _states(widths: list[int], n: int = 24, seed: int = 0) -> Trajectory:

@@ -11,7 +11,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 
 from layerflow import Trajectory
-from layerflow.errors import BudgetError, ConfigError
+from layerflow._errors import BudgetError, ConfigError
 from layerflow.transport import wasserstein_path
 
 

@@ -19,10 +19,10 @@ network.
 
 from __future__ import annotations
 
-from layerflow.data.dataset import Dataset, validation_indices
-from layerflow.data.idx import read_idx, write_idx
-from layerflow.data.npzsafe import read_npz
-from layerflow.data.registry import (
+from layerflow.data._dataset import Dataset, validation_indices
+from layerflow.data._idx import read_idx, write_idx
+from layerflow.data._npzsafe import read_npz
+from layerflow.data._registry import (
     DatasetEntry,
     check_dataset,
     list_datasets,
@@ -30,7 +30,7 @@ from layerflow.data.registry import (
     register,
     unregister,
 )
-from layerflow.data.remote import REMOTE_SETS, cache_status, data_home, fetch
+from layerflow.data._remote import REMOTE_SETS, cache_status, data_home, fetch
 
 __all__ = [
     "REMOTE_SETS",

@@ -8,21 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from layerflow.data.dataset import Dataset
-from layerflow.errors import ConfigError
-
-__all__ = [
-    "check_n",
-    "check_noise",
-    "check_seed",
-    "check_test_fraction",
-    "isotropic_standardise",
-    "make_dataset",
-    "parse_classes",
-    "relabel",
-    "stratified_split",
-    "subsample",
-]
+from layerflow._errors import ConfigError
+from layerflow.data._dataset import Dataset
 
 
 def check_n(n: Any, name: str, minimum: int = 2) -> int:

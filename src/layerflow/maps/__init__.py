@@ -16,15 +16,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from layerflow.maps.budget import DEFAULT_MAX_SECONDS, JacobianCost, LayerCost
-    from layerflow.maps.curve import CurveResult, track_curvature
-    from layerflow.maps.jacobian import (
+    from layerflow.maps._budget import DEFAULT_MAX_SECONDS, JacobianCost, LayerCost
+    from layerflow.maps._curve import CurveResult, track_curvature
+    from layerflow.maps._jacobian import (
         DEFAULT_COND_MAX,
         JacobianDiagnostics,
         LayerJacobian,
         jacobian_diagnostics,
     )
-    from layerflow.maps.matfree import MatfreeLayer, MatfreeOptions
+    from layerflow.maps._matfree import MatfreeLayer, MatfreeOptions
 
 __all__ = [
     "DEFAULT_COND_MAX",

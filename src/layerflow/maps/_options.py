@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from layerflow.maps.budget import DEFAULT_MAX_SECONDS, METHODS
+from layerflow.maps._budget import DEFAULT_MAX_SECONDS, METHODS
 from layerflow.views import Option, ViewOptions
 
 DEFAULT_COND_MAX = 1e8

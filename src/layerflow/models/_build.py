@@ -10,12 +10,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.models._nets import MLP, ResidualMLP, _out_features
 from layerflow.models._spec import ModelSpec
 from layerflow.models._transformer import TransformerEncoder
-
-__all__ = ["build_model", "initial_values", "model_structure"]
 
 
 def _draws(module: nn.Module, gen: torch.Generator) -> list[tuple[str, torch.Tensor]]:

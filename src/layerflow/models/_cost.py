@@ -24,10 +24,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from layerflow.errors import LayerflowError
-
-__all__ = ["TRANSPORT_REDUCTIONS", "Reduction", "check_reduction", "displacement_cost",
-           "velocity_cost"]
+from layerflow._errors import LayerflowError
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,7 @@ import torch
 from torch import nn
 
 from layerflow._atomic import atomic_open
-from layerflow.errors import DataError
-
-__all__ = ["load_weights", "save_weights"]
+from layerflow._errors import DataError
 
 
 def save_weights(model: nn.Module, path: str | os.PathLike[str]) -> Path:

@@ -22,18 +22,9 @@ from typing import cast
 import torch
 from torch import nn
 
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.models._cost import check_reduction, velocity_cost
 from layerflow.models._spec import ACTIVATIONS
-
-__all__ = [
-    "MLP",
-    "Activation",
-    "DenseBlock",
-    "Linear",
-    "ResidualBlock",
-    "ResidualMLP",
-]
 
 
 class Linear(nn.Linear):

@@ -10,9 +10,7 @@ from typing import Any, ClassVar
 import torch
 import torch.nn.functional as F
 
-from layerflow.errors import ConfigError
-
-__all__ = ["ACTIVATIONS", "DEFAULT_HEADS", "KINDS", "OPTIONAL_FIELDS", "ModelSpec"]
+from layerflow._errors import ConfigError
 
 
 def _identity(x: torch.Tensor) -> torch.Tensor:

@@ -15,9 +15,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
-from layerflow.errors import ConfigError
-
-__all__ = ["ParameterStack"]
+from layerflow._errors import ConfigError
 
 
 class ParameterStack:

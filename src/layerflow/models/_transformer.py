@@ -26,10 +26,8 @@ from typing import cast
 import torch
 from torch import nn
 
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.models._nets import Activation, Linear, _out_features
-
-__all__ = ["SelfAttention", "TokenEmbedding", "TransformerBlock", "TransformerEncoder"]
 
 MLP_RATIO = 4
 """Hidden width of each block's MLP in units of ``width`` (Vaswani et al. 2017: 2048 = 4·512)."""
@@ -145,7 +143,7 @@ class TransformerEncoder(nn.Module):
     Inputs are token ids of shape ``(B, T)``, integers or floats holding integers.
     """
 
-    #: whole-number float inputs are token ids (:func:`layerflow.hooks.model_input`)
+    #: whole-number float inputs are token ids (:func:`layerflow._hooks.model_input`)
     float_token_ids = True
 
     def __init__(self, vocab: int, length: int, width: int, depth: int, heads: int,

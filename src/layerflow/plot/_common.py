@@ -11,10 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from layerflow.errors import ConfigError
-from layerflow.trajectory import Trajectory
-
-__all__ = ["shared_pca"]
+from layerflow._errors import ConfigError
+from layerflow._trajectory import Trajectory
 
 MAX_LEGEND_CLASSES = 10
 """Classes beyond this many get a colour bar instead of a legend (tab10 has 10 colours)."""

@@ -6,11 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.plot._common import new_axes
 from layerflow.plot._primitives import interval_bars
-
-__all__ = ["JACOBIAN_QUANTITIES", "jacobian"]
 
 JACOBIAN_QUANTITIES = ("fraction", "logabsdet", "condition")
 """What :func:`jacobian` can draw per layer."""

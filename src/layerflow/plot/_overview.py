@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from layerflow._trajectory import Trajectory
 from layerflow.plot._common import as_trajectory
 from layerflow.plot._ricci import ricci_coefficient
 from layerflow.plot._tracks import layers, tracks
 from layerflow.plot._transport import line_shape, wasserstein_path
-from layerflow.ricci.coefficients import RicciCoefficient
-from layerflow.ricci.coefficients import ricci_coefficient as _ricci_coefficient
-from layerflow.ricci.graphs import DEFAULT_K
-from layerflow.trajectory import Trajectory
-from layerflow.transport.lss import LineShapeResult, line_shape_score
-from layerflow.transport.w2path import WassersteinPathResult
-from layerflow.transport.w2path import wasserstein_path as _wasserstein_path
-
-__all__ = ["overview"]
+from layerflow.ricci._coefficients import RicciCoefficient
+from layerflow.ricci._coefficients import ricci_coefficient as _ricci_coefficient
+from layerflow.ricci._graphs import DEFAULT_K
+from layerflow.transport._lss import LineShapeResult, line_shape_score
+from layerflow.transport._w2path import WassersteinPathResult
+from layerflow.transport._w2path import wasserstein_path as _wasserstein_path
 
 
 def overview(

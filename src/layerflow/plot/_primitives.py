@@ -14,10 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.plot._common import new_axes
-
-__all__ = ["interval_bars", "layer_curve"]
 
 
 def _vector(values: Any, name: str, func: str, n: int | None = None) -> np.ndarray:

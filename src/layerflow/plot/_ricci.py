@@ -7,17 +7,16 @@ from typing import Any
 
 import numpy as np
 
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
+from layerflow._trajectory import Trajectory
 from layerflow.plot._common import as_trajectory, input_coords, new_axes, result_of
 from layerflow.plot._primitives import interval_bars
-from layerflow.ricci.coefficients import RicciCoefficient
-from layerflow.ricci.coefficients import ricci_coefficient as _ricci_coefficient
-from layerflow.ricci.local import LayerCoefficients, LocalCoefficients
-from layerflow.ricci.local import layer_coefficients as _layer_coefficients
-from layerflow.ricci.local import local_coefficients as _local_coefficients
-from layerflow.trajectory import Trajectory
+from layerflow.ricci._coefficients import RicciCoefficient
+from layerflow.ricci._coefficients import ricci_coefficient as _ricci_coefficient
+from layerflow.ricci._local import LayerCoefficients, LocalCoefficients
+from layerflow.ricci._local import layer_coefficients as _layer_coefficients
+from layerflow.ricci._local import local_coefficients as _local_coefficients
 
-__all__ = ["layer_coefficients", "local_coefficients", "ricci_coefficient"]
 
 def ricci_coefficient(result: Any, *, annotate: bool = True, ax: Any = None,
                       **options: Any) -> Any:

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
+from layerflow._trajectory import Trajectory
 from layerflow.plot._common import (
     as_trajectory,
     class_legend,
@@ -16,9 +17,6 @@ from layerflow.plot._common import (
     new_axes_row,
     shared_pca,
 )
-from layerflow.trajectory import Trajectory
-
-__all__ = ["PROJECTIONS", "layers", "panel_states", "tracks"]
 
 DEFAULT_MAX_PANELS = 6
 """Panels :func:`layers` draws by default (evenly spaced states, first and last included)."""

@@ -6,10 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.plot._common import new_axes
-
-__all__ = ["training"]
 
 
 def training(result: Any, *, ax: Any = None) -> list[Any]:

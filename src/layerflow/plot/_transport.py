@@ -6,14 +6,12 @@ from typing import Any
 
 import numpy as np
 
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
 from layerflow.plot._common import new_axes, result_of
 from layerflow.plot._primitives import layer_curve
-from layerflow.transport.lss import LineShapeResult, line_shape_score
-from layerflow.transport.w2path import WassersteinPathResult
-from layerflow.transport.w2path import wasserstein_path as _wasserstein_path
-
-__all__ = ["line_shape", "wasserstein_path"]
+from layerflow.transport._lss import LineShapeResult, line_shape_score
+from layerflow.transport._w2path import WassersteinPathResult
+from layerflow.transport._w2path import wasserstein_path as _wasserstein_path
 
 
 def line_shape(result: Any, *, bins: int = 30, ax: Any = None, **options: Any) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from layerflow.report._build import Report, build_report, render_report
 from layerflow.report._data import ReportInput, load_input
-from layerflow.report.findings import Finding, compute_findings
+from layerflow.report._findings import Finding, compute_findings
 
 __all__ = [
     "Finding",

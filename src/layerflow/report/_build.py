@@ -11,19 +11,17 @@ from typing import Any
 import pandas as pd
 
 from layerflow._atomic import atomic_write_bytes
-from layerflow.data.provenance import data_sources_text
+from layerflow.data._provenance import data_sources_text
 from layerflow.report._data import ReportInput, load_input, select_k
-from layerflow.report.findings import (
+from layerflow.report._findings import (
     Finding,
     as_records,
     compute_findings,
     protocol_findings,
 )
-from layerflow.report.summary import view_summaries
+from layerflow.report._view_tables import view_tables
+from layerflow.stats._tables import finished, prepare_runs
 from layerflow.stats.claims import Claim, compute_claims
-from layerflow.stats.tables import finished, prepare_runs
-
-__all__ = ["SECTIONS", "Report", "build_report", "render_report"]
 
 # view -> (title, introduction); figures and findings are placed by their ``view``
 SECTIONS: dict[str, tuple[str, str]] = {
@@ -80,11 +78,11 @@ def render_report(inp: ReportInput, out_dir: str | Path, title: str = "layerflow
     """
     from layerflow._version import __version__
     from layerflow.report import figures as F
-    from layerflow.report.html import FigureBlock, Section, render_html
+    from layerflow.report._html import FigureBlock, Section, render_html
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    from layerflow.stats.ricci import protocol_table
+    from layerflow.stats._ricci import protocol_table
 
     # the runs prepared once, here where the store is read: every run (the summary, the data
     # sources, the claims, which count the networks left out) and the finished ones (the rest)
@@ -140,7 +138,7 @@ def render_report(inp: ReportInput, out_dir: str | Path, title: str = "layerflow
         for key, (t, intro) in SECTIONS.items()
     ]
     every = [FigureBlock(f"view-{name}", vtitle, "", None, vtable, table_only=True)
-             for name, (vtitle, vtable) in view_summaries(done).items()]
+             for name, (vtitle, vtable) in view_tables(done).items()]
     if every:
         sections.append(Section(
             "every-metric", "Every metric, per view", "The mean of every metric each view "
@@ -172,8 +170,8 @@ def render_report(inp: ReportInput, out_dir: str | Path, title: str = "layerflow
 
 def _forest_blocks(claims: list[Claim], out: Path, written: dict[str, Path]) -> list[Any]:
     """One forest plot per claim row with per-unit estimates (``fig-forest-<key>.png``)."""
-    from layerflow.report.figures.claims import figure_forest, forest_table
-    from layerflow.report.html import FigureBlock
+    from layerflow.report._html import FigureBlock
+    from layerflow.report.figures._claims import figure_forest, forest_table
 
     for old in out.glob("fig-forest-*.png"):
         old.unlink()  # never leave a stale picture from an earlier build
@@ -194,7 +192,7 @@ def _forest_blocks(claims: list[Claim], out: Path, written: dict[str, Path]) -> 
 def build_report(out_dir: str | Path) -> Path:
     """(Re)build ``OUT/report.html`` and its PNG figures from the results store in ``out_dir``.
 
-    Raises :class:`~layerflow.errors.DataError` if the folder holds no store.
+    Raises :class:`~layerflow._errors.DataError` if the folder holds no store.
     """
     inp = load_input(out_dir)
     return render_report(inp, out_dir).path

@@ -17,9 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from layerflow.errors import DataError
-
-__all__ = ["ReportInput", "layer_metric", "load_input", "select_k"]
+from layerflow._errors import DataError
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,7 +75,7 @@ def load_input(out_dir: str | Path) -> ReportInput:
     out = Path(out_dir)
     if not out.is_dir():
         raise DataError(f"results folder {str(out)!r} does not exist")
-    from layerflow.sweep.store import ResultStore
+    from layerflow.sweep._store import ResultStore
 
     try:
         store = ResultStore(out)

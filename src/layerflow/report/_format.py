@@ -10,8 +10,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["UNDEFINED", "format_number"]
-
 #: what the report prints for an undefined value (NaN, None, a missing cell)
 UNDEFINED = "—"
 

@@ -4,24 +4,24 @@ Baptista et al. 2024, "Deep Learning as Ricci Flow"::
 
     G   = knn_graph(X, k=30)                      # symmetric 0/1 CSR, zero diagonal
     F   = edge_curvature(G, kind="forman")        # same sparsity; "augmented", "ollivier"
-    g   = geodesic_mass(G)                        # Σ_{i<j} hop distance (inf if disconnected)
+    g   = path_mass(G)                        # Σ_{i<j} hop distance (inf if disconnected)
     res = ricci_coefficient(traj, k=30)           # ρ = corr_l(g_{l+1} − g_l, Ric_l)
     ricci_coefficient(traj, k=30, protocol="baptista")   # the authors' R conventions
     pooled_coefficient([res_1, res_2, …])         # R's coefficient pooled over (layer, network)
     local_coefficients(traj, k=30)                # per sample
     layer_coefficients(traj, k=30)                # per layer
-    ricci_sweep(traj, ks=(10, 20, 30))            # several k from one neighbour search
-    ricci_sweeps(traj, ks, protocols=("layerflow", "baptista"))  # and several protocols
+    ricci_k_scan(traj, ks=(10, 20, 30))            # several k from one neighbour search
+    ricci_k_scans(traj, ks, protocols=("layerflow", "baptista"))  # and several protocols
     summary(traj, k=30)                           # flat dict for `layerflow analyze` and sweeps
 
-Modules, as the paper reads: :mod:`~layerflow.ricci.graphs` (kNN graphs, input checks),
-:mod:`~layerflow.ricci.curvature` (the :data:`CURVATURES` registry), :mod:`~layerflow.ricci.geodesics`
-(geodesic mass), :mod:`~layerflow.ricci.coefficients` (global ρ, the protocols, the k family),
-:mod:`~layerflow.ricci.local` (per sample and per layer), :mod:`~layerflow.ricci.pooled` (R's
-pooled coefficient), :mod:`~layerflow.ricci.view` (the view's declaration). Below them, private:
+Modules, as the paper reads: :mod:`~layerflow.ricci._graphs` (kNN graphs, input checks),
+:mod:`~layerflow.ricci._curvature` (the :data:`CURVATURES` registry), :mod:`~layerflow.ricci._path_mass`
+(geodesic mass), :mod:`~layerflow.ricci._coefficients` (global ρ, the protocols, the k family),
+:mod:`~layerflow.ricci._local` (per sample and per layer), :mod:`~layerflow.ricci._pooled` (R's
+pooled coefficient), :mod:`~layerflow.ricci._view` (the view's declaration). Below them, private:
 ``_core`` (states → per-layer measures, one frozen options object), ``_knn/`` (exact neighbour
-search; the back-ends of the ``knn=`` argument, :data:`KNN_METHODS`), ``_geodesic/`` (BFS,
-geodesic mass, the nested graphs of every k), ``_curvature`` (triangle and Ollivier kernels),
+search; the back-ends of the ``knn=`` argument, :data:`KNN_METHODS`), ``_shortest_paths/`` (BFS,
+geodesic mass, the nested graphs of every k), ``_curvature_kernels`` (triangle and Ollivier kernels),
 ``_threads`` (which work runs on how many threads).
 
 State kept between calls, both visible: :data:`INPUT_CACHE` (the measures of the last input
@@ -37,32 +37,32 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from layerflow.ricci._core import INPUT_CACHE
-    from layerflow.ricci._options import DEFAULT_K, DEFAULT_PROTOCOL
-    from layerflow.ricci.coefficients import (
+    from layerflow.ricci._coefficients import (
         PROTOCOLS,
         RicciCoefficient,
-        RicciSweep,
+        RicciKScan,
         ricci_coefficient,
-        ricci_sweep,
-        ricci_sweeps,
+        ricci_k_scan,
+        ricci_k_scans,
         summary,
     )
-    from layerflow.ricci.curvature import CURVATURES, edge_curvature, scalar_curvature
-    from layerflow.ricci.geodesics import AUTO_EXACT_MAX_N, GeodesicMass, geodesic_mass
-    from layerflow.ricci.graphs import (
+    from layerflow.ricci._core import INPUT_CACHE
+    from layerflow.ricci._curvature import CURVATURES, edge_curvature, scalar_curvature
+    from layerflow.ricci._graphs import (
         KNN_METHODS,
         TIE_RULES,
         knn_graph,
         knn_indices,
     )
-    from layerflow.ricci.local import (
+    from layerflow.ricci._local import (
         LayerCoefficients,
         LocalCoefficients,
         layer_coefficients,
         local_coefficients,
     )
-    from layerflow.ricci.pooled import PooledCoefficient, pooled_coefficient
+    from layerflow.ricci._options import DEFAULT_K, DEFAULT_PROTOCOL
+    from layerflow.ricci._path_mass import AUTO_EXACT_MAX_N, PathMass, path_mass
+    from layerflow.ricci._pooled import PooledCoefficient, pooled_coefficient
 
 
 def clear_caches() -> None:
@@ -84,23 +84,23 @@ __all__ = [
     "KNN_METHODS",
     "PROTOCOLS",
     "TIE_RULES",
-    "GeodesicMass",
     "LayerCoefficients",
     "LocalCoefficients",
+    "PathMass",
     "PooledCoefficient",
     "RicciCoefficient",
-    "RicciSweep",
+    "RicciKScan",
     "clear_caches",
     "edge_curvature",
-    "geodesic_mass",
     "knn_graph",
     "knn_indices",
     "layer_coefficients",
     "local_coefficients",
+    "path_mass",
     "pooled_coefficient",
     "ricci_coefficient",
-    "ricci_sweep",
-    "ricci_sweeps",
+    "ricci_k_scan",
+    "ricci_k_scans",
     "scalar_curvature",
     "summary",
 ]

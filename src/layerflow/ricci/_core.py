@@ -8,9 +8,9 @@ Then, per state, for every k and every family (protocol, degree mode), the scala
 the same numbers (integers and the same float operations):
 
 * a curvature kind with a closed form in the degrees (Forman's,
-  :meth:`~layerflow.ricci.curvature.Forman.scalar_from_degrees`) with exact geodesics (the
+  :meth:`~layerflow.ricci._curvature.Forman.scalar_from_degrees`) with exact geodesics (the
   paper's setting): the graphs of all ks of a state are stored once, nested
-  (:mod:`layerflow.ricci._geodesic.nested`), from the kNN relation at every k as births
+  (:mod:`layerflow.ricci._shortest_paths.nested`), from the kNN relation at every k as births
   (:mod:`layerflow.ricci._knn.buckets` on the ``"blas"`` back-end; from a sorted exact table on
   the others); components only up to the first connected k, one geodesic mass per distinct
   graph — the two tie rules share it wherever no point has a tie across its k-th distance. The
@@ -18,8 +18,8 @@ the same numbers (integers and the same float operations):
   :data:`INPUT_CACHE` (see it, clear it);
 * any other kind, or sampled geodesics: each graph is built from one sorted exact table as wide
   as the largest k needs under the widest tie rule (its first k columns are exactly a separate
-  search for k) and measured as :func:`~layerflow.ricci.curvature.scalar_curvature` and
-  :func:`~layerflow.ricci.geodesics.geodesic_mass` measure it.
+  search for k) and measured as :func:`~layerflow.ricci._curvature.scalar_curvature` and
+  :func:`~layerflow.ricci._path_mass.path_mass` measure it.
 
 States are the parallel jobs (:func:`~layerflow.ricci._threads.map_layers`).
 """
@@ -35,18 +35,11 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from layerflow.errors import ConfigError
+from layerflow._errors import ConfigError
+from layerflow._trajectory import Trajectory
 from layerflow.ricci import _threads
-from layerflow.ricci._knn import choose_knn, exact_knn, neighbour_arcs, table_width
-from layerflow.ricci._options import DEFAULT_PROTOCOL
-from layerflow.ricci.curvature import CURVATURES, check_kind
-from layerflow.ricci.geodesics import (
-    GeodesicMass,
-    check_geodesic_options,
-    exact_geodesics,
-    geodesic_from_arrays,
-)
-from layerflow.ricci.graphs import (
+from layerflow.ricci._curvature import CURVATURES, check_kind
+from layerflow.ricci._graphs import (
     check_choice,
     check_k,
     check_k_type,
@@ -54,27 +47,14 @@ from layerflow.ricci.graphs import (
     check_points,
     graph_from_arcs,
 )
-from layerflow.trajectory import Trajectory
-
-__all__ = [
-    "DEFAULT_PROTOCOL",
-    "INPUT_CACHE",
-    "ON_DISCONNECTED",
-    "PROTOCOLS",
-    "Family",
-    "InputCache",
-    "LayerGraph",
-    "Neighbours",
-    "Protocol",
-    "RicciOptions",
-    "get_protocol",
-    "layer_desc",
-    "layer_graphs",
-    "layer_measures",
-    "neighbour_tables",
-    "resolve_options",
-    "trajectory_states",
-]
+from layerflow.ricci._knn import choose_knn, exact_knn, neighbour_arcs, table_width
+from layerflow.ricci._options import DEFAULT_PROTOCOL as DEFAULT_PROTOCOL
+from layerflow.ricci._path_mass import (
+    PathMass,
+    check_path_mass_options,
+    exact_path_mass,
+    path_mass_from_arrays,
+)
 
 ON_DISCONNECTED = ("nan", "raise")
 
@@ -103,7 +83,7 @@ class Protocol:
         return check_choice("degree", degree, self.degrees)
 
 
-# the protocols (see layerflow.ricci.coefficients): "layerflow" union graphs, exactly k
+# the protocols (see layerflow.ricci._coefficients): "layerflow" union graphs, exactly k
 # neighbours, every pair; "baptista" the authors' R code: directed graphs keeping ties, l ≥ 1
 PROTOCOLS: dict[str, Protocol] = {
     "layerflow": Protocol("layerflow", degrees=("union", "directed"), ties="by_index",
@@ -173,7 +153,7 @@ def resolve_options(
         proto = get_protocol(name)
         fams.append(Family(proto, proto.degree(deg)))
         check_choice("on_disconnected", on_disconnected, ON_DISCONNECTED)
-        check_geodesic_options(geodesics, n_sources, "geodesics")
+        check_path_mass_options(geodesics, n_sources, "geodesics")
     ks_t = tuple(check_k_type(k) for k in ks)
     check_knn(knn)
     return RicciOptions(tuple(sorted(set(ks_t))), tuple(fams), str(curvature),
@@ -247,7 +227,7 @@ class LayerGraph:
     __slots__ = ("_csr", "arcs", "degree", "indices", "indptr", "ptr")
 
     def __init__(self, ptr: np.ndarray, arcs: np.ndarray, degree: str) -> None:
-        from layerflow.ricci._geodesic import union_csr
+        from layerflow.ricci._shortest_paths import union_csr
 
         self.ptr = ptr
         self.arcs = arcs
@@ -299,7 +279,7 @@ def layer_graphs(tables: list[Neighbours], k: int, degree: str, ties: str = "by_
 # per tie rule: (Σ stored entries, Σ deg²) of the union graphs, (arcs, Σ D²) of the directed
 # ones, and the geodesic masses, each per swept k
 _StateMeasures = dict[str, tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray],
-                                 list[GeodesicMass]]]
+                                 list[PathMass]]]
 
 
 def _state_measures(X: np.ndarray, width: int, ks: tuple[int, ...], rules: Sequence[str],
@@ -308,7 +288,7 @@ def _state_measures(X: np.ndarray, width: int, ks: tuple[int, ...], rules: Seque
     rule, from the nested graphs. The kNN relation comes as births
     (:func:`~layerflow.ricci._knn.buckets.bucket_table`) on the ``"blas"`` back-end, else from
     a sorted exact table of ``width`` columns."""
-    from layerflow.ricci._geodesic.nested import (
+    from layerflow.ricci._shortest_paths.nested import (
         ORDER_K,
         NestedGraphs,
         boundary_ties,
@@ -336,11 +316,11 @@ def _state_measures(X: np.ndarray, width: int, ks: tuple[int, ...], rules: Seque
         def build(rule: str) -> NestedGraphs:
             return nested_from_births(bt.idx, bt.births[rule], ks, rule, bt.extras[rule], order)
 
-    def masses(raw: list[tuple[float, int]]) -> list[GeodesicMass]:
-        return [GeodesicMass(g, 0.0, n if c == 1 else 0, True, c, n) for g, c in raw]
+    def masses(raw: list[tuple[float, int]]) -> list[PathMass]:
+        return [PathMass(g, 0.0, n if c == 1 else 0, True, c, n) for g, c in raw]
 
     first = build(rules[0])
-    raw = first.geodesic_masses()
+    raw = first.path_masses()
     out: _StateMeasures = {rules[0]: (first.union_degrees, first.directed_degrees, masses(raw))}
     for rule in rules[1:]:
         if not tied.any():  # the same graphs at every k
@@ -348,7 +328,7 @@ def _state_measures(X: np.ndarray, width: int, ks: tuple[int, ...], rules: Seque
             continue
         ng = build(rule)
         out[rule] = (ng.union_degrees, ng.directed_degrees,
-                     masses(ng.geodesic_masses(raw, ~tied)))
+                     masses(ng.path_masses(raw, ~tied)))
     return out
 
 
@@ -393,7 +373,7 @@ class InputCache:
 INPUT_CACHE = InputCache()
 
 # per family, per k: Ric_l (L+1,) and the geodesic masses of the L+1 states
-Measures = list[dict[int, tuple[np.ndarray, list[GeodesicMass]]]]
+Measures = list[dict[int, tuple[np.ndarray, list[PathMass]]]]
 
 
 def layer_measures(states: list[np.ndarray], names: Sequence[str], opts: RicciOptions
@@ -406,7 +386,7 @@ def layer_measures(states: list[np.ndarray], names: Sequence[str], opts: RicciOp
     out: Measures = [{} for _ in opts.families]
     kind = CURVATURES[opts.curvature]
     closed = getattr(kind, "scalar_from_degrees", None)
-    if closed is not None and exact_geodesics(opts.geodesics, n, opts.n_sources):
+    if closed is not None and exact_path_mass(opts.geodesics, n, opts.n_sources):
         check_k(ks[-1], n, layer=layer_desc(0, names[0]))
         width = table_width(ks[-1], n, opts.table_rule)
         rules = opts.rules
@@ -432,7 +412,7 @@ def layer_measures(states: list[np.ndarray], names: Sequence[str], opts: RicciOp
             per_layer = _threads.map_layers(
                 lambda G: (
                     G.scalar_curvature(opts.curvature, opts.alpha),
-                    geodesic_from_arrays(G.indptr, G.indices, opts.geodesics, opts.n_sources,
+                    path_mass_from_arrays(G.indptr, G.indices, opts.geodesics, opts.n_sources,
                                          opts.seed),
                 ),
                 layer_graphs(tables, k, fam.degree, fam.protocol.ties),

@@ -32,7 +32,7 @@ OPTIONS = ViewOptions(
         Option("ks", "ints", None, "every k to compute (one neighbour search; default [k])",
                low=1, nullable=True),
         Option("curvature", "str", "forman", "edge curvature kind",
-               choices=registry_keys("layerflow.ricci.curvature", "CURVATURES", CURVATURE_KINDS)),
+               choices=registry_keys("layerflow.ricci._curvature", "CURVATURES", CURVATURE_KINDS)),
         Option("degree", "str", None, "kNN degree for the first protocol: union (symmetric) or "
                "directed (in + out); default: the protocol's own", choices=("union", "directed"),
                nullable=True),

@@ -9,7 +9,7 @@ Choices made on ``benchmarks/bench_ricci.py`` (figures in ``benchmarks/README.md
 * inside a layer job every kernel runs on one thread (:func:`serial_kernels`), and BLAS is held
   to one thread (:func:`blas_one_thread`): BLAS threads on top of the layer jobs oversubscribe
   the cores and spin-wait;
-* a single call outside a layer job (``geodesic_mass``, local coefficients) launches a parallel
+* a single call outside a layer job (``path_mass``, local coefficients) launches a parallel
   Numba kernel from :data:`PARALLEL_MIN_N` nodes on (:func:`kernel_threads`).
 
 These sizes are the defaults of :class:`Thresholds`; :func:`thresholds` takes others for a
@@ -24,22 +24,6 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
-
-__all__ = [
-    "BLAS_MIN_N",
-    "LAYER_POOL",
-    "LAYER_THREADS_MIN_N",
-    "PARALLEL_MIN_N",
-    "LayerPool",
-    "Thresholds",
-    "blas_min_n",
-    "blas_one_thread",
-    "kernel_threads",
-    "layer_threads",
-    "map_layers",
-    "serial_kernels",
-    "thresholds",
-]
 
 # BLAS products (else a Numba Gram block) from this many points on
 BLAS_MIN_N = 1024

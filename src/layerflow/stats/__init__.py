@@ -5,15 +5,14 @@ sentences and its claims table call these; nothing here prints or plots.
 
 from __future__ import annotations
 
-from layerflow.stats.accuracy import WELL_TRAINED, AccuracyStudy, accuracy_study
-from layerflow.stats.claims import Claim, compute_claims
-from layerflow.stats.correlation import (
+from layerflow.stats._accuracy import WELL_TRAINED, AccuracyStudy, accuracy_study
+from layerflow.stats._correlation import (
     bootstrap_pearson,
     pearson,
     pearson_rows,
     pearson_with_reason,
 )
-from layerflow.stats.intervals import (
+from layerflow.stats._intervals import (
     Interval,
     bootstrap_diff_interval,
     bootstrap_mean_interval,
@@ -21,8 +20,9 @@ from layerflow.stats.intervals import (
     t_interval,
     wilson_interval,
 )
-from layerflow.stats.least_action import arm_table, assign_arms, study_table
-from layerflow.stats.tables import paired_settings, prepare_runs, summary_tables
+from layerflow.stats._least_action import arm_table, assign_arms, study_table
+from layerflow.stats._tables import grouped_statistics, paired_settings, prepare_runs
+from layerflow.stats.claims import Claim, compute_claims
 
 __all__ = [
     "WELL_TRAINED",
@@ -36,6 +36,7 @@ __all__ = [
     "bootstrap_mean_interval",
     "bootstrap_pearson",
     "compute_claims",
+    "grouped_statistics",
     "mean_interval",
     "paired_settings",
     "pearson",
@@ -43,7 +44,6 @@ __all__ = [
     "pearson_with_reason",
     "prepare_runs",
     "study_table",
-    "summary_tables",
     "t_interval",
     "wilson_interval",
 ]

@@ -13,12 +13,12 @@ Importing this package never imports Dask or Ray; their backends load them when 
 
 from __future__ import annotations
 
-from layerflow.sweep.backends import BACKENDS, make_backend
-from layerflow.sweep.config import SweepConfig, expand_runs, load_config
-from layerflow.sweep.grid import RunSpec, run_id_of
-from layerflow.sweep.runner import SweepProgress, SweepResult, run_sweep
-from layerflow.sweep.source import builtin_configs
-from layerflow.sweep.store import ResultStore, read_coefficients
+from layerflow.sweep._backends import BACKENDS, make_backend
+from layerflow.sweep._config import SweepConfig, expand_runs, load_config
+from layerflow.sweep._grid import RunSpec, run_id_of
+from layerflow.sweep._runner import SweepProgress, SweepResult, run_sweep
+from layerflow.sweep._source import builtin_configs
+from layerflow.sweep._store import ResultStore, read_coefficients
 
 __all__ = [
     "BACKENDS",

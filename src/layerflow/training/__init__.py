@@ -19,8 +19,8 @@ from layerflow.training._ensemble import train_ensemble
 from layerflow.training._loop import accuracy, train
 from layerflow.training._objectives import LOSSES, predict
 from layerflow.training._optim import OPTIMIZERS, OptimizerRule
-from layerflow.training.penalty import TransportPenalty
-from layerflow.training.uzawa import Uzawa
+from layerflow.training._penalty import TransportPenalty
+from layerflow.training._uzawa import Uzawa
 
 __all__ = [
     "DEFAULT_EPOCHS",

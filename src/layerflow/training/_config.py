@@ -11,9 +11,7 @@ import torch
 from torch import nn
 
 from layerflow._display import ResultDisplay
-from layerflow.errors import ConfigError
-
-__all__ = ["DEFAULT_EPOCHS", "LAP_LR_MILESTONES", "TrainConfig", "TrainResult"]
+from layerflow._errors import ConfigError
 
 DEFAULT_EPOCHS = 50
 """Epochs when neither ``epochs`` nor ``steps`` is given (Baptista et al. 2024 train 50 epochs)."""
@@ -48,12 +46,12 @@ class TrainConfig:
     - ``data_loss`` is cross-entropy (``"ce"``, softmax over ``n_classes`` logits) or binary
       cross-entropy (``"bce"``, one logit with a sigmoid); ``"auto"`` picks BCE for 2 classes;
     - ``C`` is the transport cost of a residual network, from the same forward pass
-      (:class:`~layerflow.training.penalty.TransportPenalty`): with ``transport_reduction="mean"``
+      (:class:`~layerflow.training._penalty.TransportPenalty`): with ``transport_reduction="mean"``
       (default; the authors' cost, skander-karkar/LAP ``main.py``)
       ``C = Σ_k mean_{i,j} r_k(x_i)_j²``, the mean over the batch and the coordinates; with
       ``"sum"``, ``C = Σ_k mean_i ‖r_k(x_i)‖²`` (d times stronger at width d);
     - ``λ = transport_weight`` (fixed), or with ``uzawa=True`` the adaptive weight
-      ``λ = 1/λ_L`` of :class:`~layerflow.training.uzawa.Uzawa`, with LAP's timing: ``λ_L``
+      ``λ = 1/λ_L`` of :class:`~layerflow.training._uzawa.Uzawa`, with LAP's timing: ``λ_L``
       starts at 1 and on steps ``uzawa_every, 2·uzawa_every, …`` (counted from 1) grows by
       ``uzawa_tau`` times that step's data loss (BCE for binary tasks) *before* that step's loss
       is formed, so that step already uses the new λ. ``uzawa_tau = 1`` and ``uzawa_every = 1``

@@ -7,11 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from layerflow._errors import ConfigError
 from layerflow.data import validation_indices
-from layerflow.errors import ConfigError
 from layerflow.training._config import TrainConfig
-
-__all__ = ["FitData", "check_dataset", "fit_data"]
 
 
 def check_dataset(dataset: Any) -> int:

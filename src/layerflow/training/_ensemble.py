@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from layerflow.errors import ConfigError
-from layerflow.hooks import model_input
+from layerflow._errors import ConfigError
+from layerflow._hooks import model_input
 from layerflow.models import (
     MLP,
     ModelSpec,
@@ -46,8 +46,6 @@ from layerflow.training._loop import (
     train,
 )
 from layerflow.training._objectives import predict
-
-__all__ = ["train_ensemble"]
 
 
 def train_ensemble(
@@ -227,7 +225,7 @@ def _stacked_accuracy(
 ) -> list[float]:
     """:func:`~layerflow.training._loop.accuracy` of every member of a stacked ensemble at once
     (one forward pass of all members per batch), shape (E,) as a list; each batch as
-    ``template`` takes it (:func:`layerflow.hooks.model_input`)."""
+    ``template`` takes it (:func:`layerflow._hooks.model_input`)."""
     first = next(iter(params.values()))
     E = int(first.shape[0])
     if len(y) == 0:

@@ -20,8 +20,6 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-__all__ = ["ACT_BACKWARD", "StackedMLPGrad"]
-
 Tensor = torch.Tensor
 
 #: activation -> (in-place forward, backward from the activation's *output*): ``dz = f'(z)·dh``

@@ -22,17 +22,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from layerflow.errors import ConfigError
-from layerflow.hooks import model_input
+from layerflow._errors import ConfigError
+from layerflow._hooks import model_input
 from layerflow.training._config import TrainConfig, TrainResult
 from layerflow.training._data import FitData, check_dataset, fit_data
 from layerflow.training._fast import StackedMLPGrad
 from layerflow.training._objectives import LOSSES, predict
 from layerflow.training._optim import OPTIMIZERS, FlatOptimizer
-from layerflow.training.penalty import TransportPenalty
-from layerflow.training.uzawa import Uzawa
-
-__all__ = ["accuracy", "train"]
+from layerflow.training._penalty import TransportPenalty
+from layerflow.training._uzawa import Uzawa
 
 Forward = Callable[[torch.Tensor, bool], tuple[torch.Tensor, torch.Tensor | None]]
 
@@ -228,7 +226,7 @@ def accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray,
              batch_size: int = TrainConfig.eval_batch_size) -> float:
     """The share of the rows of ``X`` whose predicted class (:func:`predict`) is ``y``: the
     model in eval mode (its mode restored afterwards), ``batch_size`` rows per forward pass, each
-    batch as the model takes it (:func:`layerflow.hooks.model_input`: token ids stay ids, other
+    batch as the model takes it (:func:`layerflow._hooks.model_input`: token ids stay ids, other
     inputs in the model's dtype on its device); NaN for no rows."""
     if len(y) == 0:
         return math.nan
@@ -288,7 +286,7 @@ def _member(rec: _Fit, e: int, seconds: float, model: nn.Module, cfg: TrainConfi
 
 def _tensors(data: FitData, device: torch.device, dtype: torch.dtype,
              model: nn.Module) -> tuple[torch.Tensor, ...]:
-    """The training rows as ``model`` takes them (:func:`layerflow.hooks.model_input`: token ids
+    """The training rows as ``model`` takes them (:func:`layerflow._hooks.model_input`: token ids
     as int64, everything else in ``dtype``) and the labels as int64."""
     X = model_input(model, data.X, device, dtype)
     y = torch.as_tensor(data.y, dtype=torch.long, device=device)

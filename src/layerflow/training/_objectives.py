@@ -12,8 +12,6 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-__all__ = ["LOSSES", "predict"]
-
 
 def _ce(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Cross-entropy ``-mean_i log softmax(z_i)[y_i]``."""

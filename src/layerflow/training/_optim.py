@@ -24,8 +24,6 @@ import numpy as np
 import torch
 from numba import njit
 
-__all__ = ["OPTIMIZERS", "FlatOptimizer", "OptimizerRule"]
-
 Tensor = torch.Tensor
 
 #: dtypes of the NumPy / Numba CPU paths (NumPy has no bfloat16; the kernels take no float16)

@@ -24,30 +24,30 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from layerflow.transport.assignment import Assignment, exact_assignment
-    from layerflow.transport.gw import GWScoreResult, gw_ot_score
-    from layerflow.transport.kinetic import (
+    from layerflow.transport._assignment import Assignment, exact_assignment
+    from layerflow.transport._gw import GWScoreResult, gw_ot_score
+    from layerflow.transport._kinetic import (
         TurningAnglesResult,
         kinetic_energy,
         path_length,
         turning_angles,
     )
-    from layerflow.transport.lss import LineShapeResult, line_shape_score
-    from layerflow.transport.ots import OTScoreResult, ot_score
-    from layerflow.transport.stages import (
+    from layerflow.transport._lss import LineShapeResult, line_shape_score
+    from layerflow.transport._ots import OTScoreResult, ot_score
+    from layerflow.transport._stages import (
         STAGE_METRICS,
         MetricUse,
         StageTransport,
         Transition,
         stage_transport,
     )
-    from layerflow.transport.summary import (
+    from layerflow.transport._summary import (
         SUMMARY_KEYS,
         TransportSummary,
         summary,
         summary_with_results,
     )
-    from layerflow.transport.w2path import WassersteinPathResult, wasserstein_path
+    from layerflow.transport._w2path import WassersteinPathResult, wasserstein_path
 
 __all__ = [
     "STAGE_METRICS",

@@ -6,12 +6,10 @@ import math
 
 import numpy as np
 
+from layerflow._errors import BudgetError, ConfigError
 from layerflow._memory import available_bytes as available_bytes
 from layerflow._memory import format_bytes
-from layerflow.errors import BudgetError, ConfigError
-from layerflow.trajectory import Trajectory
-
-__all__ = ["check_memory", "check_trajectory", "resolve_run", "run_indices", "run_label"]
+from layerflow._trajectory import Trajectory
 
 
 def check_trajectory(traj: object, func: str) -> Trajectory:

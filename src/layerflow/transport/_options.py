@@ -1,7 +1,7 @@
 """The transport view's options, in a module that imports neither NumPy nor SciPy, so that
 ``layerflow --help`` lists them without loading the view (:data:`layerflow.views.VIEW_OPTIONS`).
 
-The solvers are ``auto`` and the keys of :data:`layerflow.transport.assignment.SOLVERS`
+The solvers are ``auto`` and the keys of :data:`layerflow.transport._assignment.SOLVERS`
 (:func:`~layerflow.views.registry_keys`: a solver added to the registry is allowed; before the
 registry's module is imported, the names it is created with).
 """
@@ -15,9 +15,9 @@ DEFAULT_M = 1000
 #: points of the W2 path when the exact computation on all N does not fit in memory: a seeded
 #: subsample of this many (``w2_m`` overrides)
 W2_FALLBACK_M = 2000
-#: the keys :data:`layerflow.transport.assignment.SOLVERS` is created with
+#: the keys :data:`layerflow.transport._assignment.SOLVERS` is created with
 SOLVER_NAMES = ("pot", "scipy")
-_solvers = registry_keys("layerflow.transport.assignment", "SOLVERS", SOLVER_NAMES)
+_solvers = registry_keys("layerflow.transport._assignment", "SOLVERS", SOLVER_NAMES)
 
 OPTIONS = ViewOptions(
     "transport",

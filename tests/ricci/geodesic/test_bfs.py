@@ -4,7 +4,7 @@ import networkx as nx
 import numpy as np
 
 from layerflow.ricci import knn_graph
-from layerflow.ricci.geodesics import bfs_pair_distances
+from layerflow.ricci._path_mass import bfs_pair_distances
 
 from ..reference import nx_csr, ref_graph
 
@@ -26,7 +26,7 @@ def test_one_bfs_source_compiled_serial_and_parallel() -> None:
     # one Python kernel, two compilations (parallel flag, own cache names), the same answers
     import numba
 
-    from layerflow.ricci._geodesic import bfs
+    from layerflow.ricci._shortest_paths import bfs
 
     numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
     par, ser = bfs.bfs_sources_parallel, bfs.bfs_sources_serial

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from layerflow.ricci._geodesic import leading_zeros, popcount, trailing_zeros
+from layerflow.ricci._shortest_paths import leading_zeros, popcount, trailing_zeros
 
 
 @njit(cache=False)

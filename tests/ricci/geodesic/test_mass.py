@@ -7,8 +7,8 @@ import pytest
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components, shortest_path
 
-from layerflow.ricci import _geodesic as graph_kernels
-from layerflow.ricci._geodesic import mass as mass_kernels
+from layerflow.ricci import _shortest_paths as graph_kernels
+from layerflow.ricci._shortest_paths import mass as mass_kernels
 
 
 def _csr(n: int, edges: list[tuple[int, int]] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -9,8 +9,8 @@ import pytest
 from scipy.sparse.csgraph import connected_components, shortest_path
 
 from layerflow.ricci import CURVATURES
-from layerflow.ricci._geodesic.nested import boundary_ties, locality_order, nested_graphs
 from layerflow.ricci._knn import exact_knn, table_width
+from layerflow.ricci._shortest_paths.nested import boundary_ties, locality_order, nested_graphs
 
 from ..reference import random_relu_states, ref_knn, ref_nng
 
@@ -70,7 +70,7 @@ def test_nested_graphs_equal_graphs_built_from_scratch(
     idx, sqd = exact_knn(X, table_width(ks[-1], n, "keep"))
     order = locality_order(idx, min(ks[0], 10))
     ng = nested_graphs(X, idx, sqd, ks, ties, order)
-    masses = ng.geodesic_masses()
+    masses = ng.path_masses()
     inv = np.empty(n, dtype=np.int64)
     inv[order] = np.arange(n)
     for c, k in enumerate(ks):
@@ -115,7 +115,7 @@ def test_geodesic_masses_reuse_where_the_graphs_agree() -> None:
     ks = (3, 6, 12)
     idx, sqd = exact_knn(X, table_width(12, 100, "keep"))
     ng = nested_graphs(X, idx, sqd, ks, "by_index", locality_order(idx, 3))
-    own = ng.geodesic_masses()
+    own = ng.path_masses()
     marker = [(float(-c - 1), 1) for c in range(3)]
-    mixed = ng.geodesic_masses(marker, np.array([True, False, True]))
+    mixed = ng.path_masses(marker, np.array([True, False, True]))
     assert [g for g, _ in mixed] == [-1.0, own[1][0], -3.0]

@@ -132,7 +132,7 @@ def test_large_k_sorts_by_radix_and_stays_exact(k: int) -> None:
 
 
 def test_back_ends_are_chosen_by_argument() -> None:
-    from layerflow.errors import ConfigError
+    from layerflow._errors import ConfigError
     from layerflow.ricci import KNN_METHODS, _knn
 
     assert set(KNN_METHODS) == {"auto", "blas", "symmetric", "faiss"}
@@ -151,8 +151,9 @@ def test_back_ends_are_chosen_by_argument() -> None:
 def test_faiss_back_end_needs_faiss(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    from layerflow.errors import ConfigError
-    from layerflow.ricci import graphs, knn_graph, ricci_coefficient
+    from layerflow._errors import ConfigError
+    from layerflow.ricci import _graphs as graphs
+    from layerflow.ricci import knn_graph, ricci_coefficient
 
     monkeypatch.setitem(sys.modules, "faiss", None)  # as if not installed
     assert not graphs.faiss_installed()

@@ -66,7 +66,7 @@ def test_kept_ties_through_the_symmetric_path() -> None:
 def test_coefficients_are_the_same_through_every_back_end() -> None:
     # the nested route (Forman, exact geodesics) reads births from the BLAS keys on "blas" and a
     # sorted exact table on the others; the built-graph route (augmented) a sorted table always
-    from layerflow.ricci import INPUT_CACHE, ricci_sweeps
+    from layerflow.ricci import INPUT_CACHE, ricci_k_scans
 
     rng = np.random.default_rng(1)
     states = [rng.integers(0, 4, size=(180, 6)).astype(float)]
@@ -74,9 +74,9 @@ def test_coefficients_are_the_same_through_every_back_end() -> None:
         states.append(np.maximum(states[-1] @ rng.normal(size=(6, 6)), 0).round(1))
     for kind in ("forman", "augmented"):
         INPUT_CACHE.clear()
-        ref = ricci_sweeps(states, (3, 8), kind, local=False, knn="blas")
+        ref = ricci_k_scans(states, (3, 8), kind, local=False, knn="blas")
         INPUT_CACHE.clear()
-        res = ricci_sweeps(states, (3, 8), kind, local=False, knn="symmetric")
+        res = ricci_k_scans(states, (3, 8), kind, local=False, knn="symmetric")
         for proto in ref:
             for k in (3, 8):
                 a, b = ref[proto].global_[k], res[proto].global_[k]

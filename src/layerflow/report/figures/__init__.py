@@ -4,7 +4,7 @@ Every figure is drawn from exactly the table the report prints under it, so the 
 numbers cannot disagree. A ``*_table`` function turns the store (runs / layers / trajectories)
 into that table; an empty table means the store lacks the data, and ``FigureSpec.needs`` says
 what is missing. The runs every table function receives are the finished runs of the store's
-runs table prepared once by the report (:func:`~layerflow.stats.tables.prepare_runs`).
+runs table prepared once by the report (:func:`~layerflow.stats._tables.prepare_runs`).
 matplotlib is imported only when a figure is drawn.
 """
 
@@ -18,23 +18,23 @@ from typing import Any
 import pandas as pd
 
 from layerflow.report.figures._common import collapse_equal_layers
-from layerflow.report.figures.geodesic import figure_geodesic, geodesic_table
-from layerflow.report.figures.least_action import figure_least_action, least_action_table
-from layerflow.report.figures.maps import figure_jacobian, jacobian_table
-from layerflow.report.figures.ricci import (
+from layerflow.report.figures._geodesic import figure_geodesic, geodesic_table
+from layerflow.report.figures._least_action import figure_least_action, least_action_table
+from layerflow.report.figures._maps import figure_jacobian, jacobian_table
+from layerflow.report.figures._ricci import (
     curvature_table,
     figure_curvature,
     figure_ricci,
     ricci_table,
 )
-from layerflow.report.figures.ricci_paper import (
+from layerflow.report.figures._ricci_paper import (
     eta_ric_table,
     figure_eta_ric,
     figure_rho_accuracy,
     rho_accuracy_table,
 )
-from layerflow.report.figures.tracks import figure_tracks, tracks_table
-from layerflow.report.figures.transport import (
+from layerflow.report.figures._tracks import figure_tracks, tracks_table
+from layerflow.report.figures._transport import (
     figure_lss_ots,
     figure_w2,
     lss_ots_table,
@@ -163,21 +163,21 @@ class TableSpec:
 
 def _choices(runs: pd.DataFrame, layers: pd.DataFrame,
              coefficients: pd.DataFrame | None = None) -> pd.DataFrame:
-    from layerflow.stats.least_action import ok_trained_arms, select_on_validation
+    from layerflow.stats._least_action import ok_trained_arms, select_on_validation
 
     return select_on_validation(ok_trained_arms(runs))[1]
 
 
 def _ricci_protocols(runs: pd.DataFrame, layers: pd.DataFrame,
                      coefficients: pd.DataFrame | None = None) -> pd.DataFrame:
-    from layerflow.stats.ricci import protocol_table
+    from layerflow.stats._ricci import protocol_table
 
     return protocol_table(runs, layers, coefficients)
 
 
 def _data_sources(runs: pd.DataFrame, layers: pd.DataFrame,
                   coefficients: pd.DataFrame | None = None) -> pd.DataFrame:
-    from layerflow.data.provenance import data_source_table
+    from layerflow.data._provenance import data_source_table
 
     if "ricci_rho" not in runs.columns:
         return pd.DataFrame()

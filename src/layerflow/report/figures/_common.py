@@ -14,24 +14,8 @@ import pandas as pd
 
 from layerflow.plot import layer_curve
 from layerflow.report._data import layer_metric
-from layerflow.stats.intervals import mean_interval
+from layerflow.stats._intervals import mean_interval
 from layerflow.views import VIEWS, get_view
-
-__all__ = [
-    "MAX_PANELS",
-    "colour_map",
-    "datasets_of",
-    "figure_grid",
-    "integer_locator",
-    "label_of",
-    "lines_figure",
-    "mean_with_interval",
-    "null_locator",
-    "per_layer_table",
-    "title_for",
-    "variant_order",
-]
-
 
 MAX_PANELS = 6  # datasets shown side by side in one figure (all of them are in the table)
 

@@ -1,5 +1,5 @@
 """The kNN relation of one state at every swept k at once, as births (what the nested graphs
-are built from, :mod:`layerflow.ricci._geodesic.nested`).
+are built from, :mod:`layerflow.ricci._shortest_paths.nested`).
 
 The **birth** of an arc i → j is the index c of the smallest swept ``k_c`` whose graph holds it
 (``C`` = never). From a sorted exact neighbour table the births are read off the columns
@@ -35,8 +35,6 @@ from layerflow.ricci import _threads
 from layerflow.ricci._knn import ScaledPoints, blas_knn, block_rows, candidate_margin
 from layerflow.ricci._knn.candidates import SLACK, group_sizes, nominate
 from layerflow.ricci._knn.kernels import exact_sq, scan_within, small_gram, sort_pairs
-
-__all__ = ["BucketTable", "arc_births", "bucket_table"]
 
 
 @njit(cache=True, nogil=True)

@@ -24,8 +24,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["SLACK", "group_sizes", "nominate", "symmetric_candidates"]
-
 # a row whose keys at or below the selection threshold number at most m + SLACK keeps them all
 # (the largest one is the threshold) instead of selecting exactly m: no quickselect
 SLACK = 16

@@ -25,20 +25,6 @@ from numba import njit
 
 from layerflow.ricci._knn.candidates import SLACK, group_sizes, nominate
 
-__all__ = [
-    "RADIX_MIN",
-    "exact_sq",
-    "exact_sq8",
-    "exact_sq_list",
-    "knn_select",
-    "knn_work",
-    "rerank_candidates",
-    "scan_within",
-    "small_gram",
-    "sort_pairs",
-    "sort_work",
-]
-
 
 @njit(cache=True, nogil=True)
 def _lex_less(d1: float, i1: int, d2: float, i2: int) -> bool:

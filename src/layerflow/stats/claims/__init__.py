@@ -1,10 +1,10 @@
 """The claims table: one row per declared claim (or manipulation check) a store can speak to.
 
 Each claim is declared before any data are read (:data:`DECLARATIONS`, in
-:mod:`layerflow.stats.claims.registry`): its estimand, unit of analysis, cells, null value,
+:mod:`layerflow.stats.claims._registry`): its estimand, unit of analysis, cells, null value,
 predicted direction, smallest effect of interest (SESOI), family, kind and the estimator that
-computes it (:data:`~layerflow.stats.claims.estimators.ESTIMATORS`). :func:`compute_claims`
-gathers each claim's observations (:mod:`layerflow.stats.claims.observations`), runs its
+computes it (:data:`~layerflow.stats.claims._estimators.ESTIMATORS`). :func:`compute_claims`
+gathers each claim's observations (:mod:`layerflow.stats.claims._observations`), runs its
 estimator, adjusts the p-values by Holm within each family, and reads a verdict off them:
 
 - ``too few``: fewer independent units than the declaration's ``min_units``;
@@ -33,10 +33,10 @@ from typing import Any
 
 import pandas as pd
 
-from layerflow.stats.claims.estimators import ESTIMATORS, CellEstimate, Estimate, holm
-from layerflow.stats.claims.observations import BUILDERS, Observations
-from layerflow.stats.claims.registry import DECLARATIONS, PAPERS, ClaimDeclaration
-from layerflow.stats.intervals import Interval
+from layerflow.stats._intervals import Interval
+from layerflow.stats.claims._estimators import ESTIMATORS, CellEstimate, Estimate, holm
+from layerflow.stats.claims._observations import BUILDERS, Observations
+from layerflow.stats.claims._registry import DECLARATIONS, PAPERS, ClaimDeclaration
 
 __all__ = ["ALPHA", "CLAIMS", "DECLARATIONS", "VERDICTS", "Claim", "ClaimDeclaration",
            "compute_claims", "judge", "verdict"]
@@ -165,10 +165,10 @@ def _family(r: _Row) -> str:
 def compute_claims(runs: pd.DataFrame, layers: pd.DataFrame | None = None,
                    coefficients: pd.DataFrame | None = None) -> list[Claim]:
     """Every declared claim the store can speak to, in registry order (``runs`` prepared by
-    :func:`~layerflow.stats.tables.prepare_runs`; ``layers`` the long per-layer table;
+    :func:`~layerflow.stats._tables.prepare_runs`; ``layers`` the long per-layer table;
     ``coefficients`` the store's coefficients table, one row per network, protocol and k —
     without it only each run's primary coefficient is known)."""
-    from layerflow.stats.tables import require_prepared
+    from layerflow.stats._tables import require_prepared
 
     df = require_prepared(runs, "compute_claims")
     lay = layers if layers is not None else pd.DataFrame()
