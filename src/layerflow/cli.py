@@ -111,10 +111,16 @@ def _echo_report(rep: Any) -> None:
         click.echo("claims:")
         from layerflow.report._html import estimate_text, p_text
 
-        for c in rep.claims:
+        shown = [c for c in rep.claims if not c.family.endswith("sensitivity")]
+        for c in shown:
             tag = "" if c.kind == "claim" else " (check)"
+            why = f" — {c.reason}" if c.reason and c.verdict in ("inconclusive", "too few") \
+                and estimate_text(c).find("(") < 0 else ""
             click.echo(f"  - [{c.verdict}]{tag} {c.paper}: {c.claim} — {estimate_text(c)}, "
-                       f"p (Holm) {p_text(c.p_adjusted)}; {c.counts}")
+                       f"p (Holm) {p_text(c.p_adjusted)}; {c.counts}{why}")
+        if len(shown) < len(rep.claims):
+            click.echo(f"  ({len(rep.claims) - len(shown)} sensitivity rows, the same claims at "
+                       "other protocols and ks, are in the report)")
     else:
         click.echo("claims: none (the store holds no data any claim can be estimated from)")
     click.echo(f"report: {rep.path} ({len(rep.findings)} findings, {len(rep.figures)} figures)")

@@ -353,3 +353,42 @@ def test_rows_at_another_k_are_sensitivity_rows_in_a_family_of_their_own() -> No
         " · sensitivity"
     assert main.p_adjusted == alone.p_adjusted and main.verdict == alone.verdict == "supported"
     assert other.p_adjusted >= other.p
+
+
+def test_p_floor_is_the_smallest_p_the_exact_sign_flip_test_gives() -> None:
+    """The floor of 6 units is what the exact test itself gives for 6 same-signed summaries
+    (every flip but the observed one and its mirror is smaller): 2 / 64."""
+    from layerflow.stats.claims import p_floor
+    from layerflow.stats.claims._estimators import Estimate, sign_flip_p
+
+    for n in (3, 6, 10):
+        most_extreme = sign_flip_p(2.0 ** np.arange(n))
+        est = Estimate(1.0, 0.5, 1.5, 0.01, math.nan, n, n - 1.0, p_signflip=most_extreme)
+        assert p_floor(est) == pytest.approx(most_extreme)
+    assert p_floor(Estimate(1.0, 0.5, 1.5, 0.01, math.nan, 6, 5.0)) == 0.0  # no sign-flip test
+
+
+@pytest.mark.parametrize("m", [6, 14])
+def test_a_design_that_cannot_reach_a_verdict_says_so(m: int) -> None:
+    """Six data sets with a strong within-set association: the exact sign-flip test cannot go
+    below 1/32, so Holm over a family of two or more rows cannot reach 0.05 and the row reads
+    inconclusive with the reason; with 14 data sets the same association is supported. Every
+    row's adjusted p is at least its reachable p."""
+    from layerflow.stats.claims._calibration_stores import rho_accuracy_store
+
+    runs, _ = rho_accuracy_store(np.random.default_rng(3), -0.9, m=m, tau=0.02)
+    rows = compute_claims(prepare_runs(runs))
+    for c in rows:
+        if math.isfinite(c.p_adjusted):
+            assert c.p_adjusted >= c.p_reachable - 1e-12, c.key
+    (row,) = [c for c in rows if c.key == "rho_vs_accuracy_k30"]
+    family = [c for c in rows if c.family == row.family and math.isfinite(c.p_adjusted)]
+    assert row.estimate < -0.8
+    if m == 6 and len(family) >= 2:
+        assert row.p_reachable >= 0.05
+        assert row.verdict == "inconclusive"
+        assert "cannot reach supported or contradicted" in row.reason
+    if m == 14:
+        assert row.p_reachable < 0.05
+        assert row.verdict == "supported"
+        assert "cannot reach" not in row.reason

@@ -159,6 +159,10 @@ def claims_html(claims: Sequence[Claim], table_id: str = "table-claims") -> str:
     rows = []
     for c in claims:
         notes = f"<br><span class=meta>{html.escape(c.notes)}</span>" if c.notes else ""
+        # why an estimated row gives no verdict (an undefined estimate says why in its cell)
+        why = (f"<br><span class=meta>{html.escape(c.reason)}</span>"
+               if c.reason and c.verdict in ("inconclusive", "too few")
+               and math.isfinite(c.estimate) and math.isfinite(c.interval[0]) else "")
         het = ""
         if c.heterogeneity:
             h = c.heterogeneity
@@ -173,7 +177,7 @@ def claims_html(claims: Sequence[Claim], table_id: str = "table-claims") -> str:
             f"<td>{html.escape(estimate_text(c))}{het}{notes}</td>"
             f"<td class=s>{html.escape(c.counts)}</td><td>{html.escape(p_text(c.p_adjusted))}</td>"
             f'<td class="s {html.escape(c.verdict.replace(" ", "-"))}">'
-            f"{html.escape(c.verdict)}</td></tr>")
+            f"{html.escape(c.verdict)}{why}</td></tr>")
     return (f'<table id="{table_id}" class=claims>{head}{"".join(rows)}</table>')
 
 

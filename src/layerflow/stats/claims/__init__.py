@@ -20,6 +20,12 @@ estimator, adjusts the p-values by Holm within each family, and reads a verdict 
   reason says why: e.g. an arm run at several settings with no declared tuning seeds, so the
   setting was chosen on the seeds the row reports).
 
+Each row also carries ``p_reachable``, the smallest Holm-adjusted p its design can give
+whatever the data: the exact sign-flip test over ``m`` units cannot give less than ``2 / 2^m``,
+and Holm multiplies the family's smallest p by the family's size. Where that is at least 0.05,
+``supported`` and ``contradicted`` cannot be reached, and an inconclusive row's reason says so
+(more independent units are needed, not more networks).
+
 Manipulation checks (``kind == "check"``) are judged the same way in their own family and
 listed apart: they are never support for a paper's claim. Nothing is written in advance: the
 same code gives the opposite verdict on data that say the opposite.
@@ -34,12 +40,29 @@ from typing import Any
 import pandas as pd
 
 from layerflow.stats._intervals import Interval
-from layerflow.stats.claims._estimators import ESTIMATORS, CellEstimate, Estimate, holm
+from layerflow.stats.claims._estimators import (
+    ESTIMATORS,
+    SIGN_FLIP_DRAWS,
+    SIGN_FLIP_EXACT,
+    CellEstimate,
+    Estimate,
+    holm,
+)
 from layerflow.stats.claims._observations import BUILDERS, Observations
 from layerflow.stats.claims._registry import DECLARATIONS, PAPERS, ClaimDeclaration
 
-__all__ = ["ALPHA", "CLAIMS", "DECLARATIONS", "VERDICTS", "Claim", "ClaimDeclaration",
-           "compute_claims", "judge", "verdict"]
+__all__ = [
+    "ALPHA",
+    "CLAIMS",
+    "DECLARATIONS",
+    "VERDICTS",
+    "Claim",
+    "ClaimDeclaration",
+    "compute_claims",
+    "judge",
+    "p_floor",
+    "verdict",
+]
 
 ALPHA = 0.05
 VERDICTS = ("supported", "contradicted", "no effect", "inconclusive", "too few")
@@ -87,6 +110,7 @@ class Claim:
     n_cells: int = 0
     p_t: float = math.nan
     p_signflip: float = math.nan
+    p_reachable: float = math.nan
 
     @property
     def n(self) -> int:
@@ -156,6 +180,17 @@ def _estimate(decl: ClaimDeclaration, obs: Observations) -> Estimate:
     return ESTIMATORS[decl.estimator](obs.obs, decl.null, decl.sesoi)
 
 
+def p_floor(est: Estimate) -> float:
+    """The smallest p-value the row's test can give whatever the data: ``2 / 2^m`` for the
+    exact sign-flip test over ``m`` units (the observed flip and its mirror), ``1 / (1 + draws)``
+    for its Monte Carlo form; 0 where the row has no sign-flip test."""
+    if not math.isfinite(est.p_signflip) or est.n_units < 1:
+        return 0.0
+    if est.n_units <= SIGN_FLIP_EXACT:
+        return min(1.0, 2.0 / 2.0 ** est.n_units)
+    return 1.0 / (1 + SIGN_FLIP_DRAWS)
+
+
 def _family(r: _Row) -> str:
     """The Holm family of a row: its claim's declared family, or that family's sensitivity
     family for a row at another protocol or k than the confirmatory one."""
@@ -179,12 +214,19 @@ def compute_claims(runs: pd.DataFrame, layers: pd.DataFrame | None = None,
     # Holm within each family, over the rows that reach a verdict (enough units); a claim's
     # rows at other protocols or ks than the confirmatory one form a sensitivity family apart
     p_adj: dict[int, tuple[float, float]] = {}
+    reach: dict[int, tuple[float, float, int]] = {}
     for fam in dict.fromkeys(_family(r) for r in rows):
         idx = [i for i, r in enumerate(rows) if _family(r) == fam
                and r.est.n_units >= r.decl.min_units and not r.obs.no_verdict]
         adj_p = holm([rows[i].est.p for i in idx])
         adj_e = holm([rows[i].est.p_equivalence for i in idx])
         p_adj.update({i: (a, e) for i, a, e in zip(idx, adj_p, adj_e, strict=True)})
+        # Holm's adjusted p of a row is at least its own p and at least m times the family's
+        # smallest: with the tests' floors, the smallest adjusted p the design can reach
+        floors = {i: p_floor(rows[i].est) for i in idx}
+        lowest = min(floors.values(), default=0.0)
+        reach.update({i: (min(1.0, max(f, len(idx) * lowest)), f, len(idx))
+                      for i, f in floors.items()})
     out = []
     for i, r in enumerate(rows):
         d, o, e = r.decl, r.obs, r.est
@@ -196,6 +238,13 @@ def compute_claims(runs: pd.DataFrame, layers: pd.DataFrame | None = None,
         if v == "too few":
             reason = _join(f"{e.n_units} {o.unit_word} of the {d.min_units} a verdict needs",
                            reason, o.notes if "no data_seed" in o.notes else "")
+        reachable, floor, m = reach.get(i, (math.nan, math.nan, 0))
+        if v == "inconclusive" and reachable >= ALPHA:
+            reason = _join(reason, (
+                f"this design cannot reach supported or contradicted: with {e.n_units} "
+                f"{o.unit_word} the exact sign-flip test gives p ≥ {floor:.3g}, and Holm over "
+                f"the {m} rows of its family makes that ≥ {reachable:.3g} (α = {ALPHA:g}); "
+                "more independent units are needed, not more networks"))
         claim_text = d.wording + (f" ({o.label})" if o.label else "")
         out.append(Claim(
             key=d.key + o.suffix, paper=PAPERS[d.paper], claim=claim_text,
@@ -206,7 +255,8 @@ def compute_claims(runs: pd.DataFrame, layers: pd.DataFrame | None = None,
             p_adjusted=float(pa), kind=d.kind, verdict=v, null=d.null, p=float(e.p),
             p_equivalence=float(pe), left_out=o.left_out, reason=reason, notes=o.notes,
             base_key=d.key, cells=e.cells, heterogeneity=dict(e.heterogeneity),
-            n_cells=int(e.n_cells), p_t=float(e.p_t), p_signflip=float(e.p_signflip)))
+            n_cells=int(e.n_cells), p_t=float(e.p_t), p_signflip=float(e.p_signflip),
+            p_reachable=float(reachable)))
     return out
 
 
