@@ -146,3 +146,30 @@ def test_a_time_refusal_is_measured_twice_and_the_faster_figures_kept(
         estimate_cost([("t", layer, X)], 100, "exact", options=MatfreeOptions(),
                       batch_size=256, max_seconds=60, max_bytes=1000)
     assert info.value.kind == "memory" and seen == [10.0]
+
+
+def test_a_call_refused_at_the_fewest_steps_skips_the_pilot_and_says_at_least() -> None:
+    """A layer whose probes run to ``max_steps`` (singular values over 12 decades): with room
+    in the budget the pilot finds that out; with a budget it misses by far even at the fewest
+    steps a probe can take, the refusal comes without the pilot, and its matrix-free figures
+    are lower bounds, worded so."""
+    d, N = 200, 64
+    g = torch.Generator().manual_seed(1)
+    U, _ = torch.linalg.qr(torch.randn(d, d, dtype=torch.float64, generator=g))
+    V, _ = torch.linalg.qr(torch.randn(d, d, dtype=torch.float64, generator=g))
+    wide = nn.Linear(d, d, bias=False).double().requires_grad_(False)
+    wide.weight.copy_(U @ torch.diag(torch.logspace(-6, 6, d, dtype=torch.float64)) @ V.T)
+    X = torch.randn(N, d, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    opts = MatfreeOptions()
+    P, E, K = opts.probes, opts.extreme_probes, min(opts.max_steps, d)
+    roomy = estimate_cost([("w", wide, X)], N, "matfree", options=opts, batch_size=256,
+                          max_seconds=1e9, max_bytes=None)
+    (c,) = roomy.layers
+    assert not c.matfree_lower_bound and c.matfree_products == P * K  # piloted: all K steps
+    with pytest.raises(BudgetError) as refused:
+        estimate_cost([("w", wide, X)], N, "matfree", options=opts, batch_size=256,
+                      max_seconds=1e-7, max_bytes=None)
+    (low,) = refused.value.estimate.layers
+    assert low.matfree_lower_bound
+    assert low.matfree_products == (P - E) * opts.check_every + E * K < c.matfree_products
+    assert "matrix-free at least" in str(refused.value)

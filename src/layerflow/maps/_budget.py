@@ -33,7 +33,9 @@ class LayerCost:
 
     ``exact_bytes``/``matfree_bytes`` are per sample of a batch; ``fixed_bytes`` is the batch-
     independent part of the exact path. ``matfree_products`` is the typical number of products
-    ``Jᵀ(Jv)`` per sample of the matrix-free path. ``matfree_seconds`` is the typical time,
+    ``Jᵀ(Jv)`` per sample of the matrix-free path; ``matfree_lower_bound``: its figures assume
+    the fewest steps a probe can take (the call was refused at those already, so its probes'
+    steps were not piloted). ``matfree_seconds`` is the typical time,
     ``matfree_max_seconds`` the bound with every probe running to ``max_steps``. The matrix-free
     fields are NaN (seconds) and 0 (bytes) when that path was not timed (the exact path fitted).
     """
@@ -51,6 +53,7 @@ class LayerCost:
     product_seconds: float
     probes: int
     matfree_products: int
+    matfree_lower_bound: bool = False
 
 
 @dataclass(frozen=True)
@@ -206,7 +209,8 @@ def _memory_message(too_big: Sequence[LayerCost], method: str, budget: int, sour
         f"Jacobian diagnostics ({method}) of layers {_widths(too_big)} cannot fit in memory: "
         f"{'; '.join(parts)}, but the memory budget is {format_bytes(budget)} ({source}); no "
         f"sample size fits. Options:{hint}, or raise max_bytes=… (estimated time at "
-        f"N={estimate.n}: exact {format_seconds(estimate.exact_seconds)}, matrix-free about "
+        f"N={estimate.n}: exact {format_seconds(estimate.exact_seconds)}, matrix-free "
+        f"{'at least' if any(c.matfree_lower_bound for c in estimate.layers) else 'about'} "
         f"{format_seconds(estimate.matfree_seconds)})"
     )
 
@@ -216,6 +220,7 @@ def _time_message(estimate: JacobianCost, method: str) -> str:
     fits = int(estimate.max_seconds // per_sample) if per_sample > 0 else estimate.n
     exact_ps = sum(c.exact_seconds for c in estimate.layers)
     mf_ps = sum(c.matfree_seconds for c in estimate.layers)
+    about = "at least" if any(c.matfree_lower_bound for c in estimate.layers) else "about"
     mf_max = sum(c.matfree_max_seconds for c in estimate.layers)
     la = sum(c.linalg_seconds for c in estimate.layers)
     plan = ", ".join(f"{c.name!r} {m}" for c, m in zip(estimate.layers, estimate.methods,
@@ -225,7 +230,7 @@ def _time_message(estimate: JacobianCost, method: str) -> str:
                 f"at most {fits} samples fit: pass X[:{fits}] (or a seeded subset)")
     other = ""
     if method == "exact":
-        other = (f"; or method='matfree' (about {format_seconds(estimate.n * mf_ps)}, "
+        other = (f"; or method='matfree' ({about} {format_seconds(estimate.n * mf_ps)}, "
                  f"{format_seconds(mf_ps)} per sample, at most {format_seconds(mf_max)}; "
                  "orientation then unknown)")
     elif "matfree" in estimate.methods:
@@ -235,7 +240,7 @@ def _time_message(estimate: JacobianCost, method: str) -> str:
         f"{_widths(estimate.layers)} on N={estimate.n} samples: estimated "
         f"{format_seconds(estimate.seconds)} ({format_seconds(per_sample)} per sample; exact "
         f"{format_seconds(exact_ps)} per sample, of which slogdet+SVD {format_seconds(la)}; "
-        f"matrix-free about {format_seconds(mf_ps)}), but the time budget is "
+        f"matrix-free {about} {format_seconds(mf_ps)}), but the time budget is "
         f"{format_seconds(estimate.max_seconds)} (max_seconds={estimate.max_seconds:g}); "
         f"{fit_text}; or raise max_seconds to {math.ceil(estimate.seconds):,}{other}"
     )

@@ -237,10 +237,16 @@ def _products(options: MatfreeOptions, d: int) -> int:
 
 
 def _matfree_costs(
-    cost: LayerCost, layer: _Layer, options: MatfreeOptions, saved: int
+    cost: LayerCost, layer: _Layer, options: MatfreeOptions, saved: int,
+    far: float = math.inf,
 ) -> LayerCost:
     """Time one Lanczos step of a batch with all its probes active and with only the extreme
-    probes left; the reorthogonalisation per row and basis vector; the memory per sample."""
+    probes left; the reorthogonalisation per row and basis vector; the memory per sample.
+
+    ``far``: seconds of the whole call beyond which it is refused whatever the probes' steps.
+    When even the fewest steps a quadrature probe can take (``check_every``) put this layer
+    alone past it (and its exact path too), the pilot run is skipped: the call is refused
+    either way, and its matrix-free figures are lower bounds (``matfree_lower_bound``)."""
     d, n = layer.d, layer.n
     P, E = options.probes, options.extreme_probes
     b = max(1, min(n, _MATFREE_ROWS // P))  # samples per batch, as planned by _batch
@@ -269,13 +275,19 @@ def _matfree_costs(
     c = 2 * _timed(lambda: torch.einsum(
         "bk,bkd->bd", torch.einsum("bkd,bd->bk", basis, w), basis)) / (rows * vecs)
     K = min(options.max_steps, d)
-    q = _pilot_steps(layer, options, batched)
-    typical = (q * t_all + (K - q) * t_few
-               + c * (P * b * q * q / 2 + E * b * (K * K - q * q) / 2)) / b
+
+    def typical(q: int) -> float:
+        return (q * t_all + (K - q) * t_few
+                + c * (P * b * q * q / 2 + E * b * (K * K - q * q) / 2)) / b
+
+    fewest = min(K, options.check_every)
+    lower_bound = min(cost.exact_seconds, typical(fewest)) * n > far
+    q = fewest if lower_bound else _pilot_steps(layer, options, batched)
     most = (K * t_all + c * P * b * K * K / 2) / b
-    return replace(cost, matfree_seconds=typical, matfree_max_seconds=most,
+    return replace(cost, matfree_seconds=typical(q), matfree_max_seconds=most,
                    matfree_bytes=P * (8 * (K + 8) * d + 3 * layer.item * saved),
-                   product_seconds=t_all / (P * b), matfree_products=(P - E) * q + E * K)
+                   product_seconds=t_all / (P * b), matfree_products=(P - E) * q + E * K,
+                   matfree_lower_bound=lower_bound)
 
 
 def _pilot_steps(layer: _Layer, options: MatfreeOptions, batched: bool) -> int:
@@ -363,7 +375,9 @@ def estimate_cost(
     else:
         costs = exact_costs()
     def matfree_costs() -> list[LayerCost]:
-        measured = shared(lambda i: _matfree_costs(costs[i], prepared[i], options, saved[i]))
+        far = _REMEASURE * max_seconds  # refused without a second measurement
+        measured = shared(lambda i: _matfree_costs(costs[i], prepared[i], options, saved[i],
+                                                   far))
         return [replace(cost, name=layer.name)
                 for cost, layer in zip(measured, prepared, strict=True)]
 
