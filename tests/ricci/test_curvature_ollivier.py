@@ -40,7 +40,7 @@ def test_path_ollivier_matches_pot_on_a_tree() -> None:
 def test_fast_emd_path_is_used_and_exact(monkeypatch: pytest.MonkeyPatch) -> None:
     import ot
 
-    from layerflow.ricci._curvature_kernels import _emd_solver
+    from layerflow.ricci._curvature import _emd_solver
 
     rng = np.random.default_rng(0)
     a = rng.random(7)
@@ -58,7 +58,7 @@ def test_fast_emd_path_is_used_and_exact(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_ollivier_in_small_chunks_is_identical() -> None:
-    import layerflow.ricci._curvature_kernels as oll
+    import layerflow.ricci._curvature as oll
 
     G = knn_graph(np.random.default_rng(2).normal(size=(60, 3)), 5)
     U = sp.csr_matrix(((G + G.T) != 0).astype(np.float64))

@@ -15,14 +15,14 @@ Baptista et al. 2024, "Deep Learning as Ricci Flow"::
     summary(traj, k=30)                           # flat dict for `layerflow analyze` and sweeps
 
 Modules, as the paper reads: :mod:`~layerflow.ricci._graphs` (kNN graphs, input checks),
-:mod:`~layerflow.ricci._curvature` (the :data:`CURVATURES` registry), :mod:`~layerflow.ricci._path_mass`
+:mod:`~layerflow.ricci._curvature` (the :data:`CURVATURES` registry and its kernels: triangles,
+Ollivier's W1), :mod:`~layerflow.ricci._path_mass`
 (geodesic mass), :mod:`~layerflow.ricci._coefficients` (global ρ, the protocols, the k family),
 :mod:`~layerflow.ricci._local` (per sample and per layer), :mod:`~layerflow.ricci._pooled` (R's
 pooled coefficient), :mod:`~layerflow.ricci._view` (the view's declaration). Below them, private:
 ``_core`` (states → per-layer measures, one frozen options object), ``_knn/`` (exact neighbour
 search; the back-ends of the ``knn=`` argument, :data:`KNN_METHODS`), ``_shortest_paths/`` (BFS,
-geodesic mass, the nested graphs of every k), ``_curvature_kernels`` (triangle and Ollivier kernels),
-``_threads`` (which work runs on how many threads).
+geodesic mass, the nested graphs of every k), ``_threads`` (which work runs on how many threads).
 
 State kept between calls, both visible: :data:`INPUT_CACHE` (the measures of the last input
 states, shared by every network analysed on one data set; ``INPUT_CACHE.clear()``) and the layer
