@@ -33,7 +33,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 
 from layerflow import Trajectory
-from layerflow.transport import _summary as summary
+from layerflow.transport import summary
 
 
 def make_trajectory(n: int, steps: int, width: int, h: float, seed: int = 0) -> Trajectory:

@@ -76,7 +76,7 @@ def rendered_paths(pkg: Any, roots: list[str]) -> set[str]:
         for name, member in target.members.items():
             if name.startswith("_") or (exports is not None and name not in exports):
                 continue
-            if target.is_module and member.is_module and not member.is_alias:
+            if target.is_module and not member.is_alias and member.is_module:
                 continue  # submodules get no page of their own
             add(member, f"{shown}.{name}", False)
 

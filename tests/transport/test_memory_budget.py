@@ -11,8 +11,7 @@ import pytest
 from layerflow import Trajectory
 from layerflow._errors import BudgetError
 from layerflow._memory import format_bytes
-from layerflow.transport import _common, gw_ot_score, ot_score, wasserstein_path
-from layerflow.transport import _summary as summary
+from layerflow.transport import _common, gw_ot_score, ot_score, summary, wasserstein_path
 
 
 def _fits(budget: int, n_matrices: int) -> int:

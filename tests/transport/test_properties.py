@@ -13,8 +13,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 
 from layerflow import Trajectory
-from layerflow.transport import _summary as summary
-from layerflow.transport import ot_score, wasserstein_path
+from layerflow.transport import ot_score, summary, wasserstein_path
 
 # small integer-valued coordinates: many exact duplicates and exact ties
 _clouds = arrays(

@@ -17,12 +17,10 @@ from layerflow.transport import (
     line_shape_score,
     ot_score,
     path_length,
+    summary,
     summary_with_results,
     turning_angles,
     wasserstein_path,
-)
-from layerflow.transport import (
-    _summary as summary,
 )
 
 
