@@ -340,36 +340,54 @@ def _row_label(proto: str, k: int, primary: str) -> tuple[str, str]:
     return suffix, f"protocol {proto}, k = {k}"
 
 
-def rho_negative_obs(runs: pd.DataFrame, layers: pd.DataFrame,
-                     coefficients: pd.DataFrame | None = None) -> list[Observations]:
+@dataclass(frozen=True)
+class _Slice:
+    """The rows of one (protocol, k) of a store's Ricci coefficients, with the claims row's key
+    suffix and label, and whether it is a sensitivity row (not the primary protocol and k)."""
+
+    k: int
+    rows: pd.DataFrame
+    suffix: str
+    label: str
+    sensitivity: bool
+
+
+def _ricci_slices(runs: pd.DataFrame, coefficients: pd.DataFrame | None) -> list[_Slice]:
     frame = _ricci_frame(runs, coefficients)
     if frame.empty:
         return []
     primary, main_k = protocols_in_store(runs, frame)[0], primary_k(runs)
     out = []
     for proto, k, g in _per_protocol_k(frame):
+        suffix, label = _row_label(proto, k, primary)
+        out.append(_Slice(k, g, suffix, label, (proto, k) != (primary, main_k)))
+    return out
+
+
+def rho_negative_obs(runs: pd.DataFrame, layers: pd.DataFrame,
+                     coefficients: pd.DataFrame | None = None) -> list[Observations]:
+    out = []
+    for sl in _ricci_slices(runs, coefficients):
+        k, g = sl.k, sl.rows
         well = g[g["_well"]]
         if well.empty:
             continue
         used = well[well["rho"].notna()]
         obs = pd.DataFrame({"unit": used["_cell"], "value": (used["rho"] < 0).astype(float)})
         obs = _with_draws(obs, g, g["_cell"])
-        sfx, label = _row_label(proto, k, primary)
+        sfx, label = sl.suffix, sl.label
         out.append(Observations(obs, _draw_word(g, obs), len(used), len(well),
                                 _reasons(well["reason"], k), protocol_text(well, label),
                                 sfx, label, str(g["_wt_text"].iloc[0]),
-                                sensitivity=(proto, k) != (primary, main_k)))
+                                sensitivity=sl.sensitivity))
     return out
 
 
 def rho_untrained_obs(runs: pd.DataFrame, layers: pd.DataFrame,
                       coefficients: pd.DataFrame | None = None) -> list[Observations]:
-    frame = _ricci_frame(runs, coefficients)
-    if frame.empty:
-        return []
-    primary, main_k = protocols_in_store(runs, frame)[0], primary_k(runs)
     out = []
-    for proto, k, g in _per_protocol_k(frame):
+    for sl in _ricci_slices(runs, coefficients):
+        k, g = sl.k, sl.rows
         trained = g["trained"].astype(bool)
         elig = g[g["_well"] | ~trained]
         if elig.empty or not (~trained).any() or not g["_well"].any():
@@ -383,25 +401,22 @@ def rho_untrained_obs(runs: pd.DataFrame, layers: pd.DataFrame,
         obs = pd.DataFrame({"unit": per.index.astype(str), "value": (per[True] - per[False])
                             .to_numpy()})
         obs = _with_draws(obs, g, g["_cell"])
-        sfx, label = _row_label(proto, k, primary)
+        sfx, label = sl.suffix, sl.label
         left = _join(_reasons(elig["reason"], k),
                      f"{len(d) - len(used)} in cells without both groups"
                      if len(d) > len(used) else "")
         out.append(Observations(obs, _draw_word(g, obs), len(used), len(elig), left,
                                 protocol_text(used, label + f"; {int((~used['trained']).sum())} "
                                           "untrained"), sfx, label, str(g["_wt_text"].iloc[0]),
-                                sensitivity=(proto, k) != (primary, main_k)))
+                                sensitivity=sl.sensitivity))
     return out
 
 
 def rho_accuracy_obs(runs: pd.DataFrame, layers: pd.DataFrame,
                      coefficients: pd.DataFrame | None = None) -> list[Observations]:
-    frame = _ricci_frame(runs, coefficients)
-    if frame.empty:
-        return []
-    primary, main_k = protocols_in_store(runs, frame)[0], primary_k(runs)
     out = []
-    for proto, k, g in _per_protocol_k(frame):
+    for sl in _ricci_slices(runs, coefficients):
+        k, g = sl.k, sl.rows
         well = g[g["_well"]]
         if well.empty:
             continue
@@ -417,14 +432,14 @@ def rho_accuracy_obs(runs: pd.DataFrame, layers: pd.DataFrame,
             rb = pearson(means["rho"].to_numpy(np.float64), means["_acc"].to_numpy(np.float64))
             between = (f"between cells (not judged): r(mean ρ, mean accuracy) = {rb:+.3g} over "
                        f"{len(means)} cells" if math.isfinite(rb) else "")
-        sfx, label = _row_label(proto, k, primary)
+        sfx, label = sl.suffix, sl.label
         left = _join(_reasons(well["reason"], k),
                      f"{len(few)} in cells with fewer than {MIN_CORRELATION_N} networks"
                      if len(few) else "")
         out.append(Observations(obs, _draw_word(g, obs), len(used), len(well), left,
                                 protocol_text(well, label), sfx, label,
                                 _join(str(g["_wt_text"].iloc[0]), between),
-                                sensitivity=(proto, k) != (primary, main_k)))
+                                sensitivity=sl.sensitivity))
     return out
 
 
