@@ -28,6 +28,7 @@ from layerflow.transport._kinetic import (
     TurningAnglesResult,
     angles_from_units,
     kinetic_from_stacked,
+    state_means,
 )
 from layerflow.transport._lss import lss_from_units, nan_mean_median, unit_steps
 from layerflow.transport._options import DEFAULT_M, OPTIONS
@@ -75,12 +76,7 @@ def _tracks(states: Any, used: tuple[int, int]) -> tuple[np.ndarray, int, float,
         thetas.append(np.array(angles_from_units(units, nonzero, used).per_sample))
     theta = np.concatenate(thetas)  # (N, n-1)
     ok = ~np.isnan(theta)
-    counts = ok.sum(axis=0)
-    sums = np.where(ok, theta, 0.0).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        per_state = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-    total = int(ok.sum())
-    mean = float(sums.sum() / total) if total else float("nan")
+    per_state, mean, total = state_means(theta, ok, axis=0)
     theta.setflags(write=False)
     per_state.setflags(write=False)
     angles = TurningAnglesResult(theta, per_state, mean, int(ok.size - total), used)
