@@ -36,7 +36,7 @@ from layerflow.transport._options import W2_FALLBACK_M as W2_FALLBACK_M
 from layerflow.transport._ots import ot_result, resolve_m
 from layerflow.transport._stages import MetricUse
 from layerflow.transport._w2path import WassersteinPathResult, w2_path_of
-from layerflow.views import Column, View, ViewResult, layer_row
+from layerflow.views import Column, ViewResult, layer_row
 
 #: bytes of float64 work per block of tracks (the steps, unit steps and norms of that many rows)
 _TRACK_BLOCK_BYTES = 1 << 28
@@ -314,11 +314,9 @@ def _across_stages_only(traj: Any, m: int, seed: int, final_norm: bool,
                        "transitions": across.uses})
 
 
-VIEW = View(
-    name="transport",
+VIEW = OPTIONS.declare(
     title="Transport view",
     paper="Gai & Zhang 2021; Karkar et al. 2020; Dong et al. 2017",
-    options=OPTIONS.options,
     columns=(
         Column("lss_mean", "mean LSS", "line-shape score, mean over samples (1 = straight "
                "tracks)", low=1.0, headline=True),
@@ -352,5 +350,4 @@ VIEW = View(
                "to this one, where their widths differ", per_layer=True, low=0.0, high=1.0),
     ),
     measure_fn=measure_transport,
-    needs_model=OPTIONS.needs_model,
 )

@@ -197,6 +197,15 @@ class ViewOptions:
     options: tuple[Option, ...]
     needs_model: bool = False
 
+    def declare(self, *, title: str, paper: str, columns: tuple[Column, ...],
+                measure_fn: Callable[..., ViewResult],
+                finalize: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> View:
+        """The :class:`View` these options belong to: its name, options and need of the model
+        as declared here."""
+        return View(name=self.view, title=title, paper=paper, options=self.options,
+                    columns=columns, measure_fn=measure_fn, needs_model=self.needs_model,
+                    finalize=finalize)
+
 
 @dataclass(frozen=True)
 class Column:
