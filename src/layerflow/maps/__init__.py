@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from layerflow._lazy import lazy_face
+
 if TYPE_CHECKING:
     from layerflow.maps._budget import DEFAULT_MAX_SECONDS, JacobianCost, LayerCost
     from layerflow.maps._curve import CurveResult, track_curvature
@@ -40,7 +42,4 @@ __all__ = [
     "track_curvature",
 ]
 
-if not TYPE_CHECKING:
-    from layerflow._lazy import attach
-
-    __getattr__, __dir__ = attach(__name__, __file__, __all__)
+lazy_face(__name__, __file__)

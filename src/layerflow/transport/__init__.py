@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from layerflow._lazy import lazy_face
+
 if TYPE_CHECKING:
     from layerflow.transport._assignment import Assignment, exact_assignment
     from layerflow.transport._gw import GWScoreResult, gw_ot_score
@@ -75,7 +77,4 @@ __all__ = [
     "wasserstein_path",
 ]
 
-if not TYPE_CHECKING:
-    from layerflow._lazy import attach
-
-    __getattr__, __dir__ = attach(__name__, __file__, __all__)
+lazy_face(__name__, __file__)
