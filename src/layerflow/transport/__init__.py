@@ -16,7 +16,8 @@ states (the longest by default, or ``run=(start, stop)``), each result saying wh
     summary(traj, m, seed)        # all of the above (but GW) as one flat dict
     summary_with_results(...)     # the same dict and the result objects (W2 steps, OTS, ...)
 
-The names above are imported on first use (:mod:`layerflow._lazy`).
+The names above are imported on first use (:mod:`layerflow._lazy`): ``import layerflow.transport``
+loads neither NumPy nor the OT solvers.
 """
 
 from __future__ import annotations
