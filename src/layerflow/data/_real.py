@@ -8,6 +8,7 @@ Class selections (``"6,8"``) keep those classes and relabel them ``0, 1, …`` i
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -281,14 +282,30 @@ def _load_idx(folder: Path, classes_text: str | None, *, base: str, shown: str |
 
 
 # ------------------------------------------------------- the papers' data sets, fetched once
-def _fetched(base: str, root: str | None, mirror: str | None, download: Any) -> Path:
+@dataclass(frozen=True)
+class Fetch:
+    """The keyword arguments every fetched data set takes: the cache folder (``root``, default
+    layerflow's cache), another base URL (``mirror``) and whether files missing from the cache
+    may be downloaded. A registry loader shows them as its own keyword arguments
+    (:func:`layerflow.data._registry._bound`)."""
+
+    root: str | None = None
+    mirror: str | None = None
+    download: bool = True
+
+
+#: the defaults of :class:`Fetch`
+FETCH_DEFAULTS = Fetch()
+
+
+def _fetched(base: str, fetch: Fetch) -> Path:
     """The cache folder of ``base``'s official files, fetched once and verified
     (:func:`layerflow.data._remote.fetch`); ``download`` must be true or false."""
-    from layerflow.data._remote import fetch
+    from layerflow.data._remote import fetch as fetch_files
 
-    if not isinstance(download, bool):
-        raise ConfigError(f"{base}: download={download!r}; expected true or false")
-    return fetch(base, root=root, mirror=mirror, download=download)
+    if not isinstance(fetch.download, bool):
+        raise ConfigError(f"{base}: download={fetch.download!r}; expected true or false")
+    return fetch_files(base, root=fetch.root, mirror=fetch.mirror, download=fetch.download)
 
 
 def load_official_idx(
@@ -297,9 +314,7 @@ def load_official_idx(
     *,
     n: int | None = None,
     seed: int = 0,
-    root: str | None = None,
-    mirror: str | None = None,
-    download: bool = True,
+    fetch: Fetch = FETCH_DEFAULTS,
     max_bytes: int | None = DEFAULT_MAX_BYTES,
 ) -> Dataset:
     """MNIST (``base="mnist"``) or Fashion-MNIST (``"fmnist"``) from the official files,
@@ -312,11 +327,11 @@ def load_official_idx(
     boot) 2,000. ``n`` keeps a seeded subset of the training split; the test split is whole.
     """
     if arg is not None and "@" in arg:
-        if root is not None or mirror is not None:
+        if fetch.root is not None or fetch.mirror is not None:
             raise ConfigError(f"{base}:{arg}: root= and mirror= apply to the cache; a folder "
                                "given with '@DIR' is read as it is")
         return load_idx_folder(arg, base=base, n=n, seed=seed, max_bytes=max_bytes)
-    folder = _fetched(base, root, mirror, download)
+    folder = _fetched(base, fetch)
     return _load_idx(folder, arg, base=base, shown=None, n=n, seed=seed, max_bytes=max_bytes,
                      info={"folder": str(folder), "source": "official files, SHA-256 verified"})
 
@@ -327,9 +342,7 @@ def load_cifar(
     *,
     n: int | None = None,
     seed: int = 0,
-    root: str | None = None,
-    mirror: str | None = None,
-    download: bool = True,
+    fetch: Fetch = FETCH_DEFAULTS,
 ) -> Dataset:
     """CIFAR-10 (``base="cifar10"``) or CIFAR-100 (``"cifar100"``, fine labels) from the
     official binary archive, fetched once into the cache, verified, read without unpickling
@@ -346,7 +359,7 @@ def load_cifar(
     layout = CIFAR_LAYOUTS[base]
     classes = None if arg is None else parse_classes(arg, base, range(layout.n_classes))
     name = _name(base, classes)
-    folder = _fetched(base, root, mirror, download)
+    folder = _fetched(base, fetch)
     X_tr, y_tr, X_te, y_te = read_cifar_archive(folder / layout.archive, base)
     X_tr, y_tr, X_te, y_te = _split_kept(X_tr, y_tr, X_te, y_te, classes, n, seed, name)
     scale = np.float32(1.0 / 255.0)
