@@ -3,8 +3,9 @@
 A package ``__init__`` lists its public names in ``__all__`` and imports them under
 ``if TYPE_CHECKING:``, which type checkers and readers see; at run time it calls
 :func:`lazy_face`, which reads those import statements from the ``__init__``'s source and gives
-the package its ``__getattr__`` and ``__dir__`` (:func:`attach`), unseen by type checkers: each name is imported from its module the first time it is
-read (``layerflow.ricci.ricci_coefficient`` imports the Ricci kernels; ``layerflow.ricci._options``
+the package a ``__getattr__`` and a ``__dir__`` (:func:`attach`) that type checkers do not see:
+each name is imported from its module the first time it is read
+(``layerflow.ricci.ricci_coefficient`` imports the Ricci kernels; ``layerflow.ricci._options``
 does not). The names are written once, in the imports; nothing is kept but the package's own
 attributes.
 
@@ -12,12 +13,12 @@ attributes.
 
     from typing import TYPE_CHECKING
 
+    from layerflow._lazy import lazy_face
+
     if TYPE_CHECKING:
         from layerflow.ricci._coefficients import ricci_coefficient
 
     __all__ = ["ricci_coefficient"]
-
-    from layerflow._lazy import lazy_face
 
     lazy_face(__name__, __file__)
 """
