@@ -77,12 +77,11 @@ def test_a_lazy_face_refuses_a_public_name_it_cannot_provide(tmp_path: Path) -> 
     (pkg / "part.py").write_text("VALUE = 3\n")
     (pkg / "__init__.py").write_text(
         "from typing import TYPE_CHECKING\n"
+        "from layerflow._lazy import lazy_face\n"
         "if TYPE_CHECKING:\n"
         "    from .part import VALUE as renamed\n"
         "__all__ = ['renamed', 'missing']\n"
-        "if not TYPE_CHECKING:\n"
-        "    from layerflow._lazy import attach\n"
-        "    __getattr__, __dir__ = attach(__name__, __file__, __all__)\n")
+        "lazy_face(__name__, __file__)\n")
     code = ("import sys; sys.path.insert(0, sys.argv[1])\n"
             "try:\n    import lazyface\nexcept ValueError as e:\n    print(e)\n")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,

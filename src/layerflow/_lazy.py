@@ -1,10 +1,11 @@
 """Package faces that import their names on first use.
 
 A package ``__init__`` lists its public names in ``__all__`` and imports them under
-``if TYPE_CHECKING:``, which type checkers and readers see; at run time it calls :func:`attach`,
-which reads those import statements from the ``__init__``'s source and returns the package's
-``__getattr__`` and ``__dir__``: each name is imported from its module the first time it is
-read (``layerflow.ricci.ricci_coefficient`` imports the Ricci kernels; ``layerflow.ricci._options``
+``if TYPE_CHECKING:``, which type checkers and readers see; at run time it calls
+:func:`lazy_face`, which reads those import statements from the ``__init__``'s source and gives
+the package a ``__getattr__`` and a ``__dir__`` (:func:`attach`) that type checkers do not see:
+each name is imported from its module the first time it is read
+(``layerflow.ricci.ricci_coefficient`` imports the Ricci kernels; ``layerflow.ricci._options``
 does not). The names are written once, in the imports; nothing is kept but the package's own
 attributes.
 
@@ -12,15 +13,14 @@ attributes.
 
     from typing import TYPE_CHECKING
 
+    from layerflow._lazy import lazy_face
+
     if TYPE_CHECKING:
         from layerflow.ricci._coefficients import ricci_coefficient
 
     __all__ = ["ricci_coefficient"]
 
-    if not TYPE_CHECKING:
-        from layerflow._lazy import attach
-
-        __getattr__, __dir__ = attach(__name__, __file__, __all__)
+    lazy_face(__name__, __file__)
 """
 
 from __future__ import annotations
@@ -101,3 +101,10 @@ def attach(package: str, file: str, public: Sequence[str]) -> tuple[
         return sorted(set(namespace) | set(public))
 
     return __getattr__, __dir__
+
+
+def lazy_face(package: str, file: str) -> None:
+    """Give ``package`` (``__name__`` of its ``__init__``, whose file is ``file``) the
+    ``__getattr__`` and ``__dir__`` of :func:`attach` for the names of its ``__all__``."""
+    namespace = vars(sys.modules[package])
+    namespace["__getattr__"], namespace["__dir__"] = attach(package, file, namespace["__all__"])

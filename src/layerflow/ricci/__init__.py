@@ -36,6 +36,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from layerflow._lazy import lazy_face
+
 if TYPE_CHECKING:
     from layerflow.ricci._coefficients import (
         PROTOCOLS,
@@ -105,7 +107,4 @@ __all__ = [
     "summary",
 ]
 
-if not TYPE_CHECKING:
-    from layerflow._lazy import attach
-
-    __getattr__, __dir__ = attach(__name__, __file__, __all__)
+lazy_face(__name__, __file__)

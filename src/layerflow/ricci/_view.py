@@ -23,7 +23,6 @@ from layerflow.ricci._options import DEFAULT_K as DEFAULT_K
 from layerflow.ricci._options import DEFAULT_PROTOCOL, MAX_POINTS, OPTIONS
 from layerflow.views import (
     Column,
-    View,
     ViewResult,
     coefficient_row,
     layer_row,
@@ -142,11 +141,9 @@ def measure_ricci(traj: Any, *, model: Any = None, inputs: Any = None, k: int = 
                       tuple(coefficients))
 
 
-VIEW = View(
-    name="ricci",
+VIEW = OPTIONS.declare(
     title="Ricci view",
     paper="Baptista et al. 2024",
-    options=OPTIONS.options,
     columns=(
         Column("ricci_rho", "ρ", "global Ricci coefficient corr_l(η_l, Ric_l) at the primary k "
                "(< 0: Ricci-flow-like)", low=-1.0, high=1.0, headline=True),
@@ -175,6 +172,5 @@ VIEW = View(
         Column("eta", "η", "η_l = g_l+1 − g_l", per_layer=True),
     ),
     measure_fn=measure_ricci,
-    needs_model=OPTIONS.needs_model,
     finalize=_finalize,
 )

@@ -16,12 +16,15 @@ states (the longest by default, or ``run=(start, stop)``), each result saying wh
     summary(traj, m, seed)        # all of the above (but GW) as one flat dict
     summary_with_results(...)     # the same dict and the result objects (W2 steps, OTS, ...)
 
-The names above are imported on first use (:mod:`layerflow._lazy`).
+The names above are imported on first use (:mod:`layerflow._lazy`): ``import layerflow.transport``
+loads neither NumPy nor the OT solvers.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from layerflow._lazy import lazy_face
 
 if TYPE_CHECKING:
     from layerflow.transport._assignment import Assignment, exact_assignment
@@ -75,7 +78,4 @@ __all__ = [
     "wasserstein_path",
 ]
 
-if not TYPE_CHECKING:
-    from layerflow._lazy import attach
-
-    __getattr__, __dir__ = attach(__name__, __file__, __all__)
+lazy_face(__name__, __file__)

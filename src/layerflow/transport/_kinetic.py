@@ -88,18 +88,25 @@ def turning_angles(traj: Trajectory, run: tuple[int, int] | None = None) -> Turn
     return angles_from_units(units, nonzero, used)
 
 
+def state_means(theta: np.ndarray, ok: np.ndarray, axis: int) -> tuple[np.ndarray, float, int]:
+    """Per state (along ``axis`` of ``theta``) the mean of the angles where ``ok``, NaN where
+    none is; the mean of all of them (NaN where none is); how many there are."""
+    counts = ok.sum(axis=axis)
+    sums = np.where(ok, theta, 0.0).sum(axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_state = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    total = int(ok.sum())
+    mean = float(sums.sum() / total) if total else float("nan")
+    return per_state, mean, total
+
+
 def angles_from_units(units: np.ndarray, nonzero: np.ndarray, used: tuple[int, int]) -> TurningAnglesResult:
     a, b = units[:-1], units[1:]
     ok = nonzero[:-1] & nonzero[1:]
     diff = np.sqrt(np.einsum("lnd,lnd->ln", a - b, a - b))
     summ = np.sqrt(np.einsum("lnd,lnd->ln", a + b, a + b))
     theta = np.where(ok, 2.0 * np.arctan2(diff, summ), np.nan)  # (n-1, N)
-    counts = ok.sum(axis=1)
-    sums = np.where(ok, theta, 0.0).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        per_state = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-    total = int(ok.sum())
-    mean = float(sums.sum() / total) if total else float("nan")
+    per_state, mean, total = state_means(theta, ok, axis=1)
     per_sample = np.ascontiguousarray(theta.T)
     per_sample.setflags(write=False)
     per_state.setflags(write=False)

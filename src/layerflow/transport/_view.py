@@ -28,6 +28,7 @@ from layerflow.transport._kinetic import (
     TurningAnglesResult,
     angles_from_units,
     kinetic_from_stacked,
+    state_means,
 )
 from layerflow.transport._lss import lss_from_units, nan_mean_median, unit_steps
 from layerflow.transport._options import DEFAULT_M, OPTIONS
@@ -35,7 +36,7 @@ from layerflow.transport._options import W2_FALLBACK_M as W2_FALLBACK_M
 from layerflow.transport._ots import ot_result, resolve_m
 from layerflow.transport._stages import MetricUse
 from layerflow.transport._w2path import WassersteinPathResult, w2_path_of
-from layerflow.views import Column, View, ViewResult, layer_row
+from layerflow.views import Column, ViewResult, layer_row
 
 #: bytes of float64 work per block of tracks (the steps, unit steps and norms of that many rows)
 _TRACK_BLOCK_BYTES = 1 << 28
@@ -75,12 +76,7 @@ def _tracks(states: Any, used: tuple[int, int]) -> tuple[np.ndarray, int, float,
         thetas.append(np.array(angles_from_units(units, nonzero, used).per_sample))
     theta = np.concatenate(thetas)  # (N, n-1)
     ok = ~np.isnan(theta)
-    counts = ok.sum(axis=0)
-    sums = np.where(ok, theta, 0.0).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        per_state = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-    total = int(ok.sum())
-    mean = float(sums.sum() / total) if total else float("nan")
+    per_state, mean, total = state_means(theta, ok, axis=0)
     theta.setflags(write=False)
     per_state.setflags(write=False)
     angles = TurningAnglesResult(theta, per_state, mean, int(ok.size - total), used)
@@ -318,11 +314,9 @@ def _across_stages_only(traj: Any, m: int, seed: int, final_norm: bool,
                        "transitions": across.uses})
 
 
-VIEW = View(
-    name="transport",
+VIEW = OPTIONS.declare(
     title="Transport view",
     paper="Gai & Zhang 2021; Karkar et al. 2020; Dong et al. 2017",
-    options=OPTIONS.options,
     columns=(
         Column("lss_mean", "mean LSS", "line-shape score, mean over samples (1 = straight "
                "tracks)", low=1.0, headline=True),
@@ -356,5 +350,4 @@ VIEW = View(
                "to this one, where their widths differ", per_layer=True, low=0.0, high=1.0),
     ),
     measure_fn=measure_transport,
-    needs_model=OPTIONS.needs_model,
 )

@@ -197,6 +197,15 @@ class ViewOptions:
     options: tuple[Option, ...]
     needs_model: bool = False
 
+    def declare(self, *, title: str, paper: str, columns: tuple[Column, ...],
+                measure_fn: Callable[..., ViewResult],
+                finalize: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> View:
+        """The :class:`View` these options belong to: its name, options and need of the model
+        as declared here."""
+        return View(name=self.view, title=title, paper=paper, options=self.options,
+                    columns=columns, measure_fn=measure_fn, needs_model=self.needs_model,
+                    finalize=finalize)
+
 
 @dataclass(frozen=True)
 class Column:
@@ -339,13 +348,18 @@ def _dotted(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
 
 
+def _registered(registry: Mapping[str, str], name: str) -> Any:
+    """The object ``registry[name]`` names (``"module:attribute"``), imported."""
+    if name not in registry:
+        raise ConfigError("", f"unknown view {name!r}{did_you_mean(name, registry)}; views: "
+                              f"{', '.join(registry)}")
+    module, attr = registry[name].split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
 def get_view(name: str) -> View:
     """The declared view called ``name`` (see :data:`VIEWS`)."""
-    if name not in VIEWS:
-        raise ConfigError("", f"unknown view {name!r}{did_you_mean(name, VIEWS)}; views: "
-                              f"{', '.join(VIEWS)}")
-    module, attr = VIEWS[name].split(":")
-    view = getattr(importlib.import_module(module), attr)
+    view = _registered(VIEWS, name)
     if not isinstance(view, View):  # pragma: no cover - a broken registry entry
         raise TypeError(f"{VIEWS[name]} is a {type(view).__name__}, not a View")
     return view
@@ -354,11 +368,7 @@ def get_view(name: str) -> View:
 def view_options(name: str) -> ViewOptions:
     """The options of the view ``name`` (see :data:`VIEW_OPTIONS`), read without importing the
     view's measurement (nor NumPy, SciPy, Numba or torch)."""
-    if name not in VIEW_OPTIONS:
-        raise ConfigError("", f"unknown view {name!r}{did_you_mean(name, VIEW_OPTIONS)}; views: "
-                              f"{', '.join(VIEW_OPTIONS)}")
-    module, attr = VIEW_OPTIONS[name].split(":")
-    declared = getattr(importlib.import_module(module), attr)
+    declared = _registered(VIEW_OPTIONS, name)
     if not isinstance(declared, ViewOptions):  # pragma: no cover - a broken registry entry
         raise TypeError(f"{VIEW_OPTIONS[name]} is a {type(declared).__name__}, not ViewOptions")
     return declared
