@@ -364,83 +364,85 @@ def _ricci_slices(runs: pd.DataFrame, coefficients: pd.DataFrame | None) -> list
     return out
 
 
-def rho_negative_obs(runs: pd.DataFrame, layers: pd.DataFrame,
-                     coefficients: pd.DataFrame | None = None) -> list[Observations]:
-    out = []
-    for sl in _ricci_slices(runs, coefficients):
-        k, g = sl.k, sl.rows
-        well = g[g["_well"]]
-        if well.empty:
-            continue
-        used = well[well["rho"].notna()]
-        obs = pd.DataFrame({"unit": used["_cell"], "value": (used["rho"] < 0).astype(float)})
-        obs = _with_draws(obs, g, g["_cell"])
-        sfx, label = sl.suffix, sl.label
-        out.append(Observations(obs, _draw_word(g, obs), len(used), len(well),
-                                _reasons(well["reason"], k), protocol_text(well, label),
-                                sfx, label, str(g["_wt_text"].iloc[0]),
-                                sensitivity=sl.sensitivity))
-    return out
+def _per_slice(build: Callable[[_Slice], Observations | None]) -> Callable[..., list[Observations]]:
+    """A builder that calls ``build`` on each (protocol, k) slice of the store's Ricci
+    coefficients and keeps the rows it returns (None: the slice holds no unit of the claim)."""
+
+    def builder(runs: pd.DataFrame, layers: pd.DataFrame,
+                coefficients: pd.DataFrame | None = None) -> list[Observations]:
+        return [o for sl in _ricci_slices(runs, coefficients) if (o := build(sl)) is not None]
+
+    return builder
 
 
-def rho_untrained_obs(runs: pd.DataFrame, layers: pd.DataFrame,
-                      coefficients: pd.DataFrame | None = None) -> list[Observations]:
-    out = []
-    for sl in _ricci_slices(runs, coefficients):
-        k, g = sl.k, sl.rows
-        trained = g["trained"].astype(bool)
-        elig = g[g["_well"] | ~trained]
-        if elig.empty or not (~trained).any() or not g["_well"].any():
-            continue
-        d = elig[elig["rho"].notna()].assign(_neg=lambda x: (x["rho"] < 0).astype(float))
-        per = d.groupby(["_cell", d["trained"].astype(bool)])["_neg"].mean().unstack()
-        if True not in per.columns or False not in per.columns:
-            continue
-        per = per.dropna(subset=[True, False])
-        used = d[d["_cell"].isin(set(per.index))]
-        obs = pd.DataFrame({"unit": per.index.astype(str), "value": (per[True] - per[False])
-                            .to_numpy()})
-        obs = _with_draws(obs, g, g["_cell"])
-        sfx, label = sl.suffix, sl.label
-        left = _join(_reasons(elig["reason"], k),
-                     f"{len(d) - len(used)} in cells without both groups"
-                     if len(d) > len(used) else "")
-        out.append(Observations(obs, _draw_word(g, obs), len(used), len(elig), left,
-                                protocol_text(used, label + f"; {int((~used['trained']).sum())} "
-                                          "untrained"), sfx, label, str(g["_wt_text"].iloc[0]),
-                                sensitivity=sl.sensitivity))
-    return out
+def _row(sl: _Slice, obs: pd.DataFrame, n_used: int, n_eligible: int, left: str,
+         runs_text: str, notes: str) -> Observations:
+    """One Ricci row: the units' observations with their data draws, and the slice's key,
+    label and role."""
+    g = sl.rows
+    obs = _with_draws(obs, g, g["_cell"])
+    return Observations(obs, _draw_word(g, obs), n_used, n_eligible, left, runs_text, sl.suffix,
+                        sl.label, notes, sensitivity=sl.sensitivity)
 
 
-def rho_accuracy_obs(runs: pd.DataFrame, layers: pd.DataFrame,
-                     coefficients: pd.DataFrame | None = None) -> list[Observations]:
-    out = []
-    for sl in _ricci_slices(runs, coefficients):
-        k, g = sl.k, sl.rows
-        well = g[g["_well"]]
-        if well.empty:
-            continue
-        d = well[well["rho"].notna() & well["_acc"].notna()]
-        sizes = d.groupby("_cell")["rho"].transform("size")
-        few = d[sizes < MIN_CORRELATION_N]
-        used = d[sizes >= MIN_CORRELATION_N]
-        obs = pd.DataFrame({"unit": used["_cell"], "x": used["rho"], "y": used["_acc"]})
-        obs = _with_draws(obs, g, g["_cell"])
-        means = d.groupby("_cell")[["rho", "_acc"]].mean()
-        between = ""
-        if len(means) >= 3:
-            rb = pearson(means["rho"].to_numpy(np.float64), means["_acc"].to_numpy(np.float64))
-            between = (f"between cells (not judged): r(mean ρ, mean accuracy) = {rb:+.3g} over "
-                       f"{len(means)} cells" if math.isfinite(rb) else "")
-        sfx, label = sl.suffix, sl.label
-        left = _join(_reasons(well["reason"], k),
-                     f"{len(few)} in cells with fewer than {MIN_CORRELATION_N} networks"
-                     if len(few) else "")
-        out.append(Observations(obs, _draw_word(g, obs), len(used), len(well), left,
-                                protocol_text(well, label), sfx, label,
-                                _join(str(g["_wt_text"].iloc[0]), between),
-                                sensitivity=sl.sensitivity))
-    return out
+def _rho_negative(sl: _Slice) -> Observations | None:
+    g = sl.rows
+    well = g[g["_well"]]
+    if well.empty:
+        return None
+    used = well[well["rho"].notna()]
+    obs = pd.DataFrame({"unit": used["_cell"], "value": (used["rho"] < 0).astype(float)})
+    return _row(sl, obs, len(used), len(well), _reasons(well["reason"], sl.k),
+                protocol_text(well, sl.label), str(g["_wt_text"].iloc[0]))
+
+
+def _rho_untrained(sl: _Slice) -> Observations | None:
+    g = sl.rows
+    trained = g["trained"].astype(bool)
+    elig = g[g["_well"] | ~trained]
+    if elig.empty or not (~trained).any() or not g["_well"].any():
+        return None
+    d = elig[elig["rho"].notna()].assign(_neg=lambda x: (x["rho"] < 0).astype(float))
+    per = d.groupby(["_cell", d["trained"].astype(bool)])["_neg"].mean().unstack()
+    if True not in per.columns or False not in per.columns:
+        return None
+    per = per.dropna(subset=[True, False])
+    used = d[d["_cell"].isin(set(per.index))]
+    obs = pd.DataFrame({"unit": per.index.astype(str), "value": (per[True] - per[False])
+                        .to_numpy()})
+    left = _join(_reasons(elig["reason"], sl.k),
+                 f"{len(d) - len(used)} in cells without both groups"
+                 if len(d) > len(used) else "")
+    runs_text = protocol_text(used, sl.label + f"; {int((~used['trained']).sum())} untrained")
+    return _row(sl, obs, len(used), len(elig), left, runs_text, str(g["_wt_text"].iloc[0]))
+
+
+def _rho_accuracy(sl: _Slice) -> Observations | None:
+    g = sl.rows
+    well = g[g["_well"]]
+    if well.empty:
+        return None
+    d = well[well["rho"].notna() & well["_acc"].notna()]
+    sizes = d.groupby("_cell")["rho"].transform("size")
+    few = d[sizes < MIN_CORRELATION_N]
+    used = d[sizes >= MIN_CORRELATION_N]
+    obs = pd.DataFrame({"unit": used["_cell"], "x": used["rho"], "y": used["_acc"]})
+    means = d.groupby("_cell")[["rho", "_acc"]].mean()
+    between = ""
+    if len(means) >= 3:
+        rb = pearson(means["rho"].to_numpy(np.float64), means["_acc"].to_numpy(np.float64))
+        between = (f"between cells (not judged): r(mean ρ, mean accuracy) = {rb:+.3g} over "
+                   f"{len(means)} cells" if math.isfinite(rb) else "")
+    left = _join(_reasons(well["reason"], sl.k),
+                 f"{len(few)} in cells with fewer than {MIN_CORRELATION_N} networks"
+                 if len(few) else "")
+    return _row(sl, obs, len(used), len(well), left, protocol_text(well, sl.label),
+                _join(str(g["_wt_text"].iloc[0]), between))
+
+
+rho_negative_obs = _per_slice(_rho_negative)
+rho_untrained_obs = _per_slice(_rho_untrained)
+rho_accuracy_obs = _per_slice(_rho_accuracy)
 
 
 def _pooled_cells(runs: pd.DataFrame, layers: pd.DataFrame, untrained: bool,
