@@ -46,7 +46,7 @@ model = torchvision.models.resnet18(weights=None, num_classes=10)
 blocks = ["layer1.0", "layer1.1", "layer2.1", "layer3.1", "layer4.1"]
 try:
     lf.TransportPenalty(model, ["layer2.0"])
-except lf.errors.LayerflowError as err:
+except lf.LayerflowError as err:
     print("refused:", str(err).split(";")[0])
 pen = lf.TransportPenalty(model, blocks)  # r_k = F_k(x_k), read before each block's ReLU
 opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
