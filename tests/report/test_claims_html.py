@@ -42,3 +42,26 @@ def test_large_and_undefined_numbers_print_as_every_report_number() -> None:
                 heterogeneity={"tau2": math.nan, "I2": 0.4567, "Q": 12345.0, "Q_p": 0.5})
     text = claims_html([c])
     assert "τ² = —, I² = 45.7 %, Q = 12300 (p = 0.5)" in text
+
+
+def test_an_estimated_row_without_a_verdict_says_why_beside_its_estimate() -> None:
+    why = "this design cannot reach supported or contradicted: with 6 data draws ..."
+    shown = claims_html([replace(_claim(0.4, 0.2, 0.6, reason=why), verdict="inconclusive")])
+    assert why in shown and shown.index(why) < shown.index(">inconclusive<")
+    hidden = claims_html([replace(_claim(0.4, 0.2, 0.6, reason=why), verdict="supported")])
+    assert why not in hidden
+
+
+def test_the_cli_prints_confirmatory_rows_and_counts_the_sensitivity_rows(capsys) -> None:  # type: ignore[no-untyped-def]
+    from types import SimpleNamespace
+
+    from layerflow.cli import _echo_report
+
+    main = replace(_claim(0.4, 0.2, 0.6, reason="cannot reach"), verdict="inconclusive")
+    other = replace(main, key="k_k50", claim="text (protocol layerflow, k = 50)",
+                    family="fam · sensitivity")
+    _echo_report(SimpleNamespace(claims=[main, other, other], path="r.html", findings=[],
+                                 figures=[]))
+    out = capsys.readouterr().out
+    assert out.count("[inconclusive]") == 1 and "cannot reach" in out
+    assert "(2 sensitivity rows" in out and "k = 50" not in out

@@ -174,10 +174,10 @@ def claims_html(claims: Sequence[Claim], table_id: str = "table-claims") -> str:
             f"<td class=s>{html.escape(c.claim)}<details><summary>definition and protocol"
             f"</summary><span class=meta>{html.escape(c.definition)}<br>family "
             f"{html.escape(c.family)}; runs: {html.escape(c.protocol)}</span></details></td>"
-            f"<td>{html.escape(estimate_text(c))}{het}{notes}</td>"
+            f"<td>{html.escape(estimate_text(c))}{het}{notes}{why}</td>"
             f"<td class=s>{html.escape(c.counts)}</td><td>{html.escape(p_text(c.p_adjusted))}</td>"
             f'<td class="s {html.escape(c.verdict.replace(" ", "-"))}">'
-            f"{html.escape(c.verdict)}{why}</td></tr>")
+            f"{html.escape(c.verdict)}</td></tr>")
     return (f'<table id="{table_id}" class=claims>{head}{"".join(rows)}</table>')
 
 
