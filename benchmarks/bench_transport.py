@@ -5,7 +5,7 @@ Run:  python benchmarks/bench_transport.py [--n 2000] [--steps 10] [--width 50] 
 
 What is timed (one run, same machine, same process):
 
-* fast path: ``layerflow.transport._summary(traj, m=N)`` = LSS, OTS on all N samples (m = N, so it
+* fast path: ``layerflow.transport.summary(traj, m=N)`` = LSS, OTS on all N samples (m = N, so it
   reuses the end-to-end assignment of the W2 path), the W2 path (10 exact N×N assignments between
   consecutive states + 1 between the endpoints), kinetic energy, path length, turning angles.
 * reference: the same quantities computed the straightforward way: the cost matrix of each pair
@@ -133,7 +133,7 @@ def main() -> None:
     t0 = time.perf_counter()
     fast = summary(traj, m=args.n, seed=0)
     t_fast = time.perf_counter() - t0
-    print(f"fast: layerflow.transport._summary(traj, m={args.n}) (OTS on all {args.n} samples, "
+    print(f"fast: layerflow.transport.summary(traj, m={args.n}) (OTS on all {args.n} samples, "
           f"{args.steps}+1 exact {args.n}x{args.n} assignments): {t_fast:.2f} s")
 
     states = [np.asarray(s, dtype=np.float64) for s in traj.states]
