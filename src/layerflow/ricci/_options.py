@@ -12,9 +12,11 @@ from layerflow.views import Option, ViewOptions, registry_keys
 
 #: neighbours per point of a kNN graph when none is given: the default ``k`` of every Ricci
 #: function, of the Ricci view (its primary k when 30 is among the swept ks, or none are given)
-#: and of the CLI
+#: and of the CLI. 30 is the smallest k of the authors' analysis (Baptista et al. 2024 report
+#: k = 30, 120 and 300; their R script's pooled coefficient at 30).
 DEFAULT_K = 30
-#: the protocol of a coefficient when none is named (and the Ricci view's primary protocol)
+#: the protocol of a coefficient when none is named (and the Ricci view's primary protocol):
+#: layerflow's own (union kNN graphs, every layer pair); "baptista" is the authors' R code's
 DEFAULT_PROTOCOL = "layerflow"
 #: points of the kNN graphs by default: a trajectory with more rows is read on a seeded
 #: subsample of this many (a corpus of tokens; exact kNN graphs grow as N²)
