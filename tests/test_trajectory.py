@@ -298,3 +298,13 @@ def test_bfloat16_states_and_labels_are_upcast_to_float32() -> None:
     np.testing.assert_array_equal(traj.states[1], np.array(b.reshape(6, 2).tolist(),
                                                            dtype=np.float32))
     np.testing.assert_array_equal(traj.labels, np.arange(6))
+
+
+def test_a_saved_file_names_its_format_as_every_release_has(tmp_path: Path) -> None:
+    """The file format's name is part of what a saved trajectory holds: it does not follow the
+    package's module layout (a file written today reads as one written by earlier releases)."""
+    import json
+
+    p = Trajectory([np.zeros((3, 2)), np.ones((3, 2))]).save(tmp_path / "t.npz")
+    with np.load(p, allow_pickle=False) as z:
+        assert json.loads(str(z["header"]))["format"] == "layerflow.trajectory/1"

@@ -22,7 +22,7 @@ from layerflow._display import ResultDisplay
 from layerflow._errors import ConfigError, DataError
 from layerflow._tokens import as_array, token_rows
 
-_FORMAT = "layerflow._trajectory/1"
+_FORMAT = "layerflow.trajectory/1"
 
 #: what a state is: the model's input (``input``) or its token ids (``input_ids``: labels of
 #: tokens, not coordinates), the token embeddings entering the first block (``embedding``), a
