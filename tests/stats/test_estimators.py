@@ -91,15 +91,28 @@ def _score_roots(p_hat: float, n_eff: float, q: float) -> tuple[float, float]:
 
 
 def test_cluster_share_units_all_at_one() -> None:
-    # every unit at 100 %: the units' spread is 0, so the effective number of networks is the
-    # number of units (4), and the score interval at 4 still has width
+    # every unit at 100 % (4 × 5 networks): no spread, so the variance is the binomial floor
+    # (each cell's Agresti–Coull share 7/9 over 5 + 4) and the effective n is read at the
+    # Agresti–Coull share of all 20 networks, 22/24, between 4 units and 20 networks
     e = cluster_share(_obs({f"c{i}": [1.0] * 5 for i in range(4)}), 0.5, 0.1)
     q = stats.t.ppf(0.975, 3)
-    np.testing.assert_allclose([e.estimate, e.low, e.high], [1.0, 4 / (4 + q * q), 1.0])
-    np.testing.assert_allclose(e.low, _score_roots(1.0, 4.0, q)[0])
-    # the score test against 0.5 at 4: z = 0.5 / sqrt(0.25 / 4) = 2 on 3 df
-    assert math.isclose(e.p_t, 2 * stats.t.sf(2.0, 3))
+    floor = 4 * (7 / 9) * (2 / 9) / 9 / 16
+    n_eff = min(max((22 / 24) * (2 / 24) / floor, 4.0), 20.0)
+    np.testing.assert_allclose([e.estimate, e.low, e.high],
+                               [1.0, _score_roots(1.0, n_eff, q)[0], 1.0])
+    assert e.low > 4 / (4 + q * q)  # stronger than reading the 4 units alone
+    assert math.isclose(e.p_t, 2 * stats.t.sf(0.5 / math.sqrt(0.25 / n_eff), 3))
     assert e.p_signflip == 2 / 16 and e.p == max(e.p_t, e.p_signflip)
+
+
+def test_cluster_share_all_agreeing_is_no_weaker_than_all_but_one() -> None:
+    def share(n_neg: int):  # type: ignore[no-untyped-def]
+        flat = [1.0 if i < n_neg else 0.0 for i in range(60)]
+        return cluster_share(_obs({f"c{c}": flat[10 * c:10 * c + 10] for c in range(6)}),
+                             0.5, 0.1)
+
+    every, one_less = share(60), share(59)
+    assert every.low >= one_less.low and every.p_t <= one_less.p_t
 
 
 def test_cluster_share_is_the_score_interval_at_the_effective_n() -> None:

@@ -20,7 +20,7 @@ estimator, adjusts the p-values by Holm within each family, and reads a verdict 
   reason says why: e.g. an arm run at several settings with no declared tuning seeds, so the
   setting was chosen on the seeds the row reports).
 
-Each row also carries ``p_reachable``, the smallest Holm-adjusted p its design can give
+Each row also carries ``p_reachable``, a lower bound on the Holm-adjusted p its design can give
 whatever the data: the exact sign-flip test over ``m`` units cannot give less than ``2 / 2^m``,
 and Holm multiplies the family's smallest p by the family's size. Where that is at least 0.05,
 ``supported`` and ``contradicted`` cannot be reached, and an inconclusive row's reason says so
@@ -223,9 +223,11 @@ def compute_claims(runs: pd.DataFrame, layers: pd.DataFrame | None = None,
         p_adj.update({i: (a, e) for i, a, e in zip(idx, adj_p, adj_e, strict=True)})
         # Holm's adjusted p of a row is at least its own p and at least m times the family's
         # smallest: with the tests' floors, the smallest adjusted p the design can reach
-        floors = {i: p_floor(rows[i].est) for i in idx}
+        # (the family's size as Holm counts it: the rows with a p)
+        finite = [i for i in idx if math.isfinite(rows[i].est.p)]
+        floors = {i: p_floor(rows[i].est) for i in finite}
         lowest = min(floors.values(), default=0.0)
-        reach.update({i: (min(1.0, max(f, len(idx) * lowest)), f, len(idx))
+        reach.update({i: (min(1.0, max(f, len(finite) * lowest)), f, len(finite))
                       for i, f in floors.items()})
     out = []
     for i, r in enumerate(rows):
@@ -242,7 +244,7 @@ def compute_claims(runs: pd.DataFrame, layers: pd.DataFrame | None = None,
         if v == "inconclusive" and reachable >= ALPHA:
             reason = _join(reason, (
                 f"this design cannot reach supported or contradicted: with {e.n_units} "
-                f"{o.unit_word} the exact sign-flip test gives p ≥ {floor:.3g}, and Holm over "
+                f"{o.unit_word} the sign-flip test gives p ≥ {floor:.3g}, and Holm over "
                 f"the {m} rows of its family makes that ≥ {reachable:.3g} (α = {ALPHA:g}); "
                 "more independent units are needed, not more networks"))
         claim_text = d.wording + (f" ({o.label})" if o.label else "")

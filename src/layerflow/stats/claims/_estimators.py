@@ -275,7 +275,11 @@ def cluster_share(obs: pd.DataFrame, null: float, sesoi: float) -> Estimate:
     var = max(float(sv.var(ddof=1)) / m_d, floor)
     p_hat = float(sv.mean())
     n_net = float(n_c.sum())
-    n_eff = p_hat * (1 - p_hat) / var if 0.0 < p_hat < 1.0 else 0.0
+    # a unanimous share (0 or 1) has no spread to read n_eff from: take Agresti–Coull's share
+    # (x + 2) / (n + 4) there, so that all networks agreeing is never weaker evidence than all
+    # but one agreeing (the plain clamp to m units made it so)
+    p_spread = p_hat if 0.0 < p_hat < 1.0 else (p_hat * n_net + 2.0) / (n_net + 4.0)
+    n_eff = p_spread * (1 - p_spread) / var
     n_eff = min(max(n_eff, float(m_d)), max(n_net, float(m_d)))
     return _score_result(p_hat, n_eff, m_d - 1, null, sesoi, m_d, tuple(cells),
                          centred=sv - null, n_cells=m)
