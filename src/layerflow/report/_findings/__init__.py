@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from layerflow.report._findings.base import Finding, fmt, fmt_fraction, fmt_percent
+from layerflow.report._findings.base import Finding, fmt_fraction, fmt_percent
 from layerflow.report._findings.least_action import least_action_findings
 from layerflow.report._findings.maps import jacobian_orientation
 from layerflow.report._findings.ricci import (
@@ -37,7 +37,7 @@ from layerflow.report._findings.transport import (
 )
 from layerflow.stats._tables import finished, require_prepared
 
-__all__ = ["FINDINGS", "Finding", "FindingFn", "as_records", "compute_findings", "fmt", "fmt_fraction",
+__all__ = ["FINDINGS", "Finding", "FindingFn", "as_records", "compute_findings", "fmt_fraction",
            "fmt_percent", "protocol_findings"]
 
 

@@ -23,12 +23,6 @@ class Finding:
     numbers: Mapping[str, Number] = field(default_factory=dict)
 
 
-def fmt(v: float, digits: int = 3) -> str:
-    """A number as the findings print it: :func:`~layerflow.report._format.format_number`
-    (``digits`` significant figures; an undefined value as "—")."""
-    return format_number(v, digits)
-
-
 def fmt_percent(share: float) -> str:
     """A share as a percentage that never rounds a proper part to 0 % or 100 % (0.998 -> 99.8 %)."""
     pct = 100.0 * float(share)

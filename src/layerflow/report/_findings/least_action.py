@@ -6,15 +6,16 @@ import math
 
 import pandas as pd
 
-from layerflow.report._findings.base import Finding, fmt, fmt_fraction
+from layerflow.report._findings.base import Finding, fmt_fraction
+from layerflow.report._format import format_number
 from layerflow.stats._intervals import Interval
 from layerflow.stats._least_action import arm_roles, arm_values, interval_of_row, study_table
 
 
 def _fmt_iv(iv: Interval) -> str:
     if math.isnan(iv.low):
-        return f"{fmt(iv.mean)} (n = {iv.n}, no interval)"
-    return f"{fmt(iv.mean)} [{fmt(iv.low)}, {fmt(iv.high)}]"
+        return f"{format_number(iv.mean)} (n = {iv.n}, no interval)"
+    return f"{format_number(iv.mean)} [{format_number(iv.low)}, {format_number(iv.high)}]"
 
 
 def least_action_findings(runs: pd.DataFrame, level: float = 0.95) -> list[Finding]:
@@ -77,7 +78,7 @@ def least_action_findings(runs: pd.DataFrame, level: float = 0.95) -> list[Findi
                 f"{label}: {arm} ({role}) had {head}; at {fmt_fraction(f0)} of the training "
                 f"data, {arm} {_fmt_iv(ia)} vs {base} {_fmt_iv(ib)} "
                 f"({100 * level:.0f} % bootstrap intervals{overlap_txt}; n = {ia.n} and {ib.n} seeds). "
-                f"The largest difference {arm} − {base} was {fmt(gains[best])}, at "
+                f"The largest difference {arm} − {base} was {format_number(gains[best])}, at "
                 f"{fmt_fraction(best)}."
             )
             numbers: dict[str, float | int | str | bool] = {
@@ -98,7 +99,7 @@ def least_action_findings(runs: pd.DataFrame, level: float = 0.95) -> list[Findi
                     out.append(Finding(
                         "least_action_kinetic", "least_action",
                         f"{label}: {arm} networks had {word} mean kinetic energy than {base} "
-                        f"ones ({fmt(ma)}, n = {ka.size} vs {fmt(mb)}, n = {kb.size}; all train "
+                        f"ones ({format_number(ma)}, n = {ka.size} vs {format_number(mb)}, n = {kb.size}; all train "
                         "fractions).",
                         {**where, "arm": arm, "baseline": base,
                          "arm_mean": ma, "base_mean": mb, "n_arm": int(ka.size),

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from layerflow.report._findings.base import Finding, Number, fmt, fmt_percent
+from layerflow.report._findings.base import Finding, Number, fmt_percent
+from layerflow.report._format import format_number
 from layerflow.stats._accuracy import WELL_TRAINED, accuracy_study
 from layerflow.stats._ricci import K_TOO_LARGE
 
@@ -97,7 +98,7 @@ def rho_sign(runs: pd.DataFrame, layers: pd.DataFrame) -> list[Finding]:
         share, sign = pos / n, "ρ > 0"
     text = (
         f"{sign} in {fmt_percent(share)} of well-trained networks (test accuracy ≥ "
-        f"{WELL_TRAINED:g}; n = {n}; median ρ = {fmt(float(np.median(rho)))})"
+        f"{WELL_TRAINED:g}; n = {n}; median ρ = {format_number(float(np.median(rho)))})"
     )
     numbers: dict[str, Number] = {
         "n_well_trained": n, "n_negative": neg, "n_positive": pos, "share": share,
@@ -125,7 +126,7 @@ def rho_trained_vs_untrained(runs: pd.DataFrame, layers: pd.DataFrame) -> list[F
     word = "lower" if mt < mu else ("higher" if mt > mu else "the same")
     text = (
         f"Trained networks had {word} median ρ than untrained ones of the same shapes "
-        f"({fmt(mt)}, n = {tr.size} vs {fmt(mu)}, n = {un.size})."
+        f"({format_number(mt)}, n = {tr.size} vs {format_number(mu)}, n = {un.size})."
     )
     return [
         Finding(
@@ -168,8 +169,8 @@ def rho_vs_accuracy(runs: pd.DataFrame, layers: pd.DataFrame) -> list[Finding]:
             else "" if math.isnan(lo) else "; the interval excludes 0")
     text = (
         f"Among well-trained networks (test accuracy ≥ {WELL_TRAINED:g}; n = {n_well}), ρ and "
-        f"test accuracy were {word} correlated (Pearson r = {fmt(r, 2)}, 95 % bootstrap "
-        f"interval [{fmt(lo, 2)}, {fmt(hi, 2)}]{note}); per data set, r < 0 in {n_neg} and "
+        f"test accuracy were {word} correlated (Pearson r = {format_number(r, 2)}, 95 % bootstrap "
+        f"interval [{format_number(lo, 2)}, {format_number(hi, 2)}]{note}); per data set, r < 0 in {n_neg} and "
         f"r > 0 in {n_pos} of {n_sets}."
     )
     # the networks accuracy_study counts in n_undefined: trained, an accuracy, no ρ
@@ -226,9 +227,9 @@ def protocol_findings(tab: pd.DataFrame, runs: pd.DataFrame,
         text = (f"Protocol {proto}, k = {k}: among {int(r['n'])} well-trained networks ρ < 0 in "
                 f"{fmt_percent(r['share_negative'])} [{fmt_percent(r['share_low'])}, "
                 f"{fmt_percent(r['share_high'])}]; the pooled coefficient (R's, over "
-                f"{int(r['n_pairs'])} layer pairs) was {fmt(r['pooled'], 2)} "
-                f"[{fmt(r['pooled_low'], 2)}, {fmt(r['pooled_high'], 2)}]; r(ρ, test accuracy) "
-                f"= {fmt(r['r_accuracy'], 2)} [{fmt(r['r_low'], 2)}, {fmt(r['r_high'], 2)}]")
+                f"{int(r['n_pairs'])} layer pairs) was {format_number(r['pooled'], 2)} "
+                f"[{format_number(r['pooled_low'], 2)}, {format_number(r['pooled_high'], 2)}]; r(ρ, test accuracy) "
+                f"= {format_number(r['r_accuracy'], 2)} [{format_number(r['r_low'], 2)}, {format_number(r['r_high'], 2)}]")
         numbers: dict[str, Number] = {"protocol": str(proto), "k": int(k),
                                       **{c: float(r[c]) for c in (
                                           "share_negative", "pooled", "pooled_low",
@@ -238,8 +239,8 @@ def protocol_findings(tab: pd.DataFrame, runs: pd.DataFrame,
             b = u.iloc[0]
             text += (f"; untrained networks of the same shapes: ρ < 0 in "
                      f"{fmt_percent(b['share_negative'])} (n = {int(b['n'])}), pooled "
-                     f"{fmt(b['pooled'], 2)} [{fmt(b['pooled_low'], 2)}, "
-                     f"{fmt(b['pooled_high'], 2)}]")
+                     f"{format_number(b['pooled'], 2)} [{format_number(b['pooled_low'], 2)}, "
+                     f"{format_number(b['pooled_high'], 2)}]")
             numbers.update({"share_negative_untrained": float(b["share_negative"]),
                             "pooled_untrained": float(b["pooled"])})
         if r["n_excluded"]:

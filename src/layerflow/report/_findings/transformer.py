@@ -13,8 +13,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from layerflow.report._findings.base import Finding, Number, fmt
+from layerflow.report._findings.base import Finding, Number
 from layerflow.report._findings.ricci import no_coefficient, undefined_rho
+from layerflow.report._format import format_number
 from layerflow.stats._intervals import Interval
 from layerflow.stats._transformer import trained_vs_untrained, transformer_runs
 
@@ -32,8 +33,8 @@ TOKEN_METRICS: dict[str, tuple[str, str, str]] = {
 
 def _iv(iv: Interval) -> str:
     if math.isnan(iv.low):
-        return f"{fmt(iv.mean)} (no interval)"
-    return f"{fmt(iv.mean)} [{fmt(iv.low)}, {fmt(iv.high)}]"
+        return f"{format_number(iv.mean)} (no interval)"
+    return f"{format_number(iv.mean)} [{format_number(iv.low)}, {format_number(iv.high)}]"
 
 
 def _rho_details(runs: pd.DataFrame, df: pd.DataFrame, text: str,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from layerflow.report._findings.base import Finding, fmt
+from layerflow.report._findings.base import Finding
+from layerflow.report._format import format_number
 from layerflow.stats._tables import paired_settings
 
 
@@ -30,8 +31,8 @@ def _compare(
     res_mean = float(pairs["residual"].mean())
     plain_mean = float(pairs["plain"].mean())
     text = (
-        f"{head[0].upper()}{head[1:]} (mean over settings: residual {fmt(res_mean)}, "
-        f"plain {fmt(plain_mean)}"
+        f"{head[0].upper()}{head[1:]} (mean over settings: residual {format_number(res_mean)}, "
+        f"plain {format_number(plain_mean)}"
         + (f"; {equal} tied" if equal else "")
         + ")."
     )
@@ -85,8 +86,8 @@ def weight_decay_sweep(runs: pd.DataFrame, layers: pd.DataFrame) -> list[Finding
             by_g = sub.groupby("gamma")["mean"].mean()
             g0, g1 = float(by_g.index.min()), float(by_g.index.max())
             trend = weight_decay_trend(runs, m, kind)
-            text = (f"{kind.capitalize()} networks: mean {label} {fmt(by_g[g0])} at γ = {g0:g} "
-                    f"and {fmt(by_g[g1])} at γ = {g1:g} (mean over {sub['dataset'].nunique()} "
+            text = (f"{kind.capitalize()} networks: mean {label} {format_number(by_g[g0])} at γ = {g0:g} "
+                    f"and {format_number(by_g[g1])} at γ = {g1:g} (mean over {sub['dataset'].nunique()} "
                     "data sets)")
             numbers: dict[str, float | int | str | bool] = {
                 "kind": kind, "metric": m, "gamma_low": g0, "gamma_high": g1,
@@ -94,20 +95,20 @@ def weight_decay_sweep(runs: pd.DataFrame, layers: pd.DataFrame) -> list[Finding
             if trend is not None:
                 word = ("falls" if trend.high < 0 else "rises" if trend.low > 0
                         else "shows no clear trend")
-                text += (f"; across γ it {word} (Spearman ρ = {fmt(trend.mean, 2)}, 95 % "
-                         f"bootstrap interval [{fmt(trend.low, 2)}, {fmt(trend.high, 2)}], "
+                text += (f"; across γ it {word} (Spearman ρ = {format_number(trend.mean, 2)}, 95 % "
+                         f"bootstrap interval [{format_number(trend.low, 2)}, {format_number(trend.high, 2)}], "
                          f"n = {trend.n})")
                 numbers.update({"spearman": trend.mean, "spearman_low": trend.low,
                                 "spearman_high": trend.high, "n": trend.n})
             acc = tab[(tab["kind"] == kind) & (tab["metric"] == "test_acc")].groupby(
                 "gamma")["mean"].mean()
             if m == "lss_mean" and g0 in acc.index and g1 in acc.index:
-                text += (f"; their mean test accuracy was {fmt(acc[g0])} at γ = {g0:g} and "
-                         f"{fmt(acc[g1])} at γ = {g1:g}")
+                text += (f"; their mean test accuracy was {format_number(acc[g0])} at γ = {g0:g} and "
+                         f"{format_number(acc[g1])} at γ = {g1:g}")
                 numbers.update({"acc_low": float(acc[g0]), "acc_high": float(acc[g1])})
             band = GAI_ZHANG_CIFAR100.get(kind, {}).get(m)
             if band is not None:
-                text += (f". Gai & Zhang report {fmt(band[0])}–{fmt(band[1])} on CIFAR-100 "
+                text += (f". Gai & Zhang report {format_number(band[0])}–{format_number(band[1])} on CIFAR-100 "
                          "(other networks and data: for orientation)")
             out.append(Finding("weight_decay_sweep", "transport", text + ".", numbers))
     return out

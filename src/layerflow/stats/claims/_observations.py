@@ -353,7 +353,12 @@ class _Slice:
 
 
 def _ricci_slices(runs: pd.DataFrame, coefficients: pd.DataFrame | None) -> list[_Slice]:
-    frame = _ricci_frame(runs, coefficients)
+    return _slices(runs, _ricci_frame(runs, coefficients))
+
+
+def _slices(runs: pd.DataFrame, frame: pd.DataFrame) -> list[_Slice]:
+    """``frame`` (coefficients with ``protocol`` and ``k``) cut by (protocol, k), with the
+    primary protocol and k read from ``runs``."""
     if frame.empty:
         return []
     primary, main_k = protocols_in_store(runs, frame)[0], primary_k(runs)
@@ -692,19 +697,14 @@ def token_rho_obs(runs: pd.DataFrame, layers: pd.DataFrame,
     tf = transformer_runs(runs)
     if tf.empty:
         return []
-    coef = coefficient_table(tf, coefficients)
-    if coef.empty:
-        return []
-    primary, main_k = protocols_in_store(tf, coef)[0], primary_k(tf)
     out = []
-    for (proto, k), g in coef.groupby(["protocol", "k"], sort=False):
-        rho = tf["run_id"].map(g.set_index("run_id")["rho"]).astype(np.float64)
-        why = tf["run_id"].map(g.set_index("run_id")["reason"])
-        sfx, label = _row_label(str(proto), int(k), primary)
-        rows = _token_obs(runs, rho, sfx, label, why.where(why != "", "no value") + f" at k = "
-                          f"{int(k)}")
-        sens = (str(proto), int(k)) != (primary, main_k)
-        out += [dataclasses.replace(o, sensitivity=sens) for o in rows]
+    for sl in _slices(tf, coefficient_table(tf, coefficients)):
+        by_run = sl.rows.set_index("run_id")
+        rho = tf["run_id"].map(by_run["rho"]).astype(np.float64)
+        why = tf["run_id"].map(by_run["reason"])
+        rows = _token_obs(runs, rho, sl.suffix, sl.label,
+                          why.where(why != "", "no value") + f" at k = {sl.k}")
+        out += [dataclasses.replace(o, sensitivity=sl.sensitivity) for o in rows]
     return out
 
 
