@@ -35,9 +35,12 @@ def test_saved_numbers_count_activations_not_parameters() -> None:
 
 
 def _burn(seconds: float) -> None:
-    """Keep a core busy for ``seconds`` of CPU time (so wall-clock time is at least as long)."""
-    end = time.process_time() + seconds
-    while time.process_time() < end:
+    """Keep a core busy for ``seconds`` of this thread's CPU time, so both clocks the calibration
+    reads (wall-clock and process CPU time) pass at least ``seconds``. The process clock would
+    not do: other threads of the process (torch's OpenMP workers spinning after a parallel
+    region) advance it too, and the burn would end early."""
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
         pass
 
 
