@@ -51,6 +51,10 @@ def test_ricci_leaves_token_ids_and_the_final_norm_out() -> None:
     rc = lf.ricci.ricci_coefficient(traj, k=5)
     assert rc.layer_names == ("embeddings", "h.0", "h.1", "h.2")
     assert lf.ricci.ricci_coefficient(traj, k=5, final_norm=True).layer_names[-1] == "final_norm"
+    # the k scans take the same option (ricci_k_scan did not before the options were shared)
+    scan = lf.ricci.ricci_k_scan(traj, ks=(5,), local=False, final_norm=True).global_[5]
+    assert scan.layer_names[-1] == "final_norm"
+    assert lf.ricci.ricci_k_scan(traj, ks=(5,), local=False).global_[5].layer_names == rc.layer_names
     res = get_view("ricci").measure(traj, k=5)
     assert "state 5 'final_norm'" in res.scalars["ricci_note"]
     assert res.scalars["ricci_layers"] == 3

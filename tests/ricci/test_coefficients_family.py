@@ -56,3 +56,30 @@ def test_sweeps_of_several_protocols_equal_separate_sweeps() -> None:
     ):
         with pytest.raises(ConfigError, match=match):
             ricci_k_scans(states, **{"ks": (3,), **kwargs})  # type: ignore[arg-type]
+
+
+def test_the_shared_options_are_declared_once_and_misspelt_ones_are_named() -> None:
+    import dataclasses
+
+    import pytest
+
+    from layerflow.ricci import ricci_k_scans
+    from layerflow.ricci._core import RicciKeywords, RicciOptions
+
+    # every shared keyword is a field of the one frozen options object, which holds its default
+    fields = {f.name: f.default for f in dataclasses.fields(RicciOptions)}
+    assert RicciKeywords.__optional_keys__ <= set(fields)
+    states = random_relu_states(60, 2)
+    for fn in (ricci_coefficient, ricci_k_scan, ricci_k_scans):
+        with pytest.raises(TypeError, match=r"unexpected keyword argument 'geodesic' "
+                                            r"\(did you mean 'geodesics'\?\)"):
+            fn(states, **{"geodesic": "exact"})  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match=f"{fn.__name__}\\(\\) got an unexpected keyword"):
+            fn(states, **{"bogus": 1})  # type: ignore[arg-type]
+    # a shared option given by keyword reaches the computation: sampled geodesics differ by seed
+    a = ricci_k_scan(states, ks=(5,), local=False, geodesics="sampled", n_sources=8, seed=1)
+    b = ricci_k_scan(states, ks=(5,), local=False, geodesics="sampled", n_sources=8, seed=2)
+    assert not a.global_[5].exact
+    assert not np.array_equal(a.global_[5].geodesic_mass, b.global_[5].geodesic_mass)
+    one = ricci_coefficient(states, k=5, geodesics="sampled", n_sources=8, seed=1)
+    np.testing.assert_array_equal(one.geodesic_mass, a.global_[5].geodesic_mass)

@@ -32,9 +32,9 @@ def ricci_coefficient(result: Any, *, annotate: bool = True, ax: Any = None,
     Parameters
     ----------
     result
-        A :class:`~layerflow.ricci.RicciCoefficient`, or a Trajectory
-        (:func:`~layerflow.ricci.ricci_coefficient` is then called with ``**options``, e.g.
-        ``k=30``).
+        A :class:`~layerflow.ricci.RicciCoefficient`, or a Trajectory to compute it from with
+        :func:`~layerflow.ricci.ricci_coefficient`, which then takes ``**options`` (``k``,
+        ``curvature``, ``protocol``, ``degree``, ``geodesics``, ``knn``, …).
     annotate
         Number each point with its layer index l.
     ax
@@ -144,8 +144,9 @@ def layer_coefficients(result: Any, *, ax: Any = None, **options: Any) -> Any:
     Parameters
     ----------
     result
-        A :class:`~layerflow.ricci.LayerCoefficients`, or a Trajectory
-        (:func:`~layerflow.ricci.layer_coefficients` is then called with ``**options``).
+        A :class:`~layerflow.ricci.LayerCoefficients`, or a Trajectory to compute it from with
+        :func:`~layerflow.ricci.layer_coefficients`, which then takes ``**options`` (``k``,
+        ``curvature``, ``alpha``, ``knn``).
     ax
         Axes to draw on; default a new pyplot figure.
 

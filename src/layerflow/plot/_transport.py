@@ -24,8 +24,9 @@ def line_shape(result: Any, *, bins: int = 30, ax: Any = None, **options: Any) -
     Parameters
     ----------
     result
-        A :class:`~layerflow.transport.LineShapeResult`, or a Trajectory
-        (:func:`~layerflow.transport.line_shape_score` is then called with ``**options``).
+        A :class:`~layerflow.transport.LineShapeResult`, or a Trajectory to compute it from with
+        :func:`~layerflow.transport.line_shape_score`, which then takes ``**options`` (``run``,
+        ``atol``).
     bins
         Bins of ``np.histogram`` over the finite values.
     ax
@@ -74,8 +75,9 @@ def wasserstein_path(result: Any, *, ax: Any = None, **options: Any) -> Any:
     Parameters
     ----------
     result
-        A :class:`~layerflow.transport.WassersteinPathResult`, or a Trajectory
-        (:func:`~layerflow.transport.wasserstein_path` is then called with ``**options``).
+        A :class:`~layerflow.transport.WassersteinPathResult`, or a Trajectory to compute it
+        from with :func:`~layerflow.transport.wasserstein_path`, which then takes ``**options``
+        (``run``, ``solver``, ``max_bytes``).
     ax
         Axes to draw on; default a new pyplot figure.
 

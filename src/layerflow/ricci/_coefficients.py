@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 
@@ -54,6 +54,7 @@ from layerflow.ricci._core import (
 )
 from layerflow.ricci._core import (
     Neighbours,
+    RicciKeywords,
     RicciOptions,
     layer_desc,
     layer_graphs,
@@ -222,12 +223,7 @@ def ricci_coefficient(
     protocol: str = DEFAULT_PROTOCOL,
     degree: str | None = None,
     on_disconnected: str = "nan",
-    geodesics: str = "auto",
-    n_sources: int | None = None,
-    seed: int | None = 0,
-    alpha: float = 0.5,
-    knn: str = "auto",
-    final_norm: bool = False,
+    **options: Unpack[RicciKeywords],
 ) -> RicciCoefficient:
     """Global Ricci coefficient ``ρ = corr_l(η_l, Ric_l)`` of one network.
 
@@ -271,10 +267,13 @@ def ricci_coefficient(
         pairs and tie rule.
     on_disconnected
         ``"nan"`` (default): NaN coefficient naming the disconnected layers; ``"raise"``.
+    **options
+        By keyword, the options every coefficient function shares (``RicciKeywords``; their
+        defaults are given here once, in ``RicciOptions``):
     geodesics
-        ``"auto"``, ``"exact"`` or ``"sampled"`` (see :func:`path_mass`); R is exact.
+        ``"auto"`` (default), ``"exact"`` or ``"sampled"`` (see :func:`path_mass`); R is exact.
     n_sources, seed
-        Sampled geodesic mass options.
+        Sources and seed of the sampled geodesic mass (default ``None``: 1,024 sources; seed 0).
     alpha
         Ollivier laziness (default 0.5).
     knn
@@ -292,11 +291,10 @@ def ricci_coefficient(
         ``.connected``, ``.disconnected_layers``, ``.reason``, ``.protocol``, ``.first_pair``, …
         A network needs at least 3 pairs (L ≥ 3, or L ≥ 4 under ``"baptista"``).
     """
-    opts = resolve_options((k,), curvature, ((protocol, degree),),
-                           on_disconnected=on_disconnected, geodesics=geodesics,
-                           n_sources=n_sources, seed=seed, alpha=alpha, knn=knn)
+    opts = resolve_options("ricci_coefficient", (k,), curvature, ((protocol, degree),), options,
+                           on_disconnected)
     k = check_k_type(k)
-    states, names = trajectory_states(traj, final_norm)
+    states, names = trajectory_states(traj, opts.final_norm)
     out, _ = _coefficients(states, names, opts)
     return out[0][k]
 
@@ -320,11 +318,7 @@ def ricci_k_scan(
     local: bool = True,
     protocol: str = DEFAULT_PROTOCOL,
     degree: str | None = None,
-    geodesics: str = "auto",
-    n_sources: int | None = None,
-    seed: int | None = 0,
-    alpha: float = 0.5,
-    knn: str = "auto",
+    **options: Unpack[RicciKeywords],
 ) -> RicciKScan:
     """All Ricci coefficients for several k in one pass (a "k sweep").
 
@@ -334,12 +328,11 @@ def ricci_k_scan(
     degree=degree, …)``. Disconnected layers give NaN (never raise) and are named in each
     result. Local and per-layer coefficients need L ≥ 3 and L ≥ 1; they are layerflow's own
     quantities on the union graphs of the protocol's arcs (ties kept under ``"baptista"``).
-    Several protocols from one search: :func:`ricci_k_scans`.
+    ``options``: as :func:`ricci_coefficient`'s. Several protocols from one search:
+    :func:`ricci_k_scans`.
     """
-    return ricci_k_scans(
-        traj, ks, curvature, local=local, protocols=(protocol,), degrees=(degree,),
-        geodesics=geodesics, n_sources=n_sources, seed=seed, alpha=alpha, knn=knn,
-    )[protocol]
+    return _k_scans("ricci_k_scan", traj, ks, curvature, local, (protocol,), (degree,),
+                    options)[protocol]
 
 
 def ricci_k_scans(
@@ -350,12 +343,7 @@ def ricci_k_scans(
     local: bool = True,
     protocols: Sequence[str] = ("layerflow", "baptista"),
     degrees: Sequence[str | None] | None = None,
-    geodesics: str = "auto",
-    n_sources: int | None = None,
-    seed: int | None = 0,
-    alpha: float = 0.5,
-    knn: str = "auto",
-    final_norm: bool = False,
+    **options: Unpack[RicciKeywords],
 ) -> dict[str, RicciKScan]:
     """:func:`ricci_k_scan` under several protocols from one neighbour search per state.
 
@@ -364,9 +352,14 @@ def ricci_k_scans(
     to ``ricci_k_scan(traj, ks, …, protocol=p, degree=d)``; the search is as wide as the widest
     tie rule needs, and with Forman curvature and exact geodesics a geodesic mass is computed
     once for the protocols whose graphs agree at that k (always, unless some point has a tie
-    across its k-th distance). ``final_norm``: keep a trajectory's final-norm state (left out by
-    default, as by :func:`ricci_coefficient`).
+    across its k-th distance). ``options``: as :func:`ricci_coefficient`'s.
     """
+    return _k_scans("ricci_k_scans", traj, ks, curvature, local, protocols, degrees, options)
+
+
+def _k_scans(caller: str, traj: Trajectory | Sequence[Any], ks: Sequence[int], curvature: str,
+             local: bool, protocols: Sequence[str], degrees: Sequence[str | None] | None,
+             options: RicciKeywords) -> dict[str, RicciKScan]:
     ks_t = tuple(check_k_type(k) for k in ks)
     if not ks_t:
         raise ConfigError("ks is empty; expected at least one k")
@@ -378,10 +371,9 @@ def ricci_k_scans(
         raise ConfigError(
             f"degrees has {len(degs)} entries for {len(protos)} protocols; expected one each"
         )
-    opts = resolve_options(ks_t, curvature, tuple(zip(protos, degs, strict=True)),
-                           geodesics=geodesics, n_sources=n_sources, seed=seed, alpha=alpha,
-                           knn=knn)
-    states, names = trajectory_states(traj, final_norm)
+    opts = resolve_options(caller, ks_t, curvature, tuple(zip(protos, degs, strict=True)),
+                           options)
+    states, names = trajectory_states(traj, opts.final_norm)
     glob, tables = _coefficients(states, names, opts)
     out: dict[str, RicciKScan] = {}
     if local and len(states) >= 2 and tables is None:
@@ -393,7 +385,7 @@ def ricci_k_scans(
             for k in opts.ks:
                 assert tables is not None
                 q = local_quantities(layer_graphs(tables, k, "union", fam.protocol.ties),
-                                     curvature, alpha)
+                                     curvature, opts.alpha)
                 if len(states) >= 4:
                     loc[k] = local_from_quantities(q, k, curvature)
                 lay[k] = layer_from_quantities(q, k, curvature, names)

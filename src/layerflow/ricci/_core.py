@@ -28,14 +28,15 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, TypedDict
 
 import numpy as np
 import scipy.sparse as sp
 
 from layerflow._errors import ConfigError
+from layerflow._suggest import did_you_mean
 from layerflow._trajectory import Trajectory
 from layerflow.ricci import _threads
 from layerflow.ricci._curvature import CURVATURES, check_kind
@@ -105,11 +106,23 @@ class Family:
     degree: str
 
 
+class RicciKeywords(TypedDict, total=False):
+    """The options every coefficient function takes by keyword beside its own (what each means:
+    :func:`~layerflow.ricci.ricci_coefficient`; each default is :class:`RicciOptions`'s)."""
+
+    geodesics: str
+    n_sources: int | None
+    seed: int | None
+    alpha: float
+    knn: str
+    final_norm: bool
+
+
 @dataclass(frozen=True)
 class RicciOptions:
     """Every option of a coefficient call, checked (:func:`resolve_options`): the distinct
     ``ks`` (increasing; each ``< N`` is checked against the states), the ``families``, and the
-    options every family shares."""
+    options every family shares. The defaults here are the functions' defaults."""
 
     ks: tuple[int, ...]
     families: tuple[Family, ...]
@@ -120,6 +133,7 @@ class RicciOptions:
     seed: int | None = 0
     alpha: float = 0.5
     knn: str = "auto"
+    final_norm: bool = False
 
     @property
     def rules(self) -> list[str]:
@@ -133,31 +147,30 @@ class RicciOptions:
         return "keep" if "keep" in self.rules else "by_index"
 
 
-def resolve_options(
-    ks: Sequence[int],
-    curvature: Any,
-    families: Sequence[tuple[Any, Any]],
-    *,
-    on_disconnected: Any = "nan",
-    geodesics: Any = "auto",
-    n_sources: Any = None,
-    seed: int | None = 0,
-    alpha: float = 0.5,
-    knn: Any = "auto",
-) -> RicciOptions:
+def resolve_options(caller: str, ks: Sequence[int], curvature: Any,
+                    families: Sequence[tuple[Any, Any]], options: Mapping[str, Any],
+                    on_disconnected: Any = "nan") -> RicciOptions:
     """The options of a coefficient call, checked once at the public edge (``families``: pairs
-    ``(protocol name, degree or None)``; k against N once the states are known)."""
+    ``(protocol name, degree or None)``; ``options``: the call's :class:`RicciKeywords`; k
+    against N once the states are known). A keyword that is not an option raises the
+    :class:`TypeError` a Python function raises, naming ``caller`` and the option meant."""
+    for key in options:
+        if key not in RicciKeywords.__optional_keys__:
+            raise TypeError(f"{caller}() got an unexpected keyword argument {key!r}"
+                            + did_you_mean(key, RicciKeywords.__optional_keys__))
     fams = []
     for name, deg in families:
         check_kind(curvature)
         proto = get_protocol(name)
         fams.append(Family(proto, proto.degree(deg)))
         check_choice("on_disconnected", on_disconnected, ON_DISCONNECTED)
-        check_path_mass_options(geodesics, n_sources, "geodesics")
     ks_t = tuple(check_k_type(k) for k in ks)
-    check_knn(knn)
-    return RicciOptions(tuple(sorted(set(ks_t))), tuple(fams), str(curvature),
-                        str(on_disconnected), str(geodesics), n_sources, seed, alpha, str(knn))
+    opts = RicciOptions(tuple(sorted(set(ks_t))), tuple(fams), str(curvature),
+                        str(on_disconnected), **options)
+    check_path_mass_options(opts.geodesics, opts.n_sources, "geodesics")
+    check_knn(opts.knn)
+    return replace(opts, geodesics=str(opts.geodesics), knn=str(opts.knn),
+                   final_norm=bool(opts.final_norm))
 
 
 # ---------------------------------------------------------------------------- states, graphs

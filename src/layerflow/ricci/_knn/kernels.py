@@ -305,19 +305,13 @@ def rerank_candidates(
     out_idx = np.zeros((q, K), dtype=np.int64)
     out_d = np.zeros((q, K), dtype=np.float64)
     certified = np.zeros(q, dtype=np.bool_)
-    js = np.empty(c, dtype=np.int64)
     ds = np.empty(c, dtype=np.float64)
     for r in range(q):
         i = rows[r]
-        nc = 0
-        for t in range(c):
-            j = cand[r, t]
-            if j >= 0 and j != i:
-                js[nc] = j
-                nc += 1
+        sj = np.sort(cand[r][(cand[r] >= 0) & (cand[r] != i)])
+        nc = sj.shape[0]
         if nc < K:
             continue
-        sj = np.sort(js[:nc])
         exact_sq_list(X, i, sj, nc, ds)
         # stable sort by distance over indices in increasing order: ties to the smaller index
         order = np.argsort(ds[:nc], kind="mergesort")
