@@ -268,21 +268,8 @@ def ricci_coefficient(
     on_disconnected
         ``"nan"`` (default): NaN coefficient naming the disconnected layers; ``"raise"``.
     **options
-        By keyword, the options every coefficient function shares (``RicciKeywords``; their
-        defaults are given here once, in ``RicciOptions``):
-    geodesics
-        ``"auto"`` (default), ``"exact"`` or ``"sampled"`` (see :func:`path_mass`); R is exact.
-    n_sources, seed
-        Sources and seed of the sampled geodesic mass (default ``None``: 1,024 sources; seed 0).
-    alpha
-        Ollivier laziness (default 0.5).
-    knn
-        The kNN back-end (:data:`~layerflow.ricci.KNN_METHODS`: ``"auto"``, ``"blas"``,
-        ``"symmetric"``, ``"faiss"``): which one nominates the candidates; the graphs are the
-        same exact ones either way.
-    final_norm
-        Keep a state of kind ``final_norm`` (left out by default: the final normalisation
-        rescales every token, so its step would dominate η and Ric).
+        The options every coefficient function shares, by keyword (``RicciKeywords``; their
+        defaults are declared once, in ``RicciOptions``): see Other Parameters.
 
     Returns
     -------
@@ -290,6 +277,24 @@ def ricci_coefficient(
         ``.coefficient``, ``.scalar_curvature`` (L+1,), ``.geodesic_mass`` (L+1,), ``.eta`` (L,),
         ``.connected``, ``.disconnected_layers``, ``.reason``, ``.protocol``, ``.first_pair``, …
         A network needs at least 3 pairs (L ≥ 3, or L ≥ 4 under ``"baptista"``).
+
+    Other Parameters
+    ----------------
+    geodesics : str
+        ``"auto"`` (default), ``"exact"`` or ``"sampled"`` (see :func:`path_mass`); R is exact.
+    n_sources : int or None
+        Sources of the sampled path mass (default ``None``: 1,024).
+    seed : int or None
+        Seed of the sampled path mass (default 0).
+    alpha : float
+        Ollivier laziness (default 0.5).
+    knn : str
+        The kNN back-end (:data:`~layerflow.ricci.KNN_METHODS`: ``"auto"`` (default), ``"blas"``,
+        ``"symmetric"``, ``"faiss"``): which one nominates the candidates; the graphs are the
+        same exact ones either way.
+    final_norm : bool
+        Keep a state of kind ``final_norm`` (default ``False``: left out, since the final
+        normalisation rescales every token, so its step would dominate η and Ric).
     """
     opts = resolve_options("ricci_coefficient", (k,), curvature, ((protocol, degree),), options,
                            on_disconnected)

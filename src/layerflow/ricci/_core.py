@@ -153,7 +153,7 @@ def resolve_options(caller: str, ks: Sequence[int], curvature: Any,
     """The options of a coefficient call, checked once at the public edge (``families``: pairs
     ``(protocol name, degree or None)``; ``options``: the call's :class:`RicciKeywords`; k
     against N once the states are known). A keyword that is not an option raises the
-    :class:`TypeError` a Python function raises, naming ``caller`` and the option meant."""
+    ``TypeError`` a Python function raises, naming ``caller`` and the option meant."""
     for key in options:
         if key not in RicciKeywords.__optional_keys__:
             raise TypeError(f"{caller}() got an unexpected keyword argument {key!r}"
