@@ -122,7 +122,15 @@ class RicciKeywords(TypedDict, total=False):
 class RicciOptions:
     """Every option of a coefficient call, checked (:func:`resolve_options`): the distinct
     ``ks`` (increasing; each ``< N`` is checked against the states), the ``families``, and the
-    options every family shares. The defaults here are the functions' defaults."""
+    options every family shares. The defaults here are the functions' defaults, and where
+    they come from: ``curvature="forman"``, the authors' R code's only kind; exact path masses
+    (``geodesics="auto"``) up to 20,000 points, as the R code computes every distance, sampled
+    above with 1,024 sources (``n_sources=None``) and seed 0 (layerflow's own bound and count:
+    exact path masses cost N² per graph, and a sampled one reports its standard error);
+    ``alpha=0.5``, the laziness of Ollivier–Ricci curvature in GraphRicciCurvature
+    (``OllivierRicci(alpha=0.5)``); ``knn="auto"`` (the back-ends give the same exact graphs);
+    ``final_norm=False`` (a language model's final normalisation rescales every token, so its
+    step would dominate η and Ric)."""
 
     ks: tuple[int, ...]
     families: tuple[Family, ...]
