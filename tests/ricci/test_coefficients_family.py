@@ -76,6 +76,10 @@ def test_the_shared_options_are_declared_once_and_misspelt_ones_are_named() -> N
             fn(states, **{"geodesic": "exact"})  # type: ignore[arg-type]
         with pytest.raises(TypeError, match=f"{fn.__name__}\\(\\) got an unexpected keyword"):
             fn(states, **{"bogus": 1})  # type: ignore[arg-type]
+    from layerflow._errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"final_norm='no': expected True or False"):
+        ricci_k_scan(states, final_norm="no")  # type: ignore[arg-type]
     # a shared option given by keyword reaches the computation: sampled geodesics differ by seed
     a = ricci_k_scan(states, ks=(5,), local=False, geodesics="sampled", n_sources=8, seed=1)
     b = ricci_k_scan(states, ks=(5,), local=False, geodesics="sampled", n_sources=8, seed=2)

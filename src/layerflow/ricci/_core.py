@@ -177,6 +177,8 @@ def resolve_options(caller: str, ks: Sequence[int], curvature: Any,
                         str(on_disconnected), **options)
     check_path_mass_options(opts.geodesics, opts.n_sources, "geodesics")
     check_knn(opts.knn)
+    if not isinstance(opts.final_norm, bool | np.bool_):
+        raise ConfigError(f"final_norm={opts.final_norm!r}: expected True or False")
     return replace(opts, geodesics=str(opts.geodesics), knn=str(opts.knn),
                    final_norm=bool(opts.final_norm))
 
