@@ -28,6 +28,7 @@ from layerflow._errors import (
     LayerflowError,
     NotComputableError,
 )
+from layerflow._moved import moved_error
 from layerflow._version import __version__
 
 # public name -> module that defines it (imported on first access)
@@ -67,7 +68,7 @@ def __getattr__(name: str) -> Any:
         module = importlib.import_module(f"layerflow.{name}")
         globals()[name] = module
         return module
-    raise AttributeError(f"module 'layerflow' has no attribute {name!r}")
+    raise moved_error("layerflow", name)
 
 
 def __dir__() -> list[str]:

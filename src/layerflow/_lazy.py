@@ -32,6 +32,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from layerflow._moved import moved_error
+
 
 def _is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
@@ -91,9 +93,9 @@ def attach(package: str, file: str, public: Sequence[str]) -> tuple[
             except ModuleNotFoundError as exc:
                 if exc.name != f"{package}.{name}":
                     raise
-                raise AttributeError(f"module {package!r} has no attribute {name!r}") from None
+                raise moved_error(package, name) from None
         else:
-            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+            raise moved_error(package, name)
         namespace[name] = value
         return value
 

@@ -19,6 +19,7 @@ network.
 
 from __future__ import annotations
 
+from layerflow._moved import answer_moved
 from layerflow.data._dataset import Dataset, validation_indices
 from layerflow.data._idx import read_idx, write_idx
 from layerflow.data._npzsafe import read_npz
@@ -49,3 +50,5 @@ __all__ = [
     "validation_indices",
     "write_idx",
 ]
+
+answer_moved(__name__)

@@ -13,6 +13,7 @@ networks of one shape in one flat tensor (each member's initialisation is ``buil
 
 from __future__ import annotations
 
+from layerflow._moved import answer_moved
 from layerflow.models._build import build_model, initial_values, model_structure
 from layerflow.models._cost import (
     TRANSPORT_REDUCTIONS,
@@ -65,3 +66,5 @@ __all__ = [
     "save_weights",
     "velocity_cost",
 ]
+
+answer_moved(__name__)

@@ -32,6 +32,7 @@ With ``ax=None`` a function makes a new pyplot figure (constrained layout); pass
 
 from __future__ import annotations
 
+from layerflow._moved import answer_moved
 from layerflow.plot._common import shared_pca
 from layerflow.plot._maps import JACOBIAN_QUANTITIES, jacobian
 from layerflow.plot._overview import overview
@@ -59,3 +60,5 @@ __all__ = [
     "training",
     "wasserstein_path",
 ]
+
+answer_moved(__name__)

@@ -9,6 +9,7 @@ matplotlib is imported only when a report is built.
 
 from __future__ import annotations
 
+from layerflow._moved import answer_moved
 from layerflow.report._build import Report, build_report, render_report
 from layerflow.report._data import ReportInput, load_input
 from layerflow.report._findings import Finding, compute_findings
@@ -22,3 +23,5 @@ __all__ = [
     "load_input",
     "render_report",
 ]
+
+answer_moved(__name__)

@@ -5,6 +5,7 @@ sentences and its claims table call these; nothing here prints or plots.
 
 from __future__ import annotations
 
+from layerflow._moved import answer_moved
 from layerflow.stats._accuracy import WELL_TRAINED, AccuracyStudy, accuracy_study
 from layerflow.stats._correlation import (
     bootstrap_pearson,
@@ -47,3 +48,5 @@ __all__ = [
     "t_interval",
     "wilson_interval",
 ]
+
+answer_moved(__name__)

@@ -13,6 +13,7 @@ Importing this package never imports Dask or Ray; their backends load them when 
 
 from __future__ import annotations
 
+from layerflow._moved import answer_moved
 from layerflow.sweep._backends import BACKENDS, make_backend
 from layerflow.sweep._config import SweepConfig, expand_runs, load_config
 from layerflow.sweep._grid import RunSpec, run_id_of
@@ -35,3 +36,5 @@ __all__ = [
     "run_id_of",
     "run_sweep",
 ]
+
+answer_moved(__name__)

@@ -14,6 +14,7 @@ two names never shadow each other.
 
 from __future__ import annotations
 
+from layerflow._moved import answer_moved
 from layerflow.training._config import DEFAULT_EPOCHS, LAP_LR_MILESTONES, TrainConfig, TrainResult
 from layerflow.training._ensemble import train_ensemble
 from layerflow.training._loop import accuracy, train
@@ -37,3 +38,5 @@ __all__ = [
     "train",
     "train_ensemble",
 ]
+
+answer_moved(__name__)

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from layerflow._errors import ConfigError
+from layerflow._moved import answer_moved
 from layerflow._suggest import did_you_mean
 
 __all__ = [
@@ -435,3 +436,5 @@ def metric_names(columns: Sequence[str]) -> list[str]:
     :func:`column_declarations`)."""
     decl = column_declarations(columns)
     return [c for c in columns if str(c) in decl and decl[str(c)][1].kind == "float"]
+
+answer_moved(__name__)
