@@ -42,8 +42,9 @@ A standard error of exactly 0 (units that agree exactly) is floored at ``SE_FLOO
   of the cells' variances, degrees of freedom combined by Satterthwaite. Here the network is
   the unit (``n_units`` counts networks).
 - ``cluster_bootstrap``: the two-stage percentile bootstrap (units resampled, then networks
-  within each), kept for the calibration table; it under-covers with few units, so no claim
-  uses it.
+  within each), kept for the calibration table; with few units its percentile test rejects a
+  true null too often, the more so the more closely a unit's networks agree, so no claim uses
+  it.
 
 References: DerSimonian & Laird (1986) *Control. Clin. Trials* 7:177; Hartung & Knapp (2001)
 *Stat. Med.* 20:3875; Röver, Knapp & Friede (2015) *BMC Med. Res. Methodol.* 15:99 (the floor
